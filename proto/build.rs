@@ -1,0 +1,26 @@
+//! Compiles the contract with `protox` (pure Rust, no `protoc` on the machine) and hands the descriptor
+//! set to `tonic-prost-build`; the same set is written to `OUT_DIR` for server reflection.
+use std::{env, fs, path::PathBuf};
+
+use prost::Message;
+
+const FILES: &[&str] = &[
+    "redsupply/common/v1/common.proto",
+    "redsupply/organization/v1/organization.proto",
+    "redsupply/governance/v1/governance.proto",
+    "redsupply/stations/v1/stations.proto",
+    "redsupply/education/v1/education.proto",
+    "redsupply/events/v1/events.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=redsupply");
+    let fds = protox::compile(FILES, ["."])?;
+    let out = PathBuf::from(env::var("OUT_DIR")?);
+    fs::write(out.join("redsupply_descriptor.bin"), fds.encode_to_vec())?;
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_fds(fds)?;
+    Ok(())
+}

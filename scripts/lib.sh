@@ -1,0 +1,364 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/test and scripts/dev. Source it, don't run it.
+#
+# All state the scripts create (private PostgreSQL cluster, private
+# nats-server, service logs and pid files) lives under "$REPO_ROOT/.data",
+# so `rm -rf .data` (after `scripts/dev down`) returns the checkout to clean.
+#
+# No `set -euo pipefail` here: the callers set it, and setting it in a file
+# someone sources into an interactive shell would close that shell on error.
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  echo "scripts/lib.sh is meant to be sourced: source scripts/lib.sh" >&2
+  exit 2
+fi
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DATA_DIR="$REPO_ROOT/.data"
+
+# Ports for the private servers; chosen away from the defaults (5432/4222)
+# so they never collide with a machine-wide PostgreSQL or NATS.
+PRIVATE_PG_PORT=55432
+PRIVATE_NATS_PORT=54222
+PRIVATE_PG_ADMIN_URL="postgres://postgres@127.0.0.1:${PRIVATE_PG_PORT}/postgres"
+PRIVATE_NATS_URL="nats://127.0.0.1:${PRIVATE_NATS_PORT}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+warn() { printf '==> WARNING: %s\n' "$*" >&2; }
+die() {
+  printf '==> ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+# Run a command as root: directly when we are root, else through sudo.
+as_root() {
+  if ((EUID == 0)); then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "need root (or sudo) to run: $*"
+  fi
+}
+
+# True when the process is alive. kill -0 alone also succeeds for zombies,
+# which is what an exited-but-unreaped child of this shell looks like.
+pid_alive() {
+  local pid=$1 state
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  if [[ -r /proc/$pid/stat ]]; then
+    state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+    [[ $state != Z && $state != X ]] || return 1
+  fi
+  return 0
+}
+
+# Print the pid stored in FILE if that process is alive and its command line
+# contains PATTERN (guards against a recycled pid).
+pidfile_pid() {
+  local file=$1 pattern=$2 pid
+  [[ -r $file ]] || return 1
+  pid=$(tr -dc '0-9' <"$file")
+  pid_alive "$pid" || return 1
+  if [[ -r /proc/$pid/cmdline ]]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pattern" || return 1
+  fi
+  printf '%s\n' "$pid"
+}
+
+# SIGTERM, wait up to TIMEOUT seconds, then SIGKILL.
+stop_pid() {
+  local pid=$1 timeout=${2:-15} name=${3:-process} i
+  pid_alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < timeout * 10; i++)); do
+    pid_alive "$pid" || return 0
+    sleep 0.1
+  done
+  warn "$name (pid $pid) did not stop within ${timeout}s; sending SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# Replace any password in a URL with ****, for printing.
+mask_url() {
+  sed -E 's#(://[^:/@]*):[^@/]*@#\1:****@#' <<<"$1"
+}
+
+# ---------------------------------------------------------------------------
+# Packages
+# ---------------------------------------------------------------------------
+
+find_nats_server() {
+  if [[ -n ${NATS_SERVER_BIN:-} && -x ${NATS_SERVER_BIN} ]]; then
+    printf '%s\n' "$NATS_SERVER_BIN"
+  elif command -v nats-server >/dev/null 2>&1; then
+    command -v nats-server
+  elif [[ -x /usr/sbin/nats-server ]]; then
+    # Debian installs it in /usr/sbin, which is not on a normal user's PATH.
+    printf '%s\n' /usr/sbin/nats-server
+  else
+    return 1
+  fi
+}
+
+# Tests spawn their own disposable nats-server from this binary.
+export_nats_server_bin() {
+  local bin
+  bin=$(find_nats_server) || die "nats-server not found (run ensure_packages)"
+  export NATS_SERVER_BIN="$bin"
+}
+
+# Directory with the newest PostgreSQL server binaries (initdb, pg_ctl).
+pg_bindir() {
+  local dir
+  dir=$(compgen -G '/usr/lib/postgresql/*/bin/initdb' | sort -V | tail -n1) || true
+  if [[ -n $dir ]]; then
+    dirname "$dir"
+  elif command -v initdb >/dev/null 2>&1; then
+    dirname "$(command -v initdb)"
+  else
+    return 1
+  fi
+}
+
+ensure_packages() {
+  local missing=()
+  find_nats_server >/dev/null || missing+=(nats-server)
+  pg_bindir >/dev/null || missing+=(postgresql)
+  command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+
+  if ((${#missing[@]})); then
+    command -v apt-get >/dev/null 2>&1 ||
+      die "missing ${missing[*]} and no apt-get; install nats-server and PostgreSQL by hand"
+    log "installing nats-server postgresql postgresql-client (missing: ${missing[*]})"
+    # Only refresh the package lists when we actually have to install.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+      nats-server postgresql postgresql-client
+  fi
+  export_nats_server_bin
+
+  command -v cargo >/dev/null 2>&1 || die "cargo not found; install Rust via rustup"
+  # fmt and clippy are rustup components that minimal toolchains may lack.
+  if command -v rustup >/dev/null 2>&1; then
+    cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+    cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+  fi
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    log "installing cargo-nextest"
+    cargo install cargo-nextest --locked
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------
+
+# True when a PostgreSQL server answers at URL. -w never prompts for a
+# password (a prompt would hang CI); the outer timeout guards against
+# servers that accept the TCP connection but never reply.
+pg_answers() {
+  local url=$1 out
+  command -v psql >/dev/null 2>&1 || return 1
+  out=$(PGCONNECT_TIMEOUT=3 timeout 10 psql -X -w "$url" -Atc 'select 1' 2>/dev/null) || return 1
+  [[ $out == 1 ]]
+}
+
+# Run a PostgreSQL server command as the cluster owner. PostgreSQL refuses
+# to run as root, so as root we use the `postgres` OS user. cd / first: the
+# postgres user may not be allowed into the caller's working directory.
+as_pg_owner() {
+  if ((EUID == 0)); then
+    id postgres >/dev/null 2>&1 || die "OS user 'postgres' missing (is the postgresql package installed?)"
+    (cd / && runuser -u postgres -- "$@")
+  else
+    (cd / && "$@")
+  fi
+}
+
+# Sets PG_DIR, PG_SOCK_DIR and PG_LOG for the private cluster.
+# Normally .data/pg, .data/pg-sock and .data/pg.log. As root with the repo
+# somewhere the postgres user cannot reach (e.g. under /root), fall back to
+# a per-checkout directory in /var/tmp. Deterministic, so `down` finds it.
+pg_paths() {
+  local base=$DATA_DIR key
+  key=$(printf '%s' "$REPO_ROOT" | cksum | cut -d' ' -f1)
+  if ((EUID == 0)) && id postgres >/dev/null 2>&1; then
+    mkdir -p "$DATA_DIR"
+    if ! (cd / && runuser -u postgres -- test -x "$DATA_DIR") 2>/dev/null; then
+      base="/var/tmp/redsupply-$key"
+    fi
+  fi
+  PG_DIR="$base/pg"
+  PG_SOCK_DIR="$base/pg-sock"
+  PG_LOG="$base/pg.log"
+  # Unix socket paths are limited to ~107 bytes.
+  if ((${#PG_SOCK_DIR} + 20 > 100)); then
+    PG_SOCK_DIR="/tmp/redsupply-pgsock-$key"
+  fi
+}
+
+start_private_postgres() {
+  local bindir
+  bindir=$(pg_bindir) || die "PostgreSQL server binaries not found (run ensure_packages)"
+  pg_paths
+  mkdir -p "$(dirname "$PG_DIR")" "$PG_DIR" "$PG_SOCK_DIR"
+  touch "$PG_LOG"
+  if ((EUID == 0)); then
+    chown postgres: "$PG_DIR" "$PG_SOCK_DIR" "$PG_LOG"
+  fi
+  chmod 700 "$PG_DIR"
+
+  if [[ ! -f $PG_DIR/PG_VERSION ]]; then
+    log "initdb private PostgreSQL cluster in $PG_DIR"
+    # trust auth is fine: it only listens on 127.0.0.1 and a private socket.
+    as_pg_owner "$bindir/initdb" -D "$PG_DIR" --auth=trust -U postgres \
+      --encoding=UTF8 --no-locale >>"$PG_LOG" 2>&1 ||
+      {
+        tail -n 20 "$PG_LOG" >&2
+        die "initdb failed"
+      }
+  fi
+
+  log "starting private PostgreSQL on 127.0.0.1:$PRIVATE_PG_PORT (log: $PG_LOG)"
+  as_pg_owner "$bindir/pg_ctl" -D "$PG_DIR" \
+    -o "-p $PRIVATE_PG_PORT -k '$PG_SOCK_DIR' -c listen_addresses=127.0.0.1 -c fsync=on" \
+    -l "$PG_LOG" start -w -t 60 >&2 ||
+    {
+      tail -n 20 "$PG_LOG" >&2
+      die "could not start private PostgreSQL"
+    }
+}
+
+# Stops the private cluster if it is running; never touches other servers.
+stop_private_postgres() {
+  local bindir
+  pg_paths
+  [[ -f $PG_DIR/postmaster.pid ]] || return 0
+  bindir=$(pg_bindir) || return 0
+  log "stopping private PostgreSQL ($PG_DIR)"
+  as_pg_owner "$bindir/pg_ctl" -D "$PG_DIR" stop -m fast -w -t 30 >&2 || true
+}
+
+ensure_postgres() {
+  local url=${REDSUPPLY_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+  if pg_answers "$url"; then
+    log "PostgreSQL: using $(mask_url "$url")"
+  elif pg_answers "$PRIVATE_PG_ADMIN_URL"; then
+    # Started earlier by these scripts; reuse it.
+    url=$PRIVATE_PG_ADMIN_URL
+    log "PostgreSQL: reusing private cluster at $url"
+  else
+    log "PostgreSQL: nothing answers at $(mask_url "$url"); using a private cluster"
+    start_private_postgres
+    url=$PRIVATE_PG_ADMIN_URL
+    pg_answers "$url" || die "private PostgreSQL started but does not answer at $url"
+  fi
+  export REDSUPPLY_PG_ADMIN_URL="$url"
+}
+
+# URL with the database part replaced by NAME (query string kept).
+pg_url_with_db() {
+  local url=$1 name=$2 base query rest
+  base=${url%%\?*}
+  query=${url#"$base"}
+  rest=${base#*://}
+  printf '%s://%s/%s%s\n' "${base%%://*}" "${rest%%/*}" "$name" "$query"
+}
+
+ensure_database() {
+  local name=${1:?usage: ensure_database NAME} admin=${REDSUPPLY_PG_ADMIN_URL:?call ensure_postgres first}
+  # NAME goes into SQL unquoted-safe only if it is a plain identifier.
+  [[ $name =~ ^[a-z_][a-z0-9_]*$ ]] || die "invalid database name: $name"
+  local exists
+  exists=$(PGCONNECT_TIMEOUT=3 psql -X -w "$admin" -Atc \
+    "select 1 from pg_database where datname = '$name'") ||
+    die "cannot query databases on $(mask_url "$admin")"
+  if [[ $exists != 1 ]]; then
+    log "creating database $name"
+    PGCONNECT_TIMEOUT=3 psql -X -w "$admin" -q -v ON_ERROR_STOP=1 -c "create database \"$name\"" ||
+      die "could not create database $name"
+  fi
+  REDSUPPLY__DATABASE__URL=$(pg_url_with_db "$admin" "$name")
+  export REDSUPPLY__DATABASE__URL
+}
+
+# ---------------------------------------------------------------------------
+# NATS
+# ---------------------------------------------------------------------------
+
+# "host port" of the first server in a nats:// URL (userinfo and path dropped).
+nats_host_port() {
+  local hp=${1#*://}
+  hp=${hp%%,*}
+  hp=${hp##*@}
+  hp=${hp%%/*}
+  if [[ $hp == *:* ]]; then
+    printf '%s %s\n' "${hp%:*}" "${hp##*:}"
+  else
+    printf '%s 4222\n' "$hp"
+  fi
+}
+
+# True when a NATS server with JetStream answers at URL. A NATS server sends
+# an `INFO {json}` line as soon as a client connects, so reading the first
+# line over bash's /dev/tcp is enough; no client tool needed.
+nats_answers() {
+  local host port info
+  read -r host port <<<"$(nats_host_port "$1")"
+  # shellcheck disable=SC2016 # $1/$2 expand in the inner shell
+  info=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && head -n1 <&3' _ "$host" "$port" 2>/dev/null) ||
+    return 1
+  [[ $info == INFO* ]] || return 1
+  if [[ $info != *'"jetstream":true'* ]]; then
+    warn "NATS at $host:$port answers but has JetStream disabled"
+    return 1
+  fi
+}
+
+start_private_nats() {
+  export_nats_server_bin
+  mkdir -p "$DATA_DIR/nats"
+  log "starting private nats-server on 127.0.0.1:$PRIVATE_NATS_PORT (log: $DATA_DIR/nats.log)"
+  # setsid+nohup: keep running after this script (and its terminal) exit.
+  # stdout/stderr catch errors raised before the -l log file is opened.
+  setsid nohup "$NATS_SERVER_BIN" -a 127.0.0.1 -p "$PRIVATE_NATS_PORT" -js \
+    -sd "$DATA_DIR/nats" -l "$DATA_DIR/nats.log" -P "$DATA_DIR/nats.pid" \
+    </dev/null >"$DATA_DIR/nats.out" 2>&1 &
+  local pid=$! i
+  for ((i = 0; i < 150; i++)); do
+    nats_answers "$PRIVATE_NATS_URL" 2>/dev/null && return 0
+    if ! pid_alive "$pid"; then
+      tail -n 20 "$DATA_DIR/nats.out" "$DATA_DIR/nats.log" >&2 2>/dev/null || true
+      die "nats-server exited during startup"
+    fi
+    sleep 0.1
+  done
+  tail -n 20 "$DATA_DIR/nats.log" >&2 2>/dev/null || true
+  die "nats-server did not answer on 127.0.0.1:$PRIVATE_NATS_PORT within 15s"
+}
+
+stop_private_nats() {
+  local pid
+  pid=$(pidfile_pid "$DATA_DIR/nats.pid" nats-server) || return 0
+  log "stopping private nats-server (pid $pid)"
+  stop_pid "$pid" 15 nats-server
+  rm -f "$DATA_DIR/nats.pid"
+}
+
+ensure_nats() {
+  local url=${REDSUPPLY_NATS_URL:-nats://127.0.0.1:4222}
+  export_nats_server_bin
+  if nats_answers "$url"; then
+    log "NATS: using $(mask_url "$url")"
+  elif nats_answers "$PRIVATE_NATS_URL" 2>/dev/null; then
+    url=$PRIVATE_NATS_URL
+    log "NATS: reusing private nats-server at $url"
+  else
+    log "NATS: nothing usable at $(mask_url "$url"); using a private nats-server"
+    start_private_nats
+    url=$PRIVATE_NATS_URL
+  fi
+  export REDSUPPLY_NATS_URL="$url"
+}

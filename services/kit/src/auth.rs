@@ -1,0 +1,260 @@
+//! Bearer-token authentication and per-RPC roles. Tokens are JWTs: HS256 with a key from settings
+//! (development, tests, `redsupply token`; previous keys stay valid during a rotation) or RS256 with
+//! the identity provider's public key. The interceptor rejects missing and bad tokens with
+//! UNAUTHENTICATED and leaves the caller in the request; each RPC then calls [`require`] with the
+//! roles it admits, which answers PERMISSION_DENIED for any other.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use tonic::{Request, Status};
+
+use crate::settings::AuthSettings;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub roles: Vec<String>,
+    pub iss: String,
+    pub iat: u64,
+    pub exp: u64,
+}
+
+/// Who is calling, as the verified token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub subject: String,
+    pub roles: Vec<String>,
+}
+
+impl Caller {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+    /// True when the caller holds only roles from `roles`.
+    pub fn is_only(&self, role: &str) -> bool {
+        self.roles.iter().all(|r| r == role)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("unknown algorithm {0:?} (HS256 or RS256)")]
+    Algorithm(String),
+    #[error("auth.hs256_key is empty")]
+    MissingKey,
+    #[error("auth.rs256_public_key_pem is missing")]
+    MissingPublicKey,
+    #[error("no signing key: tokens are minted only with HS256")]
+    CannotSign,
+    #[error("bad key: {0}")]
+    Key(#[source] jsonwebtoken::errors::Error),
+    #[error("signing failed: {0}")]
+    Sign(#[source] jsonwebtoken::errors::Error),
+}
+
+pub struct Authenticator {
+    keys: Vec<DecodingKey>,
+    validation: Validation,
+    signing: Option<EncodingKey>,
+    algorithm: Algorithm,
+    issuer: String,
+    ttl_secs: u64,
+}
+
+impl Authenticator {
+    pub fn from_settings(s: &AuthSettings) -> Result<Self, AuthError> {
+        let (algorithm, keys, signing) = match s.algorithm.to_ascii_uppercase().as_str() {
+            "HS256" => {
+                if s.hs256_key.is_empty() {
+                    return Err(AuthError::MissingKey);
+                }
+                let keys = std::iter::once(&s.hs256_key)
+                    .chain(s.hs256_previous_keys.iter())
+                    .filter(|k| !k.is_empty())
+                    .map(|k| DecodingKey::from_secret(k.expose().as_bytes()))
+                    .collect();
+                let signing = EncodingKey::from_secret(s.hs256_key.expose().as_bytes());
+                (Algorithm::HS256, keys, Some(signing))
+            }
+            "RS256" => {
+                let pem = s
+                    .rs256_public_key_pem
+                    .as_deref()
+                    .ok_or(AuthError::MissingPublicKey)?;
+                let key = DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(AuthError::Key)?;
+                (Algorithm::RS256, vec![key], None)
+            }
+            other => return Err(AuthError::Algorithm(other.to_owned())),
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[&s.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.leeway = 30;
+        Ok(Self {
+            keys,
+            validation,
+            signing,
+            algorithm,
+            issuer: s.issuer.clone(),
+            ttl_secs: s.token_ttl_secs,
+        })
+    }
+
+    /// Verifies a compact JWT against each accepted key.
+    pub fn verify(&self, token: &str) -> Result<Caller, Status> {
+        let mut last = None;
+        for key in &self.keys {
+            match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
+                Ok(data) => {
+                    return Ok(Caller {
+                        subject: data.claims.sub,
+                        roles: data.claims.roles,
+                    });
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let reason = match last.as_ref().map(|e| e.kind()) {
+            Some(jsonwebtoken::errors::ErrorKind::ExpiredSignature) => "token expired",
+            Some(jsonwebtoken::errors::ErrorKind::InvalidSignature) => "token signature is invalid",
+            Some(jsonwebtoken::errors::ErrorKind::InvalidIssuer) => "token issuer is not accepted",
+            _ => "token is malformed or not accepted",
+        };
+        Err(Status::unauthenticated(reason))
+    }
+
+    /// Mints a token (HS256 only) for `subject` with `roles`, valid for `ttl_secs` or the default.
+    pub fn issue(
+        &self,
+        subject: &str,
+        roles: &[&str],
+        ttl_secs: Option<u64>,
+    ) -> Result<String, AuthError> {
+        let key = self.signing.as_ref().ok_or(AuthError::CannotSign)?;
+        let now = now_secs();
+        let claims = Claims {
+            sub: subject.to_owned(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            iss: self.issuer.clone(),
+            iat: now,
+            exp: now + ttl_secs.unwrap_or(self.ttl_secs),
+        };
+        jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key).map_err(AuthError::Sign)
+    }
+
+    /// Like [`issue`](Self::issue) but already expired `ago_secs` seconds: for tests of refusal.
+    pub fn issue_expired(
+        &self,
+        subject: &str,
+        roles: &[&str],
+        ago_secs: u64,
+    ) -> Result<String, AuthError> {
+        let key = self.signing.as_ref().ok_or(AuthError::CannotSign)?;
+        let now = now_secs();
+        let claims = Claims {
+            sub: subject.to_owned(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            iss: self.issuer.clone(),
+            iat: now - ago_secs - 60,
+            exp: now - ago_secs,
+        };
+        jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key).map_err(AuthError::Sign)
+    }
+
+    /// A tonic interceptor: checks `authorization: Bearer …` and stores the [`Caller`].
+    pub fn interceptor(
+        self: &std::sync::Arc<Self>,
+    ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone + use<> {
+        let this = self.clone();
+        move |mut req: Request<()>| {
+            let header = req
+                .metadata()
+                .get("authorization")
+                .ok_or_else(|| Status::unauthenticated("authorization: Bearer <token> is required"))?
+                .to_str()
+                .map_err(|_| Status::unauthenticated("authorization header is not text"))?;
+            let token = header
+                .strip_prefix("Bearer ")
+                .or_else(|| header.strip_prefix("bearer "))
+                .ok_or_else(|| Status::unauthenticated("authorization must be a Bearer token"))?;
+            let caller = this.verify(token.trim())?;
+            req.extensions_mut().insert(caller);
+            Ok(req)
+        }
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The verified caller if it holds one of `roles`; PERMISSION_DENIED otherwise.
+pub fn require<T>(req: &Request<T>, roles: &[&str]) -> Result<Caller, Status> {
+    let caller = req
+        .extensions()
+        .get::<Caller>()
+        .ok_or_else(|| Status::unauthenticated("no verified caller"))?;
+    if roles.iter().any(|r| caller.has_role(r)) {
+        Ok(caller.clone())
+    } else {
+        Err(Status::permission_denied(format!(
+            "this call needs one of the roles {roles:?}"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Secret;
+
+    fn settings(key: &str) -> AuthSettings {
+        AuthSettings {
+            algorithm: "HS256".into(),
+            hs256_key: Secret::new(key),
+            hs256_previous_keys: vec![],
+            rs256_public_key_pem: None,
+            issuer: "redsupply".into(),
+            token_ttl_secs: 60,
+        }
+    }
+
+    #[test]
+    fn a_minted_token_verifies_with_its_roles() {
+        let auth = Authenticator::from_settings(&settings("k1")).unwrap();
+        let token = auth.issue("w-1", &["worker"], None).unwrap();
+        let caller = auth.verify(&token).unwrap();
+        assert_eq!(caller.subject, "w-1");
+        assert_eq!(caller.roles, ["worker"]);
+    }
+
+    #[test]
+    fn forged_and_expired_tokens_are_refused() {
+        let auth = Authenticator::from_settings(&settings("k1")).unwrap();
+        let forger = Authenticator::from_settings(&settings("other")).unwrap();
+        let forged = forger.issue("w-1", &["county_admin"], None).unwrap();
+        assert_eq!(
+            auth.verify(&forged).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        let expired = auth.issue_expired("w-1", &["worker"], 3600).unwrap();
+        let err = auth.verify(&expired).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unauthenticated);
+        assert!(err.message().contains("expired"), "{}", err.message());
+    }
+
+    #[test]
+    fn previous_keys_stay_valid_during_rotation() {
+        let old = Authenticator::from_settings(&settings("old")).unwrap();
+        let token = old.issue("w-1", &["worker"], None).unwrap();
+        let mut s = settings("new");
+        s.hs256_previous_keys = vec![Secret::new("old")];
+        let rotated = Authenticator::from_settings(&s).unwrap();
+        assert!(rotated.verify(&token).is_ok());
+    }
+}

@@ -1,0 +1,329 @@
+//! Idempotent consumers: a durable JetStream pull consumer whose handler runs inside a database
+//! transaction that also records `(consumer, event id)` in the inbox. The effect and the inbox row
+//! commit together, then the event is acknowledged; a redelivered event finds its inbox row and is
+//! acknowledged without effect. A failing event is redelivered with back-off, and after
+//! `max_deliver` attempts (or at once, when it cannot be decoded) parked as a dead letter.
+
+use std::{collections::HashMap, error::Error as StdError, future::Future, sync::Arc, time::Instant};
+
+use async_nats::jetstream::{
+    AckKind,
+    consumer::{AckPolicy, PullConsumer, pull},
+};
+use futures::StreamExt;
+use sqlx::{PgConnection, PgPool};
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::{Bus, BusError, Event, Faults, headers, relay::wait_or_shutdown};
+use crate::{Shutdown, api::cause_chain, telemetry};
+
+/// Which events a consumer takes.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// Durable name, `<service>-<purpose>`; also the inbox key.
+    pub durable: &'static str,
+    /// The producing service whose stream holds the events.
+    pub producer: &'static str,
+    pub subjects: Vec<String>,
+}
+
+/// Why a handler did not apply an event.
+#[derive(Debug)]
+pub struct HandlerError {
+    permanent: bool,
+    source: Box<dyn StdError + Send + Sync>,
+}
+
+impl HandlerError {
+    /// Retrying cannot help (e.g. the payload does not decode): park it at once.
+    pub fn permanent(e: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self {
+            permanent: true,
+            source: e.into(),
+        }
+    }
+    /// Worth retrying later.
+    pub fn transient(e: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self {
+            permanent: false,
+            source: e.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", cause_chain(self.source.as_ref()))
+    }
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::transient(e)
+    }
+}
+
+/// The effect of one event, applied inside the consumer's transaction.
+pub trait Handler: Send + Sync + 'static {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a Event,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
+
+    /// Runs after the transaction committed (e.g. to update an in-memory index).
+    fn after_commit(&self, _event: &Event) {}
+}
+
+/// Starts a consumer task; it runs until shutdown.
+pub fn spawn_consumer<H: Handler>(
+    pool: PgPool,
+    bus: Bus,
+    spec: ConsumerSpec,
+    handler: Arc<H>,
+    faults: Arc<Faults>,
+    shutdown: Shutdown,
+) -> JoinHandle<()> {
+    let runner = Runner {
+        pool,
+        bus,
+        spec,
+        handler,
+        faults,
+    };
+    tokio::spawn(runner.run(shutdown))
+}
+
+struct Runner<H> {
+    pool: PgPool,
+    bus: Bus,
+    spec: ConsumerSpec,
+    handler: Arc<H>,
+    faults: Arc<Faults>,
+}
+
+enum Outcome {
+    Applied,
+    Duplicate,
+}
+
+/// The consumer task ends as a crashed process would (tests only).
+struct Crashed;
+
+impl<H: Handler> Runner<H> {
+    async fn run(self, shutdown: Shutdown) {
+        let durable = self.spec.durable;
+        let mut failures = 0u32;
+        'outer: while !shutdown.is_cancelled() {
+            let mut consumer = match self.consumer().await {
+                Ok(c) => c,
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, consumer = durable, "consumer waits for JetStream");
+                    let delay = self.bus.settings().backoff(failures as i64);
+                    if wait_or_shutdown(delay, &shutdown).await {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            failures = 0;
+            let mut last_lag = Instant::now();
+            while !shutdown.is_cancelled() {
+                if last_lag.elapsed().as_secs() >= 5 {
+                    last_lag = Instant::now();
+                    if let Ok(info) = consumer.info().await {
+                        metrics::gauge!("consumer_pending", "consumer" => durable)
+                            .set(info.num_pending as f64);
+                        metrics::gauge!("consumer_ack_pending", "consumer" => durable)
+                            .set(info.num_ack_pending as f64);
+                    }
+                }
+                let batch = consumer
+                    .batch()
+                    .max_messages(self.bus.settings().consumer_batch)
+                    .expires(std::time::Duration::from_secs(1))
+                    .messages()
+                    .await;
+                let mut messages = match batch {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(error = %e, consumer = durable, "pull failed; reconnecting");
+                        if wait_or_shutdown(self.bus.settings().backoff(1), &shutdown).await {
+                            break 'outer;
+                        }
+                        continue 'outer;
+                    }
+                };
+                while let Some(next) = messages.next().await {
+                    match next {
+                        Ok(msg) => {
+                            if self.process(msg).await.is_err() {
+                                tracing::warn!(consumer = durable, "consumer crashed (fault injected)");
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, consumer = durable, "pull interrupted");
+                            if wait_or_shutdown(self.bus.settings().backoff(1), &shutdown).await
+                            {
+                                break 'outer;
+                            }
+                            continue 'outer;
+                        }
+                    }
+                    if shutdown.is_cancelled() {
+                        break 'outer;
+                    }
+                }
+            }
+        }
+        tracing::info!(consumer = durable, "consumer stopped");
+    }
+
+    async fn consumer(&self) -> Result<PullConsumer, BusError> {
+        let stream = self.bus.ensure_stream(self.spec.producer).await?;
+        stream
+            .get_or_create_consumer(
+                self.spec.durable,
+                pull::Config {
+                    durable_name: Some(self.spec.durable.to_owned()),
+                    filter_subjects: self.spec.subjects.clone(),
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: self.bus.settings().ack_wait(),
+                    max_ack_pending: 10_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| BusError::Consumer {
+                consumer: self.spec.durable.to_owned(),
+                source: e.into(),
+            })
+    }
+
+    async fn process(&self, msg: async_nats::jetstream::Message) -> Result<(), Crashed> {
+        let durable = self.spec.durable;
+        let delivered = msg.info().map(|i| i.delivered).unwrap_or(1);
+        let mut hdrs = HashMap::new();
+        if let Some(h) = &msg.headers {
+            for (name, values) in h.iter() {
+                if let Some(v) = values.first() {
+                    hdrs.insert(name.to_string(), v.to_string());
+                }
+            }
+        }
+        let id = hdrs
+            .get(headers::ID)
+            .or_else(|| hdrs.get(headers::MSG_ID))
+            .and_then(|s| Uuid::parse_str(s).ok());
+        let event = Event {
+            id: id.unwrap_or_else(Uuid::nil),
+            subject: msg.subject.to_string(),
+            headers: hdrs,
+            payload: msg.payload.clone(),
+            delivered,
+        };
+        if delivered > 1 {
+            metrics::counter!("consumer_redeliveries_total", "consumer" => durable).increment(1);
+        }
+        let span = tracing::info_span!(
+            "consume",
+            consumer = durable,
+            event.id = %event.id,
+            event.subject = %event.subject,
+            delivered,
+        );
+        telemetry::set_parent_from(&span, &event.headers);
+
+        let result = if id.is_none() {
+            Err(HandlerError::permanent("the event has no ce-id header"))
+        } else {
+            self.apply(&event).instrument(span.clone()).await
+        };
+        let _enter = span.enter();
+        match result {
+            Ok(Outcome::Applied) => {
+                self.handler.after_commit(&event);
+                metrics::counter!("consumer_applied_total", "consumer" => durable).increment(1);
+                if self.faults.take_crash_after_commit() {
+                    return Err(Crashed);
+                }
+                ack(&msg, AckKind::Ack).await;
+            }
+            Ok(Outcome::Duplicate) => {
+                metrics::counter!("consumer_duplicates_total", "consumer" => durable).increment(1);
+                tracing::debug!("already applied; acknowledging");
+                ack(&msg, AckKind::Ack).await;
+            }
+            Err(e) if e.permanent || delivered >= self.bus.settings().max_deliver => {
+                match self.park(&event, &e).await {
+                    Ok(()) => {
+                        metrics::counter!("consumer_dead_letters_total", "consumer" => durable)
+                            .increment(1);
+                        tracing::error!(error = %e, "event parked as a dead letter");
+                        ack(&msg, AckKind::Term).await;
+                    }
+                    Err(db) => {
+                        tracing::error!(error = %e, park_error = %db, "could not park the event; retrying");
+                        let delay = self.bus.settings().backoff(delivered);
+                        ack(&msg, AckKind::Nak(Some(delay))).await;
+                    }
+                }
+            }
+            Err(e) => {
+                metrics::counter!("consumer_failures_total", "consumer" => durable).increment(1);
+                let delay = self.bus.settings().backoff(delivered);
+                tracing::warn!(error = %e, ?delay, "handler failed; will be redelivered");
+                ack(&msg, AckKind::Nak(Some(delay))).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, event: &Event) -> Result<Outcome, HandlerError> {
+        let mut tx = self.pool.begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(self.spec.durable)
+        .bind(event.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            return Ok(Outcome::Duplicate);
+        }
+        self.handler.handle(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(Outcome::Applied)
+    }
+
+    async fn park(&self, event: &Event, error: &HandlerError) -> Result<(), sqlx::Error> {
+        let headers = serde_json::to_value(&event.headers).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO dead_letters (consumer, event_id, subject, headers, payload, error, deliveries)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(self.spec.durable)
+        .bind((!event.id.is_nil()).then_some(event.id))
+        .bind(&event.subject)
+        .bind(headers)
+        .bind(event.payload.as_ref())
+        .bind(error.to_string())
+        .bind(event.delivered)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+}
+
+async fn ack(msg: &async_nats::jetstream::Message, kind: AckKind) {
+    if let Err(e) = msg.ack_with(kind).await {
+        // The event comes back after ack_wait; the inbox makes the second pass harmless.
+        tracing::warn!(error = %e, "acknowledgement failed");
+    }
+}

@@ -1,0 +1,237 @@
+//! The outbox relay: publishes a service's pending outbox rows to JetStream and deletes them once
+//! JetStream has acknowledged them. Woken by `NOTIFY` after each commit, polling as a fallback.
+//! Replicas share the work through `FOR UPDATE SKIP LOCKED`; a crash between publish and delete
+//! re-publishes, and JetStream's duplicate window (`Nats-Msg-Id` = event id) drops the copy.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::{PgPool, postgres::PgListener};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::{Bus, headers};
+use crate::Shutdown;
+
+#[derive(Debug, thiserror::Error)]
+enum RelayError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("publish: {0}")]
+    Publish(#[from] jetstream::context::PublishError),
+}
+
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
+    seq: i64,
+    event_id: Uuid,
+    subject: String,
+    source: String,
+    ce_subject: String,
+    payload: Vec<u8>,
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+/// Starts the relay of `producer`'s outbox (the schema of `pool`). It stops on shutdown after one
+/// last flush.
+pub fn spawn_relay(
+    pool: PgPool,
+    bus: Bus,
+    producer: &'static str,
+    shutdown: Shutdown,
+) -> JoinHandle<()> {
+    let relay = Relay {
+        batch: bus.settings().relay_batch.max(1),
+        poll: bus.settings().relay_poll(),
+        pool,
+        bus,
+        producer,
+    };
+    tokio::spawn(relay.run(shutdown))
+}
+
+struct Relay {
+    pool: PgPool,
+    bus: Bus,
+    producer: &'static str,
+    batch: i64,
+    poll: Duration,
+}
+
+impl Relay {
+    async fn run(self, shutdown: Shutdown) {
+        let channel = format!("{}_outbox", self.producer);
+        let mut listener: Option<PgListener> = None;
+        let mut stream_ready = false;
+        let mut failures: u32 = 0;
+        let mut batches: u64 = 0;
+        loop {
+            if !stream_ready {
+                match self.bus.ensure_stream(self.producer).await {
+                    Ok(_) => stream_ready = true,
+                    Err(e) => {
+                        failures += 1;
+                        tracing::warn!(error = %e, producer = self.producer, "outbox relay waits for JetStream");
+                        if wait_or_shutdown(backoff(failures), &shutdown).await {
+                            break;
+                        }
+                        continue;
+                    }
+                }
+            }
+            match self.publish_batch().await {
+                Ok(n) => {
+                    failures = 0;
+                    batches += 1;
+                    if n > 0 {
+                        metrics::counter!("outbox_published_total", "service" => self.producer)
+                            .increment(n as u64);
+                    }
+                    if n as i64 == self.batch {
+                        if batches.is_multiple_of(64) {
+                            self.record_backlog().await;
+                        }
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    metrics::counter!("outbox_publish_failures_total", "service" => self.producer)
+                        .increment(1);
+                    if let RelayError::Publish(p) = &e
+                        && p.kind() == PublishErrorKind::StreamNotFound
+                    {
+                        stream_ready = false;
+                    }
+                    tracing::warn!(error = %e, producer = self.producer, "outbox relay: publish failed, will retry");
+                    self.record_backlog().await;
+                    if wait_or_shutdown(backoff(failures), &shutdown).await {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            self.record_backlog().await;
+            if shutdown.is_cancelled() {
+                break;
+            }
+            if listener.is_none() {
+                listener = self.listen(&channel).await;
+            }
+            let notified = async {
+                match listener.as_mut() {
+                    Some(l) => l.recv().await.map(|_| ()),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = notified => if let Err(e) = r {
+                    tracing::debug!(error = %e, "outbox listener lost; polling until it is back");
+                    listener = None;
+                },
+                _ = tokio::time::sleep(self.poll) => {}
+                _ = shutdown.cancelled() => {}
+            }
+        }
+        // Last flush, bounded: with NATS away the rows simply wait for the next start.
+        let flush = async {
+            while let Ok(n) = self.publish_batch().await {
+                if (n as i64) < self.batch {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), flush).await;
+        tracing::info!(producer = self.producer, "outbox relay stopped");
+    }
+
+    async fn listen(&self, channel: &str) -> Option<PgListener> {
+        let mut l = PgListener::connect_with(&self.pool).await.ok()?;
+        l.listen(channel).await.ok()?;
+        Some(l)
+    }
+
+    async fn record_backlog(&self) {
+        if let Ok(n) = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox")
+            .fetch_one(&self.pool)
+            .await
+        {
+            metrics::gauge!("outbox_backlog", "service" => self.producer).set(n as f64);
+        }
+    }
+
+    /// Publishes up to one batch with pipelined acks; returns how many rows it published.
+    async fn publish_batch(&self) -> Result<usize, RelayError> {
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<OutboxRow> = sqlx::query_as(
+            "SELECT seq, event_id, subject, source, ce_subject, payload, traceparent, tracestate, created_at
+             FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(self.batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        let mut acks = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id = row.event_id.to_string();
+            let mut h = async_nats::HeaderMap::new();
+            h.insert(headers::MSG_ID, id.as_str());
+            h.insert(headers::ID, id.as_str());
+            h.insert(headers::SPECVERSION, "1.0");
+            h.insert(headers::SOURCE, row.source.as_str());
+            h.insert(headers::TYPE, row.subject.as_str());
+            h.insert(
+                headers::TIME,
+                row.created_at
+                    .to_rfc3339_opts(SecondsFormat::Micros, true)
+                    .as_str(),
+            );
+            h.insert(headers::SUBJECT, row.ce_subject.as_str());
+            h.insert(headers::CONTENT_TYPE, "application/protobuf");
+            if let Some(tp) = &row.traceparent {
+                h.insert("traceparent", tp.as_str());
+            }
+            if let Some(ts) = &row.tracestate {
+                h.insert("tracestate", ts.as_str());
+            }
+            let msg = PublishMessage::build()
+                .payload(row.payload.clone().into())
+                .headers(h);
+            acks.push(
+                self.bus
+                    .jetstream
+                    .send_publish(row.subject.clone(), msg)
+                    .await?,
+            );
+        }
+        // All publishes are in flight; now collect their acknowledgements.
+        for ack in acks {
+            ack.await?;
+        }
+        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+        sqlx::query("DELETE FROM outbox WHERE seq = ANY($1)")
+            .bind(&seqs)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis((100u64 << failures.min(5)).min(3_000))
+}
+
+/// Sleeps for `d`; true when shutdown came first.
+pub(crate) async fn wait_or_shutdown(d: Duration, shutdown: &Shutdown) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => false,
+        _ = shutdown.cancelled() => true,
+    }
+}

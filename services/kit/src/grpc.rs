@@ -1,0 +1,211 @@
+//! gRPC bootstrap shared by every service: one listener serving the service's own routes next to
+//! `grpc.health.v1` and server reflection (v1 and v1alpha), a layer that gives every call a span
+//! (child of the caller's `traceparent`) and its metrics, a health watcher, and graceful shutdown.
+//!
+//! Health: the overall entry ("") and each service name are SERVING while the database answers.
+//! NATS has its own entry, `nats`: an outage shows there and in metrics but does not stop intake,
+//! because the outbox holds events until NATS is back.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    pin::Pin,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use sqlx::PgPool;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+use crate::{Shutdown, bus::Bus, telemetry};
+
+/// The health entry that reports the NATS connection.
+pub const NATS_HEALTH: &str = "nats";
+
+/// A running gRPC server.
+pub struct Serving {
+    pub addr: SocketAddr,
+    pub task: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+/// Binds `listen` (port 0 picks a free one) and serves `routes` with health and reflection until
+/// shutdown; in-flight calls drain first.
+pub async fn serve(
+    listen: SocketAddr,
+    routes: Routes,
+    service_names: &[&'static str],
+    pool: PgPool,
+    bus: Bus,
+    shutdown: Shutdown,
+) -> Result<Serving, std::io::Error> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let (reporter, health) = tonic_health::server::health_reporter();
+    for name in service_names {
+        reporter
+            .set_service_status(*name, ServingStatus::NotServing)
+            .await;
+    }
+    tokio::spawn(watch_health(
+        reporter,
+        service_names.to_vec(),
+        pool,
+        bus,
+        shutdown.clone(),
+    ));
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(redsupply_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(std::io::Error::other)?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(redsupply_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(std::io::Error::other)?;
+    let routes = routes
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+
+    let task = tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .layer(ObserveLayer)
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener),
+                shutdown.cancelled_owned(),
+            )
+            .await
+    });
+    tracing::info!(%addr, services = ?service_names, "gRPC listening");
+    Ok(Serving { addr, task })
+}
+
+async fn watch_health(
+    reporter: HealthReporter,
+    names: Vec<&'static str>,
+    pool: PgPool,
+    bus: Bus,
+    shutdown: Shutdown,
+) {
+    loop {
+        let db_up = matches!(
+            tokio::time::timeout(
+                Duration::from_secs(2),
+                sqlx::query("SELECT 1").execute(&pool)
+            )
+            .await,
+            Ok(Ok(_))
+        );
+        let status = if db_up {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        reporter.set_service_status("", status).await;
+        for name in &names {
+            reporter.set_service_status(*name, status).await;
+        }
+        let nats_up = bus.is_connected();
+        reporter
+            .set_service_status(
+                NATS_HEALTH,
+                if nats_up {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                },
+            )
+            .await;
+        metrics::gauge!("database_up").set(f64::from(u8::from(db_up)));
+        metrics::gauge!("nats_connected").set(f64::from(u8::from(nats_up)));
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    // Stop taking traffic from load balancers while in-flight calls drain.
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    for name in &names {
+        reporter
+            .set_service_status(*name, ServingStatus::NotServing)
+            .await;
+    }
+}
+
+/// Gives each call a server span (child of the caller's trace context) and records
+/// `grpc_server_handled_total{method,code}` and `grpc_server_handling_seconds{method}`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ObserveLayer;
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe { inner }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Observe<S> {
+    inner: S,
+}
+
+type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl<S, B, RB> Service<http::Request<B>> for Observe<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<RB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let method = req.uri().path().to_owned();
+        let mut carrier = HashMap::new();
+        for key in ["traceparent", "tracestate"] {
+            if let Some(v) = req.headers().get(key).and_then(|v| v.to_str().ok()) {
+                carrier.insert(key.to_owned(), v.to_owned());
+            }
+        }
+        let span = tracing::info_span!("grpc", otel.name = %method, otel.kind = "server", rpc.method = %method);
+        telemetry::set_parent_from(&span, &carrier);
+        // The clone-and-swap keeps the service that was polled ready.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let start = Instant::now();
+        Box::pin(async move {
+            let res = inner.call(req).instrument(span).await;
+            let code = match &res {
+                Ok(r) => r
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("0")
+                    .to_owned(),
+                Err(_) => "transport".to_owned(),
+            };
+            metrics::histogram!("grpc_server_handling_seconds", "method" => method.clone())
+                .record(start.elapsed().as_secs_f64());
+            metrics::counter!("grpc_server_handled_total", "method" => method, "code" => code)
+                .increment(1);
+            res
+        })
+    }
+}

@@ -1,0 +1,62 @@
+//! The runtime every Red Supply service shares, and nothing of the domain: layered settings, telemetry
+//! and metrics, the PostgreSQL pool and migrations, the event bus (transactional outbox, relay,
+//! idempotent consumers, dead letters), and the gRPC bootstrap (health, reflection, auth, errors,
+//! graceful shutdown).
+
+pub mod api;
+pub mod auth;
+pub mod bus;
+pub mod db;
+pub mod grpc;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
+pub mod time;
+
+use std::sync::Arc;
+
+pub use settings::CommonSettings;
+pub use shutdown::Shutdown;
+
+/// What a service needs from the process that hosts it: settings, the bus, the token checker, the
+/// shutdown signal, and (for tests) fault switches.
+#[derive(Clone)]
+pub struct Runtime {
+    pub settings: CommonSettings,
+    pub bus: bus::Bus,
+    pub auth: Arc<auth::Authenticator>,
+    pub shutdown: Shutdown,
+    pub faults: Arc<bus::Faults>,
+}
+
+impl Runtime {
+    /// Connects to NATS (in the background: intake never waits on it) and loads the token keys.
+    pub async fn new(settings: CommonSettings, shutdown: Shutdown) -> Result<Self, StartError> {
+        let bus = bus::Bus::connect(&settings.nats).await?;
+        let auth = Arc::new(auth::Authenticator::from_settings(&settings.auth)?);
+        Ok(Self {
+            settings,
+            bus,
+            auth,
+            shutdown,
+            faults: Arc::default(),
+        })
+    }
+}
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("bus: {0}")]
+    Bus(#[from] bus::BusError),
+    #[error("auth: {0}")]
+    Auth(#[from] auth::AuthError),
+    #[error("gRPC server: {0}")]
+    Server(#[from] std::io::Error),
+    #[error("{0}")]
+    Invalid(String),
+}

@@ -1,0 +1,312 @@
+//! Typed settings, layered with the `config` crate: built-in defaults (a documented TOML file the
+//! binary embeds), then an optional file (`--config` or `REDSUPPLY_CONFIG`), then environment
+//! variables `REDSUPPLY__SECTION__KEY`. Secrets are wrapped so that printing settings never shows them.
+
+use std::{fmt, net::SocketAddr, path::Path, time::Duration};
+
+use config::{Config, Environment, File, FileFormat};
+use serde::{Deserialize, de::DeserializeOwned};
+
+/// Settings every service shares. A binary embeds them with `#[serde(flatten)]` next to its own.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommonSettings {
+    pub database: DatabaseSettings,
+    pub nats: NatsSettings,
+    pub auth: AuthSettings,
+    #[serde(default)]
+    pub telemetry: TelemetrySettings,
+    #[serde(default)]
+    pub admin: AdminSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: Secret,
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: u32,
+    #[serde(default = "defaults::acquire_timeout_ms")]
+    pub acquire_timeout_ms: u64,
+    /// Run each service's migrations when it starts (besides `redsupply migrate`).
+    #[serde(default)]
+    pub migrate_on_start: bool,
+}
+
+impl DatabaseSettings {
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.acquire_timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NatsSettings {
+    pub url: String,
+    /// JetStream drops a re-published event with the same id within this window.
+    #[serde(default = "defaults::duplicate_window_secs")]
+    pub duplicate_window_secs: u64,
+    #[serde(default = "defaults::stream_replicas")]
+    pub stream_replicas: usize,
+    /// Deliveries of one event before it is parked as a dead letter.
+    #[serde(default = "defaults::max_deliver")]
+    pub max_deliver: i64,
+    /// Back-off between redeliveries of a failed event, in milliseconds; the last value repeats.
+    #[serde(default = "defaults::backoff_ms")]
+    pub backoff_ms: Vec<u64>,
+    /// How long a delivered, unacknowledged event waits before JetStream redelivers it.
+    #[serde(default = "defaults::ack_wait_ms")]
+    pub ack_wait_ms: u64,
+    /// Outbox relay: rows per publish batch and the poll interval when no NOTIFY arrives.
+    #[serde(default = "defaults::relay_batch")]
+    pub relay_batch: i64,
+    #[serde(default = "defaults::relay_poll_ms")]
+    pub relay_poll_ms: u64,
+    /// Consumers: events fetched per pull.
+    #[serde(default = "defaults::consumer_batch")]
+    pub consumer_batch: usize,
+}
+
+impl NatsSettings {
+    pub fn ack_wait(&self) -> Duration {
+        Duration::from_millis(self.ack_wait_ms)
+    }
+    pub fn relay_poll(&self) -> Duration {
+        Duration::from_millis(self.relay_poll_ms)
+    }
+    /// The delay before redelivery number `delivered` + 1.
+    pub fn backoff(&self, delivered: i64) -> Duration {
+        let i = (delivered.max(1) - 1) as usize;
+        let ms = self
+            .backoff_ms
+            .get(i)
+            .or(self.backoff_ms.last())
+            .copied()
+            .unwrap_or(1000);
+        Duration::from_millis(ms)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// `HS256` (shared key, for development and tests) or `RS256` (public key from the issuer).
+    #[serde(default = "defaults::algorithm")]
+    pub algorithm: String,
+    /// HS256 signing key; also signs `redsupply token`.
+    #[serde(default)]
+    pub hs256_key: Secret,
+    /// Keys still accepted while a rotation is under way.
+    #[serde(default)]
+    pub hs256_previous_keys: Vec<Secret>,
+    /// RS256 public key (PEM) of the identity provider.
+    #[serde(default)]
+    pub rs256_public_key_pem: Option<String>,
+    #[serde(default = "defaults::issuer")]
+    pub issuer: String,
+    #[serde(default = "defaults::token_ttl_secs")]
+    pub token_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    /// `text` or `json`.
+    #[serde(default = "defaults::log_format")]
+    pub log_format: String,
+    /// An `EnvFilter` directive; `RUST_LOG` wins when set.
+    #[serde(default = "defaults::log_filter")]
+    pub log_filter: String,
+    /// OTLP/gRPC collector, e.g. `http://otel-collector:4317`; empty: no export.
+    #[serde(default)]
+    pub otlp_endpoint: String,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            log_format: defaults::log_format(),
+            log_filter: defaults::log_filter(),
+            otlp_endpoint: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AdminSettings {
+    /// Prometheus `/metrics` listener; unset: no admin port.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+}
+
+/// A string that never shows in `Debug` or `Display`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Loads `T` from the built-in defaults, an optional file, then `REDSUPPLY__…` variables.
+pub fn load<T: DeserializeOwned>(
+    defaults_toml: &str,
+    file: Option<&Path>,
+) -> Result<T, config::ConfigError> {
+    load_with(defaults_toml, file, Environment::with_prefix("REDSUPPLY"))
+}
+
+fn load_with<T: DeserializeOwned>(
+    defaults_toml: &str,
+    file: Option<&Path>,
+    env: Environment,
+) -> Result<T, config::ConfigError> {
+    let mut builder =
+        Config::builder().add_source(File::from_str(defaults_toml, FileFormat::Toml));
+    if let Some(path) = file {
+        builder = builder.add_source(File::from(path).required(true));
+    }
+    builder
+        .add_source(
+            env.prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("nats.backoff_ms")
+                .with_list_parse_key("auth.hs256_previous_keys"),
+        )
+        .build()?
+        .try_deserialize()
+}
+
+mod defaults {
+    pub fn max_connections() -> u32 {
+        16
+    }
+    pub fn acquire_timeout_ms() -> u64 {
+        5_000
+    }
+    pub fn duplicate_window_secs() -> u64 {
+        600
+    }
+    pub fn stream_replicas() -> usize {
+        1
+    }
+    pub fn max_deliver() -> i64 {
+        8
+    }
+    pub fn backoff_ms() -> Vec<u64> {
+        vec![200, 1_000, 5_000, 15_000, 60_000]
+    }
+    pub fn ack_wait_ms() -> u64 {
+        30_000
+    }
+    pub fn relay_batch() -> i64 {
+        256
+    }
+    pub fn relay_poll_ms() -> u64 {
+        500
+    }
+    pub fn consumer_batch() -> usize {
+        128
+    }
+    pub fn algorithm() -> String {
+        "HS256".into()
+    }
+    pub fn issuer() -> String {
+        "redsupply".into()
+    }
+    pub fn token_ttl_secs() -> u64 {
+        3_600
+    }
+    pub fn log_format() -> String {
+        "text".into()
+    }
+    pub fn log_filter() -> String {
+        "info".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const DEFAULTS: &str = r#"
+        [database]
+        url = "postgres://postgres:hunter2@localhost/redsupply"
+        [nats]
+        url = "nats://127.0.0.1:4222"
+        [auth]
+        hs256_key = "dev-key"
+    "#;
+
+    fn env(vars: &[(&str, &str)]) -> Environment {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Environment::with_prefix("REDSUPPLY").source(Some(map))
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let s: CommonSettings = load_with(
+            DEFAULTS,
+            None,
+            env(&[
+                ("REDSUPPLY__NATS__URL", "nats://nats:4222"),
+                ("REDSUPPLY__NATS__BACKOFF_MS", "10,20"),
+                ("REDSUPPLY__DATABASE__MAX_CONNECTIONS", "3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.nats.url, "nats://nats:4222");
+        assert_eq!(s.nats.backoff_ms, vec![10, 20]);
+        assert_eq!(s.database.max_connections, 3);
+        assert_eq!(s.nats.backoff(1), Duration::from_millis(10));
+        assert_eq!(s.nats.backoff(9), Duration::from_millis(20));
+    }
+
+    #[test]
+    fn a_file_overrides_defaults_and_env_overrides_the_file() {
+        let dir = std::env::temp_dir().join(format!("kit-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("redsupply.toml");
+        std::fs::write(&path, "[nats]\nurl = \"nats://file:4222\"\nmax_deliver = 3\n").unwrap();
+        let s: CommonSettings = load_with(
+            DEFAULTS,
+            Some(&path),
+            env(&[("REDSUPPLY__NATS__MAX_DELIVER", "5")]),
+        )
+        .unwrap();
+        assert_eq!(s.nats.url, "nats://file:4222");
+        assert_eq!(s.nats.max_deliver, 5);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s: CommonSettings = load_with(DEFAULTS, None, env(&[])).unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("dev-key"), "{shown}");
+        assert_eq!(s.auth.hs256_key.expose(), "dev-key");
+    }
+}
