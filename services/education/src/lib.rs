@@ -1,1 +1,57 @@
+//! education: learning sites where workers take short courses on their breaks. (Courses,
+//! lecturers, sessions and attendance come next.)
 
+pub mod api;
+pub mod sites;
+pub mod store;
+
+use std::net::SocketAddr;
+
+use kit::{Runtime, StartError, grpc::Running};
+use redsupply_proto::education::v1::education_service_server::{
+    EducationServiceServer, SERVICE_NAME,
+};
+use serde::Deserialize;
+use sqlx::PgPool;
+use tonic::service::Routes;
+
+/// The PostgreSQL schema this service owns, and its name on the bus.
+pub const SCHEMA: &str = "education";
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub listen: SocketAddr,
+}
+
+pub fn pool(common: &kit::CommonSettings) -> Result<PgPool, sqlx::Error> {
+    kit::db::connect(&common.database, SCHEMA)
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    kit::db::migrate(pool, SCHEMA, &MIGRATOR).await
+}
+
+/// Starts the gRPC server and the outbox relay.
+pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartError> {
+    let pool = pool(&rt.settings)?;
+    if rt.settings.database.migrate_on_start {
+        migrate(&pool).await?;
+    }
+    let relay = kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, rt.shutdown.clone());
+    let routes = Routes::new(EducationServiceServer::with_interceptor(
+        api::Api { pool: pool.clone() },
+        rt.auth.interceptor(),
+    ));
+    let serving = kit::grpc::serve(
+        settings.listen,
+        routes,
+        &[SERVICE_NAME],
+        pool,
+        rt.bus.clone(),
+        rt.shutdown.clone(),
+    )
+    .await?;
+    Ok(Running::new(SCHEMA, serving, vec![relay]))
+}

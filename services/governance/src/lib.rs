@@ -1,1 +1,127 @@
+//! governance: tips from workers become cases routed to grids and departments; municipal grid
+//! systems follow the cases (`WatchCases`) and report progress (`UpdateCase`).
 
+pub mod api;
+pub mod dispatch;
+pub mod domain;
+pub mod events;
+pub mod feed;
+pub mod grids;
+pub mod store;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use kit::{
+    Runtime, StartError,
+    bus::{ConsumerSpec, spawn_consumer},
+    grpc::Running,
+};
+use redsupply_proto::governance::v1::{
+    governance_service_server::{self, GovernanceServiceServer},
+    grid_gateway_service_server::{self, GridGatewayServiceServer},
+};
+use serde::Deserialize;
+use sqlx::PgPool;
+use tonic::service::Routes;
+
+/// The PostgreSQL schema this service owns, and its name on the bus.
+pub const SCHEMA: &str = "governance";
+pub const DISPATCH_CONSUMER: &str = "governance-dispatch";
+pub const GRIDS_CONSUMER: &str = "governance-grids";
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub routing: domain::RoutingSettings,
+    /// How often an idle `WatchCases` stream looks for changes it was not notified of.
+    #[serde(default = "default_watch_poll_ms")]
+    pub watch_poll_ms: u64,
+}
+
+fn default_watch_poll_ms() -> u64 {
+    500
+}
+
+pub fn pool(common: &kit::CommonSettings) -> Result<PgPool, sqlx::Error> {
+    kit::db::connect(&common.database, SCHEMA)
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    kit::db::migrate(pool, SCHEMA, &MIGRATOR).await
+}
+
+/// Starts the gRPC servers, the outbox relay, the grid index, and the consumers
+/// `governance-dispatch` and `governance-grids`.
+pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartError> {
+    let pool = pool(&rt.settings)?;
+    if rt.settings.database.migrate_on_start {
+        migrate(&pool).await?;
+    }
+    let shutdown = rt.shutdown.clone();
+    let grids = grids::Grids::default();
+    if let Err(e) = grids.reload(&pool).await {
+        tracing::warn!(error = %e, "grid index not loaded yet; it retries");
+    }
+    let feed = feed::Feed::default();
+    let mut tasks = vec![
+        grids.spawn_refresher(pool.clone(), shutdown.clone()),
+        feed.spawn_listener(pool.clone(), shutdown.clone()),
+        kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, shutdown.clone()),
+    ];
+    tasks.push(spawn_consumer(
+        pool.clone(),
+        rt.bus.clone(),
+        ConsumerSpec {
+            durable: DISPATCH_CONSUMER,
+            producer: SCHEMA,
+            subject: events::TIP_SUBMITTED.to_owned(),
+        },
+        Arc::new(dispatch::Dispatch {
+            pool: pool.clone(),
+            grids: grids.clone(),
+            routing: Arc::new(settings.routing.clone()),
+        }),
+        rt.faults.clone(),
+        shutdown.clone(),
+    ));
+    tasks.push(spawn_consumer(
+        pool.clone(),
+        rt.bus.clone(),
+        ConsumerSpec {
+            durable: GRIDS_CONSUMER,
+            producer: "organization",
+            subject: "redsupply.organization.grid.>".to_owned(),
+        },
+        Arc::new(grids::GridEvents),
+        rt.faults.clone(),
+        shutdown.clone(),
+    ));
+
+    let api = api::Api {
+        pool: pool.clone(),
+        feed,
+        shutdown: shutdown.clone(),
+        watch_poll: Duration::from_millis(settings.watch_poll_ms),
+    };
+    let interceptor = rt.auth.interceptor();
+    let routes = Routes::new(GovernanceServiceServer::with_interceptor(
+        api.clone(),
+        interceptor.clone(),
+    ))
+    .add_service(GridGatewayServiceServer::with_interceptor(api, interceptor));
+    let serving = kit::grpc::serve(
+        settings.listen,
+        routes,
+        &[
+            governance_service_server::SERVICE_NAME,
+            grid_gateway_service_server::SERVICE_NAME,
+        ],
+        pool,
+        rt.bus.clone(),
+        shutdown,
+    )
+    .await?;
+    Ok(Running::new(SCHEMA, serving, tasks))
+}

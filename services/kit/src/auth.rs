@@ -258,3 +258,12 @@ mod tests {
         assert!(rotated.verify(&token).is_ok());
     }
 }
+
+/// A request carrying `authorization: Bearer <token>` (clients, tests, load generators).
+pub fn with_bearer<T>(message: T, token: &str) -> Request<T> {
+    let mut req = Request::new(message);
+    if let Ok(v) = format!("Bearer {token}").parse() {
+        req.metadata_mut().insert("authorization", v);
+    }
+    req
+}

@@ -209,3 +209,46 @@ where
         })
     }
 }
+
+/// A started service: its gRPC server and its background tasks (relay, consumers).
+pub struct Running {
+    pub name: &'static str,
+    pub addr: SocketAddr,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn new(name: &'static str, serving: Serving, tasks: Vec<JoinHandle<()>>) -> Self {
+        Self {
+            name,
+            addr: serving.addr,
+            server: serving.task,
+            tasks,
+        }
+    }
+
+    /// Waits until the server has drained and every task has stopped (after shutdown).
+    pub async fn join(self) -> Result<(), tonic::transport::Error> {
+        let served = match self.server.await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(service = self.name, error = %e, "gRPC server task failed");
+                Ok(())
+            }
+        };
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        tracing::info!(service = self.name, "stopped");
+        served
+    }
+
+    /// Stops the background tasks at once, as a killed process would (tests of crash recovery).
+    pub fn abort(self) {
+        self.server.abort();
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}

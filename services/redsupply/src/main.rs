@@ -1,1 +1,86 @@
-fn main() {}
+//! `redsupply`: the one binary. Thin: parse the command line, load settings, hand over to the
+//! library.
+
+mod commands;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use redsupply::{AppSettings, ServiceName};
+
+#[derive(Parser)]
+#[command(name = "redsupply", version, about = "Red Supply: support network for gig workers")]
+struct Cli {
+    /// Settings file layered over the built-in defaults (then REDSUPPLY__SECTION__KEY variables).
+    #[arg(long, global = true, env = "REDSUPPLY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve one or more services (or `all`) until SIGTERM or ctrl-c.
+    Serve {
+        #[arg(required = true, value_enum)]
+        services: Vec<ServiceName>,
+    },
+    /// Apply every service's database migrations.
+    Migrate,
+    /// Load the demo county of Jiajiang (idempotent).
+    Seed {
+        /// Print only the id of the first demo worker (for scripts).
+        #[arg(long)]
+        print_demo_worker: bool,
+    },
+    /// Print a bearer token signed with the configured HS256 key.
+    Token {
+        #[arg(long)]
+        role: String,
+        /// The token's subject: a worker id for the worker role.
+        #[arg(long, default_value = "cli")]
+        subject: String,
+        #[arg(long)]
+        ttl_secs: Option<u64>,
+    },
+    /// Exit 0 when the gRPC health of a server is SERVING.
+    Probe {
+        #[arg(long, default_value = "127.0.0.1:50054")]
+        addr: String,
+        /// A service name; empty for the server as a whole.
+        #[arg(long, default_value = "")]
+        service: String,
+    },
+    /// Walk one tip through the running stack as a demo worker.
+    Demo {
+        #[arg(long, default_value = "http://127.0.0.1:50054")]
+        governance: String,
+        #[arg(long, default_value = "http://127.0.0.1:50053")]
+        stations: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = AppSettings::load(cli.config.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { services } => commands::serve(settings, &services).await,
+            Command::Migrate => commands::migrate(settings).await,
+            Command::Seed { print_demo_worker } => commands::seed(settings, print_demo_worker).await,
+            Command::Token {
+                role,
+                subject,
+                ttl_secs,
+            } => commands::token(&settings, &role, &subject, ttl_secs),
+            Command::Probe { addr, service } => commands::probe(&addr, &service).await,
+            Command::Demo {
+                governance,
+                stations,
+            } => commands::demo(settings, governance, stations).await,
+        }
+    })
+}

@@ -26,7 +26,8 @@ pub struct ConsumerSpec {
     pub durable: &'static str,
     /// The producing service whose stream holds the events.
     pub producer: &'static str,
-    pub subjects: Vec<String>,
+    /// One subject filter (wildcards allowed); nats-server 2.9 knows no filter lists.
+    pub subject: String,
 }
 
 /// Why a handler did not apply an event.
@@ -184,24 +185,43 @@ impl<H: Handler> Runner<H> {
     }
 
     async fn consumer(&self) -> Result<PullConsumer, BusError> {
+        let err = |e: async_nats::Error| BusError::Consumer {
+            consumer: self.spec.durable.to_owned(),
+            source: e,
+        };
         let stream = self.bus.ensure_stream(self.spec.producer).await?;
-        stream
-            .get_or_create_consumer(
-                self.spec.durable,
-                pull::Config {
-                    durable_name: Some(self.spec.durable.to_owned()),
-                    filter_subjects: self.spec.subjects.clone(),
-                    ack_policy: AckPolicy::Explicit,
-                    ack_wait: self.bus.settings().ack_wait(),
-                    max_ack_pending: 10_000,
-                    ..Default::default()
-                },
-            )
+        let config = pull::Config {
+            durable_name: Some(self.spec.durable.to_owned()),
+            filter_subject: self.spec.subject.clone(),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: self.bus.settings().ack_wait(),
+            max_ack_pending: 10_000,
+            ..Default::default()
+        };
+        let mut consumer: PullConsumer = stream
+            .get_or_create_consumer(self.spec.durable, config.clone())
             .await
-            .map_err(|e| BusError::Consumer {
-                consumer: self.spec.durable.to_owned(),
-                source: e.into(),
-            })
+            .map_err(|e| err(e.into()))?;
+        let existing = consumer.info().await.map_err(|e| err(e.into()))?;
+        if existing.config.filter_subject != self.spec.subject {
+            // A durable left by an older release with another filter: replace it. It restarts from
+            // the stream's first event; the inbox makes the replay harmless.
+            tracing::warn!(
+                consumer = self.spec.durable,
+                old = %existing.config.filter_subject,
+                new = %self.spec.subject,
+                "replacing a consumer whose subject filter changed"
+            );
+            stream
+                .delete_consumer(self.spec.durable)
+                .await
+                .map_err(|e| err(e.into()))?;
+            consumer = stream
+                .get_or_create_consumer(self.spec.durable, config)
+                .await
+                .map_err(|e| err(e.into()))?;
+        }
+        Ok(consumer)
     }
 
     async fn process(&self, msg: async_nats::jetstream::Message) -> Result<(), Crashed> {

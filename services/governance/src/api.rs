@@ -1,0 +1,386 @@
+//! `GovernanceService` (tips and cases, for workers and county staff) and `GridGatewayService`
+//! (for municipal grid systems): validation, roles, and mapping to the store.
+
+use std::{pin::Pin, time::Duration};
+
+use chrono::Utc;
+use futures::Stream;
+use kit::{
+    Shutdown,
+    api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
+    auth::require,
+    time::from_timestamp,
+};
+use prost::Message;
+use redsupply_proto::{
+    governance::v1::{
+        self as pb, CaseStatus, TipCategory, governance_service_server::GovernanceService,
+        grid_gateway_service_server::GridGatewayService,
+    },
+    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, GRID_SYSTEM, WORKER},
+};
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{
+    domain::{self, MAX_DESCRIPTION_CHARS, MAX_PHOTOS},
+    events,
+    feed::Feed,
+    store::{self, Cursor, NewTip},
+};
+
+const REPORTERS: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
+const ANYONE: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
+const CASE_READERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
+const CASE_HANDLERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
+const WATCHERS: &[&str] = &[GRID_SYSTEM, GRID_OFFICER, COUNTY_ADMIN];
+
+/// How far into the future `observed_at` may lie (clock skew of phones).
+const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(10);
+
+#[derive(Clone)]
+pub struct Api {
+    pub pool: PgPool,
+    pub feed: Feed,
+    pub shutdown: Shutdown,
+    pub watch_poll: Duration,
+}
+
+/// The validated content of a `SubmitTipRequest`.
+fn validate_tip(r: pb::SubmitTipRequest, submitted_by: String) -> Result<NewTip, Status> {
+    let mut v = Violations::new();
+    v.check(!r.request_id.is_empty(), "request_id", "is required")
+        .check(r.request_id.len() <= 128, "request_id", "must be at most 128 characters");
+    let reporter = Uuid::parse_str(&r.reporter_id);
+    v.check(reporter.is_ok(), "reporter_id", "must be a worker id (UUID)");
+    match TipCategory::try_from(r.category) {
+        Ok(TipCategory::Unspecified) => {
+            v.add("category", "is required");
+        }
+        Err(_) => {
+            v.add("category", format!("{} is not a TipCategory", r.category));
+        }
+        Ok(_) => {}
+    }
+    let description = r.description.trim().to_owned();
+    v.check(!description.is_empty(), "description", "is required")
+        .check(
+            description.chars().count() <= MAX_DESCRIPTION_CHARS,
+            "description",
+            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        );
+    let (latitude, longitude) = match &r.location {
+        None => {
+            v.add("location", "is required");
+            (0.0, 0.0)
+        }
+        Some(l) => {
+            v.check(
+                l.latitude.is_finite() && (-90.0..=90.0).contains(&l.latitude),
+                "location.latitude",
+                "must be within -90..90",
+            )
+            .check(
+                l.longitude.is_finite() && (-180.0..=180.0).contains(&l.longitude),
+                "location.longitude",
+                "must be within -180..180",
+            );
+            (l.latitude, l.longitude)
+        }
+    };
+    v.check(
+        r.photo_urls.len() <= MAX_PHOTOS,
+        "photo_urls",
+        format!("at most {MAX_PHOTOS} photos"),
+    );
+    for (i, url) in r.photo_urls.iter().enumerate() {
+        v.check(
+            domain::valid_photo_url(url),
+            &format!("photo_urls[{i}]"),
+            "must be an http(s) URL of at most 2048 characters",
+        );
+    }
+    let now = Utc::now();
+    let observed_at = match &r.observed_at {
+        None => now,
+        Some(t) => match from_timestamp(t) {
+            Some(t) if t <= now + MAX_CLOCK_SKEW => t,
+            Some(_) => {
+                v.add("observed_at", "lies in the future");
+                now
+            }
+            None => {
+                v.add("observed_at", "is not a valid timestamp");
+                now
+            }
+        },
+    };
+    v.into_result()?;
+    Ok(NewTip {
+        request_id: r.request_id,
+        reporter_id: reporter.expect("checked above"),
+        submitted_by,
+        category: r.category as i16,
+        description,
+        latitude,
+        longitude,
+        photo_urls: r.photo_urls,
+        observed_at,
+    })
+}
+
+#[tonic::async_trait]
+impl GovernanceService for Api {
+    #[tracing::instrument(name = "SubmitTip", skip_all, fields(tip_id))]
+    async fn submit_tip(
+        &self,
+        request: Request<pb::SubmitTipRequest>,
+    ) -> Result<Response<pb::SubmitTipResponse>, Status> {
+        let caller = require(&request, REPORTERS)?;
+        let r = request.into_inner();
+        if caller.is_only(WORKER) && r.reporter_id != caller.subject {
+            return Err(Status::permission_denied(
+                "a worker submits tips only as themselves (reporter_id must be your id)",
+            ));
+        }
+        let tip = validate_tip(r, caller.subject)?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| internal("storing the tip", e))?;
+        let (row, new) = store::insert_tip(&mut tx, &tip)
+            .await
+            .map_err(|e| internal("storing the tip", e))?;
+        if new {
+            events::tip_submitted(&mut tx, &row)
+                .await
+                .map_err(|e| internal("storing the tip", e))?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| internal("storing the tip", e))?;
+        tracing::Span::current().record("tip_id", tracing::field::display(row.id));
+        metrics::counter!("tips_submitted_total", "new" => if new { "true" } else { "false" })
+            .increment(1);
+        Ok(Response::new(pb::SubmitTipResponse {
+            tip: Some(row.to_pb()),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetTip", skip_all)]
+    async fn get_tip(
+        &self,
+        request: Request<pb::GetTipRequest>,
+    ) -> Result<Response<pb::GetTipResponse>, Status> {
+        let caller = require(&request, ANYONE)?;
+        let id = parse_id("id", &request.get_ref().id)?;
+        let tip = store::tip(&self.pool, id)
+            .await
+            .map_err(|e| internal("loading the tip", e))?
+            .ok_or_else(|| not_found("tip", id))?;
+        if caller.is_only(WORKER) && tip.reporter_id.to_string() != caller.subject {
+            return Err(Status::permission_denied(
+                "a worker may read only their own tips",
+            ));
+        }
+        Ok(Response::new(pb::GetTipResponse {
+            tip: Some(tip.to_pb()),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetCase", skip_all)]
+    async fn get_case(
+        &self,
+        request: Request<pb::GetCaseRequest>,
+    ) -> Result<Response<pb::GetCaseResponse>, Status> {
+        require(&request, ANYONE)?;
+        let id = parse_id("id", &request.get_ref().id)?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| internal("loading the case", e))?;
+        let case = store::case(&mut conn, id)
+            .await
+            .map_err(|e| internal("loading the case", e))?
+            .ok_or_else(|| not_found("case", id))?;
+        let tips = store::case_tip_ids(&mut conn, id)
+            .await
+            .map_err(|e| internal("loading the case", e))?;
+        Ok(Response::new(pb::GetCaseResponse {
+            case: Some(case.to_pb(&tips)),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListCases", skip_all)]
+    async fn list_cases(
+        &self,
+        request: Request<pb::ListCasesRequest>,
+    ) -> Result<Response<pb::ListCasesResponse>, Status> {
+        require(&request, CASE_READERS)?;
+        list_cases(&self.pool, request.into_inner()).await
+    }
+}
+
+async fn list_cases(
+    pool: &PgPool,
+    r: pb::ListCasesRequest,
+) -> Result<Response<pb::ListCasesResponse>, Status> {
+    let grid = if r.grid_id.is_empty() {
+        None
+    } else {
+        Some(parse_id("grid_id", &r.grid_id)?)
+    };
+    let status = match CaseStatus::try_from(r.status) {
+        Ok(CaseStatus::Unspecified) => None,
+        Ok(s) => Some(s as i16),
+        Err(_) => return Err(invalid("status", "is not a CaseStatus")),
+    };
+    let size = page_size(r.page_size)?;
+    let after = page_after(&r.page_token)?;
+    let rows = store::list_cases(pool, grid, status, after, size)
+        .await
+        .map_err(|e| internal("listing cases", e))?;
+    let ids: Vec<Uuid> = rows.iter().map(|(c, _)| c.id).collect();
+    Ok(Response::new(pb::ListCasesResponse {
+        next_page_token: kit::api::next_page_token(&ids, size),
+        cases: rows.iter().map(|(c, tips)| c.to_pb(tips)).collect(),
+    }))
+}
+
+type CaseStream = Pin<Box<dyn Stream<Item = Result<pb::WatchCasesResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl GridGatewayService for Api {
+    type WatchCasesStream = CaseStream;
+
+    #[tracing::instrument(name = "WatchCases", skip_all)]
+    async fn watch_cases(
+        &self,
+        request: Request<pb::WatchCasesRequest>,
+    ) -> Result<Response<Self::WatchCasesStream>, Status> {
+        require(&request, WATCHERS)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let mut grids = Vec::with_capacity(r.grid_ids.len());
+        for (i, g) in r.grid_ids.iter().enumerate() {
+            match Uuid::parse_str(g) {
+                Ok(id) => grids.push(id),
+                Err(_) => {
+                    v.add(&format!("grid_ids[{i}]"), "must be a grid id (UUID)");
+                }
+            }
+        }
+        let cursor = if r.cursor.is_empty() {
+            None
+        } else {
+            let c = Cursor::decode(&r.cursor);
+            v.check(c.is_some(), "cursor", "is not a cursor this service gave out");
+            c
+        };
+        v.into_result()?;
+        let mut cursor = match cursor {
+            Some(c) => c,
+            None => store::feed_head(&self.pool)
+                .await
+                .map_err(|e| internal("opening the case feed", e))?,
+        };
+        let (tx, rx) = mpsc::channel(256);
+        let api = self.clone();
+        tokio::spawn(async move {
+            const BATCH: i64 = 256;
+            loop {
+                let changes = match store::changes_after(&api.pool, &cursor, &grids, BATCH).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = tx.send(Err(internal("reading the case feed", e))).await;
+                        return;
+                    }
+                };
+                let full = changes.len() as i64 == BATCH;
+                for change in changes {
+                    let case = match pb::Case::decode(change.snapshot.as_slice()) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let _ = tx.send(Err(internal("decoding a case change", e))).await;
+                            return;
+                        }
+                    };
+                    cursor = change.cursor;
+                    let item = pb::WatchCasesResponse {
+                        cursor: cursor.encode(),
+                        case: Some(case),
+                    };
+                    if tx.send(Ok(item)).await.is_err() {
+                        return;
+                    }
+                }
+                if full {
+                    continue;
+                }
+                tokio::select! {
+                    _ = api.feed.wait(api.watch_poll) => {}
+                    _ = tx.closed() => return,
+                    _ = api.shutdown.cancelled() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    #[tracing::instrument(name = "UpdateCase", skip_all, fields(case_id))]
+    async fn update_case(
+        &self,
+        request: Request<pb::UpdateCaseRequest>,
+    ) -> Result<Response<pb::UpdateCaseResponse>, Status> {
+        let caller = require(&request, CASE_HANDLERS)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let id = Uuid::parse_str(&r.case_id);
+        v.check(id.is_ok(), "case_id", "must be a case id (UUID)");
+        let to = CaseStatus::try_from(r.status).unwrap_or(CaseStatus::Unspecified);
+        v.check(to != CaseStatus::Unspecified, "status", "must be a CaseStatus other than UNSPECIFIED")
+            .check(r.note.chars().count() <= MAX_DESCRIPTION_CHARS, "note", "must be at most 2000 characters");
+        v.into_result()?;
+        let id = id.expect("checked above");
+        tracing::Span::current().record("case_id", tracing::field::display(id));
+        let fail = |e| internal("updating the case", e);
+        let mut tx = self.pool.begin().await.map_err(fail)?;
+        let case = store::lock_case(&mut tx, id)
+            .await
+            .map_err(fail)?
+            .ok_or_else(|| not_found("case", id))?;
+        let from = CaseStatus::try_from(i32::from(case.status)).unwrap_or(CaseStatus::Unspecified);
+        let case = if from == to && case.note == r.note {
+            case // a retry of the same update changes nothing
+        } else {
+            if from != to && !domain::transition_allowed(from, to) {
+                return Err(Status::failed_precondition(format!(
+                    "a case in {} cannot move to {}",
+                    from.as_str_name(),
+                    to.as_str_name()
+                )));
+            }
+            let updated = store::set_case_status(&mut tx, id, to as i16, &r.note)
+                .await
+                .map_err(fail)?;
+            let tips = store::case_tip_ids(&mut tx, id).await.map_err(fail)?;
+            store::record_change(&mut tx, &updated.to_pb(&tips), updated.grid_id, None)
+                .await
+                .map_err(fail)?;
+            events::case_status_changed(&mut tx, &updated, &caller.subject)
+                .await
+                .map_err(fail)?;
+            updated
+        };
+        let tips = store::case_tip_ids(&mut tx, id).await.map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+        Ok(Response::new(pb::UpdateCaseResponse {
+            case: Some(case.to_pb(&tips)),
+        }))
+    }
+}

@@ -1,0 +1,65 @@
+//! The integration events governance publishes, written to the outbox in the change's transaction.
+
+use chrono::Utc;
+use kit::{
+    bus::{NewEvent, enqueue},
+    time::to_timestamp,
+};
+use redsupply_proto::{common::v1::LatLng, events::v1 as ev};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::store::{CaseRow, TipRow};
+
+pub const SOURCE: &str = "redsupply/governance";
+pub const TIP_SUBMITTED: &str = "redsupply.governance.tip.submitted";
+pub const CASE_ASSIGNED: &str = "redsupply.governance.case.assigned";
+pub const CASE_STATUS_CHANGED: &str = "redsupply.governance.case.status_changed";
+
+pub async fn tip_submitted(tx: &mut PgConnection, tip: &TipRow) -> Result<Uuid, sqlx::Error> {
+    let msg = ev::TipSubmitted {
+        tip_id: tip.id.to_string(),
+        reporter_id: tip.reporter_id.to_string(),
+        category: i32::from(tip.category),
+        location: Some(LatLng {
+            latitude: tip.latitude,
+            longitude: tip.longitude,
+        }),
+        observed_at: Some(to_timestamp(tip.observed_at)),
+        submitted_at: Some(to_timestamp(tip.submitted_at)),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, TIP_SUBMITTED, tip.id, &msg)).await
+}
+
+pub async fn case_assigned(
+    tx: &mut PgConnection,
+    case: &CaseRow,
+    tip_id: Uuid,
+) -> Result<Uuid, sqlx::Error> {
+    let msg = ev::CaseAssigned {
+        case_id: case.id.to_string(),
+        tip_id: tip_id.to_string(),
+        grid_id: case.grid_id.map(|g| g.to_string()).unwrap_or_default(),
+        department: case.department.clone(),
+        due_at: Some(to_timestamp(case.due_at)),
+        version: case.version,
+        occurred_at: Some(to_timestamp(Utc::now())),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, CASE_ASSIGNED, case.id, &msg)).await
+}
+
+pub async fn case_status_changed(
+    tx: &mut PgConnection,
+    case: &CaseRow,
+    changed_by: &str,
+) -> Result<Uuid, sqlx::Error> {
+    let msg = ev::CaseStatusChanged {
+        case_id: case.id.to_string(),
+        status: i32::from(case.status),
+        note: case.note.clone(),
+        changed_by: changed_by.to_owned(),
+        version: case.version,
+        occurred_at: Some(to_timestamp(case.updated_at)),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, CASE_STATUS_CHANGED, case.id, &msg)).await
+}

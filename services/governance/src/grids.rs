@@ -1,0 +1,104 @@
+//! The grid read model: organization's grid events land in the `grids` table (consumer
+//! `governance-grids`), and every replica keeps an in-memory R-tree of them, reloaded when any
+//! replica applies a change (`NOTIFY governance_grids`) and, as a fallback, every minute.
+
+use std::{sync::Arc, time::Duration};
+
+use kit::{
+    Shutdown,
+    bus::{Event, Handler, HandlerError},
+};
+use redsupply_proto::events::v1 as ev;
+use sqlx::{PgConnection, PgPool, postgres::PgListener};
+use std::sync::RwLock;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::{domain::GridIndex, store};
+
+/// The shared, swappable index.
+#[derive(Clone, Default)]
+pub struct Grids {
+    index: Arc<RwLock<Arc<GridIndex>>>,
+}
+
+impl Grids {
+    pub fn current(&self) -> Arc<GridIndex> {
+        self.index.read().expect("grid index lock").clone()
+    }
+
+    /// Reloads from the read model.
+    pub async fn reload(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let (grids, generation) = store::grids(pool).await?;
+        let index = Arc::new(GridIndex::new(grids, generation));
+        tracing::debug!(grids = index.len(), generation, "grid index loaded");
+        *self.index.write().expect("grid index lock") = index;
+        Ok(())
+    }
+
+    /// Reloads when the read model holds changes the index lacks (checked on a routing miss).
+    pub async fn refresh_if_stale(
+        &self,
+        conn: &mut PgConnection,
+        pool: &PgPool,
+    ) -> Result<bool, sqlx::Error> {
+        let latest = store::grid_generation(conn).await?;
+        if latest > self.current().generation {
+            self.reload(pool).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Keeps the index current until shutdown.
+    pub fn spawn_refresher(&self, pool: PgPool, shutdown: Shutdown) -> JoinHandle<()> {
+        let grids = self.clone();
+        tokio::spawn(async move {
+            let mut listener: Option<PgListener> = None;
+            loop {
+                if let Err(e) = grids.reload(&pool).await {
+                    tracing::warn!(error = %e, "grid index reload failed");
+                }
+                if listener.is_none() {
+                    listener = async {
+                        let mut l = PgListener::connect_with(&pool).await.ok()?;
+                        l.listen("governance_grids").await.ok()?;
+                        Some(l)
+                    }
+                    .await;
+                }
+                let notified = async {
+                    match listener.as_mut() {
+                        Some(l) => l.recv().await.map(|_| ()),
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    r = notified => if r.is_err() { listener = None; },
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        })
+    }
+}
+
+/// Consumer `governance-grids`: applies `GridUpserted` to the read model.
+pub struct GridEvents;
+
+impl Handler for GridEvents {
+    async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
+        let e: ev::GridUpserted = event.decode()?;
+        let id = Uuid::parse_str(&e.grid_id).map_err(HandlerError::permanent)?;
+        let community = Uuid::parse_str(&e.community_id).ok();
+        let boundary: Vec<(f64, f64)> = e
+            .boundary
+            .iter()
+            .map(|p| (p.latitude, p.longitude))
+            .collect();
+        let applied =
+            store::apply_grid(tx, id, &e.name, community, &boundary, e.version).await?;
+        tracing::info!(grid_id = %id, version = e.version, applied, "grid read model");
+        Ok(())
+    }
+}

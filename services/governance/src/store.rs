@@ -1,0 +1,429 @@
+//! Governance SQL: tips, cases, the ordered case-change feed, and the grid read model.
+
+use chrono::{DateTime, Utc};
+use redsupply_proto::{
+    common::v1::LatLng,
+    governance::v1::{self as pb},
+};
+use sqlx::{PgConnection, PgPool, types::Json};
+use uuid::Uuid;
+
+use kit::time::to_timestamp;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TipRow {
+    pub id: Uuid,
+    pub request_id: String,
+    pub reporter_id: Uuid,
+    pub category: i16,
+    pub description: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub photo_urls: Vec<String>,
+    pub observed_at: DateTime<Utc>,
+    pub submitted_at: DateTime<Utc>,
+    pub status: i16,
+    pub case_id: Option<Uuid>,
+}
+
+impl TipRow {
+    pub fn to_pb(&self) -> pb::Tip {
+        pb::Tip {
+            id: self.id.to_string(),
+            reporter_id: self.reporter_id.to_string(),
+            category: i32::from(self.category),
+            description: self.description.clone(),
+            location: Some(LatLng {
+                latitude: self.latitude,
+                longitude: self.longitude,
+            }),
+            photo_urls: self.photo_urls.clone(),
+            observed_at: Some(to_timestamp(self.observed_at)),
+            status: i32::from(self.status),
+            case_id: self.case_id.map(|c| c.to_string()).unwrap_or_default(),
+            submitted_at: Some(to_timestamp(self.submitted_at)),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CaseRow {
+    pub id: Uuid,
+    pub grid_id: Option<Uuid>,
+    pub department: String,
+    pub status: i16,
+    pub category: i16,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub due_at: DateTime<Utc>,
+    pub note: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CaseRow {
+    pub fn to_pb(&self, tip_ids: &[Uuid]) -> pb::Case {
+        pb::Case {
+            id: self.id.to_string(),
+            tip_ids: tip_ids.iter().map(Uuid::to_string).collect(),
+            grid_id: self.grid_id.map(|g| g.to_string()).unwrap_or_default(),
+            department: self.department.clone(),
+            status: i32::from(self.status),
+            due_at: Some(to_timestamp(self.due_at)),
+            category: i32::from(self.category),
+            location: Some(LatLng {
+                latitude: self.latitude,
+                longitude: self.longitude,
+            }),
+            created_at: Some(to_timestamp(self.created_at)),
+            updated_at: Some(to_timestamp(self.updated_at)),
+            version: self.version,
+            note: self.note.clone(),
+        }
+    }
+}
+
+macro_rules! tip_columns {
+    () => {
+        "id, request_id, reporter_id, category, description, latitude, longitude, photo_urls, observed_at, submitted_at, status, case_id"
+    };
+}
+macro_rules! case_columns {
+    () => {
+        "id, grid_id, department, status, category, latitude, longitude, due_at, note, version, created_at, updated_at"
+    };
+}
+
+pub struct NewTip {
+    pub request_id: String,
+    pub reporter_id: Uuid,
+    pub submitted_by: String,
+    pub category: i16,
+    pub description: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub photo_urls: Vec<String>,
+    pub observed_at: DateTime<Utc>,
+}
+
+/// Inserts the tip unless the reporter already sent `request_id`; returns the tip and whether it
+/// is new.
+pub async fn insert_tip(tx: &mut PgConnection, t: &NewTip) -> Result<(TipRow, bool), sqlx::Error> {
+    let inserted: Option<TipRow> = sqlx::query_as(concat!(
+        "INSERT INTO tips (id, request_id, reporter_id, submitted_by, category, description, latitude, longitude, photo_urls, observed_at, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (reporter_id, request_id) DO NOTHING
+         RETURNING ",
+        tip_columns!()
+    ))
+    .bind(Uuid::now_v7())
+    .bind(&t.request_id)
+    .bind(t.reporter_id)
+    .bind(&t.submitted_by)
+    .bind(t.category)
+    .bind(&t.description)
+    .bind(t.latitude)
+    .bind(t.longitude)
+    .bind(&t.photo_urls)
+    .bind(t.observed_at)
+    .bind(pb::TipStatus::Received as i16)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = inserted {
+        return Ok((row, true));
+    }
+    let existing = sqlx::query_as(concat!(
+        "SELECT ",
+        tip_columns!(),
+        " FROM tips WHERE reporter_id = $1 AND request_id = $2"
+    ))
+    .bind(t.reporter_id)
+    .bind(&t.request_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok((existing, false))
+}
+
+pub async fn tip(pool: &PgPool, id: Uuid) -> Result<Option<TipRow>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", tip_columns!(), " FROM tips WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The tip, locked until the transaction ends.
+pub async fn lock_tip(tx: &mut PgConnection, id: Uuid) -> Result<Option<TipRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        tip_columns!(),
+        " FROM tips WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(tx)
+    .await
+}
+
+pub async fn insert_case(tx: &mut PgConnection, c: &CaseRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO cases (id, grid_id, department, status, category, latitude, longitude, due_at, note, version, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(c.id)
+    .bind(c.grid_id)
+    .bind(&c.department)
+    .bind(c.status)
+    .bind(c.category)
+    .bind(c.latitude)
+    .bind(c.longitude)
+    .bind(c.due_at)
+    .bind(&c.note)
+    .bind(c.version)
+    .bind(c.created_at)
+    .bind(c.updated_at)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn link_tip(
+    tx: &mut PgConnection,
+    tip_id: Uuid,
+    case_id: Uuid,
+    status: pb::TipStatus,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tips SET case_id = $2, status = $3 WHERE id = $1")
+        .bind(tip_id)
+        .bind(case_id)
+        .bind(status as i16)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn case(conn: &mut PgConnection, id: Uuid) -> Result<Option<CaseRow>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", case_columns!(), " FROM cases WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn lock_case(tx: &mut PgConnection, id: Uuid) -> Result<Option<CaseRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        case_columns!(),
+        " FROM cases WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(tx)
+    .await
+}
+
+pub async fn case_tip_ids(conn: &mut PgConnection, case_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM tips WHERE case_id = $1 ORDER BY id")
+        .bind(case_id)
+        .fetch_all(conn)
+        .await
+}
+
+/// Cases in id order (creation order), after `after`, optionally of one grid and one status.
+pub async fn list_cases(
+    pool: &PgPool,
+    grid_id: Option<Uuid>,
+    status: Option<i16>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<(CaseRow, Vec<Uuid>)>, sqlx::Error> {
+    let rows: Vec<CaseRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        case_columns!(),
+        " FROM cases
+         WHERE ($1::uuid IS NULL OR grid_id = $1) AND ($2::smallint IS NULL OR status = $2)
+           AND ($3::uuid IS NULL OR id > $3)
+         ORDER BY id LIMIT $4"
+    ))
+    .bind(grid_id)
+    .bind(status)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
+    let links: Vec<(Uuid, Uuid)> =
+        sqlx::query_as("SELECT case_id, id FROM tips WHERE case_id = ANY($1) ORDER BY id")
+            .bind(&ids)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|c| {
+            let tips = links
+                .iter()
+                .filter(|(case, _)| *case == c.id)
+                .map(|(_, tip)| *tip)
+                .collect();
+            (c, tips)
+        })
+        .collect())
+}
+
+pub async fn set_case_status(
+    tx: &mut PgConnection,
+    id: Uuid,
+    status: i16,
+    note: &str,
+) -> Result<CaseRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE cases SET status = $2, note = $3, version = version + 1, updated_at = now()
+         WHERE id = $1 RETURNING ",
+        case_columns!()
+    ))
+    .bind(id)
+    .bind(status)
+    .bind(note)
+    .fetch_one(tx)
+    .await
+}
+
+/// Appends a change to the feed `WatchCases` reads, and wakes the watchers after commit.
+pub async fn record_change(
+    tx: &mut PgConnection,
+    case: &pb::Case,
+    grid_id: Option<Uuid>,
+    previous_grid_id: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    use prost::Message;
+    sqlx::query(
+        "INSERT INTO case_changes (case_id, grid_id, previous_grid_id, snapshot) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(Uuid::parse_str(&case.id).unwrap_or_default())
+    .bind(grid_id)
+    .bind(previous_grid_id)
+    .bind(case.encode_to_vec())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("SELECT pg_notify('governance_case_changes', '')")
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// A position in the change feed: (transaction id, sequence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub xid: u64,
+    pub seq: i64,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.xid, self.seq)
+    }
+    pub fn decode(s: &str) -> Option<Self> {
+        let (x, q) = s.split_once('.')?;
+        Some(Self {
+            xid: x.parse().ok()?,
+            seq: q.parse().ok()?,
+        })
+    }
+}
+
+/// The position of "now": every change committed so far lies before it.
+pub async fn feed_head(pool: &PgPool) -> Result<Cursor, sqlx::Error> {
+    let xmin: String = sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+        .fetch_one(pool)
+        .await?;
+    Ok(Cursor {
+        xid: xmin.parse().unwrap_or(0),
+        seq: 0,
+    })
+}
+
+pub struct Change {
+    pub cursor: Cursor,
+    pub snapshot: Vec<u8>,
+}
+
+/// Changes after `after`, in commit-safe order: only from transactions older than every one still
+/// running, so nothing can later appear before the returned cursor.
+pub async fn changes_after(
+    pool: &PgPool,
+    after: &Cursor,
+    grids: &[Uuid],
+    limit: i64,
+) -> Result<Vec<Change>, sqlx::Error> {
+    let rows: Vec<(String, i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT xid::text, seq, snapshot FROM case_changes
+         WHERE (xid, seq) > ($1::text::xid8, $2)
+           AND xid < pg_snapshot_xmin(pg_current_snapshot())
+           AND (cardinality($3::uuid[]) = 0 OR grid_id = ANY($3) OR previous_grid_id = ANY($3))
+         ORDER BY xid, seq LIMIT $4",
+    )
+    .bind(after.xid.to_string())
+    .bind(after.seq)
+    .bind(grids)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(xid, seq, snapshot)| Change {
+            cursor: Cursor {
+                xid: xid.parse().unwrap_or(0),
+                seq,
+            },
+            snapshot,
+        })
+        .collect())
+}
+
+/// Applies a grid from organization's event if it is newer than what we hold.
+pub async fn apply_grid(
+    tx: &mut PgConnection,
+    id: Uuid,
+    name: &str,
+    community_id: Option<Uuid>,
+    boundary: &[(f64, f64)],
+    version: i64,
+) -> Result<bool, sqlx::Error> {
+    let applied = sqlx::query(
+        "INSERT INTO grids (id, name, community_id, boundary, version) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO UPDATE
+           SET name = EXCLUDED.name, community_id = EXCLUDED.community_id, boundary = EXCLUDED.boundary,
+               version = EXCLUDED.version, applied_seq = nextval('grid_applied_seq')
+         WHERE grids.version < EXCLUDED.version",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(community_id)
+    .bind(Json(boundary))
+    .bind(version)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if applied {
+        sqlx::query("SELECT pg_notify('governance_grids', $1)")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(applied)
+}
+
+/// Every grid with the latest change applied.
+pub async fn grids(pool: &PgPool) -> Result<(Vec<(Uuid, Vec<(f64, f64)>)>, i64), sqlx::Error> {
+    let rows: Vec<(Uuid, Json<Vec<(f64, f64)>>, i64)> =
+        sqlx::query_as("SELECT id, boundary, applied_seq FROM grids")
+            .fetch_all(pool)
+            .await?;
+    let generation = rows.iter().map(|r| r.2).max().unwrap_or(0);
+    Ok((rows.into_iter().map(|(id, b, _)| (id, b.0)).collect(), generation))
+}
+
+pub async fn grid_generation(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COALESCE(max(applied_seq), 0) FROM grids")
+        .fetch_one(conn)
+        .await
+}

@@ -1,0 +1,96 @@
+//! The registry's use cases, each one transaction holding the change and its event. The gRPC API
+//! and the demo seed both go through here.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{
+    events,
+    store::{self, CommunityRow, GridRow, NewWorker, WorkerRow},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("community {0} not found")]
+    UnknownCommunity(Uuid),
+    #[error("grid {0} not found")]
+    UnknownGrid(Uuid),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub async fn register_worker(
+    pool: &PgPool,
+    caller: &str,
+    request_id: &str,
+    worker: NewWorker,
+) -> Result<WorkerRow, RegistryError> {
+    let mut tx = pool.begin().await?;
+    if let Some(c) = worker.community_id
+        && !store::community_exists(&mut tx, c).await?
+    {
+        return Err(RegistryError::UnknownCommunity(c));
+    }
+    let (row, new) = store::insert_worker(&mut tx, caller, request_id, &worker).await?;
+    if new {
+        events::worker_registered(&mut tx, &row).await?;
+    }
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub struct GridChange<'a> {
+    pub id: Option<Uuid>,
+    pub request_id: Option<&'a str>,
+    pub name: &'a str,
+    pub community_id: Option<Uuid>,
+    pub boundary: &'a [(f64, f64)],
+}
+
+pub async fn upsert_grid(
+    pool: &PgPool,
+    caller: &str,
+    change: GridChange<'_>,
+) -> Result<GridRow, RegistryError> {
+    let mut tx = pool.begin().await?;
+    if let Some(c) = change.community_id
+        && !store::community_exists(&mut tx, c).await?
+    {
+        return Err(RegistryError::UnknownCommunity(c));
+    }
+    let (row, changed) = store::upsert_grid(
+        &mut tx,
+        caller,
+        change.request_id,
+        change.id,
+        change.name,
+        change.community_id,
+        change.boundary,
+    )
+    .await?
+    .ok_or(RegistryError::UnknownGrid(change.id.unwrap_or_default()))?;
+    if changed {
+        events::grid_upserted(&mut tx, &row).await?;
+    }
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn upsert_community(
+    pool: &PgPool,
+    caller: &str,
+    request_id: Option<&str>,
+    id: Option<Uuid>,
+    name: &str,
+    township: &str,
+) -> Result<CommunityRow, RegistryError> {
+    let mut tx = pool.begin().await?;
+    let (row, changed) = store::upsert_community(&mut tx, caller, request_id, id, name, township)
+        .await?
+        .ok_or(RegistryError::UnknownCommunity(id.unwrap_or_default()))?;
+    if changed {
+        events::community_upserted(&mut tx, &row).await?;
+    }
+    tx.commit().await?;
+    Ok(row)
+}

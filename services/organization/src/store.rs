@@ -1,0 +1,244 @@
+//! The registry's SQL. Every change writes its integration event into the outbox in the same
+//! transaction.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool, types::Json};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WorkerRow {
+    pub id: Uuid,
+    pub name: String,
+    pub phone: String,
+    pub platform: String,
+    pub enterprise_id: Option<Uuid>,
+    pub community_id: Option<Uuid>,
+    pub party_member: bool,
+    pub version: i64,
+    pub registered_at: DateTime<Utc>,
+}
+
+pub struct NewWorker {
+    pub name: String,
+    pub phone: String,
+    pub platform: String,
+    pub enterprise_id: Option<Uuid>,
+    pub community_id: Option<Uuid>,
+    pub party_member: bool,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GridRow {
+    pub id: Uuid,
+    pub name: String,
+    pub community_id: Option<Uuid>,
+    pub boundary: Json<Vec<(f64, f64)>>,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CommunityRow {
+    pub id: Uuid,
+    pub name: String,
+    pub township: String,
+    pub version: i64,
+}
+
+macro_rules! worker_columns {
+    () => {
+        "id, name, phone, platform, enterprise_id, community_id, party_member, version, registered_at"
+    };
+}
+
+/// Inserts the worker unless this caller already registered one with `request_id`; returns the
+/// worker and whether it is new.
+pub async fn insert_worker(
+    tx: &mut PgConnection,
+    caller: &str,
+    request_id: &str,
+    w: &NewWorker,
+) -> Result<(WorkerRow, bool), sqlx::Error> {
+    let inserted: Option<WorkerRow> = sqlx::query_as(concat!("INSERT INTO workers (id, name, phone, platform, enterprise_id, community_id, party_member, registered_by, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (registered_by, request_id) DO NOTHING
+         RETURNING ", worker_columns!()))
+    .bind(Uuid::now_v7())
+    .bind(&w.name)
+    .bind(&w.phone)
+    .bind(&w.platform)
+    .bind(w.enterprise_id)
+    .bind(w.community_id)
+    .bind(w.party_member)
+    .bind(caller)
+    .bind(request_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = inserted {
+        return Ok((row, true));
+    }
+    let existing = sqlx::query_as(concat!("SELECT ", worker_columns!(), " FROM workers WHERE registered_by = $1 AND request_id = $2"))
+    .bind(caller)
+    .bind(request_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok((existing, false))
+}
+
+pub async fn worker(pool: &PgPool, id: Uuid) -> Result<Option<WorkerRow>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", worker_columns!(), " FROM workers WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn community_exists(tx: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM communities WHERE id = $1)")
+        .bind(id)
+        .fetch_one(tx)
+        .await
+}
+
+macro_rules! grid_columns {
+    () => {
+        "id, name, community_id, boundary, version, updated_at"
+    };
+}
+
+/// Creates a grid (no `id`; idempotent on the caller's `request_id`) or replaces an existing one,
+/// bumping its version. `Ok(None)` when `id` names no grid.
+pub async fn upsert_grid(
+    tx: &mut PgConnection,
+    caller: &str,
+    request_id: Option<&str>,
+    id: Option<Uuid>,
+    name: &str,
+    community_id: Option<Uuid>,
+    boundary: &[(f64, f64)],
+) -> Result<Option<(GridRow, bool)>, sqlx::Error> {
+    let boundary = Json(boundary.to_vec());
+    match id {
+        Some(id) => {
+            let row = sqlx::query_as(concat!("UPDATE grids SET name = $2, community_id = $3, boundary = $4, version = version + 1, updated_at = now()
+                 WHERE id = $1 RETURNING ", grid_columns!()))
+            .bind(id)
+            .bind(name)
+            .bind(community_id)
+            .bind(boundary)
+            .fetch_optional(&mut *tx)
+            .await?;
+            Ok(row.map(|r| (r, true)))
+        }
+        None => {
+            let inserted: Option<GridRow> = sqlx::query_as(concat!("INSERT INTO grids (id, name, community_id, boundary, created_by, request_id)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (created_by, request_id) DO NOTHING
+                 RETURNING ", grid_columns!()))
+            .bind(Uuid::now_v7())
+            .bind(name)
+            .bind(community_id)
+            .bind(boundary)
+            .bind(caller)
+            .bind(request_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = inserted {
+                return Ok(Some((row, true)));
+            }
+            let existing = sqlx::query_as(concat!("SELECT ", grid_columns!(), " FROM grids WHERE created_by = $1 AND request_id = $2"))
+            .bind(caller)
+            .bind(request_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            Ok(Some((existing, false)))
+        }
+    }
+}
+
+pub async fn grid(pool: &PgPool, id: Uuid) -> Result<Option<GridRow>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", grid_columns!(), " FROM grids WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn list_grids(
+    pool: &PgPool,
+    community_id: Option<Uuid>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<GridRow>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", grid_columns!(), " FROM grids
+         WHERE ($1::uuid IS NULL OR community_id = $1) AND ($2::uuid IS NULL OR id > $2)
+         ORDER BY id LIMIT $3"))
+    .bind(community_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn upsert_community(
+    tx: &mut PgConnection,
+    caller: &str,
+    request_id: Option<&str>,
+    id: Option<Uuid>,
+    name: &str,
+    township: &str,
+) -> Result<Option<(CommunityRow, bool)>, sqlx::Error> {
+    match id {
+        Some(id) => {
+            let row = sqlx::query_as(
+                "UPDATE communities SET name = $2, township = $3, version = version + 1, updated_at = now()
+                 WHERE id = $1 RETURNING id, name, township, version",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(township)
+            .fetch_optional(&mut *tx)
+            .await?;
+            Ok(row.map(|r| (r, true)))
+        }
+        None => {
+            let inserted: Option<CommunityRow> = sqlx::query_as(
+                "INSERT INTO communities (id, name, township, created_by, request_id)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (created_by, request_id) DO NOTHING
+                 RETURNING id, name, township, version",
+            )
+            .bind(Uuid::now_v7())
+            .bind(name)
+            .bind(township)
+            .bind(caller)
+            .bind(request_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = inserted {
+                return Ok(Some((row, true)));
+            }
+            let existing = sqlx::query_as(
+                "SELECT id, name, township, version FROM communities WHERE created_by = $1 AND request_id = $2",
+            )
+            .bind(caller)
+            .bind(request_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            Ok(Some((existing, false)))
+        }
+    }
+}
+
+pub async fn list_communities(
+    pool: &PgPool,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<CommunityRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, name, township, version FROM communities
+         WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

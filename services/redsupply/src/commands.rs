@@ -1,0 +1,189 @@
+//! The subcommands, at the binary's edge (errors are `anyhow` here and nowhere else).
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use redsupply::{AppSettings, ServiceName, seed, startup};
+use redsupply_proto::{
+    common::v1::LatLng,
+    governance::v1::{
+        GetCaseRequest, GetTipRequest, SubmitTipRequest, TipCategory, TipStatus,
+        governance_service_client::GovernanceServiceClient,
+    },
+    roles,
+    stations::v1::{GetBalanceRequest, points_service_client::PointsServiceClient},
+};
+use kit::auth::with_bearer;
+
+pub async fn serve(settings: AppSettings, services: &[ServiceName]) -> anyhow::Result<()> {
+    let names = ServiceName::expand(services);
+    let label = names
+        .iter()
+        .map(|n| n.schema())
+        .collect::<Vec<_>>()
+        .join("+");
+    let _telemetry = kit::telemetry::init(&settings.common.telemetry, &format!("redsupply-{label}"))?;
+    kit::telemetry::install_metrics(&settings.common.admin)
+        .context("starting the metrics listener (admin.listen)")?;
+    if settings.uses_dev_key() {
+        tracing::warn!("auth.hs256_key is the built-in development key: set REDSUPPLY__AUTH__HS256_KEY before real use");
+    }
+    let shutdown = kit::shutdown::on_signals();
+    let rt = kit::Runtime::new(settings.common.clone(), shutdown.clone()).await?;
+    let running = startup::start(&settings, &names, &rt).await?;
+    for r in &running {
+        tracing::info!(service = r.name, addr = %r.addr, "serving");
+    }
+    let mut failed = false;
+    for r in running {
+        if let Err(e) = r.join().await {
+            tracing::error!(error = %e, "server ended with an error");
+            failed = true;
+        }
+    }
+    if failed {
+        bail!("a server ended with an error");
+    }
+    Ok(())
+}
+
+pub async fn migrate(settings: AppSettings) -> anyhow::Result<()> {
+    let _telemetry = kit::telemetry::init(&settings.common.telemetry, "redsupply-migrate")?;
+    startup::migrate(&settings).await?;
+    eprintln!("migrations applied");
+    Ok(())
+}
+
+pub async fn seed(settings: AppSettings, print_demo_worker: bool) -> anyhow::Result<()> {
+    let seeded = seed::demo_county(&settings).await?;
+    if print_demo_worker {
+        println!("{}", seeded.workers.first().context("no demo worker")?);
+    } else {
+        println!(
+            "seeded Jiajiang: {} communities, {} grids, {} stations, {} learning sites, {} workers",
+            seeded.communities.len(),
+            seeded.grids.len(),
+            seeded.stations,
+            seeded.learning_sites,
+            seeded.workers.len()
+        );
+        if let Some(w) = seeded.workers.first() {
+            println!("demo worker: {w}");
+        }
+    }
+    Ok(())
+}
+
+pub fn token(
+    settings: &AppSettings,
+    role: &str,
+    subject: &str,
+    ttl: Option<u64>,
+) -> anyhow::Result<()> {
+    if !roles::ALL.contains(&role) {
+        bail!("unknown role {role:?}; one of {:?}", roles::ALL);
+    }
+    let auth = kit::auth::Authenticator::from_settings(&settings.common.auth)?;
+    println!("{}", auth.issue(subject, &[role], ttl)?);
+    Ok(())
+}
+
+pub async fn probe(addr: &str, service: &str) -> anyhow::Result<()> {
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    let url = if addr.contains("://") {
+        addr.to_owned()
+    } else {
+        format!("http://{addr}")
+    };
+    let channel = tonic::transport::Endpoint::from_shared(url)?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(2))
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    let status = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await?
+        .into_inner()
+        .status();
+    if status != ServingStatus::Serving {
+        bail!("{addr} {service:?} is {}", status.as_str_name());
+    }
+    println!("{addr} SERVING");
+    Ok(())
+}
+
+/// Submits one tip as the first demo worker, then waits for its case and points.
+pub async fn demo(settings: AppSettings, governance: String, stations: String) -> anyhow::Result<()> {
+    let seeded = seed::demo_county(&settings).await?;
+    let worker = *seeded.workers.first().context("no demo worker")?;
+    let auth = kit::auth::Authenticator::from_settings(&settings.common.auth)?;
+    let token = auth.issue(&worker.to_string(), &[roles::WORKER], None)?;
+    let mut gov = GovernanceServiceClient::connect(governance).await?;
+    let mut points = PointsServiceClient::connect(stations).await?;
+    let before = points
+        .get_balance(with_bearer(GetBalanceRequest { worker_id: worker.to_string() }, &token))
+        .await?
+        .into_inner()
+        .balance
+        .map(|b| b.points)
+        .unwrap_or(0);
+    let tip = gov
+        .submit_tip(with_bearer(SubmitTipRequest {
+            request_id: uuid::Uuid::now_v7().to_string(),
+            reporter_id: worker.to_string(),
+            category: TipCategory::Traffic as i32,
+            description: "Traffic light out at the Dongda Street crossing".into(),
+            location: Some(LatLng { latitude: seed::SEAT.0 + 0.002, longitude: seed::SEAT.1 + 0.002 }),
+            photo_urls: vec![],
+            observed_at: None,
+        }, &token))
+        .await?
+        .into_inner()
+        .tip
+        .context("no tip in the answer")?;
+    println!("tip {} accepted ({})", tip.id, tip.status().as_str_name());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let routed = loop {
+        let t = gov
+            .get_tip(with_bearer(GetTipRequest { id: tip.id.clone() }, &token))
+            .await?
+            .into_inner()
+            .tip
+            .context("no tip")?;
+        if t.status() != TipStatus::Received {
+            break t;
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("the tip was not routed within 20 s: is every service up?");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let staff = auth.issue("demo", &[roles::COUNTY_ADMIN], None)?;
+    let case = gov.get_case(with_bearer(GetCaseRequest { id: routed.case_id.clone() }, &staff)).await?.into_inner().case.context("no case")?;
+    println!(
+        "case {}: grid {}, department {}, {}",
+        case.id,
+        if case.grid_id.is_empty() { "county queue" } else { &case.grid_id },
+        case.department,
+        case.status().as_str_name()
+    );
+    let after = loop {
+        let b = points
+            .get_balance(with_bearer(GetBalanceRequest { worker_id: worker.to_string() }, &token))
+            .await?
+            .into_inner()
+            .balance
+            .map(|b| b.points)
+            .unwrap_or(0);
+        if b > before || tokio::time::Instant::now() > deadline {
+            break b;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!("worker {worker}: {before} → {after} points");
+    Ok(())
+}
+

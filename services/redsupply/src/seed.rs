@@ -1,0 +1,219 @@
+//! `redsupply seed`: the demo county of Jiajiang (seat near 29.74 N, 103.57 E) — 9 communities of
+//! Yancheng street, one grid each (a 3 × 3 block of ~1.1 km squares around the seat), the 1 + 9 + 3
+//! red supply stations, 9 learning sites, and a few demo workers. Every write goes through the
+//! services' own use cases (so grids reach governance as events) and is idempotent: running it
+//! again changes nothing.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::AppSettings;
+
+/// The caller recorded on seeded rows (their request ids make re-runs idempotent).
+pub const SEEDER: &str = "seed";
+
+pub const SEAT: (f64, f64) = (29.74, 103.57);
+/// Side of a demo grid, in degrees (~1.1 km north–south).
+const CELL: f64 = 0.01;
+
+const COMMUNITIES: [&str; 9] = [
+    "Yingchun", "Qingyi", "Dongfeng", "Xinhua", "Chengzhong", "Nanan", "Beicheng", "Jinhe",
+    "Tianfu",
+];
+
+/// Demo workers: name, phone, platform, party member.
+const WORKERS: [(&str, &str, &str, bool); 6] = [
+    ("Li Wei", "13800000001", "Meituan", true),
+    ("Wang Fang", "13800000002", "Ele.me", false),
+    ("Zhang Qiang", "13800000003", "SF Express", true),
+    ("Liu Yang", "13800000004", "JD Logistics", false),
+    ("Chen Jie", "13800000005", "Didi", false),
+    ("Zhao Min", "13800000006", "ZTO Express", true),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("organization: {0}")]
+    Registry(#[from] organization::registry::RegistryError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// What the seed created (or found), for the caller to print.
+#[derive(Debug)]
+pub struct Seeded {
+    pub communities: Vec<Uuid>,
+    pub grids: Vec<Uuid>,
+    pub stations: usize,
+    pub learning_sites: usize,
+    pub workers: Vec<Uuid>,
+}
+
+/// The south-west corner of community `i`'s grid: row-major 3 × 3, centred on the seat.
+pub fn grid_corner(i: usize) -> (f64, f64) {
+    let (row, col) = ((i / 3) as f64, (i % 3) as f64);
+    (SEAT.0 - 1.5 * CELL + row * CELL, SEAT.1 - 1.5 * CELL + col * CELL)
+}
+
+pub async fn demo_county(settings: &AppSettings) -> Result<Seeded, SeedError> {
+    let org = organization::pool(&settings.common)?;
+    let edu = education::pool(&settings.common)?;
+    let sta = stations::pool(&settings.common)?;
+    let (communities, grids) = seed_registry(&org).await?;
+    let stations = seed_stations(&sta, &communities).await?;
+    let learning_sites = seed_learning_sites(&edu, &communities).await?;
+    let workers = seed_workers(&org, &communities).await?;
+    Ok(Seeded {
+        communities,
+        grids,
+        stations,
+        learning_sites,
+        workers,
+    })
+}
+
+async fn seed_registry(pool: &PgPool) -> Result<(Vec<Uuid>, Vec<Uuid>), SeedError> {
+    let mut communities = Vec::new();
+    let mut grids = Vec::new();
+    for (i, name) in COMMUNITIES.iter().enumerate() {
+        let community = organization::registry::upsert_community(
+            pool,
+            SEEDER,
+            Some(&format!("seed-community-{i}")),
+            None,
+            &format!("{name} Community"),
+            "Yancheng Street",
+        )
+        .await?;
+        let (lat, lng) = grid_corner(i);
+        let ring = [
+            (lat, lng),
+            (lat, lng + CELL),
+            (lat + CELL, lng + CELL),
+            (lat + CELL, lng),
+        ];
+        let grid = organization::registry::upsert_grid(
+            pool,
+            SEEDER,
+            organization::registry::GridChange {
+                id: None,
+                request_id: Some(&format!("seed-grid-{i}")),
+                name: &format!("{name} Grid 1"),
+                community_id: Some(community.id),
+                boundary: &ring,
+            },
+        )
+        .await?;
+        communities.push(community.id);
+        grids.push(grid.id);
+    }
+    Ok((communities, grids))
+}
+
+async fn seed_stations(pool: &PgPool, communities: &[Uuid]) -> Result<usize, SeedError> {
+    use redsupply_proto::stations::v1::{Amenity as A, StationHost as H, StationTier as T};
+    let all = [
+        A::Rest,
+        A::DrinkingWater,
+        A::MealHeating,
+        A::Charging,
+        A::Reading,
+        A::MediationLegalAid,
+    ]
+    .map(|a| a as i16);
+    let basic = [A::Rest, A::DrinkingWater, A::Charging].map(|a| a as i16);
+    let mut n = 0;
+    stations::store::upsert_station(
+        pool,
+        &stations::store::NewStation {
+            name: "Jiajiang County Red Supply Main Station",
+            tier: T::Main as i16,
+            host: H::CommunityCentre as i16,
+            latitude: SEAT.0,
+            longitude: SEAT.1,
+            address: "County Party-Mass Service Centre, Yancheng Street",
+            amenities: &all,
+        },
+    )
+    .await?;
+    n += 1;
+    for (i, name) in COMMUNITIES.iter().enumerate().take(communities.len()) {
+        let (lat, lng) = grid_corner(i);
+        stations::store::upsert_station(
+            pool,
+            &stations::store::NewStation {
+                name: &format!("{name} Community Station"),
+                tier: T::Community as i16,
+                host: H::CommunityCentre as i16,
+                latitude: lat + CELL * 0.5,
+                longitude: lng + CELL * 0.5,
+                address: &format!("{name} Community Party-Mass Service Centre"),
+                amenities: &all[..5],
+            },
+        )
+        .await?;
+        n += 1;
+    }
+    let districts = [
+        ("Dongda Street Business District Station", H::BankBranch, 0.004, 0.006),
+        ("Ceramics Market Business District Station", H::MassOrganizationSite, -0.006, -0.004),
+        ("Qingyi River Business District Station", H::BankBranch, 0.007, -0.007),
+    ];
+    for (name, host, dlat, dlng) in districts {
+        stations::store::upsert_station(
+            pool,
+            &stations::store::NewStation {
+                name,
+                tier: T::BusinessDistrict as i16,
+                host: host as i16,
+                latitude: SEAT.0 + dlat,
+                longitude: SEAT.1 + dlng,
+                address: name,
+                amenities: &basic,
+            },
+        )
+        .await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+async fn seed_learning_sites(pool: &PgPool, communities: &[Uuid]) -> Result<usize, SeedError> {
+    for (i, (name, community)) in COMMUNITIES.iter().zip(communities).enumerate() {
+        education::sites::create_site(
+            pool,
+            SEEDER,
+            &format!("seed-site-{i}"),
+            &education::store::NewSite {
+                name: &format!("{name} Xiao Ge Xue Ba"),
+                community_id: Some(*community),
+                address: &format!("{name} Community Party-Mass Service Centre"),
+                capacity: 30,
+            },
+        )
+        .await?;
+    }
+    Ok(communities.len())
+}
+
+async fn seed_workers(pool: &PgPool, communities: &[Uuid]) -> Result<Vec<Uuid>, SeedError> {
+    let mut ids = Vec::new();
+    for (i, (name, phone, platform, party_member)) in WORKERS.iter().enumerate() {
+        let w = organization::registry::register_worker(
+            pool,
+            SEEDER,
+            &format!("seed-worker-{i}"),
+            organization::store::NewWorker {
+                name: (*name).to_owned(),
+                phone: (*phone).to_owned(),
+                platform: (*platform).to_owned(),
+                enterprise_id: None,
+                community_id: communities.get(i % communities.len().max(1)).copied(),
+                party_member: *party_member,
+            },
+        )
+        .await?;
+        ids.push(w.id);
+    }
+    Ok(ids)
+}

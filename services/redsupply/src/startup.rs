@@ -1,0 +1,81 @@
+//! Builds and starts the services one process hosts (`redsupply serve <service>…|all`).
+
+use kit::{Runtime, StartError, grpc::Running};
+use crate::AppSettings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum ServiceName {
+    Organization,
+    Education,
+    Stations,
+    Governance,
+    /// All four in one process.
+    All,
+}
+
+impl ServiceName {
+    pub const EACH: [ServiceName; 4] = [
+        ServiceName::Organization,
+        ServiceName::Education,
+        ServiceName::Stations,
+        ServiceName::Governance,
+    ];
+
+    /// Expands `all` and removes repeats, keeping the order given.
+    pub fn expand(names: &[ServiceName]) -> Vec<ServiceName> {
+        let mut out = Vec::new();
+        for n in names {
+            let each: &[ServiceName] = if *n == ServiceName::All {
+                &Self::EACH
+            } else {
+                std::slice::from_ref(n)
+            };
+            for e in each {
+                if !out.contains(e) {
+                    out.push(*e);
+                }
+            }
+        }
+        out
+    }
+
+    pub fn schema(self) -> &'static str {
+        match self {
+            ServiceName::Organization => organization::SCHEMA,
+            ServiceName::Education => education::SCHEMA,
+            ServiceName::Stations => stations::SCHEMA,
+            ServiceName::Governance => governance::SCHEMA,
+            ServiceName::All => "all",
+        }
+    }
+}
+
+/// Starts each named service on the shared runtime.
+pub async fn start(
+    settings: &AppSettings,
+    names: &[ServiceName],
+    rt: &Runtime,
+) -> Result<Vec<Running>, StartError> {
+    let mut running = Vec::new();
+    for name in ServiceName::expand(names) {
+        let r = match name {
+            ServiceName::Organization => organization::start(rt, &settings.organization).await?,
+            ServiceName::Education => education::start(rt, &settings.education).await?,
+            ServiceName::Stations => stations::start(rt, &settings.stations).await?,
+            ServiceName::Governance => governance::start(rt, &settings.governance).await?,
+            ServiceName::All => unreachable!("expanded above"),
+        };
+        running.push(r);
+    }
+    Ok(running)
+}
+
+/// Applies every service's migrations to its own schema.
+pub async fn migrate(settings: &AppSettings) -> Result<(), StartError> {
+    let common = &settings.common;
+    organization::migrate(&organization::pool(common)?).await?;
+    education::migrate(&education::pool(common)?).await?;
+    stations::migrate(&stations::pool(common)?).await?;
+    governance::migrate(&governance::pool(common)?).await?;
+    Ok(())
+}
