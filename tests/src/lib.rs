@@ -1,1 +1,299 @@
+//! The test harness: a disposable `nats-server` (its own port and store) and a fresh PostgreSQL
+//! database per test, and the real services started on `127.0.0.1:0` against them, with generated
+//! gRPC clients and helpers that wait for a condition with a deadline instead of sleeping.
 
+pub mod nats;
+pub mod pg;
+
+use std::{collections::HashMap, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use kit::{Runtime, Shutdown, auth::with_bearer, grpc::Running};
+use redsupply::{AppSettings, ServiceName};
+use redsupply_proto::{
+    common::v1::LatLng,
+    governance::v1::{
+        governance_service_client::GovernanceServiceClient,
+        grid_gateway_service_client::GridGatewayServiceClient,
+    },
+    organization::v1::{self as org, organization_service_client::OrganizationServiceClient},
+    roles,
+    stations::v1::{
+        points_service_client::PointsServiceClient, stations_service_client::StationsServiceClient,
+    },
+};
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+pub use nats::Nats;
+pub use pg::TestDb;
+
+/// How long a test waits for an asynchronous effect before failing.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Polls `check` until it yields `Some`, failing the test after `DEADLINE`.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let until = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "timed out after {DEADLINE:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One running service with its own shutdown switch, so a test can stop or crash it alone.
+struct Hosted {
+    running: Option<Running>,
+    stop: Shutdown,
+}
+
+/// The whole stack against a fresh database and a private `nats-server`.
+pub struct TestApp {
+    pub settings: AppSettings,
+    pub db: TestDb,
+    pub nats: Nats,
+    pub rt: Runtime,
+    pub auth: Arc<kit::auth::Authenticator>,
+    hosted: HashMap<ServiceName, Hosted>,
+}
+
+impl TestApp {
+    /// Starts all four services.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts all four services after `tweak` adjusts the settings.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut AppSettings)) -> Self {
+        let nats = Nats::start().await;
+        let db = TestDb::create().await;
+        let mut settings = AppSettings::load(None).expect("default settings");
+        settings.common.database.url = kit::settings::Secret::new(db.url.clone());
+        settings.common.database.max_connections = 8;
+        settings.common.nats.url = nats.url();
+        settings.common.nats.ack_wait_ms = 2_000;
+        settings.common.nats.backoff_ms = vec![100, 200, 500];
+        settings.common.nats.relay_poll_ms = 100;
+        settings.common.admin.listen = None;
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        settings.organization.listen = any;
+        settings.education.listen = any;
+        settings.stations.listen = any;
+        settings.governance.listen = any;
+        settings.governance.watch_poll_ms = 100;
+        tweak(&mut settings);
+        redsupply::startup::migrate(&settings)
+            .await
+            .expect("migrations apply to a fresh database");
+        let rt = Runtime::new(settings.common.clone(), Shutdown::new())
+            .await
+            .expect("runtime");
+        let auth = rt.auth.clone();
+        let mut app = Self {
+            settings,
+            db,
+            nats,
+            rt,
+            auth,
+            hosted: HashMap::new(),
+        };
+        for s in ServiceName::EACH {
+            app.start_service(s).await;
+        }
+        app
+    }
+
+    /// Starts (or restarts) one service; it gets a new port.
+    pub async fn start_service(&mut self, name: ServiceName) {
+        let stop = self.rt.shutdown.child_token();
+        let rt = Runtime {
+            shutdown: stop.clone(),
+            ..self.rt.clone()
+        };
+        let mut running = redsupply::start(&self.settings, &[name], &rt)
+            .await
+            .expect("service starts");
+        self.hosted.insert(
+            name,
+            Hosted {
+                running: running.pop(),
+                stop,
+            },
+        );
+    }
+
+    /// Stops one service gracefully and waits until it has.
+    pub async fn stop_service(&mut self, name: ServiceName) {
+        if let Some(h) = self.hosted.get_mut(&name) {
+            h.stop.cancel();
+            if let Some(r) = h.running.take() {
+                let _ = r.join().await;
+            }
+        }
+    }
+
+    pub fn addr(&self, name: ServiceName) -> SocketAddr {
+        self.hosted[&name]
+            .running
+            .as_ref()
+            .expect("service is running")
+            .addr
+    }
+
+    async fn channel(&self, name: ServiceName) -> Channel {
+        tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr(name)))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect to the service")
+    }
+
+    pub async fn organization(&self) -> OrganizationServiceClient<Channel> {
+        OrganizationServiceClient::new(self.channel(ServiceName::Organization).await)
+    }
+    pub async fn governance(&self) -> GovernanceServiceClient<Channel> {
+        GovernanceServiceClient::new(self.channel(ServiceName::Governance).await)
+    }
+    pub async fn gateway(&self) -> GridGatewayServiceClient<Channel> {
+        GridGatewayServiceClient::new(self.channel(ServiceName::Governance).await)
+    }
+    pub async fn points(&self) -> PointsServiceClient<Channel> {
+        PointsServiceClient::new(self.channel(ServiceName::Stations).await)
+    }
+    pub async fn stations(&self) -> StationsServiceClient<Channel> {
+        StationsServiceClient::new(self.channel(ServiceName::Stations).await)
+    }
+    pub async fn health(
+        &self,
+        name: ServiceName,
+    ) -> tonic_health::pb::health_client::HealthClient<Channel> {
+        tonic_health::pb::health_client::HealthClient::new(self.channel(name).await)
+    }
+
+    /// A token for `role` with `subject`.
+    pub fn token(&self, role: &str, subject: &str) -> String {
+        self.auth.issue(subject, &[role], None).expect("token")
+    }
+
+    pub fn admin_token(&self) -> String {
+        self.token(roles::COUNTY_ADMIN, "test-admin")
+    }
+
+    /// Registers a worker and returns its id and a worker token for it.
+    pub async fn register_worker(&self, name: &str) -> (Uuid, String) {
+        let w = self
+            .organization()
+            .await
+            .register_worker(with_bearer(
+                org::RegisterWorkerRequest {
+                    request_id: Uuid::now_v7().to_string(),
+                    name: name.into(),
+                    phone: "13900000000".into(),
+                    platform: "Meituan".into(),
+                    ..Default::default()
+                },
+                &self.admin_token(),
+            ))
+            .await
+            .expect("register worker")
+            .into_inner()
+            .worker
+            .unwrap();
+        let id = Uuid::parse_str(&w.id).unwrap();
+        let token = self.token(roles::WORKER, &w.id);
+        (id, token)
+    }
+
+    /// Creates a square grid with its south-west corner at (lat, lng) and `size` degrees a side, and
+    /// waits until governance's read model holds it.
+    pub async fn create_grid(&self, name: &str, lat: f64, lng: f64, size: f64) -> Uuid {
+        let boundary = vec![
+            LatLng {
+                latitude: lat,
+                longitude: lng,
+            },
+            LatLng {
+                latitude: lat,
+                longitude: lng + size,
+            },
+            LatLng {
+                latitude: lat + size,
+                longitude: lng + size,
+            },
+            LatLng {
+                latitude: lat + size,
+                longitude: lng,
+            },
+        ];
+        let grid = self
+            .organization()
+            .await
+            .upsert_grid(with_bearer(
+                org::UpsertGridRequest {
+                    grid: Some(org::Grid {
+                        name: name.into(),
+                        boundary,
+                        ..Default::default()
+                    }),
+                    request_id: Uuid::now_v7().to_string(),
+                },
+                &self.admin_token(),
+            ))
+            .await
+            .expect("upsert grid")
+            .into_inner()
+            .grid
+            .unwrap();
+        let id = Uuid::parse_str(&grid.id).unwrap();
+        let pool = self.db.pool().await;
+        eventually("governance to learn the grid", || {
+            let pool = pool.clone();
+            async move {
+                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM governance.grids WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&pool)
+                    .await
+                    .ok()?;
+                (n == 1).then_some(())
+            }
+        })
+        .await;
+        id
+    }
+
+    /// Waits until a consumer has nothing pending and nothing unacknowledged.
+    pub async fn consumer_idle(&self, producer: &str, durable: &str) -> async_nats::jetstream::consumer::Info {
+        let js = self.rt.bus.jetstream.clone();
+        let stream = kit::bus::stream_name(producer);
+        eventually(&format!("{durable} to be idle"), || {
+            let js = js.clone();
+            let stream = stream.clone();
+            async move {
+                let mut consumer: async_nats::jetstream::consumer::PullConsumer = js
+                    .get_stream(&stream)
+                    .await
+                    .ok()?
+                    .get_consumer(durable)
+                    .await
+                    .ok()?;
+                let info = consumer.info().await.ok()?.clone();
+                (info.num_pending == 0 && info.num_ack_pending == 0).then_some(info)
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.rt.shutdown.cancel();
+    }
+}

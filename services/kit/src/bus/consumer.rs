@@ -268,7 +268,7 @@ impl<H: Handler> Runner<H> {
             Ok(Outcome::Applied) => {
                 self.handler.after_commit(&event);
                 metrics::counter!("consumer_applied_total", "consumer" => durable).increment(1);
-                if self.faults.take_crash_after_commit() {
+                if self.faults.take_crash_after_commit(durable) {
                     return Err(Crashed);
                 }
                 ack(&msg, AckKind::Ack).await;

@@ -6,11 +6,7 @@ mod consumer;
 mod outbox;
 mod relay;
 
-use std::{
-    collections::HashMap,
-    sync::atomic::{AtomicU32, Ordering},
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use async_nats::jetstream::{self, stream};
 use bytes::Bytes;
@@ -138,18 +134,27 @@ impl Event {
 /// Switches tests use to make a component fail at a chosen point, the way a crash would.
 #[derive(Debug, Default)]
 pub struct Faults {
-    /// Consumers stop dead (no ack) after committing this many more effects.
-    crash_after_commit: AtomicU32,
+    /// Per consumer: stop dead (no ack) after committing this many more effects.
+    crash_after_commit: Mutex<HashMap<String, u32>>,
 }
 
 impl Faults {
-    pub fn crash_consumers_after_commit(&self, times: u32) {
-        self.crash_after_commit.store(times, Ordering::SeqCst);
+    /// The consumer `durable` dies after each of its next `times` commits, before acknowledging.
+    pub fn crash_after_commit(&self, durable: &str, times: u32) {
+        self.crash_after_commit
+            .lock()
+            .expect("faults lock")
+            .insert(durable.to_owned(), times);
     }
 
-    fn take_crash_after_commit(&self) -> bool {
-        self.crash_after_commit
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+    fn take_crash_after_commit(&self, durable: &str) -> bool {
+        let mut map = self.crash_after_commit.lock().expect("faults lock");
+        match map.get_mut(durable) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
     }
 }

@@ -1,0 +1,92 @@
+//! A fresh PostgreSQL database for one test, created from the admin URL in
+//! `REDSUPPLY_TEST_DATABASE_URL` (default: the local server as `postgres`) and dropped afterwards.
+
+use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    admin_url: String,
+}
+
+fn admin_url() -> String {
+    std::env::var("REDSUPPLY_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let base = match base.rfind('/') {
+        Some(i) if i > base.find("://").map(|j| j + 2).unwrap_or(0) => &base[..i],
+        _ => base,
+    };
+    format!("{base}/{db}{query}")
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        let admin_url = admin_url();
+        let name = format!("rs_test_{}", Uuid::now_v7().simple());
+        let mut conn = PgConnection::connect(&admin_url)
+            .await
+            .expect("PostgreSQL answers at REDSUPPLY_TEST_DATABASE_URL");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create the test database");
+        Self {
+            url: with_database(&admin_url, &name),
+            name,
+            admin_url,
+        }
+    }
+
+    /// A pool on the test database (no schema set: qualify table names).
+    pub async fn pool(&self) -> PgPool {
+        PgPool::connect(&self.url).await.expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin_url.clone(), self.name.clone());
+        // Dropping needs async I/O; do it on a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut conn = PgConnection::connect(&admin).await.ok()?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .ok()
+            })
+        })
+        .join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_name_is_replaced() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+    }
+}

@@ -1,0 +1,324 @@
+//! The tip's path through the real services, NATS and PostgreSQL: a tip becomes a case in its grid
+//! and points for its reporter; grid systems see the case on `WatchCases` and resume without gaps.
+
+use std::collections::HashSet;
+
+use futures::StreamExt;
+use kit::auth::with_bearer;
+use redsupply_proto::{
+    common::v1::LatLng,
+    governance::v1::{
+        CaseStatus, GetCaseRequest, GetTipRequest, ListCasesRequest, SubmitTipRequest,
+        TipCategory, TipStatus, UpdateCaseRequest, WatchCasesRequest, WatchCasesResponse,
+    },
+    roles,
+    stations::v1::{GetBalanceRequest, ListLedgerEntriesRequest},
+};
+use redsupply_tests::{TestApp, eventually};
+use uuid::Uuid;
+
+fn new_tip(reporter: Uuid, request_id: &str, lat: f64, lng: f64) -> SubmitTipRequest {
+    SubmitTipRequest {
+        request_id: request_id.into(),
+        reporter_id: reporter.to_string(),
+        category: TipCategory::Traffic as i32,
+        description: "Traffic light out at the crossing".into(),
+        location: Some(LatLng {
+            latitude: lat,
+            longitude: lng,
+        }),
+        photo_urls: vec!["https://photos.example/1.jpg".into()],
+        observed_at: None,
+    }
+}
+
+async fn routed_tip(app: &TestApp, token: &str, tip_id: &str) -> redsupply_proto::governance::v1::Tip {
+    let mut gov = app.governance().await;
+    eventually("the tip to be routed", || {
+        let mut gov = gov.clone();
+        async move {
+            let t = gov
+                .get_tip(with_bearer(GetTipRequest { id: tip_id.into() }, token))
+                .await
+                .ok()?
+                .into_inner()
+                .tip?;
+            (t.status() != TipStatus::Received).then_some(t)
+        }
+    })
+    .await;
+    gov.get_tip(with_bearer(GetTipRequest { id: tip_id.into() }, token))
+        .await
+        .unwrap()
+        .into_inner()
+        .tip
+        .unwrap()
+}
+
+async fn balance(app: &TestApp, token: &str, worker: Uuid) -> i64 {
+    app.points()
+        .await
+        .get_balance(with_bearer(
+            GetBalanceRequest {
+                worker_id: worker.to_string(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .balance
+        .unwrap()
+        .points
+}
+
+async fn next_change(
+    stream: &mut tonic::Streaming<WatchCasesResponse>,
+) -> WatchCasesResponse {
+    tokio::time::timeout(redsupply_tests::DEADLINE, stream.next())
+        .await
+        .expect("a case change within the deadline")
+        .expect("the stream stays open")
+        .expect("a change, not an error")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
+    let app = TestApp::spawn().await;
+    let grid = app.create_grid("Yingchun Grid 1", 29.73, 103.56, 0.01).await;
+    let other_grid = app.create_grid("Qingyi Grid 1", 29.75, 103.56, 0.01).await;
+    let (worker, worker_token) = app.register_worker("Li Wei").await;
+    let grid_system = app.token(roles::GRID_SYSTEM, "municipal-platform");
+
+    let mut gateway = app.gateway().await;
+    let mut watch = gateway
+        .watch_cases(with_bearer(
+            WatchCasesRequest {
+                cursor: String::new(),
+                grid_ids: vec![grid.to_string()],
+            },
+            &grid_system,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+
+    let accepted = app
+        .governance()
+        .await
+        .submit_tip(with_bearer(new_tip(worker, "r-1", 29.735, 103.565), &worker_token))
+        .await
+        .unwrap()
+        .into_inner()
+        .tip
+        .unwrap();
+    assert_eq!(accepted.status(), TipStatus::Received);
+
+    let tip = routed_tip(&app, &worker_token, &accepted.id).await;
+    assert_eq!(tip.status(), TipStatus::Routed);
+    let case = app
+        .governance()
+        .await
+        .get_case(with_bearer(GetCaseRequest { id: tip.case_id.clone() }, &grid_system))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(case.grid_id, grid.to_string());
+    assert_eq!(case.department, "traffic_police");
+    assert_eq!(case.status(), CaseStatus::Assigned);
+    assert_eq!(case.tip_ids, vec![accepted.id.clone()]);
+    assert!(case.due_at.is_some());
+
+    // The reporter's points: one entry, naming the event that earned it.
+    let points = eventually("the award", || {
+        let app = &app;
+        let token = worker_token.clone();
+        async move { Some(balance(app, &token, worker).await).filter(|p| *p > 0) }
+    })
+    .await;
+    assert_eq!(points, 5);
+    let entries = app
+        .points()
+        .await
+        .list_ledger_entries(with_bearer(
+            ListLedgerEntriesRequest {
+                worker_id: worker.to_string(),
+                ..Default::default()
+            },
+            &worker_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].points, 5);
+    assert!(Uuid::parse_str(&entries[0].source_event_id).is_ok());
+
+    // The grid system sees the new case.
+    let first = next_change(&mut watch).await;
+    assert_eq!(first.case.as_ref().unwrap().id, case.id);
+    let cursor = first.cursor.clone();
+    drop(watch);
+
+    // While it is away: two more tips (one in another grid) and a status change.
+    let second = app
+        .governance()
+        .await
+        .submit_tip(with_bearer(new_tip(worker, "r-2", 29.736, 103.566), &worker_token))
+        .await
+        .unwrap()
+        .into_inner()
+        .tip
+        .unwrap();
+    let elsewhere = app
+        .governance()
+        .await
+        .submit_tip(with_bearer(new_tip(worker, "r-3", 29.755, 103.565), &worker_token))
+        .await
+        .unwrap()
+        .into_inner()
+        .tip
+        .unwrap();
+    let second = routed_tip(&app, &worker_token, &second.id).await;
+    let elsewhere = routed_tip(&app, &worker_token, &elsewhere.id).await;
+    let accepted_case = gateway
+        .update_case(with_bearer(
+            UpdateCaseRequest {
+                case_id: case.id.clone(),
+                status: CaseStatus::Accepted as i32,
+                note: "JJ-GRID-0042".into(),
+            },
+            &grid_system,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(accepted_case.status(), CaseStatus::Accepted);
+    assert_eq!(accepted_case.version, 2);
+
+    // Reconnecting with the last cursor gives exactly what happened in its grid since, in order.
+    let mut resumed = gateway
+        .watch_cases(with_bearer(
+            WatchCasesRequest {
+                cursor,
+                grid_ids: vec![grid.to_string()],
+            },
+            &grid_system,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let a = next_change(&mut resumed).await.case.unwrap();
+    let b = next_change(&mut resumed).await.case.unwrap();
+    assert_eq!((a.id.as_str(), a.status()), (second.case_id.as_str(), CaseStatus::Assigned));
+    assert_eq!((b.id.as_str(), b.status()), (case.id.as_str(), CaseStatus::Accepted));
+    assert_eq!(b.note, "JJ-GRID-0042");
+
+    // The other grid's case never shows on this filter; it is listed under its own grid.
+    let listed = app
+        .governance()
+        .await
+        .list_cases(with_bearer(
+            ListCasesRequest {
+                grid_id: other_grid.to_string(),
+                ..Default::default()
+            },
+            &grid_system,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, elsewhere.case_id);
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(500), resumed.next()).await;
+    assert!(quiet.is_err(), "no further change for this grid: {quiet:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tip_outside_every_grid_waits_in_the_county_queue() {
+    let app = TestApp::spawn().await;
+    app.create_grid("Far Grid", 29.0, 103.0, 0.01).await;
+    let (worker, token) = app.register_worker("Wang Fang").await;
+    let t = app
+        .governance()
+        .await
+        .submit_tip(with_bearer(new_tip(worker, "r-1", 29.9, 103.9), &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .tip
+        .unwrap();
+    let routed = routed_tip(&app, &token, &t.id).await;
+    let case = app
+        .governance()
+        .await
+        .get_case(with_bearer(GetCaseRequest { id: routed.case_id }, &app.admin_token()))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(case.grid_id, "", "no grid holds the tip");
+    assert_eq!(case.department, "county_grid_office");
+    assert_eq!(case.status(), CaseStatus::Assigned);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_request_id_twice_gives_one_tip_one_case_one_award() {
+    let app = TestApp::spawn().await;
+    let grid = app.create_grid("Grid", 29.73, 103.56, 0.01).await;
+    let (worker, token) = app.register_worker("Zhang Qiang").await;
+    let mut gov = app.governance().await;
+    let first = gov
+        .submit_tip(with_bearer(new_tip(worker, "same", 29.735, 103.565), &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .tip
+        .unwrap();
+    let again = gov
+        .submit_tip(with_bearer(new_tip(worker, "same", 29.735, 103.565), &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .tip
+        .unwrap();
+    assert_eq!(first.id, again.id);
+    routed_tip(&app, &token, &first.id).await;
+    // Once both consumers have nothing left to do, count what happened.
+    app.consumer_idle("governance", governance::DISPATCH_CONSUMER).await;
+    app.consumer_idle("governance", stations::POINTS_CONSUMER).await;
+    let cases = gov
+        .list_cases(with_bearer(
+            ListCasesRequest {
+                grid_id: grid.to_string(),
+                ..Default::default()
+            },
+            &app.admin_token(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].tip_ids, vec![first.id.clone()]);
+    assert_eq!(balance(&app, &token, worker).await, 5);
+    let pool = app.db.pool().await;
+    let tips: i64 = sqlx::query_scalar("SELECT count(*) FROM governance.tips")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM stations.ledger_entries")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((tips, entries), (1, 1));
+    let distinct: HashSet<_> = cases.iter().map(|c| c.id.clone()).collect();
+    assert_eq!(distinct.len(), 1);
+}
