@@ -362,3 +362,26 @@ ensure_nats() {
   fi
   export REDSUPPLY_NATS_URL="$url"
 }
+
+# buf (protobuf lint and breaking-change checks) from the npm registry; it runs offline.
+ensure_buf() {
+  if command -v buf >/dev/null 2>&1; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    as_root apt-get install -y nodejs npm
+  fi
+  log "installing buf from npm"
+  as_root npm install -g --allow-scripts=@bufbuild/buf @bufbuild/buf >/dev/null 2>&1 ||
+    as_root npm install -g @bufbuild/buf >/dev/null
+  command -v buf >/dev/null 2>&1 || die "buf did not install"
+}
+
+# The API contract stays lint-clean (buf STANDARD) and, once main has it, backwards compatible.
+check_proto() {
+  (cd "$REPO_ROOT/proto" && buf lint)
+  if git -C "$REPO_ROOT" rev-parse --verify -q main >/dev/null &&
+    git -C "$REPO_ROOT" cat-file -e main:proto/buf.yaml 2>/dev/null; then
+    (cd "$REPO_ROOT/proto" && buf breaking --against "$REPO_ROOT/.git#branch=main,subdir=proto")
+  fi
+}

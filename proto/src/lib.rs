@@ -43,5 +43,11 @@ pub mod roles {
     pub const COMMUNITY_ADMIN: &str = "community_admin";
     pub const COUNTY_ADMIN: &str = "county_admin";
     pub const GRID_SYSTEM: &str = "grid_system";
-    pub const ALL: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
+    pub const ALL: &[&str] = &[
+        WORKER,
+        GRID_OFFICER,
+        COMMUNITY_ADMIN,
+        COUNTY_ADMIN,
+        GRID_SYSTEM,
+    ];
 }

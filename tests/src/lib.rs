@@ -257,11 +257,12 @@ impl TestApp {
         eventually("governance to learn the grid", || {
             let pool = pool.clone();
             async move {
-                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM governance.grids WHERE id = $1")
-                    .bind(id)
-                    .fetch_one(&pool)
-                    .await
-                    .ok()?;
+                let n: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM governance.grids WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&pool)
+                        .await
+                        .ok()?;
                 (n == 1).then_some(())
             }
         })
@@ -270,7 +271,11 @@ impl TestApp {
     }
 
     /// Waits until a consumer has nothing pending and nothing unacknowledged.
-    pub async fn consumer_idle(&self, producer: &str, durable: &str) -> async_nats::jetstream::consumer::Info {
+    pub async fn consumer_idle(
+        &self,
+        producer: &str,
+        durable: &str,
+    ) -> async_nats::jetstream::consumer::Info {
         let js = self.rt.bus.jetstream.clone();
         let stream = kit::bus::stream_name(producer);
         eventually(&format!("{durable} to be idle"), || {

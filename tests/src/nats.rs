@@ -18,7 +18,11 @@ fn binary() -> PathBuf {
     if let Ok(p) = std::env::var("NATS_SERVER_BIN") {
         return p.into();
     }
-    for p in ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"] {
+    for p in [
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ] {
         if std::path::Path::new(p).exists() {
             return p.into();
         }
@@ -52,7 +56,14 @@ impl Nats {
     pub async fn resume(&mut self) {
         assert!(self.child.is_none(), "nats-server is already running");
         let child = Command::new(binary())
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
             .arg(self.store.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -60,8 +71,14 @@ impl Nats {
             .expect("nats-server starts (install it with scripts/test, or set NATS_SERVER_BIN)");
         self.child = Some(child);
         let until = tokio::time::Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
-            assert!(tokio::time::Instant::now() < until, "nats-server did not come up");
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < until,
+                "nats-server did not come up"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -47,7 +47,9 @@ impl TestDb {
 
     /// A pool on the test database (no schema set: qualify table names).
     pub async fn pool(&self) -> PgPool {
-        PgPool::connect(&self.url).await.expect("connect to the test database")
+        PgPool::connect(&self.url)
+            .await
+            .expect("connect to the test database")
     }
 }
 

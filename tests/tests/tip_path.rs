@@ -8,8 +8,8 @@ use kit::auth::with_bearer;
 use redsupply_proto::{
     common::v1::LatLng,
     governance::v1::{
-        CaseStatus, GetCaseRequest, GetTipRequest, ListCasesRequest, SubmitTipRequest,
-        TipCategory, TipStatus, UpdateCaseRequest, WatchCasesRequest, WatchCasesResponse,
+        CaseStatus, GetCaseRequest, GetTipRequest, ListCasesRequest, SubmitTipRequest, TipCategory,
+        TipStatus, UpdateCaseRequest, WatchCasesRequest, WatchCasesResponse,
     },
     roles,
     stations::v1::{GetBalanceRequest, ListLedgerEntriesRequest},
@@ -32,7 +32,11 @@ fn new_tip(reporter: Uuid, request_id: &str, lat: f64, lng: f64) -> SubmitTipReq
     }
 }
 
-async fn routed_tip(app: &TestApp, token: &str, tip_id: &str) -> redsupply_proto::governance::v1::Tip {
+async fn routed_tip(
+    app: &TestApp,
+    token: &str,
+    tip_id: &str,
+) -> redsupply_proto::governance::v1::Tip {
     let mut gov = app.governance().await;
     eventually("the tip to be routed", || {
         let mut gov = gov.clone();
@@ -72,9 +76,7 @@ async fn balance(app: &TestApp, token: &str, worker: Uuid) -> i64 {
         .points
 }
 
-async fn next_change(
-    stream: &mut tonic::Streaming<WatchCasesResponse>,
-) -> WatchCasesResponse {
+async fn next_change(stream: &mut tonic::Streaming<WatchCasesResponse>) -> WatchCasesResponse {
     tokio::time::timeout(redsupply_tests::DEADLINE, stream.next())
         .await
         .expect("a case change within the deadline")
@@ -85,7 +87,9 @@ async fn next_change(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
     let app = TestApp::spawn().await;
-    let grid = app.create_grid("Yingchun Grid 1", 29.73, 103.56, 0.01).await;
+    let grid = app
+        .create_grid("Yingchun Grid 1", 29.73, 103.56, 0.01)
+        .await;
     let other_grid = app.create_grid("Qingyi Grid 1", 29.75, 103.56, 0.01).await;
     let (worker, worker_token) = app.register_worker("Li Wei").await;
     let grid_system = app.token(roles::GRID_SYSTEM, "municipal-platform");
@@ -106,7 +110,10 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
     let accepted = app
         .governance()
         .await
-        .submit_tip(with_bearer(new_tip(worker, "r-1", 29.735, 103.565), &worker_token))
+        .submit_tip(with_bearer(
+            new_tip(worker, "r-1", 29.735, 103.565),
+            &worker_token,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -119,7 +126,12 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
     let case = app
         .governance()
         .await
-        .get_case(with_bearer(GetCaseRequest { id: tip.case_id.clone() }, &grid_system))
+        .get_case(with_bearer(
+            GetCaseRequest {
+                id: tip.case_id.clone(),
+            },
+            &grid_system,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -167,7 +179,10 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
     let second = app
         .governance()
         .await
-        .submit_tip(with_bearer(new_tip(worker, "r-2", 29.736, 103.566), &worker_token))
+        .submit_tip(with_bearer(
+            new_tip(worker, "r-2", 29.736, 103.566),
+            &worker_token,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -176,7 +191,10 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
     let elsewhere = app
         .governance()
         .await
-        .submit_tip(with_bearer(new_tip(worker, "r-3", 29.755, 103.565), &worker_token))
+        .submit_tip(with_bearer(
+            new_tip(worker, "r-3", 29.755, 103.565),
+            &worker_token,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -215,8 +233,14 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
         .into_inner();
     let a = next_change(&mut resumed).await.case.unwrap();
     let b = next_change(&mut resumed).await.case.unwrap();
-    assert_eq!((a.id.as_str(), a.status()), (second.case_id.as_str(), CaseStatus::Assigned));
-    assert_eq!((b.id.as_str(), b.status()), (case.id.as_str(), CaseStatus::Accepted));
+    assert_eq!(
+        (a.id.as_str(), a.status()),
+        (second.case_id.as_str(), CaseStatus::Assigned)
+    );
+    assert_eq!(
+        (b.id.as_str(), b.status()),
+        (case.id.as_str(), CaseStatus::Accepted)
+    );
     assert_eq!(b.note, "JJ-GRID-0042");
 
     // The other grid's case never shows on this filter; it is listed under its own grid.
@@ -258,7 +282,10 @@ async fn a_tip_outside_every_grid_waits_in_the_county_queue() {
     let case = app
         .governance()
         .await
-        .get_case(with_bearer(GetCaseRequest { id: routed.case_id }, &app.admin_token()))
+        .get_case(with_bearer(
+            GetCaseRequest { id: routed.case_id },
+            &app.admin_token(),
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -276,14 +303,20 @@ async fn the_same_request_id_twice_gives_one_tip_one_case_one_award() {
     let (worker, token) = app.register_worker("Zhang Qiang").await;
     let mut gov = app.governance().await;
     let first = gov
-        .submit_tip(with_bearer(new_tip(worker, "same", 29.735, 103.565), &token))
+        .submit_tip(with_bearer(
+            new_tip(worker, "same", 29.735, 103.565),
+            &token,
+        ))
         .await
         .unwrap()
         .into_inner()
         .tip
         .unwrap();
     let again = gov
-        .submit_tip(with_bearer(new_tip(worker, "same", 29.735, 103.565), &token))
+        .submit_tip(with_bearer(
+            new_tip(worker, "same", 29.735, 103.565),
+            &token,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -292,8 +325,10 @@ async fn the_same_request_id_twice_gives_one_tip_one_case_one_award() {
     assert_eq!(first.id, again.id);
     routed_tip(&app, &token, &first.id).await;
     // Once both consumers have nothing left to do, count what happened.
-    app.consumer_idle("governance", governance::DISPATCH_CONSUMER).await;
-    app.consumer_idle("governance", stations::POINTS_CONSUMER).await;
+    app.consumer_idle("governance", governance::DISPATCH_CONSUMER)
+        .await;
+    app.consumer_idle("governance", stations::POINTS_CONSUMER)
+        .await;
     let cases = gov
         .list_cases(with_bearer(
             ListCasesRequest {

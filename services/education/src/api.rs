@@ -18,7 +18,13 @@ use crate::{
     store::{self, NewSite, SiteRow},
 };
 
-const ANYONE: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
+const ANYONE: &[&str] = &[
+    WORKER,
+    GRID_OFFICER,
+    COMMUNITY_ADMIN,
+    COUNTY_ADMIN,
+    GRID_SYSTEM,
+];
 
 #[derive(Clone)]
 pub struct Api {
@@ -56,12 +62,28 @@ impl EducationService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         v.check(!r.request_id.is_empty(), "request_id", "is required")
-            .check(r.request_id.len() <= 128, "request_id", "must be at most 128 characters");
+            .check(
+                r.request_id.len() <= 128,
+                "request_id",
+                "must be at most 128 characters",
+            );
         let name = r.name.trim();
         v.check(!name.is_empty(), "name", "is required")
-            .check(name.chars().count() <= 100, "name", "must be at most 100 characters")
-            .check(r.address.chars().count() <= 200, "address", "must be at most 200 characters")
-            .check((1..=10_000).contains(&r.capacity), "capacity", "must be within 1..10000");
+            .check(
+                name.chars().count() <= 100,
+                "name",
+                "must be at most 100 characters",
+            )
+            .check(
+                r.address.chars().count() <= 200,
+                "address",
+                "must be at most 200 characters",
+            )
+            .check(
+                (1..=10_000).contains(&r.capacity),
+                "capacity",
+                "must be within 1..10000",
+            );
         let community_id = optional_uuid(&mut v, "community_id", &r.community_id);
         v.into_result()?;
         let row = sites::create_site(

@@ -29,7 +29,11 @@ pub async fn create_site(
             capacity: row.capacity,
             occurred_at: Some(to_timestamp(row.created_at)),
         };
-        enqueue(&mut tx, NewEvent::new(SOURCE, LEARNING_SITE_CREATED, row.id, &msg)).await?;
+        enqueue(
+            &mut tx,
+            NewEvent::new(SOURCE, LEARNING_SITE_CREATED, row.id, &msg),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(row)

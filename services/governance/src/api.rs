@@ -33,7 +33,13 @@ use crate::{
 };
 
 const REPORTERS: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
-const ANYONE: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
+const ANYONE: &[&str] = &[
+    WORKER,
+    GRID_OFFICER,
+    COMMUNITY_ADMIN,
+    COUNTY_ADMIN,
+    GRID_SYSTEM,
+];
 const CASE_READERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
 const CASE_HANDLERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
 const WATCHERS: &[&str] = &[GRID_SYSTEM, GRID_OFFICER, COUNTY_ADMIN];
@@ -53,9 +59,17 @@ pub struct Api {
 fn validate_tip(r: pb::SubmitTipRequest, submitted_by: String) -> Result<NewTip, Status> {
     let mut v = Violations::new();
     v.check(!r.request_id.is_empty(), "request_id", "is required")
-        .check(r.request_id.len() <= 128, "request_id", "must be at most 128 characters");
+        .check(
+            r.request_id.len() <= 128,
+            "request_id",
+            "must be at most 128 characters",
+        );
     let reporter = Uuid::parse_str(&r.reporter_id);
-    v.check(reporter.is_ok(), "reporter_id", "must be a worker id (UUID)");
+    v.check(
+        reporter.is_ok(),
+        "reporter_id",
+        "must be a worker id (UUID)",
+    );
     match TipCategory::try_from(r.category) {
         Ok(TipCategory::Unspecified) => {
             v.add("category", "is required");
@@ -279,7 +293,11 @@ impl GridGatewayService for Api {
             None
         } else {
             let c = Cursor::decode(&r.cursor);
-            v.check(c.is_some(), "cursor", "is not a cursor this service gave out");
+            v.check(
+                c.is_some(),
+                "cursor",
+                "is not a cursor this service gave out",
+            );
             c
         };
         v.into_result()?;
@@ -343,8 +361,16 @@ impl GridGatewayService for Api {
         let id = Uuid::parse_str(&r.case_id);
         v.check(id.is_ok(), "case_id", "must be a case id (UUID)");
         let to = CaseStatus::try_from(r.status).unwrap_or(CaseStatus::Unspecified);
-        v.check(to != CaseStatus::Unspecified, "status", "must be a CaseStatus other than UNSPECIFIED")
-            .check(r.note.chars().count() <= MAX_DESCRIPTION_CHARS, "note", "must be at most 2000 characters");
+        v.check(
+            to != CaseStatus::Unspecified,
+            "status",
+            "must be a CaseStatus other than UNSPECIFIED",
+        )
+        .check(
+            r.note.chars().count() <= MAX_DESCRIPTION_CHARS,
+            "note",
+            "must be at most 2000 characters",
+        );
         v.into_result()?;
         let id = id.expect("checked above");
         tracing::Span::current().record("case_id", tracing::field::display(id));

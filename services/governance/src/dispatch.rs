@@ -73,7 +73,10 @@ impl Dispatch {
         span.record("case_id", tracing::field::display(case.id));
         span.record(
             "grid_id",
-            tracing::field::display(grid.map(|g| g.to_string()).unwrap_or_else(|| "county".into())),
+            tracing::field::display(
+                grid.map(|g| g.to_string())
+                    .unwrap_or_else(|| "county".into()),
+            ),
         );
         tracing::info!(department = %case.department, "case assigned");
         Ok(())

@@ -161,7 +161,13 @@ mod tests {
     #[test]
     fn a_point_is_routed_to_the_grid_that_holds_it() {
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-        let index = GridIndex::new([(a, square(29.0, 103.0, 0.01)), (b, square(29.02, 103.0, 0.01))], 1);
+        let index = GridIndex::new(
+            [
+                (a, square(29.0, 103.0, 0.01)),
+                (b, square(29.02, 103.0, 0.01)),
+            ],
+            1,
+        );
         assert_eq!(index.locate(29.005, 103.005), Some(a));
         assert_eq!(index.locate(29.025, 103.005), Some(b));
         assert_eq!(index.locate(29.015, 103.005), None, "between the grids");
@@ -187,7 +193,10 @@ mod tests {
     #[test]
     fn overlapping_grids_resolve_to_the_smallest() {
         let (big, small) = (Uuid::now_v7(), Uuid::now_v7());
-        let index = GridIndex::new([(big, square(0.0, 0.0, 1.0)), (small, square(0.4, 0.4, 0.2))], 1);
+        let index = GridIndex::new(
+            [(big, square(0.0, 0.0, 1.0)), (small, square(0.4, 0.4, 0.2))],
+            1,
+        );
         assert_eq!(index.locate(0.5, 0.5), Some(small));
         assert_eq!(index.locate(0.1, 0.1), Some(big));
     }
@@ -201,10 +210,22 @@ mod tests {
             deadline_hours: HashMap::from([("food_safety".into(), 24)]),
             default_deadline_hours: 72,
         };
-        assert_eq!(routing.department(TipCategory::FoodSafety, true), "market_supervision");
-        assert_eq!(routing.department(TipCategory::Traffic, true), "grid_office");
-        assert_eq!(routing.department(TipCategory::FoodSafety, false), "county_grid_office");
-        assert_eq!(routing.deadline(TipCategory::FoodSafety), Duration::hours(24));
+        assert_eq!(
+            routing.department(TipCategory::FoodSafety, true),
+            "market_supervision"
+        );
+        assert_eq!(
+            routing.department(TipCategory::Traffic, true),
+            "grid_office"
+        );
+        assert_eq!(
+            routing.department(TipCategory::FoodSafety, false),
+            "county_grid_office"
+        );
+        assert_eq!(
+            routing.deadline(TipCategory::FoodSafety),
+            Duration::hours(24)
+        );
         assert_eq!(routing.deadline(TipCategory::Dispute), Duration::hours(72));
     }
 

@@ -61,5 +61,9 @@ pub async fn case_status_changed(
         version: case.version,
         occurred_at: Some(to_timestamp(case.updated_at)),
     };
-    enqueue(tx, NewEvent::new(SOURCE, CASE_STATUS_CHANGED, case.id, &msg)).await
+    enqueue(
+        tx,
+        NewEvent::new(SOURCE, CASE_STATUS_CHANGED, case.id, &msg),
+    )
+    .await
 }

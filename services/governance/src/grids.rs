@@ -96,8 +96,7 @@ impl Handler for GridEvents {
             .iter()
             .map(|p| (p.latitude, p.longitude))
             .collect();
-        let applied =
-            store::apply_grid(tx, id, &e.name, community, &boundary, e.version).await?;
+        let applied = store::apply_grid(tx, id, &e.name, community, &boundary, e.version).await?;
         tracing::info!(grid_id = %id, version = e.version, applied, "grid read model");
         Ok(())
     }

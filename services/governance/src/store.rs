@@ -147,10 +147,14 @@ pub async fn insert_tip(tx: &mut PgConnection, t: &NewTip) -> Result<(TipRow, bo
 }
 
 pub async fn tip(pool: &PgPool, id: Uuid) -> Result<Option<TipRow>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", tip_columns!(), " FROM tips WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(concat!(
+        "SELECT ",
+        tip_columns!(),
+        " FROM tips WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// The tip, locked until the transaction ends.
@@ -203,10 +207,14 @@ pub async fn link_tip(
 }
 
 pub async fn case(conn: &mut PgConnection, id: Uuid) -> Result<Option<CaseRow>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", case_columns!(), " FROM cases WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as(concat!(
+        "SELECT ",
+        case_columns!(),
+        " FROM cases WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
 }
 
 pub async fn lock_case(tx: &mut PgConnection, id: Uuid) -> Result<Option<CaseRow>, sqlx::Error> {
@@ -220,7 +228,10 @@ pub async fn lock_case(tx: &mut PgConnection, id: Uuid) -> Result<Option<CaseRow
     .await
 }
 
-pub async fn case_tip_ids(conn: &mut PgConnection, case_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn case_tip_ids(
+    conn: &mut PgConnection,
+    case_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM tips WHERE case_id = $1 ORDER BY id")
         .bind(case_id)
         .fetch_all(conn)
@@ -412,14 +423,23 @@ pub async fn apply_grid(
     Ok(applied)
 }
 
-/// Every grid with the latest change applied.
+#[derive(sqlx::FromRow)]
+struct GridRow {
+    id: Uuid,
+    boundary: Json<Vec<(f64, f64)>>,
+    applied_seq: i64,
+}
+
+/// Every grid with the latest change applied, and the newest change's sequence.
 pub async fn grids(pool: &PgPool) -> Result<(Vec<(Uuid, Vec<(f64, f64)>)>, i64), sqlx::Error> {
-    let rows: Vec<(Uuid, Json<Vec<(f64, f64)>>, i64)> =
-        sqlx::query_as("SELECT id, boundary, applied_seq FROM grids")
-            .fetch_all(pool)
-            .await?;
-    let generation = rows.iter().map(|r| r.2).max().unwrap_or(0);
-    Ok((rows.into_iter().map(|(id, b, _)| (id, b.0)).collect(), generation))
+    let rows: Vec<GridRow> = sqlx::query_as("SELECT id, boundary, applied_seq FROM grids")
+        .fetch_all(pool)
+        .await?;
+    let generation = rows.iter().map(|r| r.applied_seq).max().unwrap_or(0);
+    Ok((
+        rows.into_iter().map(|g| (g.id, g.boundary.0)).collect(),
+        generation,
+    ))
 }
 
 pub async fn grid_generation(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {

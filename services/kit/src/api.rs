@@ -155,7 +155,9 @@ mod tests {
             .check(false, "request_id", "is required");
         let status = v.into_result().unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
-        let details = status.get_details_bad_request().expect("BadRequest details");
+        let details = status
+            .get_details_bad_request()
+            .expect("BadRequest details");
         let fields: Vec<_> = details
             .field_violations
             .iter()

@@ -172,7 +172,9 @@ impl Authenticator {
             let header = req
                 .metadata()
                 .get("authorization")
-                .ok_or_else(|| Status::unauthenticated("authorization: Bearer <token> is required"))?
+                .ok_or_else(|| {
+                    Status::unauthenticated("authorization: Bearer <token> is required")
+                })?
                 .to_str()
                 .map_err(|_| Status::unauthenticated("authorization header is not text"))?;
             let token = header
@@ -206,6 +208,15 @@ pub fn require<T>(req: &Request<T>, roles: &[&str]) -> Result<Caller, Status> {
             "this call needs one of the roles {roles:?}"
         )))
     }
+}
+
+/// A request carrying `authorization: Bearer <token>` (clients, tests, load generators).
+pub fn with_bearer<T>(message: T, token: &str) -> Request<T> {
+    let mut req = Request::new(message);
+    if let Ok(v) = format!("Bearer {token}").parse() {
+        req.metadata_mut().insert("authorization", v);
+    }
+    req
 }
 
 #[cfg(test)]
@@ -257,13 +268,4 @@ mod tests {
         let rotated = Authenticator::from_settings(&s).unwrap();
         assert!(rotated.verify(&token).is_ok());
     }
-}
-
-/// A request carrying `authorization: Bearer <token>` (clients, tests, load generators).
-pub fn with_bearer<T>(message: T, token: &str) -> Request<T> {
-    let mut req = Request::new(message);
-    if let Ok(v) = format!("Bearer {token}").parse() {
-        req.metadata_mut().insert("authorization", v);
-    }
-    req
 }

@@ -176,8 +176,7 @@ fn load_with<T: DeserializeOwned>(
     file: Option<&Path>,
     env: Environment,
 ) -> Result<T, config::ConfigError> {
-    let mut builder =
-        Config::builder().add_source(File::from_str(defaults_toml, FileFormat::Toml));
+    let mut builder = Config::builder().add_source(File::from_str(defaults_toml, FileFormat::Toml));
     if let Some(path) = file {
         builder = builder.add_source(File::from(path).required(true));
     }
@@ -289,7 +288,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kit-settings-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("redsupply.toml");
-        std::fs::write(&path, "[nats]\nurl = \"nats://file:4222\"\nmax_deliver = 3\n").unwrap();
+        std::fs::write(
+            &path,
+            "[nats]\nurl = \"nats://file:4222\"\nmax_deliver = 3\n",
+        )
+        .unwrap();
         let s: CommonSettings = load_with(
             DEFAULTS,
             Some(&path),

@@ -22,7 +22,13 @@ use crate::{
 };
 
 const STAFF: &[&str] = &[COMMUNITY_ADMIN, COUNTY_ADMIN];
-const ANYONE: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
+const ANYONE: &[&str] = &[
+    WORKER,
+    GRID_OFFICER,
+    COMMUNITY_ADMIN,
+    COUNTY_ADMIN,
+    GRID_SYSTEM,
+];
 
 pub struct Api {
     pool: PgPool,
@@ -36,7 +42,9 @@ impl Api {
 
 fn registry_status(context: &str, e: RegistryError) -> Status {
     match e {
-        RegistryError::UnknownCommunity(id) => invalid("community_id", format!("community {id} does not exist")),
+        RegistryError::UnknownCommunity(id) => {
+            invalid("community_id", format!("community {id} does not exist"))
+        }
         RegistryError::UnknownGrid(id) => not_found("grid", id),
         RegistryError::Database(db) => internal(context, db),
     }
@@ -103,13 +111,20 @@ fn community_to_pb(c: CommunityRow) -> pb::Community {
 
 fn check_name(v: &mut Violations, field: &str, name: &str) {
     let len = name.trim().chars().count();
-    v.check(len > 0, field, "is required")
-        .check(len <= 100, field, "must be at most 100 characters");
+    v.check(len > 0, field, "is required").check(
+        len <= 100,
+        field,
+        "must be at most 100 characters",
+    );
 }
 
 fn check_request_id(v: &mut Violations, request_id: &str) {
     v.check(!request_id.is_empty(), "request_id", "is required")
-        .check(request_id.len() <= 128, "request_id", "must be at most 128 characters");
+        .check(
+            request_id.len() <= 128,
+            "request_id",
+            "must be at most 128 characters",
+        );
 }
 
 #[tonic::async_trait]
@@ -124,9 +139,17 @@ impl OrganizationService for Api {
         let mut v = Violations::new();
         check_request_id(&mut v, &r.request_id);
         check_name(&mut v, "name", &r.name);
-        v.check(domain::valid_phone(&r.phone), "phone", "must be 5 to 20 digits, optionally after '+'");
+        v.check(
+            domain::valid_phone(&r.phone),
+            "phone",
+            "must be 5 to 20 digits, optionally after '+'",
+        );
         v.check(!r.platform.trim().is_empty(), "platform", "is required")
-            .check(r.platform.chars().count() <= 64, "platform", "must be at most 64 characters");
+            .check(
+                r.platform.chars().count() <= 64,
+                "platform",
+                "must be at most 64 characters",
+            );
         let enterprise_id = optional_id(&mut v, "enterprise_id", r.enterprise_id.as_deref());
         let community_id = optional_id(&mut v, "community_id", r.community_id.as_deref());
         v.into_result()?;
@@ -155,17 +178,23 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::GetWorkerRequest>,
     ) -> Result<Response<pb::GetWorkerResponse>, Status> {
-        let caller = require(&request, &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let caller = require(
+            &request,
+            &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN],
+        )?;
         let id = parse_id("id", &request.get_ref().id)?;
         let is_self = caller.subject == id.to_string();
         if caller.is_only(WORKER) && !is_self {
-            return Err(Status::permission_denied("a worker may read only their own record"));
+            return Err(Status::permission_denied(
+                "a worker may read only their own record",
+            ));
         }
         let row = store::worker(&self.pool, id)
             .await
             .map_err(|e| internal("loading the worker", e))?
             .ok_or_else(|| not_found("worker", id))?;
-        let show_phone = is_self || caller.has_role(COUNTY_ADMIN) || caller.has_role(COMMUNITY_ADMIN);
+        let show_phone =
+            is_self || caller.has_role(COUNTY_ADMIN) || caller.has_role(COMMUNITY_ADMIN);
         Ok(Response::new(pb::GetWorkerResponse {
             worker: Some(worker_to_pb(row, show_phone)),
         }))
@@ -190,7 +219,11 @@ impl OrganizationService for Api {
                 Vec::new()
             }
         };
-        v.check(r.request_id.len() <= 128, "request_id", "must be at most 128 characters");
+        v.check(
+            r.request_id.len() <= 128,
+            "request_id",
+            "must be at most 128 characters",
+        );
         v.into_result()?;
         let row = registry::upsert_grid(
             &self.pool,
@@ -255,11 +288,17 @@ impl OrganizationService for Api {
     ) -> Result<Response<pb::UpsertCommunityResponse>, Status> {
         let caller = require(&request, &[COUNTY_ADMIN])?;
         let r = request.into_inner();
-        let c = r.community.ok_or_else(|| invalid("community", "is required"))?;
+        let c = r
+            .community
+            .ok_or_else(|| invalid("community", "is required"))?;
         let mut v = Violations::new();
         let id = optional_id(&mut v, "community.id", Some(&c.id));
         check_name(&mut v, "community.name", &c.name);
-        v.check(c.township.chars().count() <= 100, "community.township", "must be at most 100 characters");
+        v.check(
+            c.township.chars().count() <= 100,
+            "community.township",
+            "must be at most 100 characters",
+        );
         v.into_result()?;
         let row = registry::upsert_community(
             &self.pool,

@@ -62,7 +62,10 @@ pub fn normalize_boundary(points: &[LatLng]) -> Result<Vec<(f64, f64)>, Boundary
 }
 
 pub fn valid_coordinate(lat: f64, lng: f64) -> bool {
-    lat.is_finite() && lng.is_finite() && (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng)
+    lat.is_finite()
+        && lng.is_finite()
+        && (-90.0..=90.0).contains(&lat)
+        && (-180.0..=180.0).contains(&lng)
 }
 
 fn signed_area(ring: &[(f64, f64)]) -> f64 {
@@ -139,17 +142,28 @@ mod tests {
 
     #[test]
     fn a_closed_square_is_accepted_and_opened() {
-        let r = normalize_boundary(&ring(&[(0.0, 0.0), (0.0, 1.0), (1.0, 1.0), (1.0, 0.0), (0.0, 0.0)]))
-            .unwrap();
+        let r = normalize_boundary(&ring(&[
+            (0.0, 0.0),
+            (0.0, 1.0),
+            (1.0, 1.0),
+            (1.0, 0.0),
+            (0.0, 0.0),
+        ]))
+        .unwrap();
         assert_eq!(r.len(), 4);
-        let open = normalize_boundary(&ring(&[(0.0, 0.0), (0.0, 1.0), (1.0, 1.0), (1.0, 0.0)])).unwrap();
+        let open =
+            normalize_boundary(&ring(&[(0.0, 0.0), (0.0, 1.0), (1.0, 1.0), (1.0, 0.0)])).unwrap();
         assert_eq!(r, open);
     }
 
     #[test]
     fn a_bow_tie_is_refused() {
-        let err = normalize_boundary(&ring(&[(0.0, 0.0), (1.0, 1.0), (1.0, 0.0), (0.0, 1.0)])).unwrap_err();
-        assert!(matches!(err, BoundaryError::SelfIntersecting(_, _)), "{err:?}");
+        let err = normalize_boundary(&ring(&[(0.0, 0.0), (1.0, 1.0), (1.0, 0.0), (0.0, 1.0)]))
+            .unwrap_err();
+        assert!(
+            matches!(err, BoundaryError::SelfIntersecting(_, _)),
+            "{err:?}"
+        );
     }
 
     #[test]

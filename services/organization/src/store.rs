@@ -77,7 +77,11 @@ pub async fn insert_worker(
     if let Some(row) = inserted {
         return Ok((row, true));
     }
-    let existing = sqlx::query_as(concat!("SELECT ", worker_columns!(), " FROM workers WHERE registered_by = $1 AND request_id = $2"))
+    let existing = sqlx::query_as(concat!(
+        "SELECT ",
+        worker_columns!(),
+        " FROM workers WHERE registered_by = $1 AND request_id = $2"
+    ))
     .bind(caller)
     .bind(request_id)
     .fetch_one(&mut *tx)
@@ -86,10 +90,14 @@ pub async fn insert_worker(
 }
 
 pub async fn worker(pool: &PgPool, id: Uuid) -> Result<Option<WorkerRow>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", worker_columns!(), " FROM workers WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(concat!(
+        "SELECT ",
+        worker_columns!(),
+        " FROM workers WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 pub async fn community_exists(tx: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
@@ -130,10 +138,13 @@ pub async fn upsert_grid(
             Ok(row.map(|r| (r, true)))
         }
         None => {
-            let inserted: Option<GridRow> = sqlx::query_as(concat!("INSERT INTO grids (id, name, community_id, boundary, created_by, request_id)
+            let inserted: Option<GridRow> = sqlx::query_as(concat!(
+                "INSERT INTO grids (id, name, community_id, boundary, created_by, request_id)
                  VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (created_by, request_id) DO NOTHING
-                 RETURNING ", grid_columns!()))
+                 RETURNING ",
+                grid_columns!()
+            ))
             .bind(Uuid::now_v7())
             .bind(name)
             .bind(community_id)
@@ -145,7 +156,11 @@ pub async fn upsert_grid(
             if let Some(row) = inserted {
                 return Ok(Some((row, true)));
             }
-            let existing = sqlx::query_as(concat!("SELECT ", grid_columns!(), " FROM grids WHERE created_by = $1 AND request_id = $2"))
+            let existing = sqlx::query_as(concat!(
+                "SELECT ",
+                grid_columns!(),
+                " FROM grids WHERE created_by = $1 AND request_id = $2"
+            ))
             .bind(caller)
             .bind(request_id)
             .fetch_one(&mut *tx)
@@ -156,10 +171,14 @@ pub async fn upsert_grid(
 }
 
 pub async fn grid(pool: &PgPool, id: Uuid) -> Result<Option<GridRow>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", grid_columns!(), " FROM grids WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(concat!(
+        "SELECT ",
+        grid_columns!(),
+        " FROM grids WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 pub async fn list_grids(
@@ -168,9 +187,13 @@ pub async fn list_grids(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<GridRow>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", grid_columns!(), " FROM grids
+    sqlx::query_as(concat!(
+        "SELECT ",
+        grid_columns!(),
+        " FROM grids
          WHERE ($1::uuid IS NULL OR community_id = $1) AND ($2::uuid IS NULL OR id > $2)
-         ORDER BY id LIMIT $3"))
+         ORDER BY id LIMIT $3"
+    ))
     .bind(community_id)
     .bind(after)
     .bind(limit)

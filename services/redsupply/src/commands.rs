@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use kit::auth::with_bearer;
 use redsupply::{AppSettings, ServiceName, seed, startup};
 use redsupply_proto::{
     common::v1::LatLng,
@@ -13,7 +14,6 @@ use redsupply_proto::{
     roles,
     stations::v1::{GetBalanceRequest, points_service_client::PointsServiceClient},
 };
-use kit::auth::with_bearer;
 
 pub async fn serve(settings: AppSettings, services: &[ServiceName]) -> anyhow::Result<()> {
     let names = ServiceName::expand(services);
@@ -22,11 +22,14 @@ pub async fn serve(settings: AppSettings, services: &[ServiceName]) -> anyhow::R
         .map(|n| n.schema())
         .collect::<Vec<_>>()
         .join("+");
-    let _telemetry = kit::telemetry::init(&settings.common.telemetry, &format!("redsupply-{label}"))?;
+    let _telemetry =
+        kit::telemetry::init(&settings.common.telemetry, &format!("redsupply-{label}"))?;
     kit::telemetry::install_metrics(&settings.common.admin)
         .context("starting the metrics listener (admin.listen)")?;
     if settings.uses_dev_key() {
-        tracing::warn!("auth.hs256_key is the built-in development key: set REDSUPPLY__AUTH__HS256_KEY before real use");
+        tracing::warn!(
+            "auth.hs256_key is the built-in development key: set REDSUPPLY__AUTH__HS256_KEY before real use"
+        );
     }
     let shutdown = kit::shutdown::on_signals();
     let rt = kit::Runtime::new(settings.common.clone(), shutdown.clone()).await?;
@@ -89,7 +92,9 @@ pub fn token(
 }
 
 pub async fn probe(addr: &str, service: &str) -> anyhow::Result<()> {
-    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
     let url = if addr.contains("://") {
         addr.to_owned()
     } else {
@@ -116,7 +121,11 @@ pub async fn probe(addr: &str, service: &str) -> anyhow::Result<()> {
 }
 
 /// Submits one tip as the first demo worker, then waits for its case and points.
-pub async fn demo(settings: AppSettings, governance: String, stations: String) -> anyhow::Result<()> {
+pub async fn demo(
+    settings: AppSettings,
+    governance: String,
+    stations: String,
+) -> anyhow::Result<()> {
     let seeded = seed::demo_county(&settings).await?;
     let worker = *seeded.workers.first().context("no demo worker")?;
     let auth = kit::auth::Authenticator::from_settings(&settings.common.auth)?;
@@ -124,22 +133,33 @@ pub async fn demo(settings: AppSettings, governance: String, stations: String) -
     let mut gov = GovernanceServiceClient::connect(governance).await?;
     let mut points = PointsServiceClient::connect(stations).await?;
     let before = points
-        .get_balance(with_bearer(GetBalanceRequest { worker_id: worker.to_string() }, &token))
+        .get_balance(with_bearer(
+            GetBalanceRequest {
+                worker_id: worker.to_string(),
+            },
+            &token,
+        ))
         .await?
         .into_inner()
         .balance
         .map(|b| b.points)
         .unwrap_or(0);
     let tip = gov
-        .submit_tip(with_bearer(SubmitTipRequest {
-            request_id: uuid::Uuid::now_v7().to_string(),
-            reporter_id: worker.to_string(),
-            category: TipCategory::Traffic as i32,
-            description: "Traffic light out at the Dongda Street crossing".into(),
-            location: Some(LatLng { latitude: seed::SEAT.0 + 0.002, longitude: seed::SEAT.1 + 0.002 }),
-            photo_urls: vec![],
-            observed_at: None,
-        }, &token))
+        .submit_tip(with_bearer(
+            SubmitTipRequest {
+                request_id: uuid::Uuid::now_v7().to_string(),
+                reporter_id: worker.to_string(),
+                category: TipCategory::Traffic as i32,
+                description: "Traffic light out at the Dongda Street crossing".into(),
+                location: Some(LatLng {
+                    latitude: seed::SEAT.0 + 0.002,
+                    longitude: seed::SEAT.1 + 0.002,
+                }),
+                photo_urls: vec![],
+                observed_at: None,
+            },
+            &token,
+        ))
         .await?
         .into_inner()
         .tip
@@ -162,17 +182,36 @@ pub async fn demo(settings: AppSettings, governance: String, stations: String) -
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let staff = auth.issue("demo", &[roles::COUNTY_ADMIN], None)?;
-    let case = gov.get_case(with_bearer(GetCaseRequest { id: routed.case_id.clone() }, &staff)).await?.into_inner().case.context("no case")?;
+    let case = gov
+        .get_case(with_bearer(
+            GetCaseRequest {
+                id: routed.case_id.clone(),
+            },
+            &staff,
+        ))
+        .await?
+        .into_inner()
+        .case
+        .context("no case")?;
     println!(
         "case {}: grid {}, department {}, {}",
         case.id,
-        if case.grid_id.is_empty() { "county queue" } else { &case.grid_id },
+        if case.grid_id.is_empty() {
+            "county queue"
+        } else {
+            &case.grid_id
+        },
         case.department,
         case.status().as_str_name()
     );
     let after = loop {
         let b = points
-            .get_balance(with_bearer(GetBalanceRequest { worker_id: worker.to_string() }, &token))
+            .get_balance(with_bearer(
+                GetBalanceRequest {
+                    worker_id: worker.to_string(),
+                },
+                &token,
+            ))
             .await?
             .into_inner()
             .balance
@@ -186,4 +225,3 @@ pub async fn demo(settings: AppSettings, governance: String, stations: String) -
     println!("worker {worker}: {before} → {after} points");
     Ok(())
 }
-

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use redsupply::{AppSettings, ServiceName};
 
 #[derive(Parser)]
-#[command(name = "redsupply", version, about = "Red Supply: support network for gig workers")]
+#[command(
+    name = "redsupply",
+    version,
+    about = "Red Supply: support network for gig workers"
+)]
 struct Cli {
     /// Settings file layered over the built-in defaults (then REDSUPPLY__SECTION__KEY variables).
     #[arg(long, global = true, env = "REDSUPPLY_CONFIG")]
@@ -70,7 +74,9 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve { services } => commands::serve(settings, &services).await,
             Command::Migrate => commands::migrate(settings).await,
-            Command::Seed { print_demo_worker } => commands::seed(settings, print_demo_worker).await,
+            Command::Seed { print_demo_worker } => {
+                commands::seed(settings, print_demo_worker).await
+            }
             Command::Token {
                 role,
                 subject,

@@ -17,7 +17,14 @@ pub const SEAT: (f64, f64) = (29.74, 103.57);
 const CELL: f64 = 0.01;
 
 const COMMUNITIES: [&str; 9] = [
-    "Yingchun", "Qingyi", "Dongfeng", "Xinhua", "Chengzhong", "Nanan", "Beicheng", "Jinhe",
+    "Yingchun",
+    "Qingyi",
+    "Dongfeng",
+    "Xinhua",
+    "Chengzhong",
+    "Nanan",
+    "Beicheng",
+    "Jinhe",
     "Tianfu",
 ];
 
@@ -52,7 +59,10 @@ pub struct Seeded {
 /// The south-west corner of community `i`'s grid: row-major 3 × 3, centred on the seat.
 pub fn grid_corner(i: usize) -> (f64, f64) {
     let (row, col) = ((i / 3) as f64, (i % 3) as f64);
-    (SEAT.0 - 1.5 * CELL + row * CELL, SEAT.1 - 1.5 * CELL + col * CELL)
+    (
+        SEAT.0 - 1.5 * CELL + row * CELL,
+        SEAT.1 - 1.5 * CELL + col * CELL,
+    )
 }
 
 pub async fn demo_county(settings: &AppSettings) -> Result<Seeded, SeedError> {
@@ -155,9 +165,24 @@ async fn seed_stations(pool: &PgPool, communities: &[Uuid]) -> Result<usize, See
         n += 1;
     }
     let districts = [
-        ("Dongda Street Business District Station", H::BankBranch, 0.004, 0.006),
-        ("Ceramics Market Business District Station", H::MassOrganizationSite, -0.006, -0.004),
-        ("Qingyi River Business District Station", H::BankBranch, 0.007, -0.007),
+        (
+            "Dongda Street Business District Station",
+            H::BankBranch,
+            0.004,
+            0.006,
+        ),
+        (
+            "Ceramics Market Business District Station",
+            H::MassOrganizationSite,
+            -0.006,
+            -0.004,
+        ),
+        (
+            "Qingyi River Business District Station",
+            H::BankBranch,
+            0.007,
+            -0.007,
+        ),
     ];
     for (name, host, dlat, dlng) in districts {
         stations::store::upsert_station(

@@ -1,7 +1,7 @@
 //! Builds and starts the services one process hosts (`redsupply serve <service>…|all`).
 
-use kit::{Runtime, StartError, grpc::Running};
 use crate::AppSettings;
+use kit::{Runtime, StartError, grpc::Running};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum ServiceName {

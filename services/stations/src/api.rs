@@ -22,7 +22,13 @@ use crate::{
     store::{self, StationRow},
 };
 
-const ANYONE: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
+const ANYONE: &[&str] = &[
+    WORKER,
+    GRID_OFFICER,
+    COMMUNITY_ADMIN,
+    COUNTY_ADMIN,
+    GRID_SYSTEM,
+];
 const LEDGER_READERS: &[&str] = &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 
 #[derive(Clone)]
@@ -93,7 +99,11 @@ impl StationsService for Api {
                 None
             }
         };
-        v.check((0..=100).contains(&r.limit), "limit", "must be within 0..100");
+        v.check(
+            (0..=100).contains(&r.limit),
+            "limit",
+            "must be within 0..100",
+        );
         v.into_result()?;
         let limit = if r.limit == 0 { 5 } else { r.limit as usize };
 

@@ -45,7 +45,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 
 /// Starts the gRPC servers, the outbox relay and the `stations-points` consumer.
 pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartError> {
-    if !(settings.riding_speed_kmh > 0.0) {
+    if settings.riding_speed_kmh.is_nan() || settings.riding_speed_kmh <= 0.0 {
         return Err(StartError::Invalid(
             "stations.riding_speed_kmh must be above 0".into(),
         ));

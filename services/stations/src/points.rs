@@ -27,9 +27,15 @@ impl Handler for Awards {
         let e: ev::TipSubmitted = event.decode()?;
         let worker = Uuid::parse_str(&e.reporter_id).map_err(HandlerError::permanent)?;
         let span = tracing::info_span!("award", worker_id = %worker, tip_id = %e.tip_id);
-        award(tx, worker, self.rules.tip_submitted, REASON_TIP_SUBMITTED, event.id)
-            .instrument(span)
-            .await
+        award(
+            tx,
+            worker,
+            self.rules.tip_submitted,
+            REASON_TIP_SUBMITTED,
+            event.id,
+        )
+        .instrument(span)
+        .await
     }
 }
 
@@ -43,7 +49,8 @@ async fn award(
     if points == 0 {
         return Ok(());
     }
-    let Some((entry, balance)) = store::append_entry(tx, worker, points, reason, source_event).await?
+    let Some((entry, balance)) =
+        store::append_entry(tx, worker, points, reason, source_event).await?
     else {
         tracing::debug!("already awarded for this event");
         return Ok(());

@@ -80,10 +80,14 @@ pub async fn stations_in_box(
 }
 
 pub async fn station(pool: &PgPool, id: Uuid) -> Result<Option<StationRow>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", station_columns!(), " FROM stations WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(concat!(
+        "SELECT ",
+        station_columns!(),
+        " FROM stations WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -4,7 +4,9 @@
 //! acknowledged without effect. A failing event is redelivered with back-off, and after
 //! `max_deliver` attempts (or at once, when it cannot be decoded) parked as a dead letter.
 
-use std::{collections::HashMap, error::Error as StdError, future::Future, sync::Arc, time::Instant};
+use std::{
+    collections::HashMap, error::Error as StdError, future::Future, sync::Arc, time::Instant,
+};
 
 use async_nats::jetstream::{
     AckKind,
@@ -162,14 +164,16 @@ impl<H: Handler> Runner<H> {
                     match next {
                         Ok(msg) => {
                             if self.process(msg).await.is_err() {
-                                tracing::warn!(consumer = durable, "consumer crashed (fault injected)");
+                                tracing::warn!(
+                                    consumer = durable,
+                                    "consumer crashed (fault injected)"
+                                );
                                 return;
                             }
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, consumer = durable, "pull interrupted");
-                            if wait_or_shutdown(self.bus.settings().backoff(1), &shutdown).await
-                            {
+                            if wait_or_shutdown(self.bus.settings().backoff(1), &shutdown).await {
                                 break 'outer;
                             }
                             continue 'outer;

@@ -127,7 +127,7 @@ pub struct Event {
 impl Event {
     /// Decodes the protobuf payload; a payload that does not decode is a permanent failure.
     pub fn decode<M: prost::Message + Default>(&self) -> Result<M, HandlerError> {
-        M::decode(self.payload.as_ref()).map_err(|e| HandlerError::permanent(e))
+        M::decode(self.payload.as_ref()).map_err(HandlerError::permanent)
     }
 }
 

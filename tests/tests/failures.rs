@@ -1,0 +1,220 @@
+//! The tip's path under failure: a consumer that dies between its effect and its ack, and NATS
+//! going away while tips keep arriving.
+
+use std::time::Duration;
+
+use kit::auth::with_bearer;
+use redsupply::ServiceName;
+use redsupply_proto::{
+    common::v1::LatLng,
+    governance::v1::{GetTipRequest, SubmitTipRequest, TipCategory, TipStatus},
+    stations::v1::GetBalanceRequest,
+};
+use redsupply_tests::{TestApp, eventually};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+use uuid::Uuid;
+
+fn new_tip(reporter: Uuid, request_id: &str) -> SubmitTipRequest {
+    SubmitTipRequest {
+        request_id: request_id.into(),
+        reporter_id: reporter.to_string(),
+        category: TipCategory::SafetyHazard as i32,
+        description: "Manhole cover missing".into(),
+        location: Some(LatLng {
+            latitude: 29.735,
+            longitude: 103.565,
+        }),
+        ..Default::default()
+    }
+}
+
+async fn count(app: &TestApp, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&app.db.pool().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_that_dies_after_its_effect_but_before_its_ack_changes_nothing_on_redelivery() {
+    let mut app = TestApp::spawn().await;
+    app.create_grid("Grid", 29.73, 103.56, 0.01).await;
+    let (worker, token) = app.register_worker("Liu Yang").await;
+    // Both consumers of the tip die right after committing, without acknowledging.
+    app.rt
+        .faults
+        .crash_after_commit(governance::DISPATCH_CONSUMER, 1);
+    app.rt
+        .faults
+        .crash_after_commit(stations::POINTS_CONSUMER, 1);
+
+    let t = app
+        .governance()
+        .await
+        .submit_tip(with_bearer(new_tip(worker, "once"), &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .tip
+        .unwrap();
+    eventually("both effects to commit", || {
+        let app = &app;
+        async move {
+            let cases = count(app, "SELECT count(*) FROM governance.cases").await;
+            let entries = count(app, "SELECT count(*) FROM stations.ledger_entries").await;
+            (cases == 1 && entries == 1).then_some(())
+        }
+    })
+    .await;
+
+    // The processes restart; JetStream redelivers the unacknowledged event after ack_wait.
+    app.stop_service(ServiceName::Governance).await;
+    app.stop_service(ServiceName::Stations).await;
+    app.start_service(ServiceName::Governance).await;
+    app.start_service(ServiceName::Stations).await;
+    let dispatch = app
+        .consumer_idle("governance", governance::DISPATCH_CONSUMER)
+        .await;
+    let points = app
+        .consumer_idle("governance", stations::POINTS_CONSUMER)
+        .await;
+    assert_eq!(dispatch.delivered.consumer_sequence, 2, "delivered twice");
+    assert_eq!(points.delivered.consumer_sequence, 2, "delivered twice");
+
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM governance.cases").await,
+        1
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM stations.ledger_entries").await,
+        1
+    );
+    let balance = app
+        .points()
+        .await
+        .get_balance(with_bearer(
+            GetBalanceRequest {
+                worker_id: worker.to_string(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .balance
+        .unwrap();
+    assert_eq!(balance.points, 5);
+    let tip = app
+        .governance()
+        .await
+        .get_tip(with_bearer(GetTipRequest { id: t.id }, &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .tip
+        .unwrap();
+    assert_eq!(tip.status(), TipStatus::Routed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tips_keep_coming_in_while_nats_is_down_and_none_is_lost_when_it_returns() {
+    let mut app = TestApp::spawn().await;
+    app.create_grid("Grid", 29.73, 103.56, 0.01).await;
+    let (worker, token) = app.register_worker("Chen Jie").await;
+
+    app.nats.stop();
+    let mut health = app.health(ServiceName::Governance).await;
+    eventually("the nats health entry to turn NOT_SERVING", || {
+        let mut health = health.clone();
+        async move {
+            let s = health
+                .check(HealthCheckRequest {
+                    service: kit::grpc::NATS_HEALTH.into(),
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .status();
+            (s == ServingStatus::NotServing).then_some(())
+        }
+    })
+    .await;
+
+    const TIPS: usize = 20;
+    let mut gov = app.governance().await;
+    let mut ids = Vec::new();
+    for i in 0..TIPS {
+        let t = tokio::time::timeout(
+            Duration::from_secs(5),
+            gov.submit_tip(with_bearer(new_tip(worker, &format!("outage-{i}")), &token)),
+        )
+        .await
+        .expect("intake does not wait on NATS")
+        .expect("intake keeps accepting tips")
+        .into_inner()
+        .tip
+        .unwrap();
+        ids.push(t.id);
+    }
+    let overall = health
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status();
+    assert_eq!(overall, ServingStatus::Serving, "the service stays ready");
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM governance.cases").await,
+        0
+    );
+
+    app.nats.resume().await;
+    eventually("every tip to be routed and awarded", || {
+        let app = &app;
+        async move {
+            let routed = count(app, "SELECT count(*) FROM governance.tips WHERE status = 2").await;
+            let entries = count(app, "SELECT count(*) FROM stations.ledger_entries").await;
+            (routed == TIPS as i64 && entries == TIPS as i64).then_some(())
+        }
+    })
+    .await;
+    app.consumer_idle("governance", governance::DISPATCH_CONSUMER)
+        .await;
+    app.consumer_idle("governance", stations::POINTS_CONSUMER)
+        .await;
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM governance.cases").await,
+        TIPS as i64
+    );
+    assert_eq!(
+        count(&app, "SELECT count(DISTINCT case_id) FROM governance.tips").await,
+        TIPS as i64
+    );
+    let balance = app
+        .points()
+        .await
+        .get_balance(with_bearer(
+            GetBalanceRequest {
+                worker_id: worker.to_string(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .balance
+        .unwrap();
+    assert_eq!(balance.points, 5 * TIPS as i64);
+    for id in ids {
+        let tip = gov
+            .get_tip(with_bearer(GetTipRequest { id }, &token))
+            .await
+            .unwrap()
+            .into_inner()
+            .tip
+            .unwrap();
+        assert_eq!(tip.status(), TipStatus::Routed);
+    }
+}
