@@ -225,3 +225,50 @@ pub async fn demo(
     println!("worker {worker}: {before} → {after} points");
     Ok(())
 }
+
+pub async fn dead_letters_list(
+    settings: AppSettings,
+    service: Option<ServiceName>,
+    include_replayed: bool,
+) -> anyhow::Result<()> {
+    let names = ServiceName::expand(&[service.unwrap_or(ServiceName::All)]);
+    println!(
+        "{:<13} {:>6}  {:<22} {:<40} {:>5}  error",
+        "service", "id", "consumer", "subject", "tries"
+    );
+    for name in names {
+        let pool = startup::pool(&settings, name)?;
+        for d in kit::bus::dead_letters::list(&pool, include_replayed).await? {
+            println!(
+                "{:<13} {:>6}  {:<22} {:<40} {:>5}  {}{}",
+                name.schema(),
+                d.id,
+                d.consumer,
+                d.subject,
+                d.deliveries,
+                d.error,
+                if d.replayed_at.is_some() {
+                    " (replayed)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn dead_letters_replay(
+    settings: AppSettings,
+    service: ServiceName,
+    id: i64,
+) -> anyhow::Result<()> {
+    let pool = startup::pool(&settings, service)?;
+    let bus = kit::bus::Bus::connect(&settings.common.nats).await?;
+    let d = kit::bus::dead_letters::replay(&pool, &bus, id).await?;
+    println!(
+        "replayed dead letter {} ({} for {})",
+        d.id, d.subject, d.consumer
+    );
+    Ok(())
+}

@@ -55,12 +55,35 @@ enum Command {
         #[arg(long, default_value = "")]
         service: String,
     },
+    /// List, or replay once the cause is fixed, events a consumer gave up on.
+    DeadLetters {
+        #[command(subcommand)]
+        action: DeadLetterAction,
+    },
     /// Walk one tip through the running stack as a demo worker.
     Demo {
         #[arg(long, default_value = "http://127.0.0.1:50054")]
         governance: String,
         #[arg(long, default_value = "http://127.0.0.1:50053")]
         stations: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadLetterAction {
+    /// Dead letters of every service (or one), newest first.
+    List {
+        #[arg(long, value_enum)]
+        service: Option<ServiceName>,
+        /// Include those already replayed.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Publish one dead letter again; consumers that already applied it skip it.
+    Replay {
+        #[arg(long, value_enum)]
+        service: ServiceName,
+        id: i64,
     },
 }
 
@@ -83,6 +106,14 @@ fn main() -> anyhow::Result<()> {
                 ttl_secs,
             } => commands::token(&settings, &role, &subject, ttl_secs),
             Command::Probe { addr, service } => commands::probe(&addr, &service).await,
+            Command::DeadLetters { action } => match action {
+                DeadLetterAction::List { service, all } => {
+                    commands::dead_letters_list(settings, service, all).await
+                }
+                DeadLetterAction::Replay { service, id } => {
+                    commands::dead_letters_replay(settings, service, id).await
+                }
+            },
             Command::Demo {
                 governance,
                 stations,

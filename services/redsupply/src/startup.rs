@@ -79,3 +79,17 @@ pub async fn migrate(settings: &AppSettings) -> Result<(), StartError> {
     governance::migrate(&governance::pool(common)?).await?;
     Ok(())
 }
+
+/// The database pool of one service (in its schema).
+pub fn pool(settings: &AppSettings, name: ServiceName) -> Result<sqlx::PgPool, StartError> {
+    let common = &settings.common;
+    Ok(match name {
+        ServiceName::Organization => organization::pool(common)?,
+        ServiceName::Education => education::pool(common)?,
+        ServiceName::Stations => stations::pool(common)?,
+        ServiceName::Governance => governance::pool(common)?,
+        ServiceName::All => {
+            return Err(StartError::Invalid("name one service, not all".into()));
+        }
+    })
+}

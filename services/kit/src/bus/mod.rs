@@ -3,6 +3,7 @@
 //! (`REDSUPPLY_<SERVICE>` over `redsupply.<service>.>`), provisioned by whoever needs it first.
 
 mod consumer;
+pub mod dead_letters;
 mod outbox;
 mod relay;
 

@@ -1,0 +1,118 @@
+//! The demo county that `redsupply seed` loads: idempotent, and usable through the APIs — nearest
+//! stations around Jiajiang's seat, learning sites, and a tip at the seat routed to its grid.
+
+use kit::auth::with_bearer;
+use redsupply::seed::{self, SEAT};
+use redsupply_proto::{
+    common::v1::LatLng,
+    education::v1::{ListLearningSitesRequest, education_service_client::EducationServiceClient},
+    stations::v1::{Amenity, FindNearestStationsRequest, StationTier},
+};
+use redsupply_tests::{TestApp, eventually};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_county_is_seeded_once_and_served() {
+    let app = TestApp::spawn().await;
+    let first = seed::demo_county(&app.settings).await.unwrap();
+    let again = seed::demo_county(&app.settings).await.unwrap();
+    assert_eq!(first.grids, again.grids, "seeding twice changes nothing");
+    assert_eq!(first.workers, again.workers);
+    assert_eq!((first.communities.len(), first.grids.len()), (9, 9));
+    assert_eq!(first.stations, 13, "1 + 9 + 3 stations");
+
+    let pool = app.db.pool().await;
+    let stations: i64 = sqlx::query_scalar("SELECT count(*) FROM stations.stations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stations, 13);
+    eventually("governance to learn all 9 grids", || {
+        let pool = pool.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM governance.grids")
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+            (n == 9).then_some(())
+        }
+    })
+    .await;
+
+    let token = app.token(
+        redsupply_proto::roles::WORKER,
+        &first.workers[0].to_string(),
+    );
+    let seat = LatLng {
+        latitude: SEAT.0,
+        longitude: SEAT.1,
+    };
+    let near = app
+        .stations()
+        .await
+        .find_nearest_stations(with_bearer(
+            FindNearestStationsRequest {
+                location: Some(seat),
+                amenity: Amenity::Unspecified as i32,
+                limit: 5,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .stations;
+    assert_eq!(near.len(), 5);
+    let main = near[0].station.as_ref().unwrap();
+    assert_eq!(main.tier(), StationTier::Main);
+    assert!(near[0].distance_meters < 1.0);
+    assert!(
+        near.windows(2)
+            .all(|w| w[0].distance_meters <= w[1].distance_meters),
+        "nearest first"
+    );
+    // 15 km/h: minutes = meters / 250.
+    for n in &near {
+        assert!((n.travel_minutes - n.distance_meters / 250.0).abs() < 1e-6);
+    }
+
+    let legal_aid = app
+        .stations()
+        .await
+        .find_nearest_stations(with_bearer(
+            FindNearestStationsRequest {
+                location: Some(seat),
+                amenity: Amenity::MediationLegalAid as i32,
+                limit: 5,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .stations;
+    assert!(!legal_aid.is_empty());
+    assert!(legal_aid.iter().all(|n| {
+        n.station
+            .as_ref()
+            .unwrap()
+            .amenities
+            .contains(&(Amenity::MediationLegalAid as i32))
+    }));
+    assert!(legal_aid.len() < near.len());
+
+    let channel = tonic::transport::Endpoint::from_shared(format!(
+        "http://{}",
+        app.addr(redsupply::ServiceName::Education)
+    ))
+    .unwrap()
+    .connect()
+    .await
+    .unwrap();
+    let sites = EducationServiceClient::new(channel)
+        .list_learning_sites(with_bearer(ListLearningSitesRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .sites;
+    assert_eq!(sites.len(), 9, "nine learning sites");
+}
