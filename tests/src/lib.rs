@@ -49,6 +49,15 @@ where
     }
 }
 
+/// A channel to a server the test started.
+pub async fn connect(addr: SocketAddr) -> Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect to the service")
+}
+
 /// One running service with its own shutdown switch, so a test can stop or crash it alone.
 struct Hosted {
     running: Option<Running>,
@@ -63,6 +72,7 @@ pub struct TestApp {
     pub rt: Runtime,
     pub auth: Arc<kit::auth::Authenticator>,
     hosted: HashMap<ServiceName, Hosted>,
+    replicas: Vec<(ServiceName, Hosted)>,
 }
 
 impl TestApp {
@@ -104,6 +114,7 @@ impl TestApp {
             rt,
             auth,
             hosted: HashMap::new(),
+            replicas: Vec::new(),
         };
         for s in ServiceName::EACH {
             app.start_service(s).await;
@@ -130,6 +141,30 @@ impl TestApp {
         );
     }
 
+    /// Starts one more instance of a service beside the first (same database and bus), as a
+    /// second replica would run; returns its address.
+    pub async fn start_replica(&mut self, name: ServiceName) -> SocketAddr {
+        let stop = self.rt.shutdown.child_token();
+        let rt = Runtime {
+            shutdown: stop.clone(),
+            ..self.rt.clone()
+        };
+        let running = redsupply::start(&self.settings, &[name], &rt)
+            .await
+            .expect("replica starts")
+            .pop()
+            .expect("one service");
+        let addr = running.addr;
+        self.replicas.push((
+            name,
+            Hosted {
+                running: Some(running),
+                stop,
+            },
+        ));
+        addr
+    }
+
     /// Stops one service gracefully and waits until it has.
     pub async fn stop_service(&mut self, name: ServiceName) {
         if let Some(h) = self.hosted.get_mut(&name) {
@@ -149,11 +184,7 @@ impl TestApp {
     }
 
     async fn channel(&self, name: ServiceName) -> Channel {
-        tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr(name)))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connect to the service")
+        connect(self.addr(name)).await
     }
 
     pub async fn organization(&self) -> OrganizationServiceClient<Channel> {
