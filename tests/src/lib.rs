@@ -196,6 +196,14 @@ impl TestApp {
     pub async fn gateway(&self) -> GridGatewayServiceClient<Channel> {
         GridGatewayServiceClient::new(self.channel(ServiceName::Governance).await)
     }
+    pub async fn education(
+        &self,
+    ) -> redsupply_proto::education::v1::education_service_client::EducationServiceClient<Channel>
+    {
+        redsupply_proto::education::v1::education_service_client::EducationServiceClient::new(
+            self.channel(ServiceName::Education).await,
+        )
+    }
     pub async fn points(&self) -> PointsServiceClient<Channel> {
         PointsServiceClient::new(self.channel(ServiceName::Stations).await)
     }

@@ -1,23 +1,35 @@
-//! `EducationService`: learning sites.
+//! `EducationService`: learning sites, lecturers, courses, sessions, check-in and statistics —
+//! validation, roles, and the mapping of refusals to statuses.
 
+use std::collections::BTreeMap;
+
+use chrono::Utc;
 use kit::{
-    api::{Violations, internal, page_after, page_size},
+    api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
     auth::require,
-    time::to_timestamp,
+    time::{from_timestamp, to_timestamp},
 };
 use redsupply_proto::{
-    education::v1::{self as pb, education_service_server::EducationService},
+    education::v1::{
+        self as pb, CourseFormat, CourseTheme, education_service_server::EducationService,
+    },
     roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, GRID_SYSTEM, WORKER},
 };
 use sqlx::PgPool;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 use uuid::Uuid;
 
 use crate::{
+    domain,
+    sessions::{self, Booking, CheckInError, ScheduleError},
     sites,
-    store::{self, NewSite, SiteRow},
+    store::{self, AttendanceRow, CourseRow, LecturerRow, NewCourse, NewSite, SessionRow, SiteRow},
 };
 
+const STAFF: &[&str] = &[COMMUNITY_ADMIN, COUNTY_ADMIN];
+const STATS_READERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
+const MAX_CODES: i32 = 500;
 const ANYONE: &[&str] = &[
     WORKER,
     GRID_OFFICER,
@@ -49,6 +61,116 @@ fn optional_uuid(v: &mut Violations, field: &str, value: &str) -> Option<Uuid> {
     let parsed = Uuid::parse_str(value).ok();
     v.check(parsed.is_some(), field, "must be a UUID");
     parsed
+}
+
+fn lecturer_to_pb(l: LecturerRow) -> pb::Lecturer {
+    pb::Lecturer {
+        id: l.id.to_string(),
+        name: l.name,
+        department: l.department,
+        expertise: l.expertise,
+        available: l.available,
+        version: l.version,
+    }
+}
+
+fn course_to_pb(c: CourseRow) -> pb::Course {
+    pb::Course {
+        id: c.id.to_string(),
+        title: c.title,
+        format: i32::from(c.format),
+        theme: i32::from(c.theme),
+        duration_minutes: c.duration_minutes,
+        description: c.description,
+    }
+}
+
+fn session_to_pb(s: SessionRow) -> pb::Session {
+    pb::Session {
+        id: s.id.to_string(),
+        course_id: s.course_id.to_string(),
+        site_id: s.site_id.to_string(),
+        lecturer_id: s.lecturer_id.to_string(),
+        starts_at: Some(to_timestamp(s.starts_at)),
+        ends_at: Some(to_timestamp(s.ends_at)),
+        capacity: s.capacity,
+        attendance_count: s.attendance_count as i32,
+        format: i32::from(s.format),
+        theme: i32::from(s.theme),
+        course_title: s.course_title,
+    }
+}
+
+fn attendance_to_pb(a: AttendanceRow) -> pb::Attendance {
+    pb::Attendance {
+        id: a.id.to_string(),
+        session_id: a.session_id.to_string(),
+        worker_id: a.worker_id.to_string(),
+        checked_in_at: Some(to_timestamp(a.checked_in_at)),
+    }
+}
+
+fn check_request_id(v: &mut Violations, request_id: &str) {
+    v.check(!request_id.is_empty(), "request_id", "is required")
+        .check(
+            request_id.len() <= 128,
+            "request_id",
+            "must be at most 128 characters",
+        );
+}
+
+fn check_text(v: &mut Violations, field: &str, value: &str, max: usize) {
+    let len = value.trim().chars().count();
+    v.check(len > 0, field, "is required").check(
+        len <= max,
+        field,
+        format!("must be at most {max} characters"),
+    );
+}
+
+/// A worker acts only for themselves; staff for anyone.
+fn self_or_staff(caller: &kit::auth::Caller, worker: Uuid) -> Result<(), Status> {
+    if caller.is_only(WORKER) && caller.subject != worker.to_string() {
+        return Err(Status::permission_denied(
+            "a worker may act only for themselves",
+        ));
+    }
+    Ok(())
+}
+
+fn schedule_status(e: ScheduleError) -> Status {
+    match e {
+        ScheduleError::UnknownLecturer(id) => not_found("lecturer", id),
+        ScheduleError::UnknownSite(id) => not_found("learning site", id),
+        ScheduleError::UnknownCourse(id) => not_found("course", id),
+        ScheduleError::LecturerUnavailable(_) => Status::failed_precondition(e.to_string()),
+        ScheduleError::OverCapacity { .. } => invalid("capacity", e.to_string()),
+        ScheduleError::Clash { what, session, .. } => {
+            let mut details = ErrorDetails::new();
+            details.add_precondition_failure_violation(
+                if what == "lecturer" {
+                    "LECTURER_BOOKED"
+                } else {
+                    "SITE_BOOKED"
+                },
+                format!("sessions/{session}"),
+                e.to_string(),
+            );
+            Status::with_error_details(Code::FailedPrecondition, e.to_string(), details)
+        }
+        ScheduleError::Database(db) => internal("scheduling the session", db),
+    }
+}
+
+fn check_in_status(e: CheckInError) -> Status {
+    match e {
+        CheckInError::UnknownSession(id) => not_found("session", id),
+        CheckInError::WrongCode => invalid("code", e.to_string()),
+        CheckInError::OutsideWindow { .. } | CheckInError::CodeUsed | CheckInError::Full { .. } => {
+            Status::failed_precondition(e.to_string())
+        }
+        CheckInError::Database(db) => internal("checking in", db),
+    }
 }
 
 #[tonic::async_trait]
@@ -123,6 +245,424 @@ impl EducationService for Api {
         Ok(Response::new(pb::ListLearningSitesResponse {
             next_page_token: kit::api::next_page_token(&ids, size),
             sites: rows.into_iter().map(site_to_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "AddLecturer", skip_all)]
+    async fn add_lecturer(
+        &self,
+        request: Request<pb::AddLecturerRequest>,
+    ) -> Result<Response<pb::AddLecturerResponse>, Status> {
+        let caller = require(&request, STAFF)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        check_request_id(&mut v, &r.request_id);
+        check_text(&mut v, "name", &r.name, 100);
+        check_text(&mut v, "department", &r.department, 100);
+        v.check(r.expertise.len() <= 20, "expertise", "at most 20 tags");
+        for (i, tag) in r.expertise.iter().enumerate() {
+            v.check(
+                domain::valid_tag(tag),
+                &format!("expertise[{i}]"),
+                "must be lower-case letters, digits and _ (at most 32)",
+            );
+        }
+        v.into_result()?;
+        let row = store::insert_lecturer(
+            &self.pool,
+            &caller.subject,
+            &r.request_id,
+            r.name.trim(),
+            r.department.trim(),
+            &r.expertise,
+        )
+        .await
+        .map_err(|e| internal("adding the lecturer", e))?;
+        Ok(Response::new(pb::AddLecturerResponse {
+            lecturer: Some(lecturer_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "SetLecturerAvailability", skip_all)]
+    async fn set_lecturer_availability(
+        &self,
+        request: Request<pb::SetLecturerAvailabilityRequest>,
+    ) -> Result<Response<pb::SetLecturerAvailabilityResponse>, Status> {
+        require(&request, STAFF)?;
+        let r = request.into_inner();
+        let id = parse_id("lecturer_id", &r.lecturer_id)?;
+        let row = store::set_lecturer_availability(&self.pool, id, r.available)
+            .await
+            .map_err(|e| internal("updating the lecturer", e))?
+            .ok_or_else(|| not_found("lecturer", id))?;
+        Ok(Response::new(pb::SetLecturerAvailabilityResponse {
+            lecturer: Some(lecturer_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListLecturers", skip_all)]
+    async fn list_lecturers(
+        &self,
+        request: Request<pb::ListLecturersRequest>,
+    ) -> Result<Response<pb::ListLecturersResponse>, Status> {
+        require(&request, ANYONE)?;
+        let r = request.into_inner();
+        let size = page_size(r.page_size)?;
+        let after = page_after(&r.page_token)?;
+        let tag = (!r.expertise.is_empty()).then_some(r.expertise.as_str());
+        let rows = store::list_lecturers(&self.pool, tag, r.available_only, after, size)
+            .await
+            .map_err(|e| internal("listing lecturers", e))?;
+        let ids: Vec<Uuid> = rows.iter().map(|l| l.id).collect();
+        Ok(Response::new(pb::ListLecturersResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            lecturers: rows.into_iter().map(lecturer_to_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "CreateCourse", skip_all)]
+    async fn create_course(
+        &self,
+        request: Request<pb::CreateCourseRequest>,
+    ) -> Result<Response<pb::CreateCourseResponse>, Status> {
+        let caller = require(&request, STAFF)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        check_request_id(&mut v, &r.request_id);
+        check_text(&mut v, "title", &r.title, 200);
+        let format = CourseFormat::try_from(r.format).unwrap_or(CourseFormat::Unspecified);
+        let theme = CourseTheme::try_from(r.theme).unwrap_or(CourseTheme::Unspecified);
+        v.check(
+            format != CourseFormat::Unspecified,
+            "format",
+            "must be a CourseFormat",
+        )
+        .check(
+            theme != CourseTheme::Unspecified,
+            "theme",
+            "must be a CourseTheme",
+        )
+        .check(
+            (0..=480).contains(&r.duration_minutes),
+            "duration_minutes",
+            "must be within 0..480",
+        )
+        .check(
+            r.description.chars().count() <= 2_000,
+            "description",
+            "must be at most 2000 characters",
+        );
+        v.into_result()?;
+        let duration = if r.duration_minutes == 0 {
+            domain::default_duration_minutes(format)
+        } else {
+            r.duration_minutes
+        };
+        let row = store::insert_course(
+            &self.pool,
+            &caller.subject,
+            &r.request_id,
+            &NewCourse {
+                title: r.title.trim(),
+                format: format as i16,
+                theme: theme as i16,
+                duration_minutes: duration,
+                description: r.description.trim(),
+            },
+        )
+        .await
+        .map_err(|e| internal("creating the course", e))?;
+        Ok(Response::new(pb::CreateCourseResponse {
+            course: Some(course_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListCourses", skip_all)]
+    async fn list_courses(
+        &self,
+        request: Request<pb::ListCoursesRequest>,
+    ) -> Result<Response<pb::ListCoursesResponse>, Status> {
+        require(&request, ANYONE)?;
+        let r = request.into_inner();
+        let size = page_size(r.page_size)?;
+        let after = page_after(&r.page_token)?;
+        let theme = (r.theme != 0).then_some(r.theme as i16);
+        let format = (r.format != 0).then_some(r.format as i16);
+        let rows = store::list_courses(&self.pool, theme, format, after, size)
+            .await
+            .map_err(|e| internal("listing courses", e))?;
+        let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
+        Ok(Response::new(pb::ListCoursesResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            courses: rows.into_iter().map(course_to_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "ScheduleSession", skip_all)]
+    async fn schedule_session(
+        &self,
+        request: Request<pb::ScheduleSessionRequest>,
+    ) -> Result<Response<pb::ScheduleSessionResponse>, Status> {
+        let caller = require(&request, STAFF)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        check_request_id(&mut v, &r.request_id);
+        let ids: Vec<Option<Uuid>> = [
+            ("course_id", &r.course_id),
+            ("site_id", &r.site_id),
+            ("lecturer_id", &r.lecturer_id),
+        ]
+        .iter()
+        .map(|(f, val)| {
+            let id = Uuid::parse_str(val).ok();
+            v.check(id.is_some(), f, "must be a UUID");
+            id
+        })
+        .collect();
+        let starts_at = r.starts_at.as_ref().and_then(from_timestamp);
+        v.check(starts_at.is_some(), "starts_at", "is required");
+        let ends_at = match &r.ends_at {
+            None => None,
+            Some(t) => {
+                let e = from_timestamp(t);
+                v.check(
+                    matches!((e, starts_at), (Some(e), Some(s)) if e > s),
+                    "ends_at",
+                    "must be after starts_at",
+                );
+                e
+            }
+        };
+        v.check(r.capacity >= 0, "capacity", "must not be negative");
+        v.into_result()?;
+        let row = sessions::schedule(
+            &self.pool,
+            &caller.subject,
+            &r.request_id,
+            &Booking {
+                course_id: ids[0].expect("checked"),
+                site_id: ids[1].expect("checked"),
+                lecturer_id: ids[2].expect("checked"),
+                starts_at: starts_at.expect("checked"),
+                ends_at,
+                capacity: r.capacity,
+            },
+        )
+        .await
+        .map_err(schedule_status)?;
+        Ok(Response::new(pb::ScheduleSessionResponse {
+            session: Some(session_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetSession", skip_all)]
+    async fn get_session(
+        &self,
+        request: Request<pb::GetSessionRequest>,
+    ) -> Result<Response<pb::GetSessionResponse>, Status> {
+        require(&request, ANYONE)?;
+        let id = parse_id("id", &request.get_ref().id)?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| internal("loading the session", e))?;
+        let row = store::session(&mut conn, id)
+            .await
+            .map_err(|e| internal("loading the session", e))?
+            .ok_or_else(|| not_found("session", id))?;
+        Ok(Response::new(pb::GetSessionResponse {
+            session: Some(session_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListSessions", skip_all)]
+    async fn list_sessions(
+        &self,
+        request: Request<pb::ListSessionsRequest>,
+    ) -> Result<Response<pb::ListSessionsResponse>, Status> {
+        require(&request, ANYONE)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let site = optional_uuid(&mut v, "site_id", &r.site_id);
+        let lecturer = optional_uuid(&mut v, "lecturer_id", &r.lecturer_id);
+        v.into_result()?;
+        let size = page_size(r.page_size)?;
+        let after = page_after(&r.page_token)?;
+        let rows = store::list_sessions(&self.pool, site, lecturer, after, size)
+            .await
+            .map_err(|e| internal("listing sessions", e))?;
+        let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
+        Ok(Response::new(pb::ListSessionsResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            sessions: rows.into_iter().map(session_to_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "IssueCheckInCodes", skip_all)]
+    async fn issue_check_in_codes(
+        &self,
+        request: Request<pb::IssueCheckInCodesRequest>,
+    ) -> Result<Response<pb::IssueCheckInCodesResponse>, Status> {
+        require(&request, STAFF)?;
+        let r = request.into_inner();
+        let session = parse_id("session_id", &r.session_id)?;
+        if !(1..=MAX_CODES).contains(&r.count) {
+            return Err(invalid("count", format!("must be within 1..{MAX_CODES}")));
+        }
+        let (codes, from, until) = sessions::issue_codes(&self.pool, session, r.count as usize)
+            .await
+            .map_err(check_in_status)?;
+        Ok(Response::new(pb::IssueCheckInCodesResponse {
+            codes,
+            valid_from: Some(to_timestamp(from)),
+            valid_until: Some(to_timestamp(until)),
+        }))
+    }
+
+    #[tracing::instrument(name = "CheckIn", skip_all)]
+    async fn check_in(
+        &self,
+        request: Request<pb::CheckInRequest>,
+    ) -> Result<Response<pb::CheckInResponse>, Status> {
+        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let session = Uuid::parse_str(&r.session_id).ok();
+        v.check(session.is_some(), "session_id", "must be a UUID");
+        let worker = Uuid::parse_str(&r.worker_id).ok();
+        v.check(worker.is_some(), "worker_id", "must be a worker id (UUID)");
+        let code = domain::normalize_code(&r.code);
+        v.check(
+            code.len() == domain::CODE_LEN,
+            "code",
+            format!("must be {} characters", domain::CODE_LEN),
+        );
+        v.into_result()?;
+        let worker = worker.expect("checked");
+        self_or_staff(&caller, worker)?;
+        let row = sessions::check_in(
+            &self.pool,
+            session.expect("checked"),
+            worker,
+            &code,
+            Utc::now(),
+        )
+        .await
+        .map_err(check_in_status)?;
+        Ok(Response::new(pb::CheckInResponse {
+            attendance: Some(attendance_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListAttendance", skip_all)]
+    async fn list_attendance(
+        &self,
+        request: Request<pb::ListAttendanceRequest>,
+    ) -> Result<Response<pb::ListAttendanceResponse>, Status> {
+        require(&request, STAFF)?;
+        let r = request.into_inner();
+        let session = parse_id("session_id", &r.session_id)?;
+        let size = page_size(r.page_size)?;
+        let after = page_after(&r.page_token)?;
+        let rows = store::list_attendance(&self.pool, session, after, size)
+            .await
+            .map_err(|e| internal("listing attendance", e))?;
+        let ids: Vec<Uuid> = rows.iter().map(|a| a.id).collect();
+        Ok(Response::new(pb::ListAttendanceResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            attendances: rows.into_iter().map(attendance_to_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetLearningRecord", skip_all)]
+    async fn get_learning_record(
+        &self,
+        request: Request<pb::GetLearningRecordRequest>,
+    ) -> Result<Response<pb::GetLearningRecordResponse>, Status> {
+        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let r = request.into_inner();
+        let worker = parse_id("worker_id", &r.worker_id)?;
+        self_or_staff(&caller, worker)?;
+        let size = page_size(r.page_size)?;
+        let after = page_after(&r.page_token)?;
+        let rows = store::learning_record(&self.pool, worker, after, size)
+            .await
+            .map_err(|e| internal("loading the learning record", e))?;
+        let ids: Vec<Uuid> = rows.iter().map(|(a, _)| a.id).collect();
+        Ok(Response::new(pb::GetLearningRecordResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            entries: rows
+                .into_iter()
+                .map(|(a, s)| pb::LearningRecordEntry {
+                    checked_in_at: Some(to_timestamp(a.checked_in_at)),
+                    session: Some(session_to_pb(s)),
+                })
+                .collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetEducationStats", skip_all)]
+    async fn get_education_stats(
+        &self,
+        request: Request<pb::GetEducationStatsRequest>,
+    ) -> Result<Response<pb::GetEducationStatsResponse>, Status> {
+        require(&request, STATS_READERS)?;
+        let r = request.into_inner();
+        let from = r.from.as_ref().and_then(from_timestamp);
+        let until = r.until.as_ref().and_then(from_timestamp);
+        let fail = |e| internal("computing education statistics", e);
+        let rows = store::sessions_between(&self.pool, from, until)
+            .await
+            .map_err(fail)?;
+        let (sites, lecturers) = store::counts(&self.pool).await.map_err(fail)?;
+        let mut by_theme: BTreeMap<i16, (i32, i32)> = BTreeMap::new();
+        let mut by_format: BTreeMap<i16, (i32, i32)> = BTreeMap::new();
+        let (mut attendances, mut seats, mut legal) = (0i32, 0i32, 0i32);
+        for s in &rows {
+            let att = s.attendance_count as i32;
+            attendances += att;
+            seats += s.capacity;
+            let t = by_theme.entry(s.theme).or_default();
+            *t = (t.0 + 1, t.1 + att);
+            let f = by_format.entry(s.format).or_default();
+            *f = (f.0 + 1, f.1 + att);
+            let format =
+                CourseFormat::try_from(i32::from(s.format)).unwrap_or(CourseFormat::Unspecified);
+            let theme =
+                CourseTheme::try_from(i32::from(s.theme)).unwrap_or(CourseTheme::Unspecified);
+            if domain::is_legal_lecture(format, theme) {
+                legal += 1;
+            }
+        }
+        Ok(Response::new(pb::GetEducationStatsResponse {
+            sessions: rows.len() as i32,
+            attendances,
+            seats,
+            attendance_rate: if seats > 0 {
+                f64::from(attendances) / f64::from(seats)
+            } else {
+                0.0
+            },
+            by_theme: by_theme
+                .into_iter()
+                .map(|(theme, (sessions, attendances))| pb::ThemeCount {
+                    theme: i32::from(theme),
+                    sessions,
+                    attendances,
+                })
+                .collect(),
+            by_format: by_format
+                .into_iter()
+                .map(|(format, (sessions, attendances))| pb::FormatCount {
+                    format: i32::from(format),
+                    sessions,
+                    attendances,
+                })
+                .collect(),
+            legal_lectures: legal,
+            learning_sites: sites as i32,
+            lecturers: lecturers as i32,
         }))
     }
 }

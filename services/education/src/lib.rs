@@ -1,7 +1,10 @@
-//! education: learning sites where workers take short courses on their breaks. (Courses,
-//! lecturers, sessions and attendance come next.)
+//! education: learning sites, the lecturer pool, courses, sessions and attendance — short
+//! courses taught where workers rest. Each attendance is published
+//! (`redsupply.education.attendance.recorded`) so that stations awards its points.
 
 pub mod api;
+pub mod domain;
+pub mod sessions;
 pub mod sites;
 pub mod store;
 

@@ -63,11 +63,12 @@ pub async fn seed(settings: AppSettings, print_demo_worker: bool) -> anyhow::Res
         println!("{}", seeded.workers.first().context("no demo worker")?);
     } else {
         println!(
-            "seeded Jiajiang: {} communities, {} grids, {} stations, {} learning sites, {} workers",
+            "seeded Jiajiang: {} communities, {} grids, {} stations, {} learning sites, {} trainings held, {} workers",
             seeded.communities.len(),
             seeded.grids.len(),
             seeded.stations,
             seeded.learning_sites,
+            seeded.trainings,
             seeded.workers.len()
         );
         if let Some(w) = seeded.workers.first() {

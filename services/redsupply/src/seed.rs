@@ -1,9 +1,12 @@
 //! `redsupply seed`: the demo county of Jiajiang (seat near 29.74 N, 103.57 E) — 9 communities of
 //! Yancheng street, one grid each (a 3 × 3 block of ~1.1 km squares around the seat), the 1 + 9 + 3
-//! red supply stations, 9 learning sites, and a few demo workers. Every write goes through the
+//! red supply stations, 9 learning sites with 32 lecturers and the 8 trainings held (3 of them
+//! legal lectures) with their attendance, and a few demo workers. Every write goes through the
 //! services' own use cases (so grids reach governance as events) and is idempotent: running it
 //! again changes nothing.
 
+use chrono::{DateTime, Duration, Utc};
+use redsupply_proto::education::v1::{CourseFormat, CourseTheme};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -44,6 +47,8 @@ pub enum SeedError {
     Registry(#[from] organization::registry::RegistryError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("education: {0}")]
+    Education(String),
 }
 
 /// What the seed created (or found), for the caller to print.
@@ -53,6 +58,7 @@ pub struct Seeded {
     pub grids: Vec<Uuid>,
     pub stations: usize,
     pub learning_sites: usize,
+    pub trainings: usize,
     pub workers: Vec<Uuid>,
 }
 
@@ -71,13 +77,15 @@ pub async fn demo_county(settings: &AppSettings) -> Result<Seeded, SeedError> {
     let sta = stations::pool(&settings.common)?;
     let (communities, grids) = seed_registry(&org).await?;
     let stations = seed_stations(&sta, &communities).await?;
-    let learning_sites = seed_learning_sites(&edu, &communities).await?;
+    let sites = seed_learning_sites(&edu, &communities).await?;
     let workers = seed_workers(&org, &communities).await?;
+    let trainings = seed_education(&edu, &sites, &workers).await?;
     Ok(Seeded {
         communities,
         grids,
         stations,
-        learning_sites,
+        learning_sites: sites.len(),
+        trainings,
         workers,
     })
 }
@@ -203,9 +211,10 @@ async fn seed_stations(pool: &PgPool, communities: &[Uuid]) -> Result<usize, See
     Ok(n)
 }
 
-async fn seed_learning_sites(pool: &PgPool, communities: &[Uuid]) -> Result<usize, SeedError> {
+async fn seed_learning_sites(pool: &PgPool, communities: &[Uuid]) -> Result<Vec<Uuid>, SeedError> {
+    let mut sites = Vec::new();
     for (i, (name, community)) in COMMUNITIES.iter().zip(communities).enumerate() {
-        education::sites::create_site(
+        let site = education::sites::create_site(
             pool,
             SEEDER,
             &format!("seed-site-{i}"),
@@ -217,8 +226,145 @@ async fn seed_learning_sites(pool: &PgPool, communities: &[Uuid]) -> Result<usiz
             },
         )
         .await?;
+        sites.push(site.id);
     }
-    Ok(communities.len())
+    Ok(sites)
+}
+
+const DEPARTMENTS: [(&str, &[&str]); 7] = [
+    ("party_school", &["political_theory", "party_history"]),
+    ("market_supervision", &["food_safety", "consumer_rights"]),
+    ("police", &["traffic_safety", "anti_fraud"]),
+    (
+        "human_resources_social_security",
+        &["labour_law", "social_insurance"],
+    ),
+    ("justice_bureau", &["legal_aid", "mediation"]),
+    ("womens_federation", &["womens_rights", "family"]),
+    ("trade_union", &["labour_arbitration", "work_safety"]),
+];
+
+/// Courses of the demo county: title, format, theme.
+const COURSES: [(&str, CourseFormat, CourseTheme); 7] = [
+    (
+        "Party history in ten minutes",
+        CourseFormat::MicroClass,
+        CourseTheme::PoliticalTheory,
+    ),
+    (
+        "New employment policies explained",
+        CourseFormat::RestBreakTalk,
+        CourseTheme::Policy,
+    ),
+    (
+        "Riding safely in the rain",
+        CourseFormat::MicroClass,
+        CourseTheme::TrafficSafety,
+    ),
+    (
+        "Work injury protection",
+        CourseFormat::RestBreakTalk,
+        CourseTheme::WorkSafety,
+    ),
+    (
+        "Legal aid for delivery workers",
+        CourseFormat::ThematicLecture,
+        CourseTheme::LegalAid,
+    ),
+    (
+        "Labour arbitration: claiming unpaid wages",
+        CourseFormat::ThematicLecture,
+        CourseTheme::LabourArbitration,
+    ),
+    (
+        "Women's rights at work",
+        CourseFormat::ThematicLecture,
+        CourseTheme::WomensRights,
+    ),
+];
+
+/// The 8 trainings held (3 of them legal lectures): course index of each.
+const HELD: [usize; 8] = [0, 1, 2, 3, 4, 5, 6, 0];
+
+/// 32 lecturers, 7 courses, the 8 trainings already held with their attendance.
+async fn seed_education(
+    pool: &PgPool,
+    sites: &[Uuid],
+    workers: &[Uuid],
+) -> Result<usize, SeedError> {
+    let mut lecturers = Vec::new();
+    for i in 0..32 {
+        let (department, tags) = DEPARTMENTS[i % DEPARTMENTS.len()];
+        let tags: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
+        let l = education::store::insert_lecturer(
+            pool,
+            SEEDER,
+            &format!("seed-lecturer-{i}"),
+            &format!("Guest Lecturer {:02}", i + 1),
+            department,
+            &tags,
+        )
+        .await?;
+        lecturers.push(l.id);
+    }
+    let mut courses = Vec::new();
+    for (i, (title, format, theme)) in COURSES.iter().enumerate() {
+        let c = education::store::insert_course(
+            pool,
+            SEEDER,
+            &format!("seed-course-{i}"),
+            &education::store::NewCourse {
+                title,
+                format: *format as i16,
+                theme: *theme as i16,
+                duration_minutes: education::domain::default_duration_minutes(*format),
+                description: "",
+            },
+        )
+        .await?;
+        courses.push(c.id);
+    }
+    let first = DateTime::parse_from_rfc3339("2026-03-07T14:00:00+08:00")
+        .expect("a valid date")
+        .with_timezone(&Utc);
+    for (i, course) in HELD.iter().enumerate() {
+        let starts_at = first + Duration::weeks(i as i64);
+        let session = education::sessions::schedule(
+            pool,
+            SEEDER,
+            &format!("seed-session-{i}"),
+            &education::sessions::Booking {
+                course_id: courses[*course],
+                site_id: sites[i % sites.len()],
+                lecturer_id: lecturers[i],
+                starts_at,
+                ends_at: None,
+                capacity: 0,
+            },
+        )
+        .await
+        .map_err(|e| SeedError::Education(e.to_string()))?;
+        let mut tx = pool.begin().await?;
+        for (k, worker) in workers.iter().enumerate() {
+            // Four of the six demo workers at each training, in turn.
+            if (k + i) % 6 < 4
+                && education::store::attendance_of(&mut tx, session.id, *worker)
+                    .await?
+                    .is_none()
+            {
+                education::sessions::record_attendance(
+                    &mut tx,
+                    &session,
+                    *worker,
+                    None,
+                    starts_at + Duration::minutes(1),
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(HELD.len())
 }
 
 async fn seed_workers(pool: &PgPool, communities: &[Uuid]) -> Result<Vec<Uuid>, SeedError> {

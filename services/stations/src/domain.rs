@@ -23,6 +23,9 @@ pub fn travel_minutes(meters: f64, speed_kmh: f64) -> f64 {
 pub struct PointsSettings {
     /// Points for each submitted tip.
     pub tip_submitted: i64,
+    /// Points for attending a training session.
+    #[serde(default)]
+    pub training_attended: i64,
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use tonic::service::Routes;
 /// The PostgreSQL schema this service owns, and its name on the bus.
 pub const SCHEMA: &str = "stations";
 pub const POINTS_CONSUMER: &str = "stations-points";
+pub const ATTENDANCE_CONSUMER: &str = "stations-attendance";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -43,7 +44,8 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     kit::db::migrate(pool, SCHEMA, &MIGRATOR).await
 }
 
-/// Starts the gRPC servers, the outbox relay and the `stations-points` consumer.
+/// Starts the gRPC servers, the outbox relay and the `stations-points` and `stations-attendance`
+/// consumers.
 pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartError> {
     if settings.riding_speed_kmh.is_nan() || settings.riding_speed_kmh <= 0.0 {
         return Err(StartError::Invalid(
@@ -66,6 +68,20 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
                 subject: "redsupply.governance.tip.submitted".to_owned(),
             },
             Arc::new(points::Awards {
+                rules: settings.points.clone(),
+            }),
+            rt.faults.clone(),
+            shutdown.clone(),
+        ),
+        spawn_consumer(
+            pool.clone(),
+            rt.bus.clone(),
+            ConsumerSpec {
+                durable: ATTENDANCE_CONSUMER,
+                producer: "education",
+                subject: "redsupply.education.attendance.recorded".to_owned(),
+            },
+            Arc::new(points::AttendanceAwards {
                 rules: settings.points.clone(),
             }),
             rt.faults.clone(),

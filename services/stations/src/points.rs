@@ -1,6 +1,6 @@
-//! Consumer `stations-points`: each submitted tip earns its reporter the configured points — one
-//! ledger entry per source event, the balance updated and `PointsAwarded` published in the same
-//! transaction.
+//! Consumers `stations-points` (submitted tips) and `stations-attendance` (training attended):
+//! each event earns its worker the configured points — one ledger entry per source event, the
+//! balance updated and `PointsAwarded` published in the same transaction.
 
 use chrono::Utc;
 use kit::{
@@ -17,6 +17,7 @@ use crate::{domain::PointsSettings, store};
 pub const SOURCE: &str = "redsupply/stations";
 pub const POINTS_AWARDED: &str = "redsupply.stations.points.awarded";
 pub const REASON_TIP_SUBMITTED: &str = "tip_submitted";
+pub const REASON_TRAINING_ATTENDED: &str = "training_attended";
 
 pub struct Awards {
     pub rules: PointsSettings,
@@ -32,6 +33,28 @@ impl Handler for Awards {
             worker,
             self.rules.tip_submitted,
             REASON_TIP_SUBMITTED,
+            event.id,
+        )
+        .instrument(span)
+        .await
+    }
+}
+
+/// Consumer `stations-attendance`.
+pub struct AttendanceAwards {
+    pub rules: PointsSettings,
+}
+
+impl Handler for AttendanceAwards {
+    async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
+        let e: ev::AttendanceRecorded = event.decode()?;
+        let worker = Uuid::parse_str(&e.worker_id).map_err(HandlerError::permanent)?;
+        let span = tracing::info_span!("award", worker_id = %worker, session_id = %e.session_id);
+        award(
+            tx,
+            worker,
+            self.rules.training_attended,
+            REASON_TRAINING_ATTENDED,
             event.id,
         )
         .instrument(span)

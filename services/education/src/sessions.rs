@@ -1,0 +1,228 @@
+//! Scheduling sessions and checking workers in: the use cases with their refusals, each one
+//! transaction. A booking locks its lecturer and site rows, so two bookings of the same lecturer
+//! or site cannot both pass the clash check; a check-in locks its session row, so capacity holds
+//! however many workers check in at once.
+
+use chrono::{DateTime, Duration, Utc};
+use kit::{
+    bus::{NewEvent, enqueue},
+    time::to_timestamp,
+};
+use redsupply_proto::events::v1 as ev;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::{
+    domain,
+    sites::SOURCE,
+    store::{self, AttendanceRow, NewSession, SessionRow},
+};
+
+pub const ATTENDANCE_RECORDED: &str = "redsupply.education.attendance.recorded";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("lecturer {0} not found")]
+    UnknownLecturer(Uuid),
+    #[error("learning site {0} not found")]
+    UnknownSite(Uuid),
+    #[error("course {0} not found")]
+    UnknownCourse(Uuid),
+    #[error("lecturer {0} is not available for teaching")]
+    LecturerUnavailable(Uuid),
+    #[error("capacity {requested} exceeds the site's {site} seats")]
+    OverCapacity { requested: i32, site: i32 },
+    #[error("the {what} is already booked for session {session} from {starts_at} to {ends_at}")]
+    Clash {
+        what: &'static str,
+        session: Uuid,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+    },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub struct Booking {
+    pub course_id: Uuid,
+    pub site_id: Uuid,
+    pub lecturer_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// 0: the site's capacity.
+    pub capacity: i32,
+}
+
+pub async fn schedule(
+    pool: &PgPool,
+    caller: &str,
+    request_id: &str,
+    b: &Booking,
+) -> Result<SessionRow, ScheduleError> {
+    let mut tx = pool.begin().await?;
+    if let Some(existing) = store::session_by_request(&mut tx, caller, request_id).await? {
+        return Ok(existing);
+    }
+    // Always lecturer first, then site: one lock order, no deadlocks.
+    let available = store::lock_lecturer(&mut tx, b.lecturer_id)
+        .await?
+        .ok_or(ScheduleError::UnknownLecturer(b.lecturer_id))?;
+    let site_capacity = store::lock_site(&mut tx, b.site_id)
+        .await?
+        .ok_or(ScheduleError::UnknownSite(b.site_id))?;
+    let course = store::course(&mut tx, b.course_id)
+        .await?
+        .ok_or(ScheduleError::UnknownCourse(b.course_id))?;
+    if !available {
+        return Err(ScheduleError::LecturerUnavailable(b.lecturer_id));
+    }
+    let capacity = if b.capacity == 0 {
+        site_capacity
+    } else {
+        b.capacity
+    };
+    if capacity > site_capacity {
+        return Err(ScheduleError::OverCapacity {
+            requested: capacity,
+            site: site_capacity,
+        });
+    }
+    let ends_at = b
+        .ends_at
+        .unwrap_or(b.starts_at + Duration::minutes(i64::from(course.duration_minutes)));
+    if let Some(c) = store::clash(&mut tx, b.lecturer_id, b.site_id, b.starts_at, ends_at).await? {
+        return Err(ScheduleError::Clash {
+            what: if c.lecturer_id == b.lecturer_id {
+                "lecturer"
+            } else {
+                "site"
+            },
+            session: c.id,
+            starts_at: c.starts_at,
+            ends_at: c.ends_at,
+        });
+    }
+    let id = store::insert_session(
+        &mut tx,
+        caller,
+        request_id,
+        &NewSession {
+            course_id: b.course_id,
+            site_id: b.site_id,
+            lecturer_id: b.lecturer_id,
+            starts_at: b.starts_at,
+            ends_at,
+            capacity,
+        },
+    )
+    .await?;
+    let row = store::session(&mut tx, id).await?.expect("inserted above");
+    tx.commit().await?;
+    Ok(row)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckInError {
+    #[error("session {0} not found")]
+    UnknownSession(Uuid),
+    #[error("check-in for this session is open from {from} to {until}")]
+    OutsideWindow {
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    },
+    #[error("is not a check-in code of this session")]
+    WrongCode,
+    #[error("this code was already used")]
+    CodeUsed,
+    #[error("the session is full ({capacity} seats)")]
+    Full { capacity: i32 },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Issues `count` single-use codes for a session; returns them with their validity window.
+pub async fn issue_codes(
+    pool: &PgPool,
+    session: Uuid,
+    count: usize,
+) -> Result<(Vec<String>, DateTime<Utc>, DateTime<Utc>), CheckInError> {
+    let mut tx = pool.begin().await?;
+    let s = store::session(&mut tx, session)
+        .await?
+        .ok_or(CheckInError::UnknownSession(session))?;
+    let mut codes = Vec::with_capacity(count);
+    while codes.len() < count {
+        let fresh: Vec<String> = {
+            let mut rng = rand::rng();
+            (codes.len()..count)
+                .map(|_| domain::new_code(&mut rng))
+                .collect()
+        };
+        codes.extend(store::insert_codes(&mut tx, session, &fresh).await?);
+    }
+    tx.commit().await?;
+    let (from, until) = domain::check_in_window(s.starts_at, s.ends_at);
+    Ok((codes, from, until))
+}
+
+/// Checks a worker in with a code. A retry by the same worker returns the same attendance.
+pub async fn check_in(
+    pool: &PgPool,
+    session: Uuid,
+    worker: Uuid,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<AttendanceRow, CheckInError> {
+    let mut tx = pool.begin().await?;
+    if !store::lock_session(&mut tx, session).await? {
+        return Err(CheckInError::UnknownSession(session));
+    }
+    if let Some(done) = store::attendance_of(&mut tx, session, worker).await? {
+        return Ok(done);
+    }
+    let s = store::session(&mut tx, session)
+        .await?
+        .ok_or(CheckInError::UnknownSession(session))?;
+    if !domain::within_check_in_window(now, s.starts_at, s.ends_at) {
+        let (from, until) = domain::check_in_window(s.starts_at, s.ends_at);
+        return Err(CheckInError::OutsideWindow { from, until });
+    }
+    let code_row = store::lock_code(&mut tx, code)
+        .await?
+        .filter(|c| c.session_id == session)
+        .ok_or(CheckInError::WrongCode)?;
+    if code_row.used_by.is_some() {
+        return Err(CheckInError::CodeUsed);
+    }
+    if store::attendance_count(&mut tx, session).await? >= i64::from(s.capacity) {
+        return Err(CheckInError::Full {
+            capacity: s.capacity,
+        });
+    }
+    let row = record_attendance(&mut tx, &s, worker, Some(code), now).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Writes the attendance and its `AttendanceRecorded` event (also used by the demo seed for
+/// sessions already held).
+pub async fn record_attendance(
+    tx: &mut PgConnection,
+    session: &SessionRow,
+    worker: Uuid,
+    code: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<AttendanceRow, sqlx::Error> {
+    let row = store::insert_attendance(tx, session.id, worker, code, at).await?;
+    let msg = ev::AttendanceRecorded {
+        attendance_id: row.id.to_string(),
+        session_id: session.id.to_string(),
+        worker_id: worker.to_string(),
+        course_id: session.course_id.to_string(),
+        theme: i32::from(session.theme),
+        format: i32::from(session.format),
+        checked_in_at: Some(to_timestamp(at)),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, ATTENDANCE_RECORDED, row.id, &msg)).await?;
+    Ok(row)
+}
