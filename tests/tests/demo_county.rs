@@ -46,21 +46,29 @@ async fn the_demo_county_is_seeded_once_and_served() {
         latitude: SEAT.0,
         longitude: SEAT.1,
     };
-    let near = app
-        .stations()
-        .await
-        .find_nearest_stations(with_bearer(
-            FindNearestStationsRequest {
-                location: Some(seat),
-                amenity: Amenity::Unspecified as i32,
-                limit: 5,
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .stations;
+    let stations_client = app.stations().await;
+    let near = eventually("the stations to be searchable", || {
+        let mut c = stations_client.clone();
+        let token = token.clone();
+        async move {
+            let found = c
+                .find_nearest_stations(with_bearer(
+                    FindNearestStationsRequest {
+                        location: Some(seat),
+                        amenity: Amenity::Unspecified as i32,
+                        limit: 5,
+                        open_now: false,
+                    },
+                    &token,
+                ))
+                .await
+                .ok()?
+                .into_inner()
+                .stations;
+            (found.len() == 5).then_some(found)
+        }
+    })
+    .await;
     assert_eq!(near.len(), 5);
     let main = near[0].station.as_ref().unwrap();
     assert_eq!(main.tier(), StationTier::Main);
@@ -83,6 +91,7 @@ async fn the_demo_county_is_seeded_once_and_served() {
                 location: Some(seat),
                 amenity: Amenity::MediationLegalAid as i32,
                 limit: 5,
+                open_now: false,
             },
             &token,
         ))

@@ -238,6 +238,52 @@ impl GovernanceService for Api {
         require(&request, CASE_READERS)?;
         list_cases(&self.pool, request.into_inner()).await
     }
+
+    #[tracing::instrument(name = "RejectTip", skip_all)]
+    async fn reject_tip(
+        &self,
+        request: Request<pb::RejectTipRequest>,
+    ) -> Result<Response<pb::RejectTipResponse>, Status> {
+        let caller = require(&request, &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let tip = self.reject_tip_inner(&caller, request.into_inner()).await?;
+        Ok(Response::new(pb::RejectTipResponse { tip: Some(tip) }))
+    }
+}
+
+impl Api {
+    async fn reject_tip_inner(
+        &self,
+        caller: &kit::auth::Caller,
+        r: pb::RejectTipRequest,
+    ) -> Result<pb::Tip, Status> {
+        let id = parse_id("tip_id", &r.tip_id)?;
+        let reason = r.reason.trim();
+        let mut v = Violations::new();
+        v.check(!reason.is_empty(), "reason", "is required").check(
+            reason.chars().count() <= 500,
+            "reason",
+            "must be at most 500 characters",
+        );
+        v.into_result()?;
+        let fail = |e| internal("rejecting the tip", e);
+        let mut tx = self.pool.begin().await.map_err(fail)?;
+        let tip = store::lock_tip(&mut tx, id)
+            .await
+            .map_err(fail)?
+            .ok_or_else(|| not_found("tip", id))?;
+        if tip.status == pb::TipStatus::Rejected as i16 {
+            return Ok(tip.to_pb()); // already rejected: a retry changes nothing
+        }
+        let tip = store::set_tip_status(&mut tx, id, pb::TipStatus::Rejected)
+            .await
+            .map_err(fail)?;
+        events::tip_rejected(&mut tx, &tip, reason, &caller.subject)
+            .await
+            .map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+        tracing::info!(tip_id = %id, "tip rejected");
+        Ok(tip.to_pb())
+    }
 }
 
 async fn list_cases(
@@ -398,9 +444,16 @@ impl GridGatewayService for Api {
             store::record_change(&mut tx, &updated.to_pb(&tips), updated.grid_id, None)
                 .await
                 .map_err(fail)?;
-            events::case_status_changed(&mut tx, &updated, &caller.subject)
-                .await
-                .map_err(fail)?;
+            let reporters = store::case_reporters(&mut tx, id).await.map_err(fail)?;
+            events::case_status_changed(
+                &mut tx,
+                &updated,
+                case.status,
+                &caller.subject,
+                &reporters,
+            )
+            .await
+            .map_err(fail)?;
             updated
         };
         let tips = store::case_tip_ids(&mut tx, id).await.map_err(fail)?;

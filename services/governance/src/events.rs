@@ -15,6 +15,7 @@ pub const SOURCE: &str = "redsupply/governance";
 pub const TIP_SUBMITTED: &str = "redsupply.governance.tip.submitted";
 pub const CASE_ASSIGNED: &str = "redsupply.governance.case.assigned";
 pub const CASE_STATUS_CHANGED: &str = "redsupply.governance.case.status_changed";
+pub const TIP_REJECTED: &str = "redsupply.governance.tip.rejected";
 
 pub async fn tip_submitted(tx: &mut PgConnection, tip: &TipRow) -> Result<Uuid, sqlx::Error> {
     let msg = ev::TipSubmitted {
@@ -51,7 +52,9 @@ pub async fn case_assigned(
 pub async fn case_status_changed(
     tx: &mut PgConnection,
     case: &CaseRow,
+    previous_status: i16,
     changed_by: &str,
+    reporters: &[Uuid],
 ) -> Result<Uuid, sqlx::Error> {
     let msg = ev::CaseStatusChanged {
         case_id: case.id.to_string(),
@@ -60,10 +63,28 @@ pub async fn case_status_changed(
         changed_by: changed_by.to_owned(),
         version: case.version,
         occurred_at: Some(to_timestamp(case.updated_at)),
+        reporter_ids: reporters.iter().map(Uuid::to_string).collect(),
+        previous_status: i32::from(previous_status),
     };
     enqueue(
         tx,
         NewEvent::new(SOURCE, CASE_STATUS_CHANGED, case.id, &msg),
     )
     .await
+}
+
+pub async fn tip_rejected(
+    tx: &mut PgConnection,
+    tip: &TipRow,
+    reason: &str,
+    rejected_by: &str,
+) -> Result<Uuid, sqlx::Error> {
+    let msg = ev::TipRejected {
+        tip_id: tip.id.to_string(),
+        reporter_id: tip.reporter_id.to_string(),
+        reason: reason.to_owned(),
+        rejected_by: rejected_by.to_owned(),
+        occurred_at: Some(to_timestamp(Utc::now())),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, TIP_REJECTED, tip.id, &msg)).await
 }

@@ -228,6 +228,35 @@ pub async fn lock_case(tx: &mut PgConnection, id: Uuid) -> Result<Option<CaseRow
     .await
 }
 
+/// The workers whose (not rejected) tips make up the case.
+pub async fn case_reporters(
+    conn: &mut PgConnection,
+    case_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT reporter_id FROM tips WHERE case_id = $1 AND status <> $2 ORDER BY reporter_id",
+    )
+    .bind(case_id)
+    .bind(pb::TipStatus::Rejected as i16)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn set_tip_status(
+    tx: &mut PgConnection,
+    tip_id: Uuid,
+    status: pb::TipStatus,
+) -> Result<TipRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE tips SET status = $2 WHERE id = $1 RETURNING ",
+        tip_columns!()
+    ))
+    .bind(tip_id)
+    .bind(status as i16)
+    .fetch_one(tx)
+    .await
+}
+
 pub async fn case_tip_ids(
     conn: &mut PgConnection,
     case_id: Uuid,

@@ -130,6 +130,12 @@ async fn seed_registry(pool: &PgPool) -> Result<(Vec<Uuid>, Vec<Uuid>), SeedErro
 
 async fn seed_stations(pool: &PgPool, communities: &[Uuid]) -> Result<usize, SeedError> {
     use redsupply_proto::stations::v1::{Amenity as A, StationHost as H, StationTier as T};
+    use stations::domain::Hours;
+    const ALWAYS: Hours = Hours {
+        always_open: true,
+        opens: 0,
+        closes: 0,
+    };
     let all = [
         A::Rest,
         A::DrinkingWater,
@@ -151,6 +157,8 @@ async fn seed_stations(pool: &PgPool, communities: &[Uuid]) -> Result<usize, See
             longitude: SEAT.1,
             address: "County Party-Mass Service Centre, Yancheng Street",
             amenities: &all,
+            community_id: communities.get(4).copied(),
+            hours: ALWAYS,
         },
     )
     .await?;
@@ -163,10 +171,18 @@ async fn seed_stations(pool: &PgPool, communities: &[Uuid]) -> Result<usize, See
                 name: &format!("{name} Community Station"),
                 tier: T::Community as i16,
                 host: H::CommunityCentre as i16,
-                latitude: lat + CELL * 0.5,
-                longitude: lng + CELL * 0.5,
+                // Near the middle of the grid, off the main station's spot in the central one.
+                latitude: lat + CELL * 0.35,
+                longitude: lng + CELL * 0.6,
                 address: &format!("{name} Community Party-Mass Service Centre"),
                 amenities: &all[..5],
+                community_id: Some(communities[i]),
+                // Community centres: 08:00–21:00.
+                hours: Hours {
+                    always_open: false,
+                    opens: 8 * 60,
+                    closes: 21 * 60,
+                },
             },
         )
         .await?;
@@ -203,6 +219,21 @@ async fn seed_stations(pool: &PgPool, communities: &[Uuid]) -> Result<usize, See
                 longitude: SEAT.1 + dlng,
                 address: name,
                 amenities: &basic,
+                community_id: None,
+                // Bank branches keep office hours; the market site stays open late.
+                hours: if host == H::BankBranch {
+                    Hours {
+                        always_open: false,
+                        opens: 9 * 60,
+                        closes: 17 * 60 + 30,
+                    }
+                } else {
+                    Hours {
+                        always_open: false,
+                        opens: 8 * 60,
+                        closes: 22 * 60,
+                    }
+                },
             },
         )
         .await?;

@@ -1,7 +1,14 @@
-//! Stations and points rules, without I/O: great-circle distance and riding time, and how many
-//! points each source earns.
+//! Stations and points rules, without I/O: great-circle distance and riding time, opening hours in
+//! the county's local time, a nearest-station index, the coverage of grids by the service circle,
+//! and the points rules with their daily caps.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Timelike, Utc};
+use geo::{Contains, LineString, Point, Polygon};
+use rstar::{AABB, PointDistance, RTree, RTreeObject};
 use serde::Deserialize;
+use uuid::Uuid;
 
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
@@ -19,6 +26,237 @@ pub fn travel_minutes(meters: f64, speed_kmh: f64) -> f64 {
     meters / (speed_kmh * 1000.0 / 60.0)
 }
 
+/// Meters covered in `minutes` at `speed_kmh`.
+pub fn reach_meters(minutes: f64, speed_kmh: f64) -> f64 {
+    minutes * speed_kmh * 1000.0 / 60.0
+}
+
+/// The county's clock: a fixed offset from UTC (China keeps no daylight saving).
+#[derive(Debug, Clone, Copy)]
+pub struct LocalClock {
+    offset: FixedOffset,
+}
+
+impl LocalClock {
+    pub fn new(utc_offset_minutes: i32) -> Option<Self> {
+        FixedOffset::east_opt(utc_offset_minutes * 60).map(|offset| Self { offset })
+    }
+
+    pub fn offset_minutes(&self) -> i32 {
+        self.offset.local_minus_utc() / 60
+    }
+
+    pub fn minute_of_day(&self, t: DateTime<Utc>) -> i32 {
+        let local = t.with_timezone(&self.offset);
+        (local.hour() * 60 + local.minute()) as i32
+    }
+
+    pub fn hour_of_day(&self, t: DateTime<Utc>) -> i32 {
+        t.with_timezone(&self.offset).hour() as i32
+    }
+
+    /// The start of the local day holding `t`, in UTC.
+    pub fn start_of_day(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let date = t.with_timezone(&self.offset).date_naive();
+        self.local_midnight(date)
+    }
+
+    fn local_midnight(&self, date: NaiveDate) -> DateTime<Utc> {
+        self.offset
+            .from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight exists"))
+            .single()
+            .expect("a fixed offset has no gaps")
+            .with_timezone(&Utc)
+    }
+
+    /// [start, end) of the local month "YYYY-MM", in UTC.
+    pub fn month(&self, month: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let (y, m) = month.split_once('-')?;
+        let (y, m): (i32, u32) = (y.parse().ok()?, m.parse().ok()?);
+        let first = NaiveDate::from_ymd_opt(y, m, 1)?;
+        let next = if m == 12 {
+            NaiveDate::from_ymd_opt(y + 1, 1, 1)?
+        } else {
+            NaiveDate::from_ymd_opt(y, m + 1, 1)?
+        };
+        Some((self.local_midnight(first), self.local_midnight(next)))
+    }
+}
+
+/// Daily opening hours, local minutes after midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hours {
+    pub always_open: bool,
+    pub opens: i32,
+    pub closes: i32,
+}
+
+impl Hours {
+    pub fn open_at(&self, minute_of_day: i32) -> bool {
+        if self.always_open {
+            return true;
+        }
+        if self.opens <= self.closes {
+            (self.opens..self.closes).contains(&minute_of_day)
+        } else {
+            // Closes after midnight.
+            minute_of_day >= self.opens || minute_of_day < self.closes
+        }
+    }
+}
+
+/// What a nearest-station search needs of a station.
+#[derive(Debug, Clone)]
+pub struct StationPoint {
+    pub id: Uuid,
+    pub latitude: f64,
+    pub longitude: f64,
+    /// Amenities offered and working.
+    pub working: Vec<i16>,
+    pub hours: Hours,
+}
+
+/// A station placed on the unit sphere: straight-line distance there orders stations exactly as
+/// great-circle distance does, so the R-tree's nearest-neighbour walk is correct everywhere.
+struct Placed {
+    xyz: [f64; 3],
+    index: usize,
+}
+
+fn to_xyz(lat: f64, lng: f64) -> [f64; 3] {
+    let (la, lo) = (lat.to_radians(), lng.to_radians());
+    [la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()]
+}
+
+impl RTreeObject for Placed {
+    type Envelope = AABB<[f64; 3]>;
+    fn envelope(&self) -> Self::Envelope {
+        AABB::from_point(self.xyz)
+    }
+}
+
+impl PointDistance for Placed {
+    fn distance_2(&self, point: &[f64; 3]) -> f64 {
+        (0..3).map(|i| (self.xyz[i] - point[i]).powi(2)).sum()
+    }
+}
+
+/// An R-tree over every station, for nearest-first search with filters.
+pub struct StationIndex {
+    tree: RTree<Placed>,
+    stations: Vec<StationPoint>,
+}
+
+impl StationIndex {
+    pub fn new(stations: Vec<StationPoint>) -> Self {
+        let placed = stations
+            .iter()
+            .enumerate()
+            .map(|(index, s)| Placed {
+                xyz: to_xyz(s.latitude, s.longitude),
+                index,
+            })
+            .collect();
+        Self {
+            tree: RTree::bulk_load(placed),
+            stations,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.stations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stations.is_empty()
+    }
+
+    /// Stations nearest first that pass `keep`, with their distance in meters, until `limit` or
+    /// beyond `max_meters`.
+    pub fn nearest(
+        &self,
+        lat: f64,
+        lng: f64,
+        limit: usize,
+        max_meters: f64,
+        keep: impl Fn(&StationPoint) -> bool,
+    ) -> Vec<(&StationPoint, f64)> {
+        let mut out = Vec::new();
+        for p in self.tree.nearest_neighbor_iter(&to_xyz(lat, lng)) {
+            let s = &self.stations[p.index];
+            let d = distance_meters(lat, lng, s.latitude, s.longitude);
+            if d > max_meters || out.len() >= limit {
+                break;
+            }
+            if keep(s) {
+                out.push((s, d));
+            }
+        }
+        // Equal distances in a stable order.
+        out.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.id.cmp(&b.0.id)));
+        out
+    }
+}
+
+/// A station qualifies for coverage or search when open at `minute` and, if an amenity is asked
+/// for, offering it in working order.
+pub fn qualifies(s: &StationPoint, amenity: Option<i16>, minute: Option<i32>) -> bool {
+    amenity.is_none_or(|a| s.working.contains(&a)) && minute.is_none_or(|m| s.hours.open_at(m))
+}
+
+/// The coverage of one grid: sampled cells, and the centres of those beyond reach.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Coverage {
+    pub cells: usize,
+    pub gaps: Vec<(f64, f64)>,
+}
+
+/// Samples the grid (open ring of (lat, lng)) on a square lattice of `cell_meters` and keeps the
+/// cells whose centre lies inside it and more than `reach_m` from every qualifying station.
+pub fn coverage(
+    ring: &[(f64, f64)],
+    cell_meters: f64,
+    reach_m: f64,
+    index: &StationIndex,
+    keep: impl Fn(&StationPoint) -> bool,
+) -> Coverage {
+    let polygon = Polygon::new(
+        LineString::from(
+            ring.iter()
+                .map(|&(lat, lng)| (lng, lat))
+                .collect::<Vec<_>>(),
+        ),
+        vec![],
+    );
+    let (mut lat_min, mut lat_max, mut lng_min, mut lng_max) =
+        (90.0f64, -90.0f64, 180.0f64, -180.0f64);
+    for &(lat, lng) in ring {
+        lat_min = lat_min.min(lat);
+        lat_max = lat_max.max(lat);
+        lng_min = lng_min.min(lng);
+        lng_max = lng_max.max(lng);
+    }
+    let dlat = cell_meters / 111_195.0;
+    let dlng = dlat / ((lat_min + lat_max) / 2.0).to_radians().cos().max(0.01);
+    let mut cells = 0;
+    let mut gaps = Vec::new();
+    let mut lat = lat_min + dlat / 2.0;
+    while lat < lat_max {
+        let mut lng = lng_min + dlng / 2.0;
+        while lng < lng_max {
+            if polygon.contains(&Point::new(lng, lat)) {
+                cells += 1;
+                if index.nearest(lat, lng, 1, reach_m, &keep).is_empty() {
+                    gaps.push((lat, lng));
+                }
+            }
+            lng += dlng;
+        }
+        lat += dlat;
+    }
+    Coverage { cells, gaps }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct PointsSettings {
     /// Points for each submitted tip.
@@ -26,6 +264,43 @@ pub struct PointsSettings {
     /// Points for attending a training session.
     #[serde(default)]
     pub training_attended: i64,
+    /// Points when the grid office confirms (accepts) a tip's case.
+    #[serde(default)]
+    pub tip_confirmed: i64,
+    /// Points for each reporter when their case is resolved.
+    #[serde(default)]
+    pub case_resolved: i64,
+    /// Points per hour of volunteer service (pro rata).
+    #[serde(default)]
+    pub volunteer_hour: i64,
+    /// Most points a worker earns from one source in one local day; absent: no cap.
+    #[serde(default)]
+    pub daily_cap: HashMap<String, i64>,
+}
+
+/// Points actually awarded: the rule's amount, cut so that today's total stays within the cap.
+pub fn capped(amount: i64, cap: Option<i64>, earned_today: i64) -> i64 {
+    match cap {
+        Some(cap) => amount.min((cap - earned_today).max(0)),
+        None => amount,
+    }
+}
+
+/// A reversal takes back what was awarded, but never more than the balance holds.
+pub fn reversal(awarded: i64, balance: i64) -> i64 {
+    awarded.min(balance).max(0)
+}
+
+/// Whole points for `hours` of volunteer service.
+pub fn volunteer_points(hours: f64, per_hour: i64) -> i64 {
+    if !hours.is_finite() || hours <= 0.0 {
+        return 0;
+    }
+    (hours * per_hour as f64).floor() as i64
+}
+
+pub fn one_day() -> Duration {
+    Duration::days(1)
 }
 
 #[cfg(test)]
@@ -49,5 +324,111 @@ mod tests {
     #[test]
     fn fifteen_kmh_covers_1250_m_in_5_minutes() {
         assert!((travel_minutes(1_250.0, 15.0) - 5.0).abs() < 1e-9);
+        assert!((reach_meters(5.0, 15.0) - 1_250.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn opening_hours_work_across_midnight() {
+        let day = Hours {
+            always_open: false,
+            opens: 8 * 60,
+            closes: 22 * 60,
+        };
+        assert!(day.open_at(8 * 60));
+        assert!(!day.open_at(22 * 60));
+        let night = Hours {
+            always_open: false,
+            opens: 20 * 60,
+            closes: 2 * 60,
+        };
+        assert!(night.open_at(23 * 60));
+        assert!(night.open_at(60));
+        assert!(!night.open_at(12 * 60));
+    }
+
+    #[test]
+    fn the_local_clock_is_eight_hours_ahead() {
+        let clock = LocalClock::new(480).unwrap();
+        let t = DateTime::parse_from_rfc3339("2026-11-30T17:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(clock.hour_of_day(t), 1);
+        assert_eq!(
+            clock.start_of_day(t),
+            DateTime::parse_from_rfc3339("2026-11-30T16:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc)
+        );
+        let (from, until) = clock.month("2026-12").unwrap();
+        assert_eq!(from.to_rfc3339(), "2026-11-30T16:00:00+00:00");
+        assert_eq!(until.to_rfc3339(), "2026-12-31T16:00:00+00:00");
+        assert!(clock.month("2026-13").is_none());
+    }
+
+    fn station(id: u128, lat: f64, lng: f64, working: &[i16]) -> StationPoint {
+        StationPoint {
+            id: Uuid::from_u128(id),
+            latitude: lat,
+            longitude: lng,
+            working: working.to_vec(),
+            hours: Hours {
+                always_open: true,
+                opens: 0,
+                closes: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn the_index_finds_the_nearest_station_with_the_amenity() {
+        let index = StationIndex::new(vec![
+            station(1, 29.740, 103.570, &[1]),
+            station(2, 29.745, 103.570, &[1, 4]),
+            station(3, 29.760, 103.570, &[4]),
+        ]);
+        let near = index.nearest(29.741, 103.570, 3, f64::MAX, |_| true);
+        let ids: Vec<u128> = near.iter().map(|(s, _)| s.id.as_u128()).collect();
+        assert_eq!(ids, [1, 2, 3]);
+        let charging = index.nearest(29.741, 103.570, 5, f64::MAX, |s| {
+            qualifies(s, Some(4), None)
+        });
+        assert_eq!(charging[0].0.id.as_u128(), 2);
+        assert_eq!(charging.len(), 2);
+        let within_1km = index.nearest(29.741, 103.570, 5, 1_000.0, |_| true);
+        assert_eq!(within_1km.len(), 2);
+    }
+
+    #[test]
+    fn a_grid_far_from_every_station_is_all_gap_and_one_around_a_station_has_none_near_it() {
+        let index = StationIndex::new(vec![station(1, 29.740, 103.570, &[1])]);
+        // ~1.1 km square centred on the station: everything within 1,250 m is covered.
+        let around = [
+            (29.735, 103.565),
+            (29.735, 103.575),
+            (29.745, 103.575),
+            (29.745, 103.565),
+        ];
+        let c = coverage(&around, 100.0, 1_250.0, &index, |_| true);
+        assert!(c.cells > 50);
+        assert!(c.gaps.is_empty(), "{:?}", c.gaps.len());
+        let far = [
+            (29.80, 103.60),
+            (29.80, 103.61),
+            (29.81, 103.61),
+            (29.81, 103.60),
+        ];
+        let c = coverage(&far, 200.0, 1_250.0, &index, |_| true);
+        assert_eq!(c.gaps.len(), c.cells);
+    }
+
+    #[test]
+    fn caps_reversals_and_hours_are_whole_and_bounded() {
+        assert_eq!(capped(5, Some(12), 10), 2);
+        assert_eq!(capped(5, Some(12), 15), 0);
+        assert_eq!(capped(5, None, 1_000), 5);
+        assert_eq!(reversal(5, 3), 3);
+        assert_eq!(reversal(5, 10), 5);
+        assert_eq!(volunteer_points(2.5, 10), 25);
+        assert_eq!(volunteer_points(f64::NAN, 10), 0);
     }
 }

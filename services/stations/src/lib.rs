@@ -1,10 +1,14 @@
-//! stations: the red supply stations of the 5-minute service circle, and the points ledger that
-//! turns a worker's service (tips, …) into points.
+//! stations: the red supply stations of the 5-minute service circle (amenities and their state,
+//! opening hours, visits, coverage), and the points ledger that turns a worker's service into
+//! points redeemable in the community points supermarkets.
 
 pub mod api;
 pub mod domain;
+pub mod index;
 pub mod points;
+pub mod read_models;
 pub mod store;
+pub mod supermarket;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -25,15 +29,32 @@ use tonic::service::Routes;
 pub const SCHEMA: &str = "stations";
 pub const POINTS_CONSUMER: &str = "stations-points";
 pub const ATTENDANCE_CONSUMER: &str = "stations-attendance";
+pub const WORKERS_CONSUMER: &str = "stations-workers";
+pub const GRIDS_CONSUMER: &str = "stations-grids";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub listen: SocketAddr,
-    /// Riding speed for travel minutes (km/h).
+    /// Riding speed for travel minutes and the service circle (km/h).
     pub riding_speed_kmh: f64,
+    /// The county's offset from UTC in minutes (opening hours, daily caps, months).
+    #[serde(default = "default_utc_offset")]
+    pub utc_offset_minutes: i32,
     pub points: domain::PointsSettings,
+}
+
+fn default_utc_offset() -> i32 {
+    480
+}
+
+impl Settings {
+    pub fn clock(&self) -> Result<domain::LocalClock, StartError> {
+        domain::LocalClock::new(self.utc_offset_minutes).ok_or_else(|| {
+            StartError::Invalid("stations.utc_offset_minutes must be within ±24 h".into())
+        })
+    }
 }
 
 pub fn pool(common: &kit::CommonSettings) -> Result<PgPool, sqlx::Error> {
@@ -44,31 +65,41 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     kit::db::migrate(pool, SCHEMA, &MIGRATOR).await
 }
 
-/// Starts the gRPC servers, the outbox relay and the `stations-points` and `stations-attendance`
-/// consumers.
+/// Starts the gRPC servers, the station index, the outbox relay and the consumers.
 pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartError> {
     if settings.riding_speed_kmh.is_nan() || settings.riding_speed_kmh <= 0.0 {
         return Err(StartError::Invalid(
             "stations.riding_speed_kmh must be above 0".into(),
         ));
     }
+    let clock = settings.clock()?;
     let pool = pool(&rt.settings)?;
     if rt.settings.database.migrate_on_start {
         migrate(&pool).await?;
     }
     let shutdown = rt.shutdown.clone();
+    let stations = index::Stations::default();
+    if let Err(e) = stations.reload(&pool).await {
+        tracing::warn!(error = %e, "station index not loaded yet; it retries");
+    }
+    let rules = points::Rules {
+        points: settings.points.clone(),
+        clock,
+    };
+    let consumer = |durable, producer, subject: &str| ConsumerSpec {
+        durable,
+        producer,
+        subject: subject.to_owned(),
+    };
     let tasks = vec![
+        stations.spawn_refresher(pool.clone(), shutdown.clone()),
         kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, shutdown.clone()),
         spawn_consumer(
             pool.clone(),
             rt.bus.clone(),
-            ConsumerSpec {
-                durable: POINTS_CONSUMER,
-                producer: "governance",
-                subject: "redsupply.governance.tip.submitted".to_owned(),
-            },
-            Arc::new(points::Awards {
-                rules: settings.points.clone(),
+            consumer(POINTS_CONSUMER, "governance", "redsupply.governance.>"),
+            Arc::new(points::GovernanceAwards {
+                rules: rules.clone(),
             }),
             rt.faults.clone(),
             shutdown.clone(),
@@ -76,14 +107,36 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         spawn_consumer(
             pool.clone(),
             rt.bus.clone(),
-            ConsumerSpec {
-                durable: ATTENDANCE_CONSUMER,
-                producer: "education",
-                subject: "redsupply.education.attendance.recorded".to_owned(),
-            },
-            Arc::new(points::AttendanceAwards {
-                rules: settings.points.clone(),
-            }),
+            consumer(
+                ATTENDANCE_CONSUMER,
+                "education",
+                "redsupply.education.attendance.recorded",
+            ),
+            Arc::new(points::AttendanceAwards { rules }),
+            rt.faults.clone(),
+            shutdown.clone(),
+        ),
+        spawn_consumer(
+            pool.clone(),
+            rt.bus.clone(),
+            consumer(
+                WORKERS_CONSUMER,
+                "organization",
+                "redsupply.organization.worker.>",
+            ),
+            Arc::new(read_models::WorkerEvents),
+            rt.faults.clone(),
+            shutdown.clone(),
+        ),
+        spawn_consumer(
+            pool.clone(),
+            rt.bus.clone(),
+            consumer(
+                GRIDS_CONSUMER,
+                "organization",
+                "redsupply.organization.grid.>",
+            ),
+            Arc::new(read_models::GridEvents),
             rt.faults.clone(),
             shutdown.clone(),
         ),
@@ -91,6 +144,8 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     let api = api::Api {
         pool: pool.clone(),
         riding_speed_kmh: settings.riding_speed_kmh,
+        clock,
+        stations,
     };
     let interceptor = rt.auth.interceptor();
     let routes = Routes::new(StationsServiceServer::with_interceptor(

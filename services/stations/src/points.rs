@@ -1,48 +1,248 @@
-//! Consumers `stations-points` (submitted tips) and `stations-attendance` (training attended):
-//! each event earns its worker the configured points — one ledger entry per source event, the
-//! balance updated and `PointsAwarded` published in the same transaction.
+//! The points rules at work. Consumers turn other services' events into ledger entries:
+//! `stations-points` (governance: submitted tips, confirmed and resolved cases, rejected tips,
+//! volunteer service) and `stations-attendance` (education: training attended). Each award locks
+//! the worker's balance row, applies the daily cap of its source, appends one entry per source
+//! event and publishes `PointsAwarded`; a rejected tip's award is taken back by a compensating
+//! entry (`PointsReversed`), never by deleting one.
 
 use chrono::Utc;
 use kit::{
     bus::{Event, Handler, HandlerError, NewEvent, enqueue},
     time::to_timestamp,
 };
-use redsupply_proto::events::v1 as ev;
+use redsupply_proto::{events::v1 as ev, governance::v1::CaseStatus};
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::{domain::PointsSettings, store};
+use crate::{
+    domain::{self, LocalClock, PointsSettings},
+    store::{self, NewEntry},
+};
 
 pub const SOURCE: &str = "redsupply/stations";
 pub const POINTS_AWARDED: &str = "redsupply.stations.points.awarded";
-pub const REASON_TIP_SUBMITTED: &str = "tip_submitted";
-pub const REASON_TRAINING_ATTENDED: &str = "training_attended";
+pub const POINTS_REVERSED: &str = "redsupply.stations.points.reversed";
 
-pub struct Awards {
-    pub rules: PointsSettings,
+pub const REASON_TIP_SUBMITTED: &str = "tip_submitted";
+pub const REASON_TIP_CONFIRMED: &str = "tip_confirmed";
+pub const REASON_CASE_RESOLVED: &str = "case_resolved";
+pub const REASON_VOLUNTEER: &str = "volunteer_service";
+pub const REASON_TRAINING_ATTENDED: &str = "training_attended";
+pub const REASON_REDEMPTION: &str = "redemption";
+
+/// The rules and the clock that draws the daily line.
+#[derive(Clone)]
+pub struct Rules {
+    pub points: PointsSettings,
+    pub clock: LocalClock,
 }
 
-impl Handler for Awards {
-    async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
-        let e: ev::TipSubmitted = event.decode()?;
-        let worker = Uuid::parse_str(&e.reporter_id).map_err(HandlerError::permanent)?;
-        let span = tracing::info_span!("award", worker_id = %worker, tip_id = %e.tip_id);
-        award(
+/// One award: `amount` for `reason`, capped per day, once per source event.
+pub struct Award<'a> {
+    pub worker: Uuid,
+    pub amount: i64,
+    pub reason: &'a str,
+    pub source_event: Uuid,
+    pub subject_ref: Option<String>,
+}
+
+/// Applies an award inside the caller's transaction. Returns the points actually awarded.
+pub async fn award(tx: &mut PgConnection, rules: &Rules, a: Award<'_>) -> Result<i64, sqlx::Error> {
+    if a.amount <= 0 {
+        return Ok(0);
+    }
+    store::lock_balance(tx, a.worker).await?;
+    let cap = rules.points.daily_cap.get(a.reason).copied();
+    let earned = if cap.is_some() {
+        store::earned_since(tx, a.worker, a.reason, rules.clock.start_of_day(Utc::now())).await?
+    } else {
+        0
+    };
+    let points = domain::capped(a.amount, cap, earned);
+    if points == 0 {
+        tracing::info!(reason = a.reason, "daily cap reached; nothing awarded");
+        return Ok(0);
+    }
+    let Some((entry, balance)) = store::append_entry(
+        tx,
+        &NewEntry {
+            worker: a.worker,
+            points,
+            reason: a.reason,
+            source_event_id: a.source_event,
+            subject_ref: a.subject_ref.as_deref(),
+            reverses: None,
+        },
+    )
+    .await?
+    else {
+        tracing::debug!("already awarded for this event");
+        return Ok(0);
+    };
+    let msg = ev::PointsAwarded {
+        entry_id: entry.id.to_string(),
+        worker_id: a.worker.to_string(),
+        points,
+        reason: a.reason.to_owned(),
+        source_event_id: a.source_event.to_string(),
+        balance,
+        occurred_at: Some(to_timestamp(entry.created_at)),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, POINTS_AWARDED, a.worker, &msg)).await?;
+    tracing::info!(points, balance, reason = a.reason, "points awarded");
+    Ok(points)
+}
+
+/// Takes back every award made for `subject_ref` (never more than the balance holds).
+pub async fn reverse(
+    tx: &mut PgConnection,
+    subject_ref: &str,
+    why: &str,
+    source_event: Uuid,
+) -> Result<i64, sqlx::Error> {
+    let mut total = 0;
+    for original in store::awards_for(tx, subject_ref).await? {
+        let balance = store::lock_balance(tx, original.worker_id).await?;
+        let points = domain::reversal(original.points, balance);
+        let reason = format!("{why}:{}", original.reason);
+        let Some((entry, balance)) = store::append_entry(
             tx,
-            worker,
-            self.rules.tip_submitted,
-            REASON_TIP_SUBMITTED,
-            event.id,
+            &NewEntry {
+                worker: original.worker_id,
+                points: -points,
+                reason: &reason,
+                source_event_id: source_event,
+                subject_ref: Some(subject_ref),
+                reverses: Some(original.id),
+            },
         )
-        .instrument(span)
-        .await
+        .await?
+        else {
+            continue;
+        };
+        let msg = ev::PointsReversed {
+            entry_id: entry.id.to_string(),
+            worker_id: original.worker_id.to_string(),
+            points: -points,
+            reason,
+            reversed_entry_id: original.id.to_string(),
+            source_event_id: source_event.to_string(),
+            balance,
+            occurred_at: Some(to_timestamp(entry.created_at)),
+        };
+        enqueue(
+            tx,
+            NewEvent::new(SOURCE, POINTS_REVERSED, original.worker_id, &msg),
+        )
+        .await?;
+        tracing::info!(points = -points, balance, "points reversed");
+        total += points;
+    }
+    Ok(total)
+}
+
+fn tip_ref(tip: &str) -> String {
+    format!("tip:{tip}")
+}
+
+/// Consumer `stations-points`: every governance event that earns or costs points.
+pub struct GovernanceAwards {
+    pub rules: Rules,
+}
+
+impl Handler for GovernanceAwards {
+    async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
+        match event.subject.as_str() {
+            "redsupply.governance.tip.submitted" => {
+                let e: ev::TipSubmitted = event.decode()?;
+                let worker = Uuid::parse_str(&e.reporter_id).map_err(HandlerError::permanent)?;
+                let tip = Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?;
+                let span = tracing::info_span!("award", worker_id = %worker, tip_id = %e.tip_id);
+                async {
+                    if store::tip_rejected(tx, tip).await? {
+                        tracing::info!("tip already rejected; no award");
+                        return Ok(());
+                    }
+                    award(
+                        tx,
+                        &self.rules,
+                        Award {
+                            worker,
+                            amount: self.rules.points.tip_submitted,
+                            reason: REASON_TIP_SUBMITTED,
+                            source_event: event.id,
+                            subject_ref: Some(tip_ref(&e.tip_id)),
+                        },
+                    )
+                    .await?;
+                    Ok(())
+                }
+                .instrument(span)
+                .await
+            }
+            "redsupply.governance.case.status_changed" => {
+                let e: ev::CaseStatusChanged = event.decode()?;
+                let (reason, amount) = match e.status() {
+                    CaseStatus::Accepted => (REASON_TIP_CONFIRMED, self.rules.points.tip_confirmed),
+                    CaseStatus::Resolved => (REASON_CASE_RESOLVED, self.rules.points.case_resolved),
+                    _ => return Ok(()),
+                };
+                let span = tracing::info_span!("award", case_id = %e.case_id, reason);
+                async {
+                    for reporter in &e.reporter_ids {
+                        let worker = Uuid::parse_str(reporter).map_err(HandlerError::permanent)?;
+                        award(
+                            tx,
+                            &self.rules,
+                            Award {
+                                worker,
+                                amount,
+                                reason,
+                                source_event: event.id,
+                                subject_ref: Some(format!("case:{}", e.case_id)),
+                            },
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                }
+                .instrument(span)
+                .await
+            }
+            "redsupply.governance.tip.rejected" => {
+                let e: ev::TipRejected = event.decode()?;
+                let tip = Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?;
+                store::mark_tip_rejected(tx, tip).await?;
+                reverse(tx, &tip_ref(&e.tip_id), "tip_rejected", event.id).await?;
+                Ok(())
+            }
+            "redsupply.governance.volunteer.service_recorded" => {
+                let e: ev::VolunteerServiceRecorded = event.decode()?;
+                let worker = Uuid::parse_str(&e.worker_id).map_err(HandlerError::permanent)?;
+                award(
+                    tx,
+                    &self.rules,
+                    Award {
+                        worker,
+                        amount: domain::volunteer_points(e.hours, self.rules.points.volunteer_hour),
+                        reason: REASON_VOLUNTEER,
+                        source_event: event.id,
+                        subject_ref: Some(format!("volunteer:{}", e.record_id)),
+                    },
+                )
+                .await?;
+                Ok(())
+            }
+            // Other governance events earn nothing.
+            _ => Ok(()),
+        }
     }
 }
 
 /// Consumer `stations-attendance`.
 pub struct AttendanceAwards {
-    pub rules: PointsSettings,
+    pub rules: Rules,
 }
 
 impl Handler for AttendanceAwards {
@@ -52,42 +252,17 @@ impl Handler for AttendanceAwards {
         let span = tracing::info_span!("award", worker_id = %worker, session_id = %e.session_id);
         award(
             tx,
-            worker,
-            self.rules.training_attended,
-            REASON_TRAINING_ATTENDED,
-            event.id,
+            &self.rules,
+            Award {
+                worker,
+                amount: self.rules.points.training_attended,
+                reason: REASON_TRAINING_ATTENDED,
+                source_event: event.id,
+                subject_ref: Some(format!("session:{}", e.session_id)),
+            },
         )
         .instrument(span)
-        .await
+        .await?;
+        Ok(())
     }
-}
-
-async fn award(
-    tx: &mut PgConnection,
-    worker: Uuid,
-    points: i64,
-    reason: &str,
-    source_event: Uuid,
-) -> Result<(), HandlerError> {
-    if points == 0 {
-        return Ok(());
-    }
-    let Some((entry, balance)) =
-        store::append_entry(tx, worker, points, reason, source_event).await?
-    else {
-        tracing::debug!("already awarded for this event");
-        return Ok(());
-    };
-    let msg = ev::PointsAwarded {
-        entry_id: entry.id.to_string(),
-        worker_id: worker.to_string(),
-        points,
-        reason: reason.to_owned(),
-        source_event_id: source_event.to_string(),
-        balance,
-        occurred_at: Some(to_timestamp(Utc::now())),
-    };
-    enqueue(tx, NewEvent::new(SOURCE, POINTS_AWARDED, worker, &msg)).await?;
-    tracing::info!(points, balance, "points awarded");
-    Ok(())
 }

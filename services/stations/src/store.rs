@@ -1,8 +1,12 @@
-//! Stations and ledger SQL. A ledger entry, its balance update and its event share a transaction.
+//! Stations and points SQL. A change and its event share a transaction; every award and
+//! redemption locks the worker's balance row first, so caps and the never-below-zero rule hold
+//! under concurrency.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
+
+use crate::domain::{Hours, StationPoint};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StationRow {
@@ -14,8 +18,30 @@ pub struct StationRow {
     pub longitude: f64,
     pub address: String,
     pub amenities: Vec<i16>,
+    pub community_id: Option<Uuid>,
+    pub always_open: bool,
+    pub opens_minute: i32,
+    pub closes_minute: i32,
+    pub version: i64,
 }
 
+impl StationRow {
+    pub fn hours(&self) -> Hours {
+        Hours {
+            always_open: self.always_open,
+            opens: self.opens_minute,
+            closes: self.closes_minute,
+        }
+    }
+}
+
+macro_rules! station_columns {
+    () => {
+        "id, name, tier, host, latitude, longitude, address, amenities, community_id, always_open, opens_minute, closes_minute, version"
+    };
+}
+
+#[derive(Debug, Clone)]
 pub struct NewStation<'a> {
     pub name: &'a str,
     pub tier: i16,
@@ -24,16 +50,23 @@ pub struct NewStation<'a> {
     pub longitude: f64,
     pub address: &'a str,
     pub amenities: &'a [i16],
+    pub community_id: Option<Uuid>,
+    pub hours: Hours,
 }
 
-/// Inserts or updates a station by name (the demo seed runs more than once).
+/// Inserts or updates a station by name (the demo seed runs more than once), and tells the running
+/// replicas to reload their index.
 pub async fn upsert_station(pool: &PgPool, s: &NewStation<'_>) -> Result<Uuid, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO stations (id, name, tier, host, latitude, longitude, address, amenities)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    let mut tx = pool.begin().await?;
+    let id = sqlx::query_scalar(
+        "INSERT INTO stations (id, name, tier, host, latitude, longitude, address, amenities, community_id,
+                               always_open, opens_minute, closes_minute, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'seed')
          ON CONFLICT (name) DO UPDATE SET tier = EXCLUDED.tier, host = EXCLUDED.host,
-             latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude,
-             address = EXCLUDED.address, amenities = EXCLUDED.amenities
+             latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, address = EXCLUDED.address,
+             amenities = EXCLUDED.amenities, community_id = EXCLUDED.community_id,
+             always_open = EXCLUDED.always_open, opens_minute = EXCLUDED.opens_minute,
+             closes_minute = EXCLUDED.closes_minute
          RETURNING id",
     )
     .bind(Uuid::now_v7())
@@ -44,51 +77,388 @@ pub async fn upsert_station(pool: &PgPool, s: &NewStation<'_>) -> Result<Uuid, s
     .bind(s.longitude)
     .bind(s.address)
     .bind(s.amenities)
-    .fetch_one(pool)
-    .await
+    .bind(s.community_id)
+    .bind(s.hours.always_open)
+    .bind(s.hours.opens)
+    .bind(s.hours.closes)
+    .fetch_one(&mut *tx)
+    .await?;
+    notify_stations_changed(&mut tx).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
-macro_rules! station_columns {
-    () => {
-        "id, name, tier, host, latitude, longitude, address, amenities"
-    };
+pub enum Upserted {
+    Done(StationRow, bool),
+    NotFound,
+    StaleVersion(i64),
 }
 
-/// Stations offering `amenity` (any when `None`) within a bounding box around the point.
-pub async fn stations_in_box(
-    pool: &PgPool,
-    amenity: Option<i16>,
-    lat_min: f64,
-    lat_max: f64,
-    lng_min: f64,
-    lng_max: f64,
-) -> Result<Vec<StationRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
+/// Creates (no id; idempotent on the caller's request id) or replaces a station, refusing a stale
+/// `expected_version`.
+pub async fn save_station(
+    tx: &mut PgConnection,
+    caller: &str,
+    request_id: Option<&str>,
+    id: Option<Uuid>,
+    expected_version: Option<i64>,
+    s: &NewStation<'_>,
+) -> Result<Upserted, sqlx::Error> {
+    if let Some(id) = id {
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM stations WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(current) = current else {
+            return Ok(Upserted::NotFound);
+        };
+        if expected_version.is_some_and(|v| v != current) {
+            return Ok(Upserted::StaleVersion(current));
+        }
+        let row = sqlx::query_as(concat!(
+            "UPDATE stations SET name = $2, tier = $3, host = $4, latitude = $5, longitude = $6,
+                 address = $7, amenities = $8, community_id = $9, always_open = $10,
+                 opens_minute = $11, closes_minute = $12, version = version + 1
+             WHERE id = $1 RETURNING ",
+            station_columns!()
+        ))
+        .bind(id)
+        .bind(s.name)
+        .bind(s.tier)
+        .bind(s.host)
+        .bind(s.latitude)
+        .bind(s.longitude)
+        .bind(s.address)
+        .bind(s.amenities)
+        .bind(s.community_id)
+        .bind(s.hours.always_open)
+        .bind(s.hours.opens)
+        .bind(s.hours.closes)
+        .fetch_one(&mut *tx)
+        .await?;
+        return Ok(Upserted::Done(row, true));
+    }
+    let inserted: Option<StationRow> = sqlx::query_as(concat!(
+        "INSERT INTO stations (id, name, tier, host, latitude, longitude, address, amenities, community_id,
+                               always_open, opens_minute, closes_minute, created_by, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (created_by, request_id) DO NOTHING RETURNING ",
+        station_columns!()
+    ))
+    .bind(Uuid::now_v7())
+    .bind(s.name)
+    .bind(s.tier)
+    .bind(s.host)
+    .bind(s.latitude)
+    .bind(s.longitude)
+    .bind(s.address)
+    .bind(s.amenities)
+    .bind(s.community_id)
+    .bind(s.hours.always_open)
+    .bind(s.hours.opens)
+    .bind(s.hours.closes)
+    .bind(caller)
+    .bind(request_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = inserted {
+        return Ok(Upserted::Done(row, true));
+    }
+    let row = sqlx::query_as(concat!(
         "SELECT ",
         station_columns!(),
-        " FROM stations
-         WHERE ($1::smallint IS NULL OR $1 = ANY(amenities))
-           AND latitude BETWEEN $2 AND $3 AND longitude BETWEEN $4 AND $5"
+        " FROM stations WHERE created_by = $1 AND request_id = $2"
     ))
-    .bind(amenity)
-    .bind(lat_min)
-    .bind(lat_max)
-    .bind(lng_min)
-    .bind(lng_max)
-    .fetch_all(pool)
-    .await
+    .bind(caller)
+    .bind(request_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(Upserted::Done(row, false))
 }
 
-pub async fn station(pool: &PgPool, id: Uuid) -> Result<Option<StationRow>, sqlx::Error> {
+pub async fn station(conn: &mut PgConnection, id: Uuid) -> Result<Option<StationRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         "SELECT ",
         station_columns!(),
         " FROM stations WHERE id = $1"
     ))
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await
 }
+
+pub async fn stations_by_ids(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<StationRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        station_columns!(),
+        " FROM stations WHERE id = ANY($1)"
+    ))
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn list_stations(
+    pool: &PgPool,
+    community: Option<Uuid>,
+    tier: Option<i16>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<StationRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        station_columns!(),
+        " FROM stations WHERE ($1::uuid IS NULL OR community_id = $1) AND ($2::smallint IS NULL OR tier = $2)
+           AND ($3::uuid IS NULL OR id > $3) ORDER BY id LIMIT $4"
+    ))
+    .bind(community)
+    .bind(tier)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AmenityStateRow {
+    pub station_id: Uuid,
+    pub amenity: i16,
+    pub status: i16,
+    pub note: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn amenity_states(
+    pool: &PgPool,
+    stations: &[Uuid],
+) -> Result<Vec<AmenityStateRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT station_id, amenity, status, note, updated_at FROM amenity_states
+         WHERE station_id = ANY($1) ORDER BY station_id, amenity",
+    )
+    .bind(stations)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn set_amenity_status(
+    tx: &mut PgConnection,
+    station: Uuid,
+    amenity: i16,
+    status: i16,
+    note: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO amenity_states (station_id, amenity, status, note) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (station_id, amenity) DO UPDATE
+           SET status = EXCLUDED.status, note = EXCLUDED.note, updated_at = now()",
+    )
+    .bind(station)
+    .bind(amenity)
+    .bind(status)
+    .bind(note)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Wakes every replica's station index after commit.
+pub async fn notify_stations_changed(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify('stations_changed', '')")
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Every station as the index needs it: amenities minus those not working.
+pub async fn station_points(pool: &PgPool) -> Result<Vec<StationPoint>, sqlx::Error> {
+    let rows: Vec<StationRow> =
+        sqlx::query_as(concat!("SELECT ", station_columns!(), " FROM stations"))
+            .fetch_all(pool)
+            .await?;
+    let broken: Vec<(Uuid, i16)> =
+        sqlx::query_as("SELECT station_id, amenity FROM amenity_states WHERE status <> 1")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|s| StationPoint {
+            id: s.id,
+            latitude: s.latitude,
+            longitude: s.longitude,
+            hours: s.hours(),
+            working: s
+                .amenities
+                .iter()
+                .copied()
+                .filter(|a| !broken.contains(&(s.id, *a)))
+                .collect(),
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VisitRow {
+    pub id: Uuid,
+    pub station_id: Uuid,
+    pub worker_id: Uuid,
+    pub amenities_used: Vec<i16>,
+    pub visited_at: DateTime<Utc>,
+}
+
+pub async fn record_visit(
+    pool: &PgPool,
+    request_id: &str,
+    station: Uuid,
+    worker: Uuid,
+    amenities: &[i16],
+) -> Result<VisitRow, sqlx::Error> {
+    let inserted: Option<VisitRow> = sqlx::query_as(
+        "INSERT INTO visits (id, station_id, worker_id, amenities_used, request_id) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (worker_id, request_id) DO NOTHING
+         RETURNING id, station_id, worker_id, amenities_used, visited_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(station)
+    .bind(worker)
+    .bind(amenities)
+    .bind(request_id)
+    .fetch_optional(pool)
+    .await?;
+    match inserted {
+        Some(v) => Ok(v),
+        None => {
+            sqlx::query_as(
+                "SELECT id, station_id, worker_id, amenities_used, visited_at FROM visits
+                 WHERE worker_id = $1 AND request_id = $2",
+            )
+            .bind(worker)
+            .bind(request_id)
+            .fetch_one(pool)
+            .await
+        }
+    }
+}
+
+pub struct Usage {
+    pub visits: i64,
+    pub workers: i64,
+    pub by_amenity: Vec<(i16, i64)>,
+    pub by_hour: Vec<(i32, i64)>,
+}
+
+/// Visits to a station in [from, until): totals, per amenity used, per local hour of day.
+pub async fn usage(
+    pool: &PgPool,
+    station: Uuid,
+    from: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    utc_offset_minutes: i32,
+) -> Result<Usage, sqlx::Error> {
+    let (visits, workers): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT worker_id) FROM visits
+         WHERE station_id = $1 AND ($2::timestamptz IS NULL OR visited_at >= $2) AND ($3::timestamptz IS NULL OR visited_at < $3)",
+    )
+    .bind(station)
+    .bind(from)
+    .bind(until)
+    .fetch_one(pool)
+    .await?;
+    let by_amenity = sqlx::query_as(
+        "SELECT a, count(*) FROM visits, unnest(amenities_used) AS a
+         WHERE station_id = $1 AND ($2::timestamptz IS NULL OR visited_at >= $2) AND ($3::timestamptz IS NULL OR visited_at < $3)
+         GROUP BY a ORDER BY a",
+    )
+    .bind(station)
+    .bind(from)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    let by_hour = sqlx::query_as(
+        "SELECT extract(hour FROM (visited_at AT TIME ZONE 'UTC') + make_interval(mins => $4))::int AS h, count(*)
+         FROM visits
+         WHERE station_id = $1 AND ($2::timestamptz IS NULL OR visited_at >= $2) AND ($3::timestamptz IS NULL OR visited_at < $3)
+         GROUP BY h ORDER BY h",
+    )
+    .bind(station)
+    .bind(from)
+    .bind(until)
+    .bind(utc_offset_minutes)
+    .fetch_all(pool)
+    .await?;
+    Ok(Usage {
+        visits,
+        workers,
+        by_amenity,
+        by_hour,
+    })
+}
+
+// ---- read models --------------------------------------------------------------------------------
+
+pub async fn apply_worker(
+    tx: &mut PgConnection,
+    id: Uuid,
+    community: Option<Uuid>,
+    platform: &str,
+    version: i64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO workers (id, community_id, platform, version) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET community_id = EXCLUDED.community_id, platform = EXCLUDED.platform,
+             version = EXCLUDED.version
+         WHERE workers.version < EXCLUDED.version",
+    )
+    .bind(id)
+    .bind(community)
+    .bind(platform)
+    .bind(version)
+    .execute(tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+pub async fn apply_grid(
+    tx: &mut PgConnection,
+    id: Uuid,
+    name: &str,
+    boundary: &[(f64, f64)],
+    version: i64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO grids (id, name, boundary, version) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, boundary = EXCLUDED.boundary, version = EXCLUDED.version
+         WHERE grids.version < EXCLUDED.version",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(Json(boundary))
+    .bind(version)
+    .execute(tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GridRow {
+    pub id: Uuid,
+    pub name: String,
+    pub boundary: Json<Vec<(f64, f64)>>,
+}
+
+pub async fn grids(pool: &PgPool, only: &[Uuid]) -> Result<Vec<GridRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, name, boundary FROM grids WHERE cardinality($1::uuid[]) = 0 OR id = ANY($1) ORDER BY id",
+    )
+    .bind(only)
+    .fetch_all(pool)
+    .await
+}
+
+// ---- the ledger ---------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EntryRow {
@@ -100,26 +470,64 @@ pub struct EntryRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Appends an entry unless one exists for (source event, reason); updates the balance. Returns
-/// the entry and the new balance when it was appended.
+/// Locks the worker's balance row (creating it at zero) and returns the balance.
+pub async fn lock_balance(tx: &mut PgConnection, worker: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query("INSERT INTO balances (worker_id, points) VALUES ($1, 0) ON CONFLICT DO NOTHING")
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query_scalar("SELECT points FROM balances WHERE worker_id = $1 FOR UPDATE")
+        .bind(worker)
+        .fetch_one(tx)
+        .await
+}
+
+/// Points a worker earned from `reason` since `since`.
+pub async fn earned_since(
+    tx: &mut PgConnection,
+    worker: Uuid,
+    reason: &str,
+    since: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(sum(points), 0)::bigint FROM ledger_entries
+         WHERE worker_id = $1 AND reason = $2 AND created_at >= $3 AND points > 0",
+    )
+    .bind(worker)
+    .bind(reason)
+    .bind(since)
+    .fetch_one(tx)
+    .await
+}
+
+pub struct NewEntry<'a> {
+    pub worker: Uuid,
+    pub points: i64,
+    pub reason: &'a str,
+    pub source_event_id: Uuid,
+    pub subject_ref: Option<&'a str>,
+    pub reverses: Option<Uuid>,
+}
+
+/// Appends an entry unless one exists for (source event, reason, worker), and moves the balance (whose
+/// row the caller has locked). Returns the entry and the new balance when appended.
 pub async fn append_entry(
     tx: &mut PgConnection,
-    worker_id: Uuid,
-    points: i64,
-    reason: &str,
-    source_event_id: Uuid,
+    e: &NewEntry<'_>,
 ) -> Result<Option<(EntryRow, i64)>, sqlx::Error> {
     let entry: Option<EntryRow> = sqlx::query_as(
-        "INSERT INTO ledger_entries (id, worker_id, points, reason, source_event_id)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (source_event_id, reason) DO NOTHING
+        "INSERT INTO ledger_entries (id, worker_id, points, reason, source_event_id, subject_ref, reverses_entry_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (source_event_id, reason, worker_id) DO NOTHING
          RETURNING id, worker_id, points, reason, source_event_id, created_at",
     )
     .bind(Uuid::now_v7())
-    .bind(worker_id)
-    .bind(points)
-    .bind(reason)
-    .bind(source_event_id)
+    .bind(e.worker)
+    .bind(e.points)
+    .bind(e.reason)
+    .bind(e.source_event_id)
+    .bind(e.subject_ref)
+    .bind(e.reverses)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(entry) = entry else {
@@ -130,11 +538,45 @@ pub async fn append_entry(
          ON CONFLICT (worker_id) DO UPDATE SET points = balances.points + EXCLUDED.points, updated_at = now()
          RETURNING points",
     )
-    .bind(worker_id)
-    .bind(points)
+    .bind(e.worker)
+    .bind(e.points)
     .fetch_one(&mut *tx)
     .await?;
     Ok(Some((entry, balance)))
+}
+
+/// Records a rejected tip; true the first time.
+pub async fn mark_tip_rejected(tx: &mut PgConnection, tip: Uuid) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("INSERT INTO rejected_tips (tip_id) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(tip)
+            .execute(tx)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+pub async fn tip_rejected(tx: &mut PgConnection, tip: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rejected_tips WHERE tip_id = $1)")
+        .bind(tip)
+        .fetch_one(tx)
+        .await
+}
+
+/// Positive entries awarded for `subject_ref` and not yet reversed.
+pub async fn awards_for(
+    tx: &mut PgConnection,
+    subject_ref: &str,
+) -> Result<Vec<EntryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, worker_id, points, reason, source_event_id, created_at FROM ledger_entries e
+         WHERE subject_ref = $1 AND points > 0
+           AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses_entry_id = e.id)",
+    )
+    .bind(subject_ref)
+    .fetch_all(tx)
+    .await
 }
 
 pub async fn balance(pool: &PgPool, worker_id: Uuid) -> Result<i64, sqlx::Error> {
@@ -159,6 +601,228 @@ pub async fn entries(
     )
     .bind(worker_id)
     .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+// ---- the points supermarkets --------------------------------------------------------------------
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RewardRow {
+    pub id: Uuid,
+    pub name: String,
+    pub points_cost: i64,
+    pub active: bool,
+}
+
+pub async fn save_reward(
+    pool: &PgPool,
+    caller: &str,
+    request_id: Option<&str>,
+    id: Option<Uuid>,
+    name: &str,
+    points_cost: i64,
+    active: bool,
+) -> Result<Option<RewardRow>, sqlx::Error> {
+    if let Some(id) = id {
+        return sqlx::query_as(
+            "UPDATE rewards SET name = $2, points_cost = $3, active = $4 WHERE id = $1
+             RETURNING id, name, points_cost, active",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(points_cost)
+        .bind(active)
+        .fetch_optional(pool)
+        .await;
+    }
+    let inserted: Option<RewardRow> = sqlx::query_as(
+        "INSERT INTO rewards (id, name, points_cost, active, created_by, request_id) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (created_by, request_id) DO NOTHING RETURNING id, name, points_cost, active",
+    )
+    .bind(Uuid::now_v7())
+    .bind(name)
+    .bind(points_cost)
+    .bind(active)
+    .bind(caller)
+    .bind(request_id)
+    .fetch_optional(pool)
+    .await?;
+    if inserted.is_some() {
+        return Ok(inserted);
+    }
+    sqlx::query_as(
+        "SELECT id, name, points_cost, active FROM rewards WHERE created_by = $1 AND request_id = $2",
+    )
+    .bind(caller)
+    .bind(request_id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn reward(conn: &mut PgConnection, id: Uuid) -> Result<Option<RewardRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name, points_cost, active FROM rewards WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StockRow {
+    pub id: Uuid,
+    pub name: String,
+    pub points_cost: i64,
+    pub active: bool,
+    pub quantity: i64,
+}
+
+/// Every active reward with its stock in the community (zero where none was supplied).
+pub async fn catalog(pool: &PgPool, community: Uuid) -> Result<Vec<StockRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.id, r.name, r.points_cost, r.active, COALESCE(s.quantity, 0) AS quantity
+         FROM rewards r LEFT JOIN stock s ON s.reward_id = r.id AND s.community_id = $1
+         WHERE r.active ORDER BY r.points_cost, r.id",
+    )
+    .bind(community)
+    .fetch_all(pool)
+    .await
+}
+
+/// Adds supplied stock (idempotent on the caller's request id); returns the stock now held.
+pub async fn supply(
+    tx: &mut PgConnection,
+    caller: &str,
+    request_id: &str,
+    station: Uuid,
+    community: Uuid,
+    reward: Uuid,
+    quantity: i64,
+) -> Result<i64, sqlx::Error> {
+    let fresh = sqlx::query(
+        "INSERT INTO stock_supplies (id, station_id, community_id, reward_id, quantity, created_by, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (created_by, request_id) DO NOTHING",
+    )
+    .bind(Uuid::now_v7())
+    .bind(station)
+    .bind(community)
+    .bind(reward)
+    .bind(quantity)
+    .bind(caller)
+    .bind(request_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if fresh {
+        sqlx::query(
+            "INSERT INTO stock (community_id, reward_id, quantity) VALUES ($1, $2, $3)
+             ON CONFLICT (community_id, reward_id) DO UPDATE SET quantity = stock.quantity + EXCLUDED.quantity",
+        )
+        .bind(community)
+        .bind(reward)
+        .bind(quantity)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query_scalar(
+        "SELECT COALESCE((SELECT quantity FROM stock WHERE community_id = $1 AND reward_id = $2), 0)",
+    )
+    .bind(community)
+    .bind(reward)
+    .fetch_one(tx)
+    .await
+}
+
+/// Takes `quantity` from stock if that much is there; false otherwise.
+pub async fn take_stock(
+    tx: &mut PgConnection,
+    community: Uuid,
+    reward: Uuid,
+    quantity: i64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE stock SET quantity = quantity - $3
+         WHERE community_id = $1 AND reward_id = $2 AND quantity >= $3",
+    )
+    .bind(community)
+    .bind(reward)
+    .bind(quantity)
+    .execute(tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RedemptionRow {
+    pub id: Uuid,
+    pub worker_id: Uuid,
+    pub community_id: Uuid,
+    pub reward_id: Uuid,
+    pub quantity: i64,
+    pub points: i64,
+    pub redeemed_at: DateTime<Utc>,
+}
+
+pub async fn redemption_by_request(
+    tx: &mut PgConnection,
+    worker: Uuid,
+    request_id: &str,
+) -> Result<Option<RedemptionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, worker_id, community_id, reward_id, quantity, points, redeemed_at FROM redemptions
+         WHERE worker_id = $1 AND request_id = $2",
+    )
+    .bind(worker)
+    .bind(request_id)
+    .fetch_optional(tx)
+    .await
+}
+
+pub async fn insert_redemption(
+    tx: &mut PgConnection,
+    r: &RedemptionRow,
+    request_id: &str,
+) -> Result<RedemptionRow, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO redemptions (id, worker_id, community_id, reward_id, quantity, points, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         RETURNING id, worker_id, community_id, reward_id, quantity, points, redeemed_at",
+    )
+    .bind(r.id)
+    .bind(r.worker_id)
+    .bind(r.community_id)
+    .bind(r.reward_id)
+    .bind(r.quantity)
+    .bind(r.points)
+    .bind(request_id)
+    .fetch_one(tx)
+    .await
+}
+
+/// Net points earned (redemptions excluded) in [from, until) by workers of a community or a
+/// platform; ties go to the lower worker id, so the order never changes between calls.
+pub async fn leaderboard(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    community: Option<Uuid>,
+    platform: Option<&str>,
+    limit: i64,
+) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT l.worker_id, sum(l.points)::bigint AS points
+         FROM ledger_entries l JOIN workers w ON w.id = l.worker_id
+         WHERE l.reason <> 'redemption' AND l.created_at >= $1 AND l.created_at < $2
+           AND ($3::uuid IS NULL OR w.community_id = $3) AND ($4::text IS NULL OR w.platform = $4)
+         GROUP BY l.worker_id HAVING sum(l.points) > 0
+         ORDER BY points DESC, l.worker_id ASC LIMIT $5",
+    )
+    .bind(from)
+    .bind(until)
+    .bind(community)
+    .bind(platform)
     .bind(limit)
     .fetch_all(pool)
     .await

@@ -1,0 +1,38 @@
+//! What stations keeps of other services' data: organization's workers (community and platform,
+//! for the leaderboards; consumer `stations-workers`) and grids (for coverage; consumer
+//! `stations-grids`). Each applies only newer versions.
+
+use kit::bus::{Event, Handler, HandlerError};
+use redsupply_proto::events::v1 as ev;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::store;
+
+pub struct WorkerEvents;
+
+impl Handler for WorkerEvents {
+    async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
+        let e: ev::WorkerRegistered = event.decode()?;
+        let id = Uuid::parse_str(&e.worker_id).map_err(HandlerError::permanent)?;
+        let community = Uuid::parse_str(&e.community_id).ok();
+        store::apply_worker(tx, id, community, &e.platform, e.version).await?;
+        Ok(())
+    }
+}
+
+pub struct GridEvents;
+
+impl Handler for GridEvents {
+    async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
+        let e: ev::GridUpserted = event.decode()?;
+        let id = Uuid::parse_str(&e.grid_id).map_err(HandlerError::permanent)?;
+        let ring: Vec<(f64, f64)> = e
+            .boundary
+            .iter()
+            .map(|p| (p.latitude, p.longitude))
+            .collect();
+        store::apply_grid(tx, id, &e.name, &ring, e.version).await?;
+        Ok(())
+    }
+}
