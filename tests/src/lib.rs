@@ -336,6 +336,81 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Publishes an integration event as its producer's relay would (for consumers whose producer
+    /// belongs to another part of the system).
+    pub async fn publish_event(&self, subject: &str, message: &impl prost::Message) -> Uuid {
+        let id = Uuid::now_v7();
+        let mut h = async_nats::HeaderMap::new();
+        h.insert(kit::bus::headers::ID, id.to_string().as_str());
+        h.insert(kit::bus::headers::MSG_ID, id.to_string().as_str());
+        self.rt
+            .bus
+            .jetstream
+            .send_publish(
+                subject.to_owned(),
+                async_nats::jetstream::message::PublishMessage::build()
+                    .payload(message.encode_to_vec().into())
+                    .headers(h),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("acknowledged");
+        id
+    }
+
+    /// A worker's balance as the API reports it.
+    pub async fn balance(&self, worker: Uuid) -> i64 {
+        self.points()
+            .await
+            .get_balance(with_bearer(
+                redsupply_proto::stations::v1::GetBalanceRequest {
+                    worker_id: worker.to_string(),
+                },
+                &self.admin_token(),
+            ))
+            .await
+            .expect("balance")
+            .into_inner()
+            .balance
+            .expect("balance")
+            .points
+    }
+
+    /// Waits until the worker's balance is `points`.
+    pub async fn await_balance(&self, worker: Uuid, points: i64) {
+        let mut last = 0;
+        let reached = tokio::time::timeout(DEADLINE, async {
+            loop {
+                last = self.balance(worker).await;
+                if last == points {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        assert!(reached.is_ok(), "balance stayed at {last}, not {points}");
+    }
+
+    /// Every balance equals the sum of its worker's ledger entries.
+    pub async fn assert_ledger_replays(&self) {
+        let drift: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+            "SELECT b.worker_id, b.points, COALESCE(sum(l.points), 0)::bigint
+             FROM stations.balances b LEFT JOIN stations.ledger_entries l ON l.worker_id = b.worker_id
+             GROUP BY b.worker_id, b.points HAVING b.points <> COALESCE(sum(l.points), 0)",
+        )
+        .fetch_all(&self.db.pool().await)
+        .await
+        .expect("ledger query");
+        assert!(
+            drift.is_empty(),
+            "balances differ from their ledgers: {drift:?}"
+        );
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.rt.shutdown.cancel();

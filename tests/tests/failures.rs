@@ -78,7 +78,10 @@ async fn a_consumer_that_dies_after_its_effect_but_before_its_ack_changes_nothin
     let points = app
         .consumer_idle("governance", stations::POINTS_CONSUMER)
         .await;
-    assert_eq!(dispatch.delivered.consumer_sequence, 2, "the tip event delivered twice");
+    assert_eq!(
+        dispatch.delivered.consumer_sequence, 2,
+        "the tip event delivered twice"
+    );
     // The points consumer takes every governance event: each once, the tip event twice.
     let events_in_stream = app
         .rt

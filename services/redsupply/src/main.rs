@@ -55,6 +55,24 @@ enum Command {
         #[arg(long, default_value = "")]
         service: String,
     },
+    /// Draw the 5-minute service circle's coverage of every grid as an SVG map.
+    CoverageMap {
+        /// An amenity (rest, drinking_water, meal_heating, charging, reading, mediation_legal_aid);
+        /// empty: any station.
+        #[arg(long, default_value = "")]
+        amenity: String,
+        #[arg(long, default_value_t = 5)]
+        minutes: u32,
+        #[arg(long, default_value_t = 50)]
+        cell_meters: u32,
+        /// Stations open at this time (RFC 3339); default now. `--ignore-hours` to skip.
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        ignore_hours: bool,
+        #[arg(long, default_value = "coverage.svg")]
+        out: PathBuf,
+    },
     /// List, or replay once the cause is fixed, events a consumer gave up on.
     DeadLetters {
         #[command(subcommand)]
@@ -106,6 +124,27 @@ fn main() -> anyhow::Result<()> {
                 ttl_secs,
             } => commands::token(&settings, &role, &subject, ttl_secs),
             Command::Probe { addr, service } => commands::probe(&addr, &service).await,
+            Command::CoverageMap {
+                amenity,
+                minutes,
+                cell_meters,
+                at,
+                ignore_hours,
+                out,
+            } => {
+                commands::coverage_map(
+                    settings,
+                    commands::MapOptions {
+                        amenity,
+                        minutes,
+                        cell_meters,
+                        at,
+                        ignore_hours,
+                        out,
+                    },
+                )
+                .await
+            }
             Command::DeadLetters { action } => match action {
                 DeadLetterAction::List { service, all } => {
                     commands::dead_letters_list(settings, service, all).await

@@ -167,6 +167,10 @@ impl StationIndex {
         self.stations.len()
     }
 
+    pub fn stations(&self) -> &[StationPoint] {
+        &self.stations
+    }
+
     pub fn is_empty(&self) -> bool {
         self.stations.is_empty()
     }

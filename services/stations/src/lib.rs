@@ -5,6 +5,7 @@
 pub mod api;
 pub mod domain;
 pub mod index;
+pub mod map;
 pub mod points;
 pub mod read_models;
 pub mod store;

@@ -533,10 +533,10 @@ pub async fn append_entry(
     let Some(entry) = entry else {
         return Ok(None);
     };
+    // The caller locked (and so created) the row. An upsert would not do: PostgreSQL checks the
+    // never-negative constraint on the row it proposes to insert, even when it then updates.
     let balance: i64 = sqlx::query_scalar(
-        "INSERT INTO balances (worker_id, points) VALUES ($1, $2)
-         ON CONFLICT (worker_id) DO UPDATE SET points = balances.points + EXCLUDED.points, updated_at = now()
-         RETURNING points",
+        "UPDATE balances SET points = points + $2, updated_at = now() WHERE worker_id = $1 RETURNING points",
     )
     .bind(e.worker)
     .bind(e.points)

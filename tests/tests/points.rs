@@ -1,0 +1,492 @@
+//! Points against the real stack: the rules per source with their daily caps, reversal of a
+//! rejected tip's award, a ledger that replays to every balance, points supermarkets that never
+//! oversell or overspend under 50 concurrent redemptions, and monthly honours.
+
+use chrono::Utc;
+use futures::future::join_all;
+use kit::auth::with_bearer;
+use redsupply_proto::{
+    common::v1::LatLng,
+    events::v1::VolunteerServiceRecorded,
+    governance::v1::{
+        CaseStatus, GetTipRequest, RejectTipRequest, SubmitTipRequest, TipCategory, TipStatus,
+        UpdateCaseRequest,
+    },
+    organization::v1::{Community, RegisterWorkerRequest, UpsertCommunityRequest},
+    roles,
+    stations::v1::{
+        self as pb, Amenity, GetLeaderboardRequest, ListLedgerEntriesRequest, StationHost,
+        StationTier,
+    },
+};
+use redsupply_tests::{TestApp, eventually};
+use tonic::Code;
+use uuid::Uuid;
+
+async fn tip(app: &TestApp, worker: Uuid, token: &str, request_id: &str) -> String {
+    app.governance()
+        .await
+        .submit_tip(with_bearer(
+            SubmitTipRequest {
+                request_id: request_id.into(),
+                reporter_id: worker.to_string(),
+                category: TipCategory::Dispute as i32,
+                description: "Shop refuses riders the toilet".into(),
+                location: Some(LatLng {
+                    latitude: 29.735,
+                    longitude: 103.565,
+                }),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .tip
+        .unwrap()
+        .id
+}
+
+async fn volunteer(app: &TestApp, worker: Uuid, hours: f64) {
+    app.publish_event(
+        "redsupply.governance.volunteer.service_recorded",
+        &VolunteerServiceRecorded {
+            record_id: Uuid::now_v7().to_string(),
+            worker_id: worker.to_string(),
+            hours,
+            ..Default::default()
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_tip_takes_its_award_back_and_the_ledger_replays_to_every_balance() {
+    let app = TestApp::spawn().await;
+    app.create_grid("Grid", 29.73, 103.56, 0.01).await;
+    let (worker, token) = app.register_worker("Li Wei").await;
+    let kept = tip(&app, worker, &token, "kept").await;
+    let false_tip = tip(&app, worker, &token, "false").await;
+    app.await_balance(worker, 10).await;
+
+    let officer = app.token(roles::GRID_OFFICER, "officer");
+    let app_ref = &app;
+    let reject = || {
+        let id = false_tip.clone();
+        let officer = officer.clone();
+        let app = app_ref;
+        async move {
+            app.governance()
+                .await
+                .reject_tip(with_bearer(
+                    RejectTipRequest {
+                        tip_id: id,
+                        reason: "the photo is from another county".into(),
+                    },
+                    &officer,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .tip
+                .unwrap()
+        }
+    };
+    assert_eq!(reject().await.status(), TipStatus::Rejected);
+    app.await_balance(worker, 5).await;
+    assert_eq!(
+        reject().await.status(),
+        TipStatus::Rejected,
+        "a retry changes nothing"
+    );
+    app.consumer_idle("governance", stations::POINTS_CONSUMER)
+        .await;
+    assert_eq!(app.balance(worker).await, 5);
+
+    let entries = app
+        .points()
+        .await
+        .list_ledger_entries(with_bearer(
+            ListLedgerEntriesRequest {
+                worker_id: worker.to_string(),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let mut reasons: Vec<(String, i64)> = entries
+        .iter()
+        .map(|e| (e.reason.clone(), e.points))
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            ("tip_rejected:tip_submitted".to_string(), -5),
+            ("tip_submitted".to_string(), 5),
+            ("tip_submitted".to_string(), 5)
+        ]
+    );
+    // A worker may not reject tips.
+    let err = app
+        .governance()
+        .await
+        .reject_tip(with_bearer(
+            RejectTipRequest {
+                tip_id: kept.clone(),
+                reason: "mine".into(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let still = app
+        .governance()
+        .await
+        .get_tip(with_bearer(GetTipRequest { id: kept }, &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .tip
+        .unwrap();
+    assert_ne!(still.status(), TipStatus::Rejected);
+    app.assert_ledger_replays().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmed_and_resolved_cases_credit_their_reporters_and_caps_hold_per_day() {
+    let app = TestApp::spawn_with(|s| {
+        s.stations
+            .points
+            .daily_cap
+            .insert("tip_submitted".into(), 12);
+    })
+    .await;
+    app.create_grid("Grid", 29.73, 103.56, 0.01).await;
+    let (worker, token) = app.register_worker("Wang Fang").await;
+    let first = tip(&app, worker, &token, "t0").await;
+    for i in 1..4 {
+        tip(&app, worker, &token, &format!("t{i}")).await;
+    }
+    app.await_balance(worker, 12).await; // 5 + 5 + 2, then the cap
+    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM stations.ledger_entries")
+        .fetch_one(&app.db.pool().await)
+        .await
+        .unwrap();
+    assert_eq!(entries, 3, "the capped-out tip earns no entry");
+
+    let case_id = eventually("the first tip's case", || {
+        let first = first.clone();
+        let token = token.clone();
+        let app = &app;
+        async move {
+            let t = app
+                .governance()
+                .await
+                .get_tip(with_bearer(GetTipRequest { id: first }, &token))
+                .await
+                .ok()?
+                .into_inner()
+                .tip?;
+            (!t.case_id.is_empty()).then_some(t.case_id)
+        }
+    })
+    .await;
+    let system = app.token(roles::GRID_SYSTEM, "city");
+    for status in [CaseStatus::Accepted, CaseStatus::Resolved] {
+        app.gateway()
+            .await
+            .update_case(with_bearer(
+                UpdateCaseRequest {
+                    case_id: case_id.clone(),
+                    status: status as i32,
+                    note: String::new(),
+                },
+                &system,
+            ))
+            .await
+            .unwrap();
+    }
+    app.await_balance(worker, 12 + 2 + 3).await;
+    app.assert_ledger_replays().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_redemptions_never_oversell_nor_overspend() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token();
+    let mut points = app.points().await;
+    let station = app
+        .stations()
+        .await
+        .upsert_station(with_bearer(
+            pb::UpsertStationRequest {
+                request_id: "st".into(),
+                station: Some(pb::Station {
+                    name: "Main".into(),
+                    tier: StationTier::Main as i32,
+                    host: StationHost::CommunityCentre as i32,
+                    location: Some(LatLng {
+                        latitude: 29.74,
+                        longitude: 103.57,
+                    }),
+                    amenities: vec![Amenity::Rest as i32],
+                    ..Default::default()
+                }),
+                expected_version: 0,
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .station
+        .unwrap();
+    let reward = points
+        .upsert_reward(with_bearer(
+            pb::UpsertRewardRequest {
+                request_id: "rice".into(),
+                reward: Some(pb::Reward {
+                    name: "5 kg of rice".into(),
+                    points_cost: 5,
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .reward
+        .unwrap();
+    let community = Uuid::now_v7().to_string();
+    let supply = |request_id: &str, quantity: i64| {
+        let mut points = points.clone();
+        let req = with_bearer(
+            pb::SupplyStockRequest {
+                request_id: request_id.into(),
+                station_id: station.id.clone(),
+                community_id: community.clone(),
+                reward_id: reward.id.clone(),
+                quantity,
+            },
+            &admin,
+        );
+        async move {
+            points
+                .supply_stock(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .stock
+                .unwrap()
+                .quantity
+        }
+    };
+    assert_eq!(supply("s1", 1).await, 1);
+    assert_eq!(supply("s1", 1).await, 1, "a retried supply adds nothing");
+
+    let rich = Uuid::now_v7();
+    let poor = Uuid::now_v7();
+    volunteer(&app, rich, 10.0).await;
+    volunteer(&app, poor, 0.5).await;
+    app.await_balance(rich, 80).await; // 100 earned, the daily cap of volunteer service is 80
+    app.await_balance(poor, 5).await;
+
+    let burst = |worker: Uuid, tag: &'static str| {
+        let token = app.token(roles::WORKER, &worker.to_string());
+        let attempts = (0..50).map(|i| {
+            let mut points = points.clone();
+            let req = with_bearer(
+                pb::RedeemRequest {
+                    request_id: format!("{tag}-{i}"),
+                    worker_id: worker.to_string(),
+                    community_id: community.clone(),
+                    reward_id: reward.id.clone(),
+                    quantity: 1,
+                },
+                &token,
+            );
+            async move { points.redeem(req).await.map(|_| ()).map_err(|s| s.code()) }
+        });
+        join_all(attempts)
+    };
+    // The last item: one of 50 gets it.
+    let results = burst(rich, "last-item").await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || *r == Err(Code::FailedPrecondition))
+    );
+    assert_eq!(app.balance(rich).await, 75);
+
+    // Plenty of stock, points for one.
+    assert_eq!(supply("s2", 100).await, 100);
+    let results = burst(poor, "one-balance").await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(app.balance(poor).await, 0);
+    let stock = points
+        .list_rewards(with_bearer(
+            pb::ListRewardsRequest {
+                community_id: community.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .rewards;
+    assert_eq!(stock[0].quantity, 99);
+
+    // The same request id again: the same redemption, charged once.
+    let token = app.token(roles::WORKER, &rich.to_string());
+    let again = |request_id: &str| {
+        let mut points = points.clone();
+        let req = with_bearer(
+            pb::RedeemRequest {
+                request_id: request_id.into(),
+                worker_id: rich.to_string(),
+                community_id: community.clone(),
+                reward_id: reward.id.clone(),
+                quantity: 1,
+            },
+            &token,
+        );
+        async move { points.redeem(req).await.unwrap().into_inner() }
+    };
+    let a = again("repeat").await;
+    let b = again("repeat").await;
+    assert_eq!(a.redemption.unwrap().id, b.redemption.unwrap().id);
+    assert_eq!(app.balance(rich).await, 70);
+    let negative: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM stations.balances WHERE points < 0")
+            .fetch_one(&app.db.pool().await)
+            .await
+            .unwrap();
+    assert_eq!(negative, 0);
+    app.assert_ledger_replays().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monthly_leaderboard_ranks_by_points_and_breaks_ties_by_id() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token();
+    let community = app
+        .organization()
+        .await
+        .upsert_community(with_bearer(
+            UpsertCommunityRequest {
+                community: Some(Community {
+                    name: "Yingchun".into(),
+                    township: "Yancheng Street".into(),
+                    ..Default::default()
+                }),
+                request_id: "c".into(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .community
+        .unwrap();
+    let mut workers = Vec::new();
+    for (name, platform) in [("A", "Meituan"), ("B", "Meituan"), ("C", "SF Express")] {
+        let w = app
+            .organization()
+            .await
+            .register_worker(with_bearer(
+                RegisterWorkerRequest {
+                    request_id: name.into(),
+                    name: name.into(),
+                    phone: "13900000000".into(),
+                    platform: platform.into(),
+                    community_id: Some(community.id.clone()),
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .worker
+            .unwrap();
+        workers.push(Uuid::parse_str(&w.id).unwrap());
+    }
+    let pool = app.db.pool().await;
+    eventually("stations to know the workers", || {
+        let pool = pool.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM stations.workers")
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+            (n == 3).then_some(())
+        }
+    })
+    .await;
+    for (w, hours) in workers.iter().zip([3.0, 3.0, 1.0]) {
+        volunteer(&app, *w, hours).await;
+    }
+    for (w, points) in workers.iter().zip([30, 30, 10]) {
+        app.await_balance(*w, points).await;
+    }
+    let month = Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .format("%Y-%m")
+        .to_string();
+    let board = |community_id: String, platform: &str| {
+        let points = app.points();
+        let req = with_bearer(
+            GetLeaderboardRequest {
+                month: month.clone(),
+                community_id,
+                platform: platform.into(),
+                limit: 0,
+            },
+            &admin,
+        );
+        async move { points.await.get_leaderboard(req).await }
+    };
+    let by_community = board(community.id.clone(), "")
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let mut tied = [workers[0], workers[1]];
+    tied.sort();
+    let ranked: Vec<(i32, String, i64)> = by_community
+        .iter()
+        .map(|e| (e.rank, e.worker_id.clone(), e.points))
+        .collect();
+    assert_eq!(
+        ranked,
+        [
+            (1, tied[0].to_string(), 30),
+            (2, tied[1].to_string(), 30),
+            (3, workers[2].to_string(), 10)
+        ]
+    );
+    let riders = board(String::new(), "Meituan")
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(riders.len(), 2);
+    let err = board(community.id.clone(), "Meituan").await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+}
