@@ -23,6 +23,8 @@ async fn two_replicas_of_everything_give_one_case_and_one_award_per_tip() {
         // Small batches so that both replicas take part in draining the work.
         s.common.nats.consumer_batch = 4;
         s.common.nats.relay_batch = 8;
+        // Every tip earns its points here: no daily cap.
+        s.stations.points.daily_cap.clear();
     })
     .await;
     app.create_grid("Grid", 29.73, 103.56, 0.01).await;
