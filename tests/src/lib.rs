@@ -88,6 +88,7 @@ impl TestApp {
         let mut settings = AppSettings::load(None).expect("default settings");
         settings.common.database.url = kit::settings::Secret::new(db.url.clone());
         settings.common.database.max_connections = 8;
+        settings.common.database.acquire_timeout_ms = 15_000;
         settings.common.nats.url = nats.url();
         settings.common.nats.ack_wait_ms = 2_000;
         settings.common.nats.backoff_ms = vec![100, 200, 500];
