@@ -138,8 +138,13 @@ async fn a_consumer_that_dies_after_its_effect_but_before_its_ack_changes_nothin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tips_keep_coming_in_while_nats_is_down_and_none_is_lost_when_it_returns() {
-    // Every tip earns its points here: no daily cap.
-    let mut app = TestApp::spawn_with(|s| s.stations.points.daily_cap.clear()).await;
+    // Every tip earns its points and opens its own case here: no daily cap, no merging.
+    let mut app = TestApp::spawn_with(|s| {
+        s.stations.points.daily_cap.clear();
+        s.governance.merge.distance_meters = 0.0;
+        s.governance.tips_per_minute = 0;
+    })
+    .await;
     app.create_grid("Grid", 29.73, 103.56, 0.01).await;
     let (worker, token) = app.register_worker("Chen Jie").await;
 

@@ -206,6 +206,7 @@ async fn confirmed_and_resolved_cases_credit_their_reporters_and_caps_hold_per_d
                     case_id: case_id.clone(),
                     status: status as i32,
                     note: String::new(),
+                    external_ref: String::new(),
                 },
                 &system,
             ))

@@ -23,8 +23,10 @@ async fn two_replicas_of_everything_give_one_case_and_one_award_per_tip() {
         // Small batches so that both replicas take part in draining the work.
         s.common.nats.consumer_batch = 4;
         s.common.nats.relay_batch = 8;
-        // Every tip earns its points here: no daily cap.
+        // Every tip earns its points and opens its own case here: no daily cap, no merging.
         s.stations.points.daily_cap.clear();
+        s.governance.merge.distance_meters = 0.0;
+        s.governance.tips_per_minute = 0;
     })
     .await;
     app.create_grid("Grid", 29.73, 103.56, 0.01).await;

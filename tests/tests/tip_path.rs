@@ -100,6 +100,7 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
             WatchCasesRequest {
                 cursor: String::new(),
                 grid_ids: vec![grid.to_string()],
+                statuses: vec![],
             },
             &grid_system,
         ))
@@ -208,6 +209,7 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
                 case_id: case.id.clone(),
                 status: CaseStatus::Accepted as i32,
                 note: "JJ-GRID-0042".into(),
+                external_ref: String::new(),
             },
             &grid_system,
         ))
@@ -225,6 +227,7 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
             WatchCasesRequest {
                 cursor,
                 grid_ids: vec![grid.to_string()],
+                statuses: vec![],
             },
             &grid_system,
         ))

@@ -53,6 +53,9 @@ pub struct Api {
     pub feed: Feed,
     pub shutdown: Shutdown,
     pub watch_poll: Duration,
+    pub routing: std::sync::Arc<domain::RoutingSettings>,
+    /// 0: no limit.
+    pub tips_per_minute: u32,
 }
 
 /// The validated content of a `SubmitTipRequest`.
@@ -166,6 +169,31 @@ impl GovernanceService for Api {
             .begin()
             .await
             .map_err(|e| internal("storing the tip", e))?;
+        // A retry returns the tip it created, whatever the rate.
+        if let Some(existing) = store::tip_by_request(&mut tx, tip.reporter_id, &tip.request_id)
+            .await
+            .map_err(|e| internal("storing the tip", e))?
+        {
+            return Ok(Response::new(pb::SubmitTipResponse {
+                tip: Some(existing.to_pb()),
+            }));
+        }
+        if self.tips_per_minute > 0 {
+            let recent = store::tips_since(
+                &mut tx,
+                tip.reporter_id,
+                Utc::now() - chrono::Duration::minutes(1),
+            )
+            .await
+            .map_err(|e| internal("storing the tip", e))?;
+            if recent >= i64::from(self.tips_per_minute) {
+                metrics::counter!("tips_rate_limited_total").increment(1);
+                return Err(Status::resource_exhausted(format!(
+                    "at most {} tips a minute per reporter; try again shortly",
+                    self.tips_per_minute
+                )));
+            }
+        }
         let (row, new) = store::insert_tip(&mut tx, &tip)
             .await
             .map_err(|e| internal("storing the tip", e))?;
@@ -201,9 +229,23 @@ impl GovernanceService for Api {
                 "a worker may read only their own tips",
             ));
         }
-        Ok(Response::new(pb::GetTipResponse {
-            tip: Some(tip.to_pb()),
-        }))
+        let mut out = tip.to_pb();
+        if let Some(case_id) = tip.case_id {
+            let mut conn = self
+                .pool
+                .acquire()
+                .await
+                .map_err(|e| internal("loading the tip", e))?;
+            if let Some(case) = store::case(&mut conn, case_id)
+                .await
+                .map_err(|e| internal("loading the tip", e))?
+            {
+                out.case_status = i32::from(case.status);
+                out.case_note = case.note;
+                out.case_number = case.number.unwrap_or_default();
+            }
+        }
+        Ok(Response::new(pb::GetTipResponse { tip: Some(out) }))
     }
 
     #[tracing::instrument(name = "GetCase", skip_all)]
@@ -247,6 +289,195 @@ impl GovernanceService for Api {
         let caller = require(&request, &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
         let tip = self.reject_tip_inner(&caller, request.into_inner()).await?;
         Ok(Response::new(pb::RejectTipResponse { tip: Some(tip) }))
+    }
+
+    #[tracing::instrument(name = "ListTips", skip_all)]
+    async fn list_tips(
+        &self,
+        request: Request<pb::ListTipsRequest>,
+    ) -> Result<Response<pb::ListTipsResponse>, Status> {
+        let caller = require(&request, REPORTERS)?;
+        let r = request.into_inner();
+        let reporter = parse_id("reporter_id", &r.reporter_id)?;
+        if caller.is_only(WORKER) && caller.subject != reporter.to_string() {
+            return Err(Status::permission_denied(
+                "a worker lists only their own tips",
+            ));
+        }
+        let size = page_size(r.page_size)?;
+        let before = page_after(&r.page_token)?;
+        let rows = store::tips_of(&self.pool, reporter, before, size)
+            .await
+            .map_err(|e| internal("listing tips", e))?;
+        let ids: Vec<Uuid> = rows.iter().map(|(t, _)| t.id).collect();
+        Ok(Response::new(pb::ListTipsResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            tips: rows
+                .into_iter()
+                .map(|(t, case)| {
+                    let mut tip = t.to_pb();
+                    if let Some((status, note, number)) = case {
+                        tip.case_status = i32::from(status);
+                        tip.case_note = note;
+                        tip.case_number = number.unwrap_or_default();
+                    }
+                    tip
+                })
+                .collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "RerouteCase", skip_all, fields(case_id))]
+    async fn reroute_case(
+        &self,
+        request: Request<pb::RerouteCaseRequest>,
+    ) -> Result<Response<pb::RerouteCaseResponse>, Status> {
+        let caller = require(&request, CASE_HANDLERS)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let id = Uuid::parse_str(&r.case_id);
+        v.check(id.is_ok(), "case_id", "must be a case id (UUID)");
+        let grid = if r.grid_id.is_empty() {
+            None
+        } else {
+            let g = Uuid::parse_str(&r.grid_id).ok();
+            v.check(g.is_some(), "grid_id", "must be a grid id (UUID)");
+            g
+        };
+        let category = match TipCategory::try_from(r.category) {
+            Ok(TipCategory::Unspecified) => None,
+            Ok(c) => Some(c),
+            Err(_) => {
+                v.add("category", "is not a TipCategory");
+                None
+            }
+        };
+        let department = r.department.trim();
+        v.check(
+            department.chars().count() <= 64,
+            "department",
+            "must be at most 64 characters",
+        )
+        .check(!r.reason.trim().is_empty(), "reason", "is required")
+        .check(
+            r.reason.chars().count() <= 500,
+            "reason",
+            "must be at most 500 characters",
+        )
+        .check(
+            grid.is_some() || category.is_some() || !department.is_empty(),
+            "grid_id",
+            "give a grid, a department or a category to reroute to",
+        );
+        v.into_result()?;
+        let id = id.expect("checked");
+        tracing::Span::current().record("case_id", tracing::field::display(id));
+        let fail = |e| internal("rerouting the case", e);
+        let mut tx = self.pool.begin().await.map_err(fail)?;
+        let before = store::lock_case(&mut tx, id)
+            .await
+            .map_err(fail)?
+            .ok_or_else(|| not_found("case", id))?;
+        if before.status == CaseStatus::Closed as i16 {
+            return Err(Status::failed_precondition(
+                "a closed case cannot be rerouted",
+            ));
+        }
+        if let Some(g) = grid
+            && !store::grid_known(&mut tx, g).await.map_err(fail)?
+        {
+            return Err(invalid("grid_id", "no such grid"));
+        }
+        let new_grid = grid.or(before.grid_id);
+        let new_category = category.unwrap_or(
+            TipCategory::try_from(i32::from(before.category)).unwrap_or(TipCategory::Other),
+        );
+        let recategorized = new_category as i16 != before.category;
+        let new_department = if !department.is_empty() {
+            department.to_owned()
+        } else if recategorized || grid.is_some() {
+            self.routing.department(new_category, new_grid.is_some())
+        } else {
+            before.department.clone()
+        };
+        let due_at = if recategorized {
+            Utc::now() + self.routing.deadline(new_category)
+        } else {
+            before.due_at
+        };
+        let after = store::reroute_case(
+            &mut tx,
+            id,
+            &store::Route {
+                grid_id: new_grid,
+                department: &new_department,
+                category: new_category as i16,
+                due_at,
+                status: CaseStatus::Assigned as i16,
+            },
+        )
+        .await
+        .map_err(fail)?;
+        let reason = r.reason.trim();
+        store::record_transition(
+            &mut tx,
+            &store::Transition {
+                case_id: id,
+                from_status: Some(before.status),
+                to_status: after.status,
+                from_grid: before.grid_id,
+                to_grid: after.grid_id,
+                from_department: Some(&before.department),
+                to_department: &after.department,
+                actor: &caller.subject,
+                reason,
+            },
+        )
+        .await
+        .map_err(fail)?;
+        let tips = store::case_tip_ids(&mut tx, id).await.map_err(fail)?;
+        store::record_change(&mut tx, &after.to_pb(&tips), after.grid_id, before.grid_id)
+            .await
+            .map_err(fail)?;
+        events::case_rerouted(&mut tx, &before, &after, reason, &caller.subject)
+            .await
+            .map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+        Ok(Response::new(pb::RerouteCaseResponse {
+            case: Some(after.to_pb(&tips)),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListCaseHistory", skip_all)]
+    async fn list_case_history(
+        &self,
+        request: Request<pb::ListCaseHistoryRequest>,
+    ) -> Result<Response<pb::ListCaseHistoryResponse>, Status> {
+        require(&request, CASE_READERS)?;
+        let id = parse_id("case_id", &request.get_ref().case_id)?;
+        let rows = store::transitions(&self.pool, id)
+            .await
+            .map_err(|e| internal("loading the case history", e))?;
+        if rows.is_empty() {
+            return Err(not_found("case", id));
+        }
+        let grid = |g: Option<Uuid>| g.map(|g| g.to_string()).unwrap_or_default();
+        Ok(Response::new(pb::ListCaseHistoryResponse {
+            transitions: rows
+                .into_iter()
+                .map(|t| pb::CaseTransition {
+                    from_status: t.from_status.map(i32::from).unwrap_or_default(),
+                    to_status: i32::from(t.to_status),
+                    from_grid_id: grid(t.from_grid_id),
+                    to_grid_id: grid(t.to_grid_id),
+                    from_department: t.from_department.unwrap_or_default(),
+                    to_department: t.to_department,
+                    actor: t.actor,
+                    reason: t.reason,
+                    at: Some(kit::time::to_timestamp(t.at)),
+                })
+                .collect(),
+        }))
     }
 }
 
@@ -335,6 +566,18 @@ impl GridGatewayService for Api {
                 }
             }
         }
+        let mut statuses = Vec::with_capacity(r.statuses.len());
+        for (i, st) in r.statuses.iter().enumerate() {
+            match CaseStatus::try_from(*st) {
+                Ok(CaseStatus::Unspecified) | Err(_) => {
+                    v.add(
+                        &format!("statuses[{i}]"),
+                        "must be a CaseStatus other than UNSPECIFIED",
+                    );
+                }
+                Ok(s) => statuses.push(s as i16),
+            }
+        }
         let cursor = if r.cursor.is_empty() {
             None
         } else {
@@ -358,7 +601,11 @@ impl GridGatewayService for Api {
         tokio::spawn(async move {
             const BATCH: i64 = 256;
             loop {
-                let changes = match store::changes_after(&api.pool, &cursor, &grids, BATCH).await {
+                let changes = match store::changes_after(
+                    &api.pool, &cursor, &grids, &statuses, BATCH,
+                )
+                .await
+                {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = tx.send(Err(internal("reading the case feed", e))).await;
@@ -427,7 +674,10 @@ impl GridGatewayService for Api {
             .map_err(fail)?
             .ok_or_else(|| not_found("case", id))?;
         let from = CaseStatus::try_from(i32::from(case.status)).unwrap_or(CaseStatus::Unspecified);
-        let case = if from == to && case.note == r.note {
+        let case = if from == to
+            && case.note == r.note
+            && (r.external_ref.trim().is_empty() || case.external_ref == r.external_ref.trim())
+        {
             case // a retry of the same update changes nothing
         } else {
             if from != to && !domain::transition_allowed(from, to) {
@@ -437,9 +687,26 @@ impl GridGatewayService for Api {
                     to.as_str_name()
                 )));
             }
-            let updated = store::set_case_status(&mut tx, id, to as i16, &r.note)
-                .await
-                .map_err(fail)?;
+            let updated =
+                store::set_case_status(&mut tx, id, to as i16, &r.note, r.external_ref.trim())
+                    .await
+                    .map_err(fail)?;
+            store::record_transition(
+                &mut tx,
+                &store::Transition {
+                    case_id: id,
+                    from_status: Some(case.status),
+                    to_status: updated.status,
+                    from_grid: case.grid_id,
+                    to_grid: updated.grid_id,
+                    from_department: Some(&case.department),
+                    to_department: &updated.department,
+                    actor: &caller.subject,
+                    reason: &r.note,
+                },
+            )
+            .await
+            .map_err(fail)?;
             let tips = store::case_tip_ids(&mut tx, id).await.map_err(fail)?;
             store::record_change(&mut tx, &updated.to_pb(&tips), updated.grid_id, None)
                 .await

@@ -123,6 +123,59 @@ impl GridIndex {
     }
 }
 
+/// When a tip joins an open case instead of opening one.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MergeSettings {
+    pub distance_meters: f64,
+    pub window_minutes: i64,
+}
+
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// Haversine distance in meters.
+pub fn distance_meters(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = (lat2 - lat1).to_radians();
+    let dl = (lng2 - lng1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * a.sqrt().asin()
+}
+
+/// Degrees of latitude and longitude spanning `meters` around `lat`.
+pub fn degrees_around(lat: f64, meters: f64) -> (f64, f64) {
+    let dlat = meters / 111_195.0;
+    (dlat, dlat / lat.to_radians().cos().max(0.01))
+}
+
+/// Advisory-lock keys for merging near `(lat, lng)`: the cells of one fixed lattice that the
+/// point's neighbourhood (± `distance`) touches. Cells are at least as large as a neighbourhood
+/// (up to 60° of latitude), so a point's own cell is among its keys, and two tips within
+/// `distance` of each other always share a key: they merge one after the other and never open
+/// two cases. Sorted, to lock in one order.
+pub fn merge_lock_keys(category: i16, lat: f64, lng: f64, distance_m: f64) -> Vec<i64> {
+    let (dlat, dlng) = degrees_around(lat, distance_m);
+    let cell = |v: f64, side: f64| (v / side).floor() as i64;
+    // The same lattice everywhere: 2d tall, 4d (in degrees of latitude) wide.
+    let (side_lat, side_lng) = (2.0 * dlat, 4.0 * dlat);
+    let mut keys = Vec::with_capacity(4);
+    for la in [lat - dlat, lat + dlat] {
+        for lo in [lng - dlng, lng + dlng] {
+            let (i, j) = (cell(la, side_lat), cell(lo, side_lng));
+            let key = (i64::from(category) << 48) ^ ((i & 0xff_ffff) << 24) ^ (j & 0xff_ffff);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys.sort_unstable();
+    keys
+}
+
+/// `JJ-2026-000123`.
+pub fn case_number(county: &str, year: i32, n: i64) -> String {
+    format!("{county}-{year}-{n:06}")
+}
+
 /// The status changes a grid office may make. RESOLVED may go back to IN_PROGRESS (reopen).
 pub fn transition_allowed(from: CaseStatus, to: CaseStatus) -> bool {
     use CaseStatus::*;
@@ -238,6 +291,37 @@ mod tests {
         assert!(!transition_allowed(Closed, InProgress));
         assert!(!transition_allowed(Assigned, Closed));
         assert!(!transition_allowed(Accepted, Assigned));
+    }
+
+    #[test]
+    fn tips_within_the_merge_distance_share_a_lock() {
+        let d = 50.0;
+        let base = (29.740_000, 103.570_000);
+        for (dlat, dlng) in [
+            (0.0003, 0.0),
+            (0.0, 0.0004),
+            (-0.0002, 0.0003),
+            (0.00031, -0.00031),
+        ] {
+            let (lat, lng) = (base.0 + dlat, base.1 + dlng);
+            if distance_meters(base.0, base.1, lat, lng) > d {
+                continue;
+            }
+            let a = merge_lock_keys(3, base.0, base.1, d);
+            let b = merge_lock_keys(3, lat, lng, d);
+            assert!(a.iter().any(|k| b.contains(k)), "{dlat},{dlng}");
+        }
+        let other_category = merge_lock_keys(4, base.0, base.1, d);
+        assert!(
+            merge_lock_keys(3, base.0, base.1, d)
+                .iter()
+                .all(|k| !other_category.contains(k))
+        );
+    }
+
+    #[test]
+    fn case_numbers_are_zero_padded_per_county_and_year() {
+        assert_eq!(case_number("JJ", 2026, 123), "JJ-2026-000123");
     }
 
     #[test]

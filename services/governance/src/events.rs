@@ -16,6 +16,8 @@ pub const TIP_SUBMITTED: &str = "redsupply.governance.tip.submitted";
 pub const CASE_ASSIGNED: &str = "redsupply.governance.case.assigned";
 pub const CASE_STATUS_CHANGED: &str = "redsupply.governance.case.status_changed";
 pub const TIP_REJECTED: &str = "redsupply.governance.tip.rejected";
+pub const CASE_REROUTED: &str = "redsupply.governance.case.rerouted";
+pub const CASE_ESCALATED: &str = "redsupply.governance.case.escalated";
 
 pub async fn tip_submitted(tx: &mut PgConnection, tip: &TipRow) -> Result<Uuid, sqlx::Error> {
     let msg = ev::TipSubmitted {
@@ -36,6 +38,7 @@ pub async fn case_assigned(
     tx: &mut PgConnection,
     case: &CaseRow,
     tip_id: Uuid,
+    merged: bool,
 ) -> Result<Uuid, sqlx::Error> {
     let msg = ev::CaseAssigned {
         case_id: case.id.to_string(),
@@ -45,6 +48,8 @@ pub async fn case_assigned(
         due_at: Some(to_timestamp(case.due_at)),
         version: case.version,
         occurred_at: Some(to_timestamp(Utc::now())),
+        merged,
+        number: case.number.clone().unwrap_or_default(),
     };
     enqueue(tx, NewEvent::new(SOURCE, CASE_ASSIGNED, case.id, &msg)).await
 }
@@ -87,4 +92,38 @@ pub async fn tip_rejected(
         occurred_at: Some(to_timestamp(Utc::now())),
     };
     enqueue(tx, NewEvent::new(SOURCE, TIP_REJECTED, tip.id, &msg)).await
+}
+
+pub async fn case_rerouted(
+    tx: &mut PgConnection,
+    before: &CaseRow,
+    after: &CaseRow,
+    reason: &str,
+    by: &str,
+) -> Result<Uuid, sqlx::Error> {
+    let id = |g: Option<Uuid>| g.map(|g| g.to_string()).unwrap_or_default();
+    let msg = ev::CaseRerouted {
+        case_id: after.id.to_string(),
+        from_grid_id: id(before.grid_id),
+        to_grid_id: id(after.grid_id),
+        from_department: before.department.clone(),
+        to_department: after.department.clone(),
+        reason: reason.to_owned(),
+        rerouted_by: by.to_owned(),
+        version: after.version,
+        occurred_at: Some(to_timestamp(after.updated_at)),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, CASE_REROUTED, after.id, &msg)).await
+}
+
+pub async fn case_escalated(tx: &mut PgConnection, case: &CaseRow) -> Result<Uuid, sqlx::Error> {
+    let msg = ev::CaseEscalated {
+        case_id: case.id.to_string(),
+        grid_id: case.grid_id.map(|g| g.to_string()).unwrap_or_default(),
+        department: case.department.clone(),
+        due_at: Some(to_timestamp(case.due_at)),
+        version: case.version,
+        occurred_at: Some(to_timestamp(Utc::now())),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, CASE_ESCALATED, case.id, &msg)).await
 }

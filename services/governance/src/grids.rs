@@ -83,8 +83,11 @@ impl Grids {
     }
 }
 
-/// Consumer `governance-grids`: applies `GridUpserted` to the read model.
-pub struct GridEvents;
+/// Consumer `governance-grids`: applies `GridUpserted` to the read model, then routes the open
+/// cases of the county queue that the new boundary holds.
+pub struct GridEvents {
+    pub routing: std::sync::Arc<crate::domain::RoutingSettings>,
+}
 
 impl Handler for GridEvents {
     async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
@@ -98,6 +101,62 @@ impl Handler for GridEvents {
             .collect();
         let applied = store::apply_grid(tx, id, &e.name, community, &boundary, e.version).await?;
         tracing::info!(grid_id = %id, version = e.version, applied, "grid read model");
+        if applied {
+            self.route_county_queue(tx, id, boundary).await?;
+        }
+        Ok(())
+    }
+}
+
+impl GridEvents {
+    async fn route_county_queue(
+        &self,
+        tx: &mut PgConnection,
+        grid: Uuid,
+        boundary: Vec<(f64, f64)>,
+    ) -> Result<(), sqlx::Error> {
+        use redsupply_proto::governance::v1::{CaseStatus, TipCategory};
+        let index = GridIndex::new([(grid, boundary)], 0);
+        for case in store::county_queue(tx).await? {
+            if index.locate(case.latitude, case.longitude).is_none() {
+                continue;
+            }
+            let category =
+                TipCategory::try_from(i32::from(case.category)).unwrap_or(TipCategory::Other);
+            let department = self.routing.department(category, true);
+            let after = store::reroute_case(
+                tx,
+                case.id,
+                &store::Route {
+                    grid_id: Some(grid),
+                    department: &department,
+                    category: case.category,
+                    due_at: case.due_at,
+                    status: CaseStatus::Assigned as i16,
+                },
+            )
+            .await?;
+            let reason = "a grid now holds it";
+            store::record_transition(
+                tx,
+                &store::Transition {
+                    case_id: case.id,
+                    from_status: Some(case.status),
+                    to_status: after.status,
+                    from_grid: None,
+                    to_grid: Some(grid),
+                    from_department: Some(&case.department),
+                    to_department: &after.department,
+                    actor: "system",
+                    reason,
+                },
+            )
+            .await?;
+            let tips = store::case_tip_ids(tx, case.id).await?;
+            store::record_change(tx, &after.to_pb(&tips), after.grid_id, None).await?;
+            crate::events::case_rerouted(tx, &case, &after, reason, "system").await?;
+            tracing::info!(case_id = %case.id, grid_id = %grid, "county-queue case routed to a new grid");
+        }
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod dispatch;
 pub mod domain;
+pub mod escalation;
 pub mod events;
 pub mod feed;
 pub mod grids;
@@ -38,6 +39,13 @@ pub struct Settings {
     /// How often an idle `WatchCases` stream looks for changes it was not notified of.
     #[serde(default = "default_watch_poll_ms")]
     pub watch_poll_ms: u64,
+    /// Prefix of case numbers (JJ-2026-000123).
+    pub county_code: String,
+    /// Tips one reporter may submit per minute; 0: no limit.
+    #[serde(default)]
+    pub tips_per_minute: u32,
+    pub escalation_sweep_secs: u64,
+    pub merge: domain::MergeSettings,
 }
 
 fn default_watch_poll_ms() -> u64 {
@@ -65,7 +73,13 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         tracing::warn!(error = %e, "grid index not loaded yet; it retries");
     }
     let feed = feed::Feed::default();
+    let routing = Arc::new(settings.routing.clone());
     let mut tasks = vec![
+        escalation::spawn_sweeper(
+            pool.clone(),
+            Duration::from_secs(settings.escalation_sweep_secs.max(1)),
+            shutdown.clone(),
+        ),
         grids.spawn_refresher(pool.clone(), shutdown.clone()),
         feed.spawn_listener(pool.clone(), shutdown.clone()),
         kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, shutdown.clone()),
@@ -81,7 +95,9 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         Arc::new(dispatch::Dispatch {
             pool: pool.clone(),
             grids: grids.clone(),
-            routing: Arc::new(settings.routing.clone()),
+            routing: routing.clone(),
+            merge: settings.merge.clone(),
+            county_code: settings.county_code.clone(),
         }),
         rt.faults.clone(),
         shutdown.clone(),
@@ -94,7 +110,9 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             producer: "organization",
             subject: "redsupply.organization.grid.>".to_owned(),
         },
-        Arc::new(grids::GridEvents),
+        Arc::new(grids::GridEvents {
+            routing: routing.clone(),
+        }),
         rt.faults.clone(),
         shutdown.clone(),
     ));
@@ -104,6 +122,8 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         feed,
         shutdown: shutdown.clone(),
         watch_poll: Duration::from_millis(settings.watch_poll_ms),
+        routing,
+        tips_per_minute: settings.tips_per_minute,
     };
     let interceptor = rt.auth.interceptor();
     let routes = Routes::new(GovernanceServiceServer::with_interceptor(

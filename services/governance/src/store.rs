@@ -43,6 +43,10 @@ impl TipRow {
             case_id: self.case_id.map(|c| c.to_string()).unwrap_or_default(),
             submitted_at: Some(to_timestamp(self.submitted_at)),
             request_id: self.request_id.clone(),
+            // Filled where the case is at hand (GetTip, ListTips).
+            case_status: 0,
+            case_note: String::new(),
+            case_number: String::new(),
         }
     }
 }
@@ -61,6 +65,10 @@ pub struct CaseRow {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub number: Option<String>,
+    pub external_ref: String,
+    pub escalated_at: Option<DateTime<Utc>>,
+    pub reporter_count: i64,
 }
 
 impl CaseRow {
@@ -81,6 +89,10 @@ impl CaseRow {
             updated_at: Some(to_timestamp(self.updated_at)),
             version: self.version,
             note: self.note.clone(),
+            number: self.number.clone().unwrap_or_default(),
+            external_ref: self.external_ref.clone(),
+            escalated_at: self.escalated_at.map(to_timestamp),
+            reporter_count: self.reporter_count as i32,
         }
     }
 }
@@ -92,7 +104,9 @@ macro_rules! tip_columns {
 }
 macro_rules! case_columns {
     () => {
-        "id, grid_id, department, status, category, latitude, longitude, due_at, note, version, created_at, updated_at"
+        "id, grid_id, department, status, category, latitude, longitude, due_at, note, version, created_at, updated_at,
+         number, external_ref, escalated_at,
+         (SELECT count(DISTINCT t.reporter_id) FROM tips t WHERE t.case_id = cases.id AND t.status <> 4) AS reporter_count"
     };
 }
 
@@ -171,8 +185,8 @@ pub async fn lock_tip(tx: &mut PgConnection, id: Uuid) -> Result<Option<TipRow>,
 
 pub async fn insert_case(tx: &mut PgConnection, c: &CaseRow) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO cases (id, grid_id, department, status, category, latitude, longitude, due_at, note, version, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO cases (id, grid_id, department, status, category, latitude, longitude, due_at, note, version, created_at, updated_at, number)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(c.id)
     .bind(c.grid_id)
@@ -186,6 +200,7 @@ pub async fn insert_case(tx: &mut PgConnection, c: &CaseRow) -> Result<(), sqlx:
     .bind(c.version)
     .bind(c.created_at)
     .bind(c.updated_at)
+    .bind(&c.number)
     .execute(tx)
     .await?;
     Ok(())
@@ -313,16 +328,277 @@ pub async fn set_case_status(
     id: Uuid,
     status: i16,
     note: &str,
+    external_ref: &str,
 ) -> Result<CaseRow, sqlx::Error> {
     sqlx::query_as(concat!(
-        "UPDATE cases SET status = $2, note = $3, version = version + 1, updated_at = now()
+        "UPDATE cases SET status = $2, note = $3,
+             external_ref = CASE WHEN $4 = '' THEN external_ref ELSE $4 END,
+             version = version + 1, updated_at = now()
          WHERE id = $1 RETURNING ",
         case_columns!()
     ))
     .bind(id)
     .bind(status)
     .bind(note)
+    .bind(external_ref)
     .fetch_one(tx)
+    .await
+}
+
+/// The next case number of the county's year (a counter row: gap-free, one writer at a time).
+pub async fn next_case_number(
+    tx: &mut PgConnection,
+    county: &str,
+    year: i32,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO case_counters (county, year, last) VALUES ($1, $2, 1)
+         ON CONFLICT (county, year) DO UPDATE SET last = case_counters.last + 1 RETURNING last",
+    )
+    .bind(county)
+    .bind(year)
+    .fetch_one(tx)
+    .await
+}
+
+/// Open cases of a category inside a box, created since `since` (candidates for a merge).
+pub async fn open_cases_near(
+    tx: &mut PgConnection,
+    category: i16,
+    (lat_min, lat_max): (f64, f64),
+    (lng_min, lng_max): (f64, f64),
+    since: DateTime<Utc>,
+) -> Result<Vec<CaseRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        case_columns!(),
+        " FROM cases WHERE category = $1 AND status IN (1, 2, 3)
+           AND latitude BETWEEN $2 AND $3 AND longitude BETWEEN $4 AND $5 AND created_at >= $6"
+    ))
+    .bind(category)
+    .bind(lat_min)
+    .bind(lat_max)
+    .bind(lng_min)
+    .bind(lng_max)
+    .bind(since)
+    .fetch_all(tx)
+    .await
+}
+
+/// Bumps a case's version (a tip joined it).
+pub async fn touch_case(tx: &mut PgConnection, id: Uuid) -> Result<CaseRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE cases SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING ",
+        case_columns!()
+    ))
+    .bind(id)
+    .fetch_one(tx)
+    .await
+}
+
+pub struct Route<'a> {
+    pub grid_id: Option<Uuid>,
+    pub department: &'a str,
+    pub category: i16,
+    pub due_at: DateTime<Utc>,
+    pub status: i16,
+}
+
+pub async fn reroute_case(
+    tx: &mut PgConnection,
+    id: Uuid,
+    r: &Route<'_>,
+) -> Result<CaseRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE cases SET grid_id = $2, department = $3, category = $4, due_at = $5, status = $6,
+             escalated_at = CASE WHEN $5 > now() THEN NULL ELSE escalated_at END,
+             version = version + 1, updated_at = now()
+         WHERE id = $1 RETURNING ",
+        case_columns!()
+    ))
+    .bind(id)
+    .bind(r.grid_id)
+    .bind(r.department)
+    .bind(r.category)
+    .bind(r.due_at)
+    .bind(r.status)
+    .fetch_one(tx)
+    .await
+}
+
+/// Open cases past due and not yet escalated, locked (other sweepers skip them).
+pub async fn lock_overdue(tx: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM cases WHERE escalated_at IS NULL AND status IN (1, 2, 3) AND due_at < now()
+         ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}
+
+pub async fn escalate(tx: &mut PgConnection, id: Uuid) -> Result<CaseRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE cases SET escalated_at = now(), version = version + 1, updated_at = now()
+         WHERE id = $1 RETURNING ",
+        case_columns!()
+    ))
+    .bind(id)
+    .fetch_one(tx)
+    .await
+}
+
+pub struct Transition<'a> {
+    pub case_id: Uuid,
+    pub from_status: Option<i16>,
+    pub to_status: i16,
+    pub from_grid: Option<Uuid>,
+    pub to_grid: Option<Uuid>,
+    pub from_department: Option<&'a str>,
+    pub to_department: &'a str,
+    pub actor: &'a str,
+    pub reason: &'a str,
+}
+
+pub async fn record_transition(
+    tx: &mut PgConnection,
+    t: &Transition<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO case_transitions (case_id, from_status, to_status, from_grid_id, to_grid_id,
+             from_department, to_department, actor, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(t.case_id)
+    .bind(t.from_status)
+    .bind(t.to_status)
+    .bind(t.from_grid)
+    .bind(t.to_grid)
+    .bind(t.from_department)
+    .bind(t.to_department)
+    .bind(t.actor)
+    .bind(t.reason)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct TransitionRow {
+    pub from_status: Option<i16>,
+    pub to_status: i16,
+    pub from_grid_id: Option<Uuid>,
+    pub to_grid_id: Option<Uuid>,
+    pub from_department: Option<String>,
+    pub to_department: String,
+    pub actor: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn transitions(pool: &PgPool, case_id: Uuid) -> Result<Vec<TransitionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT from_status, to_status, from_grid_id, to_grid_id, from_department, to_department, actor, reason, at
+         FROM case_transitions WHERE case_id = $1 ORDER BY id",
+    )
+    .bind(case_id)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn grid_known(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM grids WHERE id = $1)")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
+/// The grid's boundary from the read model.
+pub async fn grid_boundary(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<Vec<(f64, f64)>>, sqlx::Error> {
+    let b: Option<Json<Vec<(f64, f64)>>> =
+        sqlx::query_scalar("SELECT boundary FROM grids WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(b.map(|b| b.0))
+}
+
+pub async fn tip_by_request(
+    conn: &mut PgConnection,
+    reporter: Uuid,
+    request_id: &str,
+) -> Result<Option<TipRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        tip_columns!(),
+        " FROM tips WHERE reporter_id = $1 AND request_id = $2"
+    ))
+    .bind(reporter)
+    .bind(request_id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn tips_since(
+    conn: &mut PgConnection,
+    reporter: Uuid,
+    since: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM tips WHERE reporter_id = $1 AND submitted_at >= $2")
+        .bind(reporter)
+        .bind(since)
+        .fetch_one(conn)
+        .await
+}
+
+/// A reporter's tips, newest first, with their case's status, note and number.
+pub async fn tips_of(
+    pool: &PgPool,
+    reporter: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<(TipRow, Option<(i16, String, Option<String>)>)>, sqlx::Error> {
+    let tips: Vec<TipRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        tip_columns!(),
+        " FROM tips WHERE reporter_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(reporter)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let case_ids: Vec<Uuid> = tips.iter().filter_map(|t| t.case_id).collect();
+    let cases: Vec<(Uuid, i16, String, Option<String>)> =
+        sqlx::query_as("SELECT id, status, note, number FROM cases WHERE id = ANY($1)")
+            .bind(&case_ids)
+            .fetch_all(pool)
+            .await?;
+    Ok(tips
+        .into_iter()
+        .map(|t| {
+            let c = t.case_id.and_then(|id| {
+                cases
+                    .iter()
+                    .find(|c| c.0 == id)
+                    .map(|c| (c.1, c.2.clone(), c.3.clone()))
+            });
+            (t, c)
+        })
+        .collect())
+}
+
+/// Open county-queue cases (no grid), for routing once a grid appears.
+pub async fn county_queue(tx: &mut PgConnection) -> Result<Vec<CaseRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        case_columns!(),
+        " FROM cases WHERE grid_id IS NULL AND status IN (1, 2, 3) FOR UPDATE SKIP LOCKED"
+    ))
+    .fetch_all(tx)
     .await
 }
 
@@ -335,12 +611,13 @@ pub async fn record_change(
 ) -> Result<(), sqlx::Error> {
     use prost::Message;
     sqlx::query(
-        "INSERT INTO case_changes (case_id, grid_id, previous_grid_id, snapshot) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO case_changes (case_id, grid_id, previous_grid_id, snapshot, status) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(Uuid::parse_str(&case.id).unwrap_or_default())
     .bind(grid_id)
     .bind(previous_grid_id)
     .bind(case.encode_to_vec())
+    .bind(case.status as i16)
     .execute(&mut *tx)
     .await?;
     sqlx::query("SELECT pg_notify('governance_case_changes', '')")
@@ -391,6 +668,7 @@ pub async fn changes_after(
     pool: &PgPool,
     after: &Cursor,
     grids: &[Uuid],
+    statuses: &[i16],
     limit: i64,
 ) -> Result<Vec<Change>, sqlx::Error> {
     let rows: Vec<(String, i64, Vec<u8>)> = sqlx::query_as(
@@ -398,12 +676,14 @@ pub async fn changes_after(
          WHERE (xid, seq) > ($1::text::xid8, $2)
            AND xid < pg_snapshot_xmin(pg_current_snapshot())
            AND (cardinality($3::uuid[]) = 0 OR grid_id = ANY($3) OR previous_grid_id = ANY($3))
+           AND (cardinality($5::smallint[]) = 0 OR status = ANY($5))
          ORDER BY xid, seq LIMIT $4",
     )
     .bind(after.xid.to_string())
     .bind(after.seq)
     .bind(grids)
     .bind(limit)
+    .bind(statuses)
     .fetch_all(pool)
     .await?;
     Ok(rows

@@ -1,0 +1,77 @@
+//! The escalation sweep: an open case past its deadline is flagged (`escalated_at`), its change
+//! published (`CaseEscalated`) and shown on the feed. State lives in the database, so the sweep
+//! picks up where it was after a restart; an advisory lock lets one replica sweep at a time, and
+//! the `escalated_at IS NULL` condition escalates each case once whatever happens.
+
+use std::time::Duration;
+
+use kit::Shutdown;
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+
+use crate::{
+    events,
+    store::{self, Transition},
+};
+
+/// Arbitrary, fixed: the advisory lock of the sweep.
+const SWEEP_LOCK: i64 = 0x5245_4453_5550_0001;
+
+pub fn spawn_sweeper(pool: PgPool, every: Duration, shutdown: Shutdown) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match sweep_once(&pool).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(escalated = n, "overdue cases escalated"),
+                Err(e) => tracing::warn!(error = %e, "escalation sweep failed; retrying"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
+    })
+}
+
+/// Escalates every overdue open case; returns how many. Does nothing while another replica sweeps.
+pub async fn sweep_once(pool: &PgPool) -> Result<usize, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(SWEEP_LOCK)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !ours {
+            return Ok(total);
+        }
+        let due = store::lock_overdue(&mut tx, 100).await?;
+        if due.is_empty() {
+            tx.commit().await?;
+            return Ok(total);
+        }
+        for id in &due {
+            let case = store::escalate(&mut tx, *id).await?;
+            let tips = store::case_tip_ids(&mut tx, *id).await?;
+            store::record_change(&mut tx, &case.to_pb(&tips), case.grid_id, None).await?;
+            store::record_transition(
+                &mut tx,
+                &Transition {
+                    case_id: case.id,
+                    from_status: Some(case.status),
+                    to_status: case.status,
+                    from_grid: case.grid_id,
+                    to_grid: case.grid_id,
+                    from_department: Some(&case.department),
+                    to_department: &case.department,
+                    actor: "system",
+                    reason: "escalated: past its deadline",
+                },
+            )
+            .await?;
+            events::case_escalated(&mut tx, &case).await?;
+        }
+        tx.commit().await?;
+        total += due.len();
+    }
+}

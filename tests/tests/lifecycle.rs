@@ -1,0 +1,470 @@
+//! The case lifecycle for a county's grid office and a municipal platform: numbers, merges of
+//! near-duplicate tips (also when they race), reroutes seen on `WatchCases` by the grid that lost
+//! the case and the one that gained it, the county queue routed when a grid appears, escalation of
+//! overdue cases across a restart, the reporter's feedback, and the per-reporter rate limit.
+
+use std::time::Duration;
+
+use futures::{StreamExt, future::join_all};
+use kit::auth::with_bearer;
+use redsupply::ServiceName;
+use redsupply_proto::{
+    common::v1::LatLng,
+    governance::v1::{
+        CaseStatus, GetCaseRequest, GetTipRequest, ListCaseHistoryRequest, ListTipsRequest,
+        RerouteCaseRequest, SubmitTipRequest, TipCategory, TipStatus, UpdateCaseRequest,
+        WatchCasesRequest, WatchCasesResponse,
+    },
+    roles,
+};
+use redsupply_tests::{DEADLINE, TestApp, eventually};
+use tonic::Code;
+use uuid::Uuid;
+
+fn tip_at(
+    reporter: Uuid,
+    request_id: &str,
+    category: TipCategory,
+    lat: f64,
+    lng: f64,
+) -> SubmitTipRequest {
+    SubmitTipRequest {
+        request_id: request_id.into(),
+        reporter_id: reporter.to_string(),
+        category: category as i32,
+        description: "Pothole in the bike lane".into(),
+        location: Some(LatLng {
+            latitude: lat,
+            longitude: lng,
+        }),
+        ..Default::default()
+    }
+}
+
+async fn submit(app: &TestApp, token: &str, req: SubmitTipRequest) -> String {
+    app.governance()
+        .await
+        .submit_tip(with_bearer(req, token))
+        .await
+        .unwrap()
+        .into_inner()
+        .tip
+        .unwrap()
+        .id
+}
+
+async fn settled(app: &TestApp, tip: &str) -> redsupply_proto::governance::v1::Tip {
+    let admin = app.admin_token();
+    eventually("the tip to be dispatched", || {
+        let admin = admin.clone();
+        async move {
+            let t = app
+                .governance()
+                .await
+                .get_tip(with_bearer(GetTipRequest { id: tip.into() }, &admin))
+                .await
+                .ok()?
+                .into_inner()
+                .tip?;
+            (t.status() != TipStatus::Received).then_some(t)
+        }
+    })
+    .await
+}
+
+async fn case(app: &TestApp, id: &str) -> redsupply_proto::governance::v1::Case {
+    app.governance()
+        .await
+        .get_case(with_bearer(
+            GetCaseRequest { id: id.into() },
+            &app.admin_token(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap()
+}
+
+async fn next(
+    stream: &mut tonic::Streaming<WatchCasesResponse>,
+) -> redsupply_proto::governance::v1::Case {
+    tokio::time::timeout(DEADLINE, stream.next())
+        .await
+        .expect("a change in time")
+        .expect("open")
+        .expect("ok")
+        .case
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn near_duplicate_tips_merge_into_one_numbered_case_even_when_they_race() {
+    let app = TestApp::spawn().await;
+    app.create_grid("Grid", 29.73, 103.56, 0.01).await;
+    let (a, ta) = app.register_worker("A").await;
+    let (b, tb) = app.register_worker("B").await;
+    let (c, tc) = app.register_worker("C").await;
+
+    let first = settled(
+        &app,
+        &submit(
+            &app,
+            &ta,
+            tip_at(a, "1", TipCategory::Traffic, 29.7350, 103.5650),
+        )
+        .await,
+    )
+    .await;
+    let opened = case(&app, &first.case_id).await;
+    let year = chrono::Utc::now().format("%Y").to_string();
+    assert_eq!(opened.number, format!("JJ-{year}-000001"));
+
+    // 20 m away, same category: merged. 20 m away, other category: a case of its own.
+    let close = settled(
+        &app,
+        &submit(
+            &app,
+            &tb,
+            tip_at(b, "1", TipCategory::Traffic, 29.73518, 103.5650),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(close.status(), TipStatus::Merged);
+    assert_eq!(close.case_id, first.case_id);
+    let other = settled(
+        &app,
+        &submit(
+            &app,
+            &tb,
+            tip_at(b, "2", TipCategory::Environment, 29.73518, 103.5650),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(other.status(), TipStatus::Routed);
+    assert_ne!(other.case_id, first.case_id);
+    let merged = case(&app, &first.case_id).await;
+    assert_eq!((merged.reporter_count, merged.tip_ids.len()), (2, 2));
+    assert_eq!(
+        case(&app, &other.case_id).await.number,
+        format!("JJ-{year}-000002")
+    );
+
+    // Two near-identical tips at once, far from any case: one case.
+    let (x, y) = join_all([
+        submit(
+            &app,
+            &ta,
+            tip_at(a, "race", TipCategory::SafetyHazard, 29.7380, 103.5620),
+        ),
+        submit(
+            &app,
+            &tc,
+            tip_at(c, "race", TipCategory::SafetyHazard, 29.73801, 103.56201),
+        ),
+    ])
+    .await
+    .into_iter()
+    .collect::<Vec<_>>()
+    .try_into()
+    .map(|[x, y]: [String; 2]| (x, y))
+    .unwrap();
+    let (x, y) = (settled(&app, &x).await, settled(&app, &y).await);
+    assert_eq!(x.case_id, y.case_id, "the race made one case");
+    let mut statuses = [x.status(), y.status()];
+    statuses.sort_by_key(|s| *s as i32);
+    assert_eq!(statuses, [TipStatus::Routed, TipStatus::Merged]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reroute_is_seen_by_the_grid_that_lost_the_case_and_the_one_that_gained_it() {
+    let app = TestApp::spawn().await;
+    let west = app.create_grid("West", 29.73, 103.56, 0.01).await;
+    let east = app.create_grid("East", 29.73, 103.58, 0.01).await;
+    let (w, token) = app.register_worker("Li").await;
+    let system = app.token(roles::GRID_SYSTEM, "city");
+    let app_ref = &app;
+    let watch = |grid: Uuid| {
+        let system = system.clone();
+        let app = app_ref;
+        async move {
+            app.gateway()
+                .await
+                .watch_cases(with_bearer(
+                    WatchCasesRequest {
+                        cursor: String::new(),
+                        grid_ids: vec![grid.to_string()],
+                        statuses: vec![],
+                    },
+                    &system,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let mut west_feed = watch(west).await;
+    let mut east_feed = watch(east).await;
+    let t = settled(
+        &app,
+        &submit(
+            &app,
+            &token,
+            tip_at(w, "1", TipCategory::FoodSafety, 29.735, 103.565),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(next(&mut west_feed).await.grid_id, west.to_string());
+
+    let officer = app.token(roles::GRID_OFFICER, "officer-7");
+    let moved = app
+        .governance()
+        .await
+        .reroute_case(with_bearer(
+            RerouteCaseRequest {
+                case_id: t.case_id.clone(),
+                grid_id: east.to_string(),
+                department: String::new(),
+                category: TipCategory::Unspecified as i32,
+                reason: "the stall is across the road, in East".into(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(moved.grid_id, east.to_string());
+    let lost = next(&mut west_feed).await;
+    assert_eq!(
+        (lost.id.as_str(), lost.grid_id.as_str()),
+        (t.case_id.as_str(), east.to_string().as_str()),
+        "West learns it left"
+    );
+    let gained = next(&mut east_feed).await;
+    assert_eq!(gained.id, t.case_id);
+
+    // A wrong category re-dispatches: the department follows the routing table.
+    let recat = app
+        .governance()
+        .await
+        .reroute_case(with_bearer(
+            RerouteCaseRequest {
+                case_id: t.case_id.clone(),
+                grid_id: String::new(),
+                department: String::new(),
+                category: TipCategory::Dispute as i32,
+                reason: "a quarrel, not food".into(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(
+        (recat.department.as_str(), recat.category()),
+        ("mediation_centre", TipCategory::Dispute)
+    );
+
+    let history = app
+        .governance()
+        .await
+        .list_case_history(with_bearer(
+            ListCaseHistoryRequest {
+                case_id: t.case_id.clone(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .transitions;
+    let who: Vec<(&str, &str)> = history
+        .iter()
+        .map(|h| (h.actor.as_str(), h.to_grid_id.as_str()))
+        .collect();
+    assert_eq!(who[0].0, "system");
+    assert_eq!(who[1], ("officer-7", east.to_string().as_str()));
+    assert_eq!(history[1].reason, "the stall is across the road, in East");
+    assert_eq!(history.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_county_queue_is_routed_once_a_grid_appears_and_the_platform_keeps_its_reference() {
+    let app = TestApp::spawn().await;
+    let (w, token) = app.register_worker("Zhao").await;
+    let t = settled(
+        &app,
+        &submit(
+            &app,
+            &token,
+            tip_at(w, "1", TipCategory::PublicFacility, 29.755, 103.585),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(case(&app, &t.case_id).await.grid_id, "");
+    let grid = app.create_grid("New grid", 29.75, 103.58, 0.01).await;
+    let routed = eventually("the queued case to reach the new grid", || async {
+        let c = case(&app, &t.case_id).await;
+        (c.grid_id == grid.to_string()).then_some(c)
+    })
+    .await;
+    assert_eq!(routed.department, "housing_urban_rural");
+
+    let system = app.token(roles::GRID_SYSTEM, "city");
+    let updated = app
+        .gateway()
+        .await
+        .update_case(with_bearer(
+            UpdateCaseRequest {
+                case_id: t.case_id.clone(),
+                status: CaseStatus::Accepted as i32,
+                note: "crew sent".into(),
+                external_ref: "SZ-2026-88812".into(),
+            },
+            &system,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(updated.external_ref, "SZ-2026-88812");
+
+    // The reporter sees their tip with the case's status and latest note.
+    let mine = app
+        .governance()
+        .await
+        .list_tips(with_bearer(
+            ListTipsRequest {
+                reporter_id: w.to_string(),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .tips;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(
+        (mine[0].case_status(), mine[0].case_note.as_str()),
+        (CaseStatus::Accepted, "crew sent")
+    );
+    let err = app
+        .governance()
+        .await
+        .list_tips(with_bearer(
+            ListTipsRequest {
+                reporter_id: Uuid::now_v7().to_string(),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overdue_cases_are_escalated_once_across_a_restart() {
+    let mut app = TestApp::spawn_with(|s| {
+        s.governance
+            .routing
+            .deadline_hours
+            .insert("traffic".into(), 0);
+        s.governance.escalation_sweep_secs = 1;
+    })
+    .await;
+    app.create_grid("Grid", 29.73, 103.56, 0.01).await;
+    let (w, token) = app.register_worker("Chen").await;
+    // Due at once (a 0-hour deadline); the service restarts before or after its first sweep.
+    let t = settled(
+        &app,
+        &submit(
+            &app,
+            &token,
+            tip_at(w, "1", TipCategory::Traffic, 29.735, 103.565),
+        )
+        .await,
+    )
+    .await;
+    app.stop_service(ServiceName::Governance).await;
+    app.start_service(ServiceName::Governance).await;
+    let pool = app.db.pool().await;
+    let c = eventually("the overdue case to be escalated", || async {
+        let c = case(&app, &t.case_id).await;
+        c.escalated_at.is_some().then_some(c)
+    })
+    .await;
+    let first = c.escalated_at.unwrap();
+    // Another restart and a few sweeps later, it is still escalated once.
+    app.stop_service(ServiceName::Governance).await;
+    app.start_service(ServiceName::Governance).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let again = case(&app, &t.case_id).await;
+    assert_eq!(again.escalated_at.unwrap(), first);
+    let escalations: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM governance.case_transitions WHERE case_id = $1::uuid AND reason LIKE 'escalated%'",
+    )
+    .bind(&t.case_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(escalations, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reporter_over_the_rate_is_told_to_slow_down_and_retries_still_answer() {
+    let app = TestApp::spawn_with(|s| s.governance.tips_per_minute = 3).await;
+    let (w, token) = app.register_worker("Fast").await;
+    for i in 0..3 {
+        submit(
+            &app,
+            &token,
+            tip_at(
+                w,
+                &format!("r{i}"),
+                TipCategory::Other,
+                29.1 + f64::from(i) * 0.01,
+                103.1,
+            ),
+        )
+        .await;
+    }
+    let err = app
+        .governance()
+        .await
+        .submit_tip(with_bearer(
+            tip_at(w, "r3", TipCategory::Other, 29.2, 103.2),
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    // A retry of an accepted tip is not a new tip: it is answered.
+    let retry = app
+        .governance()
+        .await
+        .submit_tip(with_bearer(
+            tip_at(w, "r0", TipCategory::Other, 29.1, 103.1),
+            &token,
+        ))
+        .await;
+    assert!(retry.is_ok(), "{retry:?}");
+    // Another reporter is not affected.
+    let (o, other) = app.register_worker("Calm").await;
+    submit(
+        &app,
+        &other,
+        tip_at(o, "r0", TipCategory::Other, 29.3, 103.3),
+    )
+    .await;
+}
