@@ -448,6 +448,46 @@ impl GovernanceService for Api {
         }))
     }
 
+    #[tracing::instrument(name = "GetGovernanceStats", skip_all)]
+    async fn get_governance_stats(
+        &self,
+        request: Request<pb::GetGovernanceStatsRequest>,
+    ) -> Result<Response<pb::GetGovernanceStatsResponse>, Status> {
+        require(&request, CASE_READERS)?;
+        let r = request.into_inner();
+        let from = r.from.as_ref().and_then(from_timestamp);
+        let until = r.until.as_ref().and_then(from_timestamp);
+        let st = store::stats(&self.pool, from, until)
+            .await
+            .map_err(|e| internal("computing statistics", e))?;
+        let mut grids: std::collections::BTreeMap<Option<Uuid>, (i32, i32)> = Default::default();
+        for (g, n) in &st.tips_by_grid {
+            grids.entry(*g).or_default().0 += *n as i32;
+        }
+        for (g, n) in &st.resolved_by_grid {
+            grids.entry(*g).or_default().1 += *n as i32;
+        }
+        let tips: i64 = st.tips_by_grid.iter().map(|(_, n)| n).sum();
+        let resolved: i64 = st.resolved_by_grid.iter().map(|(_, n)| n).sum();
+        Ok(Response::new(pb::GetGovernanceStatsResponse {
+            tips_reported: tips as i32,
+            problems_solved: (resolved + st.solved_by_volunteers) as i32,
+            cases_resolved: resolved as i32,
+            solved_by_volunteers: st.solved_by_volunteers as i32,
+            by_grid: grids
+                .into_iter()
+                .map(|(g, (tips_reported, problems_solved))| pb::GridStats {
+                    grid_id: g.map(|g| g.to_string()).unwrap_or_default(),
+                    tips_reported,
+                    problems_solved,
+                })
+                .collect(),
+            volunteers: st.volunteers as i32,
+            role_holders: st.role_holders as i32,
+            volunteer_hours: st.volunteer_hours,
+        }))
+    }
+
     #[tracing::instrument(name = "ListCaseHistory", skip_all)]
     async fn list_case_history(
         &self,

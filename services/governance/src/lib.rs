@@ -9,6 +9,7 @@ pub mod events;
 pub mod feed;
 pub mod grids;
 pub mod store;
+pub mod volunteers;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -20,6 +21,7 @@ use kit::{
 use redsupply_proto::governance::v1::{
     governance_service_server::{self, GovernanceServiceServer},
     grid_gateway_service_server::{self, GridGatewayServiceServer},
+    volunteer_service_server::{self, VolunteerServiceServer},
 };
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -130,13 +132,23 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         api.clone(),
         interceptor.clone(),
     ))
-    .add_service(GridGatewayServiceServer::with_interceptor(api, interceptor));
+    .add_service(GridGatewayServiceServer::with_interceptor(
+        api.clone(),
+        interceptor.clone(),
+    ))
+    .add_service(VolunteerServiceServer::with_interceptor(
+        volunteers::Api {
+            pool: api.pool.clone(),
+        },
+        interceptor,
+    ));
     let serving = kit::grpc::serve(
         settings.listen,
         routes,
         &[
             governance_service_server::SERVICE_NAME,
             grid_gateway_service_server::SERVICE_NAME,
+            volunteer_service_server::SERVICE_NAME,
         ],
         pool,
         rt.bus.clone(),

@@ -333,6 +333,7 @@ pub async fn set_case_status(
     sqlx::query_as(concat!(
         "UPDATE cases SET status = $2, note = $3,
              external_ref = CASE WHEN $4 = '' THEN external_ref ELSE $4 END,
+             resolved_at = CASE WHEN $2 = 4 THEN now() WHEN $2 < 4 THEN NULL ELSE resolved_at END,
              version = version + 1, updated_at = now()
          WHERE id = $1 RETURNING ",
         case_columns!()
@@ -755,4 +756,64 @@ pub async fn grid_generation(conn: &mut PgConnection) -> Result<i64, sqlx::Error
     sqlx::query_scalar("SELECT COALESCE(max(applied_seq), 0) FROM grids")
         .fetch_one(conn)
         .await
+}
+
+pub struct Stats {
+    pub tips_by_grid: Vec<(Option<Uuid>, i64)>,
+    pub resolved_by_grid: Vec<(Option<Uuid>, i64)>,
+    pub solved_by_volunteers: i64,
+    pub volunteers: i64,
+    pub role_holders: i64,
+    pub volunteer_hours: f64,
+}
+
+/// Tips reported (not rejected) and cases resolved per grid in [from, until), and the volunteer
+/// team's figures.
+pub async fn stats(
+    pool: &PgPool,
+    from: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> Result<Stats, sqlx::Error> {
+    let tips_by_grid = sqlx::query_as(
+        "SELECT c.grid_id, count(*) FROM tips t LEFT JOIN cases c ON c.id = t.case_id
+         WHERE t.status <> 4 AND ($1::timestamptz IS NULL OR t.submitted_at >= $1)
+           AND ($2::timestamptz IS NULL OR t.submitted_at < $2)
+         GROUP BY c.grid_id",
+    )
+    .bind(from)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    let resolved_by_grid = sqlx::query_as(
+        "SELECT grid_id, count(*) FROM cases
+         WHERE resolved_at IS NOT NULL AND ($1::timestamptz IS NULL OR resolved_at >= $1)
+           AND ($2::timestamptz IS NULL OR resolved_at < $2)
+         GROUP BY grid_id",
+    )
+    .bind(from)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    let (solved_by_volunteers, volunteer_hours): (i64, f64) = sqlx::query_as(
+        "SELECT COALESCE(sum(problems_solved), 0)::bigint, COALESCE(sum(hours), 0)::float8 FROM service_records
+         WHERE ended_at IS NOT NULL AND ($1::timestamptz IS NULL OR ended_at >= $1)
+           AND ($2::timestamptz IS NULL OR ended_at < $2)",
+    )
+    .bind(from)
+    .bind(until)
+    .fetch_one(pool)
+    .await?;
+    let (volunteers, role_holders): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM volunteers), (SELECT count(DISTINCT worker_id) FROM volunteer_roles)",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Stats {
+        tips_by_grid,
+        resolved_by_grid,
+        solved_by_volunteers,
+        volunteers,
+        role_holders,
+        volunteer_hours,
+    })
 }

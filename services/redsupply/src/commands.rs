@@ -63,13 +63,16 @@ pub async fn seed(settings: AppSettings, print_demo_worker: bool) -> anyhow::Res
         println!("{}", seeded.workers.first().context("no demo worker")?);
     } else {
         println!(
-            "seeded Jiajiang: {} communities, {} grids, {} stations, {} learning sites, {} trainings held, {} workers",
+            "seeded Jiajiang: {} communities, {} grids, {} stations, {} learning sites, {} trainings held, {} workers, {} volunteers, {} tips, {} problems solved",
             seeded.communities.len(),
             seeded.grids.len(),
             seeded.stations,
             seeded.learning_sites,
             seeded.trainings,
-            seeded.workers.len()
+            seeded.workers.len(),
+            seeded.volunteers,
+            seeded.tips,
+            seeded.problems_solved
         );
         if let Some(w) = seeded.workers.first() {
             println!("demo worker: {w}");

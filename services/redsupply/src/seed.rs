@@ -60,6 +60,9 @@ pub struct Seeded {
     pub learning_sites: usize,
     pub trainings: usize,
     pub workers: Vec<Uuid>,
+    pub volunteers: usize,
+    pub tips: usize,
+    pub problems_solved: usize,
 }
 
 /// The south-west corner of community `i`'s grid: row-major 3 × 3, centred on the seat.
@@ -80,7 +83,12 @@ pub async fn demo_county(settings: &AppSettings) -> Result<Seeded, SeedError> {
     let sites = seed_learning_sites(&edu, &communities).await?;
     let workers = seed_workers(&org, &communities).await?;
     let trainings = seed_education(&edu, &sites, &workers).await?;
+    let gov = governance::pool(&settings.common)?;
+    let (volunteers, tips, problems_solved) = seed_governance(&org, &gov, &communities).await?;
     Ok(Seeded {
+        volunteers,
+        tips,
+        problems_solved,
         communities,
         grids,
         stations,
@@ -418,4 +426,95 @@ async fn seed_workers(pool: &PgPool, communities: &[Uuid]) -> Result<Vec<Uuid>, 
         ids.push(w.id);
     }
     Ok(ids)
+}
+
+const PLATFORMS: [&str; 5] = ["Meituan", "Ele.me", "SF Express", "JD Logistics", "Didi"];
+
+/// A small deterministic generator: the demo county is the same on every machine.
+struct Lcg(u64);
+
+impl Lcg {
+    fn unit(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The "Hu Wan Jia" team this year: 300 volunteers, 52 of them appointed to the five roles, the
+/// 210 tips they reported and the 331 problems they helped solve (on the spot, during 120 services).
+async fn seed_governance(
+    org: &PgPool,
+    gov: &PgPool,
+    communities: &[Uuid],
+) -> Result<(usize, usize, usize), SeedError> {
+    let mut volunteers = Vec::with_capacity(300);
+    for i in 0..300 {
+        let w = organization::registry::register_worker(
+            org,
+            SEEDER,
+            &format!("seed-volunteer-{i}"),
+            organization::store::NewWorker {
+                name: format!("Volunteer {:03}", i + 1),
+                phone: format!("1390000{i:04}"),
+                platform: PLATFORMS[i % PLATFORMS.len()].to_owned(),
+                enterprise_id: None,
+                community_id: communities.get(i % communities.len().max(1)).copied(),
+                party_member: i % 7 == 0,
+            },
+        )
+        .await?;
+        governance::volunteers::join(gov, w.id).await?;
+        volunteers.push(w.id);
+    }
+    for (i, v) in volunteers.iter().take(52).enumerate() {
+        governance::volunteers::appoint(gov, *v, (i % 5 + 1) as i16, SEEDER).await?;
+    }
+    let mut rng = Lcg(2026);
+    for i in 0..210 {
+        let reporter = volunteers[(i * 7) % volunteers.len()];
+        let mut tx = gov.begin().await?;
+        let (tip, new) = governance::store::insert_tip(
+            &mut tx,
+            &governance::store::NewTip {
+                request_id: format!("seed-tip-{i}"),
+                reporter_id: reporter,
+                submitted_by: SEEDER.to_owned(),
+                category: (i % 8 + 1) as i16,
+                description: format!("Demo tip {} reported on a delivery route", i + 1),
+                latitude: SEAT.0 - 1.5 * CELL + rng.unit() * 3.0 * CELL,
+                longitude: SEAT.1 - 1.5 * CELL + rng.unit() * 3.0 * CELL,
+                photo_urls: vec![],
+                observed_at: Utc::now(),
+            },
+        )
+        .await?;
+        if new {
+            governance::events::tip_submitted(&mut tx, &tip).await?;
+        }
+        tx.commit().await?;
+    }
+    let year_start = DateTime::parse_from_rfc3339("2026-01-05T09:00:00+08:00")
+        .expect("a valid date")
+        .with_timezone(&Utc);
+    let mut solved = 0;
+    for i in 0..120 {
+        // 91 services solved 3 problems each, 29 solved 2: 331 in all.
+        let problems = if i < 91 { 3 } else { 2 };
+        let start = year_start + Duration::days(i as i64 * 2);
+        governance::volunteers::record_past_service(
+            gov,
+            volunteers[i % 52],
+            &format!("seed-service-{i}"),
+            (i % 5 + 1) as i16,
+            start,
+            start + Duration::hours(2),
+            problems,
+        )
+        .await?;
+        solved += problems as usize;
+    }
+    Ok((volunteers.len(), 210, solved))
 }

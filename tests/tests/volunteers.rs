@@ -1,0 +1,237 @@
+//! The "Hu Wan Jia" volunteer team and the county's governance figures: joining, the five roles,
+//! services from check-in to check-out, and the seed's 210 tips and 331 problems solved.
+
+use kit::auth::with_bearer;
+use redsupply_proto::{
+    governance::v1::{
+        self as pb, GetGovernanceStatsRequest, VolunteerRole,
+        volunteer_service_client::VolunteerServiceClient,
+    },
+    roles,
+};
+use redsupply_tests::{TestApp, connect, eventually};
+use tonic::{Code, transport::Channel};
+use uuid::Uuid;
+
+async fn client(app: &TestApp) -> VolunteerServiceClient<Channel> {
+    VolunteerServiceClient::new(connect(app.addr(redsupply::ServiceName::Governance)).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volunteers_join_take_roles_and_check_in_and_out_of_service() {
+    let app = TestApp::spawn().await;
+    let mut c = client(&app).await;
+    let admin = app.admin_token();
+    let worker = Uuid::now_v7();
+    let token = app.token(roles::WORKER, &worker.to_string());
+
+    let err = c
+        .appoint_volunteer_role(with_bearer(
+            pb::AppointVolunteerRoleRequest {
+                worker_id: worker.to_string(),
+                role: VolunteerRole::DisputeScreener as i32,
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "not a member yet");
+    let base = c.clone();
+    let start = |request_id: &str, role: VolunteerRole| {
+        let mut c = base.clone();
+        let req = with_bearer(
+            pb::StartVolunteerServiceRequest {
+                request_id: request_id.into(),
+                worker_id: worker.to_string(),
+                role: role as i32,
+            },
+            &token,
+        );
+        async move { c.start_volunteer_service(req).await }
+    };
+    assert_eq!(
+        start("s0", VolunteerRole::Unspecified)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::FailedPrecondition
+    );
+
+    c.join_volunteer_team(with_bearer(
+        pb::JoinVolunteerTeamRequest {
+            worker_id: worker.to_string(),
+        },
+        &token,
+    ))
+    .await
+    .unwrap();
+    let err = c
+        .appoint_volunteer_role(with_bearer(
+            pb::AppointVolunteerRoleRequest {
+                worker_id: worker.to_string(),
+                role: VolunteerRole::DisputeScreener as i32,
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::PermissionDenied,
+        "workers do not appoint themselves"
+    );
+    let v = c
+        .appoint_volunteer_role(with_bearer(
+            pb::AppointVolunteerRoleRequest {
+                worker_id: worker.to_string(),
+                role: VolunteerRole::DisputeScreener as i32,
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .volunteer
+        .unwrap();
+    assert_eq!(v.roles, [VolunteerRole::DisputeScreener as i32]);
+    assert_eq!(
+        start("s1", VolunteerRole::PolicyPromoter)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::FailedPrecondition,
+        "a role not held"
+    );
+
+    let open = start("s1", VolunteerRole::DisputeScreener)
+        .await
+        .unwrap()
+        .into_inner()
+        .record
+        .unwrap();
+    let retry = start("s1", VolunteerRole::DisputeScreener)
+        .await
+        .unwrap()
+        .into_inner()
+        .record
+        .unwrap();
+    assert_eq!(open.id, retry.id);
+    assert_eq!(
+        start("s2", VolunteerRole::Unspecified)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::FailedPrecondition,
+        "one open service at a time"
+    );
+
+    let end = |problems: i32| {
+        let mut c = base.clone();
+        let req = with_bearer(
+            pb::EndVolunteerServiceRequest {
+                record_id: open.id.clone(),
+                problems_solved: problems,
+                note: "settled a parking quarrel".into(),
+            },
+            &token,
+        );
+        async move {
+            c.end_volunteer_service(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .record
+                .unwrap()
+        }
+    };
+    let done = end(1).await;
+    assert!(done.ended_at.is_some() && done.hours >= 0.0 && done.hours < 0.1);
+    assert_eq!(done.problems_solved, 1);
+    assert_eq!(
+        end(5).await.problems_solved,
+        1,
+        "a second check-out changes nothing"
+    );
+    start("s2", VolunteerRole::Unspecified).await.unwrap();
+
+    let listed = c
+        .list_volunteers(with_bearer(
+            pb::ListVolunteersRequest {
+                role: VolunteerRole::DisputeScreener as i32,
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .volunteers;
+    assert_eq!(listed.len(), 1);
+    let stats = app
+        .governance()
+        .await
+        .get_governance_stats(with_bearer(GetGovernanceStatsRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            stats.volunteers,
+            stats.role_holders,
+            stats.solved_by_volunteers
+        ),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_county_reports_210_tips_and_331_problems_solved() {
+    let app = TestApp::spawn().await;
+    let seeded = redsupply::seed::demo_county(&app.settings).await.unwrap();
+    assert_eq!((seeded.tips, seeded.problems_solved), (210, 331));
+    let admin = app.admin_token();
+    let stats = app
+        .governance()
+        .await
+        .get_governance_stats(with_bearer(GetGovernanceStatsRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.tips_reported, 210);
+    assert_eq!(stats.problems_solved, 331);
+    assert!(
+        stats.volunteers >= 300,
+        "300+ volunteers: {}",
+        stats.volunteers
+    );
+    assert!(
+        stats.role_holders >= 50,
+        "50+ role holders: {}",
+        stats.role_holders
+    );
+    // Once dispatched, every tip is counted under a grid (the demo tips all lie inside the 9).
+    let by_grid = eventually("the demo tips to reach their grids", || {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            let s = app
+                .governance()
+                .await
+                .get_governance_stats(with_bearer(GetGovernanceStatsRequest::default(), &admin))
+                .await
+                .ok()?
+                .into_inner();
+            s.by_grid
+                .iter()
+                .all(|g| !g.grid_id.is_empty())
+                .then_some(s.by_grid)
+        }
+    })
+    .await;
+    assert_eq!(by_grid.iter().map(|g| g.tips_reported).sum::<i32>(), 210);
+    assert!(
+        by_grid.len() >= 5,
+        "spread over the grids: {}",
+        by_grid.len()
+    );
+}
