@@ -100,7 +100,13 @@ async fn next(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn near_duplicate_tips_merge_into_one_numbered_case_even_when_they_race() {
-    let app = TestApp::spawn().await;
+    // Two dispatchers taking one event at a time, so that near-identical tips really race.
+    let mut app = TestApp::spawn_with(|s| {
+        s.common.nats.consumer_batch = 1;
+        s.governance.tips_per_minute = 0;
+    })
+    .await;
+    app.start_replica(ServiceName::Governance).await;
     app.create_grid("Grid", 29.73, 103.56, 0.01).await;
     let (a, ta) = app.register_worker("A").await;
     let (b, tb) = app.register_worker("B").await;
@@ -152,30 +158,38 @@ async fn near_duplicate_tips_merge_into_one_numbered_case_even_when_they_race() 
         format!("JJ-{year}-000002")
     );
 
-    // Two near-identical tips at once, far from any case: one case.
-    let (x, y) = join_all([
-        submit(
-            &app,
-            &ta,
-            tip_at(a, "race", TipCategory::SafetyHazard, 29.7380, 103.5620),
-        ),
-        submit(
-            &app,
-            &tc,
-            tip_at(c, "race", TipCategory::SafetyHazard, 29.73801, 103.56201),
-        ),
-    ])
-    .await
-    .into_iter()
-    .collect::<Vec<_>>()
-    .try_into()
-    .map(|[x, y]: [String; 2]| (x, y))
-    .unwrap();
-    let (x, y) = (settled(&app, &x).await, settled(&app, &y).await);
-    assert_eq!(x.case_id, y.case_id, "the race made one case");
-    let mut statuses = [x.status(), y.status()];
-    statuses.sort_by_key(|s| *s as i32);
-    assert_eq!(statuses, [TipStatus::Routed, TipStatus::Merged]);
+    // Ten pairs of near-identical tips at once, far from any case: one case per pair.
+    let pairs: Vec<(f64, f64)> = (0..10)
+        .map(|i| (29.7365 + f64::from(i) * 0.0008, 103.5615))
+        .collect();
+    let submits = pairs.iter().enumerate().flat_map(|(i, &(lat, lng))| {
+        [
+            submit(
+                &app,
+                &ta,
+                tip_at(a, &format!("race-{i}"), TipCategory::SafetyHazard, lat, lng),
+            ),
+            submit(
+                &app,
+                &tc,
+                tip_at(
+                    c,
+                    &format!("race-{i}"),
+                    TipCategory::SafetyHazard,
+                    lat + 0.00001,
+                    lng + 0.00001,
+                ),
+            ),
+        ]
+    });
+    let ids = join_all(submits).await;
+    for pair in ids.chunks(2) {
+        let (x, y) = (settled(&app, &pair[0]).await, settled(&app, &pair[1]).await);
+        assert_eq!(x.case_id, y.case_id, "the race made one case");
+        let mut statuses = [x.status(), y.status()];
+        statuses.sort_by_key(|s| *s as i32);
+        assert_eq!(statuses, [TipStatus::Routed, TipStatus::Merged]);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -319,6 +333,21 @@ async fn the_county_queue_is_routed_once_a_grid_appears_and_the_platform_keeps_i
     assert_eq!(routed.department, "housing_urban_rural");
 
     let system = app.token(roles::GRID_SYSTEM, "city");
+    // A platform that follows only accepted cases, from the start of the feed.
+    let mut accepted_only = app
+        .gateway()
+        .await
+        .watch_cases(with_bearer(
+            WatchCasesRequest {
+                cursor: "0.0".into(),
+                grid_ids: vec![],
+                statuses: vec![CaseStatus::Accepted as i32],
+            },
+            &system,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     let updated = app
         .gateway()
         .await
@@ -337,6 +366,12 @@ async fn the_county_queue_is_routed_once_a_grid_appears_and_the_platform_keeps_i
         .case
         .unwrap();
     assert_eq!(updated.external_ref, "SZ-2026-88812");
+    let seen = next(&mut accepted_only).await;
+    assert_eq!(
+        (seen.id.as_str(), seen.status()),
+        (t.case_id.as_str(), CaseStatus::Accepted),
+        "earlier ASSIGNED changes are filtered out"
+    );
 
     // The reporter sees their tip with the case's status and latest note.
     let mine = app
@@ -405,9 +440,10 @@ async fn overdue_cases_are_escalated_once_across_a_restart() {
     })
     .await;
     let first = c.escalated_at.unwrap();
-    // Another restart and a few sweeps later, it is still escalated once.
+    // Another restart, a second replica sweeping too, and a few sweeps later: still escalated once.
     app.stop_service(ServiceName::Governance).await;
     app.start_service(ServiceName::Governance).await;
+    app.start_replica(ServiceName::Governance).await;
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let again = case(&app, &t.case_id).await;
     assert_eq!(again.escalated_at.unwrap(), first);
