@@ -397,3 +397,40 @@ pub async fn coverage_map(settings: AppSettings, o: MapOptions) -> anyhow::Resul
     println!("map written to {}", o.out.display());
     Ok(())
 }
+
+pub async fn loadtest(
+    settings: AppSettings,
+    options: redsupply::loadtest::Options,
+    token: Option<String>,
+    role: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    use redsupply::loadtest::{Tokens, run};
+    let tokens = match token {
+        Some(t) => Tokens::Fixed(t),
+        None if role == roles::WORKER => Tokens::Minted(std::sync::Arc::new(
+            kit::auth::Authenticator::from_settings(&settings.common.auth)?,
+        )),
+        None => {
+            if !roles::ALL.contains(&role) {
+                bail!("unknown role {role:?}");
+            }
+            let auth = kit::auth::Authenticator::from_settings(&settings.common.auth)?;
+            Tokens::Fixed(auth.issue("loadtest", &[role], Some(3_600))?)
+        }
+    };
+    let report = run(&options, &tokens).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    if !report.ok() {
+        bail!(
+            "{} tips lost, {} duplicated",
+            report.lost.len(),
+            report.duplicated.len()
+        );
+    }
+    Ok(())
+}

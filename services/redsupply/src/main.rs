@@ -55,6 +55,11 @@ enum Command {
         #[arg(long, default_value = "")]
         service: String,
     },
+    /// Load-test an intake (open loop; `--verify` checks every tip's case and award).
+    Loadtest {
+        #[command(subcommand)]
+        target: LoadTarget,
+    },
     /// Draw the 5-minute service circle's coverage of every grid as an SVG map.
     CoverageMap {
         /// An amenity (rest, drinking_water, meal_heating, charging, reading, mediation_legal_aid);
@@ -84,6 +89,49 @@ enum Command {
         governance: String,
         #[arg(long, default_value = "http://127.0.0.1:50053")]
         stations: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LoadTarget {
+    /// SubmitTip at a constant arrival rate.
+    Tips {
+        /// Governance endpoint(s); tips are spread over them.
+        #[arg(long = "governance", default_value = "http://127.0.0.1:50054")]
+        governance: Vec<String>,
+        /// Stations endpoint (for --verify).
+        #[arg(long, default_value = "http://127.0.0.1:50053")]
+        stations: String,
+        /// Tips per second.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// Seconds measured (after the warm-up).
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Seconds sent but not measured.
+        #[arg(long, default_value_t = 2)]
+        warmup: u64,
+        /// Reporters to spread tips over; 0: enough to stay under the per-reporter rate limit.
+        #[arg(long, default_value_t = 0)]
+        workers: usize,
+        /// Channels per endpoint.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// A bearer token to use for every call (else worker tokens are minted with the
+        /// configured key).
+        #[arg(long)]
+        token: Option<String>,
+        /// Mint tokens for this role: worker (one per reporter) or a staff role.
+        #[arg(long, default_value = "worker")]
+        role: String,
+        #[arg(long)]
+        verify: bool,
+        /// Seconds --verify waits for the last case and award.
+        #[arg(long, default_value_t = 120)]
+        verify_timeout: u64,
+        /// One JSON document on stdout instead of the table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -124,6 +172,37 @@ fn main() -> anyhow::Result<()> {
                 ttl_secs,
             } => commands::token(&settings, &role, &subject, ttl_secs),
             Command::Probe { addr, service } => commands::probe(&addr, &service).await,
+            Command::Loadtest {
+                target:
+                    LoadTarget::Tips {
+                        governance,
+                        stations,
+                        rate,
+                        duration,
+                        warmup,
+                        workers,
+                        connections,
+                        token,
+                        role,
+                        verify,
+                        verify_timeout,
+                        json,
+                    },
+            } => {
+                let options = redsupply::loadtest::Options {
+                    governance,
+                    stations,
+                    rate,
+                    duration: std::time::Duration::from_secs(duration),
+                    warmup: std::time::Duration::from_secs(warmup),
+                    workers,
+                    connections,
+                    verify,
+                    verify_timeout: std::time::Duration::from_secs(verify_timeout),
+                    progress: !json,
+                };
+                commands::loadtest(settings, options, token, &role, json).await
+            }
             Command::CoverageMap {
                 amenity,
                 minutes,

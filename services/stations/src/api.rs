@@ -776,6 +776,7 @@ impl PointsService for Api {
                     reason: e.reason,
                     source_event_id: e.source_event_id.to_string(),
                     created_at: Some(to_timestamp(e.created_at)),
+                    subject: e.subject_ref.unwrap_or_default(),
                 })
                 .collect(),
         }))

@@ -468,6 +468,7 @@ pub struct EntryRow {
     pub reason: String,
     pub source_event_id: Uuid,
     pub created_at: DateTime<Utc>,
+    pub subject_ref: Option<String>,
 }
 
 /// Locks the worker's balance row (creating it at zero) and returns the balance.
@@ -519,7 +520,7 @@ pub async fn append_entry(
         "INSERT INTO ledger_entries (id, worker_id, points, reason, source_event_id, subject_ref, reverses_entry_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (source_event_id, reason, worker_id) DO NOTHING
-         RETURNING id, worker_id, points, reason, source_event_id, created_at",
+         RETURNING id, worker_id, points, reason, source_event_id, created_at, subject_ref",
     )
     .bind(Uuid::now_v7())
     .bind(e.worker)
@@ -570,7 +571,7 @@ pub async fn awards_for(
     subject_ref: &str,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, worker_id, points, reason, source_event_id, created_at FROM ledger_entries e
+        "SELECT id, worker_id, points, reason, source_event_id, created_at, subject_ref FROM ledger_entries e
          WHERE subject_ref = $1 AND points > 0
            AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses_entry_id = e.id)",
     )
@@ -596,7 +597,7 @@ pub async fn entries(
     limit: i64,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, worker_id, points, reason, source_event_id, created_at FROM ledger_entries
+        "SELECT id, worker_id, points, reason, source_event_id, created_at, subject_ref FROM ledger_entries
          WHERE worker_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3",
     )
     .bind(worker_id)

@@ -1,0 +1,496 @@
+//! `redsupply loadtest tips`: an open-loop load generator for tip intake. Tips are sent at a
+//! constant arrival rate and each latency is measured from the tip's *intended* send time, so a
+//! stall shows up as latency instead of quietly lowering the rate (no coordinated omission).
+//! `--verify` then waits (bounded) until every accepted tip has its case and its award, and lists
+//! any tip lost or awarded twice. Traffic goes only to the endpoints given, bounded in count and
+//! time.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use hdrhistogram::Histogram;
+use kit::{auth::with_bearer, time::from_timestamp};
+use redsupply_proto::{
+    common::v1::LatLng,
+    governance::v1::{
+        GetCaseRequest, GetTipRequest, SubmitTipRequest, TipStatus,
+        governance_service_client::GovernanceServiceClient,
+    },
+    roles,
+    stations::v1::{ListLedgerEntriesRequest, points_service_client::PointsServiceClient},
+};
+use serde::Serialize;
+use tokio::{sync::Semaphore, time::Instant};
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+/// Where tips land: the demo county's 3 × 3 block of grids around the seat.
+const AREA: ((f64, f64), (f64, f64)) = ((29.725, 29.755), (103.555, 103.585));
+/// Most requests in flight; beyond it a send is counted as a client-side error.
+const MAX_IN_FLIGHT: usize = 20_000;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub governance: Vec<String>,
+    pub stations: String,
+    /// Tips per second.
+    pub rate: f64,
+    pub duration: Duration,
+    pub warmup: Duration,
+    /// Reporters to spread tips over; 0: enough to stay under the per-reporter rate limit.
+    pub workers: usize,
+    /// Channels per endpoint.
+    pub connections: usize,
+    pub verify: bool,
+    pub verify_timeout: Duration,
+    pub progress: bool,
+}
+
+/// Mints the bearer token for a reporter (worker role) or returns a fixed token.
+pub enum Tokens {
+    Fixed(String),
+    Minted(Arc<kit::auth::Authenticator>),
+}
+
+impl Tokens {
+    fn for_worker(&self, worker: Uuid) -> String {
+        match self {
+            Tokens::Fixed(t) => t.clone(),
+            Tokens::Minted(a) => a
+                .issue(&worker.to_string(), &[roles::WORKER], Some(3_600))
+                .unwrap_or_default(),
+        }
+    }
+    fn staff(&self) -> String {
+        match self {
+            Tokens::Fixed(t) => t.clone(),
+            Tokens::Minted(a) => a
+                .issue("loadtest", &[roles::COUNTY_ADMIN], Some(3_600))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Percentiles {
+    fn of(h: &Histogram<u64>) -> Self {
+        let ms = |v: u64| v as f64 / 1_000.0;
+        Self {
+            count: h.len(),
+            p50_ms: ms(h.value_at_quantile(0.50)),
+            p90_ms: ms(h.value_at_quantile(0.90)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            p999_ms: ms(h.value_at_quantile(0.999)),
+            max_ms: ms(h.max()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Report {
+    pub target_rate: f64,
+    pub achieved_rate: f64,
+    pub sent: u64,
+    pub accepted: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub intake: Percentiles,
+    pub verified: bool,
+    pub to_case: Option<Percentiles>,
+    pub to_points: Option<Percentiles>,
+    /// Tips accepted but without a case or an award when verification gave up.
+    pub lost: Vec<String>,
+    /// Tips with more than one award (or a case that does not hold them).
+    pub duplicated: Vec<String>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.lost.is_empty() && self.duplicated.is_empty()
+    }
+
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let p = |name: &str, p: &Percentiles| {
+            format!(
+                "{name:<22} {:>8} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}\n",
+                p.count, p.p50_ms, p.p90_ms, p.p99_ms, p.p999_ms, p.max_ms
+            )
+        };
+        out.push_str(&format!(
+            "rate: target {:.0}/s, achieved {:.1}/s; sent {}, accepted {}\n",
+            self.target_rate, self.achieved_rate, self.sent, self.accepted
+        ));
+        out.push_str(&format!(
+            "{:<22} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+            "latency (ms)", "count", "p50", "p90", "p99", "p99.9", "max"
+        ));
+        out.push_str(&p("intake", &self.intake));
+        if let Some(c) = &self.to_case {
+            out.push_str(&p("accepted -> case", c));
+        }
+        if let Some(c) = &self.to_points {
+            out.push_str(&p("accepted -> points", c));
+        }
+        for (code, n) in &self.errors {
+            out.push_str(&format!("error {code}: {n}\n"));
+        }
+        if self.verified {
+            out.push_str(&format!(
+                "verify: {} lost, {} duplicated\n",
+                self.lost.len(),
+                self.duplicated.len()
+            ));
+            for t in self.lost.iter().take(20) {
+                out.push_str(&format!("  lost {t}\n"));
+            }
+            for t in self.duplicated.iter().take(20) {
+                out.push_str(&format!("  duplicated {t}\n"));
+            }
+        }
+        out
+    }
+}
+
+struct Accepted {
+    tip: String,
+    reporter: Uuid,
+}
+
+async fn channels(endpoints: &[String], per: usize) -> anyhow::Result<Vec<Channel>> {
+    let mut out = Vec::new();
+    for e in endpoints {
+        for _ in 0..per.max(1) {
+            out.push(
+                tonic::transport::Endpoint::from_shared(e.clone())?
+                    .connect_timeout(Duration::from_secs(5))
+                    .tcp_nodelay(true)
+                    .connect()
+                    .await?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the load, then (with `verify`) the verification; returns the report.
+pub async fn run(o: &Options, tokens: &Tokens) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        o.rate > 0.0 && o.rate <= 100_000.0,
+        "--rate must be within (0, 100000]"
+    );
+    anyhow::ensure!(
+        o.duration <= Duration::from_secs(3_600),
+        "--duration is at most an hour"
+    );
+    let workers = if o.workers > 0 {
+        o.workers
+    } else {
+        // The default limit is 10 tips a minute per reporter: stay well under it.
+        ((o.rate * 60.0 / 6.0).ceil() as usize).max(100)
+    };
+    let reporters: Vec<(Uuid, String)> = (0..workers)
+        .map(|_| {
+            let w = Uuid::now_v7();
+            (w, tokens.for_worker(w))
+        })
+        .collect();
+    let clients: Vec<GovernanceServiceClient<Channel>> = channels(&o.governance, o.connections)
+        .await?
+        .into_iter()
+        .map(GovernanceServiceClient::new)
+        .collect();
+
+    let total = ((o.warmup + o.duration).as_secs_f64() * o.rate).round() as u64;
+    let warm = (o.warmup.as_secs_f64() * o.rate).round() as u64;
+    let interval = Duration::from_secs_f64(1.0 / o.rate);
+    let histogram = Arc::new(Mutex::new(
+        Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("valid bounds"),
+    ));
+    let errors: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
+    let accepted: Arc<Mutex<Vec<Accepted>>> = Arc::default();
+    let (sent, done) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let start = Instant::now() + Duration::from_millis(100);
+    let measure_from = start + interval * warm as u32;
+
+    let progress = o.progress.then(|| {
+        let (sent, done, histogram) = (sent.clone(), done.clone(), histogram.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let (s, d) = (sent.load(Ordering::Relaxed), done.load(Ordering::Relaxed));
+                let p99 =
+                    histogram.lock().expect("histogram").value_at_quantile(0.99) as f64 / 1_000.0;
+                eprint!(
+                    "\r  sent {s:>8}  done {d:>8}  in flight {:>6}  intake p99 {p99:>8.2} ms   ",
+                    s - d
+                );
+            }
+        })
+    });
+
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let intended = start + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(intended).await;
+        let (reporter, token) = reporters[(i as usize) % reporters.len()].clone();
+        let mut client = clients[(i as usize) % clients.len()].clone();
+        let (histogram, errors, accepted, done) = (
+            histogram.clone(),
+            errors.clone(),
+            accepted.clone(),
+            done.clone(),
+        );
+        let measured = intended >= measure_from;
+        sent.fetch_add(1, Ordering::Relaxed);
+        let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+            *errors
+                .lock()
+                .expect("errors")
+                .entry("client_saturated".into())
+                .or_default() += 1;
+            done.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let (lat, lng) = {
+            let f = (i as f64 * 0.618_033_988_75).fract();
+            let g = (i as f64 * 0.754_877_666_25).fract();
+            (
+                AREA.0.0 + f * (AREA.0.1 - AREA.0.0),
+                AREA.1.0 + g * (AREA.1.1 - AREA.1.0),
+            )
+        };
+        tasks.push(tokio::spawn(async move {
+            let req = SubmitTipRequest {
+                request_id: format!("lt-{i}"),
+                reporter_id: reporter.to_string(),
+                category: (i % 8 + 1) as i32,
+                description: format!("load test tip {i}"),
+                location: Some(LatLng {
+                    latitude: lat,
+                    longitude: lng,
+                }),
+                photo_urls: vec![],
+                observed_at: None,
+            };
+            let result = client.submit_tip(with_bearer(req, &token)).await;
+            let elapsed = Instant::now().saturating_duration_since(intended);
+            drop(permit);
+            match result {
+                Ok(r) => {
+                    if measured {
+                        let _ = histogram
+                            .lock()
+                            .expect("histogram")
+                            .record(elapsed.as_micros().max(1) as u64);
+                    }
+                    if let Some(t) = r.into_inner().tip {
+                        accepted.lock().expect("accepted").push(Accepted {
+                            tip: t.id,
+                            reporter,
+                        });
+                    }
+                }
+                Err(s) => {
+                    *errors
+                        .lock()
+                        .expect("errors")
+                        .entry(format!("{:?}", s.code()))
+                        .or_default() += 1;
+                }
+            }
+            done.fetch_add(1, Ordering::Relaxed);
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let wall = Instant::now()
+        .saturating_duration_since(start)
+        .as_secs_f64();
+    if let Some(p) = progress {
+        p.abort();
+        eprintln!();
+    }
+    let accepted = std::mem::take(&mut *accepted.lock().expect("accepted"));
+    let intake = Percentiles::of(&histogram.lock().expect("histogram"));
+    let mut report = Report {
+        target_rate: o.rate,
+        achieved_rate: total as f64 / wall.max(1e-9),
+        sent: total,
+        accepted: accepted.len() as u64,
+        errors: std::mem::take(&mut *errors.lock().expect("errors")),
+        intake,
+        ..Default::default()
+    };
+    if o.verify {
+        verify(o, tokens, &clients, &accepted, &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// Waits until every accepted tip is routed or merged and awarded, then checks that each has
+/// exactly one award and sits in its case; records the end-to-end latencies.
+async fn verify(
+    o: &Options,
+    tokens: &Tokens,
+    clients: &[GovernanceServiceClient<Channel>],
+    accepted: &[Accepted],
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let staff = tokens.staff();
+    let deadline = Instant::now() + o.verify_timeout;
+    let mut to_case = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
+    let mut to_points =
+        Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
+    let mut points = PointsServiceClient::new(
+        tonic::transport::Endpoint::from_shared(o.stations.clone())?
+            .connect()
+            .await?,
+    );
+
+    // Cases: poll each tip until dispatched (in parallel, 64 at a time).
+    let sem = Arc::new(Semaphore::new(64));
+    let mut jobs = Vec::with_capacity(accepted.len());
+    for (i, a) in accepted.iter().enumerate() {
+        let mut client = clients[i % clients.len()].clone();
+        let (staff, tip, sem) = (staff.clone(), a.tip.clone(), sem.clone());
+        jobs.push(tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await.ok()?;
+            loop {
+                let t = client
+                    .get_tip(with_bearer(GetTipRequest { id: tip.clone() }, &staff))
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .tip?;
+                if t.status() != TipStatus::Received {
+                    let case = client
+                        .get_case(with_bearer(
+                            GetCaseRequest {
+                                id: t.case_id.clone(),
+                            },
+                            &staff,
+                        ))
+                        .await
+                        .ok()?
+                        .into_inner()
+                        .case?;
+                    return Some((t, case));
+                }
+                if Instant::now() > deadline {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }));
+    }
+    let mut submitted_at: HashMap<String, DateTime<Utc>> = HashMap::new();
+    for (a, job) in accepted.iter().zip(jobs) {
+        match job.await.ok().flatten() {
+            None => report.lost.push(format!("{} (no case)", a.tip)),
+            Some((tip, case)) => {
+                let at = tip.submitted_at.as_ref().and_then(from_timestamp);
+                if !case.tip_ids.contains(&tip.id) {
+                    report.duplicated.push(format!(
+                        "{} (its case {} does not hold it)",
+                        tip.id, case.id
+                    ));
+                }
+                if let (Some(at), Some(created), TipStatus::Routed) = (
+                    at,
+                    case.created_at.as_ref().and_then(from_timestamp),
+                    tip.status(),
+                ) {
+                    let _ = to_case
+                        .record((created - at).num_microseconds().unwrap_or(0).max(1) as u64);
+                }
+                if let Some(at) = at {
+                    submitted_at.insert(tip.id, at);
+                }
+            }
+        }
+    }
+
+    // Awards: one ledger entry per tip, found through each reporter's ledger.
+    let mut by_reporter: HashMap<Uuid, Vec<&str>> = HashMap::new();
+    for a in accepted {
+        by_reporter.entry(a.reporter).or_default().push(&a.tip);
+    }
+    for (reporter, tips) in by_reporter {
+        loop {
+            let mut awards: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
+            let mut token = String::new();
+            loop {
+                let page = points
+                    .list_ledger_entries(with_bearer(
+                        ListLedgerEntriesRequest {
+                            worker_id: reporter.to_string(),
+                            page_size: 500,
+                            page_token: token.clone(),
+                        },
+                        &staff,
+                    ))
+                    .await?
+                    .into_inner();
+                for e in page.entries {
+                    if e.reason == "tip_submitted" {
+                        if let Some(tip) = e.subject.strip_prefix("tip:") {
+                            awards.entry(tip.to_owned()).or_default().push(
+                                e.created_at
+                                    .as_ref()
+                                    .and_then(from_timestamp)
+                                    .unwrap_or_else(Utc::now),
+                            );
+                        }
+                    }
+                }
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                token = page.next_page_token;
+            }
+            let missing = tips.iter().filter(|t| !awards.contains_key(**t)).count();
+            if missing == 0 || Instant::now() > deadline {
+                for t in &tips {
+                    match awards.get(*t).map(Vec::as_slice) {
+                        None | Some([]) => report.lost.push(format!("{t} (no award)")),
+                        Some([at]) => {
+                            if let Some(s) = submitted_at.get(*t) {
+                                let _ =
+                                    to_points
+                                        .record((*at - *s).num_microseconds().unwrap_or(0).max(1)
+                                            as u64);
+                            }
+                        }
+                        Some(many) => report
+                            .duplicated
+                            .push(format!("{t} ({} awards)", many.len())),
+                    }
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    report.verified = true;
+    report.to_case = Some(Percentiles::of(&to_case));
+    report.to_points = Some(Percentiles::of(&to_points));
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! The load tool keeps itself honest: a small open-loop run against the real stack, verified, must
+//! account for every tip (a case and exactly one award each) and report nothing lost.
+
+use std::{sync::Arc, time::Duration};
+
+use redsupply::{
+    ServiceName,
+    loadtest::{Options, Tokens, run},
+};
+use redsupply_tests::TestApp;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_verified_run_accounts_for_every_tip() {
+    let app = TestApp::spawn().await;
+    let options = Options {
+        governance: vec![format!("http://{}", app.addr(ServiceName::Governance))],
+        stations: format!("http://{}", app.addr(ServiceName::Stations)),
+        rate: 50.0,
+        duration: Duration::from_secs(2),
+        warmup: Duration::from_millis(400),
+        workers: 20,
+        connections: 2,
+        verify: true,
+        verify_timeout: Duration::from_secs(60),
+        progress: false,
+    };
+    let report = run(&options, &Tokens::Minted(Arc::clone(&app.auth)))
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 120);
+    assert_eq!(report.accepted, 120, "{:?}", report.errors);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(report.ok(), "{}", report.table());
+    assert_eq!(report.intake.count, 100, "the warm-up is not measured");
+    let points = report.to_points.as_ref().unwrap();
+    assert_eq!(points.count, 120, "every tip's award was found");
+    assert!(report.to_case.as_ref().unwrap().count > 0);
+    let pool = app.db.pool().await;
+    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM stations.ledger_entries")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(entries, 120);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tips_without_their_award_are_reported_lost() {
+    // A daily cap of zero: every tip gets its case but no award, and verify must say so.
+    let app = TestApp::spawn_with(|s| {
+        s.stations
+            .points
+            .daily_cap
+            .insert("tip_submitted".into(), 0);
+    })
+    .await;
+    let options = Options {
+        governance: vec![format!("http://{}", app.addr(ServiceName::Governance))],
+        stations: format!("http://{}", app.addr(ServiceName::Stations)),
+        rate: 20.0,
+        duration: Duration::from_secs(1),
+        warmup: Duration::ZERO,
+        workers: 5,
+        connections: 1,
+        verify: true,
+        verify_timeout: Duration::from_secs(3),
+        progress: false,
+    };
+    let report = run(&options, &Tokens::Minted(Arc::clone(&app.auth)))
+        .await
+        .unwrap();
+    assert_eq!(report.accepted, 20);
+    assert!(!report.ok());
+    assert_eq!(report.lost.len(), 20, "{}", report.table());
+    assert!(report.lost.iter().all(|l| l.ends_with("(no award)")));
+    assert!(report.duplicated.is_empty());
+}
