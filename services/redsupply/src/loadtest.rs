@@ -450,15 +450,15 @@ async fn verify(
                     .await?
                     .into_inner();
                 for e in page.entries {
-                    if e.reason == "tip_submitted" {
-                        if let Some(tip) = e.subject.strip_prefix("tip:") {
-                            awards.entry(tip.to_owned()).or_default().push(
-                                e.created_at
-                                    .as_ref()
-                                    .and_then(from_timestamp)
-                                    .unwrap_or_else(Utc::now),
-                            );
-                        }
+                    if e.reason == "tip_submitted"
+                        && let Some(tip) = e.subject.strip_prefix("tip:")
+                    {
+                        awards.entry(tip.to_owned()).or_default().push(
+                            e.created_at
+                                .as_ref()
+                                .and_then(from_timestamp)
+                                .unwrap_or_else(Utc::now),
+                        );
                     }
                 }
                 if page.next_page_token.is_empty() {
