@@ -133,7 +133,7 @@ async fn volunteers_join_take_roles_and_check_in_and_out_of_service() {
                 problems_solved: problems,
                 note: "settled a parking quarrel".into(),
             },
-            &token,
+            &admin,
         );
         async move {
             c.end_volunteer_service(req)
@@ -144,6 +144,20 @@ async fn volunteers_join_take_roles_and_check_in_and_out_of_service() {
                 .unwrap()
         }
     };
+    // Problems solved feed the county's figures: staff confirm them, not the volunteer.
+    let refused = base
+        .clone()
+        .end_volunteer_service(with_bearer(
+            pb::EndVolunteerServiceRequest {
+                record_id: open.id.clone(),
+                problems_solved: 1,
+                note: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
     let done = end(1).await;
     assert!(done.ended_at.is_some() && done.hours >= 0.0 && done.hours < 0.1);
     assert_eq!(done.problems_solved, 1);

@@ -419,12 +419,20 @@ impl EducationService for Api {
             id
         })
         .collect();
-        let starts_at = r.starts_at.as_ref().and_then(from_timestamp);
-        v.check(starts_at.is_some(), "starts_at", "is required");
+        let starts_at = r
+            .starts_at
+            .as_ref()
+            .and_then(from_timestamp)
+            .filter(|t| (2000..=2100).contains(&chrono::Datelike::year(t)));
+        v.check(
+            starts_at.is_some(),
+            "starts_at",
+            "is required, between the years 2000 and 2100",
+        );
         let ends_at = match &r.ends_at {
             None => None,
             Some(t) => {
-                let e = from_timestamp(t);
+                let e = from_timestamp(t).filter(|t| chrono::Datelike::year(t) <= 2100);
                 v.check(
                     matches!((e, starts_at), (Some(e), Some(s)) if e > s),
                     "ends_at",

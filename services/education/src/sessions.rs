@@ -70,6 +70,10 @@ pub async fn schedule(
     let site_capacity = store::lock_site(&mut tx, b.site_id)
         .await?
         .ok_or(ScheduleError::UnknownSite(b.site_id))?;
+    // A concurrent retry may have booked it while we waited for the locks.
+    if let Some(existing) = store::session_by_request(&mut tx, caller, request_id).await? {
+        return Ok(existing);
+    }
     let course = store::course(&mut tx, b.course_id)
         .await?
         .ok_or(ScheduleError::UnknownCourse(b.course_id))?;

@@ -3,7 +3,7 @@
 
 use std::{pin::Pin, time::Duration};
 
-use chrono::Utc;
+use chrono::{Datelike, Utc};
 use futures::Stream;
 use kit::{
     Shutdown,
@@ -124,6 +124,10 @@ fn validate_tip(r: pb::SubmitTipRequest, submitted_by: String) -> Result<NewTip,
     let observed_at = match &r.observed_at {
         None => now,
         Some(t) => match from_timestamp(t) {
+            Some(t) if t.year() < 2000 => {
+                v.add("observed_at", "lies before the year 2000");
+                now
+            }
             Some(t) if t <= now + MAX_CLOCK_SKEW => t,
             Some(_) => {
                 v.add("observed_at", "lies in the future");
@@ -253,7 +257,7 @@ impl GovernanceService for Api {
         &self,
         request: Request<pb::GetCaseRequest>,
     ) -> Result<Response<pb::GetCaseResponse>, Status> {
-        require(&request, ANYONE)?;
+        let caller = require(&request, ANYONE)?;
         let id = parse_id("id", &request.get_ref().id)?;
         let mut conn = self
             .pool
@@ -264,6 +268,16 @@ impl GovernanceService for Api {
             .await
             .map_err(|e| internal("loading the case", e))?
             .ok_or_else(|| not_found("case", id))?;
+        if caller.is_only(WORKER) {
+            let reporters = store::case_reporters(&mut conn, id)
+                .await
+                .map_err(|e| internal("loading the case", e))?;
+            if !reporters.iter().any(|r| r.to_string() == caller.subject) {
+                return Err(Status::permission_denied(
+                    "a worker may read only the cases of their own tips",
+                ));
+            }
+        }
         let tips = store::case_tip_ids(&mut conn, id)
             .await
             .map_err(|e| internal("loading the case", e))?;
@@ -455,8 +469,21 @@ impl GovernanceService for Api {
     ) -> Result<Response<pb::GetGovernanceStatsResponse>, Status> {
         require(&request, CASE_READERS)?;
         let r = request.into_inner();
-        let from = r.from.as_ref().and_then(from_timestamp);
-        let until = r.until.as_ref().and_then(from_timestamp);
+        let mut v = Violations::new();
+        let from = r.from.as_ref().map(from_timestamp);
+        let until = r.until.as_ref().map(from_timestamp);
+        v.check(
+            !matches!(from, Some(None)),
+            "from",
+            "is not a valid timestamp",
+        )
+        .check(
+            !matches!(until, Some(None)),
+            "until",
+            "is not a valid timestamp",
+        );
+        v.into_result()?;
+        let (from, until) = (from.flatten(), until.flatten());
         let st = store::stats(&self.pool, from, until)
             .await
             .map_err(|e| internal("computing statistics", e))?;
@@ -666,8 +693,9 @@ impl GridGatewayService for Api {
                         cursor: cursor.encode(),
                         case: Some(case),
                     };
-                    if tx.send(Ok(item)).await.is_err() {
-                        return;
+                    tokio::select! {
+                        sent = tx.send(Ok(item)) => if sent.is_err() { return; },
+                        _ = api.shutdown.cancelled() => return,
                     }
                 }
                 if full {
@@ -751,16 +779,20 @@ impl GridGatewayService for Api {
             store::record_change(&mut tx, &updated.to_pb(&tips), updated.grid_id, None)
                 .await
                 .map_err(fail)?;
-            let reporters = store::case_reporters(&mut tx, id).await.map_err(fail)?;
-            events::case_status_changed(
-                &mut tx,
-                &updated,
-                case.status,
-                &caller.subject,
-                &reporters,
-            )
-            .await
-            .map_err(fail)?;
+            // A new note or reference alone is a change on the feed, not a status event (which
+            // earns reporters points).
+            if from != to {
+                let reporters = store::case_reporters(&mut tx, id).await.map_err(fail)?;
+                events::case_status_changed(
+                    &mut tx,
+                    &updated,
+                    case.status,
+                    &caller.subject,
+                    &reporters,
+                )
+                .await
+                .map_err(fail)?;
+            }
             updated
         };
         let tips = store::case_tip_ids(&mut tx, id).await.map_err(fail)?;

@@ -29,6 +29,7 @@ pub struct Dispatch {
     pub routing: Arc<RoutingSettings>,
     pub merge: MergeSettings,
     pub county_code: String,
+    pub utc_offset_minutes: i32,
 }
 
 impl Handler for Dispatch {
@@ -50,9 +51,13 @@ impl Dispatch {
             return Ok(());
         }
         let span = tracing::Span::current();
-        if let Some(case) = self.near_duplicate(tx, &tip).await? {
+        let open = match self.near_duplicate(tx, &tip).await? {
+            // Still open when we lock it? (It may have been resolved a moment ago.)
+            Some(candidate) => store::touch_open_case(tx, candidate.id).await?,
+            None => None,
+        };
+        if let Some(case) = open {
             store::link_tip(tx, tip.id, case.id, TipStatus::Merged).await?;
-            let case = store::touch_case(tx, case.id).await?;
             let tips = store::case_tip_ids(tx, case.id).await?;
             store::record_change(tx, &case.to_pb(&tips), case.grid_id, None).await?;
             events::case_assigned(tx, &case, tip.id, true).await?;
@@ -64,13 +69,16 @@ impl Dispatch {
             );
             return Ok(());
         }
+        store::lock_grid_routing(tx, false).await?;
         let mut grid = self.grids.current().locate(tip.latitude, tip.longitude);
         if grid.is_none() && self.grids.refresh_if_stale(tx, &self.pool).await? {
             grid = self.grids.current().locate(tip.latitude, tip.longitude);
         }
         let category = TipCategory::try_from(i32::from(tip.category)).unwrap_or(TipCategory::Other);
         let now = Utc::now();
-        let number = store::next_case_number(tx, &self.county_code, now.year()).await?;
+        // Numbers follow the county's calendar year.
+        let year = (now + Duration::minutes(i64::from(self.utc_offset_minutes))).year();
+        let number = store::next_case_number(tx, &self.county_code, year).await?;
         let case = CaseRow {
             id: Uuid::now_v7(),
             grid_id: grid,
@@ -84,7 +92,7 @@ impl Dispatch {
             version: 1,
             created_at: now,
             updated_at: now,
-            number: Some(domain::case_number(&self.county_code, now.year(), number)),
+            number: Some(domain::case_number(&self.county_code, year, number)),
             external_ref: String::new(),
             escalated_at: None,
             reporter_count: 1,

@@ -30,6 +30,7 @@ pub async fn tip_submitted(tx: &mut PgConnection, tip: &TipRow) -> Result<Uuid, 
         }),
         observed_at: Some(to_timestamp(tip.observed_at)),
         submitted_at: Some(to_timestamp(tip.submitted_at)),
+        filed_by_staff: tip.submitted_by != tip.reporter_id.to_string(),
     };
     enqueue(tx, NewEvent::new(SOURCE, TIP_SUBMITTED, tip.id, &msg)).await
 }

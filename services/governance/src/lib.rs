@@ -48,6 +48,13 @@ pub struct Settings {
     pub tips_per_minute: u32,
     pub escalation_sweep_secs: u64,
     pub merge: domain::MergeSettings,
+    /// The county's offset from UTC (case numbers follow its calendar year).
+    #[serde(default = "default_utc_offset")]
+    pub utc_offset_minutes: i32,
+}
+
+fn default_utc_offset() -> i32 {
+    480
 }
 
 fn default_watch_poll_ms() -> u64 {
@@ -100,6 +107,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             routing: routing.clone(),
             merge: settings.merge.clone(),
             county_code: settings.county_code.clone(),
+            utc_offset_minutes: settings.utc_offset_minutes,
         }),
         rt.faults.clone(),
         shutdown.clone(),

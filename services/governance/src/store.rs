@@ -15,6 +15,7 @@ pub struct TipRow {
     pub id: Uuid,
     pub request_id: String,
     pub reporter_id: Uuid,
+    pub submitted_by: String,
     pub category: i16,
     pub description: String,
     pub latitude: f64,
@@ -99,7 +100,7 @@ impl CaseRow {
 
 macro_rules! tip_columns {
     () => {
-        "id, request_id, reporter_id, category, description, latitude, longitude, photo_urls, observed_at, submitted_at, status, case_id"
+        "id, request_id, reporter_id, submitted_by, category, description, latitude, longitude, photo_urls, observed_at, submitted_at, status, case_id"
     };
 }
 macro_rules! case_columns {
@@ -333,7 +334,7 @@ pub async fn set_case_status(
     sqlx::query_as(concat!(
         "UPDATE cases SET status = $2, note = $3,
              external_ref = CASE WHEN $4 = '' THEN external_ref ELSE $4 END,
-             resolved_at = CASE WHEN $2 = 4 THEN now() WHEN $2 < 4 THEN NULL ELSE resolved_at END,
+             resolved_at = CASE WHEN $2 = 4 AND status <> 4 THEN now() WHEN $2 < 4 THEN NULL ELSE resolved_at END,
              version = version + 1, updated_at = now()
          WHERE id = $1 RETURNING ",
         case_columns!()
@@ -386,14 +387,17 @@ pub async fn open_cases_near(
     .await
 }
 
-/// Bumps a case's version (a tip joined it).
-pub async fn touch_case(tx: &mut PgConnection, id: Uuid) -> Result<CaseRow, sqlx::Error> {
+/// Bumps a case's version (a tip joined it) if it is still open; `None` when it no longer is.
+pub async fn touch_open_case(
+    tx: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<CaseRow>, sqlx::Error> {
     sqlx::query_as(concat!(
-        "UPDATE cases SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING ",
+        "UPDATE cases SET version = version + 1, updated_at = now() WHERE id = $1 AND status IN (1, 2, 3) RETURNING ",
         case_columns!()
     ))
     .bind(id)
-    .fetch_one(tx)
+    .fetch_optional(tx)
     .await
 }
 
@@ -413,6 +417,7 @@ pub async fn reroute_case(
     sqlx::query_as(concat!(
         "UPDATE cases SET grid_id = $2, department = $3, category = $4, due_at = $5, status = $6,
              escalated_at = CASE WHEN $5 > now() THEN NULL ELSE escalated_at END,
+             resolved_at = NULL,
              version = version + 1, updated_at = now()
          WHERE id = $1 RETURNING ",
         case_columns!()
@@ -597,7 +602,7 @@ pub async fn county_queue(tx: &mut PgConnection) -> Result<Vec<CaseRow>, sqlx::E
     sqlx::query_as(concat!(
         "SELECT ",
         case_columns!(),
-        " FROM cases WHERE grid_id IS NULL AND status IN (1, 2, 3) FOR UPDATE SKIP LOCKED"
+        " FROM cases WHERE grid_id IS NULL AND status IN (1, 2, 3) FOR UPDATE"
     ))
     .fetch_all(tx)
     .await
@@ -816,4 +821,19 @@ pub async fn stats(
         role_holders,
         volunteer_hours,
     })
+}
+
+/// Dispatch holds this lock shared while it locates a tip's grid; applying a grid holds it
+/// exclusively. So a grid and a tip it holds never pass each other: either dispatch sees the grid,
+/// or the grid's consumer sees the tip's county-queue case.
+pub const GRID_ROUTING_LOCK: i64 = 0x5245_4453_5550_0002;
+
+pub async fn lock_grid_routing(tx: &mut PgConnection, exclusive: bool) -> Result<(), sqlx::Error> {
+    let sql = if exclusive {
+        "SELECT pg_advisory_xact_lock($1)"
+    } else {
+        "SELECT pg_advisory_xact_lock_shared($1)"
+    };
+    sqlx::query(sql).bind(GRID_ROUTING_LOCK).execute(tx).await?;
+    Ok(())
 }

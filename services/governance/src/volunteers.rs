@@ -360,6 +360,11 @@ impl VolunteerService for Api {
         if r.note.chars().count() > 500 {
             return Err(invalid("note", "must be at most 500 characters"));
         }
+        if caller.is_only(WORKER) && r.problems_solved > 0 {
+            return Err(Status::permission_denied(
+                "problems solved are confirmed by staff at check-out",
+            ));
+        }
         let fail = |e| internal("ending the service", e);
         let mut tx = self.pool.begin().await.map_err(fail)?;
         let open: RecordRow = sqlx::query_as(

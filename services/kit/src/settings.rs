@@ -222,7 +222,7 @@ mod defaults {
         500
     }
     pub fn consumer_batch() -> usize {
-        128
+        32
     }
     pub fn algorithm() -> String {
         "HS256".into()

@@ -522,6 +522,7 @@ impl StationsService for Api {
             .await
             .map_err(fail("recording the visit"))?
             .ok_or_else(|| not_found("station", station))?;
+        drop(conn);
         if let Some(a) = used.iter().find(|a| !row.amenities.contains(a)) {
             return Err(invalid(
                 "amenities_used",

@@ -160,6 +160,12 @@ impl Handler for GovernanceAwards {
                 let tip = Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?;
                 let span = tracing::info_span!("award", worker_id = %worker, tip_id = %e.tip_id);
                 async {
+                    // The reporter's balance row orders this against a rejection of the same tip.
+                    store::lock_balance(tx, worker).await?;
+                    if e.filed_by_staff {
+                        tracing::info!("filed by staff for the reporter; no award");
+                        return Ok(());
+                    }
                     if store::tip_rejected(tx, tip).await? {
                         tracing::info!("tip already rejected; no award");
                         return Ok(());
@@ -183,6 +189,9 @@ impl Handler for GovernanceAwards {
             }
             "redsupply.governance.case.status_changed" => {
                 let e: ev::CaseStatusChanged = event.decode()?;
+                if e.previous_status == e.status {
+                    return Ok(());
+                }
                 let (reason, amount) = match e.status() {
                     CaseStatus::Accepted => (REASON_TIP_CONFIRMED, self.rules.points.tip_confirmed),
                     CaseStatus::Resolved => (REASON_CASE_RESOLVED, self.rules.points.case_resolved),
@@ -190,8 +199,14 @@ impl Handler for GovernanceAwards {
                 };
                 let span = tracing::info_span!("award", case_id = %e.case_id, reason);
                 async {
+                    let subject = format!("case:{}", e.case_id);
                     for reporter in &e.reporter_ids {
                         let worker = Uuid::parse_str(reporter).map_err(HandlerError::permanent)?;
+                        // Once per case and reason, however often the case is reopened.
+                        store::lock_balance(tx, worker).await?;
+                        if store::awarded_for(tx, worker, reason, &subject).await? {
+                            continue;
+                        }
                         award(
                             tx,
                             &self.rules,
@@ -200,7 +215,7 @@ impl Handler for GovernanceAwards {
                                 amount,
                                 reason,
                                 source_event: event.id,
-                                subject_ref: Some(format!("case:{}", e.case_id)),
+                                subject_ref: Some(subject.clone()),
                             },
                         )
                         .await?;
@@ -213,6 +228,10 @@ impl Handler for GovernanceAwards {
             "redsupply.governance.tip.rejected" => {
                 let e: ev::TipRejected = event.decode()?;
                 let tip = Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?;
+                if let Ok(reporter) = Uuid::parse_str(&e.reporter_id) {
+                    // Ordered against the award of the same tip (see above).
+                    store::lock_balance(tx, reporter).await?;
+                }
                 store::mark_tip_rejected(tx, tip).await?;
                 reverse(tx, &tip_ref(&e.tip_id), "tip_rejected", event.id).await?;
                 Ok(())

@@ -546,6 +546,24 @@ pub async fn append_entry(
     Ok(Some((entry, balance)))
 }
 
+/// Whether the worker already holds a positive entry for `reason` and `subject_ref`.
+pub async fn awarded_for(
+    tx: &mut PgConnection,
+    worker: Uuid,
+    reason: &str,
+    subject_ref: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM ledger_entries
+             WHERE worker_id = $1 AND reason = $2 AND subject_ref = $3 AND points > 0)",
+    )
+    .bind(worker)
+    .bind(reason)
+    .bind(subject_ref)
+    .fetch_one(tx)
+    .await
+}
+
 /// Records a rejected tip; true the first time.
 pub async fn mark_tip_rejected(tx: &mut PgConnection, tip: Uuid) -> Result<bool, sqlx::Error> {
     Ok(

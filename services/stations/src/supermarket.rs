@@ -53,7 +53,14 @@ pub async fn redeem(pool: &PgPool, r: &Redeem<'_>) -> Result<(RedemptionRow, i64
     if !reward.active {
         return Err(RedeemError::Inactive);
     }
-    let needed = reward.points_cost * r.quantity;
+    let needed =
+        reward
+            .points_cost
+            .checked_mul(r.quantity)
+            .ok_or(RedeemError::InsufficientPoints {
+                needed: i64::MAX,
+                balance,
+            })?;
     if balance < needed {
         return Err(RedeemError::InsufficientPoints { needed, balance });
     }

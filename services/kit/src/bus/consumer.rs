@@ -36,6 +36,8 @@ pub struct ConsumerSpec {
 #[derive(Debug)]
 pub struct HandlerError {
     permanent: bool,
+    /// The database was away or overloaded: retried without limit, never parked.
+    infrastructure: bool,
     source: Box<dyn StdError + Send + Sync>,
 }
 
@@ -44,6 +46,7 @@ impl HandlerError {
     pub fn permanent(e: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
         Self {
             permanent: true,
+            infrastructure: false,
             source: e.into(),
         }
     }
@@ -51,6 +54,7 @@ impl HandlerError {
     pub fn transient(e: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
         Self {
             permanent: false,
+            infrastructure: false,
             source: e.into(),
         }
     }
@@ -64,7 +68,27 @@ impl std::fmt::Display for HandlerError {
 
 impl From<sqlx::Error> for HandlerError {
     fn from(e: sqlx::Error) -> Self {
-        Self::transient(e)
+        let infrastructure = match &e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_) => true,
+            // Serialization failure, deadlock, too many connections, shutdown, connection classes.
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                matches!(
+                    c.as_ref(),
+                    "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03"
+                ) || c.starts_with("08")
+            }),
+            _ => false,
+        };
+        Self {
+            permanent: false,
+            infrastructure,
+            source: e.into(),
+        }
     }
 }
 
@@ -125,7 +149,7 @@ impl<H: Handler> Runner<H> {
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(error = %e, consumer = durable, "consumer waits for JetStream");
-                    let delay = self.bus.settings().backoff(failures as i64);
+                    let delay = super::relay::backoff(failures);
                     if wait_or_shutdown(delay, &shutdown).await {
                         break;
                     }
@@ -147,20 +171,26 @@ impl<H: Handler> Runner<H> {
                 let batch = consumer
                     .batch()
                     .max_messages(self.bus.settings().consumer_batch)
-                    .expires(std::time::Duration::from_secs(1))
+                    // A batch lives `expires` + 5 s; small batches finish well within it.
+                    .expires(std::time::Duration::from_secs(2))
                     .messages()
                     .await;
                 let mut messages = match batch {
                     Ok(m) => m,
                     Err(e) => {
                         tracing::warn!(error = %e, consumer = durable, "pull failed; reconnecting");
-                        if wait_or_shutdown(self.bus.settings().backoff(1), &shutdown).await {
+                        if wait_or_shutdown(super::relay::backoff(1), &shutdown).await {
                             break 'outer;
                         }
                         continue 'outer;
                     }
                 };
-                while let Some(next) = messages.next().await {
+                loop {
+                    let next = tokio::select! {
+                        next = messages.next() => next,
+                        _ = shutdown.cancelled() => break 'outer,
+                    };
+                    let Some(next) = next else { break };
                     match next {
                         Ok(msg) => {
                             if self.process(msg).await.is_err() {
@@ -173,7 +203,7 @@ impl<H: Handler> Runner<H> {
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, consumer = durable, "pull interrupted");
-                            if wait_or_shutdown(self.bus.settings().backoff(1), &shutdown).await {
+                            if wait_or_shutdown(super::relay::backoff(1), &shutdown).await {
                                 break 'outer;
                             }
                             continue 'outer;
@@ -281,6 +311,12 @@ impl<H: Handler> Runner<H> {
                 metrics::counter!("consumer_duplicates_total", "consumer" => durable).increment(1);
                 tracing::debug!("already applied; acknowledging");
                 ack(&msg, AckKind::Ack).await;
+            }
+            Err(e) if e.infrastructure => {
+                metrics::counter!("consumer_failures_total", "consumer" => durable).increment(1);
+                let delay = super::relay::backoff(delivered.min(30) as u32);
+                tracing::warn!(error = %e, ?delay, "database unavailable; the event waits");
+                ack(&msg, AckKind::Nak(Some(delay))).await;
             }
             Err(e) if e.permanent || delivered >= self.bus.settings().max_deliver => {
                 match self.park(&event, &e).await {

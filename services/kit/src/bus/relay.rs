@@ -1,7 +1,8 @@
 //! The outbox relay: publishes a service's pending outbox rows to JetStream and deletes them once
 //! JetStream has acknowledged them. Woken by `NOTIFY` after each commit, polling as a fallback.
-//! Replicas share the work through `FOR UPDATE SKIP LOCKED`; a crash between publish and delete
-//! re-publishes, and JetStream's duplicate window (`Nats-Msg-Id` = event id) drops the copy.
+//! Replicas share the work by claiming rows (`FOR UPDATE SKIP LOCKED`, in a short transaction);
+//! no transaction stays open while publishing. A crash between publish and delete re-publishes,
+//! and JetStream's duplicate window (`Nats-Msg-Id` = event id) drops the copy.
 
 use std::time::Duration;
 
@@ -165,20 +166,40 @@ impl Relay {
 
     /// Publishes up to one batch with pipelined acks; returns how many rows it published.
     async fn publish_batch(&self) -> Result<usize, RelayError> {
-        let mut tx = self.pool.begin().await?;
-        let rows: Vec<OutboxRow> = sqlx::query_as(
-            "SELECT seq, event_id, subject, source, ce_subject, payload, traceparent, tracestate, created_at
-             FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+        // Claim (a short transaction of its own).
+        let mut rows: Vec<OutboxRow> = sqlx::query_as(
+            "UPDATE outbox SET claimed_until = now() + interval '30 seconds'
+             WHERE seq IN (SELECT seq FROM outbox
+                           WHERE claimed_until IS NULL OR claimed_until < now()
+                           ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+             RETURNING seq, event_id, subject, source, ce_subject, payload, traceparent, tracestate, created_at",
         )
         .bind(self.batch)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
         if rows.is_empty() {
-            tx.commit().await?;
             return Ok(0);
         }
+        rows.sort_by_key(|r| r.seq);
+        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+        if let Err(e) = self.publish(&rows).await {
+            // Let the next attempt (ours or another replica's) take them at once.
+            let _ = sqlx::query("UPDATE outbox SET claimed_until = NULL WHERE seq = ANY($1)")
+                .bind(&seqs)
+                .execute(&self.pool)
+                .await;
+            return Err(e);
+        }
+        sqlx::query("DELETE FROM outbox WHERE seq = ANY($1)")
+            .bind(&seqs)
+            .execute(&self.pool)
+            .await?;
+        Ok(rows.len())
+    }
+
+    async fn publish(&self, rows: &[OutboxRow]) -> Result<(), RelayError> {
         let mut acks = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for row in rows {
             let id = row.event_id.to_string();
             let mut h = async_nats::HeaderMap::new();
             h.insert(headers::MSG_ID, id.as_str());
@@ -214,17 +235,12 @@ impl Relay {
         for ack in acks {
             ack.await?;
         }
-        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-        sqlx::query("DELETE FROM outbox WHERE seq = ANY($1)")
-            .bind(&seqs)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(rows.len())
+        Ok(())
     }
 }
 
-fn backoff(failures: u32) -> Duration {
+/// Retry delay for infrastructure that is away (NATS, the database): short and capped.
+pub(crate) fn backoff(failures: u32) -> Duration {
     Duration::from_millis((100u64 << failures.min(5)).min(3_000))
 }
 
