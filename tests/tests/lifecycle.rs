@@ -123,7 +123,10 @@ async fn near_duplicate_tips_merge_into_one_numbered_case_even_when_they_race() 
     )
     .await;
     let opened = case(&app, &first.case_id).await;
-    let year = chrono::Utc::now().format("%Y").to_string();
+    // Case numbers follow the county's calendar (UTC+8).
+    let year = (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y")
+        .to_string();
     assert_eq!(opened.number, format!("JJ-{year}-000001"));
 
     // 20 m away, same category: merged. 20 m away, other category: a case of its own.

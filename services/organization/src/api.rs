@@ -40,10 +40,15 @@ impl Api {
     }
 }
 
-fn registry_status(context: &str, e: RegistryError) -> Status {
+/// `community_field`: where the request named the community (its own id for UpsertCommunity,
+/// which answers NOT_FOUND instead).
+fn registry_status(context: &str, community_field: &str, e: RegistryError) -> Status {
     match e {
+        RegistryError::UnknownCommunity(id) if community_field == "community.id" => {
+            not_found("community", id)
+        }
         RegistryError::UnknownCommunity(id) => {
-            invalid("community_id", format!("community {id} does not exist"))
+            invalid(community_field, format!("community {id} does not exist"))
         }
         RegistryError::UnknownGrid(id) => not_found("grid", id),
         RegistryError::Database(db) => internal(context, db),
@@ -167,7 +172,7 @@ impl OrganizationService for Api {
             },
         )
         .await
-        .map_err(|e| registry_status("registering the worker", e))?;
+        .map_err(|e| registry_status("registering the worker", "community_id", e))?;
         Ok(Response::new(pb::RegisterWorkerResponse {
             worker: Some(worker_to_pb(row, true)),
         }))
@@ -237,7 +242,7 @@ impl OrganizationService for Api {
             },
         )
         .await
-        .map_err(|e| registry_status("saving the grid", e))?;
+        .map_err(|e| registry_status("saving the grid", "grid.community_id", e))?;
         Ok(Response::new(pb::UpsertGridResponse {
             grid: Some(grid_to_pb(row)),
         }))
@@ -309,7 +314,7 @@ impl OrganizationService for Api {
             c.township.trim(),
         )
         .await
-        .map_err(|e| registry_status("saving the community", e))?;
+        .map_err(|e| registry_status("saving the community", "community.id", e))?;
         Ok(Response::new(pb::UpsertCommunityResponse {
             community: Some(community_to_pb(row)),
         }))
