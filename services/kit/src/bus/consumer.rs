@@ -1,6 +1,7 @@
 //! Idempotent consumers: a durable JetStream pull consumer whose handler runs inside a database
-//! transaction that also records `(consumer, event id)` in the inbox. The effect and the inbox row
-//! commit together, then the event is acknowledged; a redelivered event finds its inbox row and is
+//! transaction that also records `(consumer, event id)` in the inbox. Events that arrive together
+//! share one transaction (each in its own savepoint). The effect and the inbox row commit
+//! together, then the event is acknowledged; a redelivered event finds its inbox row and is
 //! acknowledged without effect. A failing event is redelivered with back-off, and after
 //! `max_deliver` attempts (or at once, when it cannot be decoded) parked as a dead letter.
 
@@ -12,7 +13,7 @@ use async_nats::jetstream::{
     AckKind,
     consumer::{AckPolicy, PullConsumer, pull},
 };
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use sqlx::{PgConnection, PgPool};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -139,6 +140,13 @@ enum Outcome {
 /// The consumer task ends as a crashed process would (tests only).
 struct Crashed;
 
+struct Prepared {
+    msg: async_nats::jetstream::Message,
+    event: Event,
+    span: tracing::Span,
+    has_id: bool,
+}
+
 impl<H: Handler> Runner<H> {
     async fn run(self, shutdown: Shutdown) {
         let durable = self.spec.durable;
@@ -193,12 +201,28 @@ impl<H: Handler> Runner<H> {
                     let Some(next) = next else { break };
                     match next {
                         Ok(msg) => {
-                            if self.process(msg).await.is_err() {
+                            // Whatever else has already arrived joins this one transaction.
+                            let mut group = vec![msg];
+                            let mut broken = false;
+                            while group.len() < self.bus.settings().consumer_batch.max(1) {
+                                match messages.next().now_or_never() {
+                                    Some(Some(Ok(m))) => group.push(m),
+                                    Some(Some(Err(_))) => {
+                                        broken = true;
+                                        break;
+                                    }
+                                    _ => break,
+                                }
+                            }
+                            if self.process_group(group).await.is_err() {
                                 tracing::warn!(
                                     consumer = durable,
                                     "consumer crashed (fault injected)"
                                 );
                                 return;
+                            }
+                            if broken {
+                                continue 'outer;
                             }
                         }
                         Err(e) => {
@@ -258,7 +282,7 @@ impl<H: Handler> Runner<H> {
         Ok(consumer)
     }
 
-    async fn process(&self, msg: async_nats::jetstream::Message) -> Result<(), Crashed> {
+    fn prepare(&self, msg: async_nats::jetstream::Message) -> Prepared {
         let durable = self.spec.durable;
         let delivered = msg.info().map(|i| i.delivered).unwrap_or(1);
         let mut hdrs = HashMap::new();
@@ -291,12 +315,80 @@ impl<H: Handler> Runner<H> {
             delivered,
         );
         telemetry::set_parent_from(&span, &event.headers);
+        Prepared {
+            msg,
+            event,
+            span,
+            has_id: id.is_some(),
+        }
+    }
 
-        let result = if id.is_none() {
-            Err(HandlerError::permanent("the event has no ce-id header"))
-        } else {
-            self.apply(&event).instrument(span.clone()).await
-        };
+    /// Applies a group of events in one transaction (one commit, one fsync, however many events
+    /// arrived together), each in a savepoint of its own so that one failing event does not undo
+    /// the others; then acknowledges each according to its outcome.
+    async fn process_group(
+        &self,
+        msgs: Vec<async_nats::jetstream::Message>,
+    ) -> Result<(), Crashed> {
+        let items: Vec<Prepared> = msgs.into_iter().map(|m| self.prepare(m)).collect();
+        let mut results: Vec<Result<Outcome, HandlerError>> = Vec::with_capacity(items.len());
+        let committed: Result<(), HandlerError> = async {
+            let mut tx = self.pool.begin().await?;
+            for item in &items {
+                if !item.has_id {
+                    results.push(Err(HandlerError::permanent(
+                        "the event has no ce-id header",
+                    )));
+                    continue;
+                }
+                let outcome = async {
+                    let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+                    let outcome = self.apply_in(&mut savepoint, &item.event).await?;
+                    savepoint.commit().await?;
+                    Ok(outcome)
+                }
+                .instrument(item.span.clone())
+                .await;
+                results.push(outcome);
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = committed {
+            // Nothing of the group stands: every event is retried.
+            let (infra, text) = (e.infrastructure, e.to_string());
+            for r in results.iter_mut().filter(|r| r.is_ok()) {
+                *r = Err(HandlerError {
+                    permanent: false,
+                    infrastructure: infra,
+                    source: text.clone().into(),
+                });
+            }
+            results.resize_with(items.len(), || {
+                Err(HandlerError {
+                    permanent: false,
+                    infrastructure: infra,
+                    source: text.clone().into(),
+                })
+            });
+        }
+        for (item, result) in items.into_iter().zip(results) {
+            self.finish(item, result).await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(
+        &self,
+        item: Prepared,
+        result: Result<Outcome, HandlerError>,
+    ) -> Result<(), Crashed> {
+        let durable = self.spec.durable;
+        let Prepared {
+            msg, event, span, ..
+        } = item;
+        let delivered = event.delivered;
         let _enter = span.enter();
         match result {
             Ok(Outcome::Applied) => {
@@ -343,22 +435,25 @@ impl<H: Handler> Runner<H> {
         Ok(())
     }
 
-    async fn apply(&self, event: &Event) -> Result<Outcome, HandlerError> {
-        let mut tx = self.pool.begin().await?;
+    /// The inbox row and the handler's effect, inside the caller's (savepoint) transaction.
+    async fn apply_in(
+        &self,
+        conn: &mut PgConnection,
+        event: &Event,
+    ) -> Result<Outcome, HandlerError> {
         let fresh = sqlx::query(
             "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(self.spec.durable)
         .bind(event.id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?
         .rows_affected()
             == 1;
         if !fresh {
             return Ok(Outcome::Duplicate);
         }
-        self.handler.handle(&mut tx, event).await?;
-        tx.commit().await?;
+        self.handler.handle(conn, event).await?;
         Ok(Outcome::Applied)
     }
 
