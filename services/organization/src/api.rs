@@ -17,8 +17,9 @@ use uuid::Uuid;
 
 use crate::{
     domain,
+    personal::Vault,
     registry::{self, GridChange, RegistryError},
-    store::{self, CommunityRow, GridRow, NewWorker, WorkerRow},
+    store::{self, CommunityRow, GridRow, NewWorker, WorkerFilter, WorkerRow},
 };
 
 const STAFF: &[&str] = &[COMMUNITY_ADMIN, COUNTY_ADMIN];
@@ -32,11 +33,39 @@ const ANYONE: &[&str] = &[
 
 pub struct Api {
     pool: PgPool,
+    vault: Vault,
 }
 
 impl Api {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, vault: Vault) -> Self {
+        Self { pool, vault }
+    }
+
+    /// The worker as a caller may see it: personal numbers opened, and masked unless `in_clear`.
+    fn worker_to_pb(&self, w: WorkerRow, in_clear: bool) -> pb::Worker {
+        let open = |sealed: &Option<Vec<u8>>, mask: fn(&str) -> String| -> String {
+            match sealed.as_deref().map(|s| self.vault.open(s)) {
+                None => String::new(),
+                Some(Ok(v)) if in_clear => v,
+                Some(Ok(v)) => mask(&v),
+                Some(Err(e)) => {
+                    tracing::error!(worker_id = %w.id, error = %e, "a personal number does not decrypt");
+                    String::new()
+                }
+            }
+        };
+        pb::Worker {
+            id: w.id.to_string(),
+            name: w.name.clone(),
+            phone: open(&w.phone_sealed, domain::mask_phone),
+            id_number: open(&w.id_number_sealed, domain::mask_id_number),
+            platform: w.platform,
+            enterprise_id: w.enterprise_id.map(|u| u.to_string()).unwrap_or_default(),
+            community_id: w.community_id.map(|u| u.to_string()).unwrap_or_default(),
+            party_member: w.party_member,
+            version: w.version,
+            registered_at: Some(to_timestamp(w.registered_at)),
+        }
     }
 }
 
@@ -65,24 +94,6 @@ fn optional_id(v: &mut Violations, field: &str, value: Option<&str>) -> Option<U
                 None
             }
         },
-    }
-}
-
-fn worker_to_pb(w: WorkerRow, show_phone: bool) -> pb::Worker {
-    pb::Worker {
-        id: w.id.to_string(),
-        name: w.name,
-        phone: if show_phone {
-            w.phone
-        } else {
-            domain::mask_phone(&w.phone)
-        },
-        platform: w.platform,
-        enterprise_id: w.enterprise_id.map(|u| u.to_string()).unwrap_or_default(),
-        community_id: w.community_id.map(|u| u.to_string()).unwrap_or_default(),
-        party_member: w.party_member,
-        version: w.version,
-        registered_at: Some(to_timestamp(w.registered_at)),
     }
 }
 
@@ -145,6 +156,11 @@ impl OrganizationService for Api {
         check_request_id(&mut v, &r.request_id);
         check_name(&mut v, "name", &r.name);
         v.check(
+            r.id_number.is_empty() || domain::valid_id_number(&r.id_number),
+            "id_number",
+            "must be a resident ID number (18 characters)",
+        );
+        v.check(
             domain::valid_phone(&r.phone),
             "phone",
             "must be 5 to 20 digits, optionally after '+'",
@@ -160,11 +176,13 @@ impl OrganizationService for Api {
         v.into_result()?;
         let row = registry::register_worker(
             &self.pool,
+            &self.vault,
             &caller.subject,
             &r.request_id,
             NewWorker {
                 name: r.name.trim().to_owned(),
                 phone: r.phone,
+                id_number: (!r.id_number.is_empty()).then(|| r.id_number.to_ascii_uppercase()),
                 platform: r.platform.trim().to_owned(),
                 enterprise_id,
                 community_id,
@@ -174,7 +192,7 @@ impl OrganizationService for Api {
         .await
         .map_err(|e| registry_status("registering the worker", "community_id", e))?;
         Ok(Response::new(pb::RegisterWorkerResponse {
-            worker: Some(worker_to_pb(row, true)),
+            worker: Some(self.worker_to_pb(row, true)),
         }))
     }
 
@@ -201,7 +219,50 @@ impl OrganizationService for Api {
         let show_phone =
             is_self || caller.has_role(COUNTY_ADMIN) || caller.has_role(COMMUNITY_ADMIN);
         Ok(Response::new(pb::GetWorkerResponse {
-            worker: Some(worker_to_pb(row, show_phone)),
+            worker: Some(self.worker_to_pb(row, show_phone)),
+        }))
+    }
+
+    #[tracing::instrument(name = "SearchWorkers", skip_all)]
+    async fn search_workers(
+        &self,
+        request: Request<pb::SearchWorkersRequest>,
+    ) -> Result<Response<pb::SearchWorkersResponse>, Status> {
+        let caller = require(&request, &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let community = optional_id(&mut v, "community_id", Some(&r.community_id));
+        v.check(
+            r.name.chars().count() <= 100,
+            "name",
+            "must be at most 100 characters",
+        )
+        .check(
+            r.phone.is_empty() || domain::valid_phone(&r.phone),
+            "phone",
+            "must be 5 to 20 digits, optionally after '+'",
+        );
+        v.into_result()?;
+        let size = page_size(r.page_size)?;
+        let after = page_after(&r.page_token)?;
+        let filter = WorkerFilter {
+            name: (!r.name.trim().is_empty()).then(|| r.name.trim().to_owned()),
+            phone_hash: (!r.phone.is_empty()).then(|| self.vault.lookup_hash(&r.phone)),
+            platform: (!r.platform.trim().is_empty()).then(|| r.platform.trim().to_owned()),
+            community_id: community,
+            party_member: r.party_member,
+        };
+        let rows = store::search_workers(&self.pool, &filter, after, size)
+            .await
+            .map_err(|e| internal("searching workers", e))?;
+        let ids: Vec<Uuid> = rows.iter().map(|w| w.id).collect();
+        let in_clear = caller.has_role(COUNTY_ADMIN) || caller.has_role(COMMUNITY_ADMIN);
+        Ok(Response::new(pb::SearchWorkersResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            workers: rows
+                .into_iter()
+                .map(|w| self.worker_to_pb(w, in_clear))
+                .collect(),
         }))
     }
 

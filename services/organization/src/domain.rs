@@ -120,6 +120,26 @@ pub fn mask_phone(phone: &str) -> String {
     }
 }
 
+/// A resident ID number: 18 characters, digits with a final digit or X (or 15 digits, old style).
+pub fn valid_id_number(id: &str) -> bool {
+    let b = id.as_bytes();
+    (b.len() == 18
+        && b[..17].iter().all(u8::is_ascii_digit)
+        && (b[17].is_ascii_digit() || b[17] == b'X' || b[17] == b'x'))
+        || (b.len() == 15 && b.iter().all(u8::is_ascii_digit))
+}
+
+/// "510181199001011234" → "5101**********1234".
+pub fn mask_id_number(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() <= 8 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 8))
+}
+
 /// A phone number: digits with an optional leading '+', 5 to 20 of them.
 pub fn valid_phone(phone: &str) -> bool {
     let digits = phone.strip_prefix('+').unwrap_or(phone);
@@ -188,6 +208,13 @@ mod tests {
             normalize_boundary(&ring(&[(0.0, 0.0), (1.0, 1.0), (2.0, 2.0)])),
             Err(BoundaryError::NoArea)
         );
+    }
+
+    #[test]
+    fn id_numbers_are_checked_and_masked() {
+        assert!(valid_id_number("51018119900101123X"));
+        assert!(!valid_id_number("5101811990010112"));
+        assert_eq!(mask_id_number("510181199001011234"), "5101**********1234");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod domain;
 pub mod events;
+pub mod personal;
 pub mod registry;
 pub mod store;
 
@@ -25,6 +26,15 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub listen: SocketAddr,
+    /// 32 bytes in hex: the master key of personal data at rest (phone and ID numbers).
+    pub personal_data_key: kit::settings::Secret,
+}
+
+impl Settings {
+    pub fn vault(&self) -> Result<personal::Vault, StartError> {
+        personal::Vault::from_hex(self.personal_data_key.expose())
+            .map_err(|e| StartError::Invalid(e.to_string()))
+    }
 }
 
 pub fn pool(rt_settings: &kit::CommonSettings) -> Result<PgPool, sqlx::Error> {
@@ -41,9 +51,17 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     if rt.settings.database.migrate_on_start {
         migrate(&pool).await?;
     }
+    let vault = settings.vault()?;
+    match store::seal_clear_phones(&pool, &vault).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(workers = n, "sealed phone numbers stored in clear"),
+        Err(e) => {
+            tracing::warn!(error = %e, "sealing clear phone numbers failed; retried at next start")
+        }
+    }
     let relay = kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, rt.shutdown.clone());
     let routes = Routes::new(OrganizationServiceServer::with_interceptor(
-        api::Api::new(pool.clone()),
+        api::Api::new(pool.clone(), vault),
         rt.auth.interceptor(),
     ));
     let serving = kit::grpc::serve(

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     events,
+    personal::Vault,
     store::{self, CommunityRow, GridRow, NewWorker, WorkerRow},
 };
 
@@ -21,6 +22,7 @@ pub enum RegistryError {
 
 pub async fn register_worker(
     pool: &PgPool,
+    vault: &Vault,
     caller: &str,
     request_id: &str,
     worker: NewWorker,
@@ -31,7 +33,7 @@ pub async fn register_worker(
     {
         return Err(RegistryError::UnknownCommunity(c));
     }
-    let (row, new) = store::insert_worker(&mut tx, caller, request_id, &worker).await?;
+    let (row, new) = store::insert_worker(&mut tx, vault, caller, request_id, &worker).await?;
     if new {
         events::worker_registered(&mut tx, &row).await?;
     }

@@ -3,13 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, types::Json};
+
+use crate::personal::Vault;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WorkerRow {
     pub id: Uuid,
     pub name: String,
-    pub phone: String,
+    pub phone_sealed: Option<Vec<u8>>,
+    pub id_number_sealed: Option<Vec<u8>>,
     pub platform: String,
     pub enterprise_id: Option<Uuid>,
     pub community_id: Option<Uuid>,
@@ -21,6 +24,8 @@ pub struct WorkerRow {
 pub struct NewWorker {
     pub name: String,
     pub phone: String,
+    /// Optional resident ID number.
+    pub id_number: Option<String>,
     pub platform: String,
     pub enterprise_id: Option<Uuid>,
     pub community_id: Option<Uuid>,
@@ -47,7 +52,7 @@ pub struct CommunityRow {
 
 macro_rules! worker_columns {
     () => {
-        "id, name, phone, platform, enterprise_id, community_id, party_member, version, registered_at"
+        "id, name, phone_sealed, id_number_sealed, platform, enterprise_id, community_id, party_member, version, registered_at"
     };
 }
 
@@ -55,17 +60,21 @@ macro_rules! worker_columns {
 /// worker and whether it is new.
 pub async fn insert_worker(
     tx: &mut PgConnection,
+    vault: &Vault,
     caller: &str,
     request_id: &str,
     w: &NewWorker,
 ) -> Result<(WorkerRow, bool), sqlx::Error> {
-    let inserted: Option<WorkerRow> = sqlx::query_as(concat!("INSERT INTO workers (id, name, phone, platform, enterprise_id, community_id, party_member, registered_by, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    let inserted: Option<WorkerRow> = sqlx::query_as(concat!("INSERT INTO workers (id, name, phone_sealed, phone_hash, id_number_sealed, id_number_hash, platform, enterprise_id, community_id, party_member, registered_by, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (registered_by, request_id) DO NOTHING
          RETURNING ", worker_columns!()))
     .bind(Uuid::now_v7())
     .bind(&w.name)
-    .bind(&w.phone)
+    .bind(vault.seal(&w.phone))
+    .bind(vault.lookup_hash(&w.phone))
+    .bind(w.id_number.as_deref().map(|n| vault.seal(n)))
+    .bind(w.id_number.as_deref().map(|n| vault.lookup_hash(n)))
     .bind(&w.platform)
     .bind(w.enterprise_id)
     .bind(w.community_id)
@@ -260,6 +269,62 @@ pub async fn list_communities(
         "SELECT id, name, township, version FROM communities
          WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
     )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Seals any phone still stored in clear (rows from before encryption); returns how many.
+pub async fn seal_clear_phones(pool: &PgPool, vault: &Vault) -> Result<u64, sqlx::Error> {
+    let clear: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, phone FROM workers WHERE phone IS NOT NULL")
+            .fetch_all(pool)
+            .await?;
+    for (id, phone) in &clear {
+        sqlx::query(
+            "UPDATE workers SET phone_sealed = $2, phone_hash = $3, phone = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .bind(vault.seal(phone))
+        .bind(vault.lookup_hash(phone))
+        .execute(pool)
+        .await?;
+    }
+    Ok(clear.len() as u64)
+}
+
+pub struct WorkerFilter {
+    pub name: Option<String>,
+    pub phone_hash: Option<Vec<u8>>,
+    pub platform: Option<String>,
+    pub community_id: Option<Uuid>,
+    pub party_member: Option<bool>,
+}
+
+pub async fn search_workers(
+    pool: &PgPool,
+    f: &WorkerFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<WorkerRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        worker_columns!(),
+        " FROM workers
+         WHERE ($1::text IS NULL OR name ILIKE '%' || $1 || '%')
+           AND ($2::bytea IS NULL OR phone_hash = $2)
+           AND ($3::text IS NULL OR platform = $3)
+           AND ($4::uuid IS NULL OR community_id = $4)
+           AND ($5::bool IS NULL OR party_member = $5)
+           AND ($6::uuid IS NULL OR id > $6)
+         ORDER BY id LIMIT $7"
+    ))
+    .bind(&f.name)
+    .bind(&f.phone_hash)
+    .bind(&f.platform)
+    .bind(f.community_id)
+    .bind(f.party_member)
     .bind(after)
     .bind(limit)
     .fetch_all(pool)

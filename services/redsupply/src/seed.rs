@@ -47,8 +47,8 @@ pub enum SeedError {
     Registry(#[from] organization::registry::RegistryError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("education: {0}")]
-    Education(String),
+    #[error("{0}")]
+    Other(String),
 }
 
 /// What the seed created (or found), for the caller to print.
@@ -76,15 +76,20 @@ pub fn grid_corner(i: usize) -> (f64, f64) {
 
 pub async fn demo_county(settings: &AppSettings) -> Result<Seeded, SeedError> {
     let org = organization::pool(&settings.common)?;
+    let vault = settings
+        .organization
+        .vault()
+        .map_err(|e| SeedError::Other(e.to_string()))?;
     let edu = education::pool(&settings.common)?;
     let sta = stations::pool(&settings.common)?;
     let (communities, grids) = seed_registry(&org).await?;
     let stations = seed_stations(&sta, &communities).await?;
     let sites = seed_learning_sites(&edu, &communities).await?;
-    let workers = seed_workers(&org, &communities).await?;
+    let workers = seed_workers(&org, &vault, &communities).await?;
     let trainings = seed_education(&edu, &sites, &workers).await?;
     let gov = governance::pool(&settings.common)?;
-    let (volunteers, tips, problems_solved) = seed_governance(&org, &gov, &communities).await?;
+    let (volunteers, tips, problems_solved) =
+        seed_governance(&org, &vault, &gov, &communities).await?;
     Ok(Seeded {
         volunteers,
         tips,
@@ -382,7 +387,7 @@ async fn seed_education(
             },
         )
         .await
-        .map_err(|e| SeedError::Education(e.to_string()))?;
+        .map_err(|e| SeedError::Other(e.to_string()))?;
         let mut tx = pool.begin().await?;
         for (k, worker) in workers.iter().enumerate() {
             // Four of the six demo workers at each training, in turn.
@@ -406,16 +411,22 @@ async fn seed_education(
     Ok(HELD.len())
 }
 
-async fn seed_workers(pool: &PgPool, communities: &[Uuid]) -> Result<Vec<Uuid>, SeedError> {
+async fn seed_workers(
+    pool: &PgPool,
+    vault: &organization::personal::Vault,
+    communities: &[Uuid],
+) -> Result<Vec<Uuid>, SeedError> {
     let mut ids = Vec::new();
     for (i, (name, phone, platform, party_member)) in WORKERS.iter().enumerate() {
         let w = organization::registry::register_worker(
             pool,
+            vault,
             SEEDER,
             &format!("seed-worker-{i}"),
             organization::store::NewWorker {
                 name: (*name).to_owned(),
                 phone: (*phone).to_owned(),
+                id_number: None,
                 platform: (*platform).to_owned(),
                 enterprise_id: None,
                 community_id: communities.get(i % communities.len().max(1)).copied(),
@@ -447,6 +458,7 @@ impl Lcg {
 /// 210 tips they reported and the 331 problems they helped solve (on the spot, during 120 services).
 async fn seed_governance(
     org: &PgPool,
+    vault: &organization::personal::Vault,
     gov: &PgPool,
     communities: &[Uuid],
 ) -> Result<(usize, usize, usize), SeedError> {
@@ -454,11 +466,13 @@ async fn seed_governance(
     for i in 0..300 {
         let w = organization::registry::register_worker(
             org,
+            vault,
             SEEDER,
             &format!("seed-volunteer-{i}"),
             organization::store::NewWorker {
                 name: format!("Volunteer {:03}", i + 1),
                 phone: format!("1390000{i:04}"),
+                id_number: None,
                 platform: PLATFORMS[i % PLATFORMS.len()].to_owned(),
                 enterprise_id: None,
                 community_id: communities.get(i % communities.len().max(1)).copied(),
