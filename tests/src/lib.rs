@@ -284,6 +284,7 @@ impl TestApp {
                         ..Default::default()
                     }),
                     request_id: Uuid::now_v7().to_string(),
+                    expected_version: 0,
                 },
                 &self.admin_token(),
             ))

@@ -75,6 +75,7 @@ async fn bad_input_is_refused_naming_each_field() {
                     ..Default::default()
                 }),
                 request_id: "g".into(),
+                expected_version: 0,
             },
             &app.admin_token(),
         ))

@@ -69,11 +69,10 @@ impl Dispatch {
             );
             return Ok(());
         }
+        // Under the shared routing lock no grid change can commit; catch up with any that did.
         store::lock_grid_routing(tx, false).await?;
-        let mut grid = self.grids.current().locate(tip.latitude, tip.longitude);
-        if grid.is_none() && self.grids.refresh_if_stale(tx, &self.pool).await? {
-            grid = self.grids.current().locate(tip.latitude, tip.longitude);
-        }
+        self.grids.refresh_if_stale(tx, &self.pool).await?;
+        let grid = self.grids.current().locate(tip.latitude, tip.longitude);
         let category = TipCategory::try_from(i32::from(tip.category)).unwrap_or(TipCategory::Other);
         let now = Utc::now();
         // Numbers follow the county's calendar year.

@@ -91,6 +91,14 @@ pub struct GridEvents {
 
 impl Handler for GridEvents {
     async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
+        if event.subject.ends_with(".grid.deleted") {
+            let e: ev::GridDeleted = event.decode()?;
+            let id = Uuid::parse_str(&e.grid_id).map_err(HandlerError::permanent)?;
+            store::lock_grid_routing(tx, true).await?;
+            let removed = store::remove_grid(tx, id, e.version).await?;
+            tracing::info!(grid_id = %id, version = e.version, removed, "grid deleted from the read model");
+            return Ok(());
+        }
         let e: ev::GridUpserted = event.decode()?;
         let id = Uuid::parse_str(&e.grid_id).map_err(HandlerError::permanent)?;
         let community = Uuid::parse_str(&e.community_id).ok();

@@ -513,10 +513,12 @@ pub async fn transitions(pool: &PgPool, case_id: Uuid) -> Result<Vec<TransitionR
 }
 
 pub async fn grid_known(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM grids WHERE id = $1)")
-        .bind(id)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM grids WHERE id = $1 AND jsonb_array_length(boundary) >= 3)",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await
 }
 
 /// The grid's boundary from the read model.
@@ -743,6 +745,35 @@ struct GridRow {
     id: Uuid,
     boundary: Json<Vec<(f64, f64)>>,
     applied_seq: i64,
+}
+
+/// Marks a deleted grid in the read model (a tombstone: no boundary, the deletion's version, so
+/// that an older event arriving late cannot bring it back) and wakes every replica's index. Its
+/// cases keep their grid id.
+pub async fn remove_grid(
+    tx: &mut PgConnection,
+    id: Uuid,
+    version: i64,
+) -> Result<bool, sqlx::Error> {
+    let removed = sqlx::query(
+        "INSERT INTO grids (id, name, community_id, boundary, version) VALUES ($1, '', NULL, '[]'::jsonb, $2)
+         ON CONFLICT (id) DO UPDATE
+           SET boundary = '[]'::jsonb, version = EXCLUDED.version, applied_seq = nextval('grid_applied_seq')
+         WHERE grids.version < EXCLUDED.version",
+    )
+    .bind(id)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if removed {
+        sqlx::query("SELECT pg_notify('governance_grids', $1)")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(removed)
 }
 
 /// Every grid with the latest change applied, and the newest change's sequence.

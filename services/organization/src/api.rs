@@ -80,6 +80,8 @@ fn registry_status(context: &str, community_field: &str, e: RegistryError) -> St
             invalid(community_field, format!("community {id} does not exist"))
         }
         RegistryError::UnknownGrid(id) => not_found("grid", id),
+        RegistryError::DeletedGrid(_) => Status::failed_precondition(e.to_string()),
+        RegistryError::StaleGrid { .. } => Status::aborted(e.to_string()),
         RegistryError::Database(db) => internal(context, db),
     }
 }
@@ -113,6 +115,7 @@ fn grid_to_pb(g: GridRow) -> pb::Grid {
             .collect(),
         version: g.version,
         updated_at: Some(to_timestamp(g.updated_at)),
+        deleted_at: g.deleted_at.map(to_timestamp),
     }
 }
 
@@ -296,6 +299,7 @@ impl OrganizationService for Api {
             &caller.subject,
             GridChange {
                 id,
+                expected_version: r.expected_version,
                 request_id: (!r.request_id.is_empty()).then_some(r.request_id.as_str()),
                 name: grid.name.trim(),
                 community_id,
@@ -305,6 +309,22 @@ impl OrganizationService for Api {
         .await
         .map_err(|e| registry_status("saving the grid", "grid.community_id", e))?;
         Ok(Response::new(pb::UpsertGridResponse {
+            grid: Some(grid_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "DeleteGrid", skip_all)]
+    async fn delete_grid(
+        &self,
+        request: Request<pb::DeleteGridRequest>,
+    ) -> Result<Response<pb::DeleteGridResponse>, Status> {
+        require(&request, STAFF)?;
+        let r = request.into_inner();
+        let id = parse_id("id", &r.id)?;
+        let row = registry::delete_grid(&self.pool, id, r.expected_version)
+            .await
+            .map_err(|e| registry_status("deleting the grid", "grid.community_id", e))?;
+        Ok(Response::new(pb::DeleteGridResponse {
             grid: Some(grid_to_pb(row)),
         }))
     }

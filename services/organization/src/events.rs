@@ -10,6 +10,7 @@ use crate::store::{CommunityRow, GridRow, WorkerRow};
 pub const SOURCE: &str = "redsupply/organization";
 pub const WORKER_REGISTERED: &str = "redsupply.organization.worker.registered";
 pub const GRID_UPSERTED: &str = "redsupply.organization.grid.upserted";
+pub const GRID_DELETED: &str = "redsupply.organization.grid.deleted";
 pub const COMMUNITY_UPSERTED: &str = "redsupply.organization.community.upserted";
 
 pub async fn worker_registered(tx: &mut PgConnection, w: &WorkerRow) -> Result<(), sqlx::Error> {
@@ -58,5 +59,15 @@ pub async fn community_upserted(
         occurred_at: Some(kit::time::to_timestamp(chrono::Utc::now())),
     };
     enqueue(tx, NewEvent::new(SOURCE, COMMUNITY_UPSERTED, c.id, &msg)).await?;
+    Ok(())
+}
+
+pub async fn grid_deleted(tx: &mut PgConnection, g: &GridRow) -> Result<(), sqlx::Error> {
+    let msg = ev::GridDeleted {
+        grid_id: g.id.to_string(),
+        version: g.version,
+        occurred_at: Some(kit::time::to_timestamp(g.updated_at)),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, GRID_DELETED, g.id, &msg)).await?;
     Ok(())
 }

@@ -16,6 +16,10 @@ pub enum RegistryError {
     UnknownCommunity(Uuid),
     #[error("grid {0} not found")]
     UnknownGrid(Uuid),
+    #[error("grid {0} was deleted")]
+    DeletedGrid(Uuid),
+    #[error("the grid is at version {current}, not {expected}; reload and retry")]
+    StaleGrid { current: i64, expected: i64 },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -43,6 +47,8 @@ pub async fn register_worker(
 
 pub struct GridChange<'a> {
     pub id: Option<Uuid>,
+    /// 0: no check.
+    pub expected_version: i64,
     pub request_id: Option<&'a str>,
     pub name: &'a str,
     pub community_id: Option<Uuid>,
@@ -59,6 +65,9 @@ pub async fn upsert_grid(
         && !store::community_exists(&mut tx, c).await?
     {
         return Err(RegistryError::UnknownCommunity(c));
+    }
+    if let Some(id) = change.id {
+        check(&mut tx, id, change.expected_version).await?;
     }
     let (row, changed) = store::upsert_grid(
         &mut tx,
@@ -93,6 +102,29 @@ pub async fn upsert_community(
     if changed {
         events::community_upserted(&mut tx, &row).await?;
     }
+    tx.commit().await?;
+    Ok(row)
+}
+
+async fn check(tx: &mut sqlx::PgConnection, id: Uuid, expected: i64) -> Result<(), RegistryError> {
+    match store::check_grid(tx, id, expected).await? {
+        store::GridCheck::Ok => Ok(()),
+        store::GridCheck::NotFound => Err(RegistryError::UnknownGrid(id)),
+        store::GridCheck::Deleted => Err(RegistryError::DeletedGrid(id)),
+        store::GridCheck::Stale(current) => Err(RegistryError::StaleGrid { current, expected }),
+    }
+}
+
+/// Soft-deletes a grid and announces it; read models stop routing to it.
+pub async fn delete_grid(
+    pool: &PgPool,
+    id: Uuid,
+    expected_version: i64,
+) -> Result<GridRow, RegistryError> {
+    let mut tx = pool.begin().await?;
+    check(&mut tx, id, expected_version).await?;
+    let row = store::delete_grid(&mut tx, id).await?;
+    events::grid_deleted(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
 }

@@ -40,6 +40,7 @@ pub struct GridRow {
     pub boundary: Json<Vec<(f64, f64)>>,
     pub version: i64,
     pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -118,7 +119,7 @@ pub async fn community_exists(tx: &mut PgConnection, id: Uuid) -> Result<bool, s
 
 macro_rules! grid_columns {
     () => {
-        "id, name, community_id, boundary, version, updated_at"
+        "id, name, community_id, boundary, version, updated_at, deleted_at"
     };
 }
 
@@ -200,7 +201,7 @@ pub async fn list_grids(
         "SELECT ",
         grid_columns!(),
         " FROM grids
-         WHERE ($1::uuid IS NULL OR community_id = $1) AND ($2::uuid IS NULL OR id > $2)
+         WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR community_id = $1) AND ($2::uuid IS NULL OR id > $2)
          ORDER BY id LIMIT $3"
     ))
     .bind(community_id)
@@ -328,5 +329,42 @@ pub async fn search_workers(
     .bind(after)
     .bind(limit)
     .fetch_all(pool)
+    .await
+}
+
+/// Whether a grid may be changed now.
+pub enum GridCheck {
+    Ok,
+    NotFound,
+    Stale(i64),
+    Deleted,
+}
+
+/// Locks the grid and checks the caller's expected version (0: no check).
+pub async fn check_grid(
+    tx: &mut PgConnection,
+    id: Uuid,
+    expected: i64,
+) -> Result<GridCheck, sqlx::Error> {
+    let row: Option<(i64, Option<DateTime<Utc>>)> =
+        sqlx::query_as("SELECT version, deleted_at FROM grids WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    Ok(match row {
+        None => GridCheck::NotFound,
+        Some((_, Some(_))) => GridCheck::Deleted,
+        Some((v, None)) if expected != 0 && v != expected => GridCheck::Stale(v),
+        Some(_) => GridCheck::Ok,
+    })
+}
+
+pub async fn delete_grid(tx: &mut PgConnection, id: Uuid) -> Result<GridRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE grids SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = $1 RETURNING ",
+        grid_columns!()
+    ))
+    .bind(id)
+    .fetch_one(tx)
     .await
 }

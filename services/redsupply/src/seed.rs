@@ -128,6 +128,7 @@ async fn seed_registry(pool: &PgPool) -> Result<(Vec<Uuid>, Vec<Uuid>), SeedErro
             SEEDER,
             organization::registry::GridChange {
                 id: None,
+                expected_version: 0,
                 request_id: Some(&format!("seed-grid-{i}")),
                 name: &format!("{name} Grid 1"),
                 community_id: Some(community.id),

@@ -25,6 +25,12 @@ pub struct GridEvents;
 
 impl Handler for GridEvents {
     async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
+        if event.subject.ends_with(".grid.deleted") {
+            let e: ev::GridDeleted = event.decode()?;
+            let id = Uuid::parse_str(&e.grid_id).map_err(HandlerError::permanent)?;
+            store::remove_grid(tx, id, e.version).await?;
+            return Ok(());
+        }
         let e: ev::GridUpserted = event.decode()?;
         let id = Uuid::parse_str(&e.grid_id).map_err(HandlerError::permanent)?;
         let ring: Vec<(f64, f64)> = e

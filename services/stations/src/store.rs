@@ -442,6 +442,25 @@ pub async fn apply_grid(
         == 1)
 }
 
+/// A tombstone (no boundary, the deletion's version): a late, older event cannot bring it back.
+pub async fn remove_grid(
+    tx: &mut PgConnection,
+    id: Uuid,
+    version: i64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO grids (id, name, boundary, version) VALUES ($1, '', '[]'::jsonb, $2)
+         ON CONFLICT (id) DO UPDATE SET boundary = '[]'::jsonb, version = EXCLUDED.version
+         WHERE grids.version < EXCLUDED.version",
+    )
+    .bind(id)
+    .bind(version)
+    .execute(tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct GridRow {
     pub id: Uuid,
@@ -451,7 +470,9 @@ pub struct GridRow {
 
 pub async fn grids(pool: &PgPool, only: &[Uuid]) -> Result<Vec<GridRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, name, boundary FROM grids WHERE cardinality($1::uuid[]) = 0 OR id = ANY($1) ORDER BY id",
+        "SELECT id, name, boundary FROM grids
+         WHERE jsonb_array_length(boundary) >= 3 AND (cardinality($1::uuid[]) = 0 OR id = ANY($1))
+         ORDER BY id",
     )
     .bind(only)
     .fetch_all(pool)
