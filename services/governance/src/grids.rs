@@ -9,7 +9,7 @@ use kit::{
     bus::{Event, Handler, HandlerError},
 };
 use redsupply_proto::events::v1 as ev;
-use sqlx::{PgConnection, PgPool, postgres::PgListener};
+use sqlx::{PgConnection, PgPool};
 use std::sync::RwLock;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -53,33 +53,20 @@ impl Grids {
     /// Keeps the index current until shutdown.
     pub fn spawn_refresher(&self, pool: PgPool, shutdown: Shutdown) -> JoinHandle<()> {
         let grids = self.clone();
-        tokio::spawn(async move {
-            let mut listener: Option<PgListener> = None;
-            loop {
-                if let Err(e) = grids.reload(&pool).await {
-                    tracing::warn!(error = %e, "grid index reload failed");
-                }
-                if listener.is_none() {
-                    listener = async {
-                        let mut l = PgListener::connect_with(&pool).await.ok()?;
-                        l.listen("governance_grids").await.ok()?;
-                        Some(l)
+        kit::db::spawn_listener(
+            pool.clone(),
+            "governance_grids",
+            Duration::from_secs(60),
+            shutdown,
+            move || {
+                let (grids, pool) = (grids.clone(), pool.clone());
+                async move {
+                    if let Err(e) = grids.reload(&pool).await {
+                        tracing::warn!(error = %e, "grid index reload failed");
                     }
-                    .await;
                 }
-                let notified = async {
-                    match listener.as_mut() {
-                        Some(l) => l.recv().await.map(|_| ()),
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    r = notified => if r.is_err() { listener = None; },
-                    _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-                    _ = shutdown.cancelled() => break,
-                }
-            }
-        })
+            },
+        )
     }
 }
 

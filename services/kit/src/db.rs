@@ -38,3 +38,52 @@ pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> Result<
     migrator.dangerous_set_table_name(format!("{schema}._sqlx_migrations"));
     migrator.run(pool).await
 }
+
+/// Runs `on_change` at once, on every `NOTIFY` on `channel` (from any replica), and every
+/// `fallback` in case a notification was missed — how a service keeps an in-memory copy of a table
+/// current across replicas.
+pub fn spawn_listener<F, Fut>(
+    pool: PgPool,
+    channel: &'static str,
+    fallback: std::time::Duration,
+    shutdown: crate::Shutdown,
+    mut on_change: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut listener: Option<sqlx::postgres::PgListener> = None;
+        loop {
+            on_change().await;
+            if listener.is_none() {
+                listener = async {
+                    let mut l = sqlx::postgres::PgListener::connect_with(&pool).await.ok()?;
+                    l.listen(channel).await.ok()?;
+                    Some(l)
+                }
+                .await;
+                if listener.is_none() {
+                    tracing::debug!(channel, "LISTEN unavailable; polling");
+                }
+            }
+            let wait = if listener.is_some() {
+                fallback
+            } else {
+                fallback.min(std::time::Duration::from_secs(1))
+            };
+            let notified = async {
+                match listener.as_mut() {
+                    Some(l) => l.recv().await.map(|_| ()),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = notified => if r.is_err() { listener = None; },
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
+    })
+}

@@ -8,7 +8,7 @@ use std::{
 };
 
 use kit::Shutdown;
-use sqlx::{PgPool, postgres::PgListener};
+use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
 use crate::{domain::StationIndex, store};
@@ -39,32 +39,19 @@ impl Stations {
 
     pub fn spawn_refresher(&self, pool: PgPool, shutdown: Shutdown) -> JoinHandle<()> {
         let this = self.clone();
-        tokio::spawn(async move {
-            let mut listener: Option<PgListener> = None;
-            loop {
-                if let Err(e) = this.reload(&pool).await {
-                    tracing::warn!(error = %e, "station index reload failed");
-                }
-                if listener.is_none() {
-                    listener = async {
-                        let mut l = PgListener::connect_with(&pool).await.ok()?;
-                        l.listen("stations_changed").await.ok()?;
-                        Some(l)
+        kit::db::spawn_listener(
+            pool.clone(),
+            "stations_changed",
+            Duration::from_secs(60),
+            shutdown,
+            move || {
+                let (this, pool) = (this.clone(), pool.clone());
+                async move {
+                    if let Err(e) = this.reload(&pool).await {
+                        tracing::warn!(error = %e, "station index reload failed");
                     }
-                    .await;
                 }
-                let notified = async {
-                    match listener.as_mut() {
-                        Some(l) => l.recv().await.map(|_| ()),
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    r = notified => if r.is_err() { listener = None; },
-                    _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-                    _ = shutdown.cancelled() => break,
-                }
-            }
-        })
+            },
+        )
     }
 }
