@@ -667,18 +667,26 @@ impl GridGatewayService for Api {
         let api = self.clone();
         tokio::spawn(async move {
             const BATCH: i64 = 256;
+            // Where the next read starts: the last change sent, or — once a read came back short —
+            // the horizon taken before it, below which every change has been considered (so a
+            // narrow filter does not rescan the history it skipped).
+            let mut scan = cursor.clone();
             loop {
-                let changes = match store::changes_after(
-                    &api.pool, &cursor, &grids, &statuses, BATCH,
-                )
-                .await
-                {
-                    Ok(c) => c,
+                let horizon = match store::feed_head(&api.pool).await {
+                    Ok(h) => h,
                     Err(e) => {
                         let _ = tx.send(Err(internal("reading the case feed", e))).await;
                         return;
                     }
                 };
+                let changes =
+                    match store::changes_after(&api.pool, &scan, &grids, &statuses, BATCH).await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let _ = tx.send(Err(internal("reading the case feed", e))).await;
+                            return;
+                        }
+                    };
                 let full = changes.len() as i64 == BATCH;
                 for change in changes {
                     let case = match pb::Case::decode(change.snapshot.as_slice()) {
@@ -689,6 +697,7 @@ impl GridGatewayService for Api {
                         }
                     };
                     cursor = change.cursor;
+                    scan = cursor.clone();
                     let item = pb::WatchCasesResponse {
                         cursor: cursor.encode(),
                         case: Some(case),
@@ -700,6 +709,9 @@ impl GridGatewayService for Api {
                 }
                 if full {
                     continue;
+                }
+                if horizon.key() > scan.key() {
+                    scan = horizon;
                 }
                 tokio::select! {
                     _ = api.feed.wait(api.watch_poll) => {}

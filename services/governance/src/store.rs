@@ -642,6 +642,11 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// The feed's order: transaction id, then sequence.
+    pub fn key(&self) -> (u64, i64) {
+        (self.xid, self.seq)
+    }
+
     pub fn encode(&self) -> String {
         format!("{}.{}", self.xid, self.seq)
     }
