@@ -122,6 +122,18 @@ pg_bindir() {
   fi
 }
 
+# Installs Debian packages, refreshing the package lists once per run first (a fresh machine may
+# have none).
+APT_UPDATED=
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || die "need $* but there is no apt-get; install them by hand"
+  if [[ -z $APT_UPDATED ]]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+    APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
+}
+
 ensure_packages() {
   local missing=()
   find_nats_server >/dev/null || missing+=(nats-server)
@@ -129,13 +141,8 @@ ensure_packages() {
   command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 
   if ((${#missing[@]})); then
-    command -v apt-get >/dev/null 2>&1 ||
-      die "missing ${missing[*]} and no apt-get; install nats-server and PostgreSQL by hand"
     log "installing nats-server postgresql postgresql-client (missing: ${missing[*]})"
-    # Only refresh the package lists when we actually have to install.
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y \
-      nats-server postgresql postgresql-client
+    apt_install nats-server postgresql postgresql-client
   fi
   export_nats_server_bin
 
@@ -369,7 +376,7 @@ ensure_buf() {
     return 0
   fi
   if ! command -v npm >/dev/null 2>&1; then
-    as_root apt-get install -y nodejs npm
+    apt_install nodejs npm
   fi
   log "installing buf from npm"
   as_root npm install -g --allow-scripts=@bufbuild/buf @bufbuild/buf >/dev/null 2>&1 ||
