@@ -54,15 +54,6 @@ fn site_to_pb(s: SiteRow) -> pb::LearningSite {
     }
 }
 
-fn optional_uuid(v: &mut Violations, field: &str, value: &str) -> Option<Uuid> {
-    if value.is_empty() {
-        return None;
-    }
-    let parsed = Uuid::parse_str(value).ok();
-    v.check(parsed.is_some(), field, "must be a UUID");
-    parsed
-}
-
 fn lecturer_to_pb(l: LecturerRow) -> pb::Lecturer {
     pb::Lecturer {
         id: l.id.to_string(),
@@ -110,15 +101,6 @@ fn attendance_to_pb(a: AttendanceRow) -> pb::Attendance {
     }
 }
 
-fn check_request_id(v: &mut Violations, request_id: &str) {
-    v.check(!request_id.is_empty(), "request_id", "is required")
-        .check(
-            request_id.len() <= 128,
-            "request_id",
-            "must be at most 128 characters",
-        );
-}
-
 fn check_text(v: &mut Violations, field: &str, value: &str, max: usize) {
     let len = value.trim().chars().count();
     v.check(len > 0, field, "is required").check(
@@ -126,16 +108,6 @@ fn check_text(v: &mut Violations, field: &str, value: &str, max: usize) {
         field,
         format!("must be at most {max} characters"),
     );
-}
-
-/// A worker acts only for themselves; staff for anyone.
-fn self_or_staff(caller: &kit::auth::Caller, worker: Uuid) -> Result<(), Status> {
-    if caller.is_only(WORKER) && caller.subject != worker.to_string() {
-        return Err(Status::permission_denied(
-            "a worker may act only for themselves",
-        ));
-    }
-    Ok(())
 }
 
 fn schedule_status(e: ScheduleError) -> Status {
@@ -183,12 +155,7 @@ impl EducationService for Api {
         let caller = require(&request, &[COMMUNITY_ADMIN, COUNTY_ADMIN])?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        v.check(!r.request_id.is_empty(), "request_id", "is required")
-            .check(
-                r.request_id.len() <= 128,
-                "request_id",
-                "must be at most 128 characters",
-            );
+        v.request_id(&r.request_id);
         let name = r.name.trim();
         v.check(!name.is_empty(), "name", "is required")
             .check(
@@ -206,7 +173,7 @@ impl EducationService for Api {
                 "capacity",
                 "must be within 1..10000",
             );
-        let community_id = optional_uuid(&mut v, "community_id", &r.community_id);
+        let community_id = v.optional_id("community_id", &r.community_id);
         v.into_result()?;
         let row = sites::create_site(
             &self.pool,
@@ -234,7 +201,7 @@ impl EducationService for Api {
         require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        let community_id = optional_uuid(&mut v, "community_id", &r.community_id);
+        let community_id = v.optional_id("community_id", &r.community_id);
         v.into_result()?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
@@ -256,7 +223,7 @@ impl EducationService for Api {
         let caller = require(&request, STAFF)?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        check_request_id(&mut v, &r.request_id);
+        v.request_id(&r.request_id);
         check_text(&mut v, "name", &r.name, 100);
         check_text(&mut v, "department", &r.department, 100);
         v.check(r.expertise.len() <= 20, "expertise", "at most 20 tags");
@@ -328,7 +295,7 @@ impl EducationService for Api {
         let caller = require(&request, STAFF)?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        check_request_id(&mut v, &r.request_id);
+        v.request_id(&r.request_id);
         check_text(&mut v, "title", &r.title, 200);
         let format = CourseFormat::try_from(r.format).unwrap_or(CourseFormat::Unspecified);
         let theme = CourseTheme::try_from(r.theme).unwrap_or(CourseTheme::Unspecified);
@@ -406,19 +373,12 @@ impl EducationService for Api {
         let caller = require(&request, STAFF)?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        check_request_id(&mut v, &r.request_id);
-        let ids: Vec<Option<Uuid>> = [
-            ("course_id", &r.course_id),
-            ("site_id", &r.site_id),
-            ("lecturer_id", &r.lecturer_id),
-        ]
-        .iter()
-        .map(|(f, val)| {
-            let id = Uuid::parse_str(val).ok();
-            v.check(id.is_some(), f, "must be a UUID");
-            id
-        })
-        .collect();
+        v.request_id(&r.request_id);
+        let ids = [
+            v.id("course_id", &r.course_id),
+            v.id("site_id", &r.site_id),
+            v.id("lecturer_id", &r.lecturer_id),
+        ];
         let starts_at = r
             .starts_at
             .as_ref()
@@ -492,8 +452,8 @@ impl EducationService for Api {
         require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        let site = optional_uuid(&mut v, "site_id", &r.site_id);
-        let lecturer = optional_uuid(&mut v, "lecturer_id", &r.lecturer_id);
+        let site = v.optional_id("site_id", &r.site_id);
+        let lecturer = v.optional_id("lecturer_id", &r.lecturer_id);
         v.into_result()?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
@@ -548,7 +508,7 @@ impl EducationService for Api {
         );
         v.into_result()?;
         let worker = worker.expect("checked");
-        self_or_staff(&caller, worker)?;
+        caller.ensure_self(WORKER, worker)?;
         let row = sessions::check_in(
             &self.pool,
             session.expect("checked"),
@@ -591,7 +551,7 @@ impl EducationService for Api {
         let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
         let r = request.into_inner();
         let worker = parse_id("worker_id", &r.worker_id)?;
-        self_or_staff(&caller, worker)?;
+        caller.ensure_self(WORKER, worker)?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let rows = store::learning_record(&self.pool, worker, after, size)

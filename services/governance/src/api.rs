@@ -61,12 +61,7 @@ pub struct Api {
 /// The validated content of a `SubmitTipRequest`.
 fn validate_tip(r: pb::SubmitTipRequest, submitted_by: String) -> Result<NewTip, Status> {
     let mut v = Violations::new();
-    v.check(!r.request_id.is_empty(), "request_id", "is required")
-        .check(
-            r.request_id.len() <= 128,
-            "request_id",
-            "must be at most 128 characters",
-        );
+    v.request_id(&r.request_id);
     let reporter = Uuid::parse_str(&r.reporter_id);
     v.check(
         reporter.is_ok(),
@@ -89,25 +84,7 @@ fn validate_tip(r: pb::SubmitTipRequest, submitted_by: String) -> Result<NewTip,
             "description",
             format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
         );
-    let (latitude, longitude) = match &r.location {
-        None => {
-            v.add("location", "is required");
-            (0.0, 0.0)
-        }
-        Some(l) => {
-            v.check(
-                l.latitude.is_finite() && (-90.0..=90.0).contains(&l.latitude),
-                "location.latitude",
-                "must be within -90..90",
-            )
-            .check(
-                l.longitude.is_finite() && (-180.0..=180.0).contains(&l.longitude),
-                "location.longitude",
-                "must be within -180..180",
-            );
-            (l.latitude, l.longitude)
-        }
-    };
+    let (latitude, longitude) = v.location("location", r.location.as_ref());
     v.check(
         r.photo_urls.len() <= MAX_PHOTOS,
         "photo_urls",

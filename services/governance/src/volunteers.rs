@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
-    auth::{Caller, require},
+    auth::require,
     bus::{NewEvent, enqueue},
     time::to_timestamp,
 };
@@ -63,15 +63,6 @@ impl RecordRow {
             note: self.note.clone(),
         }
     }
-}
-
-fn self_or_staff(caller: &Caller, worker: Uuid) -> Result<(), Status> {
-    if caller.is_only(WORKER) && caller.subject != worker.to_string() {
-        return Err(Status::permission_denied(
-            "a worker acts only for themselves",
-        ));
-    }
-    Ok(())
 }
 
 async fn volunteer(
@@ -208,7 +199,7 @@ impl VolunteerService for Api {
     ) -> Result<Response<pb::JoinVolunteerTeamResponse>, Status> {
         let caller = require(&request, MEMBERS)?;
         let worker = parse_id("worker_id", &request.get_ref().worker_id)?;
-        self_or_staff(&caller, worker)?;
+        caller.ensure_self(WORKER, worker)?;
         let fail = |e| internal("joining the team", e);
         join(&self.pool, worker).await.map_err(fail)?;
         let mut conn = self.pool.acquire().await.map_err(fail)?;
@@ -291,17 +282,13 @@ impl VolunteerService for Api {
         let caller = require(&request, MEMBERS)?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        v.check(
-            !r.request_id.is_empty() && r.request_id.len() <= 128,
-            "request_id",
-            "is required (at most 128 characters)",
-        );
+        v.request_id(&r.request_id);
         let worker = Uuid::parse_str(&r.worker_id).ok();
         v.check(worker.is_some(), "worker_id", "must be a worker id (UUID)");
         let role = role_of(&mut v, r.role, false);
         v.into_result()?;
         let worker = worker.expect("checked");
-        self_or_staff(&caller, worker)?;
+        caller.ensure_self(WORKER, worker)?;
         let fail = |e| internal("starting the service", e);
         let mut tx = self.pool.begin().await.map_err(fail)?;
         if let Some(done) = sqlx::query_as::<_, RecordRow>(
@@ -376,7 +363,7 @@ impl VolunteerService for Api {
         .await
         .map_err(fail)?
         .ok_or_else(|| not_found("service record", id))?;
-        self_or_staff(&caller, open.worker_id)?;
+        caller.ensure_self(WORKER, open.worker_id)?;
         if open.ended_at.is_some() {
             return Ok(Response::new(pb::EndVolunteerServiceResponse {
                 record: Some(open.to_pb()),

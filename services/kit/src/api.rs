@@ -4,6 +4,8 @@
 
 use std::{error::Error as StdError, sync::Arc};
 
+use redsupply_proto::common::v1::LatLng;
+
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -31,6 +33,55 @@ impl Violations {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// A required id: the UUID, or a violation of `field`.
+    pub fn id(&mut self, field: &str, value: &str) -> Option<uuid::Uuid> {
+        let id = uuid::Uuid::parse_str(value).ok();
+        self.check(id.is_some(), field, "must be a UUID");
+        id
+    }
+
+    /// An optional id: `None` when empty, else as [`id`](Self::id).
+    pub fn optional_id(&mut self, field: &str, value: &str) -> Option<uuid::Uuid> {
+        if value.is_empty() {
+            None
+        } else {
+            self.id(field, value)
+        }
+    }
+
+    /// The client-chosen `request_id` of a create: required, at most 128 characters.
+    pub fn request_id(&mut self, value: &str) -> &mut Self {
+        self.check(!value.is_empty(), "request_id", "is required")
+            .check(
+                value.len() <= 128,
+                "request_id",
+                "must be at most 128 characters",
+            )
+    }
+
+    /// A required WGS 84 location named `field`; (0, 0) when missing (with a violation).
+    pub fn location(&mut self, field: &str, location: Option<&LatLng>) -> (f64, f64) {
+        match location {
+            None => {
+                self.add(field, "is required");
+                (0.0, 0.0)
+            }
+            Some(l) => {
+                self.check(
+                    l.latitude.is_finite() && (-90.0..=90.0).contains(&l.latitude),
+                    &format!("{field}.latitude"),
+                    "must be within -90..90",
+                )
+                .check(
+                    l.longitude.is_finite() && (-180.0..=180.0).contains(&l.longitude),
+                    &format!("{field}.longitude"),
+                    "must be within -180..180",
+                );
+                (l.latitude, l.longitude)
+            }
+        }
     }
 
     /// `Ok` when nothing was recorded, else `INVALID_ARGUMENT` naming each field.

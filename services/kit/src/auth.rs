@@ -36,6 +36,21 @@ impl Caller {
     pub fn is_only(&self, role: &str) -> bool {
         self.roles.iter().all(|r| r == role)
     }
+
+    /// PERMISSION_DENIED when the caller holds only `limited_role` and acts for someone else
+    /// (a worker acts only for themselves; staff for anyone).
+    pub fn ensure_self(
+        &self,
+        limited_role: &str,
+        subject: impl std::fmt::Display,
+    ) -> Result<(), Status> {
+        if self.is_only(limited_role) && self.subject != subject.to_string() {
+            return Err(Status::permission_denied(format!(
+                "a {limited_role} may act only for themselves"
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -86,19 +86,6 @@ fn registry_status(context: &str, community_field: &str, e: RegistryError) -> St
     }
 }
 
-fn optional_id(v: &mut Violations, field: &str, value: Option<&str>) -> Option<Uuid> {
-    match value {
-        None | Some("") => None,
-        Some(s) => match Uuid::parse_str(s) {
-            Ok(id) => Some(id),
-            Err(_) => {
-                v.add(field, "must be a UUID");
-                None
-            }
-        },
-    }
-}
-
 fn grid_to_pb(g: GridRow) -> pb::Grid {
     pb::Grid {
         id: g.id.to_string(),
@@ -137,15 +124,6 @@ fn check_name(v: &mut Violations, field: &str, name: &str) {
     );
 }
 
-fn check_request_id(v: &mut Violations, request_id: &str) {
-    v.check(!request_id.is_empty(), "request_id", "is required")
-        .check(
-            request_id.len() <= 128,
-            "request_id",
-            "must be at most 128 characters",
-        );
-}
-
 #[tonic::async_trait]
 impl OrganizationService for Api {
     #[tracing::instrument(name = "RegisterWorker", skip_all)]
@@ -156,7 +134,7 @@ impl OrganizationService for Api {
         let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        check_request_id(&mut v, &r.request_id);
+        v.request_id(&r.request_id);
         check_name(&mut v, "name", &r.name);
         v.check(
             r.id_number.is_empty() || domain::valid_id_number(&r.id_number),
@@ -174,8 +152,14 @@ impl OrganizationService for Api {
                 "platform",
                 "must be at most 64 characters",
             );
-        let enterprise_id = optional_id(&mut v, "enterprise_id", r.enterprise_id.as_deref());
-        let community_id = optional_id(&mut v, "community_id", r.community_id.as_deref());
+        let enterprise_id = v.optional_id(
+            "enterprise_id",
+            r.enterprise_id.as_deref().unwrap_or_default(),
+        );
+        let community_id = v.optional_id(
+            "community_id",
+            r.community_id.as_deref().unwrap_or_default(),
+        );
         v.into_result()?;
         let row = registry::register_worker(
             &self.pool,
@@ -234,7 +218,7 @@ impl OrganizationService for Api {
         let caller = require(&request, &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        let community = optional_id(&mut v, "community_id", Some(&r.community_id));
+        let community = v.optional_id("community_id", &r.community_id);
         v.check(
             r.name.chars().count() <= 100,
             "name",
@@ -278,9 +262,9 @@ impl OrganizationService for Api {
         let r = request.into_inner();
         let grid = r.grid.ok_or_else(|| invalid("grid", "is required"))?;
         let mut v = Violations::new();
-        let id = optional_id(&mut v, "grid.id", Some(&grid.id));
+        let id = v.optional_id("grid.id", &grid.id);
         check_name(&mut v, "grid.name", &grid.name);
-        let community_id = optional_id(&mut v, "grid.community_id", Some(&grid.community_id));
+        let community_id = v.optional_id("grid.community_id", &grid.community_id);
         let boundary = match domain::normalize_boundary(&grid.boundary) {
             Ok(b) => b,
             Err(e) => {
@@ -353,7 +337,7 @@ impl OrganizationService for Api {
         require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        let community = optional_id(&mut v, "community_id", Some(&r.community_id));
+        let community = v.optional_id("community_id", &r.community_id);
         v.into_result()?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
@@ -378,7 +362,7 @@ impl OrganizationService for Api {
             .community
             .ok_or_else(|| invalid("community", "is required"))?;
         let mut v = Violations::new();
-        let id = optional_id(&mut v, "community.id", Some(&c.id));
+        let id = v.optional_id("community.id", &c.id);
         check_name(&mut v, "community.name", &c.name);
         v.check(
             c.township.chars().count() <= 100,

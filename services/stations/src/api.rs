@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
-    auth::{Caller, require},
+    auth::require,
     bus::{NewEvent, enqueue},
     time::{from_timestamp, to_timestamp},
 };
@@ -60,28 +60,6 @@ fn fail(context: &'static str) -> impl Fn(sqlx::Error) -> Status {
     move |e| internal(context, e)
 }
 
-fn check_location(v: &mut Violations, field: &str, l: Option<&LatLng>) -> (f64, f64) {
-    match l {
-        None => {
-            v.add(field, "is required");
-            (0.0, 0.0)
-        }
-        Some(l) => {
-            v.check(
-                l.latitude.is_finite() && (-90.0..=90.0).contains(&l.latitude),
-                &format!("{field}.latitude"),
-                "must be within -90..90",
-            )
-            .check(
-                l.longitude.is_finite() && (-180.0..=180.0).contains(&l.longitude),
-                &format!("{field}.longitude"),
-                "must be within -180..180",
-            );
-            (l.latitude, l.longitude)
-        }
-    }
-}
-
 fn check_amenity(v: &mut Violations, field: &str, value: i32, required: bool) -> Option<i16> {
     match Amenity::try_from(value) {
         Ok(Amenity::Unspecified) => {
@@ -94,24 +72,6 @@ fn check_amenity(v: &mut Violations, field: &str, value: i32, required: bool) ->
             None
         }
     }
-}
-
-fn optional_uuid(v: &mut Violations, field: &str, value: &str) -> Option<Uuid> {
-    if value.is_empty() {
-        return None;
-    }
-    let id = Uuid::parse_str(value).ok();
-    v.check(id.is_some(), field, "must be a UUID");
-    id
-}
-
-fn self_or_staff(caller: &Caller, worker: Uuid) -> Result<(), Status> {
-    if caller.is_only(WORKER) && caller.subject != worker.to_string() {
-        return Err(Status::permission_denied(
-            "a worker may act only for themselves",
-        ));
-    }
-    Ok(())
 }
 
 impl Api {
@@ -189,7 +149,7 @@ impl StationsService for Api {
         require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        let (lat, lng) = check_location(&mut v, "location", r.location.as_ref());
+        let (lat, lng) = v.location("location", r.location.as_ref());
         let amenity = check_amenity(&mut v, "amenity", r.amenity, false);
         v.check(
             (0..=100).contains(&r.limit),
@@ -257,7 +217,7 @@ impl StationsService for Api {
         require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        let community = optional_uuid(&mut v, "community_id", &r.community_id);
+        let community = v.optional_id("community_id", &r.community_id);
         let tier = match StationTier::try_from(r.tier) {
             Ok(StationTier::Unspecified) => None,
             Ok(t) => Some(t as i16),
@@ -288,7 +248,7 @@ impl StationsService for Api {
         let r = request.into_inner();
         let s = r.station.ok_or_else(|| invalid("station", "is required"))?;
         let mut v = Violations::new();
-        let id = optional_uuid(&mut v, "station.id", &s.id);
+        let id = v.optional_id("station.id", &s.id);
         let name = s.name.trim();
         v.check(!name.is_empty(), "station.name", "is required")
             .check(
@@ -313,7 +273,7 @@ impl StationsService for Api {
             "station.host",
             "must be a StationHost",
         );
-        let (lat, lng) = check_location(&mut v, "station.location", s.location.as_ref());
+        let (lat, lng) = v.location("station.location", s.location.as_ref());
         let mut amenities = Vec::new();
         for (i, a) in s.amenities.iter().enumerate() {
             if let Some(a) = check_amenity(&mut v, &format!("station.amenities[{i}]"), *a, true)
@@ -322,7 +282,7 @@ impl StationsService for Api {
                 amenities.push(a);
             }
         }
-        let community = optional_uuid(&mut v, "station.community_id", &s.community_id);
+        let community = v.optional_id("station.community_id", &s.community_id);
         let hours = s.opening_hours.unwrap_or(pb::OpeningHours {
             always_open: true,
             ..Default::default()
@@ -495,11 +455,7 @@ impl StationsService for Api {
         let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        v.check(
-            !r.request_id.is_empty() && r.request_id.len() <= 128,
-            "request_id",
-            "is required (at most 128 characters)",
-        );
+        v.request_id(&r.request_id);
         let station = Uuid::parse_str(&r.station_id).ok();
         v.check(station.is_some(), "station_id", "must be a UUID");
         let worker = Uuid::parse_str(&r.worker_id).ok();
@@ -512,7 +468,7 @@ impl StationsService for Api {
         }
         v.into_result()?;
         let (station, worker) = (station.expect("checked"), worker.expect("checked"));
-        self_or_staff(&caller, worker)?;
+        caller.ensure_self(WORKER, worker)?;
         let mut conn = self
             .pool
             .acquire()
@@ -739,7 +695,7 @@ impl PointsService for Api {
     ) -> Result<Response<pb::GetBalanceResponse>, Status> {
         let caller = require(&request, LEDGER_READERS)?;
         let worker = parse_id("worker_id", &request.get_ref().worker_id)?;
-        self_or_staff(&caller, worker)?;
+        caller.ensure_self(WORKER, worker)?;
         let points = store::balance(&self.pool, worker)
             .await
             .map_err(fail("loading the balance"))?;
@@ -759,7 +715,7 @@ impl PointsService for Api {
         let caller = require(&request, LEDGER_READERS)?;
         let r = request.into_inner();
         let worker = parse_id("worker_id", &r.worker_id)?;
-        self_or_staff(&caller, worker)?;
+        caller.ensure_self(WORKER, worker)?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let rows = store::entries(&self.pool, worker, after, size)
@@ -792,7 +748,7 @@ impl PointsService for Api {
         let r = request.into_inner();
         let reward = r.reward.ok_or_else(|| invalid("reward", "is required"))?;
         let mut v = Violations::new();
-        let id = optional_uuid(&mut v, "reward.id", &reward.id);
+        let id = v.optional_id("reward.id", &reward.id);
         let name = reward.name.trim();
         v.check(
             !name.is_empty() && name.chars().count() <= 100,
@@ -864,19 +820,12 @@ impl PointsService for Api {
         let caller = require(&request, STAFF)?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        v.check(!r.request_id.is_empty(), "request_id", "is required");
-        let ids: Vec<Option<Uuid>> = [
-            ("station_id", &r.station_id),
-            ("community_id", &r.community_id),
-            ("reward_id", &r.reward_id),
-        ]
-        .iter()
-        .map(|(f, val)| {
-            let id = Uuid::parse_str(val).ok();
-            v.check(id.is_some(), f, "must be a UUID");
-            id
-        })
-        .collect();
+        v.request_id(&r.request_id);
+        let ids = [
+            v.id("station_id", &r.station_id),
+            v.id("community_id", &r.community_id),
+            v.id("reward_id", &r.reward_id),
+        ];
         v.check(
             (1..=100_000).contains(&r.quantity),
             "quantity",
@@ -926,23 +875,12 @@ impl PointsService for Api {
         let caller = require(&request, &[WORKER, COMMUNITY_ADMIN])?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        v.check(
-            !r.request_id.is_empty() && r.request_id.len() <= 128,
-            "request_id",
-            "is required (at most 128 characters)",
-        );
-        let ids: Vec<Option<Uuid>> = [
-            ("worker_id", &r.worker_id),
-            ("community_id", &r.community_id),
-            ("reward_id", &r.reward_id),
-        ]
-        .iter()
-        .map(|(f, val)| {
-            let id = Uuid::parse_str(val).ok();
-            v.check(id.is_some(), f, "must be a UUID");
-            id
-        })
-        .collect();
+        v.request_id(&r.request_id);
+        let ids = [
+            v.id("worker_id", &r.worker_id),
+            v.id("community_id", &r.community_id),
+            v.id("reward_id", &r.reward_id),
+        ];
         v.check(
             (0..=100).contains(&r.quantity),
             "quantity",
@@ -950,7 +888,7 @@ impl PointsService for Api {
         );
         v.into_result()?;
         let worker = ids[0].expect("checked");
-        self_or_staff(&caller, worker)?;
+        caller.ensure_self(WORKER, worker)?;
         let (row, balance) = supermarket::redeem(
             &self.pool,
             &Redeem {
@@ -987,7 +925,7 @@ impl PointsService for Api {
         let mut v = Violations::new();
         let month = self.clock.month(&r.month);
         v.check(month.is_some(), "month", "must be YYYY-MM");
-        let community = optional_uuid(&mut v, "community_id", &r.community_id);
+        let community = v.optional_id("community_id", &r.community_id);
         let platform = (!r.platform.is_empty()).then_some(r.platform.as_str());
         v.check(
             community.is_some() != platform.is_some(),
