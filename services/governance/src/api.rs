@@ -150,15 +150,6 @@ impl GovernanceService for Api {
             .begin()
             .await
             .map_err(|e| internal("storing the tip", e))?;
-        // A retry returns the tip it created, whatever the rate.
-        if let Some(existing) = store::tip_by_request(&mut tx, tip.reporter_id, &tip.request_id)
-            .await
-            .map_err(|e| internal("storing the tip", e))?
-        {
-            return Ok(Response::new(pb::SubmitTipResponse {
-                tip: Some(existing.to_pb()),
-            }));
-        }
         if self.tips_per_minute > 0 {
             let recent = store::tips_since(
                 &mut tx,
@@ -168,6 +159,16 @@ impl GovernanceService for Api {
             .await
             .map_err(|e| internal("storing the tip", e))?;
             if recent >= i64::from(self.tips_per_minute) {
+                // Over the rate, a retry still gets the tip it created; only a new tip is refused.
+                if let Some(existing) =
+                    store::tip_by_request(&mut tx, tip.reporter_id, &tip.request_id)
+                        .await
+                        .map_err(|e| internal("storing the tip", e))?
+                {
+                    return Ok(Response::new(pb::SubmitTipResponse {
+                        tip: Some(existing.to_pb()),
+                    }));
+                }
                 metrics::counter!("tips_rate_limited_total").increment(1);
                 return Err(Status::resource_exhausted(format!(
                     "at most {} tips a minute per reporter; try again shortly",
