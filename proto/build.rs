@@ -7,6 +7,9 @@ use prost::Message;
 const FILES: &[&str] = &[
     "redsupply/common/v1/common.proto",
     "redsupply/organization/v1/organization.proto",
+    "redsupply/organization/v1/party.proto",
+    "redsupply/organization/v1/enterprise.proto",
+    "redsupply/organization/v1/care.proto",
     "redsupply/governance/v1/governance.proto",
     "redsupply/stations/v1/stations.proto",
     "redsupply/education/v1/education.proto",

@@ -443,6 +443,7 @@ async fn the_monthly_leaderboard_ranks_by_points_and_breaks_ties_by_id() {
                     ..Default::default()
                 }),
                 request_id: "c".into(),
+                ..Default::default()
             },
             &admin,
         ))

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::events::SOURCE;
 
 pub const SERVICE_RECORDED: &str = "redsupply.governance.volunteer.service_recorded";
+pub const ROLE_APPOINTED: &str = "redsupply.governance.volunteer.role_appointed";
 /// Longest service one check-out records; a forgotten check-out does not become a week of hours.
 pub const MAX_SERVICE_HOURS: f64 = 12.0;
 
@@ -105,29 +106,48 @@ pub async fn join(pool: &PgPool, worker: Uuid) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Appoints a role (idempotent). Also used by the demo seed.
+/// Appoints a role (idempotent) and announces the roles the worker now holds, so that
+/// organization shows them on the worker's record. Also used by the demo seed.
 pub async fn appoint(
     pool: &PgPool,
     worker: Uuid,
     role: i16,
     by: &str,
 ) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
     let member: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM volunteers WHERE worker_id = $1)")
             .bind(worker)
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await?;
     if !member {
         return Ok(false);
     }
-    sqlx::query(
+    let added = sqlx::query(
         "INSERT INTO volunteer_roles (worker_id, role, appointed_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
     .bind(worker)
     .bind(role)
     .bind(by)
-    .execute(pool)
-    .await?;
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if added == 1 {
+        let roles: Vec<i16> = sqlx::query_scalar(
+            "SELECT role FROM volunteer_roles WHERE worker_id = $1 ORDER BY role",
+        )
+        .bind(worker)
+        .fetch_all(&mut *tx)
+        .await?;
+        let msg = ev::VolunteerRoleAppointed {
+            worker_id: worker.to_string(),
+            role: i32::from(role),
+            roles: roles.into_iter().map(i32::from).collect(),
+            occurred_at: Some(to_timestamp(Utc::now())),
+        };
+        enqueue(&mut tx, NewEvent::new(SOURCE, ROLE_APPOINTED, worker, &msg)).await?;
+    }
+    tx.commit().await?;
     Ok(true)
 }
 

@@ -57,6 +57,7 @@ pub async fn community_upserted(
         township: c.township.clone(),
         version: c.version,
         occurred_at: Some(kit::time::to_timestamp(chrono::Utc::now())),
+        township_id: opt_id(c.township_id),
     };
     enqueue(tx, NewEvent::new(SOURCE, COMMUNITY_UPSERTED, c.id, &msg)).await?;
     Ok(())
@@ -69,5 +70,235 @@ pub async fn grid_deleted(tx: &mut PgConnection, g: &GridRow) -> Result<(), sqlx
         occurred_at: Some(kit::time::to_timestamp(g.updated_at)),
     };
     enqueue(tx, NewEvent::new(SOURCE, GRID_DELETED, g.id, &msg)).await?;
+    Ok(())
+}
+
+pub const WORKER_UPDATED: &str = "redsupply.organization.worker.updated";
+pub const WORKER_REPORTED_IN: &str = "redsupply.organization.worker.reported_in";
+pub const TOWNSHIP_UPSERTED: &str = "redsupply.organization.township.upserted";
+pub const ORGANIZATION_CHANGED: &str = "redsupply.organization.organization.changed";
+pub const JOIN_REQUEST_CHANGED: &str = "redsupply.organization.join_request.changed";
+pub const GUIDE_CHANGED: &str = "redsupply.organization.guide.changed";
+pub const CONTACTS_CHANGED: &str = "redsupply.organization.contacts.changed";
+pub const ENTERPRISE_CHANGED: &str = "redsupply.organization.enterprise.changed";
+pub const FORUM_RECORDED: &str = "redsupply.organization.forum.recorded";
+pub const ENTERPRISE_ISSUE_CHANGED: &str = "redsupply.organization.enterprise_issue.changed";
+pub const CARE_VISIT_RECORDED: &str = "redsupply.organization.care.visit_recorded";
+pub const HARDSHIP_FILE_CHANGED: &str = "redsupply.organization.care.hardship_file_changed";
+
+fn now() -> Option<prost_types::Timestamp> {
+    Some(kit::time::to_timestamp(chrono::Utc::now()))
+}
+
+fn ids(v: &[uuid::Uuid]) -> Vec<String> {
+    v.iter().map(|u| u.to_string()).collect()
+}
+
+fn opt_id(v: Option<uuid::Uuid>) -> String {
+    v.map(|u| u.to_string()).unwrap_or_default()
+}
+
+pub async fn worker_updated(tx: &mut PgConnection, w: &WorkerRow) -> Result<(), sqlx::Error> {
+    let msg = ev::WorkerUpdated {
+        worker_id: w.id.to_string(),
+        platform: w.platform.clone(),
+        enterprise_id: opt_id(w.enterprise_id),
+        community_id: opt_id(w.community_id),
+        party_member: w.party_member,
+        version: w.version,
+        occurred_at: now(),
+        organization_id: opt_id(w.organization_id),
+        deleted: w.deleted_at.is_some(),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, WORKER_UPDATED, w.id, &msg)).await?;
+    Ok(())
+}
+
+pub async fn worker_reported_in(
+    tx: &mut PgConnection,
+    r: &crate::workers::ReportInRow,
+    version: i64,
+) -> Result<(), sqlx::Error> {
+    let msg = ev::WorkerReportedIn {
+        report_in_id: r.id.to_string(),
+        worker_id: r.worker_id.to_string(),
+        community_id: r.community_id.to_string(),
+        version,
+        occurred_at: Some(kit::time::to_timestamp(r.reported_at)),
+    };
+    enqueue(
+        tx,
+        NewEvent::new(SOURCE, WORKER_REPORTED_IN, r.worker_id, &msg),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn township_upserted(
+    tx: &mut PgConnection,
+    t: &crate::townships::TownshipRow,
+) -> Result<(), sqlx::Error> {
+    let msg = ev::TownshipUpserted {
+        township_id: t.id.to_string(),
+        name: t.name.clone(),
+        version: t.version,
+        occurred_at: Some(kit::time::to_timestamp(t.updated_at)),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, TOWNSHIP_UPSERTED, t.id, &msg)).await?;
+    Ok(())
+}
+
+pub async fn organization_changed(
+    tx: &mut PgConnection,
+    o: &crate::tree::OrganizationRow,
+) -> Result<(), sqlx::Error> {
+    let msg = ev::OrganizationChanged {
+        organization_id: o.id.to_string(),
+        name: o.name.clone(),
+        kind: i32::from(o.kind),
+        parent_id: opt_id(o.parent_id),
+        formation_mode: i32::from(o.formation_mode),
+        community_id: opt_id(o.community_id),
+        enterprise_ids: ids(&o.enterprise_ids),
+        version: o.version,
+        deleted: o.deleted_at.is_some(),
+        occurred_at: Some(kit::time::to_timestamp(o.updated_at)),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, ORGANIZATION_CHANGED, o.id, &msg)).await?;
+    Ok(())
+}
+
+pub async fn join_request_changed(
+    tx: &mut PgConnection,
+    j: &crate::joining::JoinRequestRow,
+) -> Result<(), sqlx::Error> {
+    let msg = ev::JoinRequestChanged {
+        join_request_id: j.id.to_string(),
+        worker_id: j.worker_id.to_string(),
+        organization_id: j.organization_id.to_string(),
+        status: i32::from(j.status),
+        version: j.version,
+        occurred_at: now(),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, JOIN_REQUEST_CHANGED, j.id, &msg)).await?;
+    Ok(())
+}
+
+pub async fn guide_changed(
+    tx: &mut PgConnection,
+    g: &crate::guides::GuideRow,
+) -> Result<(), sqlx::Error> {
+    let msg = ev::GuideChanged {
+        guide_id: g.id.to_string(),
+        name: g.name.clone(),
+        kind: i32::from(g.kind),
+        enterprise_ids: ids(&g.enterprise_ids),
+        organization_ids: ids(&g.organization_ids),
+        version: g.version,
+        deleted: g.deleted_at.is_some(),
+        occurred_at: Some(kit::time::to_timestamp(g.updated_at)),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, GUIDE_CHANGED, g.id, &msg)).await?;
+    Ok(())
+}
+
+pub async fn contacts_changed(
+    tx: &mut PgConnection,
+    member: uuid::Uuid,
+    workers: &[uuid::Uuid],
+    version: i64,
+) -> Result<(), sqlx::Error> {
+    let msg = ev::ContactsChanged {
+        member_id: member.to_string(),
+        worker_ids: ids(workers),
+        version,
+        occurred_at: now(),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, CONTACTS_CHANGED, member, &msg)).await?;
+    Ok(())
+}
+
+pub async fn enterprise_changed(
+    tx: &mut PgConnection,
+    e: &crate::enterprises::EnterpriseRow,
+) -> Result<(), sqlx::Error> {
+    let msg = ev::EnterpriseChanged {
+        enterprise_id: e.id.to_string(),
+        name: e.name.clone(),
+        kind: i32::from(e.kind),
+        community_id: opt_id(e.community_id),
+        ledger: Some(crate::api::enterprise::ledger(e)),
+        version: e.version,
+        deleted: e.deleted_at.is_some(),
+        occurred_at: Some(kit::time::to_timestamp(e.updated_at)),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, ENTERPRISE_CHANGED, e.id, &msg)).await?;
+    Ok(())
+}
+
+pub async fn forum_recorded(
+    tx: &mut PgConnection,
+    f: &crate::forums::ForumRow,
+) -> Result<(), sqlx::Error> {
+    let msg = ev::ForumRecorded {
+        forum_id: f.id.to_string(),
+        held_on: f.held_on.to_string(),
+        enterprise_ids: ids(&f.enterprise_ids),
+        version: f.version,
+        occurred_at: now(),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, FORUM_RECORDED, f.id, &msg)).await?;
+    Ok(())
+}
+
+pub async fn enterprise_issue_changed(
+    tx: &mut PgConnection,
+    i: &crate::forums::IssueRow,
+) -> Result<(), sqlx::Error> {
+    let msg = ev::EnterpriseIssueChanged {
+        issue_id: i.id.to_string(),
+        forum_id: i.forum_id.to_string(),
+        enterprise_id: opt_id(i.enterprise_id),
+        status: i32::from(i.status),
+        resolved_on: i.resolved_on.map(|d| d.to_string()).unwrap_or_default(),
+        version: i.version,
+        occurred_at: now(),
+    };
+    enqueue(
+        tx,
+        NewEvent::new(SOURCE, ENTERPRISE_ISSUE_CHANGED, i.id, &msg),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn care_visit_recorded(
+    tx: &mut PgConnection,
+    v: &crate::care::CareVisitRow,
+) -> Result<(), sqlx::Error> {
+    let msg = ev::CareVisitRecorded {
+        visit_id: v.id.to_string(),
+        worker_id: v.worker_id.to_string(),
+        visited_on: v.visited_on.to_string(),
+        version: 1,
+        occurred_at: now(),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, CARE_VISIT_RECORDED, v.id, &msg)).await?;
+    Ok(())
+}
+
+pub async fn hardship_file_changed(
+    tx: &mut PgConnection,
+    f: &crate::care::HardshipFileRow,
+) -> Result<(), sqlx::Error> {
+    let msg = ev::HardshipFileChanged {
+        file_id: f.id.to_string(),
+        worker_id: f.worker_id.to_string(),
+        open: f.closed_at.is_none(),
+        help_entries: f.help_entries,
+        version: f.version,
+        occurred_at: now(),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, HARDSHIP_FILE_CHANGED, f.id, &msg)).await?;
     Ok(())
 }

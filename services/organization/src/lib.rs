@@ -1,18 +1,41 @@
-//! organization: the county's registry of communities, grids and workers. Every change is
-//! published as an event (`redsupply.organization.*`) from which other services build read models.
+//! organization: the county's registry — townships, communities and grids; workers and their
+//! report-ins; the organization tree, join requests, guides and contact links; enterprises with
+//! their five-clears ledger; forums and enterprise issues; care. Every change is published as an
+//! event (`redsupply.organization.*`) from which other services build read models.
 
 pub mod api;
+pub mod care;
+pub mod change;
+pub mod contacts;
 pub mod domain;
+pub mod enterprises;
 pub mod events;
+pub mod forums;
+pub mod guides;
+pub mod joining;
 pub mod personal;
 pub mod registry;
+pub mod rules;
+pub mod stats;
 pub mod store;
+pub mod townships;
+pub mod tree;
+pub mod workers;
 
 use std::net::SocketAddr;
 
-use kit::{Runtime, StartError, grpc::Running};
-use redsupply_proto::organization::v1::organization_service_server::{
-    OrganizationServiceServer, SERVICE_NAME,
+use std::sync::Arc;
+
+use kit::{
+    Runtime, StartError,
+    bus::{ConsumerSpec, spawn_consumer},
+    grpc::Running,
+};
+use redsupply_proto::organization::v1::{
+    care_service_server::{self, CareServiceServer},
+    enterprise_service_server::{self, EnterpriseServiceServer},
+    organization_service_server::{self, OrganizationServiceServer},
+    party_service_server::{self, PartyServiceServer},
 };
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -20,6 +43,8 @@ use tonic::service::Routes;
 
 /// The PostgreSQL schema this service owns, and its name on the bus.
 pub const SCHEMA: &str = "organization";
+/// The durable consumer of governance's volunteer appointments.
+pub const VOLUNTEER_ROLES_CONSUMER: &str = "organization-volunteer-roles";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -60,18 +85,48 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         }
     }
     let relay = kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, rt.shutdown.clone());
+    let roles = spawn_consumer(
+        pool.clone(),
+        rt.bus.clone(),
+        ConsumerSpec {
+            durable: VOLUNTEER_ROLES_CONSUMER,
+            producer: "governance",
+            subject: "redsupply.governance.volunteer.role_appointed".to_owned(),
+        },
+        Arc::new(workers::VolunteerRoleEvents),
+        rt.faults.clone(),
+        rt.shutdown.clone(),
+    );
+    let interceptor = rt.auth.interceptor();
     let routes = Routes::new(OrganizationServiceServer::with_interceptor(
-        api::Api::new(pool.clone(), vault),
-        rt.auth.interceptor(),
+        api::Api::new(pool.clone(), vault.clone()),
+        interceptor.clone(),
+    ))
+    .add_service(PartyServiceServer::with_interceptor(
+        api::party::PartyApi::new(pool.clone()),
+        interceptor.clone(),
+    ))
+    .add_service(EnterpriseServiceServer::with_interceptor(
+        api::enterprise::EnterpriseApi::new(pool.clone()),
+        interceptor.clone(),
+    ))
+    .add_service(CareServiceServer::with_interceptor(
+        api::care::CareApi::new(pool.clone(), vault),
+        interceptor,
     ));
     let serving = kit::grpc::serve(
         settings.listen,
         routes,
-        &[SERVICE_NAME],
+        &[
+            organization_service_server::SERVICE_NAME,
+            party_service_server::SERVICE_NAME,
+            enterprise_service_server::SERVICE_NAME,
+            care_service_server::SERVICE_NAME,
+        ],
         pool,
         rt.bus.clone(),
         rt.shutdown.clone(),
     )
     .await?;
-    Ok(Running::new(SCHEMA, serving, vec![relay]))
+    Ok(Running::new(SCHEMA, serving, vec![relay, roles]))
 }

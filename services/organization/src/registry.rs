@@ -5,6 +5,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
+    change::{Aggregate, ChangeError},
     events,
     personal::Vault,
     store::{self, CommunityRow, GridRow, NewWorker, WorkerRow},
@@ -20,6 +21,14 @@ pub enum RegistryError {
     DeletedGrid(Uuid),
     #[error("the grid is at version {current}, not {expected}; reload and retry")]
     StaleGrid { current: i64, expected: i64 },
+    #[error("the {what} is at version {current}, not {expected}; reload and retry")]
+    Stale {
+        what: &'static str,
+        current: i64,
+        expected: i64,
+    },
+    #[error("township {0} not found")]
+    UnknownTownship(Uuid),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -87,18 +96,57 @@ pub async fn upsert_grid(
     Ok(row)
 }
 
+pub struct CommunityChange<'a> {
+    pub id: Option<Uuid>,
+    /// 0: no check.
+    pub expected_version: i64,
+    pub request_id: Option<&'a str>,
+    pub name: &'a str,
+    pub township: &'a str,
+    /// When set, the community's township name is this township's.
+    pub township_id: Option<Uuid>,
+}
+
 pub async fn upsert_community(
     pool: &PgPool,
     caller: &str,
-    request_id: Option<&str>,
-    id: Option<Uuid>,
-    name: &str,
-    township: &str,
+    c: CommunityChange<'_>,
 ) -> Result<CommunityRow, RegistryError> {
     let mut tx = pool.begin().await?;
-    let (row, changed) = store::upsert_community(&mut tx, caller, request_id, id, name, township)
-        .await?
-        .ok_or(RegistryError::UnknownCommunity(id.unwrap_or_default()))?;
+    let mut township = c.township.to_owned();
+    if let Some(t) = c.township_id {
+        township = crate::townships::name(&mut tx, t)
+            .await?
+            .ok_or(RegistryError::UnknownTownship(t))?;
+    }
+    if let Some(id) = c.id {
+        match crate::change::lock(&mut tx, Aggregate::Community, id, c.expected_version).await {
+            Ok(_) => {}
+            Err(ChangeError::Stale {
+                current, expected, ..
+            }) => {
+                return Err(RegistryError::Stale {
+                    what: "community",
+                    current,
+                    expected,
+                });
+            }
+            Err(ChangeError::Database(e)) => return Err(e.into()),
+            Err(_) => return Err(RegistryError::UnknownCommunity(id)),
+        }
+    }
+    let (id, name) = (c.id, c.name);
+    let (row, changed) = store::upsert_community(
+        &mut tx,
+        caller,
+        c.request_id,
+        id,
+        name,
+        &township,
+        c.township_id,
+    )
+    .await?
+    .ok_or(RegistryError::UnknownCommunity(id.unwrap_or_default()))?;
     if changed {
         events::community_upserted(&mut tx, &row).await?;
     }

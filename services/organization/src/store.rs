@@ -19,6 +19,10 @@ pub struct WorkerRow {
     pub party_member: bool,
     pub version: i64,
     pub registered_at: DateTime<Utc>,
+    pub organization_id: Option<Uuid>,
+    pub reported_in_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub volunteer_roles: Vec<String>,
 }
 
 pub struct NewWorker {
@@ -49,11 +53,14 @@ pub struct CommunityRow {
     pub name: String,
     pub township: String,
     pub version: i64,
+    pub township_id: Option<Uuid>,
 }
 
+#[macro_export]
 macro_rules! worker_columns {
     () => {
-        "id, name, phone_sealed, id_number_sealed, platform, enterprise_id, community_id, party_member, version, registered_at"
+        "id, name, phone_sealed, id_number_sealed, platform, enterprise_id, community_id, party_member, version, registered_at, organization_id, reported_in_at, deleted_at,
+         ARRAY(SELECT r.role FROM worker_volunteer_roles r WHERE r.worker_id = workers.id ORDER BY r.role) AS volunteer_roles"
     };
 }
 
@@ -218,39 +225,42 @@ pub async fn upsert_community(
     id: Option<Uuid>,
     name: &str,
     township: &str,
+    township_id: Option<Uuid>,
 ) -> Result<Option<(CommunityRow, bool)>, sqlx::Error> {
     match id {
         Some(id) => {
             let row = sqlx::query_as(
-                "UPDATE communities SET name = $2, township = $3, version = version + 1, updated_at = now()
-                 WHERE id = $1 RETURNING id, name, township, version",
+                "UPDATE communities SET name = $2, township = $3, township_id = $4, version = version + 1, updated_at = now()
+                 WHERE id = $1 RETURNING id, name, township, version, township_id",
             )
             .bind(id)
             .bind(name)
             .bind(township)
+            .bind(township_id)
             .fetch_optional(&mut *tx)
             .await?;
             Ok(row.map(|r| (r, true)))
         }
         None => {
             let inserted: Option<CommunityRow> = sqlx::query_as(
-                "INSERT INTO communities (id, name, township, created_by, request_id)
-                 VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO communities (id, name, township, created_by, request_id, township_id)
+                 VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (created_by, request_id) DO NOTHING
-                 RETURNING id, name, township, version",
+                 RETURNING id, name, township, version, township_id",
             )
             .bind(Uuid::now_v7())
             .bind(name)
             .bind(township)
             .bind(caller)
             .bind(request_id)
+            .bind(township_id)
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(row) = inserted {
                 return Ok(Some((row, true)));
             }
             let existing = sqlx::query_as(
-                "SELECT id, name, township, version FROM communities WHERE created_by = $1 AND request_id = $2",
+                "SELECT id, name, township, version, township_id FROM communities WHERE created_by = $1 AND request_id = $2",
             )
             .bind(caller)
             .bind(request_id)
@@ -267,7 +277,7 @@ pub async fn list_communities(
     limit: i64,
 ) -> Result<Vec<CommunityRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, name, township, version FROM communities
+        "SELECT id, name, township, version, township_id FROM communities
          WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
     )
     .bind(after)
@@ -301,6 +311,8 @@ pub struct WorkerFilter {
     pub platform: Option<String>,
     pub community_id: Option<Uuid>,
     pub party_member: Option<bool>,
+    pub enterprise_id: Option<Uuid>,
+    pub organization_id: Option<Uuid>,
 }
 
 pub async fn search_workers(
@@ -313,12 +325,14 @@ pub async fn search_workers(
         "SELECT ",
         worker_columns!(),
         " FROM workers
-         WHERE ($1::text IS NULL OR name ILIKE '%' || $1 || '%')
+         WHERE deleted_at IS NULL AND ($1::text IS NULL OR name ILIKE '%' || $1 || '%')
            AND ($2::bytea IS NULL OR phone_hash = $2)
            AND ($3::text IS NULL OR platform = $3)
            AND ($4::uuid IS NULL OR community_id = $4)
            AND ($5::bool IS NULL OR party_member = $5)
            AND ($6::uuid IS NULL OR id > $6)
+           AND ($8::uuid IS NULL OR enterprise_id = $8)
+           AND ($9::uuid IS NULL OR organization_id = $9)
          ORDER BY id LIMIT $7"
     ))
     .bind(&f.name)
@@ -328,6 +342,8 @@ pub async fn search_workers(
     .bind(f.party_member)
     .bind(after)
     .bind(limit)
+    .bind(f.enterprise_id)
+    .bind(f.organization_id)
     .fetch_all(pool)
     .await
 }

@@ -13,6 +13,11 @@ pub struct WorkerEvents;
 
 impl Handler for WorkerEvents {
     async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
+        // worker.updated carries the same fields 1-7 as worker.registered (community, platform and
+        // version are all stations keeps); report-ins are followed by a worker.updated.
+        if event.subject.ends_with(".worker.reported_in") {
+            return Ok(());
+        }
         let e: ev::WorkerRegistered = event.decode()?;
         let id = Uuid::parse_str(&e.worker_id).map_err(HandlerError::permanent)?;
         let community = Uuid::parse_str(&e.community_id).ok();

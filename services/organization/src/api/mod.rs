@@ -1,5 +1,9 @@
 //! `redsupply.organization.v1.OrganizationService`: validation, roles, and mapping to and from the
-//! registry's use cases.
+//! registry's use cases. The other services of the package live in the submodules.
+
+pub mod care;
+pub mod enterprise;
+pub mod party;
 
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
@@ -16,14 +20,18 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
+    change::ChangeError,
     domain,
     personal::Vault,
-    registry::{self, GridChange, RegistryError},
+    registry::{self, CommunityChange, GridChange, RegistryError},
+    rules, stats,
     store::{self, CommunityRow, GridRow, NewWorker, WorkerFilter, WorkerRow},
+    townships::{self, TownshipChange, TownshipRow},
+    workers::{self, ReportInRow, WorkerEdit},
 };
 
-const STAFF: &[&str] = &[COMMUNITY_ADMIN, COUNTY_ADMIN];
-const ANYONE: &[&str] = &[
+pub(crate) const STAFF: &[&str] = &[COMMUNITY_ADMIN, COUNTY_ADMIN];
+pub(crate) const ANYONE: &[&str] = &[
     WORKER,
     GRID_OFFICER,
     COMMUNITY_ADMIN,
@@ -39,6 +47,13 @@ pub struct Api {
 impl Api {
     pub fn new(pool: PgPool, vault: Vault) -> Self {
         Self { pool, vault }
+    }
+
+    /// Whether the caller may see this worker's personal numbers in clear.
+    fn sees_in_clear(caller: &kit::auth::Caller, worker: Uuid) -> bool {
+        caller.subject == worker.to_string()
+            || caller.has_role(COUNTY_ADMIN)
+            || caller.has_role(COMMUNITY_ADMIN)
     }
 
     /// The worker as a caller may see it: personal numbers opened, and masked unless `in_clear`.
@@ -65,6 +80,10 @@ impl Api {
             party_member: w.party_member,
             version: w.version,
             registered_at: Some(to_timestamp(w.registered_at)),
+            organization_id: w.organization_id.map(|u| u.to_string()).unwrap_or_default(),
+            volunteer_roles: w.volunteer_roles,
+            reported_in_at: w.reported_in_at.map(to_timestamp),
+            deleted_at: w.deleted_at.map(to_timestamp),
         }
     }
 }
@@ -81,7 +100,13 @@ fn registry_status(context: &str, community_field: &str, e: RegistryError) -> St
         }
         RegistryError::UnknownGrid(id) => not_found("grid", id),
         RegistryError::DeletedGrid(_) => Status::failed_precondition(e.to_string()),
-        RegistryError::StaleGrid { .. } => Status::aborted(e.to_string()),
+        RegistryError::StaleGrid { .. } | RegistryError::Stale { .. } => {
+            Status::aborted(e.to_string())
+        }
+        RegistryError::UnknownTownship(id) => invalid(
+            "community.township_id",
+            format!("township {id} does not exist"),
+        ),
         RegistryError::Database(db) => internal(context, db),
     }
 }
@@ -112,7 +137,69 @@ fn community_to_pb(c: CommunityRow) -> pb::Community {
         name: c.name,
         township: c.township,
         version: c.version,
+        township_id: c.township_id.map(|u| u.to_string()).unwrap_or_default(),
     }
+}
+
+fn township_to_pb(t: TownshipRow) -> pb::Township {
+    pb::Township {
+        id: t.id.to_string(),
+        name: t.name,
+        kind: i32::from(t.kind),
+        version: t.version,
+    }
+}
+
+fn report_in_to_pb(r: ReportInRow) -> pb::ReportIn {
+    pb::ReportIn {
+        id: r.id.to_string(),
+        worker_id: r.worker_id.to_string(),
+        community_id: r.community_id.to_string(),
+        reported_at: Some(to_timestamp(r.reported_at)),
+        note: r.note,
+    }
+}
+
+/// Validates a free-text field of at most `max` characters (empty allowed unless `required`).
+pub(crate) fn check_text(v: &mut Violations, field: &str, value: &str, max: usize, required: bool) {
+    let len = value.trim().chars().count();
+    v.check(!required || len > 0, field, "is required").check(
+        len <= max,
+        field,
+        format!("must be at most {max} characters"),
+    );
+}
+
+/// Parses a required `YYYY-MM-DD` field.
+pub(crate) fn check_date(
+    v: &mut Violations,
+    field: &str,
+    value: &str,
+) -> Option<chrono::NaiveDate> {
+    match rules::parse_date(value) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            v.add(field, e);
+            None
+        }
+    }
+}
+
+/// Every id in a repeated field, each named by its index when it is not a UUID; duplicates dropped.
+pub(crate) fn check_ids(v: &mut Violations, field: &str, values: &[String]) -> Vec<Uuid> {
+    let mut out = Vec::with_capacity(values.len());
+    for (i, s) in values.iter().enumerate() {
+        if let Some(id) = v.id(&format!("{field}[{i}]"), s)
+            && !out.contains(&id)
+        {
+            out.push(id);
+        }
+    }
+    out
+}
+
+fn change_status(context: &str) -> impl FnOnce(ChangeError) -> Status + '_ {
+    move |e| e.into_status(context)
 }
 
 fn check_name(v: &mut Violations, field: &str, name: &str) {
@@ -203,8 +290,7 @@ impl OrganizationService for Api {
             .await
             .map_err(|e| internal("loading the worker", e))?
             .ok_or_else(|| not_found("worker", id))?;
-        let show_phone =
-            is_self || caller.has_role(COUNTY_ADMIN) || caller.has_role(COMMUNITY_ADMIN);
+        let show_phone = Self::sees_in_clear(&caller, id);
         Ok(Response::new(pb::GetWorkerResponse {
             worker: Some(self.worker_to_pb(row, show_phone)),
         }))
@@ -219,6 +305,8 @@ impl OrganizationService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         let community = v.optional_id("community_id", &r.community_id);
+        let enterprise_id = v.optional_id("enterprise_id", &r.enterprise_id);
+        let organization_id = v.optional_id("organization_id", &r.organization_id);
         v.check(
             r.name.chars().count() <= 100,
             "name",
@@ -238,6 +326,8 @@ impl OrganizationService for Api {
             platform: (!r.platform.trim().is_empty()).then(|| r.platform.trim().to_owned()),
             community_id: community,
             party_member: r.party_member,
+            enterprise_id,
+            organization_id,
         };
         let rows = store::search_workers(&self.pool, &filter, after, size)
             .await
@@ -363,6 +453,7 @@ impl OrganizationService for Api {
             .ok_or_else(|| invalid("community", "is required"))?;
         let mut v = Violations::new();
         let id = v.optional_id("community.id", &c.id);
+        let township_id = v.optional_id("community.township_id", &c.township_id);
         check_name(&mut v, "community.name", &c.name);
         v.check(
             c.township.chars().count() <= 100,
@@ -373,10 +464,14 @@ impl OrganizationService for Api {
         let row = registry::upsert_community(
             &self.pool,
             &caller.subject,
-            (!r.request_id.is_empty()).then_some(r.request_id.as_str()),
-            id,
-            c.name.trim(),
-            c.township.trim(),
+            CommunityChange {
+                id,
+                expected_version: r.expected_version,
+                request_id: (!r.request_id.is_empty()).then_some(r.request_id.as_str()),
+                name: c.name.trim(),
+                township: c.township.trim(),
+                township_id,
+            },
         )
         .await
         .map_err(|e| registry_status("saving the community", "community.id", e))?;
@@ -401,6 +496,262 @@ impl OrganizationService for Api {
         Ok(Response::new(pb::ListCommunitiesResponse {
             next_page_token: kit::api::next_page_token(&ids, size),
             communities: rows.into_iter().map(community_to_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "UpdateWorker", skip_all)]
+    async fn update_worker(
+        &self,
+        request: Request<pb::UpdateWorkerRequest>,
+    ) -> Result<Response<pb::UpdateWorkerResponse>, Status> {
+        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let id = v.id("worker_id", &r.worker_id);
+        if let Some(name) = &r.name {
+            check_name(&mut v, "name", name);
+        }
+        if let Some(phone) = &r.phone {
+            v.check(
+                domain::valid_phone(phone),
+                "phone",
+                "must be 5 to 20 digits, optionally after '+'",
+            );
+        }
+        if let Some(n) = &r.id_number {
+            v.check(
+                n.is_empty() || domain::valid_id_number(n),
+                "id_number",
+                "must be a resident ID number (18 characters), or empty to clear it",
+            );
+        }
+        if let Some(p) = &r.platform {
+            check_text(&mut v, "platform", p, 64, true);
+        }
+        let enterprise_id = r
+            .enterprise_id
+            .as_deref()
+            .map(|e| v.optional_id("enterprise_id", e));
+        let staff = caller.has_role(COUNTY_ADMIN) || caller.has_role(COMMUNITY_ADMIN);
+        v.check(
+            r.party_member.is_none() || staff,
+            "party_member",
+            "only staff record party membership",
+        );
+        v.into_result()?;
+        let id = id.expect("validated");
+        caller.ensure_self(WORKER, id)?;
+        let row = workers::update(
+            &self.pool,
+            &self.vault,
+            id,
+            r.expected_version,
+            WorkerEdit {
+                name: r.name.map(|n| n.trim().to_owned()),
+                phone: r.phone,
+                id_number: r
+                    .id_number
+                    .map(|n| (!n.is_empty()).then(|| n.to_ascii_uppercase())),
+                platform: r.platform.map(|p| p.trim().to_owned()),
+                enterprise_id,
+                party_member: r.party_member,
+            },
+        )
+        .await
+        .map_err(change_status("updating the worker"))?;
+        let in_clear = Self::sees_in_clear(&caller, id);
+        Ok(Response::new(pb::UpdateWorkerResponse {
+            worker: Some(self.worker_to_pb(row, in_clear)),
+        }))
+    }
+
+    #[tracing::instrument(name = "DeleteWorker", skip_all)]
+    async fn delete_worker(
+        &self,
+        request: Request<pb::DeleteWorkerRequest>,
+    ) -> Result<Response<pb::DeleteWorkerResponse>, Status> {
+        require(&request, STAFF)?;
+        let r = request.into_inner();
+        let id = parse_id("worker_id", &r.worker_id)?;
+        let row = workers::delete(&self.pool, id, r.expected_version)
+            .await
+            .map_err(change_status("deleting the worker"))?;
+        Ok(Response::new(pb::DeleteWorkerResponse {
+            worker: Some(self.worker_to_pb(row, true)),
+        }))
+    }
+
+    #[tracing::instrument(name = "ReportIn", skip_all)]
+    async fn report_in(
+        &self,
+        request: Request<pb::ReportInRequest>,
+    ) -> Result<Response<pb::ReportInResponse>, Status> {
+        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        v.request_id(&r.request_id);
+        let worker = v.id("worker_id", &r.worker_id);
+        let community = v.id("community_id", &r.community_id);
+        check_text(&mut v, "note", &r.note, 500, false);
+        v.into_result()?;
+        let (worker, community) = (worker.expect("validated"), community.expect("validated"));
+        caller.ensure_self(WORKER, worker)?;
+        let (report, row) = workers::report_in(
+            &self.pool,
+            &caller.subject,
+            &r.request_id,
+            worker,
+            community,
+            r.note.trim(),
+        )
+        .await
+        .map_err(change_status("recording the report-in"))?;
+        let in_clear = Self::sees_in_clear(&caller, worker);
+        Ok(Response::new(pb::ReportInResponse {
+            report_in: Some(report_in_to_pb(report)),
+            worker: Some(self.worker_to_pb(row, in_clear)),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListReportIns", skip_all)]
+    async fn list_report_ins(
+        &self,
+        request: Request<pb::ListReportInsRequest>,
+    ) -> Result<Response<pb::ListReportInsResponse>, Status> {
+        let caller = require(
+            &request,
+            &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN],
+        )?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let community = v.optional_id("community_id", &r.community_id);
+        let worker = v.optional_id("worker_id", &r.worker_id);
+        v.check(
+            !caller.is_only(WORKER) || worker.is_some(),
+            "worker_id",
+            "a worker lists only their own report-ins",
+        );
+        v.into_result()?;
+        if let Some(w) = worker {
+            caller.ensure_self(WORKER, w)?;
+        }
+        let size = page_size(r.page_size)?;
+        let after = page_after(&r.page_token)?;
+        let rows = workers::list_report_ins(&self.pool, community, worker, after, size)
+            .await
+            .map_err(|e| internal("listing report-ins", e))?;
+        let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        Ok(Response::new(pb::ListReportInsResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            report_ins: rows.into_iter().map(report_in_to_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "UpsertTownship", skip_all)]
+    async fn upsert_township(
+        &self,
+        request: Request<pb::UpsertTownshipRequest>,
+    ) -> Result<Response<pb::UpsertTownshipResponse>, Status> {
+        let caller = require(&request, &[COUNTY_ADMIN])?;
+        let r = request.into_inner();
+        let t = r
+            .township
+            .ok_or_else(|| invalid("township", "is required"))?;
+        let mut v = Violations::new();
+        let id = v.optional_id("township.id", &t.id);
+        if id.is_none() {
+            v.request_id(&r.request_id);
+        }
+        check_name(&mut v, "township.name", &t.name);
+        v.check(
+            matches!(
+                pb::TownshipKind::try_from(t.kind),
+                Ok(pb::TownshipKind::Town | pb::TownshipKind::Street)
+            ),
+            "township.kind",
+            "must be TOWNSHIP_KIND_TOWN or TOWNSHIP_KIND_STREET",
+        );
+        v.into_result()?;
+        let row = townships::upsert(
+            &self.pool,
+            &caller.subject,
+            TownshipChange {
+                id,
+                expected_version: r.expected_version,
+                request_id: &r.request_id,
+                name: t.name.trim(),
+                kind: t.kind as i16,
+            },
+        )
+        .await
+        .map_err(change_status("saving the township"))?;
+        Ok(Response::new(pb::UpsertTownshipResponse {
+            township: Some(township_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListTownships", skip_all)]
+    async fn list_townships(
+        &self,
+        request: Request<pb::ListTownshipsRequest>,
+    ) -> Result<Response<pb::ListTownshipsResponse>, Status> {
+        require(&request, ANYONE)?;
+        let r = request.into_inner();
+        let size = page_size(r.page_size)?;
+        let after = page_after(&r.page_token)?;
+        let rows = townships::list(&self.pool, after, size)
+            .await
+            .map_err(|e| internal("listing townships", e))?;
+        let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        Ok(Response::new(pb::ListTownshipsResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            townships: rows.into_iter().map(township_to_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetOrganizationStats", skip_all)]
+    async fn get_organization_stats(
+        &self,
+        request: Request<pb::GetOrganizationStatsRequest>,
+    ) -> Result<Response<pb::GetOrganizationStatsResponse>, Status> {
+        require(&request, &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let s = stats::compute(&self.pool)
+            .await
+            .map_err(|e| internal("computing the registry's figures", e))?;
+        let n = |x: i64| i32::try_from(x).unwrap_or(i32::MAX);
+        Ok(Response::new(pb::GetOrganizationStatsResponse {
+            townships: n(s.townships),
+            communities: n(s.communities),
+            grids: n(s.grids),
+            workers: n(s.workers),
+            party_members: n(s.party_members),
+            workers_reported_in: n(s.workers_reported_in),
+            party_organizations: n(s.party_organizations),
+            industry_committees: n(s.industry_committees),
+            organizations_by_formation_mode: s
+                .by_formation_mode
+                .iter()
+                .map(|(mode, count)| {
+                    let name = pb::FormationMode::try_from(i32::from(*mode))
+                        .unwrap_or_default()
+                        .as_str_name()
+                        .to_owned();
+                    (name, n(*count))
+                })
+                .collect(),
+            enterprises: n(s.enterprises),
+            enterprises_surveyed: n(s.enterprises_surveyed),
+            instructors: n(s.instructors),
+            instructors_assigned_to_organizations: n(s.instructors_assigned_to_organizations),
+            red_commissioners: n(s.red_commissioners),
+            members_in_touch: n(s.members_in_touch),
+            workers_in_touch: n(s.workers_in_touch),
+            forums: n(s.forums),
+            enterprise_issues: n(s.enterprise_issues),
+            enterprise_issues_resolved: n(s.enterprise_issues_resolved),
+            care_visits: n(s.care_visits),
+            hardship_files: n(s.hardship_files),
+            join_requests_approved: n(s.join_requests_approved),
         }))
     }
 }

@@ -1,7 +1,8 @@
 //! `redsupply seed`: the demo county of Jiajiang (seat near 29.74 N, 103.57 E) — 9 communities of
 //! Yancheng street, one grid each (a 3 × 3 block of ~1.1 km squares around the seat), the 1 + 9 + 3
 //! red supply stations, 9 learning sites with 32 lecturers and the 8 trainings held (3 of them
-//! legal lectures) with their attendance, and a few demo workers. Every write goes through the
+//! legal lectures) with their attendance, a few demo workers, and (in `registry`) the organization
+//! tree, enterprises, guides, contact links, forums and care of the registry. Every write goes through the
 //! services' own use cases (so grids reach governance as events) and is idempotent: running it
 //! again changes nothing.
 
@@ -11,6 +12,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::AppSettings;
+
+mod registry;
+pub use registry::RegistryFigures;
 
 /// The caller recorded on seeded rows (their request ids make re-runs idempotent).
 pub const SEEDER: &str = "seed";
@@ -45,6 +49,8 @@ const WORKERS: [(&str, &str, &str, bool); 6] = [
 pub enum SeedError {
     #[error("organization: {0}")]
     Registry(#[from] organization::registry::RegistryError),
+    #[error("organization: {0}")]
+    Change(#[from] organization::change::ChangeError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("{0}")]
@@ -63,6 +69,7 @@ pub struct Seeded {
     pub volunteers: usize,
     pub tips: usize,
     pub problems_solved: usize,
+    pub registry: RegistryFigures,
 }
 
 /// The south-west corner of community `i`'s grid: row-major 3 × 3, centred on the seat.
@@ -82,7 +89,8 @@ pub async fn demo_county(settings: &AppSettings) -> Result<Seeded, SeedError> {
         .map_err(|e| SeedError::Other(e.to_string()))?;
     let edu = education::pool(&settings.common)?;
     let sta = stations::pool(&settings.common)?;
-    let (communities, grids) = seed_registry(&org).await?;
+    let township = registry::seed_township(&org).await?;
+    let (communities, grids) = seed_registry(&org, township).await?;
     let stations = seed_stations(&sta, &communities).await?;
     let sites = seed_learning_sites(&edu, &communities).await?;
     let workers = seed_workers(&org, &vault, &communities).await?;
@@ -90,7 +98,9 @@ pub async fn demo_county(settings: &AppSettings) -> Result<Seeded, SeedError> {
     let gov = governance::pool(&settings.common)?;
     let (volunteers, tips, problems_solved) =
         seed_governance(&org, &vault, &gov, &communities).await?;
+    let registry = registry::seed(&org, &vault, &communities).await?;
     Ok(Seeded {
+        registry,
         volunteers,
         tips,
         problems_solved,
@@ -103,17 +113,21 @@ pub async fn demo_county(settings: &AppSettings) -> Result<Seeded, SeedError> {
     })
 }
 
-async fn seed_registry(pool: &PgPool) -> Result<(Vec<Uuid>, Vec<Uuid>), SeedError> {
+async fn seed_registry(pool: &PgPool, township: Uuid) -> Result<(Vec<Uuid>, Vec<Uuid>), SeedError> {
     let mut communities = Vec::new();
     let mut grids = Vec::new();
     for (i, name) in COMMUNITIES.iter().enumerate() {
         let community = organization::registry::upsert_community(
             pool,
             SEEDER,
-            Some(&format!("seed-community-{i}")),
-            None,
-            &format!("{name} Community"),
-            "Yancheng Street",
+            organization::registry::CommunityChange {
+                id: None,
+                expected_version: 0,
+                request_id: Some(&format!("seed-community-{i}")),
+                name: &format!("{name} Community"),
+                township: "",
+                township_id: Some(township),
+            },
         )
         .await?;
         let (lat, lng) = grid_corner(i);
@@ -440,7 +454,7 @@ async fn seed_workers(
     Ok(ids)
 }
 
-const PLATFORMS: [&str; 5] = ["Meituan", "Ele.me", "SF Express", "JD Logistics", "Didi"];
+pub(crate) const PLATFORMS: [&str; 5] = ["Meituan", "Ele.me", "SF Express", "JD Logistics", "Didi"];
 
 /// A small deterministic generator: the demo county is the same on every machine.
 struct Lcg(u64);

@@ -1,0 +1,284 @@
+//! `redsupply.organization.v1.CareService`: care visits and hardship files, for county and
+//! community staff only (they hold personal circumstances).
+
+use kit::{
+    api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
+    auth::require,
+    time::to_timestamp,
+};
+use redsupply_proto::organization::v1::{self as pb, care_service_server::CareService};
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::{STAFF, check_date, check_text};
+use crate::{
+    care::{self, CareVisitRow, HardshipFileRow, Help, NewCareVisit},
+    personal::Vault,
+};
+
+pub struct CareApi {
+    pool: PgPool,
+    vault: Vault,
+}
+
+impl CareApi {
+    pub fn new(pool: PgPool, vault: Vault) -> Self {
+        Self { pool, vault }
+    }
+
+    fn visit_to_pb(&self, v: CareVisitRow) -> pb::CareVisit {
+        let notes = match v.notes_sealed.as_deref().map(|s| self.vault.open(s)) {
+            None => String::new(),
+            Some(Ok(n)) => n,
+            Some(Err(e)) => {
+                tracing::error!(visit_id = %v.id, error = %e, "care notes do not decrypt");
+                String::new()
+            }
+        };
+        pb::CareVisit {
+            id: v.id.to_string(),
+            worker_id: v.worker_id.to_string(),
+            visited_on: v.visited_on.to_string(),
+            occasion: v.occasion,
+            visitor: v.visitor,
+            notes,
+        }
+    }
+
+    fn file_to_pb(&self, row: HardshipFileRow) -> Result<pb::HardshipFile, Status> {
+        let f = row
+            .open(&self.vault)
+            .map_err(|e| internal("opening the hardship file", e))?;
+        Ok(pb::HardshipFile {
+            id: f.row.id.to_string(),
+            worker_id: f.row.worker_id.to_string(),
+            difficulty: f.difficulty,
+            status: if f.row.closed_at.is_some() {
+                pb::HardshipFileStatus::Closed as i32
+            } else {
+                pb::HardshipFileStatus::Open as i32
+            },
+            help: f
+                .help
+                .into_iter()
+                .map(|h| pb::Help {
+                    given_on: h.given_on,
+                    kind: h.kind,
+                    description: h.description,
+                    amount_yuan: h.amount_yuan,
+                })
+                .collect(),
+            outcome: f.outcome,
+            opened_at: Some(to_timestamp(f.row.opened_at)),
+            closed_at: f.row.closed_at.map(to_timestamp),
+            version: f.row.version,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl CareService for CareApi {
+    #[tracing::instrument(name = "RecordCareVisit", skip_all)]
+    async fn record_care_visit(
+        &self,
+        request: Request<pb::RecordCareVisitRequest>,
+    ) -> Result<Response<pb::RecordCareVisitResponse>, Status> {
+        let caller = require(&request, STAFF)?;
+        let r = request.into_inner();
+        let visit = r.visit.ok_or_else(|| invalid("visit", "is required"))?;
+        let mut v = Violations::new();
+        v.request_id(&r.request_id);
+        let worker = v.id("visit.worker_id", &visit.worker_id);
+        let on = check_date(&mut v, "visit.visited_on", &visit.visited_on);
+        check_text(&mut v, "visit.occasion", &visit.occasion, 64, true);
+        check_text(&mut v, "visit.visitor", &visit.visitor, 100, true);
+        check_text(&mut v, "visit.notes", &visit.notes, 2_000, false);
+        v.into_result()?;
+        let row = care::record_visit(
+            &self.pool,
+            &self.vault,
+            &caller.subject,
+            &r.request_id,
+            NewCareVisit {
+                worker_id: worker.expect("validated"),
+                visited_on: on.expect("validated"),
+                occasion: visit.occasion.trim(),
+                visitor: visit.visitor.trim(),
+                notes: visit.notes.trim(),
+            },
+        )
+        .await
+        .map_err(|e| e.into_status("recording the care visit"))?;
+        Ok(Response::new(pb::RecordCareVisitResponse {
+            visit: Some(self.visit_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListCareVisits", skip_all)]
+    async fn list_care_visits(
+        &self,
+        request: Request<pb::ListCareVisitsRequest>,
+    ) -> Result<Response<pb::ListCareVisitsResponse>, Status> {
+        require(&request, STAFF)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let worker = v.optional_id("worker_id", &r.worker_id);
+        v.into_result()?;
+        let size = page_size(r.page_size)?;
+        let after = page_after(&r.page_token)?;
+        let occasion = (!r.occasion.trim().is_empty()).then(|| r.occasion.trim());
+        let rows = care::list_visits(&self.pool, worker, occasion, after, size)
+            .await
+            .map_err(|e| internal("listing care visits", e))?;
+        let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        Ok(Response::new(pb::ListCareVisitsResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            visits: rows.into_iter().map(|x| self.visit_to_pb(x)).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "OpenHardshipFile", skip_all)]
+    async fn open_hardship_file(
+        &self,
+        request: Request<pb::OpenHardshipFileRequest>,
+    ) -> Result<Response<pb::OpenHardshipFileResponse>, Status> {
+        let caller = require(&request, STAFF)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        v.request_id(&r.request_id);
+        let worker = v.id("worker_id", &r.worker_id);
+        check_text(&mut v, "difficulty", &r.difficulty, 2_000, true);
+        v.into_result()?;
+        let row = care::open_file(
+            &self.pool,
+            &self.vault,
+            &caller.subject,
+            &r.request_id,
+            worker.expect("validated"),
+            r.difficulty.trim(),
+        )
+        .await
+        .map_err(|e| e.into_status("opening the hardship file"))?;
+        Ok(Response::new(pb::OpenHardshipFileResponse {
+            file: Some(self.file_to_pb(row)?),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetHardshipFile", skip_all)]
+    async fn get_hardship_file(
+        &self,
+        request: Request<pb::GetHardshipFileRequest>,
+    ) -> Result<Response<pb::GetHardshipFileResponse>, Status> {
+        require(&request, STAFF)?;
+        let id = parse_id("id", &request.get_ref().id)?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| internal("loading the hardship file", e))?;
+        let row = care::file(&mut conn, id)
+            .await
+            .map_err(|e| internal("loading the hardship file", e))?
+            .ok_or_else(|| not_found("hardship file", id))?;
+        Ok(Response::new(pb::GetHardshipFileResponse {
+            file: Some(self.file_to_pb(row)?),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListHardshipFiles", skip_all)]
+    async fn list_hardship_files(
+        &self,
+        request: Request<pb::ListHardshipFilesRequest>,
+    ) -> Result<Response<pb::ListHardshipFilesResponse>, Status> {
+        require(&request, STAFF)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let worker = v.optional_id("worker_id", &r.worker_id);
+        let status = pb::HardshipFileStatus::try_from(r.status);
+        v.check(status.is_ok(), "status", "is not a known value");
+        v.into_result()?;
+        let open = match status {
+            Ok(pb::HardshipFileStatus::Open) => Some(true),
+            Ok(pb::HardshipFileStatus::Closed) => Some(false),
+            _ => None,
+        };
+        let size = page_size(r.page_size)?;
+        let after = page_after(&r.page_token)?;
+        let rows = care::list_files(&self.pool, worker, open, after, size)
+            .await
+            .map_err(|e| internal("listing hardship files", e))?;
+        let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        let files = rows
+            .into_iter()
+            .map(|f| self.file_to_pb(f))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Response::new(pb::ListHardshipFilesResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            files,
+        }))
+    }
+
+    #[tracing::instrument(name = "RecordHelp", skip_all)]
+    async fn record_help(
+        &self,
+        request: Request<pb::RecordHelpRequest>,
+    ) -> Result<Response<pb::RecordHelpResponse>, Status> {
+        require(&request, STAFF)?;
+        let r = request.into_inner();
+        let help = r.help.ok_or_else(|| invalid("help", "is required"))?;
+        let mut v = Violations::new();
+        let id = v.id("file_id", &r.file_id);
+        check_date(&mut v, "help.given_on", &help.given_on);
+        check_text(&mut v, "help.kind", &help.kind, 64, true);
+        check_text(&mut v, "help.description", &help.description, 2_000, false);
+        v.check(
+            (0..=10_000_000).contains(&help.amount_yuan),
+            "help.amount_yuan",
+            "must be between 0 and 10,000,000",
+        );
+        v.into_result()?;
+        let row = care::record_help(
+            &self.pool,
+            &self.vault,
+            id.expect("validated"),
+            r.expected_version,
+            Help {
+                given_on: help.given_on,
+                kind: help.kind.trim().to_owned(),
+                description: help.description.trim().to_owned(),
+                amount_yuan: help.amount_yuan,
+            },
+        )
+        .await
+        .map_err(|e| e.into_status("recording help"))?;
+        Ok(Response::new(pb::RecordHelpResponse {
+            file: Some(self.file_to_pb(row)?),
+        }))
+    }
+
+    #[tracing::instrument(name = "CloseHardshipFile", skip_all)]
+    async fn close_hardship_file(
+        &self,
+        request: Request<pb::CloseHardshipFileRequest>,
+    ) -> Result<Response<pb::CloseHardshipFileResponse>, Status> {
+        require(&request, STAFF)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let id = v.id("file_id", &r.file_id);
+        check_text(&mut v, "outcome", &r.outcome, 2_000, true);
+        v.into_result()?;
+        let row = care::close_file(
+            &self.pool,
+            &self.vault,
+            id.expect("validated"),
+            r.expected_version,
+            r.outcome.trim(),
+        )
+        .await
+        .map_err(|e| e.into_status("closing the hardship file"))?;
+        Ok(Response::new(pb::CloseHardshipFileResponse {
+            file: Some(self.file_to_pb(row)?),
+        }))
+    }
+}

@@ -1,0 +1,549 @@
+//! `redsupply.organization.v1.PartyService`: the organization tree, join requests, guides and
+//! contact links.
+
+use kit::{
+    api::{Violations, internal, invalid, page_after, page_size, parse_id},
+    auth::require,
+    time::to_timestamp,
+};
+use redsupply_proto::{
+    organization::v1::{self as pb, party_service_server::PartyService},
+    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, WORKER},
+};
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::{ANYONE, STAFF, check_date, check_ids, check_text};
+use crate::{
+    contacts,
+    guides::{self, GuideChange, GuideRow},
+    joining::{self, JoinRequestRow},
+    rules,
+    tree::{self, OrganizationChange, OrganizationFilter, OrganizationRow},
+};
+
+pub struct PartyApi {
+    pool: PgPool,
+}
+
+impl PartyApi {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+fn ids(v: &[Uuid]) -> Vec<String> {
+    v.iter().map(|u| u.to_string()).collect()
+}
+
+fn opt(v: Option<Uuid>) -> String {
+    v.map(|u| u.to_string()).unwrap_or_default()
+}
+
+fn organization_to_pb(o: OrganizationRow) -> pb::Organization {
+    pb::Organization {
+        id: o.id.to_string(),
+        name: o.name,
+        kind: i32::from(o.kind),
+        parent_id: opt(o.parent_id),
+        formation_mode: i32::from(o.formation_mode),
+        community_id: opt(o.community_id),
+        enterprise_ids: ids(&o.enterprise_ids),
+        founded_on: o.founded_on.map(|d| d.to_string()).unwrap_or_default(),
+        version: o.version,
+        updated_at: Some(to_timestamp(o.updated_at)),
+        deleted_at: o.deleted_at.map(to_timestamp),
+        member_count: i32::try_from(o.member_count).unwrap_or(i32::MAX),
+    }
+}
+
+fn join_request_to_pb(j: JoinRequestRow) -> pb::JoinRequest {
+    pb::JoinRequest {
+        id: j.id.to_string(),
+        worker_id: j.worker_id.to_string(),
+        organization_id: j.organization_id.to_string(),
+        status: i32::from(j.status),
+        note: j.note,
+        requested_at: Some(to_timestamp(j.requested_at)),
+        decided_by: j.decided_by.unwrap_or_default(),
+        decided_at: j.decided_at.map(to_timestamp),
+        reason: j.reason,
+        version: j.version,
+    }
+}
+
+fn guide_to_pb(g: GuideRow) -> pb::Guide {
+    pb::Guide {
+        id: g.id.to_string(),
+        name: g.name,
+        kind: i32::from(g.kind),
+        department: g.department,
+        enterprise_ids: ids(&g.enterprise_ids),
+        organization_ids: ids(&g.organization_ids),
+        version: g.version,
+        deleted_at: g.deleted_at.map(to_timestamp),
+    }
+}
+
+/// An optional enum filter: 0 means any; anything else must be a known value.
+fn enum_filter<E: TryFrom<i32>>(v: &mut Violations, field: &str, value: i32) -> Option<i16> {
+    if value == 0 {
+        return None;
+    }
+    v.check(E::try_from(value).is_ok(), field, "is not a known value");
+    Some(value as i16)
+}
+
+#[tonic::async_trait]
+impl PartyService for PartyApi {
+    #[tracing::instrument(name = "UpsertOrganization", skip_all)]
+    async fn upsert_organization(
+        &self,
+        request: Request<pb::UpsertOrganizationRequest>,
+    ) -> Result<Response<pb::UpsertOrganizationResponse>, Status> {
+        let caller = require(&request, &[COUNTY_ADMIN])?;
+        let r = request.into_inner();
+        let o = r
+            .organization
+            .ok_or_else(|| invalid("organization", "is required"))?;
+        let mut v = Violations::new();
+        let id = v.optional_id("organization.id", &o.id);
+        if id.is_none() {
+            v.request_id(&r.request_id);
+        }
+        check_text(&mut v, "organization.name", &o.name, 100, true);
+        let kind = pb::OrganizationKind::try_from(o.kind).unwrap_or_default();
+        let mode = pb::FormationMode::try_from(o.formation_mode);
+        v.check(
+            mode.is_ok(),
+            "organization.formation_mode",
+            "is not a known formation mode",
+        );
+        let parent_id = v.optional_id("organization.parent_id", &o.parent_id);
+        let community_id = v.optional_id("organization.community_id", &o.community_id);
+        let enterprise_ids = check_ids(&mut v, "organization.enterprise_ids", &o.enterprise_ids);
+        let founded_on = if o.founded_on.is_empty() {
+            None
+        } else {
+            check_date(&mut v, "organization.founded_on", &o.founded_on)
+        };
+        v.check(
+            kind != pb::OrganizationKind::Unspecified,
+            "organization.kind",
+            "is required",
+        );
+        v.into_result()?;
+        let row = tree::upsert(
+            &self.pool,
+            &caller.subject,
+            OrganizationChange {
+                id,
+                expected_version: r.expected_version,
+                request_id: &r.request_id,
+                name: o.name.trim(),
+                kind,
+                parent_id,
+                formation_mode: mode.unwrap_or_default(),
+                community_id,
+                enterprise_ids,
+                founded_on,
+            },
+        )
+        .await
+        .map_err(|e| e.into_status("saving the organization"))?;
+        Ok(Response::new(pb::UpsertOrganizationResponse {
+            organization: Some(organization_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetOrganization", skip_all)]
+    async fn get_organization(
+        &self,
+        request: Request<pb::GetOrganizationRequest>,
+    ) -> Result<Response<pb::GetOrganizationResponse>, Status> {
+        require(&request, ANYONE)?;
+        let id = parse_id("id", &request.get_ref().id)?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| internal("loading the organization", e))?;
+        let row = tree::get(&mut conn, id)
+            .await
+            .map_err(|e| internal("loading the organization", e))?
+            .ok_or_else(|| kit::api::not_found("organization", id))?;
+        Ok(Response::new(pb::GetOrganizationResponse {
+            organization: Some(organization_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListOrganizations", skip_all)]
+    async fn list_organizations(
+        &self,
+        request: Request<pb::ListOrganizationsRequest>,
+    ) -> Result<Response<pb::ListOrganizationsResponse>, Status> {
+        require(&request, ANYONE)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let parent_id = v.optional_id("parent_id", &r.parent_id);
+        let kind = enum_filter::<pb::OrganizationKind>(&mut v, "kind", r.kind);
+        let formation_mode =
+            enum_filter::<pb::FormationMode>(&mut v, "formation_mode", r.formation_mode);
+        v.into_result()?;
+        let size = page_size(r.page_size)?;
+        let after = page_after(&r.page_token)?;
+        let filter = OrganizationFilter {
+            parent_id,
+            kind,
+            formation_mode,
+        };
+        let rows = tree::list(&self.pool, &filter, after, size)
+            .await
+            .map_err(|e| internal("listing organizations", e))?;
+        let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        Ok(Response::new(pb::ListOrganizationsResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            organizations: rows.into_iter().map(organization_to_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "DeleteOrganization", skip_all)]
+    async fn delete_organization(
+        &self,
+        request: Request<pb::DeleteOrganizationRequest>,
+    ) -> Result<Response<pb::DeleteOrganizationResponse>, Status> {
+        require(&request, &[COUNTY_ADMIN])?;
+        let r = request.into_inner();
+        let id = parse_id("id", &r.id)?;
+        let row = tree::delete(&self.pool, id, r.expected_version)
+            .await
+            .map_err(|e| e.into_status("deleting the organization"))?;
+        Ok(Response::new(pb::DeleteOrganizationResponse {
+            organization: Some(organization_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "RequestToJoin", skip_all)]
+    async fn request_to_join(
+        &self,
+        request: Request<pb::RequestToJoinRequest>,
+    ) -> Result<Response<pb::RequestToJoinResponse>, Status> {
+        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        v.request_id(&r.request_id);
+        let worker = v.id("worker_id", &r.worker_id);
+        let organization = v.id("organization_id", &r.organization_id);
+        check_text(&mut v, "note", &r.note, 500, false);
+        v.into_result()?;
+        let (worker, organization) = (worker.expect("validated"), organization.expect("validated"));
+        caller.ensure_self(WORKER, worker)?;
+        let row = joining::request(
+            &self.pool,
+            &caller.subject,
+            &r.request_id,
+            worker,
+            organization,
+            r.note.trim(),
+        )
+        .await
+        .map_err(|e| e.into_status("recording the join request"))?;
+        Ok(Response::new(pb::RequestToJoinResponse {
+            join_request: Some(join_request_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "DecideJoinRequest", skip_all)]
+    async fn decide_join_request(
+        &self,
+        request: Request<pb::DecideJoinRequestRequest>,
+    ) -> Result<Response<pb::DecideJoinRequestResponse>, Status> {
+        let caller = require(&request, STAFF)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let id = v.id("id", &r.id);
+        check_text(&mut v, "reason", &r.reason, 500, !r.approve);
+        v.into_result()?;
+        let row = joining::decide(
+            &self.pool,
+            &caller.subject,
+            id.expect("validated"),
+            r.approve,
+            r.reason.trim(),
+        )
+        .await
+        .map_err(|e| e.into_status("deciding the join request"))?;
+        Ok(Response::new(pb::DecideJoinRequestResponse {
+            join_request: Some(join_request_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListJoinRequests", skip_all)]
+    async fn list_join_requests(
+        &self,
+        request: Request<pb::ListJoinRequestsRequest>,
+    ) -> Result<Response<pb::ListJoinRequestsResponse>, Status> {
+        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let organization = v.optional_id("organization_id", &r.organization_id);
+        let worker = v.optional_id("worker_id", &r.worker_id);
+        let status = enum_filter::<pb::JoinRequestStatus>(&mut v, "status", r.status);
+        v.check(
+            !caller.is_only(WORKER) || worker.is_some(),
+            "worker_id",
+            "a worker lists only their own requests",
+        );
+        v.into_result()?;
+        if let Some(w) = worker {
+            caller.ensure_self(WORKER, w)?;
+        }
+        let size = page_size(r.page_size)?;
+        let after = page_after(&r.page_token)?;
+        let rows = joining::list(&self.pool, organization, worker, status, after, size)
+            .await
+            .map_err(|e| internal("listing join requests", e))?;
+        let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        Ok(Response::new(pb::ListJoinRequestsResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            join_requests: rows.into_iter().map(join_request_to_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "UpsertGuide", skip_all)]
+    async fn upsert_guide(
+        &self,
+        request: Request<pb::UpsertGuideRequest>,
+    ) -> Result<Response<pb::UpsertGuideResponse>, Status> {
+        let caller = require(&request, STAFF)?;
+        let r = request.into_inner();
+        let g = r.guide.ok_or_else(|| invalid("guide", "is required"))?;
+        let mut v = Violations::new();
+        let id = v.optional_id("guide.id", &g.id);
+        if id.is_none() {
+            v.request_id(&r.request_id);
+        }
+        check_text(&mut v, "guide.name", &g.name, 100, true);
+        check_text(&mut v, "guide.department", &g.department, 100, false);
+        v.check(
+            matches!(
+                pb::GuideKind::try_from(g.kind),
+                Ok(pb::GuideKind::Instructor | pb::GuideKind::RedCommissioner)
+            ),
+            "guide.kind",
+            "must be GUIDE_KIND_INSTRUCTOR or GUIDE_KIND_RED_COMMISSIONER",
+        );
+        let enterprise_ids = check_ids(&mut v, "guide.enterprise_ids", &g.enterprise_ids);
+        let organization_ids = check_ids(&mut v, "guide.organization_ids", &g.organization_ids);
+        v.check(
+            g.kind != pb::GuideKind::RedCommissioner as i32 || organization_ids.is_empty(),
+            "guide.organization_ids",
+            "red commissioners are assigned to enterprises, not organizations",
+        );
+        v.into_result()?;
+        let row = guides::upsert(
+            &self.pool,
+            &caller.subject,
+            GuideChange {
+                id,
+                expected_version: r.expected_version,
+                request_id: &r.request_id,
+                name: g.name.trim(),
+                kind: g.kind as i16,
+                department: g.department.trim(),
+                enterprise_ids,
+                organization_ids,
+            },
+        )
+        .await
+        .map_err(|e| e.into_status("saving the guide"))?;
+        Ok(Response::new(pb::UpsertGuideResponse {
+            guide: Some(guide_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListGuides", skip_all)]
+    async fn list_guides(
+        &self,
+        request: Request<pb::ListGuidesRequest>,
+    ) -> Result<Response<pb::ListGuidesResponse>, Status> {
+        require(&request, ANYONE)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let kind = enum_filter::<pb::GuideKind>(&mut v, "kind", r.kind);
+        let enterprise = v.optional_id("enterprise_id", &r.enterprise_id);
+        let organization = v.optional_id("organization_id", &r.organization_id);
+        v.into_result()?;
+        let size = page_size(r.page_size)?;
+        let after = page_after(&r.page_token)?;
+        let rows = guides::list(&self.pool, kind, enterprise, organization, after, size)
+            .await
+            .map_err(|e| internal("listing guides", e))?;
+        let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        Ok(Response::new(pb::ListGuidesResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            guides: rows.into_iter().map(guide_to_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "DeleteGuide", skip_all)]
+    async fn delete_guide(
+        &self,
+        request: Request<pb::DeleteGuideRequest>,
+    ) -> Result<Response<pb::DeleteGuideResponse>, Status> {
+        require(&request, STAFF)?;
+        let r = request.into_inner();
+        let id = parse_id("id", &r.id)?;
+        let row = guides::delete(&self.pool, id, r.expected_version)
+            .await
+            .map_err(|e| e.into_status("deleting the guide"))?;
+        Ok(Response::new(pb::DeleteGuideResponse {
+            guide: Some(guide_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "LinkContacts", skip_all)]
+    async fn link_contacts(
+        &self,
+        request: Request<pb::LinkContactsRequest>,
+    ) -> Result<Response<pb::LinkContactsResponse>, Status> {
+        require(&request, STAFF)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let member = v.id("member_id", &r.member_id);
+        v.check(!r.worker_ids.is_empty(), "worker_ids", "is required")
+            .check(
+                r.worker_ids.len() <= rules::MAX_LINKS_PER_CALL,
+                "worker_ids",
+                format!("at most {} per call", rules::MAX_LINKS_PER_CALL),
+            );
+        let workers = check_ids(&mut v, "worker_ids", &r.worker_ids);
+        v.into_result()?;
+        let (count, version) = contacts::link(&self.pool, member.expect("validated"), &workers)
+            .await
+            .map_err(|e| e.into_status("linking contacts"))?;
+        Ok(Response::new(pb::LinkContactsResponse {
+            contact_count: count,
+            version,
+        }))
+    }
+
+    #[tracing::instrument(name = "UnlinkContact", skip_all)]
+    async fn unlink_contact(
+        &self,
+        request: Request<pb::UnlinkContactRequest>,
+    ) -> Result<Response<pb::UnlinkContactResponse>, Status> {
+        require(&request, STAFF)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let member = v.id("member_id", &r.member_id);
+        let worker = v.id("worker_id", &r.worker_id);
+        v.into_result()?;
+        let (count, version) = contacts::unlink(
+            &self.pool,
+            member.expect("validated"),
+            worker.expect("validated"),
+        )
+        .await
+        .map_err(|e| e.into_status("unlinking the contact"))?;
+        Ok(Response::new(pb::UnlinkContactResponse {
+            contact_count: count,
+            version,
+        }))
+    }
+
+    #[tracing::instrument(name = "ListContacts", skip_all)]
+    async fn list_contacts(
+        &self,
+        request: Request<pb::ListContactsRequest>,
+    ) -> Result<Response<pb::ListContactsResponse>, Status> {
+        let caller = require(
+            &request,
+            &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN],
+        )?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let member = v.optional_id("member_id", &r.member_id);
+        let worker = v.optional_id("worker_id", &r.worker_id);
+        v.check(
+            member.is_some() || worker.is_some(),
+            "member_id",
+            "member_id or worker_id is required",
+        );
+        v.into_result()?;
+        if caller.is_only(WORKER) {
+            // A worker sees their own links: as the member, or as the worker kept in touch with.
+            let me = caller.subject.as_str();
+            let own = member.map(|m| m.to_string()) == Some(me.to_owned())
+                || (member.is_none() && worker.map(|w| w.to_string()) == Some(me.to_owned()));
+            if !own {
+                return Err(Status::permission_denied(
+                    "a worker may see only their own contact links",
+                ));
+            }
+        }
+        let size = page_size(r.page_size)?;
+        let after = page_after(&r.page_token)?;
+        let rows = contacts::list(&self.pool, member, worker, after, size)
+            .await
+            .map_err(|e| internal("listing contacts", e))?;
+        let ids: Vec<Uuid> = rows
+            .iter()
+            .map(|l| {
+                if member.is_some() {
+                    l.worker_id
+                } else {
+                    l.member_id
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::ListContactsResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            links: rows
+                .into_iter()
+                .map(|l| pb::ContactLink {
+                    member_id: l.member_id.to_string(),
+                    worker_id: l.worker_id.to_string(),
+                    linked_at: Some(to_timestamp(l.linked_at)),
+                })
+                .collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetContactCoverage", skip_all)]
+    async fn get_contact_coverage(
+        &self,
+        request: Request<pb::GetContactCoverageRequest>,
+    ) -> Result<Response<pb::GetContactCoverageResponse>, Status> {
+        require(&request, &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let community = v.optional_id("community_id", &r.community_id);
+        v.check(r.load_limit >= 0, "load_limit", "must not be negative");
+        v.into_result()?;
+        let limit = if r.load_limit == 0 {
+            rules::DEFAULT_CONTACT_LOAD
+        } else {
+            r.load_limit
+        };
+        let c = contacts::coverage(&self.pool, community, limit)
+            .await
+            .map_err(|e| internal("computing contact coverage", e))?;
+        let n = |x: i64| i32::try_from(x).unwrap_or(i32::MAX);
+        Ok(Response::new(pb::GetContactCoverageResponse {
+            workers: n(c.workers),
+            workers_with_contact: n(c.workers_with_contact),
+            members_in_touch: n(c.members_in_touch),
+            load_limit: limit,
+            members_over_load: c
+                .over_load
+                .into_iter()
+                .map(|(m, w)| pb::MemberLoad {
+                    member_id: m.to_string(),
+                    workers: n(w),
+                })
+                .collect(),
+        }))
+    }
+}

@@ -1,0 +1,229 @@
+//! What every change to a registry aggregate shares: idempotent creates on the caller's
+//! `request_id`, the version check that refuses a stale update, soft deletes, and one error type
+//! mapped to a gRPC status in one place.
+
+use kit::api::{internal, invalid, not_found};
+use sqlx::PgConnection;
+use tonic::Status;
+use uuid::Uuid;
+
+/// The aggregates whose rows carry `version` and (most) `deleted_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    Worker,
+    Township,
+    Community,
+    Organization,
+    JoinRequest,
+    Guide,
+    Enterprise,
+    Forum,
+    EnterpriseIssue,
+    CareVisit,
+    HardshipFile,
+    ReportIn,
+    CensusVisit,
+}
+
+impl Aggregate {
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregate::Worker => "worker",
+            Aggregate::Township => "township",
+            Aggregate::Community => "community",
+            Aggregate::Organization => "organization",
+            Aggregate::JoinRequest => "join request",
+            Aggregate::Guide => "guide",
+            Aggregate::Enterprise => "enterprise",
+            Aggregate::Forum => "forum",
+            Aggregate::EnterpriseIssue => "enterprise issue",
+            Aggregate::CareVisit => "care visit",
+            Aggregate::HardshipFile => "hardship file",
+            Aggregate::ReportIn => "report-in",
+            Aggregate::CensusVisit => "census visit",
+        }
+    }
+
+    /// Locks the row and reads `(version, deleted)`.
+    fn lock_sql(self) -> &'static str {
+        match self {
+            Aggregate::Worker => {
+                "SELECT version, deleted_at IS NOT NULL FROM workers WHERE id = $1 FOR UPDATE"
+            }
+            Aggregate::Township => "SELECT version, FALSE FROM townships WHERE id = $1 FOR UPDATE",
+            Aggregate::Community => {
+                "SELECT version, FALSE FROM communities WHERE id = $1 FOR UPDATE"
+            }
+            Aggregate::Organization => {
+                "SELECT version, deleted_at IS NOT NULL FROM organizations WHERE id = $1 FOR UPDATE"
+            }
+            Aggregate::JoinRequest => {
+                "SELECT version, FALSE FROM join_requests WHERE id = $1 FOR UPDATE"
+            }
+            Aggregate::Guide => {
+                "SELECT version, deleted_at IS NOT NULL FROM guides WHERE id = $1 FOR UPDATE"
+            }
+            Aggregate::Enterprise => {
+                "SELECT version, deleted_at IS NOT NULL FROM enterprises WHERE id = $1 FOR UPDATE"
+            }
+            Aggregate::Forum => "SELECT version, FALSE FROM forums WHERE id = $1 FOR UPDATE",
+            Aggregate::EnterpriseIssue => {
+                "SELECT version, FALSE FROM enterprise_issues WHERE id = $1 FOR UPDATE"
+            }
+            Aggregate::HardshipFile => {
+                "SELECT version, FALSE FROM hardship_files WHERE id = $1 FOR UPDATE"
+            }
+            Aggregate::CareVisit | Aggregate::ReportIn | Aggregate::CensusVisit => {
+                "SELECT 1::BIGINT, FALSE WHERE FALSE AND $1::uuid IS NULL"
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("{} {id} not found", .what.name())]
+    NotFound { what: Aggregate, id: Uuid },
+    #[error("{} {id} was deleted", .what.name())]
+    Deleted { what: Aggregate, id: Uuid },
+    #[error("the {} is at version {current}, not {expected}; reload and retry", .what.name())]
+    Stale {
+        what: Aggregate,
+        current: i64,
+        expected: i64,
+    },
+    /// A field of the request names something that does not exist or may not be used.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// The change is well-formed but the aggregate's state forbids it now.
+    #[error("{0}")]
+    Precondition(String),
+    #[error("request_id was already used to create a {0}")]
+    RequestIdReused(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl ChangeError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        ChangeError::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// The status for a failed change; `context` says what was being done, for internal errors.
+    pub fn into_status(self, context: &str) -> Status {
+        match self {
+            ChangeError::NotFound { what, id } => not_found(what.name(), id),
+            ChangeError::Deleted { .. } | ChangeError::Precondition(_) => {
+                Status::failed_precondition(self.to_string())
+            }
+            ChangeError::Stale { .. } => Status::aborted(self.to_string()),
+            ChangeError::Invalid { field, message } => invalid(field, message),
+            ChangeError::RequestIdReused(_) => invalid("request_id", self.to_string()),
+            ChangeError::Database(e) => internal(context, e),
+        }
+    }
+}
+
+/// Locks the aggregate's row and checks the caller's expected version (0: no check). Refuses a
+/// deleted aggregate unless `allow_deleted`. Returns the current version.
+pub async fn lock(
+    tx: &mut PgConnection,
+    what: Aggregate,
+    id: Uuid,
+    expected: i64,
+) -> Result<i64, ChangeError> {
+    let row: Option<(i64, bool)> = sqlx::query_as(what.lock_sql())
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    match row {
+        None => Err(ChangeError::NotFound { what, id }),
+        Some((_, true)) => Err(ChangeError::Deleted { what, id }),
+        Some((v, false)) if expected != 0 && v != expected => Err(ChangeError::Stale {
+            what,
+            current: v,
+            expected,
+        }),
+        Some((v, false)) => Ok(v),
+    }
+}
+
+/// Whether `id` names a live (not deleted) aggregate; for references in requests.
+pub async fn exists(tx: &mut PgConnection, what: Aggregate, id: Uuid) -> Result<bool, sqlx::Error> {
+    let sql = match what {
+        Aggregate::Worker => {
+            "SELECT EXISTS (SELECT 1 FROM workers WHERE id = $1 AND deleted_at IS NULL)"
+        }
+        Aggregate::Community => "SELECT EXISTS (SELECT 1 FROM communities WHERE id = $1)",
+        Aggregate::Township => "SELECT EXISTS (SELECT 1 FROM townships WHERE id = $1)",
+        Aggregate::Organization => {
+            "SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1 AND deleted_at IS NULL)"
+        }
+        Aggregate::Enterprise => {
+            "SELECT EXISTS (SELECT 1 FROM enterprises WHERE id = $1 AND deleted_at IS NULL)"
+        }
+        Aggregate::Forum => "SELECT EXISTS (SELECT 1 FROM forums WHERE id = $1)",
+        _ => "SELECT FALSE AND $1::uuid IS NULL",
+    };
+    sqlx::query_scalar(sql).bind(id).fetch_one(tx).await
+}
+
+/// Fails with INVALID_ARGUMENT on `field` unless every id names a live aggregate.
+pub async fn require_all(
+    tx: &mut PgConnection,
+    what: Aggregate,
+    field: &'static str,
+    ids: &[Uuid],
+) -> Result<(), ChangeError> {
+    for id in ids {
+        if !exists(tx, what, *id).await? {
+            return Err(ChangeError::invalid(
+                field,
+                format!("{} {id} does not exist", what.name()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Claims `(caller, request_id)` for a new aggregate with `id`. `Ok(None)`: the claim is new and
+/// the caller creates; `Ok(Some(existing))`: the same request already created `existing`.
+pub async fn claim_request(
+    tx: &mut PgConnection,
+    caller: &str,
+    request_id: &str,
+    what: Aggregate,
+    id: Uuid,
+) -> Result<Option<Uuid>, ChangeError> {
+    let inserted = sqlx::query(
+        "INSERT INTO create_requests (caller, request_id, aggregate, id) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (caller, request_id) DO NOTHING",
+    )
+    .bind(caller)
+    .bind(request_id)
+    .bind(what.name())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(None);
+    }
+    let (aggregate, existing): (String, Uuid) = sqlx::query_as(
+        "SELECT aggregate, id FROM create_requests WHERE caller = $1 AND request_id = $2",
+    )
+    .bind(caller)
+    .bind(request_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if aggregate != what.name() {
+        return Err(ChangeError::RequestIdReused(aggregate));
+    }
+    Ok(Some(existing))
+}
