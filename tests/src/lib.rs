@@ -191,6 +191,23 @@ impl TestApp {
     pub async fn organization(&self) -> OrganizationServiceClient<Channel> {
         OrganizationServiceClient::new(self.channel(ServiceName::Organization).await)
     }
+    pub async fn party(&self) -> org::party_service_client::PartyServiceClient<Channel> {
+        org::party_service_client::PartyServiceClient::new(
+            self.channel(ServiceName::Organization).await,
+        )
+    }
+    pub async fn enterprises(
+        &self,
+    ) -> org::enterprise_service_client::EnterpriseServiceClient<Channel> {
+        org::enterprise_service_client::EnterpriseServiceClient::new(
+            self.channel(ServiceName::Organization).await,
+        )
+    }
+    pub async fn care(&self) -> org::care_service_client::CareServiceClient<Channel> {
+        org::care_service_client::CareServiceClient::new(
+            self.channel(ServiceName::Organization).await,
+        )
+    }
     pub async fn governance(&self) -> GovernanceServiceClient<Channel> {
         GovernanceServiceClient::new(self.channel(ServiceName::Governance).await)
     }
@@ -360,6 +377,48 @@ impl TestApp {
             .await
             .expect("acknowledged");
         id
+    }
+
+    /// Every event `producer` has published on `subject` so far, decoded, oldest first.
+    pub async fn published<M: prost::Message + Default>(
+        &self,
+        producer: &str,
+        subject: &str,
+    ) -> Vec<M> {
+        use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+        use futures::StreamExt;
+        let stream = self
+            .rt
+            .bus
+            .jetstream
+            .get_stream(kit::bus::stream_name(producer))
+            .await
+            .expect("the producer's stream exists");
+        let mut consumer = stream
+            .create_consumer(pull::Config {
+                filter_subject: subject.to_owned(),
+                deliver_policy: DeliverPolicy::All,
+                ack_policy: AckPolicy::None,
+                ..Default::default()
+            })
+            .await
+            .expect("an ephemeral consumer");
+        let pending = consumer.info().await.expect("consumer info").num_pending as usize;
+        let mut out = Vec::with_capacity(pending);
+        if pending == 0 {
+            return out;
+        }
+        let mut messages = consumer
+            .fetch()
+            .max_messages(pending)
+            .expires(Duration::from_secs(2))
+            .messages()
+            .await
+            .expect("fetch");
+        while let Some(Ok(m)) = messages.next().await {
+            out.push(M::decode(m.payload.clone()).expect("the event decodes"));
+        }
+        out
     }
 
     /// A worker's balance as the API reports it.

@@ -6,6 +6,7 @@ use redsupply::seed::{self, SEAT};
 use redsupply_proto::{
     common::v1::LatLng,
     education::v1::{ListLearningSitesRequest, education_service_client::EducationServiceClient},
+    organization::v1::GetOrganizationStatsRequest,
     stations::v1::{Amenity, FindNearestStationsRequest, StationTier},
 };
 use redsupply_tests::{TestApp, eventually};
@@ -124,4 +125,42 @@ async fn the_demo_county_is_seeded_once_and_served() {
         .into_inner()
         .sites;
     assert_eq!(sites.len(), 9, "nine learning sites");
+
+    // The registry's headline figures, counted from the data by the API.
+    let stats = app
+        .organization()
+        .await
+        .get_organization_stats(with_bearer(
+            GetOrganizationStatsRequest::default(),
+            &app.admin_token(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.enterprises_surveyed, 19, "19 outlets surveyed");
+    assert_eq!(stats.party_organizations, 5, "5 new party organizations");
+    assert_eq!(stats.instructors, 25, "25 instructors");
+    assert_eq!(
+        stats.instructors_assigned_to_organizations, 5,
+        "5 instructors assigned"
+    );
+    assert_eq!(stats.members_in_touch, 145, "145 members in touch");
+    assert!(stats.workers_in_touch >= 2_000, "with 2,000+ workers");
+    assert_eq!(stats.forums, 4, "4 forums");
+    assert_eq!(stats.enterprise_issues_resolved, 18, "18 issues resolved");
+    assert_eq!(stats.communities, 9);
+    assert_eq!(stats.townships, 1);
+    assert_eq!(
+        stats.organizations_by_formation_mode.len(),
+        4,
+        "every formation mode"
+    );
+    assert_eq!(
+        (
+            first.registry.outlets_surveyed,
+            first.registry.members_in_touch,
+            first.registry.issues_resolved
+        ),
+        (19, 145, 18)
+    );
 }
