@@ -888,7 +888,7 @@ async fn guides_are_assigned_and_forum_issues_are_tracked_to_resolution() {
             guide(
                 pb::GuideKind::Instructor,
                 &outlets[..1],
-                &[branch.id.clone()],
+                std::slice::from_ref(&branch.id),
             ),
             &admin,
         ))
@@ -908,7 +908,7 @@ async fn guides_are_assigned_and_forum_issues_are_tracked_to_resolution() {
                 guide(
                     pb::GuideKind::RedCommissioner,
                     &outlets,
-                    &[branch.id.clone()],
+                    std::slice::from_ref(&branch.id),
                 ),
                 &admin,
             ))
