@@ -360,3 +360,58 @@ async fn the_same_request_id_twice_gives_one_tip_one_case_one_award() {
     let distinct: HashSet<_> = cases.iter().map(|c| c.id.clone()).collect();
     assert_eq!(distinct.len(), 1);
 }
+
+/// Concurrent calls share intake's transactions: a request id repeated within one batch, and tips
+/// of many reporters stored together, still give one tip and one TipSubmitted event each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_tips_share_commits_without_losing_or_doubling_any() {
+    let app = TestApp::spawn().await;
+    app.create_grid("Grid", 29.73, 103.56, 0.01).await;
+    let mut reporters = Vec::new();
+    for i in 0..16 {
+        reporters.push(app.register_worker(&format!("Rider {i}")).await);
+    }
+    let gov = app.governance().await;
+    let mut calls = Vec::new();
+    for i in 0..160 {
+        // Ten calls per reporter (the per-minute limit); three of them repeat one request id.
+        let (worker, token) = reporters[i % reporters.len()].clone();
+        let request_id = if i / reporters.len() < 3 {
+            format!("repeated-{worker}")
+        } else {
+            format!("tip-{i}")
+        };
+        let mut gov = gov.clone();
+        calls.push(tokio::spawn(async move {
+            gov.submit_tip(with_bearer(
+                new_tip(worker, &request_id, 29.735, 103.565),
+                &token,
+            ))
+            .await
+            .map(|r| (request_id, r.into_inner().tip.unwrap().id))
+        }));
+    }
+    let mut by_request: std::collections::HashMap<String, HashSet<String>> = Default::default();
+    for call in calls {
+        let (request_id, tip) = call.await.unwrap().expect("every tip is accepted");
+        by_request.entry(request_id).or_default().insert(tip);
+    }
+    // 16 × 7 distinct tips + 16 repeated ids, each answered with one tip id.
+    assert_eq!(by_request.len(), 128);
+    assert!(by_request.values().all(|tips| tips.len() == 1));
+    let pool = app.db.pool().await;
+    let tips: i64 = sqlx::query_scalar("SELECT count(*) FROM governance.tips")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(tips, 128);
+    app.consumer_idle("governance", governance::DISPATCH_CONSUMER)
+        .await;
+    let (routed, linked): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE case_id IS NOT NULL), count(DISTINCT id) FROM governance.tips",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((routed, linked), (128, 128), "one case link per tip");
+}

@@ -29,6 +29,7 @@ use crate::{
     domain::{self, MAX_DESCRIPTION_CHARS, MAX_PHOTOS},
     events,
     feed::Feed,
+    intake,
     store::{self, Cursor, NewTip},
 };
 
@@ -56,6 +57,8 @@ pub struct Api {
     pub routing: std::sync::Arc<domain::RoutingSettings>,
     /// 0: no limit.
     pub tips_per_minute: u32,
+    /// Group commit of SubmitTip.
+    pub intake: crate::intake::Intake,
 }
 
 /// The validated content of a `SubmitTipRequest`.
@@ -145,48 +148,23 @@ impl GovernanceService for Api {
             ));
         }
         let tip = validate_tip(r, caller.subject)?;
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| internal("storing the tip", e))?;
-        if self.tips_per_minute > 0 {
-            let recent = store::tips_since(
-                &mut tx,
-                tip.reporter_id,
-                Utc::now() - chrono::Duration::minutes(1),
-            )
-            .await
-            .map_err(|e| internal("storing the tip", e))?;
-            if recent >= i64::from(self.tips_per_minute) {
-                // Over the rate, a retry still gets the tip it created; only a new tip is refused.
-                if let Some(existing) =
-                    store::tip_by_request(&mut tx, tip.reporter_id, &tip.request_id)
-                        .await
-                        .map_err(|e| internal("storing the tip", e))?
-                {
-                    return Ok(Response::new(pb::SubmitTipResponse {
-                        tip: Some(existing.to_pb()),
-                    }));
-                }
+        let trace = kit::telemetry::current_context_headers();
+        let (row, new) = match self.intake.submit(tip, trace).await {
+            Ok(intake::Outcome::Stored(row, new)) => (row, new),
+            Ok(intake::Outcome::RateLimited) => {
                 metrics::counter!("tips_rate_limited_total").increment(1);
                 return Err(Status::resource_exhausted(format!(
                     "at most {} tips a minute per reporter; try again shortly",
                     self.tips_per_minute
                 )));
             }
-        }
-        let (row, new) = store::insert_tip(&mut tx, &tip)
-            .await
-            .map_err(|e| internal("storing the tip", e))?;
-        if new {
-            events::tip_submitted(&mut tx, &row)
-                .await
-                .map_err(|e| internal("storing the tip", e))?;
-        }
-        tx.commit()
-            .await
-            .map_err(|e| internal("storing the tip", e))?;
+            Err(intake::IntakeError::Unavailable) => {
+                return Err(Status::unavailable(
+                    "tip intake is overloaded or shutting down; retry with the same request_id",
+                ));
+            }
+            Err(intake::IntakeError::Database(e)) => return Err(internal("storing the tip", e)),
+        };
         tracing::Span::current().record("tip_id", tracing::field::display(row.id));
         metrics::counter!("tips_submitted_total", "new" => if new { "true" } else { "false" })
             .increment(1);

@@ -20,6 +20,11 @@ pub const CASE_REROUTED: &str = "redsupply.governance.case.rerouted";
 pub const CASE_ESCALATED: &str = "redsupply.governance.case.escalated";
 
 pub async fn tip_submitted(tx: &mut PgConnection, tip: &TipRow) -> Result<Uuid, sqlx::Error> {
+    enqueue(tx, tip_submitted_event(tip)).await
+}
+
+/// The TipSubmitted event of a stored tip (for intake's batched outbox writes).
+pub fn tip_submitted_event(tip: &TipRow) -> NewEvent {
     let msg = ev::TipSubmitted {
         tip_id: tip.id.to_string(),
         reporter_id: tip.reporter_id.to_string(),
@@ -32,7 +37,7 @@ pub async fn tip_submitted(tx: &mut PgConnection, tip: &TipRow) -> Result<Uuid, 
         submitted_at: Some(to_timestamp(tip.submitted_at)),
         filed_by_staff: tip.submitted_by != tip.reporter_id.to_string(),
     };
-    enqueue(tx, NewEvent::new(SOURCE, TIP_SUBMITTED, tip.id, &msg)).await
+    NewEvent::new(SOURCE, TIP_SUBMITTED, tip.id, &msg)
 }
 
 pub async fn case_assigned(

@@ -8,6 +8,7 @@ pub mod escalation;
 pub mod events;
 pub mod feed;
 pub mod grids;
+pub mod intake;
 pub mod store;
 pub mod volunteers;
 
@@ -127,7 +128,10 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         shutdown.clone(),
     ));
 
+    let (intake, committers) = intake::Intake::spawn(pool.clone(), settings.tips_per_minute);
+    tasks.extend(committers);
     let api = api::Api {
+        intake,
         pool: pool.clone(),
         feed,
         shutdown: shutdown.clone(),

@@ -873,3 +873,77 @@ pub async fn lock_grid_routing(tx: &mut PgConnection, exclusive: bool) -> Result
     sqlx::query(sql).bind(GRID_ROUTING_LOCK).execute(tx).await?;
     Ok(())
 }
+
+/// Inserts many tips in one statement; returns those inserted (not those whose reporter already
+/// sent the request id, nor a repeat of a key within `tips`).
+pub async fn insert_tips(
+    tx: &mut PgConnection,
+    tips: &[&NewTip],
+) -> Result<Vec<TipRow>, sqlx::Error> {
+    if tips.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = tips.iter().map(|_| Uuid::now_v7()).collect();
+    sqlx::query_as(concat!(
+        "INSERT INTO tips (id, request_id, reporter_id, submitted_by, category, description, latitude, longitude, photo_urls, observed_at, status)
+         SELECT u.id, u.request_id, u.reporter_id, u.submitted_by, u.category, u.description, u.latitude, u.longitude,
+                ARRAY(SELECT jsonb_array_elements_text(u.photos)), u.observed_at, $11
+         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::int2[], $6::text[], $7::float8[], $8::float8[], $9::jsonb[], $10::timestamptz[])
+              AS u(id, request_id, reporter_id, submitted_by, category, description, latitude, longitude, photos, observed_at)
+         ON CONFLICT (reporter_id, request_id) DO NOTHING
+         RETURNING ",
+        tip_columns!()
+    ))
+    .bind(&ids)
+    .bind(tips.iter().map(|t| t.request_id.as_str()).collect::<Vec<_>>())
+    .bind(tips.iter().map(|t| t.reporter_id).collect::<Vec<_>>())
+    .bind(tips.iter().map(|t| t.submitted_by.as_str()).collect::<Vec<_>>())
+    .bind(tips.iter().map(|t| t.category).collect::<Vec<_>>())
+    .bind(tips.iter().map(|t| t.description.as_str()).collect::<Vec<_>>())
+    .bind(tips.iter().map(|t| t.latitude).collect::<Vec<_>>())
+    .bind(tips.iter().map(|t| t.longitude).collect::<Vec<_>>())
+    .bind(
+        tips.iter()
+            .map(|t| sqlx::types::Json(&t.photo_urls))
+            .collect::<Vec<_>>(),
+    )
+    .bind(tips.iter().map(|t| t.observed_at).collect::<Vec<_>>())
+    .bind(pb::TipStatus::Received as i16)
+    .fetch_all(&mut *tx)
+    .await
+}
+
+/// The stored tips for these (reporter, request id) keys.
+pub async fn tips_by_requests(
+    tx: &mut PgConnection,
+    tips: &[&NewTip],
+) -> Result<Vec<TipRow>, sqlx::Error> {
+    if tips.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(concat!(
+        "SELECT ",
+        tip_columns!(),
+        " FROM tips WHERE (reporter_id, request_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::text[]))"
+    ))
+    .bind(tips.iter().map(|t| t.reporter_id).collect::<Vec<_>>())
+    .bind(tips.iter().map(|t| t.request_id.as_str()).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await
+}
+
+/// Tips per reporter since `since`, for the reporters given (absent: none).
+pub async fn tips_since_many(
+    conn: &mut PgConnection,
+    reporters: &[Uuid],
+    since: DateTime<Utc>,
+) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT reporter_id, count(*) FROM tips WHERE reporter_id = ANY($1) AND submitted_at >= $2
+         GROUP BY reporter_id",
+    )
+    .bind(reporters)
+    .bind(since)
+    .fetch_all(conn)
+    .await
+}

@@ -55,3 +55,50 @@ pub async fn enqueue(conn: &mut PgConnection, event: NewEvent) -> Result<Uuid, s
         .await?;
     Ok(id)
 }
+
+/// Writes many events in one statement (and one `NOTIFY`), each with the trace context its
+/// request carried (`traces[i]` for `events[i]`): for producers that group-commit many requests.
+pub async fn enqueue_batch(
+    conn: &mut PgConnection,
+    events: Vec<NewEvent>,
+    traces: &[std::collections::HashMap<String, String>],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = events.len();
+    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
+    let mut subjects = Vec::with_capacity(n);
+    let mut sources = Vec::with_capacity(n);
+    let mut aggregates = Vec::with_capacity(n);
+    let mut payloads = Vec::with_capacity(n);
+    for e in events {
+        subjects.push(e.subject);
+        sources.push(e.source.to_owned());
+        aggregates.push(e.aggregate_id);
+        payloads.push(e.payload);
+    }
+    let parents: Vec<Option<String>> = (0..n)
+        .map(|i| traces.get(i).and_then(|t| t.get("traceparent").cloned()))
+        .collect();
+    let states: Vec<Option<String>> = (0..n)
+        .map(|i| traces.get(i).and_then(|t| t.get("tracestate").cloned()))
+        .collect();
+    sqlx::query(
+        "INSERT INTO outbox (event_id, subject, source, ce_subject, payload, traceparent, tracestate)
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[])",
+    )
+    .bind(&ids)
+    .bind(&subjects)
+    .bind(&sources)
+    .bind(&aggregates)
+    .bind(&payloads)
+    .bind(&parents)
+    .bind(&states)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("SELECT pg_notify(current_schema() || '_outbox', '')")
+        .execute(&mut *conn)
+        .await?;
+    Ok(ids)
+}

@@ -1,0 +1,242 @@
+//! Group commit for tip intake. Concurrent `SubmitTip` calls queue here; a few committers each take
+//! whatever has queued (up to [`MAX_BATCH`]) and store it in one transaction — one multi-row insert
+//! of tips, one of their outbox events, one commit — and only then answer each call. A tip is
+//! acknowledged only after its commit, as before, but the cost of a commit (and its fsync) is
+//! shared by every tip that arrived while the previous one was in flight. If a batch fails for a
+//! reason other than the database being away, its tips are retried one by one, so one bad tip
+//! cannot fail its neighbours.
+
+use std::{collections::HashMap, sync::Arc};
+
+use chrono::{Duration, Utc};
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::{
+    events,
+    store::{NewTip, TipRow},
+};
+
+/// Most tips in one transaction.
+pub const MAX_BATCH: usize = 256;
+/// Transactions in flight at once.
+pub const COMMITTERS: usize = 4;
+/// Calls that may wait for a committer before SubmitTip answers UNAVAILABLE.
+const QUEUE: usize = 20_000;
+
+/// What became of a submitted tip.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Stored (`true`) or already stored under the same request id (`false`).
+    Stored(TipRow, bool),
+    /// The reporter is over the per-minute limit and this is a new tip.
+    RateLimited,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("storing the tip failed")]
+    Database(#[from] sqlx::Error),
+    #[error("tip intake is shutting down or overloaded")]
+    Unavailable,
+}
+
+struct Pending {
+    tip: NewTip,
+    trace: HashMap<String, String>,
+    reply: oneshot::Sender<Result<Outcome, Arc<sqlx::Error>>>,
+}
+
+/// The handle SubmitTip uses; cheap to clone.
+#[derive(Clone)]
+pub struct Intake {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl Intake {
+    /// Starts the committers. They stop once every handle is gone (the server has drained its
+    /// calls at shutdown) and the queue is empty, so no accepted call goes unanswered.
+    pub fn spawn(pool: PgPool, tips_per_minute: u32) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        let tasks = (0..COMMITTERS)
+            .map(|_| {
+                let (pool, rx) = (pool.clone(), rx.clone());
+                tokio::spawn(async move {
+                    while let Some(batch) = next_batch(&rx).await {
+                        commit_batch(&pool, tips_per_minute, batch).await;
+                    }
+                })
+            })
+            .collect();
+        (Self { queue: tx }, tasks)
+    }
+
+    /// Stores the tip with whichever others are waiting; answers after the commit.
+    pub async fn submit(
+        &self,
+        tip: NewTip,
+        trace: HashMap<String, String>,
+    ) -> Result<Outcome, IntakeError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .try_send(Pending { tip, trace, reply })
+            .map_err(|_| IntakeError::Unavailable)?;
+        match answer.await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(e)) => Err(IntakeError::Database(unshare(e))),
+            Err(_) => Err(IntakeError::Unavailable),
+        }
+    }
+}
+
+/// One batch's error is shared by its tips; each caller gets its own copy of the cause.
+fn unshare(e: Arc<sqlx::Error>) -> sqlx::Error {
+    match Arc::try_unwrap(e) {
+        Ok(e) => e,
+        Err(shared) => sqlx::Error::Protocol(format!("batch commit failed: {shared}")),
+    }
+}
+
+/// Waits for one tip, then takes whatever else has queued, up to [`MAX_BATCH`].
+async fn next_batch(rx: &Mutex<mpsc::Receiver<Pending>>) -> Option<Vec<Pending>> {
+    let mut rx = rx.lock().await;
+    let first = rx.recv().await?;
+    let mut batch = Vec::with_capacity(MAX_BATCH.min(rx.len() + 1));
+    batch.push(first);
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(p) => batch.push(p),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+async fn commit_batch(pool: &PgPool, tips_per_minute: u32, batch: Vec<Pending>) {
+    metrics::histogram!("intake_batch_size").record(batch.len() as f64);
+    let tips: Vec<&NewTip> = batch.iter().map(|p| &p.tip).collect();
+    let traces: Vec<&HashMap<String, String>> = batch.iter().map(|p| &p.trace).collect();
+    match store_batch(pool, tips_per_minute, &tips, &traces).await {
+        Ok(outcomes) => {
+            for (p, o) in batch.into_iter().zip(outcomes) {
+                let _ = p.reply.send(Ok(o));
+            }
+        }
+        Err(e) if batch.len() > 1 && !unavailable(&e) => {
+            tracing::warn!(error = %e, tips = batch.len(), "a batch of tips failed; storing them one by one");
+            for p in batch {
+                let one = store_batch(pool, tips_per_minute, &[&p.tip], &[&p.trace]).await;
+                let _ = p.reply.send(
+                    one.map(|mut o| o.pop().expect("one outcome per tip"))
+                        .map_err(Arc::new),
+                );
+            }
+        }
+        Err(e) => {
+            let e = Arc::new(e);
+            for p in batch {
+                let _ = p.reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+fn unavailable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+    )
+}
+
+/// Stores the tips in one transaction; outcomes in the order given.
+async fn store_batch(
+    pool: &PgPool,
+    tips_per_minute: u32,
+    tips: &[&NewTip],
+    traces: &[&HashMap<String, String>],
+) -> Result<Vec<Outcome>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let admitted = admit(&mut tx, tips_per_minute, tips).await?;
+    let to_insert: Vec<&NewTip> = tips
+        .iter()
+        .zip(&admitted)
+        .filter(|(_, ok)| **ok)
+        .map(|(t, _)| *t)
+        .collect();
+    let inserted = crate::store::insert_tips(&mut tx, &to_insert).await?;
+    let inserted_keys: HashMap<(Uuid, &str), usize> = inserted
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ((t.reporter_id, t.request_id.as_str()), i))
+        .collect();
+    // Everything not inserted now: retries of stored tips, or refused ones (which a retry may be).
+    let missing: Vec<&NewTip> = tips
+        .iter()
+        .filter(|t| !inserted_keys.contains_key(&(t.reporter_id, t.request_id.as_str())))
+        .copied()
+        .collect();
+    let existing = crate::store::tips_by_requests(&mut tx, &missing).await?;
+    let existing: HashMap<(Uuid, &str), &TipRow> = existing
+        .iter()
+        .map(|t| ((t.reporter_id, t.request_id.as_str()), t))
+        .collect();
+
+    let mut events = Vec::with_capacity(inserted.len());
+    let mut event_traces = Vec::with_capacity(inserted.len());
+    let mut answered_new: std::collections::HashSet<usize> = Default::default();
+    let mut outcomes = Vec::with_capacity(tips.len());
+    for (i, t) in tips.iter().enumerate() {
+        let key = (t.reporter_id, t.request_id.as_str());
+        let outcome = match (inserted_keys.get(&key), existing.get(&key)) {
+            // The first call with this key in the batch gets "new"; a duplicate within the
+            // batch gets the same tip as a retry would.
+            (Some(&k), _) => {
+                let new = answered_new.insert(k);
+                if new {
+                    events.push(events::tip_submitted_event(&inserted[k]));
+                    event_traces.push(traces[i].clone());
+                }
+                Outcome::Stored(inserted[k].clone(), new)
+            }
+            (None, Some(row)) => Outcome::Stored((*row).clone(), false),
+            (None, None) => Outcome::RateLimited,
+        };
+        outcomes.push(outcome);
+    }
+    kit::bus::enqueue_batch(&mut tx, events, &event_traces).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Which tips are within their reporter's per-minute limit, counting the tips stored in the last
+/// minute and those earlier in this batch.
+async fn admit(
+    tx: &mut PgConnection,
+    tips_per_minute: u32,
+    tips: &[&NewTip],
+) -> Result<Vec<bool>, sqlx::Error> {
+    if tips_per_minute == 0 {
+        return Ok(vec![true; tips.len()]);
+    }
+    let mut reporters: Vec<Uuid> = tips.iter().map(|t| t.reporter_id).collect();
+    reporters.sort_unstable();
+    reporters.dedup();
+    let mut recent: HashMap<Uuid, i64> =
+        crate::store::tips_since_many(tx, &reporters, Utc::now() - Duration::minutes(1))
+            .await?
+            .into_iter()
+            .collect();
+    Ok(tips
+        .iter()
+        .map(|t| {
+            let n = recent.entry(t.reporter_id).or_default();
+            let ok = *n < i64::from(tips_per_minute);
+            if ok {
+                *n += 1;
+            }
+            ok
+        })
+        .collect())
+}
