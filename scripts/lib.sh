@@ -134,7 +134,8 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
 }
 
-ensure_packages() {
+# What running the stack needs (no Rust toolchain): nats-server, PostgreSQL and psql.
+ensure_runtime_packages() {
   local missing=()
   find_nats_server >/dev/null || missing+=(nats-server)
   pg_bindir >/dev/null || missing+=(postgresql)
@@ -145,6 +146,10 @@ ensure_packages() {
     apt_install nats-server postgresql postgresql-client
   fi
   export_nats_server_bin
+}
+
+ensure_packages() {
+  ensure_runtime_packages
 
   command -v cargo >/dev/null 2>&1 || die "cargo not found; install Rust via rustup"
   # fmt and clippy are rustup components that minimal toolchains may lack.
@@ -324,14 +329,17 @@ nats_answers() {
   fi
 }
 
+# REDSUPPLY_NATS_STORE: the JetStream store directory (default .data/nats); scripts/bench keeps
+# its own so that it can start from an empty one.
 start_private_nats() {
+  local store=${REDSUPPLY_NATS_STORE:-$DATA_DIR/nats}
   export_nats_server_bin
-  mkdir -p "$DATA_DIR/nats"
+  mkdir -p "$store"
   log "starting private nats-server on 127.0.0.1:$PRIVATE_NATS_PORT (log: $DATA_DIR/nats.log)"
   # setsid+nohup: keep running after this script (and its terminal) exit.
   # stdout/stderr catch errors raised before the -l log file is opened.
   setsid nohup "$NATS_SERVER_BIN" -a 127.0.0.1 -p "$PRIVATE_NATS_PORT" -js \
-    -sd "$DATA_DIR/nats" -l "$DATA_DIR/nats.log" -P "$DATA_DIR/nats.pid" \
+    -sd "$store" -l "$DATA_DIR/nats.log" -P "$DATA_DIR/nats.pid" \
     </dev/null >"$DATA_DIR/nats.out" 2>&1 &
   local pid=$! i
   for ((i = 0; i < 150; i++)); do
