@@ -39,6 +39,27 @@ impl Handler for Dispatch {
         let span = tracing::info_span!("dispatch", tip_id = %tip_id, case_id = tracing::field::Empty, grid_id = tracing::field::Empty, merged = tracing::field::Empty);
         self.dispatch(tx, tip_id).instrument(span).await
     }
+
+    async fn handle_many(
+        &self,
+        tx: &mut PgConnection,
+        events: &[&Event],
+    ) -> Result<(), HandlerError> {
+        let mut ids = Vec::with_capacity(events.len());
+        for event in events {
+            let e: ev::TipSubmitted = event.decode()?;
+            ids.push(Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?);
+        }
+        let span = tracing::info_span!("dispatch_many", tips = ids.len());
+        self.dispatch_many(tx, &ids).instrument(span).await
+    }
+}
+
+/// Where a tip of a group goes: a case that was open before the group, or one the group opens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Target {
+    Existing(usize),
+    New(usize),
 }
 
 impl Dispatch {
@@ -128,6 +149,222 @@ impl Dispatch {
             ),
         );
         tracing::info!(department = %case.department, number = ?case.number, "case assigned");
+        Ok(())
+    }
+
+    /// The set-wise dispatch of tips that arrived together: the same decisions as [`Self::dispatch`]
+    /// tip by tip, in id order (a tip may merge into a case an earlier tip of the group opened), in
+    /// about a dozen statements for the whole group. Anything unusual (a tip that does not exist,
+    /// a case closed under us) is an error, and the consumer then dispatches the group tip by tip.
+    async fn dispatch_many(&self, tx: &mut PgConnection, ids: &[Uuid]) -> Result<(), HandlerError> {
+        let mut tips = store::lock_tips(tx, ids).await?;
+        if tips.len() != ids.len() {
+            return Err(HandlerError::permanent(
+                "a tip of the group does not exist (or came twice)",
+            ));
+        }
+        tips.retain(|t| t.status == TipStatus::Received as i16);
+        if tips.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let distance = self.merge.distance_meters;
+        let merging = distance > 0.0;
+        let mut candidates: Vec<Vec<CaseRow>> = vec![Vec::new(); tips.len()];
+        if merging {
+            let mut keys: Vec<i64> = tips
+                .iter()
+                .flat_map(|t| {
+                    domain::merge_lock_keys(t.category, t.latitude, t.longitude, distance)
+                })
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            store::advisory_xact_locks(tx, &keys).await?;
+            let boxes: Vec<store::MergeBox> = tips
+                .iter()
+                .map(|t| {
+                    let (dlat, dlng) = domain::degrees_around(t.latitude, distance);
+                    store::MergeBox {
+                        category: t.category,
+                        lat: (t.latitude - dlat, t.latitude + dlat),
+                        lng: (t.longitude - dlng, t.longitude + dlng),
+                    }
+                })
+                .collect();
+            let since = now - Duration::minutes(self.merge.window_minutes);
+            for (i, case) in store::open_cases_near_many(tx, &boxes, since).await? {
+                candidates[i as usize].push(case);
+            }
+        }
+        store::lock_grid_routing(tx, false).await?;
+        self.grids.refresh_if_stale(tx, &self.pool).await?;
+        let index = self.grids.current();
+
+        let mut existing: Vec<CaseRow> = Vec::new();
+        let mut new_cases: Vec<CaseRow> = Vec::new();
+        let mut targets: Vec<Target> = Vec::with_capacity(tips.len());
+        for (i, tip) in tips.iter().enumerate() {
+            // Nearest, then oldest; cases the group opens are newer than any before it.
+            let mut best: Option<(f64, usize, Target)> = None;
+            if merging {
+                let mut consider = |d: f64, order: usize, t: Target| {
+                    if d <= distance && best.is_none_or(|(bd, bo, _)| (d, order) < (bd, bo)) {
+                        best = Some((d, order, t));
+                    }
+                };
+                let mut older: Vec<&CaseRow> = candidates[i].iter().collect();
+                older.sort_by_key(|c| (c.created_at, c.id));
+                for (k, c) in older.into_iter().enumerate() {
+                    let d = domain::distance_meters(
+                        tip.latitude,
+                        tip.longitude,
+                        c.latitude,
+                        c.longitude,
+                    );
+                    let pos = match existing.iter().position(|e| e.id == c.id) {
+                        Some(p) => p,
+                        None => {
+                            existing.push(c.clone());
+                            existing.len() - 1
+                        }
+                    };
+                    consider(d, k, Target::Existing(pos));
+                }
+                for (k, c) in new_cases.iter().enumerate() {
+                    if c.category == tip.category {
+                        let d = domain::distance_meters(
+                            tip.latitude,
+                            tip.longitude,
+                            c.latitude,
+                            c.longitude,
+                        );
+                        consider(d, usize::MAX / 2 + k, Target::New(k));
+                    }
+                }
+            }
+            match best {
+                Some((_, _, target)) => targets.push(target),
+                None => {
+                    let grid = index.locate(tip.latitude, tip.longitude);
+                    let category = TipCategory::try_from(i32::from(tip.category))
+                        .unwrap_or(TipCategory::Other);
+                    new_cases.push(CaseRow {
+                        id: Uuid::now_v7(),
+                        grid_id: grid,
+                        department: self.routing.department(category, grid.is_some()),
+                        status: CaseStatus::Assigned as i16,
+                        category: tip.category,
+                        latitude: tip.latitude,
+                        longitude: tip.longitude,
+                        due_at: now + self.routing.deadline(category),
+                        note: String::new(),
+                        version: 0,
+                        created_at: now,
+                        updated_at: now,
+                        number: None,
+                        external_ref: String::new(),
+                        escalated_at: None,
+                        reporter_count: 0,
+                    });
+                    targets.push(Target::New(new_cases.len() - 1));
+                }
+            }
+        }
+        // Only the existing cases some tip actually joins are touched.
+        let mut joins = vec![0i64; existing.len()];
+        for t in &targets {
+            if let Target::Existing(p) = t {
+                joins[*p] += 1;
+            }
+        }
+        let joined: Vec<usize> = (0..existing.len()).filter(|&p| joins[p] > 0).collect();
+        let mut held: std::collections::HashMap<
+            Uuid,
+            (Vec<Uuid>, std::collections::HashSet<Uuid>),
+        > = Default::default();
+        if !joined.is_empty() {
+            let ids: Vec<Uuid> = joined.iter().map(|&p| existing[p].id).collect();
+            let counts: Vec<i64> = joined.iter().map(|&p| joins[p]).collect();
+            let touched = store::touch_open_cases(tx, &ids, &counts).await?;
+            if touched.len() != ids.len() {
+                return Err(HandlerError::transient(
+                    "a case closed while tips were merging into it",
+                ));
+            }
+            for (id, version) in touched {
+                let p = existing
+                    .iter()
+                    .position(|e| e.id == id)
+                    .expect("touched a joined case");
+                // Each joining tip advances the version by one, from where it was.
+                existing[p].version = version - joins[p];
+                existing[p].updated_at = now;
+            }
+            for (case, tip, reporter, status) in store::tips_of_cases(tx, &ids).await? {
+                let entry = held.entry(case).or_default();
+                entry.0.push(tip);
+                if status != TipStatus::Rejected as i16 {
+                    entry.1.insert(reporter);
+                }
+            }
+        }
+        let year = (now + Duration::minutes(i64::from(self.utc_offset_minutes))).year();
+        if !new_cases.is_empty() {
+            let last =
+                store::reserve_case_numbers(tx, &self.county_code, year, new_cases.len() as i64)
+                    .await?;
+            let first = last - new_cases.len() as i64 + 1;
+            for (k, c) in new_cases.iter_mut().enumerate() {
+                c.number = Some(domain::case_number(
+                    &self.county_code,
+                    year,
+                    first + k as i64,
+                ));
+            }
+        }
+
+        // Walk the tips in order: each is one change of its case, with the version it produced.
+        let mut links = Vec::with_capacity(tips.len());
+        let mut changes = Vec::with_capacity(tips.len());
+        let mut announced = Vec::with_capacity(tips.len());
+        let mut opened_by: Vec<Option<usize>> = vec![None; new_cases.len()];
+        for (i, (tip, target)) in tips.iter().zip(&targets).enumerate() {
+            let (case, merged) = match *target {
+                Target::Existing(p) => (&mut existing[p], true),
+                Target::New(k) => {
+                    let merged = opened_by[k].is_some();
+                    opened_by[k].get_or_insert(i);
+                    (&mut new_cases[k], merged)
+                }
+            };
+            case.version += 1;
+            let (tip_ids, reporters) = held.entry(case.id).or_default();
+            tip_ids.push(tip.id);
+            reporters.insert(tip.reporter_id);
+            case.reporter_count = reporters.len() as i64;
+            let status = if merged {
+                TipStatus::Merged
+            } else {
+                TipStatus::Routed
+            };
+            links.push((tip.id, case.id, status));
+            changes.push((case.to_pb(tip_ids), case.grid_id));
+            announced.push(events::case_assigned_event(case, tip.id, merged));
+        }
+        if !new_cases.is_empty() {
+            store::insert_cases(tx, &new_cases).await?;
+            store::record_dispatch_transitions(tx, &new_cases).await?;
+        }
+        store::link_tips(tx, &links).await?;
+        store::record_changes(tx, &changes).await?;
+        kit::bus::enqueue_batch(tx, announced, &[]).await?;
+        tracing::info!(
+            tips = tips.len(),
+            opened = new_cases.len(),
+            joined = joined.len(),
+            "tips dispatched together"
+        );
         Ok(())
     }
 

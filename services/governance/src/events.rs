@@ -46,6 +46,11 @@ pub async fn case_assigned(
     tip_id: Uuid,
     merged: bool,
 ) -> Result<Uuid, sqlx::Error> {
+    enqueue(tx, case_assigned_event(case, tip_id, merged)).await
+}
+
+/// The CaseAssigned event of a tip routed (or merged) into `case` at its current version.
+pub fn case_assigned_event(case: &CaseRow, tip_id: Uuid, merged: bool) -> NewEvent {
     let msg = ev::CaseAssigned {
         case_id: case.id.to_string(),
         tip_id: tip_id.to_string(),
@@ -57,7 +62,7 @@ pub async fn case_assigned(
         merged,
         number: case.number.clone().unwrap_or_default(),
     };
-    enqueue(tx, NewEvent::new(SOURCE, CASE_ASSIGNED, case.id, &msg)).await
+    NewEvent::new(SOURCE, CASE_ASSIGNED, case.id, &msg)
 }
 
 pub async fn case_status_changed(

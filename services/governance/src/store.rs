@@ -947,3 +947,215 @@ pub async fn tips_since_many(
     .fetch_all(conn)
     .await
 }
+
+// ---- Set-wise dispatch: the same effects as the per-tip statements above, for a whole group of
+// tips in a handful of statements.
+
+/// Locks the tips (in id order, as every dispatcher does) and returns them in that order.
+pub async fn lock_tips(tx: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<TipRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        tip_columns!(),
+        " FROM tips WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+    ))
+    .bind(ids)
+    .fetch_all(tx)
+    .await
+}
+
+/// Takes transaction-scoped advisory locks on `keys` in ascending order.
+pub async fn advisory_xact_locks(tx: &mut PgConnection, keys: &[i64]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest($1::int8[]) AS k ORDER BY k) AS s",
+    )
+    .bind(keys)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// A tip's merge neighbourhood: its category and a box around it.
+pub struct MergeBox {
+    pub category: i16,
+    pub lat: (f64, f64),
+    pub lng: (f64, f64),
+}
+
+/// Open cases created since `since` inside each box, tagged with the box's index.
+pub async fn open_cases_near_many(
+    tx: &mut PgConnection,
+    boxes: &[MergeBox],
+    since: DateTime<Utc>,
+) -> Result<Vec<(i32, CaseRow)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Tagged {
+        idx: i32,
+        #[sqlx(flatten)]
+        case: CaseRow,
+    }
+    let rows: Vec<Tagged> = sqlx::query_as(
+        "SELECT u.idx, c.id, c.grid_id, c.department, c.status, c.category, c.latitude, c.longitude, c.due_at,
+                c.note, c.version, c.created_at, c.updated_at, c.number, c.external_ref, c.escalated_at,
+                (SELECT count(DISTINCT t.reporter_id) FROM tips t WHERE t.case_id = c.id AND t.status <> 4) AS reporter_count
+         FROM unnest($1::int4[], $2::int2[], $3::float8[], $4::float8[], $5::float8[], $6::float8[])
+              AS u(idx, category, lat_min, lat_max, lng_min, lng_max)
+         JOIN cases c ON c.category = u.category AND c.status IN (1, 2, 3)
+              AND c.latitude BETWEEN u.lat_min AND u.lat_max AND c.longitude BETWEEN u.lng_min AND u.lng_max
+              AND c.created_at >= $7",
+    )
+    .bind((0..boxes.len() as i32).collect::<Vec<_>>())
+    .bind(boxes.iter().map(|b| b.category).collect::<Vec<_>>())
+    .bind(boxes.iter().map(|b| b.lat.0).collect::<Vec<_>>())
+    .bind(boxes.iter().map(|b| b.lat.1).collect::<Vec<_>>())
+    .bind(boxes.iter().map(|b| b.lng.0).collect::<Vec<_>>())
+    .bind(boxes.iter().map(|b| b.lng.1).collect::<Vec<_>>())
+    .bind(since)
+    .fetch_all(tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.idx, r.case)).collect())
+}
+
+/// Reserves `count` consecutive case numbers; returns the last.
+pub async fn reserve_case_numbers(
+    tx: &mut PgConnection,
+    county: &str,
+    year: i32,
+    count: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO case_counters (county, year, last) VALUES ($1, $2, $3)
+         ON CONFLICT (county, year) DO UPDATE SET last = case_counters.last + $3 RETURNING last",
+    )
+    .bind(county)
+    .bind(year)
+    .bind(count)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn insert_cases(tx: &mut PgConnection, cases: &[CaseRow]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO cases (id, grid_id, department, status, category, latitude, longitude, due_at, note, version, created_at, updated_at, number)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int2[], $5::int2[], $6::float8[], $7::float8[],
+                              $8::timestamptz[], $9::text[], $10::int8[], $11::timestamptz[], $12::timestamptz[], $13::text[])",
+    )
+    .bind(cases.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.grid_id).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.department.as_str()).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.status).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.category).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.latitude).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.longitude).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.due_at).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.note.as_str()).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.version).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.created_at).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.updated_at).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.number.as_deref()).collect::<Vec<_>>())
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The system's first transition of each new case (to its grid, or to the county queue).
+pub async fn record_dispatch_transitions(
+    tx: &mut PgConnection,
+    cases: &[CaseRow],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO case_transitions (case_id, from_status, to_status, from_grid_id, to_grid_id,
+             from_department, to_department, actor, reason)
+         SELECT u.case_id, NULL, u.to_status, NULL, u.to_grid_id, NULL, u.to_department, 'system',
+                CASE WHEN u.to_grid_id IS NULL THEN 'outside every grid: county queue'
+                     ELSE 'dispatched to the grid holding the tip' END
+         FROM UNNEST($1::uuid[], $2::int2[], $3::uuid[], $4::text[]) AS u(case_id, to_status, to_grid_id, to_department)",
+    )
+    .bind(cases.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.status).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.grid_id).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.department.as_str()).collect::<Vec<_>>())
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Bumps each case's version by its count (tips joined it) if it is still open; returns the cases
+/// bumped with their new versions.
+pub async fn touch_open_cases(
+    tx: &mut PgConnection,
+    ids: &[Uuid],
+    counts: &[i64],
+) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE cases c SET version = c.version + u.n, updated_at = now()
+         FROM UNNEST($1::uuid[], $2::int8[]) AS u(id, n)
+         WHERE c.id = u.id AND c.status IN (1, 2, 3)
+         RETURNING c.id, c.version",
+    )
+    .bind(ids)
+    .bind(counts)
+    .fetch_all(tx)
+    .await
+}
+
+/// The tips (id, reporter) each case holds, in id order.
+pub async fn tips_of_cases(
+    tx: &mut PgConnection,
+    cases: &[Uuid],
+) -> Result<Vec<(Uuid, Uuid, Uuid, i16)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT case_id, id, reporter_id, status FROM tips WHERE case_id = ANY($1) ORDER BY case_id, id",
+    )
+    .bind(cases)
+    .fetch_all(tx)
+    .await
+}
+
+/// Links each tip to its case with its new status.
+pub async fn link_tips(
+    tx: &mut PgConnection,
+    links: &[(Uuid, Uuid, pb::TipStatus)],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tips t SET case_id = u.case_id, status = u.status
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::int2[]) AS u(id, case_id, status) WHERE t.id = u.id",
+    )
+    .bind(links.iter().map(|l| l.0).collect::<Vec<_>>())
+    .bind(links.iter().map(|l| l.1).collect::<Vec<_>>())
+    .bind(links.iter().map(|l| l.2 as i16).collect::<Vec<_>>())
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Appends case changes to the feed in the order given, then wakes the watchers once.
+pub async fn record_changes(
+    tx: &mut PgConnection,
+    changes: &[(pb::Case, Option<Uuid>)],
+) -> Result<(), sqlx::Error> {
+    use prost::Message;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO case_changes (case_id, grid_id, previous_grid_id, snapshot, status)
+         SELECT u.case_id, u.grid_id, NULL, u.snapshot, u.status
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[], $4::int2[]) WITH ORDINALITY AS u(case_id, grid_id, snapshot, status, n)
+         ORDER BY u.n",
+    )
+    .bind(
+        changes
+            .iter()
+            .map(|(c, _)| Uuid::parse_str(&c.id).unwrap_or_default())
+            .collect::<Vec<_>>(),
+    )
+    .bind(changes.iter().map(|(_, g)| *g).collect::<Vec<_>>())
+    .bind(changes.iter().map(|(c, _)| c.encode_to_vec()).collect::<Vec<_>>())
+    .bind(changes.iter().map(|(c, _)| c.status as i16).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("SELECT pg_notify('governance_case_changes', '')")
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}

@@ -146,12 +146,122 @@ fn tip_ref(tip: &str) -> String {
     format!("tip:{tip}")
 }
 
+const TIP_SUBMITTED: &str = "redsupply.governance.tip.submitted";
+const CASE_ASSIGNED: &str = "redsupply.governance.case.assigned";
+
+/// The awards of many submitted tips `(event, reporter, tip, filed by staff)` in a few statements:
+/// the same rules as [`award`] one by one (balances locked in worker order, no award for a tip
+/// filed by staff or already rejected, the daily cap applied in event order, one entry per event).
+async fn award_tips(
+    tx: &mut PgConnection,
+    rules: &Rules,
+    tips: &[(Uuid, Uuid, Uuid, bool)],
+) -> Result<(), sqlx::Error> {
+    if tips.is_empty() {
+        return Ok(());
+    }
+    let mut workers: Vec<Uuid> = tips.iter().map(|t| t.1).collect();
+    workers.sort_unstable();
+    workers.dedup();
+    let mut balances = store::lock_balances(tx, &workers).await?;
+    let amount = rules.points.tip_submitted;
+    if amount <= 0 {
+        return Ok(());
+    }
+    let tip_ids: Vec<Uuid> = tips.iter().map(|t| t.2).collect();
+    let rejected = store::rejected_among(tx, &tip_ids).await?;
+    let cap = rules.points.daily_cap.get(REASON_TIP_SUBMITTED).copied();
+    let mut earned = match cap {
+        Some(_) => {
+            let since = rules.clock.start_of_day(Utc::now());
+            store::earned_since_many(tx, &workers, REASON_TIP_SUBMITTED, since).await?
+        }
+        None => Default::default(),
+    };
+    let refs: Vec<String> = tips.iter().map(|t| tip_ref(&t.2.to_string())).collect();
+    let mut entries = Vec::with_capacity(tips.len());
+    for ((event, worker, tip, by_staff), subject) in tips.iter().zip(&refs) {
+        if *by_staff || rejected.contains(tip) {
+            continue;
+        }
+        let so_far = earned.entry(*worker).or_default();
+        let points = domain::capped(amount, cap, *so_far);
+        if points == 0 {
+            continue;
+        }
+        *so_far += points;
+        entries.push(NewEntry {
+            worker: *worker,
+            points,
+            reason: REASON_TIP_SUBMITTED,
+            source_event_id: *event,
+            subject_ref: Some(subject),
+            reverses: None,
+        });
+    }
+    let appended = store::append_awards(tx, &entries).await?;
+    let mut deltas: std::collections::HashMap<Uuid, i64> = Default::default();
+    let mut announced = Vec::with_capacity(appended.len());
+    for entry in &appended {
+        *deltas.entry(entry.worker_id).or_default() += entry.points;
+        let balance = balances.entry(entry.worker_id).or_default();
+        *balance += entry.points;
+        let msg = ev::PointsAwarded {
+            entry_id: entry.id.to_string(),
+            worker_id: entry.worker_id.to_string(),
+            points: entry.points,
+            reason: entry.reason.clone(),
+            source_event_id: entry.source_event_id.to_string(),
+            balance: *balance,
+            occurred_at: Some(to_timestamp(entry.created_at)),
+        };
+        announced.push(NewEvent::new(SOURCE, POINTS_AWARDED, entry.worker_id, &msg));
+    }
+    if !deltas.is_empty() {
+        store::add_to_balances(tx, &deltas).await?;
+    }
+    kit::bus::enqueue_batch(tx, announced, &[]).await?;
+    tracing::info!(
+        tips = tips.len(),
+        awarded = appended.len(),
+        "tips awarded together"
+    );
+    Ok(())
+}
+
 /// Consumer `stations-points`: every governance event that earns or costs points.
 pub struct GovernanceAwards {
     pub rules: Rules,
 }
 
 impl Handler for GovernanceAwards {
+    /// Under load a group is submitted tips and the case assignments that follow them (which earn
+    /// nothing): those are awarded set-wise. A group holding anything else goes event by event.
+    async fn handle_many(
+        &self,
+        tx: &mut PgConnection,
+        events: &[&Event],
+    ) -> Result<(), HandlerError> {
+        let set_wise = events
+            .iter()
+            .all(|e| e.subject == TIP_SUBMITTED || e.subject == CASE_ASSIGNED);
+        if !set_wise {
+            for event in events {
+                self.handle(&mut *tx, event).await?;
+            }
+            return Ok(());
+        }
+        let mut tips = Vec::new();
+        for event in events.iter().filter(|e| e.subject == TIP_SUBMITTED) {
+            let e: ev::TipSubmitted = event.decode()?;
+            let worker = Uuid::parse_str(&e.reporter_id).map_err(HandlerError::permanent)?;
+            let tip = Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?;
+            tips.push((event.id, worker, tip, e.filed_by_staff));
+        }
+        award_tips(tx, &self.rules, &tips).await?;
+        Ok(())
+    }
+
     async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
         match event.subject.as_str() {
             "redsupply.governance.tip.submitted" => {

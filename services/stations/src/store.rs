@@ -2,6 +2,8 @@
 //! redemption locks the worker's balance row first, so caps and the never-below-zero rule hold
 //! under concurrency.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
@@ -866,4 +868,103 @@ pub async fn leaderboard(
     .bind(limit)
     .fetch_all(pool)
     .await
+}
+
+// ---- Set-wise awards for many submitted tips at once (the same effects as `lock_balance`,
+// `tip_rejected`, `earned_since` and `append_entry`, in one statement each).
+
+/// Locks the workers' balance rows in id order (creating them at zero); returns the balances.
+pub async fn lock_balances(
+    tx: &mut PgConnection,
+    workers: &[Uuid],
+) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO balances (worker_id, points) SELECT w, 0 FROM unnest($1::uuid[]) AS w ORDER BY w
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(workers)
+    .execute(&mut *tx)
+    .await?;
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT worker_id, points FROM balances WHERE worker_id = ANY($1) ORDER BY worker_id FOR UPDATE",
+    )
+    .bind(workers)
+    .fetch_all(tx)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Which of these tips were rejected.
+pub async fn rejected_among(
+    tx: &mut PgConnection,
+    tips: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, sqlx::Error> {
+    let rows: Vec<Uuid> =
+        sqlx::query_scalar("SELECT tip_id FROM rejected_tips WHERE tip_id = ANY($1)")
+            .bind(tips)
+            .fetch_all(tx)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Points each worker earned for `reason` since `since`.
+pub async fn earned_since_many(
+    tx: &mut PgConnection,
+    workers: &[Uuid],
+    reason: &str,
+    since: DateTime<Utc>,
+) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT worker_id, COALESCE(sum(points), 0)::bigint FROM ledger_entries
+         WHERE worker_id = ANY($1) AND reason = $2 AND created_at >= $3 AND points > 0
+         GROUP BY worker_id",
+    )
+    .bind(workers)
+    .bind(reason)
+    .bind(since)
+    .fetch_all(tx)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Appends awards (no reversals) unless their source event already has its entry; returns the
+/// entries appended, in the order given. The caller locked the balances and adds to them.
+pub async fn append_awards(
+    tx: &mut PgConnection,
+    entries: &[NewEntry<'_>],
+) -> Result<Vec<EntryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO ledger_entries (id, worker_id, points, reason, source_event_id, subject_ref)
+         SELECT u.id, u.worker_id, u.points, u.reason, u.source_event_id, u.subject_ref
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::text[], $5::uuid[], $6::text[]) WITH ORDINALITY
+              AS u(id, worker_id, points, reason, source_event_id, subject_ref, n)
+         ORDER BY u.n
+         ON CONFLICT (source_event_id, reason, worker_id) DO NOTHING
+         RETURNING id, worker_id, points, reason, source_event_id, created_at, subject_ref",
+    )
+    .bind(entries.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.worker).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.points).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.reason).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.source_event_id).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.subject_ref).collect::<Vec<_>>())
+    .fetch_all(tx)
+    .await
+}
+
+/// Adds to locked balances (one delta per worker).
+pub async fn add_to_balances(
+    tx: &mut PgConnection,
+    deltas: &HashMap<Uuid, i64>,
+) -> Result<(), sqlx::Error> {
+    let (workers, points): (Vec<Uuid>, Vec<i64>) = deltas.iter().map(|(w, p)| (*w, *p)).unzip();
+    sqlx::query(
+        "UPDATE balances b SET points = b.points + u.d, updated_at = now()
+         FROM UNNEST($1::uuid[], $2::int8[]) AS u(w, d) WHERE b.worker_id = u.w",
+    )
+    .bind(&workers)
+    .bind(&points)
+    .execute(tx)
+    .await?;
+    Ok(())
 }

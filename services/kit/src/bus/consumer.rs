@@ -101,6 +101,24 @@ pub trait Handler: Send + Sync + 'static {
         event: &'a Event,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
 
+    /// Applies several events that arrived together, none applied before, in one go. The default
+    /// applies them one after another; a handler may instead work set-wise (a few statements for
+    /// the whole group). On any error the consumer undoes the group and applies its events again
+    /// one by one, each in its own savepoint, so a set-wise path only has to handle the common
+    /// case and may refuse anything unusual with an error.
+    fn handle_many<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [&'a Event],
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a {
+        async move {
+            for event in events {
+                self.handle(&mut *tx, event).await?;
+            }
+            Ok(())
+        }
+    }
+
     /// Runs after the transaction committed (e.g. to update an in-memory index).
     fn after_commit(&self, _event: &Event) {}
 }
@@ -331,6 +349,33 @@ impl<H: Handler> Runner<H> {
         msgs: Vec<async_nats::jetstream::Message>,
     ) -> Result<(), Crashed> {
         let items: Vec<Prepared> = msgs.into_iter().map(|m| self.prepare(m)).collect();
+        if items.len() > 1 && items.iter().all(|i| i.has_id) {
+            match self.apply_group(&items).await {
+                Ok(outcomes) => {
+                    metrics::counter!("consumer_groups_applied_total", "consumer" => self.spec.durable)
+                        .increment(1);
+                    for (item, outcome) in items.into_iter().zip(outcomes) {
+                        self.finish(item, Ok(outcome)).await?;
+                    }
+                    return Ok(());
+                }
+                Err(e) if e.infrastructure => {
+                    let text = e.to_string();
+                    for item in items {
+                        let err = HandlerError {
+                            permanent: false,
+                            infrastructure: true,
+                            source: text.clone().into(),
+                        };
+                        self.finish(item, Err(err)).await?;
+                    }
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::debug!(consumer = self.spec.durable, error = %e, "the group failed as a whole; applying its events one by one");
+                }
+            }
+        }
         let mut results: Vec<Result<Outcome, HandlerError>> = Vec::with_capacity(items.len());
         let committed: Result<(), HandlerError> = async {
             let mut tx = self.pool.begin().await?;
@@ -433,6 +478,44 @@ impl<H: Handler> Runner<H> {
             }
         }
         Ok(())
+    }
+
+    /// The whole group in one transaction: one inbox insert for every event, then the handler's
+    /// set-wise effect for the fresh ones. Outcomes in the order of `items`.
+    async fn apply_group(&self, items: &[Prepared]) -> Result<Vec<Outcome>, HandlerError> {
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<Uuid> = items.iter().map(|i| i.event.id).collect();
+        let fresh: std::collections::HashSet<Uuid> = sqlx::query_scalar(
+            "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
+             ON CONFLICT DO NOTHING RETURNING event_id",
+        )
+        .bind(self.spec.durable)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        // An event delivered twice within the group is applied once.
+        let mut first = std::collections::HashSet::new();
+        let outcomes: Vec<Outcome> = items
+            .iter()
+            .map(|i| {
+                if fresh.contains(&i.event.id) && first.insert(i.event.id) {
+                    Outcome::Applied
+                } else {
+                    Outcome::Duplicate
+                }
+            })
+            .collect();
+        let events: Vec<&Event> = items
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| matches!(o, Outcome::Applied))
+            .map(|(i, _)| &i.event)
+            .collect();
+        self.handler.handle_many(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(outcomes)
     }
 
     /// The inbox row and the handler's effect, inside the caller's (savepoint) transaction.

@@ -1,0 +1,143 @@
+//! Tips that reach the dispatcher and the points consumer together are handled set-wise, in one
+//! transaction for the group: the outcome must be exactly what tip-by-tip handling gives — near
+//! duplicates merge into one case (even one the same group opened), distinct tips get cases with
+//! distinct numbers, every tip is one change of its case with the version it produced, and every
+//! reporter one award per tip.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use governance::store::NewTip;
+use redsupply::ServiceName;
+use redsupply_proto::{events::v1 as ev, governance::v1::TipCategory};
+use redsupply_tests::{TestApp, eventually};
+use uuid::Uuid;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_tips_is_dispatched_and_awarded_as_tip_by_tip_handling_would() {
+    let mut app = TestApp::spawn().await;
+    app.create_grid("Grid", 29.70, 103.50, 0.1).await;
+    let mut reporters = Vec::new();
+    for i in 0..5 {
+        reporters.push(app.register_worker(&format!("Rider {i}")).await.0);
+    }
+    // With governance stopped, 40 tips are stored with their events: the relay publishes them at
+    // once when it starts, and the dispatcher pulls them as groups.
+    app.stop_service(ServiceName::Governance).await;
+    let pool = app.db.pool().await;
+    let tip = |i: usize, lat: f64, lng: f64| NewTip {
+        request_id: format!("burst-{i}"),
+        reporter_id: reporters[i % reporters.len()],
+        submitted_by: reporters[i % reporters.len()].to_string(),
+        category: TipCategory::Traffic as i16,
+        description: "light out".into(),
+        latitude: lat,
+        longitude: lng,
+        photo_urls: vec![],
+        observed_at: Utc::now(),
+    };
+    // 10 at one crossing (they must share one case), 30 more each ~110 m from any other.
+    let mut tips: Vec<NewTip> = (0..10).map(|i| tip(i, 29.75, 103.55)).collect();
+    tips.extend((10..40).map(|i| tip(i, 29.71 + 0.001 * i as f64, 103.51)));
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("SET search_path TO governance")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let refs: Vec<&NewTip> = tips.iter().collect();
+    let stored = governance::store::insert_tips(&mut conn, &refs)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 40);
+    kit::bus::enqueue_batch(
+        &mut conn,
+        stored
+            .iter()
+            .map(governance::events::tip_submitted_event)
+            .collect(),
+        &[],
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    app.start_service(ServiceName::Governance).await;
+
+    eventually("every tip of the burst to be dispatched", || {
+        let pool = pool.clone();
+        async move {
+            let left: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM governance.tips WHERE request_id LIKE 'burst-%' AND case_id IS NULL",
+            )
+            .fetch_one(&pool)
+            .await
+            .ok()?;
+            (left == 0).then_some(())
+        }
+    })
+    .await;
+    app.consumer_idle("governance", governance::DISPATCH_CONSUMER)
+        .await;
+    let counts: (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 2), count(*) FILTER (WHERE status = 3),
+                count(*) FILTER (WHERE case_id IS NULL)
+         FROM governance.tips WHERE request_id LIKE 'burst-%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(counts, (31, 9, 0), "31 routed, 9 merged, none left over");
+    let cases: Vec<(Uuid, String, i64)> =
+        sqlx::query_as("SELECT id, number, version FROM governance.cases ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(cases.len(), 31);
+    let numbers: HashSet<&str> = cases.iter().map(|c| c.1.as_str()).collect();
+    assert_eq!(numbers.len(), 31, "every case its own number");
+    let crossing: (Uuid, i64, i64) = sqlx::query_as(
+        "SELECT c.id, c.version, (SELECT count(*) FROM governance.tips t WHERE t.case_id = c.id)
+         FROM governance.cases c WHERE c.latitude = 29.75",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((crossing.1, crossing.2), (10, 10), "one tip, one version");
+    let changes: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM governance.case_changes WHERE case_id = $1")
+            .bind(crossing.0)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(changes, 10, "each tip is one change of its case");
+
+    let assigned = eventually("every assignment to be published", || async {
+        let events: Vec<ev::CaseAssigned> = app
+            .published("governance", "redsupply.governance.case.assigned")
+            .await;
+        (events.len() == 40).then_some(events)
+    })
+    .await;
+    let mut versions: Vec<i64> = assigned
+        .iter()
+        .filter(|e| e.case_id == crossing.0.to_string())
+        .map(|e| e.version)
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=10).collect::<Vec<_>>());
+    assert_eq!(assigned.iter().filter(|e| e.merged).count(), 9);
+
+    // Five reporters, eight tips each: the daily cap (50 points, 5 a tip) is not reached.
+    app.consumer_idle("governance", stations::POINTS_CONSUMER)
+        .await;
+    for r in &reporters {
+        app.await_balance(*r, 40).await;
+    }
+    let awards: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM stations.ledger_entries WHERE reason = 'tip_submitted'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(awards, 40);
+    app.assert_ledger_replays().await;
+}
