@@ -84,7 +84,15 @@ pub async fn serve(
             .layer(ObserveLayer)
             .add_routes(routes)
             .serve_with_incoming_shutdown(
-                TcpListenerStream::new(listener),
+                // Replies go out at once: with Nagle on, a small unary reply written in two parts
+                // waits for the client's delayed ACK (40 ms) between them.
+                tokio_stream::StreamExt::map(TcpListenerStream::new(listener), |conn| {
+                    conn.inspect(|s| {
+                        if let Err(e) = s.set_nodelay(true) {
+                            tracing::debug!(error = %e, "TCP_NODELAY not set");
+                        }
+                    })
+                }),
                 shutdown.cancelled_owned(),
             )
             .await

@@ -154,6 +154,31 @@ pub async fn lock(
     }
 }
 
+/// Soft-deletes a locked aggregate: it keeps its row (and history), with a new version.
+pub async fn mark_deleted(
+    tx: &mut PgConnection,
+    what: Aggregate,
+    id: Uuid,
+) -> Result<(), sqlx::Error> {
+    let sql = match what {
+        Aggregate::Worker => {
+            "UPDATE workers SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = $1"
+        }
+        Aggregate::Organization => {
+            "UPDATE organizations SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = $1"
+        }
+        Aggregate::Guide => {
+            "UPDATE guides SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = $1"
+        }
+        Aggregate::Enterprise => {
+            "UPDATE enterprises SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = $1"
+        }
+        other => unreachable!("{} is not deleted softly", other.name()),
+    };
+    sqlx::query(sql).bind(id).execute(tx).await?;
+    Ok(())
+}
+
 /// Whether `id` names a live (not deleted) aggregate; for references in requests.
 pub async fn exists(tx: &mut PgConnection, what: Aggregate, id: Uuid) -> Result<bool, sqlx::Error> {
     let sql = match what {

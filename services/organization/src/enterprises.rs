@@ -135,12 +135,7 @@ pub async fn delete(
 ) -> Result<EnterpriseRow, ChangeError> {
     let mut tx = pool.begin().await?;
     change::lock(&mut tx, Aggregate::Enterprise, id, expected_version).await?;
-    sqlx::query(
-        "UPDATE enterprises SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = $1",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    change::mark_deleted(&mut tx, Aggregate::Enterprise, id).await?;
     let row = get(&mut tx, id).await?.expect("enterprise exists");
     events::enterprise_changed(&mut tx, &row).await?;
     tx.commit().await?;

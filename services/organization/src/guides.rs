@@ -127,12 +127,7 @@ pub async fn delete(
 ) -> Result<GuideRow, ChangeError> {
     let mut tx = pool.begin().await?;
     change::lock(&mut tx, Aggregate::Guide, id, expected_version).await?;
-    sqlx::query(
-        "UPDATE guides SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = $1",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    change::mark_deleted(&mut tx, Aggregate::Guide, id).await?;
     let row = get(&mut tx, id).await?;
     events::guide_changed(&mut tx, &row).await?;
     tx.commit().await?;

@@ -197,12 +197,7 @@ pub async fn delete(
             "organization {id} still has {children} organizations under it and {members} members"
         )));
     }
-    sqlx::query(
-        "UPDATE organizations SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = $1",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    change::mark_deleted(&mut tx, Aggregate::Organization, id).await?;
     let row = get(&mut tx, id).await?.expect("organization exists");
     events::organization_changed(&mut tx, &row).await?;
     tx.commit().await?;

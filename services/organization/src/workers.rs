@@ -102,12 +102,7 @@ pub async fn delete(
 ) -> Result<WorkerRow, ChangeError> {
     let mut tx = pool.begin().await?;
     change::lock(&mut tx, Aggregate::Worker, id, expected_version).await?;
-    sqlx::query(
-        "UPDATE workers SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = $1",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    change::mark_deleted(&mut tx, Aggregate::Worker, id).await?;
     let row = load(&mut tx, id).await?;
     events::worker_updated(&mut tx, &row).await?;
     tx.commit().await?;

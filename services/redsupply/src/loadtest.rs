@@ -347,6 +347,45 @@ pub async fn run(o: &Options, tokens: &Tokens) -> anyhow::Result<Report> {
 
 /// Waits until every accepted tip is routed or merged and awarded, then checks that each has
 /// exactly one award and sits in its case; records the end-to-end latencies.
+/// A reporter's tip awards: tip id → when each award for it was written.
+async fn awards_of(
+    points: &mut PointsServiceClient<Channel>,
+    staff: &str,
+    reporter: Uuid,
+) -> anyhow::Result<HashMap<String, Vec<DateTime<Utc>>>> {
+    let mut awards: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
+    let mut token = String::new();
+    loop {
+        let page = points
+            .list_ledger_entries(with_bearer(
+                ListLedgerEntriesRequest {
+                    worker_id: reporter.to_string(),
+                    page_size: 500,
+                    page_token: token.clone(),
+                },
+                staff,
+            ))
+            .await?
+            .into_inner();
+        for e in page.entries {
+            if e.reason == "tip_submitted"
+                && let Some(tip) = e.subject.strip_prefix("tip:")
+            {
+                awards.entry(tip.to_owned()).or_default().push(
+                    e.created_at
+                        .as_ref()
+                        .and_then(from_timestamp)
+                        .unwrap_or_else(Utc::now),
+                );
+            }
+        }
+        if page.next_page_token.is_empty() {
+            return Ok(awards);
+        }
+        token = page.next_page_token;
+    }
+}
+
 async fn verify(
     o: &Options,
     tokens: &Tokens,
@@ -359,8 +398,9 @@ async fn verify(
     let mut to_case = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
     let mut to_points =
         Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
-    let mut points = PointsServiceClient::new(
+    let points = PointsServiceClient::new(
         tonic::transport::Endpoint::from_shared(o.stations.clone())?
+            .tcp_nodelay(true)
             .connect()
             .await?,
     );
@@ -428,65 +468,45 @@ async fn verify(
         }
     }
 
-    // Awards: one ledger entry per tip, found through each reporter's ledger.
-    let mut by_reporter: HashMap<Uuid, Vec<&str>> = HashMap::new();
+    // Awards: one ledger entry per tip, found through each reporter's ledger (64 reporters at a
+    // time).
+    let mut by_reporter: HashMap<Uuid, Vec<String>> = HashMap::new();
     for a in accepted {
-        by_reporter.entry(a.reporter).or_default().push(&a.tip);
+        by_reporter
+            .entry(a.reporter)
+            .or_default()
+            .push(a.tip.clone());
     }
+    let mut jobs = Vec::with_capacity(by_reporter.len());
     for (reporter, tips) in by_reporter {
-        loop {
-            let mut awards: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
-            let mut token = String::new();
+        let (mut points, staff, sem) = (points.clone(), staff.clone(), sem.clone());
+        jobs.push(tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await?;
             loop {
-                let page = points
-                    .list_ledger_entries(with_bearer(
-                        ListLedgerEntriesRequest {
-                            worker_id: reporter.to_string(),
-                            page_size: 500,
-                            page_token: token.clone(),
-                        },
-                        &staff,
-                    ))
-                    .await?
-                    .into_inner();
-                for e in page.entries {
-                    if e.reason == "tip_submitted"
-                        && let Some(tip) = e.subject.strip_prefix("tip:")
-                    {
-                        awards.entry(tip.to_owned()).or_default().push(
-                            e.created_at
-                                .as_ref()
-                                .and_then(from_timestamp)
-                                .unwrap_or_else(Utc::now),
-                        );
+                let awards = awards_of(&mut points, &staff, reporter).await?;
+                let missing = tips.iter().filter(|t| !awards.contains_key(*t)).count();
+                if missing == 0 || Instant::now() > deadline {
+                    return anyhow::Ok((tips, awards));
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }));
+    }
+    for job in jobs {
+        let (tips, awards) = job.await??;
+        for t in &tips {
+            match awards.get(t).map(Vec::as_slice) {
+                None | Some([]) => report.lost.push(format!("{t} (no award)")),
+                Some([at]) => {
+                    if let Some(s) = submitted_at.get(t) {
+                        let _ = to_points
+                            .record((*at - *s).num_microseconds().unwrap_or(0).max(1) as u64);
                     }
                 }
-                if page.next_page_token.is_empty() {
-                    break;
-                }
-                token = page.next_page_token;
+                Some(many) => report
+                    .duplicated
+                    .push(format!("{t} ({} awards)", many.len())),
             }
-            let missing = tips.iter().filter(|t| !awards.contains_key(**t)).count();
-            if missing == 0 || Instant::now() > deadline {
-                for t in &tips {
-                    match awards.get(*t).map(Vec::as_slice) {
-                        None | Some([]) => report.lost.push(format!("{t} (no award)")),
-                        Some([at]) => {
-                            if let Some(s) = submitted_at.get(*t) {
-                                let _ =
-                                    to_points
-                                        .record((*at - *s).num_microseconds().unwrap_or(0).max(1)
-                                            as u64);
-                            }
-                        }
-                        Some(many) => report
-                            .duplicated
-                            .push(format!("{t} ({} awards)", many.len())),
-                    }
-                }
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
     report.verified = true;

@@ -235,6 +235,11 @@ pub struct GovernanceAwards {
 }
 
 impl Handler for GovernanceAwards {
+    /// A case assignment (one per tip) earns nothing.
+    fn ignores(&self, event: &Event) -> bool {
+        event.subject == CASE_ASSIGNED
+    }
+
     /// Under load a group is submitted tips and the case assignments that follow them (which earn
     /// nothing): those are awarded set-wise. A group holding anything else goes event by event.
     async fn handle_many(

@@ -119,6 +119,12 @@ pub trait Handler: Send + Sync + 'static {
         }
     }
 
+    /// Whether the event has no effect at all here (a consumer of a wide subject that acts on
+    /// few of its events): it is acknowledged without a transaction or an inbox row.
+    fn ignores(&self, _event: &Event) -> bool {
+        false
+    }
+
     /// Runs after the transaction committed (e.g. to update an in-memory index).
     fn after_commit(&self, _event: &Event) {}
 }
@@ -153,6 +159,8 @@ struct Runner<H> {
 enum Outcome {
     Applied,
     Duplicate,
+    /// No effect here (see [`Handler::ignores`]).
+    Ignored,
 }
 
 /// The consumer task ends as a crashed process would (tests only).
@@ -348,7 +356,16 @@ impl<H: Handler> Runner<H> {
         &self,
         msgs: Vec<async_nats::jetstream::Message>,
     ) -> Result<(), Crashed> {
-        let items: Vec<Prepared> = msgs.into_iter().map(|m| self.prepare(m)).collect();
+        let (ignored, items): (Vec<Prepared>, Vec<Prepared>) = msgs
+            .into_iter()
+            .map(|m| self.prepare(m))
+            .partition(|i| i.has_id && self.handler.ignores(&i.event));
+        for item in ignored {
+            self.finish(item, Ok(Outcome::Ignored)).await?;
+        }
+        if items.is_empty() {
+            return Ok(());
+        }
         if items.len() > 1 && items.iter().all(|i| i.has_id) {
             match self.apply_group(&items).await {
                 Ok(outcomes) => {
@@ -449,6 +466,7 @@ impl<H: Handler> Runner<H> {
                 tracing::debug!("already applied; acknowledging");
                 ack(&msg, AckKind::Ack).await;
             }
+            Ok(Outcome::Ignored) => ack(&msg, AckKind::Ack).await,
             Err(e) if e.infrastructure => {
                 metrics::counter!("consumer_failures_total", "consumer" => durable).increment(1);
                 let delay = super::relay::backoff(delivered.min(30) as u32);
