@@ -69,6 +69,9 @@ impl Relay {
         let mut stream_ready = false;
         let mut failures: u32 = 0;
         let mut batches: u64 = 0;
+        // Counting the outbox is not free under load: at most once a second.
+        // (An idle relay still wakes every poll interval, so the gauge settles within a second.)
+        let mut backlog_at: Option<std::time::Instant> = None;
         loop {
             if !stream_ready {
                 match self.bus.ensure_stream(self.producer).await {
@@ -94,6 +97,7 @@ impl Relay {
                     if n as i64 == self.batch {
                         if batches.is_multiple_of(64) {
                             self.record_backlog().await;
+                            backlog_at = Some(std::time::Instant::now());
                         }
                         continue;
                     }
@@ -115,7 +119,10 @@ impl Relay {
                     continue;
                 }
             }
-            self.record_backlog().await;
+            if backlog_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                self.record_backlog().await;
+                backlog_at = Some(std::time::Instant::now());
+            }
             if shutdown.is_cancelled() {
                 break;
             }
