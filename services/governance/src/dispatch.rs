@@ -231,8 +231,12 @@ impl Dispatch {
                     };
                     consider(d, k, Target::Existing(pos));
                 }
+                let (dlat, dlng) = domain::degrees_around(tip.latitude, distance);
                 for (k, c) in new_cases.iter().enumerate() {
-                    if c.category == tip.category {
+                    // The same box the candidate query applies to cases opened before the group.
+                    let in_box = (c.latitude - tip.latitude).abs() <= dlat
+                        && (c.longitude - tip.longitude).abs() <= dlng;
+                    if c.category == tip.category && in_box {
                         let d = domain::distance_meters(
                             tip.latitude,
                             tip.longitude,
@@ -340,7 +344,9 @@ impl Dispatch {
             };
             case.version += 1;
             let (tip_ids, reporters) = held.entry(case.id).or_default();
-            tip_ids.push(tip.id);
+            // In id order, as a case's tips are listed everywhere else.
+            let at = tip_ids.partition_point(|t| *t < tip.id);
+            tip_ids.insert(at, tip.id);
             reporters.insert(tip.reporter_id);
             case.reporter_count = reporters.len() as i64;
             let status = if merged {

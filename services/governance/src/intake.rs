@@ -143,11 +143,21 @@ async fn commit_batch(pool: &PgPool, tips_per_minute: u32, batch: Vec<Pending>) 
     }
 }
 
+/// The database is away (or refusing connections): retrying tip by tip would only wait longer.
 fn unavailable(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-    )
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            // connection exceptions, operator intervention (shutdown), insufficient resources
+            c.starts_with("08") || c.starts_with("57P") || c.starts_with("53")
+        }),
+        _ => false,
+    }
 }
 
 /// Stores the tips in one transaction; outcomes in the order given.
@@ -228,9 +238,14 @@ async fn admit(
             .await?
             .into_iter()
             .collect();
+    // A request id repeated within the batch is one tip: it takes one slot, once.
+    let mut seen: std::collections::HashSet<(Uuid, &str)> = Default::default();
     Ok(tips
         .iter()
         .map(|t| {
+            if !seen.insert((t.reporter_id, t.request_id.as_str())) {
+                return true;
+            }
             let n = recent.entry(t.reporter_id).or_default();
             let ok = *n < i64::from(tips_per_minute);
             if ok {

@@ -199,7 +199,14 @@ async fn award_tips(
             reverses: None,
         });
     }
-    let appended = store::append_awards(tx, &entries).await?;
+    let mut appended = store::append_awards(tx, &entries).await?;
+    // RETURNING order is not promised: running balances follow the events' order.
+    let order: std::collections::HashMap<Uuid, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.source_event_id, i))
+        .collect();
+    appended.sort_by_key(|e| order.get(&e.source_event_id).copied().unwrap_or(usize::MAX));
     let mut deltas: std::collections::HashMap<Uuid, i64> = Default::default();
     let mut announced = Vec::with_capacity(appended.len());
     for entry in &appended {
