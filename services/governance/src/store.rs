@@ -534,34 +534,6 @@ pub async fn grid_boundary(
     Ok(b.map(|b| b.0))
 }
 
-pub async fn tip_by_request(
-    conn: &mut PgConnection,
-    reporter: Uuid,
-    request_id: &str,
-) -> Result<Option<TipRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        tip_columns!(),
-        " FROM tips WHERE reporter_id = $1 AND request_id = $2"
-    ))
-    .bind(reporter)
-    .bind(request_id)
-    .fetch_optional(conn)
-    .await
-}
-
-pub async fn tips_since(
-    conn: &mut PgConnection,
-    reporter: Uuid,
-    since: DateTime<Utc>,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM tips WHERE reporter_id = $1 AND submitted_at >= $2")
-        .bind(reporter)
-        .bind(since)
-        .fetch_one(conn)
-        .await
-}
-
 /// A reporter's tips, newest first, with their case's status, note and number.
 pub async fn tips_of(
     pool: &PgPool,

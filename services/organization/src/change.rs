@@ -10,6 +10,7 @@ use uuid::Uuid;
 /// The aggregates whose rows carry `version` and (most) `deleted_at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Aggregate {
+    Grid,
     Worker,
     Township,
     Community,
@@ -28,6 +29,7 @@ pub enum Aggregate {
 impl Aggregate {
     pub fn name(self) -> &'static str {
         match self {
+            Aggregate::Grid => "grid",
             Aggregate::Worker => "worker",
             Aggregate::Township => "township",
             Aggregate::Community => "community",
@@ -44,9 +46,13 @@ impl Aggregate {
         }
     }
 
-    /// Locks the row and reads `(version, deleted)`.
-    fn lock_sql(self) -> &'static str {
-        match self {
+    /// Locks the row and reads `(version, deleted)`; `None` for aggregates never changed after
+    /// they are created (visits, report-ins).
+    fn lock_sql(self) -> Option<&'static str> {
+        Some(match self {
+            Aggregate::Grid => {
+                "SELECT version, deleted_at IS NOT NULL FROM grids WHERE id = $1 FOR UPDATE"
+            }
             Aggregate::Worker => {
                 "SELECT version, deleted_at IS NOT NULL FROM workers WHERE id = $1 FOR UPDATE"
             }
@@ -73,10 +79,8 @@ impl Aggregate {
             Aggregate::HardshipFile => {
                 "SELECT version, FALSE FROM hardship_files WHERE id = $1 FOR UPDATE"
             }
-            Aggregate::CareVisit | Aggregate::ReportIn | Aggregate::CensusVisit => {
-                "SELECT 1::BIGINT, FALSE WHERE FALSE AND $1::uuid IS NULL"
-            }
-        }
+            Aggregate::CareVisit | Aggregate::ReportIn | Aggregate::CensusVisit => return None,
+        })
     }
 }
 
@@ -138,7 +142,10 @@ pub async fn lock(
     id: Uuid,
     expected: i64,
 ) -> Result<i64, ChangeError> {
-    let row: Option<(i64, bool)> = sqlx::query_as(what.lock_sql())
+    let Some(sql) = what.lock_sql() else {
+        return Err(ChangeError::NotFound { what, id });
+    };
+    let row: Option<(i64, bool)> = sqlx::query_as(sql)
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;

@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    change::{Aggregate, ChangeError},
+    change::{self, Aggregate, ChangeError},
     events,
     personal::Vault,
     store::{self, CommunityRow, GridRow, NewWorker, WorkerRow},
@@ -15,18 +15,9 @@ use crate::{
 pub enum RegistryError {
     #[error("community {0} not found")]
     UnknownCommunity(Uuid),
-    #[error("grid {0} not found")]
-    UnknownGrid(Uuid),
-    #[error("grid {0} was deleted")]
-    DeletedGrid(Uuid),
-    #[error("the grid is at version {current}, not {expected}; reload and retry")]
-    StaleGrid { current: i64, expected: i64 },
-    #[error("the {what} is at version {current}, not {expected}; reload and retry")]
-    Stale {
-        what: &'static str,
-        current: i64,
-        expected: i64,
-    },
+    /// The aggregate changed is missing, deleted or at another version.
+    #[error(transparent)]
+    Change(#[from] ChangeError),
     #[error("township {0} not found")]
     UnknownTownship(Uuid),
     #[error(transparent)]
@@ -76,7 +67,7 @@ pub async fn upsert_grid(
         return Err(RegistryError::UnknownCommunity(c));
     }
     if let Some(id) = change.id {
-        check(&mut tx, id, change.expected_version).await?;
+        change::lock(&mut tx, Aggregate::Grid, id, change.expected_version).await?;
     }
     let (row, changed) = store::upsert_grid(
         &mut tx,
@@ -88,7 +79,10 @@ pub async fn upsert_grid(
         change.boundary,
     )
     .await?
-    .ok_or(RegistryError::UnknownGrid(change.id.unwrap_or_default()))?;
+    .ok_or(ChangeError::NotFound {
+        what: Aggregate::Grid,
+        id: change.id.unwrap_or_default(),
+    })?;
     if changed {
         events::grid_upserted(&mut tx, &row).await?;
     }
@@ -120,20 +114,7 @@ pub async fn upsert_community(
             .ok_or(RegistryError::UnknownTownship(t))?;
     }
     if let Some(id) = c.id {
-        match crate::change::lock(&mut tx, Aggregate::Community, id, c.expected_version).await {
-            Ok(_) => {}
-            Err(ChangeError::Stale {
-                current, expected, ..
-            }) => {
-                return Err(RegistryError::Stale {
-                    what: "community",
-                    current,
-                    expected,
-                });
-            }
-            Err(ChangeError::Database(e)) => return Err(e.into()),
-            Err(_) => return Err(RegistryError::UnknownCommunity(id)),
-        }
+        change::lock(&mut tx, Aggregate::Community, id, c.expected_version).await?;
     }
     let (id, name) = (c.id, c.name);
     let (row, changed) = store::upsert_community(
@@ -154,15 +135,6 @@ pub async fn upsert_community(
     Ok(row)
 }
 
-async fn check(tx: &mut sqlx::PgConnection, id: Uuid, expected: i64) -> Result<(), RegistryError> {
-    match store::check_grid(tx, id, expected).await? {
-        store::GridCheck::Ok => Ok(()),
-        store::GridCheck::NotFound => Err(RegistryError::UnknownGrid(id)),
-        store::GridCheck::Deleted => Err(RegistryError::DeletedGrid(id)),
-        store::GridCheck::Stale(current) => Err(RegistryError::StaleGrid { current, expected }),
-    }
-}
-
 /// Soft-deletes a grid and announces it; read models stop routing to it.
 pub async fn delete_grid(
     pool: &PgPool,
@@ -170,7 +142,7 @@ pub async fn delete_grid(
     expected_version: i64,
 ) -> Result<GridRow, RegistryError> {
     let mut tx = pool.begin().await?;
-    check(&mut tx, id, expected_version).await?;
+    change::lock(&mut tx, Aggregate::Grid, id, expected_version).await?;
     let row = store::delete_grid(&mut tx, id).await?;
     events::grid_deleted(&mut tx, &row).await?;
     tx.commit().await?;

@@ -348,33 +348,6 @@ pub async fn search_workers(
     .await
 }
 
-/// Whether a grid may be changed now.
-pub enum GridCheck {
-    Ok,
-    NotFound,
-    Stale(i64),
-    Deleted,
-}
-
-/// Locks the grid and checks the caller's expected version (0: no check).
-pub async fn check_grid(
-    tx: &mut PgConnection,
-    id: Uuid,
-    expected: i64,
-) -> Result<GridCheck, sqlx::Error> {
-    let row: Option<(i64, Option<DateTime<Utc>>)> =
-        sqlx::query_as("SELECT version, deleted_at FROM grids WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    Ok(match row {
-        None => GridCheck::NotFound,
-        Some((_, Some(_))) => GridCheck::Deleted,
-        Some((v, None)) if expected != 0 && v != expected => GridCheck::Stale(v),
-        Some(_) => GridCheck::Ok,
-    })
-}
-
 pub async fn delete_grid(tx: &mut PgConnection, id: Uuid) -> Result<GridRow, sqlx::Error> {
     sqlx::query_as(concat!(
         "UPDATE grids SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = $1 RETURNING ",

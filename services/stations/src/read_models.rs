@@ -12,12 +12,14 @@ use crate::store;
 pub struct WorkerEvents;
 
 impl Handler for WorkerEvents {
+    /// A report-in is followed by a worker.updated carrying the new community.
+    fn ignores(&self, event: &Event) -> bool {
+        event.subject.ends_with(".worker.reported_in")
+    }
+
     async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
         // worker.updated carries the same fields 1-7 as worker.registered (community, platform and
-        // version are all stations keeps); report-ins are followed by a worker.updated.
-        if event.subject.ends_with(".worker.reported_in") {
-            return Ok(());
-        }
+        // version are all stations keeps).
         let e: ev::WorkerRegistered = event.decode()?;
         let id = Uuid::parse_str(&e.worker_id).map_err(HandlerError::permanent)?;
         let community = Uuid::parse_str(&e.community_id).ok();

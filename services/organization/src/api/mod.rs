@@ -98,11 +98,7 @@ fn registry_status(context: &str, community_field: &str, e: RegistryError) -> St
         RegistryError::UnknownCommunity(id) => {
             invalid(community_field, format!("community {id} does not exist"))
         }
-        RegistryError::UnknownGrid(id) => not_found("grid", id),
-        RegistryError::DeletedGrid(_) => Status::failed_precondition(e.to_string()),
-        RegistryError::StaleGrid { .. } | RegistryError::Stale { .. } => {
-            Status::aborted(e.to_string())
-        }
+        RegistryError::Change(change) => change.into_status(context),
         RegistryError::UnknownTownship(id) => invalid(
             "community.township_id",
             format!("township {id} does not exist"),
