@@ -896,7 +896,7 @@ pub async fn tips_by_requests(
     sqlx::query_as(concat!(
         "SELECT ",
         tip_columns!(),
-        " FROM tips WHERE (reporter_id, request_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::text[]))"
+        " FROM tips WHERE reporter_id = ANY($1) AND (reporter_id, request_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::text[]))"
     ))
     .bind(tips.iter().map(|t| t.reporter_id).collect::<Vec<_>>())
     .bind(tips.iter().map(|t| t.request_id.as_str()).collect::<Vec<_>>())
@@ -911,8 +911,9 @@ pub async fn tips_since_many(
     since: DateTime<Utc>,
 ) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT reporter_id, count(*) FROM tips WHERE reporter_id = ANY($1) AND submitted_at >= $2
-         GROUP BY reporter_id",
+        // One index probe per reporter, whatever the statistics of a fast-growing table say.
+        "SELECT r, (SELECT count(*) FROM tips WHERE reporter_id = r AND submitted_at >= $2)
+         FROM unnest($1::uuid[]) AS r",
     )
     .bind(reporters)
     .bind(since)
@@ -971,9 +972,13 @@ pub async fn open_cases_near_many(
                 (SELECT count(DISTINCT t.reporter_id) FROM tips t WHERE t.case_id = c.id AND t.status <> 4) AS reporter_count
          FROM unnest($1::int4[], $2::int2[], $3::float8[], $4::float8[], $5::float8[], $6::float8[])
               AS u(idx, category, lat_min, lat_max, lng_min, lng_max)
-         JOIN cases c ON c.category = u.category AND c.status IN (1, 2, 3)
-              AND c.latitude BETWEEN u.lat_min AND u.lat_max AND c.longitude BETWEEN u.lng_min AND u.lng_max
-              AND c.created_at >= $7",
+         -- One probe of cases_open_near per box (OFFSET 0 keeps the planner from turning it into
+         -- a hash join over every open case).
+         CROSS JOIN LATERAL (
+             SELECT * FROM cases c WHERE c.category = u.category AND c.status IN (1, 2, 3)
+                 AND c.latitude BETWEEN u.lat_min AND u.lat_max AND c.longitude BETWEEN u.lng_min AND u.lng_max
+                 AND c.created_at >= $7
+             OFFSET 0) c",
     )
     .bind((0..boxes.len() as i32).collect::<Vec<_>>())
     .bind(boxes.iter().map(|b| b.category).collect::<Vec<_>>())
@@ -1061,7 +1066,7 @@ pub async fn touch_open_cases(
     sqlx::query_as(
         "UPDATE cases c SET version = c.version + u.n, updated_at = now()
          FROM UNNEST($1::uuid[], $2::int8[]) AS u(id, n)
-         WHERE c.id = u.id AND c.status IN (1, 2, 3)
+         WHERE c.id = ANY($1) AND c.id = u.id AND c.status IN (1, 2, 3)
          RETURNING c.id, c.version",
     )
     .bind(ids)
@@ -1090,7 +1095,8 @@ pub async fn link_tips(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE tips t SET case_id = u.case_id, status = u.status
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::int2[]) AS u(id, case_id, status) WHERE t.id = u.id",
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::int2[]) AS u(id, case_id, status)
+         WHERE t.id = ANY($1) AND t.id = u.id",
     )
     .bind(links.iter().map(|l| l.0).collect::<Vec<_>>())
     .bind(links.iter().map(|l| l.1).collect::<Vec<_>>())

@@ -59,6 +59,10 @@ pub struct NatsSettings {
     pub relay_batch: i64,
     #[serde(default = "defaults::relay_poll_ms")]
     pub relay_poll_ms: u64,
+    /// Outbox relay: after a batch smaller than `relay_batch`, the next claim waits this long so
+    /// that the commits meanwhile share it (one claim per several commits under load).
+    #[serde(default = "defaults::relay_linger_ms")]
+    pub relay_linger_ms: u64,
     /// Consumers: events fetched per pull.
     #[serde(default = "defaults::consumer_batch")]
     pub consumer_batch: usize,
@@ -70,6 +74,9 @@ impl NatsSettings {
     }
     pub fn relay_poll(&self) -> Duration {
         Duration::from_millis(self.relay_poll_ms)
+    }
+    pub fn relay_linger(&self) -> Duration {
+        Duration::from_millis(self.relay_linger_ms)
     }
     /// The delay before redelivery number `delivered` + 1.
     pub fn backoff(&self, delivered: i64) -> Duration {
@@ -221,8 +228,11 @@ mod defaults {
     pub fn relay_poll_ms() -> u64 {
         500
     }
+    pub fn relay_linger_ms() -> u64 {
+        5
+    }
     pub fn consumer_batch() -> usize {
-        32
+        256
     }
     pub fn algorithm() -> String {
         "HS256".into()

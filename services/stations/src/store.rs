@@ -915,9 +915,10 @@ pub async fn earned_since_many(
     since: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
     let rows: Vec<(Uuid, i64)> = sqlx::query_as(
-        "SELECT worker_id, COALESCE(sum(points), 0)::bigint FROM ledger_entries
-         WHERE worker_id = ANY($1) AND reason = $2 AND created_at >= $3 AND points > 0
-         GROUP BY worker_id",
+        // One probe of ledger_by_worker_reason per worker, whatever the statistics say.
+        "SELECT w, (SELECT COALESCE(sum(points), 0)::bigint FROM ledger_entries
+                    WHERE worker_id = w AND reason = $2 AND created_at >= $3 AND points > 0)
+         FROM unnest($1::uuid[]) AS w",
     )
     .bind(workers)
     .bind(reason)
@@ -960,7 +961,7 @@ pub async fn add_to_balances(
     let (workers, points): (Vec<Uuid>, Vec<i64>) = deltas.iter().map(|(w, p)| (*w, *p)).unzip();
     sqlx::query(
         "UPDATE balances b SET points = b.points + u.d, updated_at = now()
-         FROM UNNEST($1::uuid[], $2::int8[]) AS u(w, d) WHERE b.worker_id = u.w",
+         FROM UNNEST($1::uuid[], $2::int8[]) AS u(w, d) WHERE b.worker_id = ANY($1) AND b.worker_id = u.w",
     )
     .bind(&workers)
     .bind(&points)

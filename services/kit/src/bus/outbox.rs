@@ -37,9 +37,11 @@ impl NewEvent {
 pub async fn enqueue(conn: &mut PgConnection, event: NewEvent) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     let trace = telemetry::current_context_headers();
+    // The row and its NOTIFY in one round trip.
     sqlx::query(
-        "INSERT INTO outbox (event_id, subject, source, ce_subject, payload, traceparent, tracestate)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "WITH e AS (INSERT INTO outbox (event_id, subject, source, ce_subject, payload, traceparent, tracestate)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING 1)
+         SELECT pg_notify(current_schema() || '_outbox', '') FROM e",
     )
     .bind(id)
     .bind(&event.subject)
@@ -50,9 +52,6 @@ pub async fn enqueue(conn: &mut PgConnection, event: NewEvent) -> Result<Uuid, s
     .bind(trace.get("tracestate"))
     .execute(&mut *conn)
     .await?;
-    sqlx::query("SELECT pg_notify(current_schema() || '_outbox', '')")
-        .execute(&mut *conn)
-        .await?;
     Ok(id)
 }
 
@@ -84,9 +83,12 @@ pub async fn enqueue_batch(
     let states: Vec<Option<String>> = (0..n)
         .map(|i| traces.get(i).and_then(|t| t.get("tracestate").cloned()))
         .collect();
+    // The rows and one NOTIFY in one round trip.
     sqlx::query(
-        "INSERT INTO outbox (event_id, subject, source, ce_subject, payload, traceparent, tracestate)
-         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[])",
+        "WITH e AS (INSERT INTO outbox (event_id, subject, source, ce_subject, payload, traceparent, tracestate)
+                    SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[])
+                    RETURNING 1)
+         SELECT pg_notify(current_schema() || '_outbox', '') FROM (SELECT 1 FROM e LIMIT 1) AS one",
     )
     .bind(&ids)
     .bind(&subjects)
@@ -97,8 +99,5 @@ pub async fn enqueue_batch(
     .bind(&states)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("SELECT pg_notify(current_schema() || '_outbox', '')")
-        .execute(&mut *conn)
-        .await?;
     Ok(ids)
 }
