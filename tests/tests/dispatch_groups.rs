@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use governance::store::NewTip;
 use redsupply::ServiceName;
 use redsupply_proto::{events::v1 as ev, governance::v1::TipCategory};
@@ -44,21 +44,18 @@ async fn a_burst_of_tips_is_dispatched_and_awarded_as_tip_by_tip_handling_would(
         .execute(&mut *conn)
         .await
         .unwrap();
-    let refs: Vec<&NewTip> = tips.iter().collect();
-    let stored = governance::store::insert_tips(&mut conn, &refs)
-        .await
-        .unwrap();
-    assert_eq!(stored.len(), 40);
-    kit::bus::enqueue_batch(
-        &mut conn,
-        stored
-            .iter()
+    let at = Utc::now().trunc_subsecs(6);
+    let rows: Vec<_> = tips.iter().map(|t| t.to_row(at)).collect();
+    let announce = kit::bus::OutboxRows::new(
+        rows.iter()
             .map(governance::events::tip_submitted_event)
             .collect(),
         &[],
-    )
-    .await
-    .unwrap();
+    );
+    let stored = governance::store::insert_tips_announced(&mut conn, &rows, &announce)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 40);
     drop(conn);
     app.start_service(ServiceName::Governance).await;
 

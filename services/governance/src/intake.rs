@@ -1,14 +1,17 @@
 //! Group commit for tip intake. Concurrent `SubmitTip` calls queue here; a few committers each take
-//! whatever has queued (up to [`MAX_BATCH`]) and store it in one transaction — one multi-row insert
-//! of tips, one of their outbox events, one commit — and only then answer each call. A tip is
+//! whatever has queued (up to [`MAX_BATCH`]) and store it in one statement — a multi-row insert of
+//! tips and of their outbox events, committed together — and only then answer each call. A tip is
 //! acknowledged only after its commit, as before, but the cost of a commit (and its fsync) is
 //! shared by every tip that arrived while the previous one was in flight. If a batch fails for a
 //! reason other than the database being away, its tips are retried one by one, so one bad tip
 //! cannot fail its neighbours.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, SubsecRound, Utc};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
@@ -18,7 +21,7 @@ use crate::{
     store::{NewTip, TipRow},
 };
 
-/// Most tips in one transaction.
+/// Most tips in one statement.
 pub const MAX_BATCH: usize = 256;
 /// Transactions in flight at once.
 pub const COMMITTERS: usize = 4;
@@ -160,64 +163,63 @@ fn unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
-/// Stores the tips in one transaction; outcomes in the order given.
+/// Stores the tips; outcomes in the order given. Two statements: the rate-limit count, then one
+/// that inserts the tips with their outbox events and commits them.
 async fn store_batch(
     pool: &PgPool,
     tips_per_minute: u32,
     tips: &[&NewTip],
     traces: &[&HashMap<String, String>],
 ) -> Result<Vec<Outcome>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let admitted = admit(&mut tx, tips_per_minute, tips).await?;
-    let to_insert: Vec<&NewTip> = tips
-        .iter()
-        .zip(&admitted)
-        .filter(|(_, ok)| **ok)
-        .map(|(t, _)| *t)
+    let mut conn = pool.acquire().await?;
+    let admitted = admit(&mut conn, tips_per_minute, tips).await?;
+    // The rows as they will be stored (the timestamp at the database's microseconds), so that
+    // each event is encoded before the statement that stores both.
+    let now = Utc::now().trunc_subsecs(6);
+    let mut rows = Vec::with_capacity(tips.len());
+    let mut row_of: Vec<Option<usize>> = Vec::with_capacity(tips.len());
+    let mut row_traces = Vec::with_capacity(tips.len());
+    for (i, (t, ok)) in tips.iter().zip(&admitted).enumerate() {
+        if !ok {
+            row_of.push(None);
+            continue;
+        }
+        row_of.push(Some(rows.len()));
+        row_traces.push(traces[i].clone());
+        rows.push(t.to_row(now));
+    }
+    let announce = kit::bus::OutboxRows::new(
+        rows.iter().map(events::tip_submitted_event).collect(),
+        &row_traces,
+    );
+    let stored: HashSet<Uuid> = crate::store::insert_tips_announced(&mut conn, &rows, &announce)
+        .await?
+        .into_iter()
         .collect();
-    let inserted = crate::store::insert_tips(&mut tx, &to_insert).await?;
-    let inserted_keys: HashMap<(Uuid, &str), usize> = inserted
-        .iter()
-        .enumerate()
-        .map(|(i, t)| ((t.reporter_id, t.request_id.as_str()), i))
-        .collect();
-    // Everything not inserted now: retries of stored tips, or refused ones (which a retry may be).
+    // Everything not stored now: retries of stored tips (a repeat within this batch included),
+    // or refused ones (which a retry may be).
     let missing: Vec<&NewTip> = tips
         .iter()
-        .filter(|t| !inserted_keys.contains_key(&(t.reporter_id, t.request_id.as_str())))
-        .copied()
+        .zip(&row_of)
+        .filter(|(_, r)| !r.is_some_and(|r| stored.contains(&rows[r].id)))
+        .map(|(t, _)| *t)
         .collect();
-    let existing = crate::store::tips_by_requests(&mut tx, &missing).await?;
+    let existing = crate::store::tips_by_requests(&mut conn, &missing).await?;
     let existing: HashMap<(Uuid, &str), &TipRow> = existing
         .iter()
         .map(|t| ((t.reporter_id, t.request_id.as_str()), t))
         .collect();
-
-    let mut events = Vec::with_capacity(inserted.len());
-    let mut event_traces = Vec::with_capacity(inserted.len());
-    let mut answered_new: std::collections::HashSet<usize> = Default::default();
-    let mut outcomes = Vec::with_capacity(tips.len());
-    for (i, t) in tips.iter().enumerate() {
-        let key = (t.reporter_id, t.request_id.as_str());
-        let outcome = match (inserted_keys.get(&key), existing.get(&key)) {
-            // The first call with this key in the batch gets "new"; a duplicate within the
-            // batch gets the same tip as a retry would.
-            (Some(&k), _) => {
-                let new = answered_new.insert(k);
-                if new {
-                    events.push(events::tip_submitted_event(&inserted[k]));
-                    event_traces.push(traces[i].clone());
-                }
-                Outcome::Stored(inserted[k].clone(), new)
-            }
-            (None, Some(row)) => Outcome::Stored((*row).clone(), false),
-            (None, None) => Outcome::RateLimited,
-        };
-        outcomes.push(outcome);
-    }
-    kit::bus::enqueue_batch(&mut tx, events, &event_traces).await?;
-    tx.commit().await?;
-    Ok(outcomes)
+    Ok(tips
+        .iter()
+        .zip(&row_of)
+        .map(|(t, r)| match r {
+            Some(r) if stored.contains(&rows[*r].id) => Outcome::Stored(rows[*r].clone(), true),
+            _ => match existing.get(&(t.reporter_id, t.request_id.as_str())) {
+                Some(row) => Outcome::Stored((*row).clone(), false),
+                None => Outcome::RateLimited,
+            },
+        })
+        .collect())
 }
 
 /// Which tips are within their reporter's per-minute limit, counting the tips stored in the last

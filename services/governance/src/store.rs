@@ -123,6 +123,28 @@ pub struct NewTip {
     pub observed_at: DateTime<Utc>,
 }
 
+impl NewTip {
+    /// The row this tip becomes when stored at `at` (a new id, received, in no case yet). `at`
+    /// should have the database's microsecond precision, as an event announcing the row carries it.
+    pub fn to_row(&self, at: DateTime<Utc>) -> TipRow {
+        TipRow {
+            id: Uuid::now_v7(),
+            request_id: self.request_id.clone(),
+            reporter_id: self.reporter_id,
+            submitted_by: self.submitted_by.clone(),
+            category: self.category,
+            description: self.description.clone(),
+            latitude: self.latitude,
+            longitude: self.longitude,
+            photo_urls: self.photo_urls.clone(),
+            observed_at: self.observed_at,
+            submitted_at: at,
+            status: pb::TipStatus::Received as i16,
+            case_id: None,
+        }
+    }
+}
+
 /// Inserts the tip unless the reporter already sent `request_id`; returns the tip and whether it
 /// is new.
 pub async fn insert_tip(tx: &mut PgConnection, t: &NewTip) -> Result<(TipRow, bool), sqlx::Error> {
@@ -846,27 +868,41 @@ pub async fn lock_grid_routing(tx: &mut PgConnection, exclusive: bool) -> Result
     Ok(())
 }
 
-/// Inserts many tips in one statement; returns those inserted (not those whose reporter already
-/// sent the request id, nor a repeat of a key within `tips`).
-pub async fn insert_tips(
-    tx: &mut PgConnection,
-    tips: &[&NewTip],
-) -> Result<Vec<TipRow>, sqlx::Error> {
+/// Stores the tips (as built by the caller, ids and submission time included) unless their
+/// reporter already sent the request id, together with the outbox row announcing each one stored
+/// (`announce[i]` for `tips[i]`), in one statement: it commits on its own, with one NOTIFY.
+/// Returns the ids of the tips stored.
+pub async fn insert_tips_announced(
+    conn: &mut PgConnection,
+    tips: &[TipRow],
+    announce: &kit::bus::OutboxRows,
+) -> Result<Vec<Uuid>, sqlx::Error> {
     if tips.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<Uuid> = tips.iter().map(|_| Uuid::now_v7()).collect();
-    sqlx::query_as(concat!(
-        "INSERT INTO tips (id, request_id, reporter_id, submitted_by, category, description, latitude, longitude, photo_urls, observed_at, status)
-         SELECT u.id, u.request_id, u.reporter_id, u.submitted_by, u.category, u.description, u.latitude, u.longitude,
-                ARRAY(SELECT jsonb_array_elements_text(u.photos)), u.observed_at, $11
-         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::int2[], $6::text[], $7::float8[], $8::float8[], $9::jsonb[], $10::timestamptz[])
-              AS u(id, request_id, reporter_id, submitted_by, category, description, latitude, longitude, photos, observed_at)
-         ON CONFLICT (reporter_id, request_id) DO NOTHING
-         RETURNING ",
-        tip_columns!()
-    ))
-    .bind(&ids)
+    sqlx::query_scalar(
+        "WITH stored AS (
+             INSERT INTO tips (id, request_id, reporter_id, submitted_by, category, description, latitude, longitude, photo_urls, observed_at, submitted_at, status)
+             SELECT u.id, u.request_id, u.reporter_id, u.submitted_by, u.category, u.description, u.latitude, u.longitude,
+                    ARRAY(SELECT jsonb_array_elements_text(u.photos)), u.observed_at, u.submitted_at, u.status
+             FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::int2[], $6::text[], $7::float8[], $8::float8[],
+                         $9::jsonb[], $10::timestamptz[], $11::timestamptz[], $12::int2[])
+                  AS u(id, request_id, reporter_id, submitted_by, category, description, latitude, longitude, photos, observed_at, submitted_at, status)
+             ON CONFLICT (reporter_id, request_id) DO NOTHING
+             RETURNING id
+         ), announced AS (
+             INSERT INTO outbox (event_id, subject, source, ce_subject, payload, traceparent, tracestate)
+             SELECT e.event_id, e.subject, e.source, e.ce_subject, e.payload, e.traceparent, e.tracestate
+             FROM UNNEST($13::uuid[], $14::text[], $15::text[], $16::text[], $17::bytea[], $18::text[], $19::text[], $1::uuid[])
+                  AS e(event_id, subject, source, ce_subject, payload, traceparent, tracestate, tip_id)
+             JOIN stored ON stored.id = e.tip_id
+             RETURNING 1
+         ), notified AS (
+             SELECT count(pg_notify(current_schema() || '_outbox', '')) AS n FROM (SELECT 1 FROM announced LIMIT 1) AS one
+         )
+         SELECT stored.id FROM stored, notified",
+    )
+    .bind(tips.iter().map(|t| t.id).collect::<Vec<_>>())
     .bind(tips.iter().map(|t| t.request_id.as_str()).collect::<Vec<_>>())
     .bind(tips.iter().map(|t| t.reporter_id).collect::<Vec<_>>())
     .bind(tips.iter().map(|t| t.submitted_by.as_str()).collect::<Vec<_>>())
@@ -880,8 +916,16 @@ pub async fn insert_tips(
             .collect::<Vec<_>>(),
     )
     .bind(tips.iter().map(|t| t.observed_at).collect::<Vec<_>>())
-    .bind(pb::TipStatus::Received as i16)
-    .fetch_all(&mut *tx)
+    .bind(tips.iter().map(|t| t.submitted_at).collect::<Vec<_>>())
+    .bind(tips.iter().map(|t| t.status).collect::<Vec<_>>())
+    .bind(&announce.ids)
+    .bind(&announce.subjects)
+    .bind(&announce.sources)
+    .bind(&announce.aggregates)
+    .bind(&announce.payloads)
+    .bind(&announce.traceparents)
+    .bind(&announce.tracestates)
+    .fetch_all(conn)
     .await
 }
 

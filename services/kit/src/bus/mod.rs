@@ -14,7 +14,7 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 pub use consumer::{ConsumerSpec, Handler, HandlerError, spawn_consumer};
-pub use outbox::{NewEvent, enqueue, enqueue_batch};
+pub use outbox::{NewEvent, OutboxRows, enqueue, enqueue_batch};
 pub use relay::spawn_relay;
 
 use crate::settings::NatsSettings;

@@ -55,6 +55,53 @@ pub async fn enqueue(conn: &mut PgConnection, event: NewEvent) -> Result<Uuid, s
     Ok(id)
 }
 
+/// Events as the columns of the outbox table, one array per column: what `enqueue_batch` binds,
+/// and what a producer binds when it writes its outbox rows in the same statement as its change
+/// (`INSERT INTO outbox (event_id, subject, source, ce_subject, payload, traceparent, tracestate)
+/// SELECT ... FROM UNNEST($a::uuid[], $b::text[], $c::text[], $d::text[], $e::bytea[], $f::text[],
+/// $g::text[])`, then `pg_notify(current_schema() || '_outbox', '')` once).
+pub struct OutboxRows {
+    /// The event ids (UUIDv7), in the order of the events given.
+    pub ids: Vec<Uuid>,
+    pub subjects: Vec<String>,
+    pub sources: Vec<String>,
+    pub aggregates: Vec<String>,
+    pub payloads: Vec<Vec<u8>>,
+    pub traceparents: Vec<Option<String>>,
+    pub tracestates: Vec<Option<String>>,
+}
+
+impl OutboxRows {
+    /// `traces[i]` is the trace context of the request that produced `events[i]`.
+    pub fn new(
+        events: Vec<NewEvent>,
+        traces: &[std::collections::HashMap<String, String>],
+    ) -> Self {
+        let n = events.len();
+        let mut rows = Self {
+            ids: (0..n).map(|_| Uuid::now_v7()).collect(),
+            subjects: Vec::with_capacity(n),
+            sources: Vec::with_capacity(n),
+            aggregates: Vec::with_capacity(n),
+            payloads: Vec::with_capacity(n),
+            traceparents: Vec::with_capacity(n),
+            tracestates: Vec::with_capacity(n),
+        };
+        for (i, e) in events.into_iter().enumerate() {
+            rows.subjects.push(e.subject);
+            rows.sources.push(e.source.to_owned());
+            rows.aggregates.push(e.aggregate_id);
+            rows.payloads.push(e.payload);
+            let trace = traces.get(i);
+            rows.traceparents
+                .push(trace.and_then(|t| t.get("traceparent").cloned()));
+            rows.tracestates
+                .push(trace.and_then(|t| t.get("tracestate").cloned()));
+        }
+        rows
+    }
+}
+
 /// Writes many events in one statement (and one `NOTIFY`), each with the trace context its
 /// request carried (`traces[i]` for `events[i]`): for producers that group-commit many requests.
 pub async fn enqueue_batch(
@@ -65,24 +112,7 @@ pub async fn enqueue_batch(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let n = events.len();
-    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
-    let mut subjects = Vec::with_capacity(n);
-    let mut sources = Vec::with_capacity(n);
-    let mut aggregates = Vec::with_capacity(n);
-    let mut payloads = Vec::with_capacity(n);
-    for e in events {
-        subjects.push(e.subject);
-        sources.push(e.source.to_owned());
-        aggregates.push(e.aggregate_id);
-        payloads.push(e.payload);
-    }
-    let parents: Vec<Option<String>> = (0..n)
-        .map(|i| traces.get(i).and_then(|t| t.get("traceparent").cloned()))
-        .collect();
-    let states: Vec<Option<String>> = (0..n)
-        .map(|i| traces.get(i).and_then(|t| t.get("tracestate").cloned()))
-        .collect();
+    let rows = OutboxRows::new(events, traces);
     // The rows and one NOTIFY in one round trip.
     sqlx::query(
         "WITH e AS (INSERT INTO outbox (event_id, subject, source, ce_subject, payload, traceparent, tracestate)
@@ -90,14 +120,14 @@ pub async fn enqueue_batch(
                     RETURNING 1)
          SELECT pg_notify(current_schema() || '_outbox', '') FROM (SELECT 1 FROM e LIMIT 1) AS one",
     )
-    .bind(&ids)
-    .bind(&subjects)
-    .bind(&sources)
-    .bind(&aggregates)
-    .bind(&payloads)
-    .bind(&parents)
-    .bind(&states)
+    .bind(&rows.ids)
+    .bind(&rows.subjects)
+    .bind(&rows.sources)
+    .bind(&rows.aggregates)
+    .bind(&rows.payloads)
+    .bind(&rows.traceparents)
+    .bind(&rows.tracestates)
     .execute(&mut *conn)
     .await?;
-    Ok(ids)
+    Ok(rows.ids)
 }
