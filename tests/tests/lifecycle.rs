@@ -488,6 +488,36 @@ async fn a_reporter_over_the_rate_is_told_to_slow_down_and_retries_still_answer(
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted);
+    // Copies of one refused request sent at once (they share intake batches) are all refused:
+    // a repeat of a request id never gets the slot its first copy was refused.
+    let copies = join_all((0..8).map(|_| {
+        let app = &app;
+        let token = &token;
+        async move {
+            app.governance()
+                .await
+                .submit_tip(with_bearer(
+                    tip_at(w, "r4", TipCategory::Other, 29.4, 103.4),
+                    token,
+                ))
+                .await
+        }
+    }))
+    .await;
+    for copy in &copies {
+        assert_eq!(
+            copy.as_ref().map(|_| ()).unwrap_err().code(),
+            Code::ResourceExhausted,
+            "{copy:?}"
+        );
+    }
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM governance.tips WHERE reporter_id = $1")
+            .bind(w)
+            .fetch_one(&app.db.pool().await)
+            .await
+            .unwrap();
+    assert_eq!(stored, 3, "only the three tips within the limit are stored");
     // A retry of an accepted tip is not a new tip: it is answered.
     let retry = app
         .governance()

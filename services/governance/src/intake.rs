@@ -23,7 +23,7 @@ use crate::{
 
 /// Most tips in one statement.
 pub const MAX_BATCH: usize = 256;
-/// Transactions in flight at once.
+/// Batches in flight at once.
 pub const COMMITTERS: usize = 4;
 /// Calls that may wait for a committer before SubmitTip answers UNAVAILABLE.
 const QUEUE: usize = 20_000;
@@ -240,20 +240,22 @@ async fn admit(
             .await?
             .into_iter()
             .collect();
-    // A request id repeated within the batch is one tip: it takes one slot, once.
-    let mut seen: std::collections::HashSet<(Uuid, &str)> = Default::default();
+    // A request id repeated within the batch is one tip: it takes one slot, once, and every copy
+    // shares the first one's answer.
+    let mut decided: HashMap<(Uuid, &str), bool> = HashMap::new();
     Ok(tips
         .iter()
         .map(|t| {
-            if !seen.insert((t.reporter_id, t.request_id.as_str())) {
-                return true;
-            }
-            let n = recent.entry(t.reporter_id).or_default();
-            let ok = *n < i64::from(tips_per_minute);
-            if ok {
-                *n += 1;
-            }
-            ok
+            *decided
+                .entry((t.reporter_id, t.request_id.as_str()))
+                .or_insert_with(|| {
+                    let n = recent.entry(t.reporter_id).or_default();
+                    let ok = *n < i64::from(tips_per_minute);
+                    if ok {
+                        *n += 1;
+                    }
+                    ok
+                })
         })
         .collect())
 }
