@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Datelike, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use kit::bus::{Event, Handler, HandlerError};
 use redsupply_proto::{
     events::v1 as ev,
@@ -63,6 +63,30 @@ enum Target {
 }
 
 impl Dispatch {
+    /// The case a tip opens in `grid` (None: the county queue), before it has a number, a
+    /// version or a reporter.
+    fn case_for(&self, tip: &store::TipRow, grid: Option<Uuid>, now: DateTime<Utc>) -> CaseRow {
+        let category = TipCategory::try_from(i32::from(tip.category)).unwrap_or(TipCategory::Other);
+        CaseRow {
+            id: Uuid::now_v7(),
+            grid_id: grid,
+            department: self.routing.department(category, grid.is_some()),
+            status: CaseStatus::Assigned as i16,
+            category: tip.category,
+            latitude: tip.latitude,
+            longitude: tip.longitude,
+            due_at: now + self.routing.deadline(category),
+            note: String::new(),
+            version: 0,
+            created_at: now,
+            updated_at: now,
+            number: None,
+            external_ref: String::new(),
+            escalated_at: None,
+            reporter_count: 0,
+        }
+    }
+
     async fn dispatch(&self, tx: &mut PgConnection, tip_id: Uuid) -> Result<(), HandlerError> {
         let tip = store::lock_tip(tx, tip_id)
             .await?
@@ -94,28 +118,15 @@ impl Dispatch {
         store::lock_grid_routing(tx, false).await?;
         self.grids.refresh_if_stale(tx, &self.pool).await?;
         let grid = self.grids.current().locate(tip.latitude, tip.longitude);
-        let category = TipCategory::try_from(i32::from(tip.category)).unwrap_or(TipCategory::Other);
         let now = Utc::now();
         // Numbers follow the county's calendar year.
         let year = (now + Duration::minutes(i64::from(self.utc_offset_minutes))).year();
         let number = store::next_case_number(tx, &self.county_code, year).await?;
         let case = CaseRow {
-            id: Uuid::now_v7(),
-            grid_id: grid,
-            department: self.routing.department(category, grid.is_some()),
-            status: CaseStatus::Assigned as i16,
-            category: tip.category,
-            latitude: tip.latitude,
-            longitude: tip.longitude,
-            due_at: now + self.routing.deadline(category),
-            note: String::new(),
             version: 1,
-            created_at: now,
-            updated_at: now,
             number: Some(domain::case_number(&self.county_code, year, number)),
-            external_ref: String::new(),
-            escalated_at: None,
             reporter_count: 1,
+            ..self.case_for(&tip, grid, now)
         };
         store::insert_case(tx, &case).await?;
         store::link_tip(tx, tip.id, case.id, TipStatus::Routed).await?;
@@ -251,26 +262,7 @@ impl Dispatch {
                 Some((_, _, target)) => targets.push(target),
                 None => {
                     let grid = index.locate(tip.latitude, tip.longitude);
-                    let category = TipCategory::try_from(i32::from(tip.category))
-                        .unwrap_or(TipCategory::Other);
-                    new_cases.push(CaseRow {
-                        id: Uuid::now_v7(),
-                        grid_id: grid,
-                        department: self.routing.department(category, grid.is_some()),
-                        status: CaseStatus::Assigned as i16,
-                        category: tip.category,
-                        latitude: tip.latitude,
-                        longitude: tip.longitude,
-                        due_at: now + self.routing.deadline(category),
-                        note: String::new(),
-                        version: 0,
-                        created_at: now,
-                        updated_at: now,
-                        number: None,
-                        external_ref: String::new(),
-                        escalated_at: None,
-                        reporter_count: 0,
-                    });
+                    new_cases.push(self.case_for(tip, grid, now));
                     targets.push(Target::New(new_cases.len() - 1));
                 }
             }
