@@ -247,24 +247,21 @@ impl Handler for GovernanceAwards {
         event.subject == CASE_ASSIGNED
     }
 
-    /// Under load a group is submitted tips and the case assignments that follow them (which earn
-    /// nothing): those are awarded set-wise. A group holding anything else goes event by event.
+    /// Under load a group is all submitted tips (case assignments are ignored before they get
+    /// here): those are awarded set-wise. A group holding anything else goes event by event.
     async fn handle_many(
         &self,
         tx: &mut PgConnection,
         events: &[&Event],
     ) -> Result<(), HandlerError> {
-        let set_wise = events
-            .iter()
-            .all(|e| e.subject == TIP_SUBMITTED || e.subject == CASE_ASSIGNED);
-        if !set_wise {
+        if !events.iter().all(|e| e.subject == TIP_SUBMITTED) {
             for event in events {
                 self.handle(&mut *tx, event).await?;
             }
             return Ok(());
         }
-        let mut tips = Vec::new();
-        for event in events.iter().filter(|e| e.subject == TIP_SUBMITTED) {
+        let mut tips = Vec::with_capacity(events.len());
+        for event in events {
             let e: ev::TipSubmitted = event.decode()?;
             let worker = Uuid::parse_str(&e.reporter_id).map_err(HandlerError::permanent)?;
             let tip = Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?;
@@ -276,7 +273,7 @@ impl Handler for GovernanceAwards {
 
     async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
         match event.subject.as_str() {
-            "redsupply.governance.tip.submitted" => {
+            TIP_SUBMITTED => {
                 let e: ev::TipSubmitted = event.decode()?;
                 let worker = Uuid::parse_str(&e.reporter_id).map_err(HandlerError::permanent)?;
                 let tip = Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?;
