@@ -955,9 +955,12 @@ pub async fn tips_since_many(
     since: DateTime<Utc>,
 ) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
     sqlx::query_as(
-        // One index probe per reporter, whatever the statistics of a fast-growing table say.
-        "SELECT r, (SELECT count(*) FROM tips WHERE reporter_id = r AND submitted_at >= $2)
-         FROM unnest($1::uuid[]) AS r",
+        // One index probe per reporter, whatever the statistics of a fast-growing table say. The
+        // array and the bound are sub-selects so that the planner cannot see them: visible, they
+        // make each call's own plan look cheaper than the shared one (an array of one reporter
+        // against the default ten), so it plans every call anew (0.23 ms under load, measured).
+        "SELECT r, (SELECT count(*) FROM tips WHERE reporter_id = r AND submitted_at >= (SELECT $2::timestamptz))
+         FROM unnest((SELECT $1::uuid[])) AS r",
     )
     .bind(reporters)
     .bind(since)

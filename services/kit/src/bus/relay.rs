@@ -7,13 +7,19 @@
 //! Because a lost claim or delete only means a harmless re-publish, the relay's own statements
 //! commit without waiting for their WAL flush (`synchronous_commit = off` on its connections),
 //! and the rows of one batch are deleted by the statement that claims the next.
+//!
+//! The outbox is a queue, and a queue's dead rows sit exactly where every claim starts looking:
+//! the claim walks the `seq` index from its low end past every row deleted since the last
+//! VACUUM. Autovacuum visits a table at most once per `autovacuum_naptime` (a minute by
+//! default), in which a busy outbox leaves tens of thousands of them; so the relay vacuums its
+//! own outbox, at most twice a second, once it has deleted a few hundred rows.
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::{PgPool, postgres::PgListener};
-use tokio::task::JoinHandle;
+use tokio::{task::JoinHandle, time::Instant};
 use uuid::Uuid;
 
 use super::{Bus, headers};
@@ -63,6 +69,7 @@ pub fn spawn_relay(
         batch: bus.settings().relay_batch.max(1),
         poll: bus.settings().relay_poll(),
         linger: bus.settings().relay_linger(),
+        vacuum: Vacuum::default(),
         pool: relay_pool,
         service_pool: pool,
         bus,
@@ -80,10 +87,51 @@ struct Relay {
     batch: i64,
     poll: Duration,
     linger: Duration,
+    vacuum: Vacuum,
+}
+
+/// Rows deleted from the outbox since its last VACUUM, and that VACUUM.
+#[derive(Default)]
+struct Vacuum {
+    deleted: usize,
+    last: Option<Instant>,
+    running: Option<JoinHandle<()>>,
+}
+
+impl Vacuum {
+    /// Deleted rows that make a VACUUM worth its cost (it reads the table and its indexes).
+    const AFTER_ROWS: usize = 256;
+    /// At most one VACUUM per this interval.
+    const INTERVAL: Duration = Duration::from_millis(500);
+
+    /// Counts `rows` deleted; starts a VACUUM of the outbox (in the background, on the relay's
+    /// pool) when enough were and the previous one has finished. `SKIP_LOCKED`: if autovacuum is
+    /// at it already, leave it be. `TRUNCATE false`: giving back the empty pages at the table's
+    /// end would take a lock that stalls the commits writing to it for a moment.
+    fn deleted(&mut self, rows: usize, pool: &PgPool) {
+        self.deleted += rows;
+        if self.deleted < Self::AFTER_ROWS
+            || self.last.is_some_and(|at| at.elapsed() < Self::INTERVAL)
+            || self.running.as_ref().is_some_and(|h| !h.is_finished())
+        {
+            return;
+        }
+        self.deleted = 0;
+        self.last = Some(Instant::now());
+        let pool = pool.clone();
+        self.running = Some(tokio::spawn(async move {
+            if let Err(e) = sqlx::raw_sql("VACUUM (SKIP_LOCKED, TRUNCATE false) outbox")
+                .execute(&pool)
+                .await
+            {
+                tracing::debug!(error = %e, "outbox VACUUM failed; autovacuum remains");
+            }
+        }));
+    }
 }
 
 impl Relay {
-    async fn run(self, shutdown: Shutdown) {
+    async fn run(mut self, shutdown: Shutdown) {
         let channel = format!("{}_outbox", self.producer);
         let mut listener: Option<PgListener> = None;
         let mut stream_ready = false;
@@ -217,7 +265,7 @@ impl Relay {
     /// Publishes up to one batch with pipelined acks; returns how many rows it published. The rows
     /// in `published` (acknowledged before) are deleted by the same statement that claims the
     /// batch, and the batch takes their place once acknowledged.
-    async fn publish_batch(&self, published: &mut Vec<i64>) -> Result<usize, RelayError> {
+    async fn publish_batch(&mut self, published: &mut Vec<i64>) -> Result<usize, RelayError> {
         // Claim (a statement of its own). `= ANY(ARRAY(...))` keeps the plan an index walk
         // whatever the table's statistics say about a queue that fills and empties.
         let mut rows: Vec<OutboxRow> = sqlx::query_as(
@@ -232,6 +280,7 @@ impl Relay {
         .bind(&*published)
         .fetch_all(&self.pool)
         .await?;
+        self.vacuum.deleted(published.len(), &self.pool);
         published.clear();
         if rows.is_empty() {
             return Ok(0);
