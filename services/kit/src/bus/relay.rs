@@ -13,13 +13,16 @@
 //! VACUUM. Autovacuum visits a table at most once per `autovacuum_naptime` (a minute by
 //! default), in which a busy outbox leaves tens of thousands of them; so the relay vacuums its
 //! own outbox, at most twice a second, once it has deleted a few hundred rows.
+//!
+//! The `NOTIFY`s are read by a task of their own, as they come (see [`spawn_wakeups`]).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures::FutureExt;
 use sqlx::{PgPool, postgres::PgListener};
-use tokio::{task::JoinHandle, time::Instant};
+use tokio::{sync::Notify, task::JoinHandle, time::Instant};
 use uuid::Uuid;
 
 use super::{Bus, headers};
@@ -132,8 +135,13 @@ impl Vacuum {
 
 impl Relay {
     async fn run(mut self, shutdown: Shutdown) {
-        let channel = format!("{}_outbox", self.producer);
-        let mut listener: Option<PgListener> = None;
+        let wake = Arc::new(Notify::new());
+        let wakeups = spawn_wakeups(
+            self.pool.clone(),
+            format!("{}_outbox", self.producer),
+            wake.clone(),
+            shutdown.clone(),
+        );
         let mut stream_ready = false;
         let mut failures: u32 = 0;
         let mut batches: u64 = 0;
@@ -198,33 +206,16 @@ impl Relay {
             if shutdown.is_cancelled() {
                 break;
             }
-            if listener.is_none() {
-                listener = self.listen(&channel).await;
-            }
-            let notified = async {
-                match listener.as_mut() {
-                    Some(l) => l.recv().await.map(|_| ()),
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
-                r = notified => match r {
-                    Ok(()) => {
-                        // Let the commits of the next few milliseconds share one claim.
-                        let wait = self.linger.saturating_sub(last_claim.elapsed());
-                        if !wait.is_zero() && wait_or_shutdown(wait, &shutdown).await {
-                            continue;
-                        }
-                        // Commits that notified meanwhile are all served by the next claim.
-                        if let Some(l) = listener.as_mut() {
-                            while l.next_buffered().is_some() {}
-                        }
+                _ = wake.notified() => {
+                    // Let the commits of the next few milliseconds share one claim.
+                    let wait = self.linger.saturating_sub(last_claim.elapsed());
+                    if !wait.is_zero() && wait_or_shutdown(wait, &shutdown).await {
+                        continue;
                     }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "outbox listener lost; polling until it is back");
-                        listener = None;
-                    }
-                },
+                    // Commits that notified meanwhile are all served by the next claim.
+                    let _ = wake.notified().now_or_never();
+                }
                 _ = tokio::time::sleep(self.poll) => {}
                 _ = shutdown.cancelled() => {}
             }
@@ -241,13 +232,8 @@ impl Relay {
             }
         };
         let _ = tokio::time::timeout(Duration::from_secs(5), flush).await;
+        wakeups.abort();
         tracing::info!(producer = self.producer, "outbox relay stopped");
-    }
-
-    async fn listen(&self, channel: &str) -> Option<PgListener> {
-        let mut l = PgListener::connect_with(&self.pool).await.ok()?;
-        l.listen(channel).await.ok()?;
-        Some(l)
     }
 
     async fn record_backlog(&self) {
@@ -347,6 +333,57 @@ impl Relay {
         }
         Ok(())
     }
+}
+
+/// Wakes the relay (`wake`) on every `NOTIFY` on `channel`, reading each notification as it
+/// arrives. It must be a task of its own: a LISTEN connection whose notifications go unread fills
+/// its socket, and its server process then blocks in the middle of the transaction in which it
+/// sends them, holding back the xmin horizon of the whole database: no VACUUM there can remove a
+/// row deleted since. (Measured while the relay read one notification per claim: 40 s into a
+/// 400 tips/s run, the claim walked 8,300 buffers of dead outbox rows and took 24 ms.) While the
+/// connection is away the relay polls; each reconnect wakes it once, for what was missed.
+fn spawn_wakeups(
+    pool: PgPool,
+    channel: String,
+    wake: Arc<Notify>,
+    shutdown: Shutdown,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            let listener = async {
+                let mut l = PgListener::connect_with(&pool).await?;
+                l.listen(&channel).await?;
+                Ok::<_, sqlx::Error>(l)
+            }
+            .await;
+            let mut listener = match listener {
+                Ok(l) => l,
+                Err(e) => {
+                    failures += 1;
+                    tracing::debug!(error = %e, channel, "outbox listener unavailable; the relay polls");
+                    if wait_or_shutdown(backoff(failures), &shutdown).await {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            failures = 0;
+            wake.notify_one();
+            loop {
+                tokio::select! {
+                    r = listener.recv() => match r {
+                        Ok(_) => wake.notify_one(),
+                        Err(e) => {
+                            tracing::debug!(error = %e, channel, "outbox listener lost; reconnecting");
+                            break;
+                        }
+                    },
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+        }
+    })
 }
 
 /// Retry delay for infrastructure that is away (NATS, the database): short and capped.
