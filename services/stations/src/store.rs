@@ -922,8 +922,9 @@ pub async fn earned_since_many(
     since: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
     let rows: Vec<(Uuid, i64)> = sqlx::query_as(
-        // One probe of ledger_by_worker_reason per worker, whatever the statistics say; the bound
-        // hidden from the planner so that it keeps one plan (see tips_since_many in governance).
+        // One probe of ledger_by_worker_reason per worker, whatever the statistics say; the array
+        // and the bound hidden from the planner so that it keeps one plan (see tips_since_many in
+        // governance).
         "SELECT w, (SELECT COALESCE(sum(points), 0)::bigint FROM ledger_entries
                     WHERE worker_id = w AND reason = $2 AND created_at >= (SELECT $3::timestamptz) AND points > 0)
          FROM unnest((SELECT $1::uuid[])) AS w",
