@@ -880,7 +880,7 @@ pub async fn insert_tips_announced(
     if tips.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query_scalar(
+    let query = sqlx::query(
         "WITH stored AS (
              INSERT INTO tips (id, request_id, reporter_id, submitted_by, category, description, latitude, longitude, photo_urls, observed_at, submitted_at, status)
              SELECT u.id, u.request_id, u.reporter_id, u.submitted_by, u.category, u.description, u.latitude, u.longitude,
@@ -917,16 +917,12 @@ pub async fn insert_tips_announced(
     )
     .bind(tips.iter().map(|t| t.observed_at).collect::<Vec<_>>())
     .bind(tips.iter().map(|t| t.submitted_at).collect::<Vec<_>>())
-    .bind(tips.iter().map(|t| t.status).collect::<Vec<_>>())
-    .bind(&announce.ids)
-    .bind(&announce.subjects)
-    .bind(&announce.sources)
-    .bind(&announce.aggregates)
-    .bind(&announce.payloads)
-    .bind(&announce.traceparents)
-    .bind(&announce.tracestates)
-    .fetch_all(conn)
-    .await
+    .bind(tips.iter().map(|t| t.status).collect::<Vec<_>>());
+    announce
+        .bind_to(query)
+        .try_map(|row: sqlx::postgres::PgRow| sqlx::Row::try_get(&row, 0))
+        .fetch_all(conn)
+        .await
 }
 
 /// The stored tips for these (reporter, request id) keys.

@@ -56,7 +56,8 @@ pub async fn enqueue(conn: &mut PgConnection, event: NewEvent) -> Result<Uuid, s
 }
 
 /// Events as the columns of the outbox table, one array per column: what `enqueue_batch` binds,
-/// and what a producer binds when it writes its outbox rows in the same statement as its change
+/// and what a producer binds ([`OutboxRows::bind_to`]) when it writes its outbox rows in the same
+/// statement as its change
 /// (`INSERT INTO outbox (event_id, subject, source, ce_subject, payload, traceparent, tracestate)
 /// SELECT ... FROM UNNEST($a::uuid[], $b::text[], $c::text[], $d::text[], $e::bytea[], $f::text[],
 /// $g::text[])`, then `pg_notify(current_schema() || '_outbox', '')` once).
@@ -100,6 +101,22 @@ impl OutboxRows {
         }
         rows
     }
+
+    /// Binds the seven column arrays, in the column order of the INSERT above, after whatever
+    /// `query` has bound already.
+    pub fn bind_to<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.ids)
+            .bind(&self.subjects)
+            .bind(&self.sources)
+            .bind(&self.aggregates)
+            .bind(&self.payloads)
+            .bind(&self.traceparents)
+            .bind(&self.tracestates)
+    }
 }
 
 /// Writes many events in one statement (and one `NOTIFY`), each with the trace context its
@@ -114,19 +131,12 @@ pub async fn enqueue_batch(
     }
     let rows = OutboxRows::new(events, traces);
     // The rows and one NOTIFY in one round trip.
-    sqlx::query(
+    rows.bind_to(sqlx::query(
         "WITH e AS (INSERT INTO outbox (event_id, subject, source, ce_subject, payload, traceparent, tracestate)
                     SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[])
                     RETURNING 1)
          SELECT pg_notify(current_schema() || '_outbox', '') FROM (SELECT 1 FROM e LIMIT 1) AS one",
-    )
-    .bind(&rows.ids)
-    .bind(&rows.subjects)
-    .bind(&rows.sources)
-    .bind(&rows.aggregates)
-    .bind(&rows.payloads)
-    .bind(&rows.traceparents)
-    .bind(&rows.tracestates)
+    ))
     .execute(&mut *conn)
     .await?;
     Ok(rows.ids)
