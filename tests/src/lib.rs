@@ -12,7 +12,7 @@ use redsupply::{AppSettings, ServiceName};
 use redsupply_proto::{
     common::v1::LatLng,
     governance::v1::{
-        governance_service_client::GovernanceServiceClient,
+        WatchCasesResponse, governance_service_client::GovernanceServiceClient,
         grid_gateway_service_client::GridGatewayServiceClient,
     },
     organization::v1::{self as org, organization_service_client::OrganizationServiceClient},
@@ -46,6 +46,25 @@ where
             "timed out after {DEADLINE:?} waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The next case change on a `WatchCases` stream, skipping heartbeats (messages without a case);
+/// fails the test when none comes within `DEADLINE`.
+pub async fn next_case_change(
+    stream: &mut tonic::Streaming<WatchCasesResponse>,
+) -> WatchCasesResponse {
+    use futures::StreamExt;
+    let until = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let m = tokio::time::timeout_at(until, stream.next())
+            .await
+            .expect("a case change within the deadline")
+            .expect("the stream stays open")
+            .expect("a change, not an error");
+        if m.case.is_some() {
+            return m;
+        }
     }
 }
 
@@ -83,8 +102,13 @@ impl TestApp {
 
     /// Starts all four services after `tweak` adjusts the settings.
     pub async fn spawn_with(tweak: impl FnOnce(&mut AppSettings)) -> Self {
+        Self::spawn_on(TestDb::create().await, tweak).await
+    }
+
+    /// Starts all four services on a database the test prepared (say, one with history written at
+    /// an older schema version); the remaining migrations apply first.
+    pub async fn spawn_on(db: TestDb, tweak: impl FnOnce(&mut AppSettings)) -> Self {
         let nats = Nats::start().await;
-        let db = TestDb::create().await;
         let mut settings = AppSettings::load(None).expect("default settings");
         settings.common.database.url = kit::settings::Secret::new(db.url.clone());
         settings.common.database.max_connections = 8;
@@ -242,6 +266,21 @@ impl TestApp {
 
     pub fn admin_token(&self) -> String {
         self.token(roles::COUNTY_ADMIN, "test-admin")
+    }
+
+    /// The case as `GetCase` shows it to county staff.
+    pub async fn case(&self, id: &str) -> redsupply_proto::governance::v1::Case {
+        self.governance()
+            .await
+            .get_case(with_bearer(
+                redsupply_proto::governance::v1::GetCaseRequest { id: id.into() },
+                &self.admin_token(),
+            ))
+            .await
+            .expect("the case")
+            .into_inner()
+            .case
+            .expect("a case in the answer")
     }
 
     /// Registers a worker and returns its id and a worker token for it.

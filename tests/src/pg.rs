@@ -10,7 +10,7 @@ pub struct TestDb {
     admin_url: String,
 }
 
-fn admin_url() -> String {
+pub fn admin_url() -> String {
     std::env::var("REDSUPPLY_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }

@@ -5,19 +5,19 @@
 
 use std::time::Duration;
 
-use futures::{StreamExt, future::join_all};
+use futures::future::join_all;
 use kit::auth::with_bearer;
 use redsupply::ServiceName;
 use redsupply_proto::{
     common::v1::LatLng,
     governance::v1::{
-        CaseStatus, GetCaseRequest, GetTipRequest, ListCaseHistoryRequest, ListTipsRequest,
-        RerouteCaseRequest, SubmitTipRequest, TipCategory, TipStatus, UpdateCaseRequest,
-        WatchCasesRequest, WatchCasesResponse,
+        CaseStatus, GetTipRequest, ListCaseHistoryRequest, ListTipsRequest, RerouteCaseRequest,
+        SubmitTipRequest, TipCategory, TipStatus, UpdateCaseRequest, WatchCasesRequest,
+        WatchCasesResponse,
     },
     roles,
 };
-use redsupply_tests::{DEADLINE, TestApp, eventually};
+use redsupply_tests::{TestApp, eventually};
 use tonic::Code;
 use uuid::Uuid;
 
@@ -73,27 +73,14 @@ async fn settled(app: &TestApp, tip: &str) -> redsupply_proto::governance::v1::T
 }
 
 async fn case(app: &TestApp, id: &str) -> redsupply_proto::governance::v1::Case {
-    app.governance()
-        .await
-        .get_case(with_bearer(
-            GetCaseRequest { id: id.into() },
-            &app.admin_token(),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .case
-        .unwrap()
+    app.case(id).await
 }
 
 async fn next(
     stream: &mut tonic::Streaming<WatchCasesResponse>,
 ) -> redsupply_proto::governance::v1::Case {
-    tokio::time::timeout(DEADLINE, stream.next())
+    redsupply_tests::next_case_change(stream)
         .await
-        .expect("a change in time")
-        .expect("open")
-        .expect("ok")
         .case
         .unwrap()
 }

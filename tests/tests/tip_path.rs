@@ -77,11 +77,7 @@ async fn balance(app: &TestApp, token: &str, worker: Uuid) -> i64 {
 }
 
 async fn next_change(stream: &mut tonic::Streaming<WatchCasesResponse>) -> WatchCasesResponse {
-    tokio::time::timeout(redsupply_tests::DEADLINE, stream.next())
-        .await
-        .expect("a case change within the deadline")
-        .expect("the stream stays open")
-        .expect("a change, not an error")
+    redsupply_tests::next_case_change(stream).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

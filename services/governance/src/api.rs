@@ -11,7 +11,6 @@ use kit::{
     auth::require,
     time::from_timestamp,
 };
-use prost::Message;
 use redsupply_proto::{
     governance::v1::{
         self as pb, CaseStatus, TipCategory, governance_service_server::GovernanceService,
@@ -53,7 +52,7 @@ pub struct Api {
     pub pool: PgPool,
     pub feed: Feed,
     pub shutdown: Shutdown,
-    pub watch_poll: Duration,
+    pub watch_heartbeat: Duration,
     pub routing: std::sync::Arc<domain::RoutingSettings>,
     /// 0: no limit.
     pub tips_per_minute: u32,
@@ -405,8 +404,7 @@ impl GovernanceService for Api {
         )
         .await
         .map_err(fail)?;
-        let tips = store::case_tip_ids(&mut tx, id).await.map_err(fail)?;
-        store::record_change(&mut tx, &after.to_pb(&tips), after.grid_id, before.grid_id)
+        let snapshot = store::record_change(&mut tx, id, Some(store::Before::of(&before)))
             .await
             .map_err(fail)?;
         events::case_rerouted(&mut tx, &before, &after, reason, &caller.subject)
@@ -414,7 +412,7 @@ impl GovernanceService for Api {
             .map_err(fail)?;
         tx.commit().await.map_err(fail)?;
         Ok(Response::new(pb::RerouteCaseResponse {
-            case: Some(after.to_pb(&tips)),
+            case: Some(snapshot),
         }))
     }
 
@@ -613,68 +611,41 @@ impl GridGatewayService for Api {
             c
         };
         v.into_result()?;
-        let mut cursor = match cursor {
-            Some(c) => c,
-            None => store::feed_head(&self.pool)
+        let fail = |e| internal("opening the case feed", e);
+        if cursor.is_none() {
+            // "From now on" exactly: every change committed before this call gets its number, so
+            // it lies before the stream's first cursor.
+            store::sequence(&self.pool).await.map_err(fail)?;
+        }
+        let head = store::feed_head(&self.pool).await.map_err(fail)?;
+        let start = match cursor {
+            None => head,
+            Some(Cursor::At(at)) if at > head => {
+                return Err(Status::out_of_range(format!(
+                    "cursor {at} lies ahead of the feed (its newest change is {head}): it was not \
+                     given out by this deployment, or its database was restored; resume with an \
+                     empty cursor after a backfill with ListCases updated_since"
+                )));
+            }
+            Some(Cursor::At(at)) => at,
+            Some(Cursor::Legacy { xid, seq }) => store::legacy_position(&self.pool, xid, seq)
                 .await
-                .map_err(|e| internal("opening the case feed", e))?,
+                .map_err(fail)?,
         };
+        let filter = domain::FeedFilter { grids, statuses };
         let (tx, rx) = mpsc::channel(256);
         let api = self.clone();
         tokio::spawn(async move {
-            const BATCH: i64 = 256;
-            // Where the next read starts: the last change sent, or — once a read came back short —
-            // the horizon taken before it, below which every change has been considered (so a
-            // narrow filter does not rescan the history it skipped).
-            let mut scan = cursor.clone();
-            loop {
-                let horizon = match store::feed_head(&api.pool).await {
-                    Ok(h) => h,
-                    Err(e) => {
-                        let _ = tx.send(Err(internal("reading the case feed", e))).await;
-                        return;
-                    }
-                };
-                let changes =
-                    match store::changes_after(&api.pool, &scan, &grids, &statuses, BATCH).await {
-                        Ok(c) => c,
-                        Err(e) => {
-                            let _ = tx.send(Err(internal("reading the case feed", e))).await;
-                            return;
-                        }
-                    };
-                let full = changes.len() as i64 == BATCH;
-                for change in changes {
-                    let case = match pb::Case::decode(change.snapshot.as_slice()) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            let _ = tx.send(Err(internal("decoding a case change", e))).await;
-                            return;
-                        }
-                    };
-                    cursor = change.cursor;
-                    scan = cursor.clone();
-                    let item = pb::WatchCasesResponse {
-                        cursor: cursor.encode(),
-                        case: Some(case),
-                    };
-                    tokio::select! {
-                        sent = tx.send(Ok(item)) => if sent.is_err() { return; },
-                        _ = api.shutdown.cancelled() => return,
-                    }
-                }
-                if full {
-                    continue;
-                }
-                if horizon.key() > scan.key() {
-                    scan = horizon;
-                }
-                tokio::select! {
-                    _ = api.feed.wait(api.watch_poll) => {}
-                    _ = tx.closed() => return,
-                    _ = api.shutdown.cancelled() => return,
-                }
-            }
+            api.feed
+                .stream(
+                    api.pool.clone(),
+                    filter,
+                    start,
+                    api.watch_heartbeat,
+                    tx,
+                    api.shutdown.clone(),
+                )
+                .await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
@@ -743,8 +714,7 @@ impl GridGatewayService for Api {
             )
             .await
             .map_err(fail)?;
-            let tips = store::case_tip_ids(&mut tx, id).await.map_err(fail)?;
-            store::record_change(&mut tx, &updated.to_pb(&tips), updated.grid_id, None)
+            store::record_change(&mut tx, id, Some(store::Before::of(&case)))
                 .await
                 .map_err(fail)?;
             // A new note or reference alone is a change on the feed, not a status event (which

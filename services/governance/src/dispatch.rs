@@ -103,13 +103,14 @@ impl Dispatch {
         };
         if let Some(case) = open {
             store::link_tip(tx, tip.id, case.id, TipStatus::Merged).await?;
-            let tips = store::case_tip_ids(tx, case.id).await?;
-            store::record_change(tx, &case.to_pb(&tips), case.grid_id, None).await?;
+            // The snapshot is read after the link, so it counts this tip's reporter too.
+            let snapshot =
+                store::record_change(tx, case.id, Some(store::Before::of(&case))).await?;
             events::case_assigned(tx, &case, tip.id, true).await?;
             span.record("case_id", tracing::field::display(case.id));
             span.record("merged", true);
             tracing::info!(
-                reporters = case.reporter_count,
+                reporters = snapshot.reporter_count,
                 "tip merged into an open case"
             );
             return Ok(());
@@ -149,7 +150,7 @@ impl Dispatch {
             },
         )
         .await?;
-        store::record_change(tx, &case.to_pb(&[tip.id]), case.grid_id, None).await?;
+        store::record_change(tx, case.id, None).await?;
         events::case_assigned(tx, &case, tip.id, false).await?;
         span.record("case_id", tracing::field::display(case.id));
         span.record(
@@ -326,6 +327,8 @@ impl Dispatch {
         let mut announced = Vec::with_capacity(tips.len());
         let mut opened_by: Vec<Option<usize>> = vec![None; new_cases.len()];
         for (i, (tip, target)) in tips.iter().zip(&targets).enumerate() {
+            // Joining a case changes neither its status nor its grid: what it was before is what
+            // it is, but for the change that opens it.
             let (case, merged) = match *target {
                 Target::Existing(p) => (&mut existing[p], true),
                 Target::New(k) => {
@@ -334,6 +337,7 @@ impl Dispatch {
                     (&mut new_cases[k], merged)
                 }
             };
+            let before = merged.then(|| store::Before::of(case));
             case.version += 1;
             let (tip_ids, reporters) = held.entry(case.id).or_default();
             // In id order, as a case's tips are listed everywhere else.
@@ -347,7 +351,10 @@ impl Dispatch {
                 TipStatus::Routed
             };
             links.push((tip.id, case.id, status));
-            changes.push((case.to_pb(tip_ids), case.grid_id));
+            changes.push(store::NewChange {
+                case: case.to_pb(tip_ids),
+                before,
+            });
             announced.push(events::case_assigned_event(case, tip.id, merged));
         }
         if !new_cases.is_empty() {

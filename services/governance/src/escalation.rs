@@ -52,8 +52,7 @@ pub async fn sweep_once(pool: &PgPool) -> Result<usize, sqlx::Error> {
         }
         for id in &due {
             let case = store::escalate(&mut tx, *id).await?;
-            let tips = store::case_tip_ids(&mut tx, *id).await?;
-            store::record_change(&mut tx, &case.to_pb(&tips), case.grid_id, None).await?;
+            store::record_change(&mut tx, case.id, Some(store::Before::of(&case))).await?;
             store::record_transition(
                 &mut tx,
                 &Transition {

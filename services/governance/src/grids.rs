@@ -147,8 +147,7 @@ impl GridEvents {
                 },
             )
             .await?;
-            let tips = store::case_tip_ids(tx, case.id).await?;
-            store::record_change(tx, &after.to_pb(&tips), after.grid_id, None).await?;
+            store::record_change(tx, case.id, Some(store::Before::of(&case))).await?;
             crate::events::case_rerouted(tx, &case, &after, reason, "system").await?;
             tracing::info!(case_id = %case.id, grid_id = %grid, "county-queue case routed to a new grid");
         }

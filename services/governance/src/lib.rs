@@ -33,15 +33,19 @@ pub const SCHEMA: &str = "governance";
 pub const DISPATCH_CONSUMER: &str = "governance-dispatch";
 pub const GRIDS_CONSUMER: &str = "governance-grids";
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// This service's migrations (public for tests that stop a database at an older version).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub listen: SocketAddr,
     pub routing: domain::RoutingSettings,
-    /// How often an idle `WatchCases` stream looks for changes it was not notified of.
+    /// How often the case feed looks for changes it was not notified of (once per process).
     #[serde(default = "default_watch_poll_ms")]
     pub watch_poll_ms: u64,
+    /// How often an idle `WatchCases` stream gets a heartbeat with its cursor.
+    #[serde(default = "default_watch_heartbeat_secs")]
+    pub watch_heartbeat_secs: u64,
     /// Prefix of case numbers (JJ-2026-000123).
     pub county_code: String,
     /// Tips one reporter may submit per minute; 0: no limit.
@@ -60,6 +64,10 @@ fn default_utc_offset() -> i32 {
 
 fn default_watch_poll_ms() -> u64 {
     500
+}
+
+fn default_watch_heartbeat_secs() -> u64 {
+    15
 }
 
 pub fn pool(common: &kit::CommonSettings) -> Result<PgPool, sqlx::Error> {
@@ -91,7 +99,11 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             shutdown.clone(),
         ),
         grids.spawn_refresher(pool.clone(), shutdown.clone()),
-        feed.spawn_listener(pool.clone(), shutdown.clone()),
+        feed.spawn(
+            pool.clone(),
+            Duration::from_millis(settings.watch_poll_ms.max(10)),
+            shutdown.clone(),
+        ),
         kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, shutdown.clone()),
     ];
     tasks.push(spawn_consumer(
@@ -135,7 +147,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         pool: pool.clone(),
         feed,
         shutdown: shutdown.clone(),
-        watch_poll: Duration::from_millis(settings.watch_poll_ms),
+        watch_heartbeat: Duration::from_secs(settings.watch_heartbeat_secs.max(1)),
         routing,
         tips_per_minute: settings.tips_per_minute,
     };

@@ -131,14 +131,32 @@ where
 {
     let chain = cause_chain(&err);
     let trace_id = crate::telemetry::current_trace_id();
-    let code = match as_sqlx(&err) {
-        Some(sqlx::Error::PoolTimedOut) | Some(sqlx::Error::Io(_)) => Code::Unavailable,
-        _ => Code::Internal,
-    };
+    let code = as_sqlx(&err).map_or(Code::Internal, store_code);
     tracing::error!(error = %chain, %trace_id, "{context}");
     let mut status = Status::new(code, format!("{context} failed (trace {trace_id})"));
     status.set_source(Arc::new(err));
     status
+}
+
+/// The code a store failure deserves: a database that is away, overloaded, cancelled a statement
+/// (its `statement_timeout`) or ended the session (`idle_in_transaction_session_timeout`, a
+/// restart) is UNAVAILABLE, so clients retry; a serialization failure or deadlock is ABORTED; the
+/// rest is INTERNAL.
+fn store_code(err: &sqlx::Error) -> Code {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            Code::Unavailable
+        }
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("40001" | "40P01") => Code::Aborted,
+            Some(c) if c.starts_with("08") || c.starts_with("53") || c.starts_with("57") => {
+                Code::Unavailable
+            }
+            Some("25P03") => Code::Unavailable,
+            _ => Code::Internal,
+        },
+        _ => Code::Internal,
+    }
 }
 
 fn as_sqlx<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a sqlx::Error> {

@@ -18,7 +18,17 @@ static BUS_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 /// reports NOT_SERVING until it answers.
 pub fn connect(settings: &DatabaseSettings, schema: &str) -> Result<PgPool, sqlx::Error> {
     let options = PgConnectOptions::from_str(settings.url.expose())?
-        .options([("search_path", schema)])
+        .options([
+            ("search_path", schema.to_owned()),
+            (
+                "statement_timeout",
+                settings.statement_timeout_ms.to_string(),
+            ),
+            (
+                "idle_in_transaction_session_timeout",
+                settings.idle_in_transaction_timeout_ms.to_string(),
+            ),
+        ])
         .application_name(&format!("redsupply-{schema}"));
     Ok(PgPoolOptions::new()
         .max_connections(settings.max_connections)
@@ -36,7 +46,13 @@ pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> Result<
     let mut migrator = Migrator::with_migrations(migrations);
     migrator.create_schema(schema.to_owned());
     migrator.dangerous_set_table_name(format!("{schema}._sqlx_migrations"));
-    migrator.run(pool).await
+    // A migration may rewrite a large table: no statement limit on its connection, which is then
+    // closed rather than returned to the pool.
+    let mut conn = pool.acquire().await?.detach();
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut conn)
+        .await?;
+    migrator.run(&mut conn).await
 }
 
 /// Runs `on_change` at once, on every `NOTIFY` on `channel` (from any replica), and every

@@ -29,6 +29,13 @@ pub struct DatabaseSettings {
     /// Run each service's migrations when it starts (besides `redsupply migrate`).
     #[serde(default)]
     pub migrate_on_start: bool,
+    /// `statement_timeout` of the services' own connections (0: none). Migrations run without it.
+    #[serde(default = "defaults::statement_timeout_ms")]
+    pub statement_timeout_ms: u64,
+    /// `idle_in_transaction_session_timeout` of the services' own connections (0: none): a
+    /// transaction left open this long is ended by the server, so it cannot hold back VACUUM.
+    #[serde(default = "defaults::idle_in_transaction_timeout_ms")]
+    pub idle_in_transaction_timeout_ms: u64,
 }
 
 impl DatabaseSettings {
@@ -206,6 +213,12 @@ mod defaults {
     }
     pub fn acquire_timeout_ms() -> u64 {
         5_000
+    }
+    pub fn statement_timeout_ms() -> u64 {
+        30_000
+    }
+    pub fn idle_in_transaction_timeout_ms() -> u64 {
+        60_000
     }
     pub fn duplicate_window_secs() -> u64 {
         600

@@ -1,4 +1,8 @@
-//! Governance SQL: tips, cases, the ordered case-change feed, and the grid read model.
+//! Governance SQL: tips, cases and the grid read model; the case feed in [`feed`].
+
+mod feed;
+
+pub use feed::*;
 
 use chrono::{DateTime, Utc};
 use redsupply_proto::{
@@ -604,107 +608,6 @@ pub async fn county_queue(tx: &mut PgConnection) -> Result<Vec<CaseRow>, sqlx::E
     .await
 }
 
-/// Appends a change to the feed `WatchCases` reads, and wakes the watchers after commit.
-pub async fn record_change(
-    tx: &mut PgConnection,
-    case: &pb::Case,
-    grid_id: Option<Uuid>,
-    previous_grid_id: Option<Uuid>,
-) -> Result<(), sqlx::Error> {
-    use prost::Message;
-    sqlx::query(
-        "INSERT INTO case_changes (case_id, grid_id, previous_grid_id, snapshot, status) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(Uuid::parse_str(&case.id).unwrap_or_default())
-    .bind(grid_id)
-    .bind(previous_grid_id)
-    .bind(case.encode_to_vec())
-    .bind(case.status as i16)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("SELECT pg_notify('governance_case_changes', '')")
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
-/// A position in the change feed: (transaction id, sequence).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    pub xid: u64,
-    pub seq: i64,
-}
-
-impl Cursor {
-    /// The feed's order: transaction id, then sequence.
-    pub fn key(&self) -> (u64, i64) {
-        (self.xid, self.seq)
-    }
-
-    pub fn encode(&self) -> String {
-        format!("{}.{}", self.xid, self.seq)
-    }
-    pub fn decode(s: &str) -> Option<Self> {
-        let (x, q) = s.split_once('.')?;
-        Some(Self {
-            xid: x.parse().ok()?,
-            seq: q.parse().ok()?,
-        })
-    }
-}
-
-/// The position of "now": every change committed so far lies before it.
-pub async fn feed_head(pool: &PgPool) -> Result<Cursor, sqlx::Error> {
-    let xmin: String = sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
-        .fetch_one(pool)
-        .await?;
-    Ok(Cursor {
-        xid: xmin.parse().unwrap_or(0),
-        seq: 0,
-    })
-}
-
-pub struct Change {
-    pub cursor: Cursor,
-    pub snapshot: Vec<u8>,
-}
-
-/// Changes after `after`, in commit-safe order: only from transactions older than every one still
-/// running, so nothing can later appear before the returned cursor.
-pub async fn changes_after(
-    pool: &PgPool,
-    after: &Cursor,
-    grids: &[Uuid],
-    statuses: &[i16],
-    limit: i64,
-) -> Result<Vec<Change>, sqlx::Error> {
-    let rows: Vec<(String, i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT xid::text, seq, snapshot FROM case_changes
-         WHERE (xid, seq) > ($1::text::xid8, $2)
-           AND xid < pg_snapshot_xmin(pg_current_snapshot())
-           AND (cardinality($3::uuid[]) = 0 OR grid_id = ANY($3) OR previous_grid_id = ANY($3))
-           AND (cardinality($5::smallint[]) = 0 OR status = ANY($5))
-         ORDER BY xid, seq LIMIT $4",
-    )
-    .bind(after.xid.to_string())
-    .bind(after.seq)
-    .bind(grids)
-    .bind(limit)
-    .bind(statuses)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(xid, seq, snapshot)| Change {
-            cursor: Cursor {
-                xid: xid.parse().unwrap_or(0),
-                seq,
-            },
-            snapshot,
-        })
-        .collect())
-}
-
 /// Applies a grid from organization's event if it is newer than what we hold.
 pub async fn apply_grid(
     tx: &mut PgConnection,
@@ -1146,37 +1049,5 @@ pub async fn link_tips(
     .bind(links.iter().map(|l| l.2 as i16).collect::<Vec<_>>())
     .execute(tx)
     .await?;
-    Ok(())
-}
-
-/// Appends case changes to the feed in the order given, then wakes the watchers once.
-pub async fn record_changes(
-    tx: &mut PgConnection,
-    changes: &[(pb::Case, Option<Uuid>)],
-) -> Result<(), sqlx::Error> {
-    use prost::Message;
-    if changes.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO case_changes (case_id, grid_id, previous_grid_id, snapshot, status)
-         SELECT u.case_id, u.grid_id, NULL, u.snapshot, u.status
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[], $4::int2[]) WITH ORDINALITY AS u(case_id, grid_id, snapshot, status, n)
-         ORDER BY u.n",
-    )
-    .bind(
-        changes
-            .iter()
-            .map(|(c, _)| Uuid::parse_str(&c.id).unwrap_or_default())
-            .collect::<Vec<_>>(),
-    )
-    .bind(changes.iter().map(|(_, g)| *g).collect::<Vec<_>>())
-    .bind(changes.iter().map(|(c, _)| c.encode_to_vec()).collect::<Vec<_>>())
-    .bind(changes.iter().map(|(c, _)| c.status as i16).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("SELECT pg_notify('governance_case_changes', '')")
-        .execute(&mut *tx)
-        .await?;
     Ok(())
 }

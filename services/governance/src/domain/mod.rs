@@ -2,6 +2,10 @@
 //! department takes a category, how long it has, which status changes a case may make, and what a
 //! valid tip looks like.
 
+mod feed;
+
+pub use feed::{Delivery, FeedFilter};
+
 use std::collections::HashMap;
 
 use chrono::Duration;

@@ -1,0 +1,251 @@
+//! The case feed's SQL. Every path that changes a case appends a change (the case as `GetCase`
+//! shows it at that version, and what it was before); the sequencer numbers committed changes in
+//! commit order; readers follow the numbers. No reader depends on the server's transaction-id
+//! horizon, so a transaction left open anywhere on the server cannot hold a watcher back.
+
+use prost::Message;
+use redsupply_proto::governance::v1 as pb;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// The `NOTIFY` channel of the feed: a writer committed a change, or the sequencer numbered some.
+pub const FEED_CHANNEL: &str = "governance_case_changes";
+
+/// The advisory lock that makes one sequencer at a time number changes, across replicas.
+const SEQUENCER_LOCK: i64 = 0x6665_6564; // "feed"
+
+/// At most this many changes are numbered per sequencer transaction.
+const SEQUENCE_BATCH: i64 = 10_000;
+
+/// What a case was before a change: its status and grid (None: the county queue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Before {
+    pub status: i16,
+    pub grid_id: Option<Uuid>,
+}
+
+impl Before {
+    pub fn of(case: &super::CaseRow) -> Self {
+        Self {
+            status: case.status,
+            grid_id: case.grid_id,
+        }
+    }
+}
+
+/// One change to append: the case after it, and what it was before (None: the change created it).
+pub struct NewChange {
+    pub case: pb::Case,
+    pub before: Option<Before>,
+}
+
+/// Appends the case as it now stands in this transaction (its row and its tips, exactly what
+/// `GetCase` would answer once the transaction commits) to the feed, and returns it.
+pub async fn record_change(
+    tx: &mut PgConnection,
+    case_id: Uuid,
+    before: Option<Before>,
+) -> Result<pb::Case, sqlx::Error> {
+    let row = super::case(tx, case_id)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    let tips = super::case_tip_ids(tx, case_id).await?;
+    let case = row.to_pb(&tips);
+    record_changes(
+        tx,
+        &[NewChange {
+            case: case.clone(),
+            before,
+        }],
+    )
+    .await?;
+    Ok(case)
+}
+
+/// Appends changes in the order given, then wakes the feed once the transaction commits.
+pub async fn record_changes(
+    tx: &mut PgConnection,
+    changes: &[NewChange],
+) -> Result<(), sqlx::Error> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let grid = |c: &pb::Case| Uuid::parse_str(&c.grid_id).ok();
+    sqlx::query(
+        "WITH added AS (
+             INSERT INTO case_changes (case_id, grid_id, previous_grid_id, snapshot, status, previous_status)
+             SELECT u.case_id, u.grid_id, u.previous_grid_id, u.snapshot, u.status, u.previous_status
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::bytea[], $5::int2[], $6::int2[])
+                  WITH ORDINALITY AS u(case_id, grid_id, previous_grid_id, snapshot, status, previous_status, n)
+             ORDER BY u.n
+             RETURNING 1)
+         SELECT pg_notify($7, '') FROM (SELECT count(*) FROM added) a",
+    )
+    .bind(
+        changes
+            .iter()
+            .map(|c| Uuid::parse_str(&c.case.id).unwrap_or_default())
+            .collect::<Vec<_>>(),
+    )
+    .bind(changes.iter().map(|c| grid(&c.case)).collect::<Vec<_>>())
+    .bind(
+        changes
+            .iter()
+            .map(|c| c.before.and_then(|b| b.grid_id))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        changes
+            .iter()
+            .map(|c| c.case.encode_to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        changes
+            .iter()
+            .map(|c| c.case.status as i16)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        changes
+            .iter()
+            .map(|c| c.before.map(|b| b.status))
+            .collect::<Vec<_>>(),
+    )
+    .bind(FEED_CHANNEL)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A position in the feed, as a client holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// Every change up to and including this position has been considered.
+    At(i64),
+    /// The form given out before positions existed: (transaction id, sequence).
+    Legacy { xid: u64, seq: i64 },
+}
+
+impl Cursor {
+    pub fn encode(position: i64) -> String {
+        position.to_string()
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        if let Some((x, q)) = s.split_once('.') {
+            return Some(Self::Legacy {
+                xid: x.parse().ok()?,
+                seq: q.parse().ok()?,
+            });
+        }
+        let at: i64 = s.parse().ok()?;
+        (at >= 0).then_some(Self::At(at))
+    }
+}
+
+/// The newest numbered position (0: nothing yet): "now" for a watcher that gives no cursor.
+pub async fn feed_head(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT coalesce(max(position), 0) FROM case_changes WHERE position IS NOT NULL",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// The position a legacy cursor stands for: the last change at or before it in the old order.
+pub async fn legacy_position(pool: &PgPool, xid: u64, seq: i64) -> Result<i64, sqlx::Error> {
+    Ok(sqlx::query_scalar::<_, i64>(
+        "SELECT position FROM case_changes
+         WHERE xid IS NOT NULL AND (xid, seq) <= ($1::text::xid8, $2)
+         ORDER BY xid DESC, seq DESC LIMIT 1",
+    )
+    .bind(xid.to_string())
+    .bind(seq)
+    .fetch_optional(pool)
+    .await?
+    .unwrap_or(0))
+}
+
+/// How long the oldest committed change has waited for a position (None: none waits).
+pub async fn unsequenced_age(pool: &PgPool) -> Result<Option<f64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT extract(epoch FROM now() - min(changed_at))::float8 FROM case_changes WHERE position IS NULL",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Numbers committed changes in the order they were written; returns how many. One sequencer at a
+/// time (an advisory lock), and the numbering reads only after taking it, so each run's numbers lie
+/// above every number an earlier run committed.
+pub async fn sequence(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SET LOCAL lock_timeout = '5s'")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SEQUENCER_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let numbered = sqlx::query(
+            "UPDATE case_changes c SET position = n.position
+             FROM (SELECT seq, nextval('case_feed_position') AS position
+                   FROM (SELECT seq FROM case_changes WHERE position IS NULL ORDER BY seq LIMIT $1) s) n
+             WHERE c.seq = n.seq AND c.position IS NULL",
+        )
+        .bind(SEQUENCE_BATCH)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if numbered > 0 {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(FEED_CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        total += numbered;
+        if numbered < SEQUENCE_BATCH as u64 {
+            return Ok(total);
+        }
+    }
+}
+
+/// A numbered change as the feed stores it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct FeedRow {
+    pub position: i64,
+    pub previous_grid_id: Option<Uuid>,
+    pub previous_status: Option<i16>,
+    pub snapshot: Vec<u8>,
+}
+
+/// Numbered changes after `after` (and at most `upto`), in order. With a filter, only changes
+/// that match it now or matched it before (a superset of what a watcher is sent).
+pub async fn feed_after(
+    pool: &PgPool,
+    after: i64,
+    upto: i64,
+    grids: &[Uuid],
+    statuses: &[i16],
+    limit: i64,
+) -> Result<Vec<FeedRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT position, previous_grid_id, previous_status, snapshot FROM case_changes
+         WHERE position > $1 AND position <= $2
+           AND (cardinality($3::uuid[]) = 0 OR grid_id = ANY($3) OR previous_grid_id = ANY($3))
+           AND (cardinality($4::smallint[]) = 0 OR status = ANY($4) OR previous_status = ANY($4)
+                OR status IS NULL)
+         ORDER BY position LIMIT $5",
+    )
+    .bind(after)
+    .bind(upto)
+    .bind(grids)
+    .bind(statuses)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
