@@ -283,6 +283,38 @@ impl TestApp {
             .expect("a case in the answer")
     }
 
+    /// Submits a tip of `category` at (lat, lng) for `reporter` (a new request id) and returns it
+    /// as accepted, before dispatch.
+    pub async fn submit_tip_at(
+        &self,
+        reporter: Uuid,
+        token: &str,
+        category: redsupply_proto::governance::v1::TipCategory,
+        (latitude, longitude): (f64, f64),
+    ) -> redsupply_proto::governance::v1::Tip {
+        self.governance()
+            .await
+            .submit_tip(with_bearer(
+                redsupply_proto::governance::v1::SubmitTipRequest {
+                    request_id: Uuid::now_v7().to_string(),
+                    reporter_id: reporter.to_string(),
+                    category: category as i32,
+                    description: "Broken streetlight".into(),
+                    location: Some(LatLng {
+                        latitude,
+                        longitude,
+                    }),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .expect("tip accepted")
+            .into_inner()
+            .tip
+            .expect("a tip in the answer")
+    }
+
     /// Registers a worker and returns its id and a worker token for it.
     pub async fn register_worker(&self, name: &str) -> (Uuid, String) {
         let w = self

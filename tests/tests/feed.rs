@@ -19,10 +19,9 @@ use kit::auth::with_bearer;
 use prost::Message;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use redsupply_proto::{
-    common::v1::LatLng,
     governance::v1::{
-        Case, CaseStatus, GetTipRequest, RerouteCaseRequest, SubmitTipRequest, TipCategory,
-        UpdateCaseRequest, WatchCasesRequest, WatchCasesResponse,
+        Case, CaseStatus, GetTipRequest, RerouteCaseRequest, TipCategory, UpdateCaseRequest,
+        WatchCasesRequest, WatchCasesResponse,
     },
     roles,
 };
@@ -91,27 +90,8 @@ async fn changes_until_heartbeat(
 /// Submits a tip at (lat, lng) and returns the case it became.
 async fn new_case(app: &TestApp, reporter: Uuid, token: &str, lat: f64, lng: f64) -> Uuid {
     let tip = app
-        .governance()
+        .submit_tip_at(reporter, token, TipCategory::Traffic, (lat, lng))
         .await
-        .submit_tip(with_bearer(
-            SubmitTipRequest {
-                request_id: Uuid::now_v7().to_string(),
-                reporter_id: reporter.to_string(),
-                category: TipCategory::Traffic as i32,
-                description: "Broken traffic light".into(),
-                location: Some(LatLng {
-                    latitude: lat,
-                    longitude: lng,
-                }),
-                ..Default::default()
-            },
-            token,
-        ))
-        .await
-        .expect("tip accepted")
-        .into_inner()
-        .tip
-        .unwrap()
         .id;
     case_of(app, &tip).await
 }
@@ -163,8 +143,23 @@ fn position(cursor: &str) -> i64 {
 /// The feed as stored: (position, case, grid and status before), in order.
 type Stored = (i64, Case, Option<(String, i32)>);
 
+/// The feed as stored once every committed change has its position (the sequencer may still be
+/// at work when a call returns).
 async fn stored_feed(app: &TestApp) -> Vec<Stored> {
     let pool = app.db.pool().await;
+    eventually("every change to have its position", || {
+        let pool = pool.clone();
+        async move {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM governance.case_changes WHERE position IS NULL",
+            )
+            .fetch_one(&pool)
+            .await
+            .ok()?;
+            (waiting == 0).then_some(())
+        }
+    })
+    .await;
     type Row = (i64, Vec<u8>, Option<Uuid>, Option<i16>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT position, snapshot, previous_grid_id, previous_status FROM governance.case_changes

@@ -345,8 +345,10 @@ async fn the_county_queue_is_routed_once_a_grid_appears_and_the_platform_keeps_i
             UpdateCaseRequest {
                 case_id: t.case_id.clone(),
                 status: CaseStatus::Accepted as i32,
-                note: "crew sent".into(),
+                note: "reporter known to the grid office".into(),
                 external_ref: "SZ-2026-88812".into(),
+                public_reply: "crew sent".into(),
+                ..Default::default()
             },
             &system,
         ))
@@ -363,7 +365,7 @@ async fn the_county_queue_is_routed_once_a_grid_appears_and_the_platform_keeps_i
         "earlier ASSIGNED changes are filtered out"
     );
 
-    // The reporter sees their tip with the case's status and latest note.
+    // The reporter sees their tip with the case's status and public reply, never its internal note.
     let mine = app
         .governance()
         .await

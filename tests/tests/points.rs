@@ -9,8 +9,8 @@ use redsupply_proto::{
     common::v1::LatLng,
     events::v1::VolunteerServiceRecorded,
     governance::v1::{
-        CaseStatus, GetTipRequest, RejectTipRequest, SubmitTipRequest, TipCategory, TipStatus,
-        UpdateCaseRequest,
+        CaseStatus, ConfirmResolutionRequest, GetTipRequest, RejectTipRequest, SubmitTipRequest,
+        TipCategory, TipStatus, UpdateCaseRequest,
     },
     organization::v1::{Community, RegisterWorkerRequest, UpsertCommunityRequest},
     roles,
@@ -158,6 +158,23 @@ async fn a_rejected_tip_takes_its_award_back_and_the_ledger_replays_to_every_bal
     app.assert_ledger_replays().await;
 }
 
+/// Once governance's outbox is empty its events are on the stream; then the points consumer drains.
+async fn points_settled(app: &TestApp, pool: &sqlx::PgPool) {
+    eventually("governance's outbox to drain", || {
+        let pool = pool.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM governance.outbox")
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+            (n == 0).then_some(())
+        }
+    })
+    .await;
+    app.consumer_idle("governance", stations::POINTS_CONSUMER)
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirmed_and_resolved_cases_credit_their_reporters_and_caps_hold_per_day() {
     let app = TestApp::spawn_with(|s| {
@@ -222,15 +239,15 @@ async fn confirmed_and_resolved_cases_credit_their_reporters_and_caps_hold_per_d
                 UpdateCaseRequest {
                     case_id: case_id.clone(),
                     status: status as i32,
-                    note: String::new(),
-                    external_ref: String::new(),
+                    ..Default::default()
                 },
                 &system,
             ))
             .await
             .unwrap();
     }
-    app.await_balance(worker, 12 + 2 + 3).await;
+    // Accepting earns nothing any more; resolving earns case_resolved.
+    app.await_balance(worker, 12 + 3).await;
     // New notes, a reopening and a second resolution earn nothing more: once per case and reason.
     for (status, note) in [
         (CaseStatus::Resolved, "photo of the fix attached"),
@@ -244,7 +261,7 @@ async fn confirmed_and_resolved_cases_credit_their_reporters_and_caps_hold_per_d
                     case_id: case_id.clone(),
                     status: status as i32,
                     note: note.into(),
-                    external_ref: String::new(),
+                    ..Default::default()
                 },
                 &system,
             ))
@@ -252,20 +269,27 @@ async fn confirmed_and_resolved_cases_credit_their_reporters_and_caps_hold_per_d
             .unwrap();
     }
     // Once governance's outbox is empty its events are on the stream; then the consumer drains.
-    eventually("governance's outbox to drain", || {
-        let pool = pool.clone();
-        async move {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM governance.outbox")
-                .fetch_one(&pool)
-                .await
-                .ok()?;
-            (n == 0).then_some(())
-        }
-    })
-    .await;
-    app.consumer_idle("governance", stations::POINTS_CONSUMER)
-        .await;
-    assert_eq!(app.balance(worker).await, 12 + 2 + 3);
+    points_settled(&app, &pool).await;
+    assert_eq!(app.balance(worker).await, 12 + 3);
+
+    // The reporter confirms the fix: tip_confirmed, once, however often they say so.
+    for _ in 0..2 {
+        app.governance()
+            .await
+            .confirm_resolution(with_bearer(
+                ConfirmResolutionRequest {
+                    tip_id: first.clone(),
+                    fixed: true,
+                    comment: String::new(),
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+    }
+    app.await_balance(worker, 12 + 3 + 2).await;
+    points_settled(&app, &pool).await;
+    assert_eq!(app.balance(worker).await, 12 + 3 + 2);
     app.assert_ledger_replays().await;
 }
 

@@ -205,7 +205,7 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
                 case_id: case.id.clone(),
                 status: CaseStatus::Accepted as i32,
                 note: "JJ-GRID-0042".into(),
-                external_ref: String::new(),
+                ..Default::default()
             },
             &grid_system,
         ))

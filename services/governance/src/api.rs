@@ -25,6 +25,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
+    app::{self, CaseError},
     domain::{self, MAX_DESCRIPTION_CHARS, MAX_PHOTOS},
     events,
     feed::Feed,
@@ -44,6 +45,9 @@ const CASE_READERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRI
 const CASE_HANDLERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
 const WATCHERS: &[&str] = &[GRID_SYSTEM, GRID_OFFICER, COUNTY_ADMIN];
 
+/// The longest platform reference kept (it is copied into every feed message of its case).
+const MAX_EXTERNAL_REF: usize = 128;
+
 /// How far into the future `observed_at` may lie (clock skew of phones).
 const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(10);
 
@@ -58,6 +62,8 @@ pub struct Api {
     pub tips_per_minute: u32,
     /// Group commit of SubmitTip.
     pub intake: crate::intake::Intake,
+    /// The case write path.
+    pub cases: app::Cases,
 }
 
 /// The validated content of a `SubmitTipRequest`.
@@ -199,9 +205,7 @@ impl GovernanceService for Api {
                 .await
                 .map_err(|e| internal("loading the tip", e))?
             {
-                out.case_status = i32::from(case.status);
-                out.case_note = case.note;
-                out.case_number = case.number.unwrap_or_default();
+                out = store::TipRow::with_case(out, &(&case).into());
             }
         }
         Ok(Response::new(pb::GetTipResponse { tip: Some(out) }))
@@ -236,9 +240,11 @@ impl GovernanceService for Api {
         let tips = store::case_tip_ids(&mut conn, id)
             .await
             .map_err(|e| internal("loading the case", e))?;
-        Ok(Response::new(pb::GetCaseResponse {
-            case: Some(case.to_pb(&tips)),
-        }))
+        let mut out = case.to_pb(&tips);
+        if caller.is_only(WORKER) {
+            out.note.clear(); // internal: for staff and platforms
+        }
+        Ok(Response::new(pb::GetCaseResponse { case: Some(out) }))
     }
 
     #[tracing::instrument(name = "ListCases", skip_all)]
@@ -258,6 +264,48 @@ impl GovernanceService for Api {
         let caller = require(&request, &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
         let tip = self.reject_tip_inner(&caller, request.into_inner()).await?;
         Ok(Response::new(pb::RejectTipResponse { tip: Some(tip) }))
+    }
+
+    #[tracing::instrument(name = "ConfirmResolution", skip_all, fields(tip_id))]
+    async fn confirm_resolution(
+        &self,
+        request: Request<pb::ConfirmResolutionRequest>,
+    ) -> Result<Response<pb::ConfirmResolutionResponse>, Status> {
+        // The reporter's own answer: no one answers in their name.
+        let caller = require(&request, &[WORKER])?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let tip_id = v.id("tip_id", &r.tip_id);
+        let comment = optional_text(&mut v, "comment", &r.comment, 500).unwrap_or_default();
+        v.check(
+            r.fixed || !comment.is_empty(),
+            "comment",
+            "is required when the problem is not fixed (what is still wrong?)",
+        );
+        let reporter = Uuid::parse_str(&caller.subject).ok();
+        v.into_result()?;
+        let (Some(tip_id), Some(reporter)) = (tip_id, reporter) else {
+            return Err(Status::permission_denied(
+                "a worker token's subject must be the worker's id",
+            ));
+        };
+        tracing::Span::current().record("tip_id", tracing::field::display(tip_id));
+        let (tip, case) = self
+            .cases
+            .confirm(app::ConfirmResolution {
+                tip_id,
+                reporter,
+                fixed: r.fixed,
+                comment,
+            })
+            .await
+            .map_err(|e| case_status("recording the answer", e))?;
+        let mut case = case;
+        case.note.clear(); // internal: for staff and platforms
+        Ok(Response::new(pb::ConfirmResolutionResponse {
+            tip: Some(tip),
+            case: Some(case),
+        }))
     }
 
     #[tracing::instrument(name = "ListTips", skip_all)]
@@ -283,14 +331,9 @@ impl GovernanceService for Api {
             next_page_token: kit::api::next_page_token(&ids, size),
             tips: rows
                 .into_iter()
-                .map(|(t, case)| {
-                    let mut tip = t.to_pb();
-                    if let Some((status, note, number)) = case {
-                        tip.case_status = i32::from(status);
-                        tip.case_note = note;
-                        tip.case_number = number.unwrap_or_default();
-                    }
-                    tip
+                .map(|(t, case)| match case {
+                    Some(case) => store::TipRow::with_case(t.to_pb(), &case),
+                    None => t.to_pb(),
                 })
                 .collect(),
         }))
@@ -400,6 +443,8 @@ impl GovernanceService for Api {
                 to_department: &after.department,
                 actor: &caller.subject,
                 reason,
+                public_reply: "",
+                version: after.version,
             },
         )
         .await
@@ -496,6 +541,8 @@ impl GovernanceService for Api {
                     actor: t.actor,
                     reason: t.reason,
                     at: Some(kit::time::to_timestamp(t.at)),
+                    public_reply: t.public_reply,
+                    version: t.version,
                 })
                 .collect(),
         }))
@@ -517,44 +564,101 @@ impl Api {
             "must be at most 500 characters",
         );
         v.into_result()?;
-        let fail = |e| internal("rejecting the tip", e);
-        let mut tx = self.pool.begin().await.map_err(fail)?;
-        let tip = store::lock_tip(&mut tx, id)
+        self.cases
+            .reject_tip(id, reason, &caller.subject)
             .await
-            .map_err(fail)?
-            .ok_or_else(|| not_found("tip", id))?;
-        if tip.status == pb::TipStatus::Rejected as i16 {
-            return Ok(tip.to_pb()); // already rejected: a retry changes nothing
-        }
-        let tip = store::set_tip_status(&mut tx, id, pb::TipStatus::Rejected)
-            .await
-            .map_err(fail)?;
-        events::tip_rejected(&mut tx, &tip, reason, &caller.subject)
-            .await
-            .map_err(fail)?;
-        tx.commit().await.map_err(fail)?;
-        tracing::info!(tip_id = %id, "tip rejected");
-        Ok(tip.to_pb())
+            .map_err(|e| case_status("rejecting the tip", e))
     }
+}
+
+/// The status a refused or failed case use case answers with; store failures keep their cause.
+fn case_status(context: &str, e: CaseError) -> Status {
+    match e {
+        CaseError::NotFound(what, id) => not_found(what, id),
+        CaseError::Stale { current, .. } => {
+            let message = e.to_string();
+            let mut details = tonic_types::ErrorDetails::new();
+            details.set_error_info(
+                "CASE_VERSION_MISMATCH",
+                "redsupply.governance",
+                [("current_version".to_owned(), current.to_string())],
+            );
+            <Status as tonic_types::StatusExt>::with_error_details(
+                tonic::Code::Aborted,
+                message,
+                details,
+            )
+        }
+        CaseError::Refused(m) => Status::failed_precondition(m),
+        CaseError::Forbidden(m) => Status::permission_denied(m),
+        CaseError::Store(e) => internal(context, e),
+    }
+}
+
+/// A timestamp field: None when absent, a violation when not a valid instant.
+fn optional_time(
+    v: &mut Violations,
+    field: &str,
+    t: Option<&prost_types::Timestamp>,
+) -> Option<chrono::DateTime<Utc>> {
+    let t = t?;
+    let at = from_timestamp(t);
+    v.check(at.is_some(), field, "is not a valid timestamp");
+    at
+}
+
+/// An optional bounded text field: None when empty (after trimming).
+fn optional_text(v: &mut Violations, field: &str, value: &str, max: usize) -> Option<String> {
+    let value = value.trim();
+    v.check(
+        value.chars().count() <= max,
+        field,
+        format!("must be at most {max} characters"),
+    );
+    (!value.is_empty()).then(|| value.to_owned())
 }
 
 async fn list_cases(
     pool: &PgPool,
     r: pb::ListCasesRequest,
 ) -> Result<Response<pb::ListCasesResponse>, Status> {
-    let grid = if r.grid_id.is_empty() {
-        None
-    } else {
-        Some(parse_id("grid_id", &r.grid_id)?)
-    };
+    let mut v = Violations::new();
+    let grid_id = v.optional_id("grid_id", &r.grid_id);
+    v.check(
+        !(r.county_queue && grid_id.is_some()),
+        "county_queue",
+        "the county queue holds cases in no grid: give grid_id or county_queue, not both",
+    );
     let status = match CaseStatus::try_from(r.status) {
         Ok(CaseStatus::Unspecified) => None,
         Ok(s) => Some(s as i16),
-        Err(_) => return Err(invalid("status", "is not a CaseStatus")),
+        Err(_) => {
+            v.add("status", "is not a CaseStatus");
+            None
+        }
     };
-    let size = page_size(r.page_size)?;
-    let after = page_after(&r.page_token)?;
-    let rows = store::list_cases(pool, grid, status, after, size)
+    let updated_since = optional_time(&mut v, "updated_since", r.updated_since.as_ref());
+    let updated_before = optional_time(&mut v, "updated_before", r.updated_before.as_ref());
+    if let (Some(a), Some(b)) = (updated_since, updated_before) {
+        v.check(a < b, "updated_before", "must lie after updated_since");
+    }
+    let query = store::CaseQuery {
+        grid_id,
+        county_queue: r.county_queue,
+        status,
+        department: optional_text(&mut v, "department", &r.department, 64),
+        updated_since,
+        updated_before,
+        overdue: r.overdue,
+        escalated: r.escalated,
+        number: optional_text(&mut v, "number", &r.number, 32),
+        external_ref: optional_text(&mut v, "external_ref", &r.external_ref, MAX_EXTERNAL_REF),
+    };
+    let size = page_size(r.page_size);
+    let after = page_after(&r.page_token);
+    v.into_result()?;
+    let (size, after) = (size?, after?);
+    let rows = store::list_cases(pool, &query, after, size)
         .await
         .map_err(|e| internal("listing cases", e))?;
     let ids: Vec<Uuid> = rows.iter().map(|(c, _)| c.id).collect();
@@ -658,85 +762,46 @@ impl GridGatewayService for Api {
         let caller = require(&request, CASE_HANDLERS)?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        let id = Uuid::parse_str(&r.case_id);
-        v.check(id.is_ok(), "case_id", "must be a case id (UUID)");
-        let to = CaseStatus::try_from(r.status).unwrap_or(CaseStatus::Unspecified);
-        v.check(
-            to != CaseStatus::Unspecified,
-            "status",
-            "must be a CaseStatus other than UNSPECIFIED",
-        )
-        .check(
-            r.note.chars().count() <= MAX_DESCRIPTION_CHARS,
-            "note",
-            "must be at most 2000 characters",
-        );
-        v.into_result()?;
-        let id = id.expect("checked above");
-        tracing::Span::current().record("case_id", tracing::field::display(id));
-        let fail = |e| internal("updating the case", e);
-        let mut tx = self.pool.begin().await.map_err(fail)?;
-        let case = store::lock_case(&mut tx, id)
-            .await
-            .map_err(fail)?
-            .ok_or_else(|| not_found("case", id))?;
-        let from = CaseStatus::try_from(i32::from(case.status)).unwrap_or(CaseStatus::Unspecified);
-        let case = if from == to
-            && case.note == r.note
-            && (r.external_ref.trim().is_empty() || case.external_ref == r.external_ref.trim())
-        {
-            case // a retry of the same update changes nothing
-        } else {
-            if from != to && !domain::transition_allowed(from, to) {
-                return Err(Status::failed_precondition(format!(
-                    "a case in {} cannot move to {}",
-                    from.as_str_name(),
-                    to.as_str_name()
-                )));
+        let id = v.id("case_id", &r.case_id);
+        let status = match CaseStatus::try_from(r.status) {
+            Ok(CaseStatus::Unspecified) => None,
+            Ok(s) => Some(s),
+            Err(_) => {
+                v.add("status", format!("{} is not a CaseStatus", r.status));
+                None
             }
-            let updated =
-                store::set_case_status(&mut tx, id, to as i16, &r.note, r.external_ref.trim())
-                    .await
-                    .map_err(fail)?;
-            store::record_transition(
-                &mut tx,
-                &store::Transition {
-                    case_id: id,
-                    from_status: Some(case.status),
-                    to_status: updated.status,
-                    from_grid: case.grid_id,
-                    to_grid: updated.grid_id,
-                    from_department: Some(&case.department),
-                    to_department: &updated.department,
-                    actor: &caller.subject,
-                    reason: &r.note,
-                },
-            )
-            .await
-            .map_err(fail)?;
-            store::record_change(&mut tx, id, Some(store::Before::of(&case)))
-                .await
-                .map_err(fail)?;
-            // A new note or reference alone is a change on the feed, not a status event (which
-            // earns reporters points).
-            if from != to {
-                let reporters = store::case_reporters(&mut tx, id).await.map_err(fail)?;
-                events::case_status_changed(
-                    &mut tx,
-                    &updated,
-                    case.status,
-                    &caller.subject,
-                    &reporters,
-                )
-                .await
-                .map_err(fail)?;
-            }
-            updated
         };
-        let tips = store::case_tip_ids(&mut tx, id).await.map_err(fail)?;
-        tx.commit().await.map_err(fail)?;
-        Ok(Response::new(pb::UpdateCaseResponse {
-            case: Some(case.to_pb(&tips)),
-        }))
+        v.check(
+            r.expected_version >= 0,
+            "expected_version",
+            "must be a version the case had (or 0: no check)",
+        );
+        let note = optional_text(&mut v, "note", &r.note, MAX_DESCRIPTION_CHARS);
+        let public_reply = optional_text(
+            &mut v,
+            "public_reply",
+            &r.public_reply,
+            MAX_DESCRIPTION_CHARS,
+        );
+        let external_ref = optional_text(&mut v, "external_ref", &r.external_ref, MAX_EXTERNAL_REF);
+        v.into_result()?;
+        let Some(id) = id else {
+            return Err(invalid("case_id", "must be a UUID"));
+        };
+        tracing::Span::current().record("case_id", tracing::field::display(id));
+        let case = self
+            .cases
+            .update(app::UpdateCase {
+                id,
+                status,
+                note,
+                public_reply,
+                external_ref,
+                expected_version: (r.expected_version > 0).then_some(r.expected_version),
+                actor: caller.subject,
+            })
+            .await
+            .map_err(|e| case_status("updating the case", e))?;
+        Ok(Response::new(pb::UpdateCaseResponse { case: Some(case) }))
     }
 }

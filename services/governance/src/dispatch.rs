@@ -84,6 +84,9 @@ impl Dispatch {
             external_ref: String::new(),
             escalated_at: None,
             reporter_count: 0,
+            public_reply: String::new(),
+            resolution: 0,
+            closed_at: None,
         }
     }
 
@@ -147,6 +150,8 @@ impl Dispatch {
                 } else {
                     "outside every grid: county queue"
                 },
+                public_reply: "",
+                version: case.version,
             },
         )
         .await?;

@@ -65,6 +65,8 @@ pub async fn sweep_once(pool: &PgPool) -> Result<usize, sqlx::Error> {
                     to_department: &case.department,
                     actor: "system",
                     reason: "escalated: past its deadline",
+                    public_reply: "",
+                    version: case.version,
                 },
             )
             .await?;

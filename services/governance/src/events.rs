@@ -16,6 +16,7 @@ pub const TIP_SUBMITTED: &str = "redsupply.governance.tip.submitted";
 pub const CASE_ASSIGNED: &str = "redsupply.governance.case.assigned";
 pub const CASE_STATUS_CHANGED: &str = "redsupply.governance.case.status_changed";
 pub const TIP_REJECTED: &str = "redsupply.governance.tip.rejected";
+pub const TIP_CONFIRMED: &str = "redsupply.governance.tip.confirmed";
 pub const CASE_REROUTED: &str = "redsupply.governance.case.rerouted";
 pub const CASE_ESCALATED: &str = "redsupply.governance.case.escalated";
 
@@ -103,6 +104,17 @@ pub async fn tip_rejected(
         occurred_at: Some(to_timestamp(Utc::now())),
     };
     enqueue(tx, NewEvent::new(SOURCE, TIP_REJECTED, tip.id, &msg)).await
+}
+
+/// The reporter of a resolved case says it is fixed (once per tip).
+pub async fn tip_confirmed(tx: &mut PgConnection, tip: &TipRow) -> Result<Uuid, sqlx::Error> {
+    let msg = ev::TipConfirmed {
+        tip_id: tip.id.to_string(),
+        case_id: tip.case_id.map(|c| c.to_string()).unwrap_or_default(),
+        reporter_id: tip.reporter_id.to_string(),
+        occurred_at: Some(to_timestamp(Utc::now())),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, TIP_CONFIRMED, tip.id, &msg)).await
 }
 
 pub async fn case_rerouted(

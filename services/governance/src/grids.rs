@@ -144,6 +144,8 @@ impl GridEvents {
                     to_department: &after.department,
                     actor: "system",
                     reason,
+                    public_reply: "",
+                    version: after.version,
                 },
             )
             .await?;

@@ -32,7 +32,7 @@ const QUEUE: usize = 20_000;
 #[derive(Debug)]
 pub enum Outcome {
     /// Stored (`true`) or already stored under the same request id (`false`).
-    Stored(TipRow, bool),
+    Stored(Box<TipRow>, bool),
     /// The reporter is over the per-minute limit and this is a new tip.
     RateLimited,
 }
@@ -213,9 +213,11 @@ async fn store_batch(
         .iter()
         .zip(&row_of)
         .map(|(t, r)| match r {
-            Some(r) if stored.contains(&rows[*r].id) => Outcome::Stored(rows[*r].clone(), true),
+            Some(r) if stored.contains(&rows[*r].id) => {
+                Outcome::Stored(Box::new(rows[*r].clone()), true)
+            }
             _ => match existing.get(&(t.reporter_id, t.request_id.as_str())) {
-                Some(row) => Outcome::Stored((*row).clone(), false),
+                Some(row) => Outcome::Stored(Box::new((*row).clone()), false),
                 None => Outcome::RateLimited,
             },
         })

@@ -2,6 +2,7 @@
 //! systems follow the cases (`WatchCases`) and report progress (`UpdateCase`).
 
 pub mod api;
+pub mod app;
 pub mod dispatch;
 pub mod domain;
 pub mod escalation;
@@ -53,6 +54,9 @@ pub struct Settings {
     pub tips_per_minute: u32,
     pub escalation_sweep_secs: u64,
     pub merge: domain::MergeSettings,
+    /// How long after closing staff (or the reporter saying "not fixed") may reopen a case.
+    #[serde(default = "default_reopen_window_days")]
+    pub reopen_window_days: u32,
     /// The county's offset from UTC (case numbers follow its calendar year).
     #[serde(default = "default_utc_offset")]
     pub utc_offset_minutes: i32,
@@ -64,6 +68,10 @@ fn default_utc_offset() -> i32 {
 
 fn default_watch_poll_ms() -> u64 {
     500
+}
+
+fn default_reopen_window_days() -> u32 {
+    30
 }
 
 fn default_watch_heartbeat_secs() -> u64 {
@@ -142,7 +150,13 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
 
     let (intake, committers) = intake::Intake::spawn(pool.clone(), settings.tips_per_minute);
     tasks.extend(committers);
+    let cases = app::Cases {
+        pool: pool.clone(),
+        routing: routing.clone(),
+        reopen_window: chrono::Duration::days(i64::from(settings.reopen_window_days)),
+    };
     let api = api::Api {
+        cases,
         intake,
         pool: pool.clone(),
         feed,

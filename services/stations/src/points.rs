@@ -312,7 +312,6 @@ impl Handler for GovernanceAwards {
                     return Ok(());
                 }
                 let (reason, amount) = match e.status() {
-                    CaseStatus::Accepted => (REASON_TIP_CONFIRMED, self.rules.points.tip_confirmed),
                     CaseStatus::Resolved => (REASON_CASE_RESOLVED, self.rules.points.case_resolved),
                     _ => return Ok(()),
                 };
@@ -343,6 +342,33 @@ impl Handler for GovernanceAwards {
                 }
                 .instrument(span)
                 .await
+            }
+            "redsupply.governance.tip.confirmed" => {
+                // The reporter confirmed the fix: once per tip, and reversed with the tip's other
+                // points should it be rejected later.
+                let e: ev::TipConfirmed = event.decode()?;
+                let worker = Uuid::parse_str(&e.reporter_id).map_err(HandlerError::permanent)?;
+                let tip = Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?;
+                let subject = tip_ref(&e.tip_id);
+                store::lock_balance(tx, worker).await?;
+                if store::tip_rejected(tx, tip).await?
+                    || store::awarded_for(tx, worker, REASON_TIP_CONFIRMED, &subject).await?
+                {
+                    return Ok(());
+                }
+                award(
+                    tx,
+                    &self.rules,
+                    Award {
+                        worker,
+                        amount: self.rules.points.tip_confirmed,
+                        reason: REASON_TIP_CONFIRMED,
+                        source_event: event.id,
+                        subject_ref: Some(subject),
+                    },
+                )
+                .await?;
+                Ok(())
             }
             "redsupply.governance.tip.rejected" => {
                 let e: ev::TipRejected = event.decode()?;

@@ -2,15 +2,17 @@
 //! department takes a category, how long it has, which status changes a case may make, and what a
 //! valid tip looks like.
 
+mod case;
 mod feed;
 
+pub use case::{ReopenRefusal, reopen_allowed, resolution_after, transition_allowed};
 pub use feed::{Delivery, FeedFilter};
 
 use std::collections::HashMap;
 
 use chrono::Duration;
 use geo::{Area, BoundingRect, Intersects, LineString, Point, Polygon};
-use redsupply_proto::governance::v1::{CaseStatus, TipCategory};
+use redsupply_proto::governance::v1::TipCategory;
 use rstar::{AABB, RTree, RTreeObject};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -180,18 +182,6 @@ pub fn case_number(county: &str, year: i32, n: i64) -> String {
     format!("{county}-{year}-{n:06}")
 }
 
-/// The status changes a grid office may make. RESOLVED may go back to IN_PROGRESS (reopen).
-pub fn transition_allowed(from: CaseStatus, to: CaseStatus) -> bool {
-    use CaseStatus::*;
-    matches!(
-        (from, to),
-        (Assigned, Accepted | InProgress | Resolved)
-            | (Accepted, InProgress | Resolved)
-            | (InProgress, Resolved)
-            | (Resolved, Closed | InProgress)
-    )
-}
-
 pub const MAX_DESCRIPTION_CHARS: usize = 2_000;
 pub const MAX_PHOTOS: usize = 9;
 pub const MAX_PHOTO_URL_LEN: usize = 2_048;
@@ -284,17 +274,6 @@ mod tests {
             Duration::hours(24)
         );
         assert_eq!(routing.deadline(TipCategory::Dispute), Duration::hours(72));
-    }
-
-    #[test]
-    fn cases_move_forward_and_may_reopen() {
-        use CaseStatus::*;
-        assert!(transition_allowed(Assigned, Accepted));
-        assert!(transition_allowed(Resolved, InProgress));
-        assert!(transition_allowed(Resolved, Closed));
-        assert!(!transition_allowed(Closed, InProgress));
-        assert!(!transition_allowed(Assigned, Closed));
-        assert!(!transition_allowed(Accepted, Assigned));
     }
 
     #[test]

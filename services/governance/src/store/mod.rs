@@ -29,6 +29,8 @@ pub struct TipRow {
     pub submitted_at: DateTime<Utc>,
     pub status: i16,
     pub case_id: Option<Uuid>,
+    pub rejection_reason: String,
+    pub confirmed_fixed: Option<bool>,
 }
 
 impl TipRow {
@@ -52,7 +54,19 @@ impl TipRow {
             case_status: 0,
             case_note: String::new(),
             case_number: String::new(),
+            rejection_reason: self.rejection_reason.clone(),
+            case_resolution: 0,
+            confirmed_fixed: self.confirmed_fixed,
         }
+    }
+
+    /// Adds what the reporter is told of the tip's case.
+    pub fn with_case(mut tip: pb::Tip, case: &CaseFeedback) -> pb::Tip {
+        tip.case_status = i32::from(case.status);
+        tip.case_note = case.public_reply.clone();
+        tip.case_number = case.number.clone().unwrap_or_default();
+        tip.case_resolution = i32::from(case.resolution);
+        tip
     }
 }
 
@@ -74,6 +88,31 @@ pub struct CaseRow {
     pub external_ref: String,
     pub escalated_at: Option<DateTime<Utc>>,
     pub reporter_count: i64,
+    pub public_reply: String,
+    pub resolution: i16,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// What a reporter is told of their tip's case.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CaseFeedback {
+    pub id: Uuid,
+    pub status: i16,
+    pub public_reply: String,
+    pub number: Option<String>,
+    pub resolution: i16,
+}
+
+impl From<&CaseRow> for CaseFeedback {
+    fn from(c: &CaseRow) -> Self {
+        Self {
+            id: c.id,
+            status: c.status,
+            public_reply: c.public_reply.clone(),
+            number: c.number.clone(),
+            resolution: c.resolution,
+        }
+    }
 }
 
 impl CaseRow {
@@ -98,19 +137,23 @@ impl CaseRow {
             external_ref: self.external_ref.clone(),
             escalated_at: self.escalated_at.map(to_timestamp),
             reporter_count: self.reporter_count as i32,
+            public_reply: self.public_reply.clone(),
+            resolution: i32::from(self.resolution),
+            closed_at: self.closed_at.map(to_timestamp),
         }
     }
 }
 
 macro_rules! tip_columns {
     () => {
-        "id, request_id, reporter_id, submitted_by, category, description, latitude, longitude, photo_urls, observed_at, submitted_at, status, case_id"
+        "id, request_id, reporter_id, submitted_by, category, description, latitude, longitude, photo_urls, observed_at, submitted_at, status, case_id,
+         rejection_reason, confirmed_fixed"
     };
 }
 macro_rules! case_columns {
     () => {
         "id, grid_id, department, status, category, latitude, longitude, due_at, note, version, created_at, updated_at,
-         number, external_ref, escalated_at,
+         number, external_ref, escalated_at, public_reply, resolution, closed_at,
          (SELECT count(DISTINCT t.reporter_id) FROM tips t WHERE t.case_id = cases.id AND t.status <> 4) AS reporter_count"
     };
 }
@@ -145,6 +188,8 @@ impl NewTip {
             submitted_at: at,
             status: pb::TipStatus::Received as i16,
             case_id: None,
+            rejection_reason: String::new(),
+            confirmed_fixed: None,
         }
     }
 }
@@ -284,21 +329,6 @@ pub async fn case_reporters(
     .await
 }
 
-pub async fn set_tip_status(
-    tx: &mut PgConnection,
-    tip_id: Uuid,
-    status: pb::TipStatus,
-) -> Result<TipRow, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "UPDATE tips SET status = $2 WHERE id = $1 RETURNING ",
-        tip_columns!()
-    ))
-    .bind(tip_id)
-    .bind(status as i16)
-    .fetch_one(tx)
-    .await
-}
-
 pub async fn case_tip_ids(
     conn: &mut PgConnection,
     case_id: Uuid,
@@ -309,11 +339,25 @@ pub async fn case_tip_ids(
         .await
 }
 
-/// Cases in id order (creation order), after `after`, optionally of one grid and one status.
+/// What `ListCases` filters on; `None` and `false` filter nothing.
+#[derive(Debug, Default)]
+pub struct CaseQuery {
+    pub grid_id: Option<Uuid>,
+    pub county_queue: bool,
+    pub status: Option<i16>,
+    pub department: Option<String>,
+    pub updated_since: Option<DateTime<Utc>>,
+    pub updated_before: Option<DateTime<Utc>>,
+    pub overdue: bool,
+    pub escalated: bool,
+    pub number: Option<String>,
+    pub external_ref: Option<String>,
+}
+
+/// Cases in id order (creation order), after `after`, that match `q`, with their tips.
 pub async fn list_cases(
     pool: &PgPool,
-    grid_id: Option<Uuid>,
-    status: Option<i16>,
+    q: &CaseQuery,
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<(CaseRow, Vec<Uuid>)>, sqlx::Error> {
@@ -323,12 +367,28 @@ pub async fn list_cases(
         " FROM cases
          WHERE ($1::uuid IS NULL OR grid_id = $1) AND ($2::smallint IS NULL OR status = $2)
            AND ($3::uuid IS NULL OR id > $3)
+           AND (NOT $5 OR grid_id IS NULL)
+           AND ($6::text IS NULL OR department = $6)
+           AND ($7::timestamptz IS NULL OR updated_at >= $7)
+           AND ($8::timestamptz IS NULL OR updated_at < $8)
+           AND (NOT $9 OR (status IN (1, 2, 3) AND due_at < now()))
+           AND (NOT $10 OR escalated_at IS NOT NULL)
+           AND ($11::text IS NULL OR number = $11)
+           AND ($12::text IS NULL OR (external_ref = $12 AND external_ref <> ''))
          ORDER BY id LIMIT $4"
     ))
-    .bind(grid_id)
-    .bind(status)
+    .bind(q.grid_id)
+    .bind(q.status)
     .bind(after)
     .bind(limit)
+    .bind(q.county_queue)
+    .bind(q.department.as_deref())
+    .bind(q.updated_since)
+    .bind(q.updated_before)
+    .bind(q.overdue)
+    .bind(q.escalated)
+    .bind(q.number.as_deref())
+    .bind(q.external_ref.as_deref())
     .fetch_all(pool)
     .await?;
     let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
@@ -350,25 +410,85 @@ pub async fn list_cases(
         .collect())
 }
 
-pub async fn set_case_status(
+/// A change of a case's status and notes. `None` keeps what the case has.
+pub struct CaseUpdate<'a> {
+    pub status: i16,
+    pub resolution: i16,
+    pub note: Option<&'a str>,
+    pub public_reply: Option<&'a str>,
+    pub external_ref: Option<&'a str>,
+    /// A new deadline (a reopened case), which also clears the escalation.
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// Applies `u` and bumps the version; resolved and closed times follow the status.
+pub async fn update_case(
     tx: &mut PgConnection,
     id: Uuid,
-    status: i16,
-    note: &str,
-    external_ref: &str,
+    u: &CaseUpdate<'_>,
 ) -> Result<CaseRow, sqlx::Error> {
     sqlx::query_as(concat!(
-        "UPDATE cases SET status = $2, note = $3,
-             external_ref = CASE WHEN $4 = '' THEN external_ref ELSE $4 END,
-             resolved_at = CASE WHEN $2 = 4 AND status <> 4 THEN now() WHEN $2 < 4 THEN NULL ELSE resolved_at END,
+        "UPDATE cases SET status = $2, resolution = $3,
+             note = coalesce($4, note), public_reply = coalesce($5, public_reply),
+             external_ref = coalesce($6, external_ref),
+             due_at = coalesce($7, due_at),
+             escalated_at = CASE WHEN $7::timestamptz IS NULL THEN escalated_at END,
+             resolved_at = CASE WHEN $3 = 2 THEN NULL
+                                WHEN $2 = 4 AND status <> 4 THEN now() WHEN $2 < 4 THEN NULL ELSE resolved_at END,
+             closed_at = CASE WHEN $2 = 5 AND status <> 5 THEN now() WHEN $2 = 5 THEN closed_at END,
              version = version + 1, updated_at = now()
          WHERE id = $1 RETURNING ",
         case_columns!()
     ))
     .bind(id)
-    .bind(status)
-    .bind(note)
-    .bind(external_ref)
+    .bind(u.status)
+    .bind(u.resolution)
+    .bind(u.note)
+    .bind(u.public_reply)
+    .bind(u.external_ref)
+    .bind(u.due_at)
+    .fetch_one(tx)
+    .await
+}
+
+/// Bumps a case's version (its tips changed: one was rejected).
+pub async fn touch_case(tx: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE cases SET version = version + 1, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Rejects the tip with `reason`.
+pub async fn reject_tip(
+    tx: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+) -> Result<TipRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE tips SET status = $2, rejection_reason = $3 WHERE id = $1 RETURNING ",
+        tip_columns!()
+    ))
+    .bind(id)
+    .bind(pb::TipStatus::Rejected as i16)
+    .bind(reason)
+    .fetch_one(tx)
+    .await
+}
+
+/// Records the reporter's answer to "is it fixed?".
+pub async fn confirm_tip(
+    tx: &mut PgConnection,
+    id: Uuid,
+    fixed: bool,
+) -> Result<TipRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE tips SET confirmed_fixed = $2, confirmed_at = now() WHERE id = $1 RETURNING ",
+        tip_columns!()
+    ))
+    .bind(id)
+    .bind(fixed)
     .fetch_one(tx)
     .await
 }
@@ -490,6 +610,9 @@ pub struct Transition<'a> {
     pub to_department: &'a str,
     pub actor: &'a str,
     pub reason: &'a str,
+    pub public_reply: &'a str,
+    /// The case's version after the change.
+    pub version: i64,
 }
 
 pub async fn record_transition(
@@ -498,8 +621,8 @@ pub async fn record_transition(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO case_transitions (case_id, from_status, to_status, from_grid_id, to_grid_id,
-             from_department, to_department, actor, reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             from_department, to_department, actor, reason, public_reply, version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(t.case_id)
     .bind(t.from_status)
@@ -510,6 +633,8 @@ pub async fn record_transition(
     .bind(t.to_department)
     .bind(t.actor)
     .bind(t.reason)
+    .bind(t.public_reply)
+    .bind(t.version)
     .execute(tx)
     .await?;
     Ok(())
@@ -526,11 +651,14 @@ pub struct TransitionRow {
     pub actor: String,
     pub reason: String,
     pub at: DateTime<Utc>,
+    pub public_reply: String,
+    pub version: i64,
 }
 
 pub async fn transitions(pool: &PgPool, case_id: Uuid) -> Result<Vec<TransitionRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT from_status, to_status, from_grid_id, to_grid_id, from_department, to_department, actor, reason, at
+        "SELECT from_status, to_status, from_grid_id, to_grid_id, from_department, to_department, actor, reason, at,
+                public_reply, coalesce(version, 0) AS version
          FROM case_transitions WHERE case_id = $1 ORDER BY id",
     )
     .bind(case_id)
@@ -566,7 +694,7 @@ pub async fn tips_of(
     reporter: Uuid,
     before: Option<Uuid>,
     limit: i64,
-) -> Result<Vec<(TipRow, Option<(i16, String, Option<String>)>)>, sqlx::Error> {
+) -> Result<Vec<(TipRow, Option<CaseFeedback>)>, sqlx::Error> {
     let tips: Vec<TipRow> = sqlx::query_as(concat!(
         "SELECT ",
         tip_columns!(),
@@ -578,20 +706,18 @@ pub async fn tips_of(
     .fetch_all(pool)
     .await?;
     let case_ids: Vec<Uuid> = tips.iter().filter_map(|t| t.case_id).collect();
-    let cases: Vec<(Uuid, i16, String, Option<String>)> =
-        sqlx::query_as("SELECT id, status, note, number FROM cases WHERE id = ANY($1)")
-            .bind(&case_ids)
-            .fetch_all(pool)
-            .await?;
+    let cases: Vec<CaseFeedback> = sqlx::query_as(
+        "SELECT id, status, public_reply, number, resolution FROM cases WHERE id = ANY($1)",
+    )
+    .bind(&case_ids)
+    .fetch_all(pool)
+    .await?;
     Ok(tips
         .into_iter()
         .map(|t| {
-            let c = t.case_id.and_then(|id| {
-                cases
-                    .iter()
-                    .find(|c| c.0 == id)
-                    .map(|c| (c.1, c.2.clone(), c.3.clone()))
-            });
+            let c = t
+                .case_id
+                .and_then(|id| cases.iter().find(|c| c.id == id).cloned());
             (t, c)
         })
         .collect())
@@ -987,10 +1113,10 @@ pub async fn record_dispatch_transitions(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO case_transitions (case_id, from_status, to_status, from_grid_id, to_grid_id,
-             from_department, to_department, actor, reason)
+             from_department, to_department, actor, reason, version)
          SELECT u.case_id, NULL, u.to_status, NULL, u.to_grid_id, NULL, u.to_department, 'system',
                 CASE WHEN u.to_grid_id IS NULL THEN 'outside every grid: county queue'
-                     ELSE 'dispatched to the grid holding the tip' END
+                     ELSE 'dispatched to the grid holding the tip' END, 1
          FROM UNNEST($1::uuid[], $2::int2[], $3::uuid[], $4::text[]) AS u(case_id, to_status, to_grid_id, to_department)",
     )
     .bind(cases.iter().map(|c| c.id).collect::<Vec<_>>())

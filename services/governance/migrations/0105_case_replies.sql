@@ -1,0 +1,25 @@
+-- governance: two notes on a case (the internal note for staff and platforms, and the public reply
+-- the reporter sees), a resolution (fixed, or void when every tip was rejected), when it closed
+-- (staff may reopen within a window), the reporter's answer to "is it fixed?", the reason a tip was
+-- rejected, and the indexes a platform's backfill and lookups use.
+
+ALTER TABLE cases
+    ADD COLUMN public_reply TEXT NOT NULL DEFAULT '',
+    ADD COLUMN resolution   SMALLINT NOT NULL DEFAULT 0,
+    ADD COLUMN closed_at    TIMESTAMPTZ;
+-- Cases closed before this migration: closed when last changed, fixed (voiding did not exist).
+UPDATE cases SET closed_at = updated_at, resolution = 1 WHERE status = 5;
+UPDATE cases SET resolution = 1 WHERE status = 4;
+
+ALTER TABLE tips
+    ADD COLUMN rejection_reason TEXT NOT NULL DEFAULT '',
+    -- The reporter's answer once the case was resolved: NULL none, true fixed, false not fixed.
+    ADD COLUMN confirmed_fixed  BOOLEAN,
+    ADD COLUMN confirmed_at     TIMESTAMPTZ;
+
+ALTER TABLE case_transitions
+    ADD COLUMN public_reply TEXT NOT NULL DEFAULT '',
+    ADD COLUMN version      BIGINT;
+
+CREATE INDEX cases_by_updated ON cases (updated_at, id);
+CREATE INDEX cases_by_external_ref ON cases (external_ref) WHERE external_ref <> '';
