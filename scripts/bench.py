@@ -661,6 +661,66 @@ def cmd_report(a):
     return 0
 
 
+def feed_markdown(rep, rc, label, meta):
+    name = f"feed-{label}"
+    out = [f"<!-- bench:{name}:begin -->", f"## {label}", ""]
+    out += run_header(meta)
+    out.append(f"Binary `{meta.get('binary', '?')}`; `redsupply loadtest feed` exit {rc}.")
+    out.append("")
+    if not rep:
+        out += ["No report (see the run's feed.err).", "", f"<!-- bench:{name}:end -->"]
+        return "\n".join(out)
+    idle, d = rep["idle"], rep["delivery"]
+    out += [
+        f"Idle cost, counted as {idle['source']} per second over the whole database:", "",
+        "| open streams | per second | per stream |", "|---|---|---|",
+        f"| none | {idle['no_stream_per_s']:.1f} | |",
+        f"| one | {idle['one_stream_per_s']:.1f} | {idle['per_stream_one']:.2f} |",
+        f"| {rep['watchers']} | {idle['all_streams_per_s']:.1f} | {idle['per_stream_all']:.2f} |",
+        "",
+        f"Load: {rep['watchers']} watchers, one grid each; case changes (UpdateCase note updates) at "
+        f"{rep['target_rate']:g}/s; {rep['updates_sent']} sent, {rep['updates_ok']} answered "
+        f"({rep['achieved_rate']:.1f}/s), {rep['update_errors']} errors.", "",
+        f"Delivered {rep['delivered']} ({rep['delivered_per_s']:.1f}/s): missing {rep['missing']}, "
+        f"duplicated {rep['duplicated']}, misrouted {rep['misrouted']}.", "",
+        "| update answered → message (ms) | p50 | p90 | p99 | p99.9 | max |", "|---|---|---|---|---|---|",
+        f"| | {fmt_ms(d['p50_ms'])} | {fmt_ms(d['p90_ms'])} | {fmt_ms(d['p99_ms'])} | "
+        f"{fmt_ms(d['p999_ms'])} | {fmt_ms(d['max_ms'])} |",
+        "", f"<!-- bench:{name}:end -->",
+    ]
+    return "\n".join(out)
+
+
+def cmd_feed(a):
+    meta = meta_dict(a.meta)
+    try:
+        with open(a.report) as f:
+            rep = json.load(f)
+    except (OSError, ValueError):
+        rep = None
+    try:
+        with open(a.out) as f:
+            old = f.read()
+    except OSError:
+        old = ""
+    new_sec = feed_markdown(rep, a.rc, a.label, meta)
+    labels = re.findall(r"<!-- bench:feed-([a-z0-9_-]+):begin -->", old)
+    if a.label not in labels:
+        labels.append(a.label)
+    parts = ["# WatchCases feed benchmark", "",
+             "Written by `scripts/bench --feed` (FEED_LABEL names the section; a run rewrites its own "
+             "section and keeps the others). Raw data: `bench/out/` (not committed).", ""]
+    for label in labels:
+        parts += [new_sec if label == a.label else section(old, f"feed-{label}"), ""]
+    with open(a.out, "w") as f:
+        f.write("\n".join(parts))
+    if rep:
+        print(f"feed {a.label}: {rep['delivered_per_s']:.1f} messages/s delivered, p99 "
+              f"{rep['delivery']['p99_ms']:.1f} ms, missing {rep['missing']}; idle "
+              f"{rep['idle']['per_stream_all']:.2f}/s per stream")
+    return 0 if rep and a.rc == 0 else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -697,8 +757,15 @@ def main():
     s.add_argument("--rates")
     s.add_argument("--chaos")
     s.add_argument("--meta", action="append", default=[], help="KEY=VALUE")
+    s = sub.add_parser("feed")
+    s.add_argument("--report", required=True)
+    s.add_argument("--rc", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.add_argument("--label", default="current")
+    s.add_argument("--meta", action="append", default=[], help="KEY=VALUE")
     a = ap.parse_args()
-    return {"sample": cmd_sample, "backlog": cmd_backlog, "step": cmd_step, "chaos": cmd_chaos, "report": cmd_report}[a.cmd](a) or 0
+    return {"sample": cmd_sample, "backlog": cmd_backlog, "step": cmd_step, "chaos": cmd_chaos,
+            "report": cmd_report, "feed": cmd_feed}[a.cmd](a) or 0
 
 
 if __name__ == "__main__":

@@ -138,3 +138,115 @@ async fn a_burst_of_tips_is_dispatched_and_awarded_as_tip_by_tip_handling_would(
     assert_eq!(awards, 40);
     app.assert_ledger_replays().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_merging_into_an_older_case_is_applied_set_wise_and_fed_as_get_case_shows_it() {
+    let mut app = TestApp::spawn().await;
+    app.create_grid("Grid", 29.70, 103.50, 0.1).await;
+    let (first, token) = app.register_worker("Rider 0").await;
+    let mut reporters = Vec::new();
+    for i in 1..6 {
+        reporters.push(app.register_worker(&format!("Rider {i}")).await.0);
+    }
+    // A case open before the group arrives.
+    let opened = app
+        .submit_tip_at(first, &token, TipCategory::Traffic, (29.75, 103.55))
+        .await;
+    let pool = app.db.pool().await;
+    let case_id: Uuid = eventually("the first tip's case", || {
+        let pool = pool.clone();
+        let id = Uuid::parse_str(&opened.id).unwrap();
+        async move {
+            sqlx::query_scalar("SELECT case_id FROM governance.tips WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .ok()
+                .flatten()
+        }
+    })
+    .await;
+    app.consumer_idle("governance", governance::DISPATCH_CONSUMER)
+        .await;
+
+    // Then, while governance is away, 10 more reports of it and 5 elsewhere.
+    app.stop_service(ServiceName::Governance).await;
+    let tip = |i: usize, lat: f64, lng: f64| NewTip {
+        request_id: format!("late-{i}"),
+        reporter_id: reporters[i % reporters.len()],
+        submitted_by: reporters[i % reporters.len()].to_string(),
+        category: TipCategory::Traffic as i16,
+        description: "light out".into(),
+        latitude: lat,
+        longitude: lng,
+        photo_urls: vec![],
+        observed_at: Utc::now(),
+    };
+    let mut tips: Vec<NewTip> = (0..10).map(|i| tip(i, 29.75, 103.55)).collect();
+    tips.extend((10..15).map(|i| tip(i, 29.71 + 0.002 * i as f64, 103.51)));
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("SET search_path TO governance")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let at = Utc::now().trunc_subsecs(6);
+    let rows: Vec<_> = tips.iter().map(|t| t.to_row(at)).collect();
+    let announce = kit::bus::OutboxRows::new(
+        rows.iter()
+            .map(governance::events::tip_submitted_event)
+            .collect(),
+        &[],
+    );
+    governance::store::insert_tips_announced(&mut conn, &rows, &announce)
+        .await
+        .unwrap();
+    drop(conn);
+    app.start_service(ServiceName::Governance).await;
+    eventually("every late tip to be dispatched", || {
+        let pool = pool.clone();
+        async move {
+            let left: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM governance.tips WHERE request_id LIKE 'late-%' AND case_id IS NULL",
+            )
+            .fetch_one(&pool)
+            .await
+            .ok()?;
+            (left == 0).then_some(())
+        }
+    })
+    .await;
+    let merged: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM governance.tips WHERE request_id LIKE 'late-%' AND case_id = $1",
+    )
+    .bind(case_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(merged, 10, "all ten joined the older case");
+    // Set-wise: the group's links share a transaction id (tip by tip, each event has a
+    // savepoint of its own, so each link would carry its own).
+    let writers: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT xmin::text) FROM governance.tips WHERE request_id LIKE 'late-%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        writers <= 2,
+        "{writers} writing transactions: the group fell back to tip by tip"
+    );
+    // The case's last feed change is the case as GetCase shows it.
+    let last: Vec<u8> = sqlx::query_scalar(
+        "SELECT snapshot FROM governance.case_changes WHERE case_id = $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(case_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let fed =
+        <redsupply_proto::governance::v1::Case as prost::Message>::decode(last.as_slice()).unwrap();
+    let shown = app.case(&case_id.to_string()).await;
+    assert_eq!(fed, shown);
+    assert_eq!(shown.reporter_count, 6);
+    assert_eq!(shown.tip_ids.len(), 11);
+}

@@ -180,11 +180,22 @@ async fn stored_feed(app: &TestApp) -> Vec<Stored> {
 async fn resuming_from_every_cursor_across_a_power_of_ten_gives_each_change_once_in_order() {
     let app = spawn_on(None).await;
     let pool = app.db.pool().await;
-    // An old feed: its next position is 99,991.
-    sqlx::query("SELECT setval('governance.case_feed_position', 99990)")
-        .execute(&pool)
-        .await
-        .unwrap();
+    // An old feed: its newest change has position 99,990 (a case of some other grid).
+    let old = Case {
+        id: Uuid::now_v7().to_string(),
+        status: CaseStatus::Resolved as i32,
+        version: 4,
+        ..Default::default()
+    };
+    sqlx::query(
+        "INSERT INTO governance.case_changes (case_id, snapshot, status, previous_status, position)
+         VALUES ($1, $2, 4, 3, 99990)",
+    )
+    .bind(Uuid::parse_str(&old.id).unwrap())
+    .bind(old.encode_to_vec())
+    .execute(&pool)
+    .await
+    .unwrap();
     app.create_grid("Yingchun Grid 1", 29.73, 103.56, 0.05)
         .await;
     let (worker, token) = app.register_worker("Li Wei").await;
@@ -200,7 +211,11 @@ async fn resuming_from_every_cursor_across_a_power_of_ten_gives_each_change_once
             .unwrap();
     }
     let stored = stored_feed(&app).await;
-    assert_eq!(stored.len(), 18, "6 cases, 3 changes each");
+    assert_eq!(
+        stored.len(),
+        1 + 18,
+        "the old change, then 6 cases, 3 changes each"
+    );
     assert!(stored.first().unwrap().0 < 100_000 && stored.last().unwrap().0 > 100_000);
 
     // From the very beginning: everything, in order.

@@ -7,8 +7,13 @@ ALTER TABLE cases
     ADD COLUMN public_reply TEXT NOT NULL DEFAULT '',
     ADD COLUMN resolution   SMALLINT NOT NULL DEFAULT 0,
     ADD COLUMN closed_at    TIMESTAMPTZ;
--- Cases closed before this migration: closed when last changed, fixed (voiding did not exist).
-UPDATE cases SET closed_at = updated_at, resolution = 1 WHERE status = 5;
+-- Cases closed before this migration: closed when last changed; void if every tip was rejected,
+-- else fixed. (Open cases left with rejected tips only are voided by the sweep, with their history
+-- and feed change.)
+UPDATE cases c SET closed_at = updated_at,
+    resolution = CASE WHEN EXISTS (SELECT 1 FROM tips t WHERE t.case_id = c.id AND t.status <> 4)
+                      THEN 1 ELSE 2 END
+WHERE status = 5;
 UPDATE cases SET resolution = 1 WHERE status = 4;
 
 ALTER TABLE tips

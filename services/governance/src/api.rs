@@ -727,8 +727,8 @@ impl GridGatewayService for Api {
             Some(Cursor::At(at)) if at > head => {
                 return Err(Status::out_of_range(format!(
                     "cursor {at} lies ahead of the feed (its newest change is {head}): it was not \
-                     given out by this deployment, or its database was restored; resume with an \
-                     empty cursor after a backfill with ListCases updated_since"
+                     given out by this deployment, or its database was restored; open a stream with \
+                     an empty cursor, then backfill with ListCases updated_since"
                 )));
             }
             Some(Cursor::At(at)) => at,

@@ -294,14 +294,17 @@ impl Dispatch {
                     "a case closed while tips were merging into it",
                 ));
             }
-            for (id, version) in touched {
+            for row in touched {
                 let p = existing
                     .iter()
-                    .position(|e| e.id == id)
+                    .position(|e| e.id == row.id)
                     .expect("touched a joined case");
-                // Each joining tip advances the version by one, from where it was.
-                existing[p].version = version - joins[p];
-                existing[p].updated_at = now;
+                // The row as locked (a change committed since the candidates were read is in it);
+                // each joining tip advances the version by one, from where it was.
+                existing[p] = CaseRow {
+                    version: row.version - joins[p],
+                    ..row
+                };
             }
             for (case, tip, reporter, status) in store::tips_of_cases(tx, &ids).await? {
                 let entry = held.entry(case).or_default();

@@ -17,9 +17,20 @@ use crate::{
 /// Arbitrary, fixed: the advisory lock of the sweep.
 const SWEEP_LOCK: i64 = 0x5245_4453_5550_0001;
 
-pub fn spawn_sweeper(pool: PgPool, every: Duration, shutdown: Shutdown) -> JoinHandle<()> {
+/// Sweeps every `every`: first voids cases left without a live tip, then escalates overdue ones.
+pub fn spawn_sweeper(
+    pool: PgPool,
+    cases: crate::app::Cases,
+    every: Duration,
+    shutdown: Shutdown,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
+            match cases.void_abandoned().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(voided = n, "cases without a live tip closed as void"),
+                Err(e) => tracing::warn!(error = %e, "voiding abandoned cases failed; retrying"),
+            }
             match sweep_once(&pool).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(escalated = n, "overdue cases escalated"),

@@ -82,6 +82,8 @@ pub async fn case_status_changed(
         occurred_at: Some(to_timestamp(case.updated_at)),
         reporter_ids: reporters.iter().map(Uuid::to_string).collect(),
         previous_status: i32::from(previous_status),
+        public_reply: case.public_reply.clone(),
+        resolution: i32::from(case.resolution),
     };
     enqueue(
         tx,

@@ -111,15 +111,19 @@ impl Feed {
         )
     }
 
-    /// One round: measure how long committed changes wait for a number, number them, and fan out
-    /// everything numbered since the last round.
+    /// One round: measure how long committed changes wait (for a number, or for this process to
+    /// fan them out), number them, and fan out everything numbered since the last round.
     async fn round(&self, pool: &PgPool) -> Result<(), FeedError> {
-        let waiting = store::unsequenced_age(pool).await?;
-        metrics::gauge!("feed_lag_seconds").set(waiting.unwrap_or(0.0).max(0.0));
-        if waiting.is_some() {
-            store::sequence(pool).await?;
+        let known = *self.head.borrow();
+        let wait = store::feed_wait(pool, known.unwrap_or(i64::MAX)).await?;
+        metrics::gauge!("feed_lag_seconds").set(wait.oldest.unwrap_or(0.0).max(0.0));
+        if wait.unsequenced > 0 {
+            // Another replica may hold the sequencer: what is numbered is still fanned out.
+            if let Err(e) = store::sequence(pool).await {
+                tracing::warn!(error = %e, "the case feed sequencer failed; it retries");
+            }
         }
-        let Some(mut head) = *self.head.borrow() else {
+        let Some(mut head) = known else {
             // First round: "now" is the database's head; history is for streams that ask for it.
             let head = store::feed_head(pool).await?;
             self.head.send_replace(Some(head));
@@ -128,15 +132,25 @@ impl Feed {
         loop {
             let rows = store::feed_after(pool, head, i64::MAX, &[], &[], READ_BATCH).await?;
             let full = rows.len() as i64 == READ_BATCH;
+            let Some(last) = rows.last().map(|r| r.position) else {
+                return Ok(());
+            };
+            // The head moves first: a stream that subscribes while this batch goes out catches up
+            // from the database to it (and skips what the fan-out then repeats); one that
+            // subscribed before gets the batch from the fan-out.
+            self.head.send_replace(Some(last));
             for row in rows {
-                let change = FeedChange::from_row(row)?;
-                head = change.position;
-                // No receiver is fine: nobody watches.
-                let _ = self.fanout.send(Arc::new(change));
+                let position = row.position;
+                match FeedChange::from_row(row) {
+                    // No receiver is fine: nobody watches.
+                    Ok(change) => drop(self.fanout.send(Arc::new(change))),
+                    Err(e) => {
+                        metrics::counter!("feed_undecodable_total").increment(1);
+                        tracing::error!(position, error = %e, "a stored case change does not decode; skipped");
+                    }
+                }
             }
-            // After the sends: a stream that reads this head has every change up to it either
-            // from its own catch-up or from the fan-out.
-            self.head.send_replace(Some(head));
+            head = last;
             if !full {
                 return Ok(());
             }
@@ -201,16 +215,10 @@ impl Feed {
                 };
                 let full = rows.len() as i64 == READ_BATCH;
                 for row in rows {
-                    let change = match FeedChange::from_row(row) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            let _ = out
-                                .send(Err(kit::api::internal("decoding a case change", e)))
-                                .await;
-                            return;
-                        }
+                    position = row.position;
+                    let Ok(change) = FeedChange::from_row(row) else {
+                        continue; // counted and logged by the fan-out
                     };
-                    position = change.position;
                     if let Some(m) = change.message_for(&filter) {
                         if out.send(Ok(m)).await.is_err() {
                             return;
@@ -276,6 +284,4 @@ fn scopeguard(f: impl FnOnce()) -> impl Drop {
 enum FeedError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("a stored case change does not decode: {0}")]
-    Decode(#[from] prost::DecodeError),
 }

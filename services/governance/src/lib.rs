@@ -100,9 +100,15 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     }
     let feed = feed::Feed::default();
     let routing = Arc::new(settings.routing.clone());
+    let cases = app::Cases {
+        pool: pool.clone(),
+        routing: routing.clone(),
+        reopen_window: chrono::Duration::days(i64::from(settings.reopen_window_days)),
+    };
     let mut tasks = vec![
         escalation::spawn_sweeper(
             pool.clone(),
+            cases.clone(),
             Duration::from_secs(settings.escalation_sweep_secs.max(1)),
             shutdown.clone(),
         ),
@@ -150,11 +156,6 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
 
     let (intake, committers) = intake::Intake::spawn(pool.clone(), settings.tips_per_minute);
     tasks.extend(committers);
-    let cases = app::Cases {
-        pool: pool.clone(),
-        routing: routing.clone(),
-        reopen_window: chrono::Duration::days(i64::from(settings.reopen_window_days)),
-    };
     let api = api::Api {
         cases,
         intake,

@@ -434,3 +434,27 @@ pub async fn loadtest(
     }
     Ok(())
 }
+
+pub async fn loadtest_feed(
+    settings: AppSettings,
+    options: redsupply::loadtest::feed::Options,
+    json: bool,
+) -> anyhow::Result<()> {
+    let auth = kit::auth::Authenticator::from_settings(&settings.common.auth)?;
+    let pool = sqlx::PgPool::connect(settings.common.database.url.expose()).await?;
+    let report = redsupply::loadtest::feed::run(&options, &auth, &pool).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    if !report.ok() {
+        bail!(
+            "{} changes missing, {} duplicated, {} misrouted",
+            report.missing,
+            report.duplicated,
+            report.misrouted
+        );
+    }
+    Ok(())
+}

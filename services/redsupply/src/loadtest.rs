@@ -5,6 +5,8 @@
 //! any tip lost or awarded twice. Traffic goes only to the endpoints given, bounded in count and
 //! time.
 
+pub mod feed;
+
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{

@@ -133,6 +133,29 @@ enum LoadTarget {
         #[arg(long)]
         json: bool,
     },
+    /// WatchCases: the idle cost of open streams, then case changes at a constant rate with one
+    /// watcher per grid (every change must reach its grid's watcher once).
+    Feed {
+        #[arg(long, default_value = "http://127.0.0.1:50054")]
+        governance: String,
+        /// Organization endpoint (the bench's grids).
+        #[arg(long, default_value = "http://127.0.0.1:50051")]
+        organization: String,
+        #[arg(long, default_value_t = 50)]
+        watchers: usize,
+        /// Case changes per second.
+        #[arg(long, default_value_t = 300.0)]
+        rate: f64,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 20)]
+        duration: u64,
+        /// Seconds of each idle-cost window (no stream, one, all).
+        #[arg(long, default_value_t = 15)]
+        idle: u64,
+        /// One JSON document on stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -202,6 +225,28 @@ fn main() -> anyhow::Result<()> {
                     progress: !json,
                 };
                 commands::loadtest(settings, options, token, &role, json).await
+            }
+            Command::Loadtest {
+                target:
+                    LoadTarget::Feed {
+                        governance,
+                        organization,
+                        watchers,
+                        rate,
+                        duration,
+                        idle,
+                        json,
+                    },
+            } => {
+                let options = redsupply::loadtest::feed::Options {
+                    governance,
+                    organization,
+                    watchers,
+                    rate,
+                    duration: std::time::Duration::from_secs(duration),
+                    idle: std::time::Duration::from_secs(idle),
+                };
+                commands::loadtest_feed(settings, options, json).await
             }
             Command::CoverageMap {
                 amenity,

@@ -351,8 +351,12 @@ impl Handler for GovernanceAwards {
                 let tip = Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?;
                 let subject = tip_ref(&e.tip_id);
                 store::lock_balance(tx, worker).await?;
+                // Before confirmations existed the same reason was earned per case, on ACCEPTED:
+                // a reporter paid that way is not paid again.
+                let paid_per_case = format!("case:{}", e.case_id);
                 if store::tip_rejected(tx, tip).await?
                     || store::awarded_for(tx, worker, REASON_TIP_CONFIRMED, &subject).await?
+                    || store::awarded_for(tx, worker, REASON_TIP_CONFIRMED, &paid_per_case).await?
                 {
                     return Ok(());
                 }

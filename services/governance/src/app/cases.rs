@@ -185,6 +185,13 @@ impl Cases {
             });
         }
         if from == CaseStatus::Closed {
+            if resolution_of(case.resolution) == CaseResolution::Void && to != CaseStatus::Closed {
+                return Err(CaseError::Refused(
+                    "a void case has no tip left (every one was rejected): it cannot be reopened; \
+                     a new tip opens a new case"
+                        .into(),
+                ));
+            }
             if to == CaseStatus::Closed {
                 return Err(CaseError::Refused(
                     "a closed case's notes and reference are frozen; reopen it (status ASSIGNED or \
@@ -289,6 +296,29 @@ impl Cases {
         Ok(out)
     }
 
+    /// Closes as void every case left without an unrejected tip; returns how many. The escalation
+    /// sweep calls it, so such a case never reaches its deadline.
+    pub async fn void_abandoned(&self) -> Result<usize, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let ids = store::lock_abandoned(&mut tx, 100).await?;
+        for id in &ids {
+            if let Some(case) = store::lock_case(&mut tx, *id).await? {
+                self.change(
+                    &mut tx,
+                    &case,
+                    CaseStatus::Closed,
+                    CaseResolution::Void,
+                    (None, None, None),
+                    "system",
+                    "void: every tip was rejected",
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+
     /// The reporter's answer for a resolved case: fixed closes it (and earns `tip_confirmed`);
     /// not fixed reopens it in the same grid.
     pub async fn confirm(&self, c: ConfirmResolution) -> Result<(pb::Tip, pb::Case), CaseError> {
@@ -321,8 +351,8 @@ impl Cases {
                     status.as_str_name()
                 )));
             }
-            // The first "fixed" for this tip is what earns its points; a retry, or the same answer
-            // after a later resolution, announces nothing new.
+            // A "fixed" after "not fixed" (or none) is announced; stations pays tip_confirmed once
+            // per tip however often it is announced. A retry announces nothing.
             let tip = if tip.confirmed_fixed == Some(true) {
                 tip
             } else {

@@ -157,7 +157,7 @@ pub async fn feed_head(pool: &PgPool) -> Result<i64, sqlx::Error> {
 pub async fn legacy_position(pool: &PgPool, xid: u64, seq: i64) -> Result<i64, sqlx::Error> {
     Ok(sqlx::query_scalar::<_, i64>(
         "SELECT position FROM case_changes
-         WHERE xid IS NOT NULL AND (xid, seq) <= ($1::text::xid8, $2)
+         WHERE (xid, seq) <= ($1::text::xid8, $2) AND position IS NOT NULL
          ORDER BY xid DESC, seq DESC LIMIT 1",
     )
     .bind(xid.to_string())
@@ -167,18 +167,30 @@ pub async fn legacy_position(pool: &PgPool, xid: u64, seq: i64) -> Result<i64, s
     .unwrap_or(0))
 }
 
-/// How long the oldest committed change has waited for a position (None: none waits).
-pub async fn unsequenced_age(pool: &PgPool) -> Result<Option<f64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT extract(epoch FROM now() - min(changed_at))::float8 FROM case_changes WHERE position IS NULL",
+/// How long the oldest committed change not yet fanned out past `head` has waited: for a
+/// position, or (numbered) for this process to read it. None: nothing waits.
+pub async fn feed_wait(pool: &PgPool, head: i64) -> Result<FeedWait, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT extract(epoch FROM now() - min(changed_at))::float8 AS oldest,
+                count(*) FILTER (WHERE position IS NULL) AS unsequenced
+         FROM case_changes WHERE position IS NULL OR position > $1",
     )
+    .bind(head)
     .fetch_one(pool)
     .await
 }
 
+#[derive(Debug, sqlx::FromRow)]
+pub struct FeedWait {
+    /// Seconds the oldest waiting change has waited.
+    pub oldest: Option<f64>,
+    pub unsequenced: i64,
+}
+
 /// Numbers committed changes in the order they were written; returns how many. One sequencer at a
-/// time (an advisory lock), and the numbering reads only after taking it, so each run's numbers lie
-/// above every number an earlier run committed.
+/// time (an advisory lock), and the numbering statement starts (and takes its snapshot) only after
+/// the lock is held, so it sees every number an earlier run committed and continues above the
+/// highest; row_number over `seq` gives the order explicitly.
 pub async fn sequence(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let mut total = 0;
     loop {
@@ -191,10 +203,12 @@ pub async fn sequence(pool: &PgPool) -> Result<u64, sqlx::Error> {
             .execute(&mut *tx)
             .await?;
         let numbered = sqlx::query(
-            "UPDATE case_changes c SET position = n.position
-             FROM (SELECT seq, nextval('case_feed_position') AS position
-                   FROM (SELECT seq FROM case_changes WHERE position IS NULL ORDER BY seq LIMIT $1) s) n
-             WHERE c.seq = n.seq AND c.position IS NULL",
+            "UPDATE case_changes c SET position = b.base + n.rn
+             FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS rn
+                   FROM case_changes WHERE position IS NULL ORDER BY seq LIMIT $1) n,
+                  (SELECT coalesce(max(position), 0) AS base FROM case_changes
+                   WHERE position IS NOT NULL) b
+             WHERE c.seq = n.seq",
         )
         .bind(SEQUENCE_BATCH)
         .execute(&mut *tx)

@@ -589,6 +589,19 @@ pub async fn lock_overdue(tx: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>
     .await
 }
 
+/// Open (or resolved) cases none of whose tips is left unrejected, locked (other sweepers skip
+/// them): cases rejected before voiding existed, or left so by a crash of an older version.
+pub async fn lock_abandoned(tx: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT c.id FROM cases c WHERE c.status IN (1, 2, 3, 4)
+           AND NOT EXISTS (SELECT 1 FROM tips t WHERE t.case_id = c.id AND t.status <> 4)
+         ORDER BY c.id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}
+
 pub async fn escalate(tx: &mut PgConnection, id: Uuid) -> Result<CaseRow, sqlx::Error> {
     sqlx::query_as(concat!(
         "UPDATE cases SET escalated_at = now(), version = version + 1, updated_at = now()
@@ -1041,6 +1054,7 @@ pub async fn open_cases_near_many(
     let rows: Vec<Tagged> = sqlx::query_as(
         "SELECT u.idx, c.id, c.grid_id, c.department, c.status, c.category, c.latitude, c.longitude, c.due_at,
                 c.note, c.version, c.created_at, c.updated_at, c.number, c.external_ref, c.escalated_at,
+                c.public_reply, c.resolution, c.closed_at,
                 (SELECT count(DISTINCT t.reporter_id) FROM tips t WHERE t.case_id = c.id AND t.status <> 4) AS reporter_count
          FROM unnest($1::int4[], $2::int2[], $3::float8[], $4::float8[], $5::float8[], $6::float8[])
               AS u(idx, category, lat_min, lat_max, lng_min, lng_max)
@@ -1129,18 +1143,19 @@ pub async fn record_dispatch_transitions(
 }
 
 /// Bumps each case's version by its count (tips joined it) if it is still open; returns the cases
-/// bumped with their new versions.
+/// bumped, as they now stand (reporters counted before the joining tips are linked).
 pub async fn touch_open_cases(
     tx: &mut PgConnection,
     ids: &[Uuid],
     counts: &[i64],
-) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE cases c SET version = c.version + u.n, updated_at = now()
-         FROM UNNEST($1::uuid[], $2::int8[]) AS u(id, n)
-         WHERE c.id = ANY($1) AND c.id = u.id AND c.status IN (1, 2, 3)
-         RETURNING c.id, c.version",
-    )
+) -> Result<Vec<CaseRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE cases SET version = cases.version + u.n, updated_at = now()
+         FROM UNNEST($1::uuid[], $2::int8[]) AS u(case_id, n)
+         WHERE cases.id = ANY($1) AND cases.id = u.case_id AND cases.status IN (1, 2, 3)
+         RETURNING ",
+        case_columns!()
+    ))
     .bind(ids)
     .bind(counts)
     .fetch_all(tx)

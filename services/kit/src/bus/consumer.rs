@@ -389,7 +389,7 @@ impl<H: Handler> Runner<H> {
                     return Ok(());
                 }
                 Err(e) => {
-                    tracing::debug!(consumer = self.spec.durable, error = %e, "the group failed as a whole; applying its events one by one");
+                    tracing::warn!(consumer = self.spec.durable, error = %e, "the group failed as a whole; applying its events one by one");
                 }
             }
         }
