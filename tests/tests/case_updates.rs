@@ -364,6 +364,12 @@ async fn rejecting_a_cases_last_tip_voids_it_and_the_reporter_sees_why() {
         "{last:?}"
     );
 
+    // A void case has no tip left to work on: it cannot be reopened.
+    let reopen = update(&app, status_to(&lone.case_id, CaseStatus::InProgress))
+        .await
+        .unwrap_err();
+    assert_eq!(reopen.code(), Code::FailedPrecondition, "{reopen:?}");
+
     // Past its deadline it is not escalated, and it is not a solved problem.
     let pool = app.db.pool().await;
     sqlx::query("UPDATE governance.cases SET due_at = now() - interval '1 day'")
@@ -639,4 +645,56 @@ async fn a_platform_that_lost_its_cursor_backfills_and_looks_cases_up() {
     .await
     .unwrap_err();
     assert_eq!(field_of(&backwards), vec!["updated_before".to_owned()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_services_connections_end_runaway_statements_and_forgotten_transactions() {
+    let app = TestApp::spawn_with(|s| {
+        s.common.database.statement_timeout_ms = 1_500;
+        s.common.database.idle_in_transaction_timeout_ms = 2_500;
+    })
+    .await;
+    let pool = governance::pool(&app.settings.common).unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let limits: (String, String) = sqlx::query_as(
+        "SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout')",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(limits, ("1500ms".to_owned(), "2500ms".to_owned()));
+    // A statement over the limit is cancelled (57014), which callers answer as UNAVAILABLE.
+    let err = sqlx::query("SELECT pg_sleep(5)")
+        .execute(&mut *conn)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_database_error().and_then(|d| d.code()).as_deref(),
+        Some("57014")
+    );
+    // A transaction left open is ended by the server.
+    sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let watcher = app.db.pool().await;
+    eventually("the idle transaction's session to be ended", || {
+        let watcher = watcher.clone();
+        async move {
+            let alive: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)")
+                    .bind(pid)
+                    .fetch_one(&watcher)
+                    .await
+                    .ok()?;
+            (!alive).then_some(())
+        }
+    })
+    .await;
+    drop(conn);
 }

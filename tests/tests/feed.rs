@@ -653,6 +653,39 @@ async fn watchers_that_resume_at_random_points_get_their_filters_feed_exactly() 
             assert_eq!(m.case.as_ref(), Some(&x.1));
         }
     }
+    // Each change is the case as its history shows it at that version, and the last one is the
+    // case as GetCase shows it.
+    for case in &cases {
+        let history = app
+            .governance()
+            .await
+            .list_case_history(with_bearer(
+                redsupply_proto::governance::v1::ListCaseHistoryRequest {
+                    case_id: case.to_string(),
+                },
+                &app.admin_token(),
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .transitions;
+        for x in stored.iter().filter(|x| x.1.id == case.to_string()) {
+            let at = history
+                .iter()
+                .find(|t| t.version == x.1.version)
+                .unwrap_or_else(|| panic!("history of {case} at version {}", x.1.version));
+            assert_eq!(
+                (
+                    at.to_status,
+                    at.to_grid_id.as_str(),
+                    at.to_department.as_str()
+                ),
+                (x.1.status, x.1.grid_id.as_str(), x.1.department.as_str()),
+                "case {case} version {}",
+                x.1.version
+            );
+        }
+    }
     // Every case's last change is the case as GetCase shows it.
     let mut last: HashMap<String, &Case> = HashMap::new();
     for x in &stored {

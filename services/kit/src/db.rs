@@ -55,9 +55,10 @@ pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> Result<
     migrator.run(&mut conn).await
 }
 
-/// Runs `on_change` at once, on every `NOTIFY` on `channel` (from any replica), and every
+/// Runs `on_change` at once, after `NOTIFY`s on `channel` (from any replica), and every
 /// `fallback` in case a notification was missed — how a service keeps an in-memory copy of a table
-/// current across replicas.
+/// current across replicas. Notifications are read as they arrive by a task of their own (see
+/// [`spawn_wakeups`]) and coalesce: however many arrive while `on_change` runs, it runs once more.
 pub fn spawn_listener<F, Fut>(
     pool: PgPool,
     channel: &'static str,
@@ -69,36 +70,67 @@ where
     F: FnMut() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let wakeups = spawn_wakeups(pool, channel.to_owned(), wake.clone(), shutdown.clone());
     tokio::spawn(async move {
-        let mut listener: Option<sqlx::postgres::PgListener> = None;
         loop {
             on_change().await;
-            if listener.is_none() {
-                listener = async {
-                    let mut l = sqlx::postgres::PgListener::connect_with(&pool).await.ok()?;
-                    l.listen(channel).await.ok()?;
-                    Some(l)
-                }
-                .await;
-                if listener.is_none() {
-                    tracing::debug!(channel, "LISTEN unavailable; polling");
-                }
-            }
-            let wait = if listener.is_some() {
-                fallback
-            } else {
-                fallback.min(std::time::Duration::from_secs(1))
-            };
-            let notified = async {
-                match listener.as_mut() {
-                    Some(l) => l.recv().await.map(|_| ()),
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
-                r = notified => if r.is_err() { listener = None; },
-                _ = tokio::time::sleep(wait) => {}
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(fallback) => {}
                 _ = shutdown.cancelled() => break,
+            }
+        }
+        let _ = wakeups.await;
+    })
+}
+
+/// Wakes `wake` on every `NOTIFY` on `channel`, reading each notification as it arrives. It must be a task of its own: a LISTEN connection whose notifications go unread fills
+/// its socket, and its server process then blocks in the middle of the transaction in which it
+/// sends them, holding back the xmin horizon of the whole database: no VACUUM there can remove a
+/// row deleted since. (Measured while the relay read one notification per claim: 40 s into a
+/// 400 tips/s run, the claim walked 8,300 buffers of dead outbox rows and took 24 ms.) While the
+/// connection is away the relay polls; each reconnect wakes it once, for what was missed.
+pub fn spawn_wakeups(
+    pool: PgPool,
+    channel: String,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    shutdown: crate::Shutdown,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            let listener = async {
+                let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                l.listen(&channel).await?;
+                Ok::<_, sqlx::Error>(l)
+            }
+            .await;
+            let mut listener = match listener {
+                Ok(l) => l,
+                Err(e) => {
+                    failures += 1;
+                    tracing::debug!(error = %e, channel, "listener unavailable; polling");
+                    if crate::bus::wait_or_shutdown(crate::bus::backoff(failures), &shutdown).await
+                    {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            failures = 0;
+            wake.notify_one();
+            loop {
+                tokio::select! {
+                    r = listener.recv() => match r {
+                        Ok(_) => wake.notify_one(),
+                        Err(e) => {
+                            tracing::debug!(error = %e, channel, "listener lost; reconnecting");
+                            break;
+                        }
+                    },
+                    _ = shutdown.cancelled() => return,
+                }
             }
         }
     })

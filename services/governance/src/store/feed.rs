@@ -195,32 +195,30 @@ pub async fn sequence(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let mut total = 0;
     loop {
         let mut tx = pool.begin().await?;
-        sqlx::query("SET LOCAL lock_timeout = '5s'")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        sqlx::query("SELECT set_config('lock_timeout', '5s', true), pg_advisory_xact_lock($1)")
             .bind(SEQUENCER_LOCK)
             .execute(&mut *tx)
             .await?;
-        let numbered = sqlx::query(
-            "UPDATE case_changes c SET position = b.base + n.rn
-             FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS rn
-                   FROM case_changes WHERE position IS NULL ORDER BY seq LIMIT $1) n,
-                  (SELECT coalesce(max(position), 0) AS base FROM case_changes
-                   WHERE position IS NOT NULL) b
-             WHERE c.seq = n.seq",
+        // A new statement, so a new snapshot: it sees every run committed before the lock.
+        let numbered = sqlx::query_as(
+            "WITH numbered AS (
+                 UPDATE case_changes c SET position = b.base + n.rn
+                 FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS rn
+                       FROM case_changes WHERE position IS NULL ORDER BY seq LIMIT $1) n,
+                      (SELECT coalesce(max(position), 0) AS base FROM case_changes
+                       WHERE position IS NOT NULL) b
+                 WHERE c.seq = n.seq
+                 RETURNING 1),
+             total AS (SELECT count(*) AS n FROM numbered)
+             SELECT n, CASE WHEN n > 0 THEN pg_notify($2, '')::text END FROM total",
         )
         .bind(SEQUENCE_BATCH)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if numbered > 0 {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(FEED_CHANNEL)
-                .execute(&mut *tx)
-                .await?;
-        }
+        .bind(FEED_CHANNEL)
+        .fetch_one(&mut *tx)
+        .await
+        .map(|(n, _): (i64, Option<String>)| n)?;
         tx.commit().await?;
+        let numbered = numbered as u64;
         total += numbered;
         if numbered < SEQUENCE_BATCH as u64 {
             return Ok(total);

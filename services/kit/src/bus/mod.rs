@@ -16,6 +16,7 @@ use uuid::Uuid;
 pub use consumer::{ConsumerSpec, Handler, HandlerError, spawn_consumer};
 pub use outbox::{NewEvent, OutboxRows, enqueue, enqueue_batch};
 pub use relay::spawn_relay;
+pub(crate) use relay::{backoff, wait_or_shutdown};
 
 use crate::settings::NatsSettings;
 

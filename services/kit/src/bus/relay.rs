@@ -14,14 +14,14 @@
 //! default), in which a busy outbox leaves tens of thousands of them; so the relay vacuums its
 //! own outbox, at most twice a second, once it has deleted a few hundred rows.
 //!
-//! The `NOTIFY`s are read by a task of their own, as they come (see [`spawn_wakeups`]).
+//! The `NOTIFY`s are read by a task of their own, as they come (see [`crate::db::spawn_wakeups`]).
 
 use std::{sync::Arc, time::Duration};
 
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::FutureExt;
-use sqlx::{PgPool, postgres::PgListener};
+use sqlx::PgPool;
 use tokio::{sync::Notify, task::JoinHandle, time::Instant};
 use uuid::Uuid;
 
@@ -136,7 +136,7 @@ impl Vacuum {
 impl Relay {
     async fn run(mut self, shutdown: Shutdown) {
         let wake = Arc::new(Notify::new());
-        let wakeups = spawn_wakeups(
+        let wakeups = crate::db::spawn_wakeups(
             self.pool.clone(),
             format!("{}_outbox", self.producer),
             wake.clone(),
@@ -333,57 +333,6 @@ impl Relay {
         }
         Ok(())
     }
-}
-
-/// Wakes the relay (`wake`) on every `NOTIFY` on `channel`, reading each notification as it
-/// arrives. It must be a task of its own: a LISTEN connection whose notifications go unread fills
-/// its socket, and its server process then blocks in the middle of the transaction in which it
-/// sends them, holding back the xmin horizon of the whole database: no VACUUM there can remove a
-/// row deleted since. (Measured while the relay read one notification per claim: 40 s into a
-/// 400 tips/s run, the claim walked 8,300 buffers of dead outbox rows and took 24 ms.) While the
-/// connection is away the relay polls; each reconnect wakes it once, for what was missed.
-fn spawn_wakeups(
-    pool: PgPool,
-    channel: String,
-    wake: Arc<Notify>,
-    shutdown: Shutdown,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut failures = 0u32;
-        while !shutdown.is_cancelled() {
-            let listener = async {
-                let mut l = PgListener::connect_with(&pool).await?;
-                l.listen(&channel).await?;
-                Ok::<_, sqlx::Error>(l)
-            }
-            .await;
-            let mut listener = match listener {
-                Ok(l) => l,
-                Err(e) => {
-                    failures += 1;
-                    tracing::debug!(error = %e, channel, "outbox listener unavailable; the relay polls");
-                    if wait_or_shutdown(backoff(failures), &shutdown).await {
-                        break;
-                    }
-                    continue;
-                }
-            };
-            failures = 0;
-            wake.notify_one();
-            loop {
-                tokio::select! {
-                    r = listener.recv() => match r {
-                        Ok(_) => wake.notify_one(),
-                        Err(e) => {
-                            tracing::debug!(error = %e, channel, "outbox listener lost; reconnecting");
-                            break;
-                        }
-                    },
-                    _ = shutdown.cancelled() => return,
-                }
-            }
-        }
-    })
 }
 
 /// Retry delay for infrastructure that is away (NATS, the database): short and capped.
