@@ -593,6 +593,18 @@ async fn a_worker_edits_only_their_own_record_reports_in_and_stations_follows() 
             .code(),
         Code::PermissionDenied
     );
+    // Roles an identity provider adds (offline_access) do not make a worker staff.
+    let with_extras = app
+        .auth
+        .issue(&me.to_string(), &["worker", "offline_access"], None)
+        .unwrap();
+    assert_eq!(
+        org.update_worker(with_bearer(edit(other, 0), &with_extras))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
     let mut claim = edit(me, 0);
     claim.party_member = Some(true);
     assert_invalid(

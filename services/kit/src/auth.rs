@@ -19,6 +19,9 @@ pub struct Claims {
     pub iss: String,
     pub iat: u64,
     pub exp: u64,
+    /// Not valid before (optional, as identity providers issue it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
 }
 
 /// Who is calling, as the verified token says.
@@ -32,13 +35,16 @@ impl Caller {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
-    /// True when the caller holds only roles from `roles`.
+    /// True when `role` is the only role through which the caller reached this call. Callers come
+    /// from [`require`], which keeps only the roles the RPC admits: a token's other roles (an
+    /// identity provider's `offline_access`, say) never turn a worker into staff.
     pub fn is_only(&self, role: &str) -> bool {
         self.roles.iter().all(|r| r == role)
     }
 
-    /// PERMISSION_DENIED when the caller holds only `limited_role` and acts for someone else
-    /// (a worker acts only for themselves; staff for anyone).
+    /// PERMISSION_DENIED when the caller reached this call only as `limited_role` and acts for
+    /// someone else (a worker acts only for themselves; a role the RPC admits for staff may act
+    /// for others).
     pub fn ensure_self(
         &self,
         limited_role: &str,
@@ -76,6 +82,7 @@ pub struct Authenticator {
     algorithm: Algorithm,
     issuer: String,
     ttl_secs: u64,
+    max_lifetime_secs: u64,
 }
 
 impl Authenticator {
@@ -106,7 +113,8 @@ impl Authenticator {
         let mut validation = Validation::new(algorithm);
         validation.set_issuer(&[&s.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        validation.leeway = 30;
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
         Ok(Self {
             keys,
             validation,
@@ -114,6 +122,7 @@ impl Authenticator {
             algorithm,
             issuer: s.issuer.clone(),
             ttl_secs: s.token_ttl_secs,
+            max_lifetime_secs: s.max_token_lifetime_secs,
         })
     }
 
@@ -123,9 +132,19 @@ impl Authenticator {
         for key in &self.keys {
             match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
                 Ok(data) => {
+                    let c = data.claims;
+                    if c.iat > now_secs() + LEEWAY_SECS {
+                        return Err(Status::unauthenticated("token is issued in the future"));
+                    }
+                    if c.exp.saturating_sub(c.iat) > self.max_lifetime_secs {
+                        return Err(Status::unauthenticated(format!(
+                            "token lives longer than the {} s this service accepts",
+                            self.max_lifetime_secs
+                        )));
+                    }
                     return Ok(Caller {
-                        subject: data.claims.sub,
-                        roles: data.claims.roles,
+                        subject: c.sub,
+                        roles: c.roles,
                     });
                 }
                 Err(e) => last = Some(e),
@@ -133,6 +152,9 @@ impl Authenticator {
         }
         let reason = match last.as_ref().map(|e| e.kind()) {
             Some(jsonwebtoken::errors::ErrorKind::ExpiredSignature) => "token expired",
+            Some(jsonwebtoken::errors::ErrorKind::ImmatureSignature) => {
+                "token is not valid yet (nbf)"
+            }
             Some(jsonwebtoken::errors::ErrorKind::InvalidSignature) => "token signature is invalid",
             Some(jsonwebtoken::errors::ErrorKind::InvalidIssuer) => "token issuer is not accepted",
             _ => "token is malformed or not accepted",
@@ -155,6 +177,7 @@ impl Authenticator {
             iss: self.issuer.clone(),
             iat: now,
             exp: now + ttl_secs.unwrap_or(self.ttl_secs),
+            nbf: None,
         };
         jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key).map_err(AuthError::Sign)
     }
@@ -174,6 +197,7 @@ impl Authenticator {
             iss: self.issuer.clone(),
             iat: now - ago_secs - 60,
             exp: now - ago_secs,
+            nbf: None,
         };
         jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key).map_err(AuthError::Sign)
     }
@@ -203,6 +227,9 @@ impl Authenticator {
     }
 }
 
+/// Clock skew tolerated between the issuer and this service.
+const LEEWAY_SECS: u64 = 30;
+
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -210,14 +237,24 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// The verified caller if it holds one of `roles`; PERMISSION_DENIED otherwise.
+/// The verified caller if it holds one of `roles`, narrowed to those roles (what it may do here
+/// follows only from the roles that admitted it); PERMISSION_DENIED otherwise.
 pub fn require<T>(req: &Request<T>, roles: &[&str]) -> Result<Caller, Status> {
     let caller = req
         .extensions()
         .get::<Caller>()
         .ok_or_else(|| Status::unauthenticated("no verified caller"))?;
-    if roles.iter().any(|r| caller.has_role(r)) {
-        Ok(caller.clone())
+    let admitted: Vec<String> = caller
+        .roles
+        .iter()
+        .filter(|r| roles.contains(&r.as_str()))
+        .cloned()
+        .collect();
+    if !admitted.is_empty() {
+        Ok(Caller {
+            subject: caller.subject.clone(),
+            roles: admitted,
+        })
     } else {
         Err(Status::permission_denied(format!(
             "this call needs one of the roles {roles:?}"
@@ -247,7 +284,94 @@ mod tests {
             rs256_public_key_pem: None,
             issuer: "redsupply".into(),
             token_ttl_secs: 60,
+            max_token_lifetime_secs: 86_400,
         }
+    }
+
+    fn signed(key: &str, claims: &Claims) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(key.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    fn claims(iat: u64, exp: u64, nbf: Option<u64>) -> Claims {
+        Claims {
+            sub: "w-1".into(),
+            roles: vec!["worker".into()],
+            iss: "redsupply".into(),
+            iat,
+            exp,
+            nbf,
+        }
+    }
+
+    #[test]
+    fn tokens_not_valid_yet_issued_ahead_or_living_too_long_are_refused() {
+        let auth = Authenticator::from_settings(&settings("k1")).unwrap();
+        let now = now_secs();
+        let fine = signed("k1", &claims(now, now + 600, Some(now)));
+        assert!(auth.verify(&fine).is_ok());
+        let early = auth
+            .verify(&signed("k1", &claims(now, now + 600, Some(now + 300))))
+            .unwrap_err();
+        assert!(early.message().contains("not valid yet"), "{early:?}");
+        let ahead = auth
+            .verify(&signed("k1", &claims(now + 600, now + 1_200, None)))
+            .unwrap_err();
+        assert!(ahead.message().contains("future"), "{ahead:?}");
+        let forever = auth
+            .verify(&signed("k1", &claims(now, now + 30 * 86_400, None)))
+            .unwrap_err();
+        assert_eq!(forever.code(), tonic::Code::Unauthenticated);
+        assert!(forever.message().contains("longer"), "{forever:?}");
+    }
+
+    #[test]
+    fn a_caller_acts_only_through_the_roles_the_call_admits() {
+        let call = |roles: &[&str]| {
+            let mut req = Request::new(());
+            req.extensions_mut().insert(Caller {
+                subject: "w-1".into(),
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+            });
+            req
+        };
+        // An identity provider's extra role does not make a worker staff.
+        let c = require(
+            &call(&["worker", "offline_access"]),
+            &["worker", "county_admin"],
+        )
+        .unwrap();
+        assert_eq!(c.roles, ["worker"]);
+        assert!(c.is_only("worker"));
+        assert_eq!(
+            c.ensure_self("worker", "w-2").unwrap_err().code(),
+            tonic::Code::PermissionDenied
+        );
+        assert!(c.ensure_self("worker", "w-1").is_ok());
+        // A staff role the call admits does.
+        let staff = require(
+            &call(&["worker", "county_admin"]),
+            &["worker", "county_admin"],
+        )
+        .unwrap();
+        assert!(staff.ensure_self("worker", "w-2").is_ok());
+        // One it does not admit grants nothing here.
+        let other = require(
+            &call(&["worker", "grid_system"]),
+            &["worker", "county_admin"],
+        )
+        .unwrap();
+        assert!(other.ensure_self("worker", "w-2").is_err());
+        assert_eq!(
+            require(&call(&["offline_access"]), &["worker"])
+                .unwrap_err()
+                .code(),
+            tonic::Code::PermissionDenied
+        );
     }
 
     #[test]

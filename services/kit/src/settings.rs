@@ -116,6 +116,10 @@ pub struct AuthSettings {
     pub issuer: String,
     #[serde(default = "defaults::token_ttl_secs")]
     pub token_ttl_secs: u64,
+    /// The longest lifetime (`exp` − `iat`) a token may have; longer ones are refused, as are
+    /// tokens issued in the future or not valid yet (`nbf`).
+    #[serde(default = "defaults::max_token_lifetime_secs")]
+    pub max_token_lifetime_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -255,6 +259,9 @@ mod defaults {
     }
     pub fn token_ttl_secs() -> u64 {
         3_600
+    }
+    pub fn max_token_lifetime_secs() -> u64 {
+        86_400
     }
     pub fn log_format() -> String {
         "text".into()

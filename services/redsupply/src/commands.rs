@@ -90,6 +90,14 @@ pub fn token(
     if !roles::ALL.contains(&role) {
         bail!("unknown role {role:?}; one of {:?}", roles::ALL);
     }
+    let max = settings.common.auth.max_token_lifetime_secs;
+    if let Some(t) = ttl
+        && t > max
+    {
+        bail!(
+            "--ttl-secs {t} exceeds auth.max_token_lifetime_secs ({max}): the services would refuse it"
+        );
+    }
     let auth = kit::auth::Authenticator::from_settings(&settings.common.auth)?;
     println!("{}", auth.issue(subject, &[role], ttl)?);
     Ok(())
