@@ -33,6 +33,8 @@ use tonic::service::Routes;
 pub const SCHEMA: &str = "governance";
 pub const DISPATCH_CONSUMER: &str = "governance-dispatch";
 pub const GRIDS_CONSUMER: &str = "governance-grids";
+/// Connections of the case feed's own pool (sequencer and fan-out), besides the service's pool.
+const FEED_CONNECTIONS: u32 = 2;
 
 /// This service's migrations (public for tests that stop a database at an older version).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -113,8 +115,16 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             shutdown.clone(),
         ),
         grids.spawn_refresher(pool.clone(), shutdown.clone()),
+        // The feed's sequencer and fan-out have connections of their own: under load the API's
+        // calls would otherwise queue ahead of them and every watcher would fall behind.
         feed.spawn(
-            pool.clone(),
+            kit::db::connect(
+                &kit::settings::DatabaseSettings {
+                    max_connections: FEED_CONNECTIONS,
+                    ..rt.settings.database.clone()
+                },
+                SCHEMA,
+            )?,
             Duration::from_millis(settings.watch_poll_ms.max(10)),
             shutdown.clone(),
         ),

@@ -170,10 +170,15 @@ pub async fn legacy_position(pool: &PgPool, xid: u64, seq: i64) -> Result<i64, s
 /// How long the oldest committed change not yet fanned out past `head` has waited: for a
 /// position, or (numbered) for this process to read it. None: nothing waits.
 pub async fn feed_wait(pool: &PgPool, head: i64) -> Result<FeedWait, sqlx::Error> {
+    // Two index probes (the unsequenced partial index, the first position after the head), not
+    // one OR over the table: this runs every round (measured: the OR form planned a scan, 7.5 ms a
+    // round at 2,000 changes/s).
     sqlx::query_as(
-        "SELECT extract(epoch FROM now() - min(changed_at))::float8 AS oldest,
-                count(*) FILTER (WHERE position IS NULL) AS unsequenced
-         FROM case_changes WHERE position IS NULL OR position > $1",
+        "SELECT extract(epoch FROM now() - least(
+                    (SELECT min(changed_at) FROM case_changes WHERE position IS NULL),
+                    (SELECT changed_at FROM case_changes WHERE position > $1
+                     ORDER BY position LIMIT 1)))::float8 AS oldest,
+                (SELECT count(*) FROM case_changes WHERE position IS NULL) AS unsequenced",
     )
     .bind(head)
     .fetch_one(pool)
