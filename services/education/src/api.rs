@@ -13,7 +13,7 @@ use redsupply_proto::{
     education::v1::{
         self as pb, CourseFormat, CourseTheme, education_service_server::EducationService,
     },
-    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, GRID_SYSTEM, WORKER},
+    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, WORKER},
 };
 use sqlx::PgPool;
 use tonic::{Code, Request, Response, Status};
@@ -30,13 +30,8 @@ use crate::{
 const STAFF: &[&str] = &[COMMUNITY_ADMIN, COUNTY_ADMIN];
 const STATS_READERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 const MAX_CODES: i32 = 500;
-const ANYONE: &[&str] = &[
-    WORKER,
-    GRID_OFFICER,
-    COMMUNITY_ADMIN,
-    COUNTY_ADMIN,
-    GRID_SYSTEM,
-];
+/// Every human role; the machine role `grid_system` reaches only the grid gateway and case reads.
+const ANYONE: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 
 #[derive(Clone)]
 pub struct Api {

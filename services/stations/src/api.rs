@@ -13,7 +13,7 @@ use kit::{
 use redsupply_proto::{
     common::v1::LatLng,
     events::v1 as ev,
-    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, GRID_SYSTEM, WORKER},
+    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, WORKER},
     stations::v1::{
         self as pb, Amenity, AmenityStatus, StationHost, StationTier,
         points_service_server::PointsService, stations_service_server::StationsService,
@@ -31,13 +31,8 @@ use crate::{
     supermarket::{self, Redeem, RedeemError},
 };
 
-const ANYONE: &[&str] = &[
-    WORKER,
-    GRID_OFFICER,
-    COMMUNITY_ADMIN,
-    COUNTY_ADMIN,
-    GRID_SYSTEM,
-];
+/// Every human role; the machine role `grid_system` reaches only the grid gateway and case reads.
+const ANYONE: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 const STAFF: &[&str] = &[COMMUNITY_ADMIN, COUNTY_ADMIN];
 const LEDGER_READERS: &[&str] = &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 const USAGE_READERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];

@@ -13,7 +13,7 @@ use kit::{
 use redsupply_proto::{
     common::v1::LatLng,
     organization::v1::{self as pb, organization_service_server::OrganizationService},
-    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, GRID_SYSTEM, WORKER},
+    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, WORKER},
 };
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
@@ -31,13 +31,8 @@ use crate::{
 };
 
 pub(crate) const STAFF: &[&str] = &[COMMUNITY_ADMIN, COUNTY_ADMIN];
-pub(crate) const ANYONE: &[&str] = &[
-    WORKER,
-    GRID_OFFICER,
-    COMMUNITY_ADMIN,
-    COUNTY_ADMIN,
-    GRID_SYSTEM,
-];
+/// Every human role; the machine role `grid_system` reaches only the grid gateway and case reads.
+pub(crate) const ANYONE: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 
 pub struct Api {
     pool: PgPool,
