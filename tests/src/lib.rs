@@ -315,6 +315,29 @@ impl TestApp {
             .expect("a tip in the answer")
     }
 
+    /// The tip once dispatched (it has a case), as county staff read it.
+    pub async fn dispatched_tip(&self, id: &str) -> redsupply_proto::governance::v1::Tip {
+        let admin = self.admin_token();
+        eventually("the tip to be dispatched", || {
+            let (id, admin) = (id.to_owned(), admin.clone());
+            async move {
+                let t = self
+                    .governance()
+                    .await
+                    .get_tip(with_bearer(
+                        redsupply_proto::governance::v1::GetTipRequest { id },
+                        &admin,
+                    ))
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .tip?;
+                (!t.case_id.is_empty()).then_some(t)
+            }
+        })
+        .await
+    }
+
     /// Registers a worker and returns its id and a worker token for it.
     pub async fn register_worker(&self, name: &str) -> (Uuid, String) {
         let w = self

@@ -30,22 +30,7 @@ async fn tip_at(app: &TestApp, reporter: Uuid, token: &str, lat: f64, lng: f64) 
         .submit_tip_at(reporter, token, TipCategory::PublicFacility, (lat, lng))
         .await
         .id;
-    let admin = app.admin_token();
-    eventually("the tip to be dispatched", || {
-        let (id, admin) = (id.clone(), admin.clone());
-        async move {
-            let t = app
-                .governance()
-                .await
-                .get_tip(with_bearer(GetTipRequest { id }, &admin))
-                .await
-                .ok()?
-                .into_inner()
-                .tip?;
-            (!t.case_id.is_empty()).then_some(t)
-        }
-    })
-    .await
+    app.dispatched_tip(&id).await
 }
 
 fn platform(app: &TestApp) -> String {

@@ -20,8 +20,8 @@ use prost::Message;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use redsupply_proto::{
     governance::v1::{
-        Case, CaseStatus, GetTipRequest, RerouteCaseRequest, TipCategory, UpdateCaseRequest,
-        WatchCasesRequest, WatchCasesResponse,
+        Case, CaseStatus, RerouteCaseRequest, TipCategory, UpdateCaseRequest, WatchCasesRequest,
+        WatchCasesResponse,
     },
     roles,
 };
@@ -97,22 +97,7 @@ async fn new_case(app: &TestApp, reporter: Uuid, token: &str, lat: f64, lng: f64
 }
 
 async fn case_of(app: &TestApp, tip: &str) -> Uuid {
-    let admin = app.admin_token();
-    eventually("the tip to have a case", || {
-        let (admin, tip) = (admin.clone(), tip.to_owned());
-        async move {
-            let t = app
-                .governance()
-                .await
-                .get_tip(with_bearer(GetTipRequest { id: tip }, &admin))
-                .await
-                .ok()?
-                .into_inner()
-                .tip?;
-            Uuid::parse_str(&t.case_id).ok()
-        }
-    })
-    .await
+    Uuid::parse_str(&app.dispatched_tip(tip).await.case_id).unwrap()
 }
 
 async fn update(app: &TestApp, case: Uuid, status: CaseStatus, note: &str) -> Result<(), Code> {

@@ -13,7 +13,7 @@ use redsupply_proto::{
     roles,
     stations::v1::ListStationsRequest,
 };
-use redsupply_tests::{TestApp, eventually};
+use redsupply_tests::TestApp;
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -25,22 +25,7 @@ async fn a_grid_platform_reaches_the_gateway_and_case_reads_only() {
         .submit_tip_at(w, &token, TipCategory::Traffic, (29.74, 103.57))
         .await;
     let admin = app.admin_token();
-    let case_id = eventually("the tip's case", || {
-        let (id, admin) = (tip.id.clone(), admin.clone());
-        let app = &app;
-        async move {
-            let t = app
-                .governance()
-                .await
-                .get_tip(with_bearer(GetTipRequest { id }, &admin))
-                .await
-                .ok()?
-                .into_inner()
-                .tip?;
-            (!t.case_id.is_empty()).then_some(t.case_id)
-        }
-    })
-    .await;
+    let case_id = app.dispatched_tip(&tip.id).await.case_id;
     let platform = app.token(roles::GRID_SYSTEM, "municipal-platform");
 
     // Case reads: allowed.
