@@ -144,6 +144,8 @@ ensure_runtime_packages() {
   if ((${#missing[@]})); then
     log "installing nats-server postgresql postgresql-client (missing: ${missing[*]})"
     apt_install nats-server postgresql postgresql-client
+    # A package dpkg counts as installed whose binary was removed is not installed again.
+    find_nats_server >/dev/null || apt_install --reinstall nats-server
   fi
   export_nats_server_bin
 }
