@@ -1,12 +1,8 @@
-//! `GovernanceService` (tips and cases, for workers and county staff) and `GridGatewayService`
-//! (for municipal grid systems): validation, roles, and mapping to the store.
-
-use std::{pin::Pin, time::Duration};
+//! `GovernanceService`: tips (intake, reading, rejection, the reporter's answer) and cases
+//! (reading, listing, rerouting, history, statistics) for workers and county staff.
 
 use chrono::{Datelike, Utc};
-use futures::Stream;
 use kit::{
-    Shutdown,
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
     auth::require,
     time::from_timestamp,
@@ -14,62 +10,24 @@ use kit::{
 use redsupply_proto::{
     governance::v1::{
         self as pb, CaseStatus, TipCategory, governance_service_server::GovernanceService,
-        grid_gateway_service_server::GridGatewayService,
     },
-    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, GRID_SYSTEM, WORKER},
+    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, WORKER},
 };
 use sqlx::PgPool;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
-    app::{self, CaseError},
+    app::{self},
     domain::{self, MAX_DESCRIPTION_CHARS, MAX_PHOTOS},
-    events,
-    feed::Feed,
-    intake,
-    store::{self, Cursor, NewTip},
+    events, intake,
+    store::{self, NewTip},
 };
 
-const REPORTERS: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
-/// Human staff: county, community and grid offices.
-const STAFF: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
-/// A tip holds its reporter's words and whereabouts: the reporter and staff, not grid platforms.
-const TIP_READERS: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
-/// A case: its reporters, staff and the grid platforms that mirror cases.
-const CASE_VIEWERS: &[&str] = &[
-    WORKER,
-    GRID_OFFICER,
-    COMMUNITY_ADMIN,
-    COUNTY_ADMIN,
-    GRID_SYSTEM,
-];
-const CASE_READERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
-const CASE_HANDLERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
-const WATCHERS: &[&str] = &[GRID_SYSTEM, GRID_OFFICER, COUNTY_ADMIN];
-
-/// The longest platform reference kept (it is copied into every feed message of its case).
-const MAX_EXTERNAL_REF: usize = 128;
-
-/// How far into the future `observed_at` may lie (clock skew of phones).
-const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(10);
-
-#[derive(Clone)]
-pub struct Api {
-    pub pool: PgPool,
-    pub feed: Feed,
-    pub shutdown: Shutdown,
-    pub watch_heartbeat: Duration,
-    pub routing: std::sync::Arc<domain::RoutingSettings>,
-    /// 0: no limit.
-    pub tips_per_minute: u32,
-    /// Group commit of SubmitTip.
-    pub intake: crate::intake::Intake,
-    /// The case write path.
-    pub cases: app::Cases,
-}
+use super::{
+    Api, CASE_READERS, CASE_VIEWERS, MAX_CLOCK_SKEW, MAX_EXTERNAL_REF, REPORTERS, STAFF,
+    TIP_READERS, case_status, optional_text, optional_time,
+};
 
 /// The validated content of a `SubmitTipRequest`.
 fn validate_tip(r: pb::SubmitTipRequest, submitted_by: String) -> Result<NewTip, Status> {
@@ -576,53 +534,6 @@ impl Api {
     }
 }
 
-/// The status a refused or failed case use case answers with; store failures keep their cause.
-fn case_status(context: &str, e: CaseError) -> Status {
-    match e {
-        CaseError::NotFound(what, id) => not_found(what, id),
-        CaseError::Stale { current, .. } => {
-            let message = e.to_string();
-            let mut details = tonic_types::ErrorDetails::new();
-            details.set_error_info(
-                "CASE_VERSION_MISMATCH",
-                "redsupply.governance",
-                [("current_version".to_owned(), current.to_string())],
-            );
-            <Status as tonic_types::StatusExt>::with_error_details(
-                tonic::Code::Aborted,
-                message,
-                details,
-            )
-        }
-        CaseError::Refused(m) => Status::failed_precondition(m),
-        CaseError::Forbidden(m) => Status::permission_denied(m),
-        CaseError::Store(e) => internal(context, e),
-    }
-}
-
-/// A timestamp field: None when absent, a violation when not a valid instant.
-fn optional_time(
-    v: &mut Violations,
-    field: &str,
-    t: Option<&prost_types::Timestamp>,
-) -> Option<chrono::DateTime<Utc>> {
-    let t = t?;
-    let at = from_timestamp(t);
-    v.check(at.is_some(), field, "is not a valid timestamp");
-    at
-}
-
-/// An optional bounded text field: None when empty (after trimming).
-fn optional_text(v: &mut Violations, field: &str, value: &str, max: usize) -> Option<String> {
-    let value = value.trim();
-    v.check(
-        value.chars().count() <= max,
-        field,
-        format!("must be at most {max} characters"),
-    );
-    (!value.is_empty()).then(|| value.to_owned())
-}
-
 async fn list_cases(
     pool: &PgPool,
     r: pb::ListCasesRequest,
@@ -671,142 +582,4 @@ async fn list_cases(
         next_page_token: kit::api::next_page_token(&ids, size),
         cases: rows.iter().map(|(c, tips)| c.to_pb(tips)).collect(),
     }))
-}
-
-type CaseStream = Pin<Box<dyn Stream<Item = Result<pb::WatchCasesResponse, Status>> + Send>>;
-
-#[tonic::async_trait]
-impl GridGatewayService for Api {
-    type WatchCasesStream = CaseStream;
-
-    #[tracing::instrument(name = "WatchCases", skip_all)]
-    async fn watch_cases(
-        &self,
-        request: Request<pb::WatchCasesRequest>,
-    ) -> Result<Response<Self::WatchCasesStream>, Status> {
-        require(&request, WATCHERS)?;
-        let r = request.into_inner();
-        let mut v = Violations::new();
-        let mut grids = Vec::with_capacity(r.grid_ids.len());
-        for (i, g) in r.grid_ids.iter().enumerate() {
-            match Uuid::parse_str(g) {
-                Ok(id) => grids.push(id),
-                Err(_) => {
-                    v.add(&format!("grid_ids[{i}]"), "must be a grid id (UUID)");
-                }
-            }
-        }
-        let mut statuses = Vec::with_capacity(r.statuses.len());
-        for (i, st) in r.statuses.iter().enumerate() {
-            match CaseStatus::try_from(*st) {
-                Ok(CaseStatus::Unspecified) | Err(_) => {
-                    v.add(
-                        &format!("statuses[{i}]"),
-                        "must be a CaseStatus other than UNSPECIFIED",
-                    );
-                }
-                Ok(s) => statuses.push(s as i16),
-            }
-        }
-        let cursor = if r.cursor.is_empty() {
-            None
-        } else {
-            let c = Cursor::decode(&r.cursor);
-            v.check(
-                c.is_some(),
-                "cursor",
-                "is not a cursor this service gave out",
-            );
-            c
-        };
-        v.into_result()?;
-        let fail = |e| internal("opening the case feed", e);
-        if cursor.is_none() {
-            // "From now on" exactly: every change committed before this call gets its number, so
-            // it lies before the stream's first cursor.
-            store::sequence(&self.pool).await.map_err(fail)?;
-        }
-        let head = store::feed_head(&self.pool).await.map_err(fail)?;
-        let start = match cursor {
-            None => head,
-            Some(Cursor::At(at)) if at > head => {
-                return Err(Status::out_of_range(format!(
-                    "cursor {at} lies ahead of the feed (its newest change is {head}): it was not \
-                     given out by this deployment, or its database was restored; open a stream with \
-                     an empty cursor, then backfill with ListCases updated_since"
-                )));
-            }
-            Some(Cursor::At(at)) => at,
-            Some(Cursor::Legacy { xid, seq }) => store::legacy_position(&self.pool, xid, seq)
-                .await
-                .map_err(fail)?,
-        };
-        let filter = domain::FeedFilter { grids, statuses };
-        let (tx, rx) = mpsc::channel(256);
-        let api = self.clone();
-        tokio::spawn(async move {
-            api.feed
-                .stream(
-                    api.pool.clone(),
-                    filter,
-                    start,
-                    api.watch_heartbeat,
-                    tx,
-                    api.shutdown.clone(),
-                )
-                .await;
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
-    }
-
-    #[tracing::instrument(name = "UpdateCase", skip_all, fields(case_id))]
-    async fn update_case(
-        &self,
-        request: Request<pb::UpdateCaseRequest>,
-    ) -> Result<Response<pb::UpdateCaseResponse>, Status> {
-        let caller = require(&request, CASE_HANDLERS)?;
-        let r = request.into_inner();
-        let mut v = Violations::new();
-        let id = v.id("case_id", &r.case_id);
-        let status = match CaseStatus::try_from(r.status) {
-            Ok(CaseStatus::Unspecified) => None,
-            Ok(s) => Some(s),
-            Err(_) => {
-                v.add("status", format!("{} is not a CaseStatus", r.status));
-                None
-            }
-        };
-        v.check(
-            r.expected_version >= 0,
-            "expected_version",
-            "must be a version the case had (or 0: no check)",
-        );
-        let note = optional_text(&mut v, "note", &r.note, MAX_DESCRIPTION_CHARS);
-        let public_reply = optional_text(
-            &mut v,
-            "public_reply",
-            &r.public_reply,
-            MAX_DESCRIPTION_CHARS,
-        );
-        let external_ref = optional_text(&mut v, "external_ref", &r.external_ref, MAX_EXTERNAL_REF);
-        v.into_result()?;
-        let Some(id) = id else {
-            return Err(invalid("case_id", "must be a UUID"));
-        };
-        tracing::Span::current().record("case_id", tracing::field::display(id));
-        let case = self
-            .cases
-            .update(app::UpdateCase {
-                id,
-                status,
-                note,
-                public_reply,
-                external_ref,
-                expected_version: (r.expected_version > 0).then_some(r.expected_version),
-                actor: caller.subject,
-            })
-            .await
-            .map_err(|e| case_status("updating the case", e))?;
-        Ok(Response::new(pb::UpdateCaseResponse { case: Some(case) }))
-    }
 }

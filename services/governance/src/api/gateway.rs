@@ -1,0 +1,163 @@
+//! `GridGatewayService`: the case feed municipal grid systems follow (`WatchCases`) and the
+//! progress they report (`UpdateCase`).
+
+use std::pin::Pin;
+
+use futures::Stream;
+use kit::{
+    api::{Violations, internal, invalid},
+    auth::require,
+};
+use redsupply_proto::governance::v1::{
+    self as pb, CaseStatus, grid_gateway_service_server::GridGatewayService,
+};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{
+    app::{self},
+    domain::{self, MAX_DESCRIPTION_CHARS},
+    store::{self, Cursor},
+};
+
+use super::{Api, CASE_HANDLERS, MAX_EXTERNAL_REF, WATCHERS, case_status, optional_text};
+
+type CaseStream = Pin<Box<dyn Stream<Item = Result<pb::WatchCasesResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl GridGatewayService for Api {
+    type WatchCasesStream = CaseStream;
+
+    #[tracing::instrument(name = "WatchCases", skip_all)]
+    async fn watch_cases(
+        &self,
+        request: Request<pb::WatchCasesRequest>,
+    ) -> Result<Response<Self::WatchCasesStream>, Status> {
+        require(&request, WATCHERS)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let mut grids = Vec::with_capacity(r.grid_ids.len());
+        for (i, g) in r.grid_ids.iter().enumerate() {
+            match Uuid::parse_str(g) {
+                Ok(id) => grids.push(id),
+                Err(_) => {
+                    v.add(&format!("grid_ids[{i}]"), "must be a grid id (UUID)");
+                }
+            }
+        }
+        let mut statuses = Vec::with_capacity(r.statuses.len());
+        for (i, st) in r.statuses.iter().enumerate() {
+            match CaseStatus::try_from(*st) {
+                Ok(CaseStatus::Unspecified) | Err(_) => {
+                    v.add(
+                        &format!("statuses[{i}]"),
+                        "must be a CaseStatus other than UNSPECIFIED",
+                    );
+                }
+                Ok(s) => statuses.push(s as i16),
+            }
+        }
+        let cursor = if r.cursor.is_empty() {
+            None
+        } else {
+            let c = Cursor::decode(&r.cursor);
+            v.check(
+                c.is_some(),
+                "cursor",
+                "is not a cursor this service gave out",
+            );
+            c
+        };
+        v.into_result()?;
+        let fail = |e| internal("opening the case feed", e);
+        if cursor.is_none() {
+            // "From now on" exactly: every change committed before this call gets its number, so
+            // it lies before the stream's first cursor.
+            store::sequence(&self.pool).await.map_err(fail)?;
+        }
+        let head = store::feed_head(&self.pool).await.map_err(fail)?;
+        let start = match cursor {
+            None => head,
+            Some(Cursor::At(at)) if at > head => {
+                return Err(Status::out_of_range(format!(
+                    "cursor {at} lies ahead of the feed (its newest change is {head}): it was not \
+                     given out by this deployment, or its database was restored; open a stream with \
+                     an empty cursor, then backfill with ListCases updated_since"
+                )));
+            }
+            Some(Cursor::At(at)) => at,
+            Some(Cursor::Legacy { xid, seq }) => store::legacy_position(&self.pool, xid, seq)
+                .await
+                .map_err(fail)?,
+        };
+        let filter = domain::FeedFilter { grids, statuses };
+        let (tx, rx) = mpsc::channel(256);
+        let api = self.clone();
+        tokio::spawn(async move {
+            api.feed
+                .stream(
+                    api.pool.clone(),
+                    filter,
+                    start,
+                    api.watch_heartbeat,
+                    tx,
+                    api.shutdown.clone(),
+                )
+                .await;
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    #[tracing::instrument(name = "UpdateCase", skip_all, fields(case_id))]
+    async fn update_case(
+        &self,
+        request: Request<pb::UpdateCaseRequest>,
+    ) -> Result<Response<pb::UpdateCaseResponse>, Status> {
+        let caller = require(&request, CASE_HANDLERS)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let id = v.id("case_id", &r.case_id);
+        let status = match CaseStatus::try_from(r.status) {
+            Ok(CaseStatus::Unspecified) => None,
+            Ok(s) => Some(s),
+            Err(_) => {
+                v.add("status", format!("{} is not a CaseStatus", r.status));
+                None
+            }
+        };
+        v.check(
+            r.expected_version >= 0,
+            "expected_version",
+            "must be a version the case had (or 0: no check)",
+        );
+        let note = optional_text(&mut v, "note", &r.note, MAX_DESCRIPTION_CHARS);
+        let public_reply = optional_text(
+            &mut v,
+            "public_reply",
+            &r.public_reply,
+            MAX_DESCRIPTION_CHARS,
+        );
+        let external_ref = optional_text(&mut v, "external_ref", &r.external_ref, MAX_EXTERNAL_REF);
+        v.into_result()?;
+        let Some(id) = id else {
+            return Err(invalid("case_id", "must be a UUID"));
+        };
+        tracing::Span::current().record("case_id", tracing::field::display(id));
+        let case = self
+            .cases
+            .update(app::UpdateCase {
+                id,
+                status,
+                note,
+                public_reply,
+                external_ref,
+                expected_version: (r.expected_version > 0).then_some(r.expected_version),
+                actor: caller.subject,
+            })
+            .await
+            .map_err(|e| case_status("updating the case", e))?;
+        Ok(Response::new(pb::UpdateCaseResponse { case: Some(case) }))
+    }
+}
