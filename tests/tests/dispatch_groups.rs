@@ -13,32 +13,27 @@ use redsupply_proto::{events::v1 as ev, governance::v1::TipCategory};
 use redsupply_tests::{TestApp, eventually};
 use uuid::Uuid;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_of_tips_is_dispatched_and_awarded_as_tip_by_tip_handling_would() {
-    let mut app = TestApp::spawn().await;
-    app.create_grid("Grid", 29.70, 103.50, 0.1).await;
-    let mut reporters = Vec::new();
-    for i in 0..5 {
-        reporters.push(app.register_worker(&format!("Rider {i}")).await.0);
-    }
-    // With governance stopped, 40 tips are stored with their events: the relay publishes them at
-    // once when it starts, and the dispatcher pulls them as groups.
-    app.stop_service(ServiceName::Governance).await;
-    let pool = app.db.pool().await;
-    let tip = |i: usize, lat: f64, lng: f64| NewTip {
-        request_id: format!("burst-{i}"),
-        reporter_id: reporters[i % reporters.len()],
-        submitted_by: reporters[i % reporters.len()].to_string(),
+/// A tip of `reporters[i % n]` at (lat, lng), with request id `{prefix}-{i}`.
+fn tip_of(reporters: &[Uuid], prefix: &str, i: usize, lat: f64, lng: f64) -> NewTip {
+    let reporter = reporters[i % reporters.len()];
+    NewTip {
+        request_id: format!("{prefix}-{i}"),
+        reporter_id: reporter,
+        submitted_by: reporter.to_string(),
         category: TipCategory::Traffic as i16,
         description: "light out".into(),
         latitude: lat,
         longitude: lng,
         photo_urls: vec![],
         observed_at: Utc::now(),
-    };
-    // 10 at one crossing (they must share one case), 30 more each ~110 m from any other.
-    let mut tips: Vec<NewTip> = (0..10).map(|i| tip(i, 29.75, 103.55)).collect();
-    tips.extend((10..40).map(|i| tip(i, 29.71 + 0.001 * i as f64, 103.51)));
+    }
+}
+
+/// Stores `tips` with their events while governance is stopped, then starts it: the relay
+/// publishes them at once and the dispatcher pulls them as groups. Returns how many were stored.
+async fn store_while_governance_is_away(app: &mut TestApp, tips: &[NewTip]) -> usize {
+    app.stop_service(ServiceName::Governance).await;
+    let pool = app.db.pool().await;
     let mut conn = pool.acquire().await.unwrap();
     sqlx::query("SET search_path TO governance")
         .execute(&mut *conn)
@@ -55,9 +50,28 @@ async fn a_burst_of_tips_is_dispatched_and_awarded_as_tip_by_tip_handling_would(
     let stored = governance::store::insert_tips_announced(&mut conn, &rows, &announce)
         .await
         .unwrap();
-    assert_eq!(stored.len(), 40);
     drop(conn);
     app.start_service(ServiceName::Governance).await;
+    stored.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_tips_is_dispatched_and_awarded_as_tip_by_tip_handling_would() {
+    let mut app = TestApp::spawn().await;
+    app.create_grid("Grid", 29.70, 103.50, 0.1).await;
+    let mut reporters = Vec::new();
+    for i in 0..5 {
+        reporters.push(app.register_worker(&format!("Rider {i}")).await.0);
+    }
+    // With governance stopped, 40 tips are stored with their events: the relay publishes them at
+    // once when it starts, and the dispatcher pulls them as groups.
+    // 10 at one crossing (they must share one case), 30 more each ~110 m from any other.
+    let mut tips: Vec<NewTip> = (0..10)
+        .map(|i| tip_of(&reporters, "burst", i, 29.75, 103.55))
+        .collect();
+    tips.extend((10..40).map(|i| tip_of(&reporters, "burst", i, 29.71 + 0.001 * i as f64, 103.51)));
+    assert_eq!(store_while_governance_is_away(&mut app, &tips).await, 40);
+    let pool = app.db.pool().await;
 
     eventually("every tip of the burst to be dispatched", || {
         let pool = pool.clone();
@@ -170,38 +184,11 @@ async fn a_group_merging_into_an_older_case_is_applied_set_wise_and_fed_as_get_c
         .await;
 
     // Then, while governance is away, 10 more reports of it and 5 elsewhere.
-    app.stop_service(ServiceName::Governance).await;
-    let tip = |i: usize, lat: f64, lng: f64| NewTip {
-        request_id: format!("late-{i}"),
-        reporter_id: reporters[i % reporters.len()],
-        submitted_by: reporters[i % reporters.len()].to_string(),
-        category: TipCategory::Traffic as i16,
-        description: "light out".into(),
-        latitude: lat,
-        longitude: lng,
-        photo_urls: vec![],
-        observed_at: Utc::now(),
-    };
-    let mut tips: Vec<NewTip> = (0..10).map(|i| tip(i, 29.75, 103.55)).collect();
-    tips.extend((10..15).map(|i| tip(i, 29.71 + 0.002 * i as f64, 103.51)));
-    let mut conn = pool.acquire().await.unwrap();
-    sqlx::query("SET search_path TO governance")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    let at = Utc::now().trunc_subsecs(6);
-    let rows: Vec<_> = tips.iter().map(|t| t.to_row(at)).collect();
-    let announce = kit::bus::OutboxRows::new(
-        rows.iter()
-            .map(governance::events::tip_submitted_event)
-            .collect(),
-        &[],
-    );
-    governance::store::insert_tips_announced(&mut conn, &rows, &announce)
-        .await
-        .unwrap();
-    drop(conn);
-    app.start_service(ServiceName::Governance).await;
+    let mut tips: Vec<NewTip> = (0..10)
+        .map(|i| tip_of(&reporters, "late", i, 29.75, 103.55))
+        .collect();
+    tips.extend((10..15).map(|i| tip_of(&reporters, "late", i, 29.71 + 0.002 * i as f64, 103.51)));
+    assert_eq!(store_while_governance_is_away(&mut app, &tips).await, 15);
     eventually("every late tip to be dispatched", || {
         let pool = pool.clone();
         async move {

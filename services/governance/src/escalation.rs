@@ -66,19 +66,7 @@ pub async fn sweep_once(pool: &PgPool) -> Result<usize, sqlx::Error> {
             store::record_change(&mut tx, case.id, Some(store::Before::of(&case))).await?;
             store::record_transition(
                 &mut tx,
-                &Transition {
-                    case_id: case.id,
-                    from_status: Some(case.status),
-                    to_status: case.status,
-                    from_grid: case.grid_id,
-                    to_grid: case.grid_id,
-                    from_department: Some(&case.department),
-                    to_department: &case.department,
-                    actor: "system",
-                    reason: "escalated: past its deadline",
-                    public_reply: "",
-                    version: case.version,
-                },
+                &Transition::of(&case, &case, "system", "escalated: past its deadline"),
             )
             .await?;
             events::case_escalated(&mut tx, &case).await?;

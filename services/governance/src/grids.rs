@@ -132,23 +132,8 @@ impl GridEvents {
             )
             .await?;
             let reason = "a grid now holds it";
-            store::record_transition(
-                tx,
-                &store::Transition {
-                    case_id: case.id,
-                    from_status: Some(case.status),
-                    to_status: after.status,
-                    from_grid: None,
-                    to_grid: Some(grid),
-                    from_department: Some(&case.department),
-                    to_department: &after.department,
-                    actor: "system",
-                    reason,
-                    public_reply: "",
-                    version: after.version,
-                },
-            )
-            .await?;
+            store::record_transition(tx, &store::Transition::of(&case, &after, "system", reason))
+                .await?;
             store::record_change(tx, case.id, Some(store::Before::of(&case))).await?;
             crate::events::case_rerouted(tx, &case, &after, reason, "system").await?;
             tracing::info!(case_id = %case.id, grid_id = %grid, "county-queue case routed to a new grid");

@@ -157,20 +157,14 @@ impl GovernanceService for Api {
                 "a worker may read only their own tips",
             ));
         }
-        let mut out = tip.to_pb();
-        if let Some(case_id) = tip.case_id {
-            let mut conn = self
-                .pool
-                .acquire()
-                .await
-                .map_err(|e| internal("loading the tip", e))?;
-            if let Some(case) = store::case(&mut conn, case_id)
-                .await
-                .map_err(|e| internal("loading the tip", e))?
-            {
-                out = store::TipRow::with_case(out, &(&case).into());
-            }
-        }
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| internal("loading the tip", e))?;
+        let out = store::tip_view(&mut conn, &tip)
+            .await
+            .map_err(|e| internal("loading the tip", e))?;
         Ok(Response::new(pb::GetTipResponse { tip: Some(out) }))
     }
 
@@ -396,19 +390,7 @@ impl GovernanceService for Api {
         let reason = r.reason.trim();
         store::record_transition(
             &mut tx,
-            &store::Transition {
-                case_id: id,
-                from_status: Some(before.status),
-                to_status: after.status,
-                from_grid: before.grid_id,
-                to_grid: after.grid_id,
-                from_department: Some(&before.department),
-                to_department: &after.department,
-                actor: &caller.subject,
-                reason,
-                public_reply: "",
-                version: after.version,
-            },
+            &store::Transition::of(&before, &after, &caller.subject, reason),
         )
         .await
         .map_err(fail)?;

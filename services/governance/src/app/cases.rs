@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::{
     domain::{self, RoutingSettings},
     events,
-    store::{self, Before, CaseRow, CaseUpdate, TipRow, Transition},
+    store::{self, Before, CaseRow, CaseUpdate, Transition},
 };
 
 /// Why a use case refused or failed; `api` turns it into a status.
@@ -81,18 +81,6 @@ async fn current(tx: &mut PgConnection, case: &CaseRow) -> Result<pb::Case, sqlx
     Ok(case.to_pb(&tips))
 }
 
-/// The tip with what its reporter is told of its case.
-async fn tip_view(tx: &mut PgConnection, tip: &TipRow) -> Result<pb::Tip, sqlx::Error> {
-    let out = tip.to_pb();
-    Ok(match tip.case_id {
-        Some(id) => match store::case(tx, id).await? {
-            Some(case) => TipRow::with_case(out, &(&case).into()),
-            None => out,
-        },
-        None => out,
-    })
-}
-
 impl Cases {
     /// One change of status or notes, the history entry that explains it, the feed change and (for
     /// a new status) the event, in the caller's transaction.
@@ -130,17 +118,8 @@ impl Cases {
         store::record_transition(
             tx,
             &Transition {
-                case_id: case.id,
-                from_status: Some(case.status),
-                to_status: updated.status,
-                from_grid: case.grid_id,
-                to_grid: updated.grid_id,
-                from_department: Some(&case.department),
-                to_department: &updated.department,
-                actor,
-                reason,
                 public_reply: public_reply.unwrap_or(""),
-                version: updated.version,
+                ..Transition::of(case, &updated, actor, reason)
             },
         )
         .await?;
@@ -152,6 +131,27 @@ impl Cases {
             events::case_status_changed(tx, &updated, case.status, actor, &reporters).await?;
         }
         Ok(snapshot)
+    }
+
+    /// Closes a case none of whose tips is left as void; `why` says which rejection left it so.
+    async fn void(
+        &self,
+        tx: &mut PgConnection,
+        case: &CaseRow,
+        actor: &str,
+        why: &str,
+    ) -> Result<pb::Case, sqlx::Error> {
+        let reason = format!("void: every tip rejected ({why})");
+        self.change(
+            tx,
+            case,
+            CaseStatus::Closed,
+            CaseResolution::Void,
+            (None, None, None),
+            actor,
+            &reason,
+        )
+        .await
     }
 
     pub async fn update(&self, c: UpdateCase) -> Result<pb::Case, CaseError> {
@@ -246,7 +246,7 @@ impl Cases {
             .ok_or(CaseError::NotFound("tip", id))?;
         if tip.status == TipStatus::Rejected as i16 {
             // Already rejected: a retry changes nothing.
-            let out = tip_view(&mut tx, &tip).await?;
+            let out = store::tip_view(&mut tx, &tip).await?;
             tx.commit().await?;
             return Ok(out);
         }
@@ -258,39 +258,17 @@ impl Cases {
             let left = store::case_reporters(&mut tx, case_id).await?;
             let from = status_of(case.status);
             if left.is_empty() && from != CaseStatus::Closed {
-                self.change(
-                    &mut tx,
-                    &case,
-                    CaseStatus::Closed,
-                    CaseResolution::Void,
-                    (None, None, None),
-                    actor,
-                    &format!("void: every tip rejected (tip {id}: {reason})"),
-                )
-                .await?;
+                self.void(&mut tx, &case, actor, &format!("tip {id}: {reason}"))
+                    .await?;
             } else {
-                store::touch_case(&mut tx, case_id).await?;
-                store::record_transition(
-                    &mut tx,
-                    &Transition {
-                        case_id,
-                        from_status: Some(case.status),
-                        to_status: case.status,
-                        from_grid: case.grid_id,
-                        to_grid: case.grid_id,
-                        from_department: Some(&case.department),
-                        to_department: &case.department,
-                        actor,
-                        reason: &format!("tip {id} rejected: {reason}"),
-                        public_reply: "",
-                        version: case.version + 1,
-                    },
-                )
-                .await?;
+                let touched = store::touch_case(&mut tx, case_id).await?;
+                let reason = format!("tip {id} rejected: {reason}");
+                store::record_transition(&mut tx, &Transition::of(&case, &touched, actor, &reason))
+                    .await?;
                 store::record_change(&mut tx, case_id, Some(Before::of(&case))).await?;
             }
         }
-        let out = tip_view(&mut tx, &tip).await?;
+        let out = store::tip_view(&mut tx, &tip).await?;
         tx.commit().await?;
         tracing::info!(tip_id = %id, "tip rejected");
         Ok(out)
@@ -303,16 +281,8 @@ impl Cases {
         let ids = store::lock_abandoned(&mut tx, 100).await?;
         for id in &ids {
             if let Some(case) = store::lock_case(&mut tx, *id).await? {
-                self.change(
-                    &mut tx,
-                    &case,
-                    CaseStatus::Closed,
-                    CaseResolution::Void,
-                    (None, None, None),
-                    "system",
-                    "void: every tip was rejected",
-                )
-                .await?;
+                self.void(&mut tx, &case, "system", "found by the sweep")
+                    .await?;
             }
         }
         tx.commit().await?;
@@ -404,7 +374,7 @@ impl Cases {
                 .await?;
             (tip, out)
         };
-        let view = tip_view(&mut tx, &tip).await?;
+        let view = store::tip_view(&mut tx, &tip).await?;
         tx.commit().await?;
         Ok((view, out))
     }

@@ -164,13 +164,15 @@ pub async fn update_case(
     .await
 }
 
-/// Bumps a case's version (its tips changed: one was rejected).
-pub async fn touch_case(tx: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE cases SET version = version + 1, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(tx)
-        .await?;
-    Ok(())
+/// Bumps a case's version (its tips changed: one was rejected); returns it as it now stands.
+pub async fn touch_case(tx: &mut PgConnection, id: Uuid) -> Result<CaseRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE cases SET version = version + 1, updated_at = now() WHERE id = $1 RETURNING ",
+        case_columns!()
+    ))
+    .bind(id)
+    .fetch_one(tx)
+    .await
 }
 
 /// The next case number of the county's year (a counter row: gap-free, one writer at a time).

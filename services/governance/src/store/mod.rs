@@ -100,18 +100,6 @@ pub struct CaseFeedback {
     pub resolution: i16,
 }
 
-impl From<&CaseRow> for CaseFeedback {
-    fn from(c: &CaseRow) -> Self {
-        Self {
-            id: c.id,
-            status: c.status,
-            public_reply: c.public_reply.clone(),
-            number: c.number.clone(),
-            resolution: c.resolution,
-        }
-    }
-}
-
 impl CaseRow {
     pub fn to_pb(&self, tip_ids: &[Uuid]) -> pb::Case {
         pb::Case {

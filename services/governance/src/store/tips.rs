@@ -317,3 +317,21 @@ pub async fn link_tips(
     .await?;
     Ok(())
 }
+
+/// The tip as its reporter sees it: with its case's status, public reply, number and resolution.
+pub async fn tip_view(conn: &mut PgConnection, tip: &TipRow) -> Result<pb::Tip, sqlx::Error> {
+    let out = tip.to_pb();
+    let Some(case_id) = tip.case_id else {
+        return Ok(out);
+    };
+    let case: Option<CaseFeedback> = sqlx::query_as(
+        "SELECT id, status, public_reply, number, resolution FROM cases WHERE id = $1",
+    )
+    .bind(case_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match case {
+        Some(case) => TipRow::with_case(out, &case),
+        None => out,
+    })
+}

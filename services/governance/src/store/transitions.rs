@@ -21,6 +21,26 @@ pub struct Transition<'a> {
     pub version: i64,
 }
 
+impl<'a> Transition<'a> {
+    /// The transition of a case from `before` to `after` (the row the change returned), without a
+    /// public reply.
+    pub fn of(before: &'a CaseRow, after: &'a CaseRow, actor: &'a str, reason: &'a str) -> Self {
+        Self {
+            case_id: after.id,
+            from_status: Some(before.status),
+            to_status: after.status,
+            from_grid: before.grid_id,
+            to_grid: after.grid_id,
+            from_department: Some(&before.department),
+            to_department: &after.department,
+            actor,
+            reason,
+            public_reply: "",
+            version: after.version,
+        }
+    }
+}
+
 pub async fn record_transition(
     tx: &mut PgConnection,
     t: &Transition<'_>,
