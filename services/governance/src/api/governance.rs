@@ -1,7 +1,6 @@
 //! `GovernanceService`: tips (intake, reading, rejection, the reporter's answer) and cases
 //! (reading, listing, rerouting, history, statistics) for workers and county staff.
 
-use chrono::{Datelike, Utc};
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
     auth::require,
@@ -19,87 +18,14 @@ use uuid::Uuid;
 
 use crate::{
     app::{self},
-    domain::{self, MAX_DESCRIPTION_CHARS, MAX_PHOTOS},
-    events, intake,
-    store::{self, NewTip},
+    intake,
+    store::{self},
 };
 
 use super::{
-    Api, CASE_READERS, CASE_VIEWERS, MAX_CLOCK_SKEW, MAX_EXTERNAL_REF, REPORTERS, STAFF,
-    TIP_READERS, case_status, optional_text, optional_time,
+    Api, CASE_READERS, CASE_VIEWERS, MAX_EXTERNAL_REF, REPORTERS, STAFF, TIP_READERS, case_status,
+    optional_text, optional_time, validate::validate_tip,
 };
-
-/// The validated content of a `SubmitTipRequest`.
-fn validate_tip(r: pb::SubmitTipRequest, submitted_by: String) -> Result<NewTip, Status> {
-    let mut v = Violations::new();
-    v.request_id(&r.request_id);
-    let reporter = Uuid::parse_str(&r.reporter_id);
-    v.check(
-        reporter.is_ok(),
-        "reporter_id",
-        "must be a worker id (UUID)",
-    );
-    match TipCategory::try_from(r.category) {
-        Ok(TipCategory::Unspecified) => {
-            v.add("category", "is required");
-        }
-        Err(_) => {
-            v.add("category", format!("{} is not a TipCategory", r.category));
-        }
-        Ok(_) => {}
-    }
-    let description = r.description.trim().to_owned();
-    v.check(!description.is_empty(), "description", "is required")
-        .check(
-            description.chars().count() <= MAX_DESCRIPTION_CHARS,
-            "description",
-            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
-        );
-    let (latitude, longitude) = v.location("location", r.location.as_ref());
-    v.check(
-        r.photo_urls.len() <= MAX_PHOTOS,
-        "photo_urls",
-        format!("at most {MAX_PHOTOS} photos"),
-    );
-    for (i, url) in r.photo_urls.iter().enumerate() {
-        v.check(
-            domain::valid_photo_url(url),
-            &format!("photo_urls[{i}]"),
-            "must be an http(s) URL of at most 2048 characters",
-        );
-    }
-    let now = Utc::now();
-    let observed_at = match &r.observed_at {
-        None => now,
-        Some(t) => match from_timestamp(t) {
-            Some(t) if t.year() < 2000 => {
-                v.add("observed_at", "lies before the year 2000");
-                now
-            }
-            Some(t) if t <= now + MAX_CLOCK_SKEW => t,
-            Some(_) => {
-                v.add("observed_at", "lies in the future");
-                now
-            }
-            None => {
-                v.add("observed_at", "is not a valid timestamp");
-                now
-            }
-        },
-    };
-    v.into_result()?;
-    Ok(NewTip {
-        request_id: r.request_id,
-        reporter_id: reporter.expect("checked above"),
-        submitted_by,
-        category: r.category as i16,
-        description,
-        latitude,
-        longitude,
-        photo_urls: r.photo_urls,
-        observed_at,
-    })
-}
 
 #[tonic::async_trait]
 impl GovernanceService for Api {
@@ -339,68 +265,22 @@ impl GovernanceService for Api {
             "give a grid, a department or a category to reroute to",
         );
         v.into_result()?;
-        let id = id.expect("checked");
+        let Ok(id) = id else {
+            return Err(invalid("case_id", "must be a case id (UUID)"));
+        };
         tracing::Span::current().record("case_id", tracing::field::display(id));
-        let fail = |e| internal("rerouting the case", e);
-        let mut tx = self.pool.begin().await.map_err(fail)?;
-        let before = store::lock_case(&mut tx, id)
+        let snapshot = self
+            .cases
+            .reroute(app::RerouteCase {
+                id,
+                grid,
+                category,
+                department: department.to_owned(),
+                reason: r.reason.trim().to_owned(),
+                actor: caller.subject,
+            })
             .await
-            .map_err(fail)?
-            .ok_or_else(|| not_found("case", id))?;
-        if before.status == CaseStatus::Closed as i16 {
-            return Err(Status::failed_precondition(
-                "a closed case cannot be rerouted",
-            ));
-        }
-        if let Some(g) = grid
-            && !store::grid_known(&mut tx, g).await.map_err(fail)?
-        {
-            return Err(invalid("grid_id", "no such grid"));
-        }
-        let new_grid = grid.or(before.grid_id);
-        let new_category = category.unwrap_or(
-            TipCategory::try_from(i32::from(before.category)).unwrap_or(TipCategory::Other),
-        );
-        let recategorized = new_category as i16 != before.category;
-        let new_department = if !department.is_empty() {
-            department.to_owned()
-        } else if recategorized || grid.is_some() {
-            self.routing.department(new_category, new_grid.is_some())
-        } else {
-            before.department.clone()
-        };
-        let due_at = if recategorized {
-            Utc::now() + self.routing.deadline(new_category)
-        } else {
-            before.due_at
-        };
-        let after = store::reroute_case(
-            &mut tx,
-            id,
-            &store::Route {
-                grid_id: new_grid,
-                department: &new_department,
-                category: new_category as i16,
-                due_at,
-                status: CaseStatus::Assigned as i16,
-            },
-        )
-        .await
-        .map_err(fail)?;
-        let reason = r.reason.trim();
-        store::record_transition(
-            &mut tx,
-            &store::Transition::of(&before, &after, &caller.subject, reason),
-        )
-        .await
-        .map_err(fail)?;
-        let snapshot = store::record_change(&mut tx, id, Some(store::Before::of(&before)))
-            .await
-            .map_err(fail)?;
-        events::case_rerouted(&mut tx, &before, &after, reason, &caller.subject)
-            .await
-            .map_err(fail)?;
-        tx.commit().await.map_err(fail)?;
+            .map_err(|e| case_status("rerouting the case", e))?;
         Ok(Response::new(pb::RerouteCaseResponse {
             case: Some(snapshot),
         }))

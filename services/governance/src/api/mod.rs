@@ -5,6 +5,7 @@
 
 mod gateway;
 mod governance;
+mod validate;
 
 use std::time::Duration;
 
@@ -44,9 +45,6 @@ const WATCHERS: &[&str] = &[GRID_SYSTEM, GRID_OFFICER, COUNTY_ADMIN];
 /// The longest platform reference kept (it is copied into every feed message of its case).
 const MAX_EXTERNAL_REF: usize = 128;
 
-/// How far into the future `observed_at` may lie (clock skew of phones).
-const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(10);
-
 #[derive(Clone)]
 pub struct Api {
     pub pool: PgPool,
@@ -81,6 +79,7 @@ fn case_status(context: &str, e: CaseError) -> Status {
             )
         }
         CaseError::Refused(m) => Status::failed_precondition(m),
+        CaseError::Invalid(field, m) => kit::api::invalid(field, m),
         CaseError::Forbidden(m) => Status::permission_denied(m),
         CaseError::Store(e) => internal(context, e),
     }

@@ -29,6 +29,9 @@ pub enum CaseError {
     Refused(String),
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A field names something that does not exist.
+    #[error("{0}: {1}")]
+    Invalid(&'static str, &'static str),
     #[error(transparent)]
     Store(#[from] sqlx::Error),
 }
@@ -41,6 +44,16 @@ pub struct UpdateCase {
     pub public_reply: Option<String>,
     pub external_ref: Option<String>,
     pub expected_version: Option<i64>,
+    pub actor: String,
+}
+
+/// `RerouteCase`, validated: `None` (or an empty department) keeps what the case has.
+pub struct RerouteCase {
+    pub id: Uuid,
+    pub grid: Option<Uuid>,
+    pub category: Option<pb::TipCategory>,
+    pub department: String,
+    pub reason: String,
     pub actor: String,
 }
 
@@ -230,6 +243,63 @@ impl Cases {
             .await?;
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// Sends a case to another grid or department; a new category re-dispatches it (department
+    /// and deadline from the routing table). The case is ASSIGNED again.
+    pub async fn reroute(&self, c: RerouteCase) -> Result<pb::Case, CaseError> {
+        let mut tx = self.pool.begin().await?;
+        let before = store::lock_case(&mut tx, c.id)
+            .await?
+            .ok_or(CaseError::NotFound("case", c.id))?;
+        if before.status == CaseStatus::Closed as i16 {
+            return Err(CaseError::Refused(
+                "a closed case cannot be rerouted".into(),
+            ));
+        }
+        if let Some(g) = c.grid
+            && !store::grid_known(&mut tx, g).await?
+        {
+            return Err(CaseError::Invalid("grid_id", "no such grid"));
+        }
+        let new_grid = c.grid.or(before.grid_id);
+        let new_category = c.category.unwrap_or(
+            pb::TipCategory::try_from(i32::from(before.category)).unwrap_or(pb::TipCategory::Other),
+        );
+        let recategorized = new_category as i16 != before.category;
+        let new_department = if !c.department.is_empty() {
+            c.department.clone()
+        } else if recategorized || c.grid.is_some() {
+            self.routing.department(new_category, new_grid.is_some())
+        } else {
+            before.department.clone()
+        };
+        let due_at = if recategorized {
+            Utc::now() + self.routing.deadline(new_category)
+        } else {
+            before.due_at
+        };
+        let after = store::reroute_case(
+            &mut tx,
+            c.id,
+            &store::Route {
+                grid_id: new_grid,
+                department: &new_department,
+                category: new_category as i16,
+                due_at,
+                status: CaseStatus::Assigned as i16,
+            },
+        )
+        .await?;
+        store::record_transition(
+            &mut tx,
+            &Transition::of(&before, &after, &c.actor, &c.reason),
+        )
+        .await?;
+        let snapshot = store::record_change(&mut tx, c.id, Some(Before::of(&before))).await?;
+        events::case_rerouted(&mut tx, &before, &after, &c.reason, &c.actor).await?;
+        tx.commit().await?;
+        Ok(snapshot)
     }
 
     /// Rejects a tip as false or abusive. Its case loses a reporter (a feed change and a history

@@ -4,4 +4,4 @@
 
 pub mod cases;
 
-pub use cases::{CaseError, Cases, ConfirmResolution, UpdateCase};
+pub use cases::{CaseError, Cases, ConfirmResolution, RerouteCase, UpdateCase};
