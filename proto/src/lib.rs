@@ -43,6 +43,9 @@ pub mod roles {
     pub const COMMUNITY_ADMIN: &str = "community_admin";
     pub const COUNTY_ADMIN: &str = "county_admin";
     pub const GRID_SYSTEM: &str = "grid_system";
+    /// Every human role; the machine role `grid_system` reaches only the grid gateway and reads of
+    /// the cases of its grids.
+    pub const PEOPLE: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
     pub const ALL: &[&str] = &[
         WORKER,
         GRID_OFFICER,

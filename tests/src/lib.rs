@@ -208,7 +208,7 @@ impl TestApp {
             .addr
     }
 
-    async fn channel(&self, name: ServiceName) -> Channel {
+    pub async fn channel(&self, name: ServiceName) -> Channel {
         connect(self.addr(name)).await
     }
 
@@ -262,6 +262,24 @@ impl TestApp {
     /// A token for `role` with `subject`.
     pub fn token(&self, role: &str, subject: &str) -> String {
         self.auth.issue(subject, &[role], None).expect("token")
+    }
+
+    /// A token for `role` with `subject` that serves `communities` and `grids`.
+    pub fn scoped_token(
+        &self,
+        role: &str,
+        subject: &str,
+        communities: &[Uuid],
+        grids: &[Uuid],
+    ) -> String {
+        let scope = kit::auth::Scope {
+            communities: communities.to_vec(),
+            grids: grids.to_vec(),
+            platform: None,
+        };
+        self.auth
+            .issue_scoped(subject, &[role], &scope, None)
+            .expect("token")
     }
 
     pub fn admin_token(&self) -> String {

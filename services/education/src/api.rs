@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
-    auth::require,
+    auth::caller,
     time::{from_timestamp, to_timestamp},
 };
 use redsupply_proto::{
     education::v1::{
         self as pb, CourseFormat, CourseTheme, education_service_server::EducationService,
     },
-    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, WORKER},
+    roles::WORKER,
 };
 use sqlx::PgPool;
 use tonic::{Code, Request, Response, Status};
@@ -27,11 +27,7 @@ use crate::{
     store::{self, AttendanceRow, CourseRow, LecturerRow, NewCourse, NewSite, SessionRow, SiteRow},
 };
 
-const STAFF: &[&str] = &[COMMUNITY_ADMIN, COUNTY_ADMIN];
-const STATS_READERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 const MAX_CODES: i32 = 500;
-/// Every human role; the machine role `grid_system` reaches only the grid gateway and case reads.
-const ANYONE: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 
 #[derive(Clone)]
 pub struct Api {
@@ -147,7 +143,7 @@ impl EducationService for Api {
         &self,
         request: Request<pb::CreateLearningSiteRequest>,
     ) -> Result<Response<pb::CreateLearningSiteResponse>, Status> {
-        let caller = require(&request, &[COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
@@ -193,7 +189,6 @@ impl EducationService for Api {
         &self,
         request: Request<pb::ListLearningSitesRequest>,
     ) -> Result<Response<pb::ListLearningSitesResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let community_id = v.optional_id("community_id", &r.community_id);
@@ -215,7 +210,7 @@ impl EducationService for Api {
         &self,
         request: Request<pb::AddLecturerRequest>,
     ) -> Result<Response<pb::AddLecturerResponse>, Status> {
-        let caller = require(&request, STAFF)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
@@ -250,7 +245,6 @@ impl EducationService for Api {
         &self,
         request: Request<pb::SetLecturerAvailabilityRequest>,
     ) -> Result<Response<pb::SetLecturerAvailabilityResponse>, Status> {
-        require(&request, STAFF)?;
         let r = request.into_inner();
         let id = parse_id("lecturer_id", &r.lecturer_id)?;
         let row = store::set_lecturer_availability(&self.pool, id, r.available)
@@ -267,7 +261,6 @@ impl EducationService for Api {
         &self,
         request: Request<pb::ListLecturersRequest>,
     ) -> Result<Response<pb::ListLecturersResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
@@ -287,7 +280,7 @@ impl EducationService for Api {
         &self,
         request: Request<pb::CreateCourseRequest>,
     ) -> Result<Response<pb::CreateCourseResponse>, Status> {
-        let caller = require(&request, STAFF)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
@@ -344,7 +337,6 @@ impl EducationService for Api {
         &self,
         request: Request<pb::ListCoursesRequest>,
     ) -> Result<Response<pb::ListCoursesResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
@@ -365,7 +357,7 @@ impl EducationService for Api {
         &self,
         request: Request<pb::ScheduleSessionRequest>,
     ) -> Result<Response<pb::ScheduleSessionResponse>, Status> {
-        let caller = require(&request, STAFF)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
@@ -423,7 +415,6 @@ impl EducationService for Api {
         &self,
         request: Request<pb::GetSessionRequest>,
     ) -> Result<Response<pb::GetSessionResponse>, Status> {
-        require(&request, ANYONE)?;
         let id = parse_id("id", &request.get_ref().id)?;
         let mut conn = self
             .pool
@@ -444,7 +435,6 @@ impl EducationService for Api {
         &self,
         request: Request<pb::ListSessionsRequest>,
     ) -> Result<Response<pb::ListSessionsResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let site = v.optional_id("site_id", &r.site_id);
@@ -467,7 +457,6 @@ impl EducationService for Api {
         &self,
         request: Request<pb::IssueCheckInCodesRequest>,
     ) -> Result<Response<pb::IssueCheckInCodesResponse>, Status> {
-        require(&request, STAFF)?;
         let r = request.into_inner();
         let session = parse_id("session_id", &r.session_id)?;
         if !(1..=MAX_CODES).contains(&r.count) {
@@ -488,7 +477,7 @@ impl EducationService for Api {
         &self,
         request: Request<pb::CheckInRequest>,
     ) -> Result<Response<pb::CheckInResponse>, Status> {
-        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let session = Uuid::parse_str(&r.session_id).ok();
@@ -523,7 +512,6 @@ impl EducationService for Api {
         &self,
         request: Request<pb::ListAttendanceRequest>,
     ) -> Result<Response<pb::ListAttendanceResponse>, Status> {
-        require(&request, STAFF)?;
         let r = request.into_inner();
         let session = parse_id("session_id", &r.session_id)?;
         let size = page_size(r.page_size)?;
@@ -543,7 +531,7 @@ impl EducationService for Api {
         &self,
         request: Request<pb::GetLearningRecordRequest>,
     ) -> Result<Response<pb::GetLearningRecordResponse>, Status> {
-        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let worker = parse_id("worker_id", &r.worker_id)?;
         caller.ensure_self(WORKER, worker)?;
@@ -570,7 +558,6 @@ impl EducationService for Api {
         &self,
         request: Request<pb::GetEducationStatsRequest>,
     ) -> Result<Response<pb::GetEducationStatsResponse>, Status> {
-        require(&request, STATS_READERS)?;
         let r = request.into_inner();
         let from = r.from.as_ref().and_then(from_timestamp);
         let until = r.until.as_ref().and_then(from_timestamp);

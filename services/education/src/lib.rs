@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod domain;
+pub mod policy;
 pub mod sessions;
 pub mod sites;
 pub mod store;
@@ -11,9 +12,7 @@ pub mod store;
 use std::net::SocketAddr;
 
 use kit::{Runtime, StartError, grpc::Running};
-use redsupply_proto::education::v1::education_service_server::{
-    EducationServiceServer, SERVICE_NAME,
-};
+use redsupply_proto::education::v1::education_service_server::EducationServiceServer;
 use serde::Deserialize;
 use sqlx::PgPool;
 use tonic::service::Routes;
@@ -43,14 +42,12 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         migrate(&pool).await?;
     }
     let relay = kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, rt.shutdown.clone());
-    let routes = Routes::new(EducationServiceServer::with_interceptor(
-        api::Api { pool: pool.clone() },
-        rt.auth.interceptor(),
-    ));
+    let routes = Routes::new(EducationServiceServer::new(api::Api { pool: pool.clone() }));
     let serving = kit::grpc::serve(
         settings.listen,
         routes,
-        &[SERVICE_NAME],
+        policy::POLICIES,
+        rt.auth.clone(),
         pool,
         rt.bus.clone(),
         rt.shutdown.clone(),

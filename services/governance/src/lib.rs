@@ -21,9 +21,9 @@ use kit::{
     grpc::Running,
 };
 use redsupply_proto::governance::v1::{
-    governance_service_server::{self, GovernanceServiceServer},
-    grid_gateway_service_server::{self, GridGatewayServiceServer},
-    volunteer_service_server::{self, VolunteerServiceServer},
+    governance_service_server::GovernanceServiceServer,
+    grid_gateway_service_server::GridGatewayServiceServer,
+    volunteer_service_server::VolunteerServiceServer,
 };
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -176,29 +176,16 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         routing,
         tips_per_minute: settings.tips_per_minute,
     };
-    let interceptor = rt.auth.interceptor();
-    let routes = Routes::new(GovernanceServiceServer::with_interceptor(
-        api.clone(),
-        interceptor.clone(),
-    ))
-    .add_service(GridGatewayServiceServer::with_interceptor(
-        api.clone(),
-        interceptor.clone(),
-    ))
-    .add_service(VolunteerServiceServer::with_interceptor(
-        volunteers::Api {
+    let routes = Routes::new(GovernanceServiceServer::new(api.clone()))
+        .add_service(GridGatewayServiceServer::new(api.clone()))
+        .add_service(VolunteerServiceServer::new(volunteers::Api {
             pool: api.pool.clone(),
-        },
-        interceptor,
-    ));
+        }));
     let serving = kit::grpc::serve(
         settings.listen,
         routes,
-        &[
-            governance_service_server::SERVICE_NAME,
-            grid_gateway_service_server::SERVICE_NAME,
-            volunteer_service_server::SERVICE_NAME,
-        ],
+        api::POLICIES,
+        rt.auth.clone(),
         pool,
         rt.bus.clone(),
         shutdown,

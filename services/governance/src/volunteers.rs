@@ -5,14 +5,14 @@
 use chrono::{DateTime, Utc};
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
-    auth::require,
+    auth::caller,
     bus::{NewEvent, enqueue},
     time::to_timestamp,
 };
 use redsupply_proto::{
     events::v1 as ev,
     governance::v1::{self as pb, VolunteerRole, volunteer_service_server::VolunteerService},
-    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, WORKER},
+    roles::WORKER,
 };
 use sqlx::{PgConnection, PgPool};
 use tonic::{Request, Response, Status};
@@ -24,9 +24,6 @@ pub const SERVICE_RECORDED: &str = "redsupply.governance.volunteer.service_recor
 pub const ROLE_APPOINTED: &str = "redsupply.governance.volunteer.role_appointed";
 /// Longest service one check-out records; a forgotten check-out does not become a week of hours.
 pub const MAX_SERVICE_HOURS: f64 = 12.0;
-
-const STAFF: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
-const MEMBERS: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 
 /// Hours between check-in and check-out, at most [`MAX_SERVICE_HOURS`].
 pub fn service_hours(started: DateTime<Utc>, ended: DateTime<Utc>) -> f64 {
@@ -217,7 +214,7 @@ impl VolunteerService for Api {
         &self,
         request: Request<pb::JoinVolunteerTeamRequest>,
     ) -> Result<Response<pb::JoinVolunteerTeamResponse>, Status> {
-        let caller = require(&request, MEMBERS)?;
+        let caller = caller(&request)?;
         let worker = parse_id("worker_id", &request.get_ref().worker_id)?;
         caller.ensure_self(WORKER, worker)?;
         let fail = |e| internal("joining the team", e);
@@ -233,7 +230,7 @@ impl VolunteerService for Api {
         &self,
         request: Request<pb::AppointVolunteerRoleRequest>,
     ) -> Result<Response<pb::AppointVolunteerRoleResponse>, Status> {
-        let caller = require(&request, STAFF)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let worker = Uuid::parse_str(&r.worker_id).ok();
@@ -261,7 +258,6 @@ impl VolunteerService for Api {
         &self,
         request: Request<pb::ListVolunteersRequest>,
     ) -> Result<Response<pb::ListVolunteersResponse>, Status> {
-        require(&request, STAFF)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let role = role_of(&mut v, r.role, false);
@@ -299,7 +295,7 @@ impl VolunteerService for Api {
         &self,
         request: Request<pb::StartVolunteerServiceRequest>,
     ) -> Result<Response<pb::StartVolunteerServiceResponse>, Status> {
-        let caller = require(&request, MEMBERS)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
@@ -358,7 +354,7 @@ impl VolunteerService for Api {
         &self,
         request: Request<pb::EndVolunteerServiceRequest>,
     ) -> Result<Response<pb::EndVolunteerServiceResponse>, Status> {
-        let caller = require(&request, MEMBERS)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let id = parse_id("record_id", &r.record_id)?;
         if !(0..=100).contains(&r.problems_solved) {

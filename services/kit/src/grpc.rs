@@ -10,6 +10,7 @@ use std::{
     collections::HashMap,
     net::SocketAddr,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
     time::{Duration, Instant},
 };
@@ -22,7 +23,12 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
-use crate::{Shutdown, bus::Bus, telemetry};
+use crate::{
+    Shutdown,
+    auth::{Authenticator, PolicyLayer, policy::Policy},
+    bus::Bus,
+    telemetry,
+};
 
 /// The health entry that reports the NATS connection.
 pub const NATS_HEALTH: &str = "nats";
@@ -34,15 +40,20 @@ pub struct Serving {
 }
 
 /// Binds `listen` (port 0 picks a free one) and serves `routes` with health and reflection until
-/// shutdown; in-flight calls drain first.
+/// shutdown; in-flight calls drain first. Every call passes `policies` first (the services served
+/// are the ones the policies name): no token, no rule or no admitted role, and it never reaches a
+/// handler.
 pub async fn serve(
     listen: SocketAddr,
     routes: Routes,
-    service_names: &[&'static str],
+    policies: &'static [Policy],
+    auth: Arc<Authenticator>,
     pool: PgPool,
     bus: Bus,
     shutdown: Shutdown,
 ) -> Result<Serving, std::io::Error> {
+    let service_names: Vec<&'static str> = policies.iter().map(|p| p.service).collect();
+    let service_names = &service_names[..];
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -82,6 +93,7 @@ pub async fn serve(
     let task = tokio::spawn(async move {
         tonic::transport::Server::builder()
             .layer(ObserveLayer)
+            .layer(PolicyLayer::new(auth, policies))
             .add_routes(routes)
             .serve_with_incoming_shutdown(
                 // Replies go out at once: with Nagle on, a small unary reply written in two parts

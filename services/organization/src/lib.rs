@@ -32,10 +32,9 @@ use kit::{
     grpc::Running,
 };
 use redsupply_proto::organization::v1::{
-    care_service_server::{self, CareServiceServer},
-    enterprise_service_server::{self, EnterpriseServiceServer},
-    organization_service_server::{self, OrganizationServiceServer},
-    party_service_server::{self, PartyServiceServer},
+    care_service_server::CareServiceServer, enterprise_service_server::EnterpriseServiceServer,
+    organization_service_server::OrganizationServiceServer,
+    party_service_server::PartyServiceServer,
 };
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -97,32 +96,25 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         rt.faults.clone(),
         rt.shutdown.clone(),
     );
-    let interceptor = rt.auth.interceptor();
-    let routes = Routes::new(OrganizationServiceServer::with_interceptor(
-        api::Api::new(pool.clone(), vault.clone()),
-        interceptor.clone(),
-    ))
-    .add_service(PartyServiceServer::with_interceptor(
-        api::party::PartyApi::new(pool.clone()),
-        interceptor.clone(),
-    ))
-    .add_service(EnterpriseServiceServer::with_interceptor(
+    let routes = Routes::new(OrganizationServiceServer::new(api::Api::new(
+        pool.clone(),
+        vault.clone(),
+    )))
+    .add_service(PartyServiceServer::new(api::party::PartyApi::new(
+        pool.clone(),
+    )))
+    .add_service(EnterpriseServiceServer::new(
         api::enterprise::EnterpriseApi::new(pool.clone()),
-        interceptor.clone(),
     ))
-    .add_service(CareServiceServer::with_interceptor(
-        api::care::CareApi::new(pool.clone(), vault),
-        interceptor,
-    ));
+    .add_service(CareServiceServer::new(api::care::CareApi::new(
+        pool.clone(),
+        vault,
+    )));
     let serving = kit::grpc::serve(
         settings.listen,
         routes,
-        &[
-            organization_service_server::SERVICE_NAME,
-            party_service_server::SERVICE_NAME,
-            enterprise_service_server::SERVICE_NAME,
-            care_service_server::SERVICE_NAME,
-        ],
+        api::POLICIES,
+        rt.auth.clone(),
         pool,
         rt.bus.clone(),
         rt.shutdown.clone(),

@@ -85,6 +85,7 @@ pub fn token(
     settings: &AppSettings,
     role: &str,
     subject: &str,
+    scope: &kit::auth::Scope,
     ttl: Option<u64>,
 ) -> anyhow::Result<()> {
     if !roles::ALL.contains(&role) {
@@ -98,8 +99,20 @@ pub fn token(
             "--ttl-secs {t} exceeds auth.max_token_lifetime_secs ({max}): the services would refuse it"
         );
     }
+    let unscoped = match role {
+        roles::COMMUNITY_ADMIN => scope.communities.is_empty(),
+        roles::GRID_OFFICER | roles::GRID_SYSTEM => {
+            scope.grids.is_empty() && scope.communities.is_empty()
+        }
+        _ => false,
+    };
+    if unscoped {
+        eprintln!(
+            "note: a {role} token without --community or --grid reaches no community's or grid's records"
+        );
+    }
     let auth = kit::auth::Authenticator::from_settings(&settings.common.auth)?;
-    println!("{}", auth.issue(subject, &[role], ttl)?);
+    println!("{}", auth.issue_scoped(subject, &[role], scope, ttl)?);
     Ok(())
 }
 

@@ -44,6 +44,15 @@ enum Command {
         /// The token's subject: a worker id for the worker role.
         #[arg(long, default_value = "cli")]
         subject: String,
+        /// A community the holder serves (repeatable): claim `communities`.
+        #[arg(long = "community", value_name = "ID")]
+        communities: Vec<uuid::Uuid>,
+        /// A grid the holder serves or a grid platform mirrors (repeatable): claim `grids`.
+        #[arg(long = "grid", value_name = "ID")]
+        grids: Vec<uuid::Uuid>,
+        /// For a grid_system: the platform it is (claim `platform`).
+        #[arg(long)]
+        platform: Option<String>,
         #[arg(long)]
         ttl_secs: Option<u64>,
     },
@@ -192,8 +201,21 @@ fn main() -> anyhow::Result<()> {
             Command::Token {
                 role,
                 subject,
+                communities,
+                grids,
+                platform,
                 ttl_secs,
-            } => commands::token(&settings, &role, &subject, ttl_secs),
+            } => commands::token(
+                &settings,
+                &role,
+                &subject,
+                &kit::auth::Scope {
+                    communities,
+                    grids,
+                    platform,
+                },
+                ttl_secs,
+            ),
             Command::Probe { addr, service } => commands::probe(&addr, &service).await,
             Command::Loadtest {
                 target:

@@ -6,14 +6,14 @@ use std::collections::HashMap;
 use chrono::Utc;
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
-    auth::require,
+    auth::caller,
     bus::{NewEvent, enqueue},
     time::{from_timestamp, to_timestamp},
 };
 use redsupply_proto::{
     common::v1::LatLng,
     events::v1 as ev,
-    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, WORKER},
+    roles::WORKER,
     stations::v1::{
         self as pb, Amenity, AmenityStatus, StationHost, StationTier,
         points_service_server::PointsService, stations_service_server::StationsService,
@@ -30,12 +30,6 @@ use crate::{
     store::{self, NewStation, StationRow, Upserted},
     supermarket::{self, Redeem, RedeemError},
 };
-
-/// Every human role; the machine role `grid_system` reaches only the grid gateway and case reads.
-const ANYONE: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
-const STAFF: &[&str] = &[COMMUNITY_ADMIN, COUNTY_ADMIN];
-const LEDGER_READERS: &[&str] = &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN];
-const USAGE_READERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 
 pub const STATION_UPSERTED: &str = "redsupply.stations.station.upserted";
 pub const AMENITY_STATUS_CHANGED: &str = "redsupply.stations.station.amenity_status_changed";
@@ -141,7 +135,6 @@ impl StationsService for Api {
         &self,
         request: Request<pb::FindNearestStationsRequest>,
     ) -> Result<Response<pb::FindNearestStationsResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let (lat, lng) = v.location("location", r.location.as_ref());
@@ -188,7 +181,6 @@ impl StationsService for Api {
         &self,
         request: Request<pb::GetStationRequest>,
     ) -> Result<Response<pb::GetStationResponse>, Status> {
-        require(&request, ANYONE)?;
         let id = parse_id("id", &request.get_ref().id)?;
         let mut conn = self
             .pool
@@ -209,7 +201,6 @@ impl StationsService for Api {
         &self,
         request: Request<pb::ListStationsRequest>,
     ) -> Result<Response<pb::ListStationsResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let community = v.optional_id("community_id", &r.community_id);
@@ -239,7 +230,7 @@ impl StationsService for Api {
         &self,
         request: Request<pb::UpsertStationRequest>,
     ) -> Result<Response<pb::UpsertStationResponse>, Status> {
-        let caller = require(&request, STAFF)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let s = r.station.ok_or_else(|| invalid("station", "is required"))?;
         let mut v = Violations::new();
@@ -381,10 +372,7 @@ impl StationsService for Api {
         &self,
         request: Request<pb::ReportAmenityStatusRequest>,
     ) -> Result<Response<pb::ReportAmenityStatusResponse>, Status> {
-        let caller = require(
-            &request,
-            &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN],
-        )?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let station = Uuid::parse_str(&r.station_id).ok();
@@ -447,7 +435,7 @@ impl StationsService for Api {
         &self,
         request: Request<pb::RecordVisitRequest>,
     ) -> Result<Response<pb::RecordVisitResponse>, Status> {
-        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
@@ -499,7 +487,6 @@ impl StationsService for Api {
         &self,
         request: Request<pb::GetStationUsageRequest>,
     ) -> Result<Response<pb::GetStationUsageResponse>, Status> {
-        require(&request, USAGE_READERS)?;
         let r = request.into_inner();
         let station = parse_id("station_id", &r.station_id)?;
         let from = r.from.as_ref().and_then(from_timestamp);
@@ -537,7 +524,6 @@ impl StationsService for Api {
         &self,
         request: Request<pb::GetCoverageRequest>,
     ) -> Result<Response<pb::GetCoverageResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let amenity = check_amenity(&mut v, "amenity", r.amenity, false);
@@ -688,7 +674,7 @@ impl PointsService for Api {
         &self,
         request: Request<pb::GetBalanceRequest>,
     ) -> Result<Response<pb::GetBalanceResponse>, Status> {
-        let caller = require(&request, LEDGER_READERS)?;
+        let caller = caller(&request)?;
         let worker = parse_id("worker_id", &request.get_ref().worker_id)?;
         caller.ensure_self(WORKER, worker)?;
         let points = store::balance(&self.pool, worker)
@@ -707,7 +693,7 @@ impl PointsService for Api {
         &self,
         request: Request<pb::ListLedgerEntriesRequest>,
     ) -> Result<Response<pb::ListLedgerEntriesResponse>, Status> {
-        let caller = require(&request, LEDGER_READERS)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let worker = parse_id("worker_id", &r.worker_id)?;
         caller.ensure_self(WORKER, worker)?;
@@ -739,7 +725,7 @@ impl PointsService for Api {
         &self,
         request: Request<pb::UpsertRewardRequest>,
     ) -> Result<Response<pb::UpsertRewardResponse>, Status> {
-        let caller = require(&request, STAFF)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let reward = r.reward.ok_or_else(|| invalid("reward", "is required"))?;
         let mut v = Violations::new();
@@ -786,7 +772,6 @@ impl PointsService for Api {
         &self,
         request: Request<pb::ListRewardsRequest>,
     ) -> Result<Response<pb::ListRewardsResponse>, Status> {
-        require(&request, ANYONE)?;
         let community = parse_id("community_id", &request.get_ref().community_id)?;
         let rows = store::catalog(&self.pool, community)
             .await
@@ -812,7 +797,7 @@ impl PointsService for Api {
         &self,
         request: Request<pb::SupplyStockRequest>,
     ) -> Result<Response<pb::SupplyStockResponse>, Status> {
-        let caller = require(&request, STAFF)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
@@ -867,7 +852,7 @@ impl PointsService for Api {
         &self,
         request: Request<pb::RedeemRequest>,
     ) -> Result<Response<pb::RedeemResponse>, Status> {
-        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
@@ -915,7 +900,6 @@ impl PointsService for Api {
         &self,
         request: Request<pb::GetLeaderboardRequest>,
     ) -> Result<Response<pb::GetLeaderboardResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let month = self.clock.month(&r.month);

@@ -7,6 +7,7 @@ pub mod domain;
 pub mod index;
 pub mod map;
 pub mod points;
+pub mod policy;
 pub mod read_models;
 pub mod store;
 pub mod supermarket;
@@ -19,8 +20,7 @@ use kit::{
     grpc::Running,
 };
 use redsupply_proto::stations::v1::{
-    points_service_server::{self, PointsServiceServer},
-    stations_service_server::{self, StationsServiceServer},
+    points_service_server::PointsServiceServer, stations_service_server::StationsServiceServer,
 };
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -148,19 +148,13 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         clock,
         stations,
     };
-    let interceptor = rt.auth.interceptor();
-    let routes = Routes::new(StationsServiceServer::with_interceptor(
-        api.clone(),
-        interceptor.clone(),
-    ))
-    .add_service(PointsServiceServer::with_interceptor(api, interceptor));
+    let routes = Routes::new(StationsServiceServer::new(api.clone()))
+        .add_service(PointsServiceServer::new(api));
     let serving = kit::grpc::serve(
         settings.listen,
         routes,
-        &[
-            stations_service_server::SERVICE_NAME,
-            points_service_server::SERVICE_NAME,
-        ],
+        policy::POLICIES,
+        rt.auth.clone(),
         pool,
         rt.bus.clone(),
         shutdown,

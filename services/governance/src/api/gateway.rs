@@ -6,7 +6,7 @@ use std::pin::Pin;
 use futures::Stream;
 use kit::{
     api::{Violations, internal, invalid},
-    auth::require,
+    auth::caller,
 };
 use redsupply_proto::governance::v1::{
     self as pb, CaseStatus, grid_gateway_service_server::GridGatewayService,
@@ -22,7 +22,7 @@ use crate::{
     store::{self, Cursor},
 };
 
-use super::{Api, CASE_HANDLERS, MAX_EXTERNAL_REF, WATCHERS, case_status, optional_text};
+use super::{Api, MAX_EXTERNAL_REF, case_status, optional_text};
 
 type CaseStream = Pin<Box<dyn Stream<Item = Result<pb::WatchCasesResponse, Status>> + Send>>;
 
@@ -35,7 +35,6 @@ impl GridGatewayService for Api {
         &self,
         request: Request<pb::WatchCasesRequest>,
     ) -> Result<Response<Self::WatchCasesStream>, Status> {
-        require(&request, WATCHERS)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let mut grids = Vec::with_capacity(r.grid_ids.len());
@@ -115,7 +114,7 @@ impl GridGatewayService for Api {
         &self,
         request: Request<pb::UpdateCaseRequest>,
     ) -> Result<Response<pb::UpdateCaseResponse>, Status> {
-        let caller = require(&request, CASE_HANDLERS)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let id = v.id("case_id", &r.case_id);

@@ -3,14 +3,14 @@
 
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
-    auth::require,
+    auth::caller,
     time::from_timestamp,
 };
 use redsupply_proto::{
     governance::v1::{
         self as pb, CaseStatus, TipCategory, governance_service_server::GovernanceService,
     },
-    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, WORKER},
+    roles::WORKER,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
@@ -23,8 +23,7 @@ use crate::{
 };
 
 use super::{
-    Api, CASE_READERS, CASE_VIEWERS, MAX_EXTERNAL_REF, REPORTERS, STAFF, TIP_READERS, case_status,
-    optional_text, optional_time, validate::validate_tip,
+    Api, MAX_EXTERNAL_REF, case_status, optional_text, optional_time, validate::validate_tip,
 };
 
 #[tonic::async_trait]
@@ -34,7 +33,7 @@ impl GovernanceService for Api {
         &self,
         request: Request<pb::SubmitTipRequest>,
     ) -> Result<Response<pb::SubmitTipResponse>, Status> {
-        let caller = require(&request, REPORTERS)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         if caller.is_only(WORKER) && r.reporter_id != caller.subject {
             return Err(Status::permission_denied(
@@ -72,7 +71,7 @@ impl GovernanceService for Api {
         &self,
         request: Request<pb::GetTipRequest>,
     ) -> Result<Response<pb::GetTipResponse>, Status> {
-        let caller = require(&request, TIP_READERS)?;
+        let caller = caller(&request)?;
         let id = parse_id("id", &request.get_ref().id)?;
         let tip = store::tip(&self.pool, id)
             .await
@@ -99,7 +98,7 @@ impl GovernanceService for Api {
         &self,
         request: Request<pb::GetCaseRequest>,
     ) -> Result<Response<pb::GetCaseResponse>, Status> {
-        let caller = require(&request, CASE_VIEWERS)?;
+        let caller = caller(&request)?;
         let id = parse_id("id", &request.get_ref().id)?;
         let mut conn = self
             .pool
@@ -135,7 +134,6 @@ impl GovernanceService for Api {
         &self,
         request: Request<pb::ListCasesRequest>,
     ) -> Result<Response<pb::ListCasesResponse>, Status> {
-        require(&request, CASE_READERS)?;
         list_cases(&self.pool, request.into_inner()).await
     }
 
@@ -144,7 +142,7 @@ impl GovernanceService for Api {
         &self,
         request: Request<pb::RejectTipRequest>,
     ) -> Result<Response<pb::RejectTipResponse>, Status> {
-        let caller = require(&request, &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let tip = self.reject_tip_inner(&caller, request.into_inner()).await?;
         Ok(Response::new(pb::RejectTipResponse { tip: Some(tip) }))
     }
@@ -155,7 +153,7 @@ impl GovernanceService for Api {
         request: Request<pb::ConfirmResolutionRequest>,
     ) -> Result<Response<pb::ConfirmResolutionResponse>, Status> {
         // The reporter's own answer: no one answers in their name.
-        let caller = require(&request, &[WORKER])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let tip_id = v.id("tip_id", &r.tip_id);
@@ -196,7 +194,7 @@ impl GovernanceService for Api {
         &self,
         request: Request<pb::ListTipsRequest>,
     ) -> Result<Response<pb::ListTipsResponse>, Status> {
-        let caller = require(&request, REPORTERS)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let reporter = parse_id("reporter_id", &r.reporter_id)?;
         if caller.is_only(WORKER) && caller.subject != reporter.to_string() {
@@ -227,7 +225,7 @@ impl GovernanceService for Api {
         &self,
         request: Request<pb::RerouteCaseRequest>,
     ) -> Result<Response<pb::RerouteCaseResponse>, Status> {
-        let caller = require(&request, STAFF)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let id = Uuid::parse_str(&r.case_id);
@@ -291,7 +289,6 @@ impl GovernanceService for Api {
         &self,
         request: Request<pb::GetGovernanceStatsRequest>,
     ) -> Result<Response<pb::GetGovernanceStatsResponse>, Status> {
-        require(&request, STAFF)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let from = r.from.as_ref().map(from_timestamp);
@@ -344,7 +341,6 @@ impl GovernanceService for Api {
         &self,
         request: Request<pb::ListCaseHistoryRequest>,
     ) -> Result<Response<pb::ListCaseHistoryResponse>, Status> {
-        require(&request, CASE_READERS)?;
         let id = parse_id("case_id", &request.get_ref().case_id)?;
         let rows = store::transitions(&self.pool, id)
             .await

@@ -5,7 +5,10 @@
 
 mod gateway;
 mod governance;
+mod policy;
 mod validate;
+
+pub use policy::POLICIES;
 
 use std::time::Duration;
 
@@ -15,7 +18,6 @@ use kit::{
     api::{Violations, internal, not_found},
     time::from_timestamp,
 };
-use redsupply_proto::roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, GRID_SYSTEM, WORKER};
 use sqlx::PgPool;
 use tonic::Status;
 
@@ -24,23 +26,6 @@ use crate::{
     domain::{self},
     feed::Feed,
 };
-
-const REPORTERS: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
-/// Human staff: county, community and grid offices.
-const STAFF: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
-/// A tip holds its reporter's words and whereabouts: the reporter and staff, not grid platforms.
-const TIP_READERS: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
-/// A case: its reporters, staff and the grid platforms that mirror cases.
-const CASE_VIEWERS: &[&str] = &[
-    WORKER,
-    GRID_OFFICER,
-    COMMUNITY_ADMIN,
-    COUNTY_ADMIN,
-    GRID_SYSTEM,
-];
-const CASE_READERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
-const CASE_HANDLERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
-const WATCHERS: &[&str] = &[GRID_SYSTEM, GRID_OFFICER, COUNTY_ADMIN];
 
 /// The longest platform reference kept (it is copied into every feed message of its case).
 const MAX_EXTERNAL_REF: usize = 128;

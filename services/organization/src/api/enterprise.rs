@@ -4,26 +4,20 @@
 use chrono::NaiveDate;
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
-    auth::require,
+    auth::caller,
     time::to_timestamp,
 };
-use redsupply_proto::{
-    organization::v1::{self as pb, enterprise_service_server::EnterpriseService},
-    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER},
-};
+use redsupply_proto::organization::v1::{self as pb, enterprise_service_server::EnterpriseService};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{ANYONE, STAFF, check_date, check_ids, check_text};
+use super::{check_date, check_ids, check_text};
 use crate::{
     enterprises::{self, CensusVisitRow, EnterpriseChange, EnterpriseFilter, EnterpriseRow},
     forums::{self, ForumRow, IssueRow, NewIssue},
     rules,
 };
-
-/// Who may read ledgers and census visits (they name people).
-const LEDGER_READERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 
 pub struct EnterpriseApi {
     pool: PgPool,
@@ -134,7 +128,7 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::UpsertEnterpriseRequest>,
     ) -> Result<Response<pb::UpsertEnterpriseResponse>, Status> {
-        let caller = require(&request, STAFF)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let e = r
             .enterprise
@@ -185,7 +179,6 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::GetEnterpriseRequest>,
     ) -> Result<Response<pb::GetEnterpriseResponse>, Status> {
-        require(&request, LEDGER_READERS)?;
         let id = parse_id("id", &request.get_ref().id)?;
         let mut conn = self
             .pool
@@ -206,7 +199,6 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::ListEnterprisesRequest>,
     ) -> Result<Response<pb::ListEnterprisesResponse>, Status> {
-        require(&request, LEDGER_READERS)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let community_id = v.optional_id("community_id", &r.community_id);
@@ -238,7 +230,6 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::DeleteEnterpriseRequest>,
     ) -> Result<Response<pb::DeleteEnterpriseResponse>, Status> {
-        require(&request, STAFF)?;
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
         let row = enterprises::delete(&self.pool, id, r.expected_version)
@@ -254,7 +245,7 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::RecordCensusVisitRequest>,
     ) -> Result<Response<pb::RecordCensusVisitResponse>, Status> {
-        let caller = require(&request, &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let visit = r.visit.ok_or_else(|| invalid("visit", "is required"))?;
         let mut v = Violations::new();
@@ -320,7 +311,6 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::ListCensusVisitsRequest>,
     ) -> Result<Response<pb::ListCensusVisitsResponse>, Status> {
-        require(&request, LEDGER_READERS)?;
         let r = request.into_inner();
         let enterprise = parse_id("enterprise_id", &r.enterprise_id)?;
         let size = page_size(r.page_size)?;
@@ -340,7 +330,7 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::RecordForumRequest>,
     ) -> Result<Response<pb::RecordForumResponse>, Status> {
-        let caller = require(&request, STAFF)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let f = r.forum.ok_or_else(|| invalid("forum", "is required"))?;
         let mut v = Violations::new();
@@ -369,7 +359,6 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::ListForumsRequest>,
     ) -> Result<Response<pb::ListForumsResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let between = if r.quarter.is_empty() {
             None
@@ -396,7 +385,7 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::RaiseEnterpriseIssueRequest>,
     ) -> Result<Response<pb::RaiseEnterpriseIssueResponse>, Status> {
-        let caller = require(&request, STAFF)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
@@ -434,7 +423,6 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::ResolveEnterpriseIssueRequest>,
     ) -> Result<Response<pb::ResolveEnterpriseIssueResponse>, Status> {
-        require(&request, STAFF)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let id = v.id("id", &r.id);
@@ -460,7 +448,6 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::ListEnterpriseIssuesRequest>,
     ) -> Result<Response<pb::ListEnterpriseIssuesResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let forum = v.optional_id("forum_id", &r.forum_id);

@@ -4,16 +4,19 @@
 pub mod care;
 pub mod enterprise;
 pub mod party;
+mod policy;
+
+pub use policy::POLICIES;
 
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
-    auth::require,
+    auth::caller,
     time::to_timestamp,
 };
 use redsupply_proto::{
     common::v1::LatLng,
     organization::v1::{self as pb, organization_service_server::OrganizationService},
-    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, WORKER},
+    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, WORKER},
 };
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
@@ -29,10 +32,6 @@ use crate::{
     townships::{self, TownshipChange, TownshipRow},
     workers::{self, ReportInRow, WorkerEdit},
 };
-
-pub(crate) const STAFF: &[&str] = &[COMMUNITY_ADMIN, COUNTY_ADMIN];
-/// Every human role; the machine role `grid_system` reaches only the grid gateway and case reads.
-pub(crate) const ANYONE: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 
 pub struct Api {
     pool: PgPool,
@@ -209,7 +208,7 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::RegisterWorkerRequest>,
     ) -> Result<Response<pb::RegisterWorkerResponse>, Status> {
-        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
@@ -266,10 +265,7 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::GetWorkerRequest>,
     ) -> Result<Response<pb::GetWorkerResponse>, Status> {
-        let caller = require(
-            &request,
-            &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN],
-        )?;
+        let caller = caller(&request)?;
         let id = parse_id("id", &request.get_ref().id)?;
         let is_self = caller.subject == id.to_string();
         if caller.is_only(WORKER) && !is_self {
@@ -292,7 +288,7 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::SearchWorkersRequest>,
     ) -> Result<Response<pb::SearchWorkersResponse>, Status> {
-        let caller = require(&request, &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let community = v.optional_id("community_id", &r.community_id);
@@ -339,7 +335,7 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::UpsertGridRequest>,
     ) -> Result<Response<pb::UpsertGridResponse>, Status> {
-        let caller = require(&request, STAFF)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let grid = r.grid.ok_or_else(|| invalid("grid", "is required"))?;
         let mut v = Violations::new();
@@ -383,7 +379,6 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::DeleteGridRequest>,
     ) -> Result<Response<pb::DeleteGridResponse>, Status> {
-        require(&request, STAFF)?;
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
         let row = registry::delete_grid(&self.pool, id, r.expected_version)
@@ -399,7 +394,6 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::GetGridRequest>,
     ) -> Result<Response<pb::GetGridResponse>, Status> {
-        require(&request, ANYONE)?;
         let id = parse_id("id", &request.get_ref().id)?;
         let row = store::grid(&self.pool, id)
             .await
@@ -415,7 +409,6 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::ListGridsRequest>,
     ) -> Result<Response<pb::ListGridsResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let community = v.optional_id("community_id", &r.community_id);
@@ -437,7 +430,7 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::UpsertCommunityRequest>,
     ) -> Result<Response<pb::UpsertCommunityResponse>, Status> {
-        let caller = require(&request, &[COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let c = r
             .community
@@ -476,7 +469,6 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::ListCommunitiesRequest>,
     ) -> Result<Response<pb::ListCommunitiesResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
@@ -495,7 +487,7 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::UpdateWorkerRequest>,
     ) -> Result<Response<pb::UpdateWorkerResponse>, Status> {
-        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let id = v.id("worker_id", &r.worker_id);
@@ -561,7 +553,6 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::DeleteWorkerRequest>,
     ) -> Result<Response<pb::DeleteWorkerResponse>, Status> {
-        require(&request, STAFF)?;
         let r = request.into_inner();
         let id = parse_id("worker_id", &r.worker_id)?;
         let row = workers::delete(&self.pool, id, r.expected_version)
@@ -577,7 +568,7 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::ReportInRequest>,
     ) -> Result<Response<pb::ReportInResponse>, Status> {
-        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
@@ -609,10 +600,7 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::ListReportInsRequest>,
     ) -> Result<Response<pb::ListReportInsResponse>, Status> {
-        let caller = require(
-            &request,
-            &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN],
-        )?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let community = v.optional_id("community_id", &r.community_id);
@@ -643,7 +631,7 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::UpsertTownshipRequest>,
     ) -> Result<Response<pb::UpsertTownshipResponse>, Status> {
-        let caller = require(&request, &[COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let t = r
             .township
@@ -686,7 +674,6 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::ListTownshipsRequest>,
     ) -> Result<Response<pb::ListTownshipsResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
@@ -703,9 +690,8 @@ impl OrganizationService for Api {
     #[tracing::instrument(name = "GetOrganizationStats", skip_all)]
     async fn get_organization_stats(
         &self,
-        request: Request<pb::GetOrganizationStatsRequest>,
+        _request: Request<pb::GetOrganizationStatsRequest>,
     ) -> Result<Response<pb::GetOrganizationStatsResponse>, Status> {
-        require(&request, &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
         let s = stats::compute(&self.pool)
             .await
             .map_err(|e| internal("computing the registry's figures", e))?;

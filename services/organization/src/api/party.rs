@@ -3,18 +3,18 @@
 
 use kit::{
     api::{Violations, internal, invalid, page_after, page_size, parse_id},
-    auth::require,
+    auth::caller,
     time::to_timestamp,
 };
 use redsupply_proto::{
     organization::v1::{self as pb, party_service_server::PartyService},
-    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, WORKER},
+    roles::WORKER,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{ANYONE, STAFF, check_date, check_ids, check_text};
+use super::{check_date, check_ids, check_text};
 use crate::{
     contacts,
     guides::{self, GuideChange, GuideRow},
@@ -102,7 +102,7 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::UpsertOrganizationRequest>,
     ) -> Result<Response<pb::UpsertOrganizationResponse>, Status> {
-        let caller = require(&request, &[COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let o = r
             .organization
@@ -162,7 +162,6 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::GetOrganizationRequest>,
     ) -> Result<Response<pb::GetOrganizationResponse>, Status> {
-        require(&request, ANYONE)?;
         let id = parse_id("id", &request.get_ref().id)?;
         let mut conn = self
             .pool
@@ -183,7 +182,6 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::ListOrganizationsRequest>,
     ) -> Result<Response<pb::ListOrganizationsResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let parent_id = v.optional_id("parent_id", &r.parent_id);
@@ -213,7 +211,6 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::DeleteOrganizationRequest>,
     ) -> Result<Response<pb::DeleteOrganizationResponse>, Status> {
-        require(&request, &[COUNTY_ADMIN])?;
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
         let row = tree::delete(&self.pool, id, r.expected_version)
@@ -229,7 +226,7 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::RequestToJoinRequest>,
     ) -> Result<Response<pb::RequestToJoinResponse>, Status> {
-        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
@@ -259,7 +256,7 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::DecideJoinRequestRequest>,
     ) -> Result<Response<pb::DecideJoinRequestResponse>, Status> {
-        let caller = require(&request, STAFF)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let id = v.id("id", &r.id);
@@ -284,7 +281,7 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::ListJoinRequestsRequest>,
     ) -> Result<Response<pb::ListJoinRequestsResponse>, Status> {
-        let caller = require(&request, &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let organization = v.optional_id("organization_id", &r.organization_id);
@@ -316,7 +313,7 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::UpsertGuideRequest>,
     ) -> Result<Response<pb::UpsertGuideResponse>, Status> {
-        let caller = require(&request, STAFF)?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let g = r.guide.ok_or_else(|| invalid("guide", "is required"))?;
         let mut v = Violations::new();
@@ -368,7 +365,6 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::ListGuidesRequest>,
     ) -> Result<Response<pb::ListGuidesResponse>, Status> {
-        require(&request, ANYONE)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let kind = enum_filter::<pb::GuideKind>(&mut v, "kind", r.kind);
@@ -392,7 +388,6 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::DeleteGuideRequest>,
     ) -> Result<Response<pb::DeleteGuideResponse>, Status> {
-        require(&request, STAFF)?;
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
         let row = guides::delete(&self.pool, id, r.expected_version)
@@ -408,7 +403,6 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::LinkContactsRequest>,
     ) -> Result<Response<pb::LinkContactsResponse>, Status> {
-        require(&request, STAFF)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let member = v.id("member_id", &r.member_id);
@@ -434,7 +428,6 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::UnlinkContactRequest>,
     ) -> Result<Response<pb::UnlinkContactResponse>, Status> {
-        require(&request, STAFF)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let member = v.id("member_id", &r.member_id);
@@ -458,10 +451,7 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::ListContactsRequest>,
     ) -> Result<Response<pb::ListContactsResponse>, Status> {
-        let caller = require(
-            &request,
-            &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN],
-        )?;
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let member = v.optional_id("member_id", &r.member_id);
@@ -516,7 +506,6 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::GetContactCoverageRequest>,
     ) -> Result<Response<pb::GetContactCoverageResponse>, Status> {
-        require(&request, &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN])?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let community = v.optional_id("community_id", &r.community_id);

@@ -1,10 +1,15 @@
-//! Bearer-token authentication and per-RPC roles. Tokens are JWTs: HS256 with a key from settings
-//! (development, tests, `redsupply token`; previous keys stay valid during a rotation) or RS256 with
-//! the identity provider's public key. The interceptor rejects missing and bad tokens with
-//! UNAUTHENTICATED and leaves the caller in the request; each RPC then calls [`require`] with the
-//! roles it admits, which answers PERMISSION_DENIED for any other.
+//! Bearer-token authentication. Tokens are JWTs: HS256 with a key from settings (development,
+//! tests, `redsupply token`; previous keys stay valid during a rotation) or RS256 with the identity
+//! provider's public key. Missing and bad tokens answer UNAUTHENTICATED. Who may call what is the
+//! [`policy`] table's business; how far a caller reaches is its [`Scope`] ([`caller`]).
+
+mod caller;
+pub mod policy;
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use caller::{Caller, Scope, Visible, caller};
+pub use policy::{PolicyLayer, Reach, Rule, rule};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -22,40 +27,35 @@ pub struct Claims {
     /// Not valid before (optional, as identity providers issue it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<u64>,
+    /// Communities the holder serves (UUIDs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub communities: Vec<String>,
+    /// Grids the holder serves, or a grid platform mirrors (UUIDs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grids: Vec<String>,
+    /// For a `grid_system`: the platform it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
-/// Who is calling, as the verified token says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub subject: String,
-    pub roles: Vec<String>,
-}
-
-impl Caller {
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
-    }
-    /// True when `role` is the only role through which the caller reached this call. Callers come
-    /// from [`require`], which keeps only the roles the RPC admits: a token's other roles (an
-    /// identity provider's `offline_access`, say) never turn a worker into staff.
-    pub fn is_only(&self, role: &str) -> bool {
-        self.roles.iter().all(|r| r == role)
-    }
-
-    /// PERMISSION_DENIED when the caller reached this call only as `limited_role` and acts for
-    /// someone else (a worker acts only for themselves; a role the RPC admits for staff may act
-    /// for others).
-    pub fn ensure_self(
-        &self,
-        limited_role: &str,
-        subject: impl std::fmt::Display,
-    ) -> Result<(), Status> {
-        if self.is_only(limited_role) && self.subject != subject.to_string() {
-            return Err(Status::permission_denied(format!(
-                "a {limited_role} may act only for themselves"
-            )));
-        }
-        Ok(())
+impl Claims {
+    fn scope(&self) -> Result<Scope, Status> {
+        let ids = |name: &str, list: &[String]| {
+            list.iter()
+                .map(|s| {
+                    uuid::Uuid::parse_str(s).map_err(|_| {
+                        Status::unauthenticated(format!(
+                            "token claim {name} holds {s:?}, not a UUID"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(Scope {
+            communities: ids("communities", &self.communities)?,
+            grids: ids("grids", &self.grids)?,
+            platform: self.platform.clone(),
+        })
     }
 }
 
@@ -142,9 +142,11 @@ impl Authenticator {
                             self.max_lifetime_secs
                         )));
                     }
+                    let scope = c.scope()?;
                     return Ok(Caller {
                         subject: c.sub,
                         roles: c.roles,
+                        scope,
                     });
                 }
                 Err(e) => last = Some(e),
@@ -162,11 +164,23 @@ impl Authenticator {
         Err(Status::unauthenticated(reason))
     }
 
-    /// Mints a token (HS256 only) for `subject` with `roles`, valid for `ttl_secs` or the default.
+    /// Mints a token (HS256 only) for `subject` with `roles` and no scope, valid for `ttl_secs` or
+    /// the default.
     pub fn issue(
         &self,
         subject: &str,
         roles: &[&str],
+        ttl_secs: Option<u64>,
+    ) -> Result<String, AuthError> {
+        self.issue_scoped(subject, roles, &Scope::default(), ttl_secs)
+    }
+
+    /// Mints a token for `subject` with `roles` over `scope`.
+    pub fn issue_scoped(
+        &self,
+        subject: &str,
+        roles: &[&str],
+        scope: &Scope,
         ttl_secs: Option<u64>,
     ) -> Result<String, AuthError> {
         let key = self.signing.as_ref().ok_or(AuthError::CannotSign)?;
@@ -178,6 +192,9 @@ impl Authenticator {
             iat: now,
             exp: now + ttl_secs.unwrap_or(self.ttl_secs),
             nbf: None,
+            communities: scope.communities.iter().map(|c| c.to_string()).collect(),
+            grids: scope.grids.iter().map(|g| g.to_string()).collect(),
+            platform: scope.platform.clone(),
         };
         jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key).map_err(AuthError::Sign)
     }
@@ -198,32 +215,24 @@ impl Authenticator {
             iat: now - ago_secs - 60,
             exp: now - ago_secs,
             nbf: None,
+            communities: Vec::new(),
+            grids: Vec::new(),
+            platform: None,
         };
         jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key).map_err(AuthError::Sign)
     }
 
-    /// A tonic interceptor: checks `authorization: Bearer …` and stores the [`Caller`].
-    pub fn interceptor(
-        self: &std::sync::Arc<Self>,
-    ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone + use<> {
-        let this = self.clone();
-        move |mut req: Request<()>| {
-            let header = req
-                .metadata()
-                .get("authorization")
-                .ok_or_else(|| {
-                    Status::unauthenticated("authorization: Bearer <token> is required")
-                })?
-                .to_str()
-                .map_err(|_| Status::unauthenticated("authorization header is not text"))?;
-            let token = header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .ok_or_else(|| Status::unauthenticated("authorization must be a Bearer token"))?;
-            let caller = this.verify(token.trim())?;
-            req.extensions_mut().insert(caller);
-            Ok(req)
-        }
+    /// Verifies an `authorization: Bearer …` header.
+    pub fn verify_header(&self, header: Option<&http::HeaderValue>) -> Result<Caller, Status> {
+        let header = header
+            .ok_or_else(|| Status::unauthenticated("authorization: Bearer <token> is required"))?
+            .to_str()
+            .map_err(|_| Status::unauthenticated("authorization header is not text"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| Status::unauthenticated("authorization must be a Bearer token"))?;
+        self.verify(token.trim())
     }
 }
 
@@ -235,31 +244,6 @@ fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// The verified caller if it holds one of `roles`, narrowed to those roles (what it may do here
-/// follows only from the roles that admitted it); PERMISSION_DENIED otherwise.
-pub fn require<T>(req: &Request<T>, roles: &[&str]) -> Result<Caller, Status> {
-    let caller = req
-        .extensions()
-        .get::<Caller>()
-        .ok_or_else(|| Status::unauthenticated("no verified caller"))?;
-    let admitted: Vec<String> = caller
-        .roles
-        .iter()
-        .filter(|r| roles.contains(&r.as_str()))
-        .cloned()
-        .collect();
-    if !admitted.is_empty() {
-        Ok(Caller {
-            subject: caller.subject.clone(),
-            roles: admitted,
-        })
-    } else {
-        Err(Status::permission_denied(format!(
-            "this call needs one of the roles {roles:?}"
-        )))
-    }
 }
 
 /// A request carrying `authorization: Bearer <token>` (clients, tests, load generators).
@@ -305,6 +289,9 @@ mod tests {
             iat,
             exp,
             nbf,
+            communities: Vec::new(),
+            grids: Vec::new(),
+            platform: None,
         }
     }
 
@@ -330,48 +317,23 @@ mod tests {
     }
 
     #[test]
-    fn a_caller_acts_only_through_the_roles_the_call_admits() {
-        let call = |roles: &[&str]| {
-            let mut req = Request::new(());
-            req.extensions_mut().insert(Caller {
-                subject: "w-1".into(),
-                roles: roles.iter().map(|r| r.to_string()).collect(),
-            });
-            req
+    fn scope_claims_round_trip_and_bad_ones_are_refused() {
+        let auth = Authenticator::from_settings(&settings("k1")).unwrap();
+        let scope = Scope {
+            communities: vec![uuid::Uuid::now_v7()],
+            grids: vec![uuid::Uuid::now_v7(), uuid::Uuid::now_v7()],
+            platform: Some("leshan-grid".into()),
         };
-        // An identity provider's extra role does not make a worker staff.
-        let c = require(
-            &call(&["worker", "offline_access"]),
-            &["worker", "county_admin"],
-        )
-        .unwrap();
-        assert_eq!(c.roles, ["worker"]);
-        assert!(c.is_only("worker"));
-        assert_eq!(
-            c.ensure_self("worker", "w-2").unwrap_err().code(),
-            tonic::Code::PermissionDenied
-        );
-        assert!(c.ensure_self("worker", "w-1").is_ok());
-        // A staff role the call admits does.
-        let staff = require(
-            &call(&["worker", "county_admin"]),
-            &["worker", "county_admin"],
-        )
-        .unwrap();
-        assert!(staff.ensure_self("worker", "w-2").is_ok());
-        // One it does not admit grants nothing here.
-        let other = require(
-            &call(&["worker", "grid_system"]),
-            &["worker", "county_admin"],
-        )
-        .unwrap();
-        assert!(other.ensure_self("worker", "w-2").is_err());
-        assert_eq!(
-            require(&call(&["offline_access"]), &["worker"])
-                .unwrap_err()
-                .code(),
-            tonic::Code::PermissionDenied
-        );
+        let token = auth
+            .issue_scoped("p-1", &["grid_system"], &scope, None)
+            .unwrap();
+        assert_eq!(auth.verify(&token).unwrap().scope, scope);
+        let now = now_secs();
+        let mut bad = claims(now, now + 60, None);
+        bad.communities = vec!["everywhere".into()];
+        let err = auth.verify(&signed("k1", &bad)).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unauthenticated);
+        assert!(err.message().contains("communities"), "{err:?}");
     }
 
     #[test]

@@ -1,0 +1,97 @@
+//! Who may call each organization RPC, and over what scope (see `kit::auth::policy`). A worker
+//! reaches only their own record; community staff the workers, care files, enterprises and
+//! contacts of their communities; grid officers read in the communities their token names; the
+//! county's structure (townships, communities, party organizations) is changed by county admins.
+
+use kit::auth::{
+    Reach::{Community, County, Open, Worker},
+    policy::Policy,
+    rule,
+};
+use redsupply_proto::{
+    organization::v1::{
+        care_service_server, enterprise_service_server, organization_service_server,
+        party_service_server,
+    },
+    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, PEOPLE, WORKER},
+};
+
+/// Community and county staff.
+const STAFF: &[&str] = &[COMMUNITY_ADMIN, COUNTY_ADMIN];
+const ANYONE: &[&str] = PEOPLE;
+/// A worker for themselves, or community and county staff.
+const SELF_OR_STAFF: &[&str] = &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN];
+/// Staff who read and record in the field: grid officers besides community and county staff.
+const FIELD_STAFF: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
+const COUNTY: &[&str] = &[COUNTY_ADMIN];
+
+pub const POLICIES: &[Policy] = &[
+    Policy {
+        service: organization_service_server::SERVICE_NAME,
+        rules: &[
+            rule("RegisterWorker", SELF_OR_STAFF, Worker),
+            rule("GetWorker", ANYONE, Worker),
+            rule("UpdateWorker", SELF_OR_STAFF, Worker),
+            rule("DeleteWorker", STAFF, Worker),
+            rule("SearchWorkers", FIELD_STAFF, Community),
+            rule("ReportIn", SELF_OR_STAFF, Worker),
+            rule("ListReportIns", ANYONE, Worker),
+            rule("UpsertGrid", STAFF, Community),
+            rule("DeleteGrid", STAFF, Community),
+            rule("GetGrid", ANYONE, Open),
+            rule("ListGrids", ANYONE, Open),
+            rule("UpsertCommunity", COUNTY, County),
+            rule("ListCommunities", ANYONE, Open),
+            rule("UpsertTownship", COUNTY, County),
+            rule("ListTownships", ANYONE, Open),
+            rule("GetOrganizationStats", FIELD_STAFF, Community),
+        ],
+    },
+    Policy {
+        service: party_service_server::SERVICE_NAME,
+        rules: &[
+            rule("UpsertOrganization", COUNTY, County),
+            rule("DeleteOrganization", COUNTY, County),
+            rule("GetOrganization", ANYONE, Open),
+            rule("ListOrganizations", ANYONE, Open),
+            rule("RequestToJoin", SELF_OR_STAFF, Worker),
+            rule("DecideJoinRequest", STAFF, Worker),
+            rule("ListJoinRequests", SELF_OR_STAFF, Worker),
+            rule("UpsertGuide", STAFF, Community),
+            rule("DeleteGuide", STAFF, Community),
+            rule("ListGuides", ANYONE, Open),
+            rule("LinkContacts", STAFF, Worker),
+            rule("UnlinkContact", STAFF, Worker),
+            rule("ListContacts", ANYONE, Worker),
+            rule("GetContactCoverage", FIELD_STAFF, Community),
+        ],
+    },
+    Policy {
+        service: enterprise_service_server::SERVICE_NAME,
+        rules: &[
+            rule("UpsertEnterprise", STAFF, Community),
+            rule("DeleteEnterprise", STAFF, Community),
+            rule("GetEnterprise", FIELD_STAFF, Community),
+            rule("ListEnterprises", FIELD_STAFF, Community),
+            rule("RecordCensusVisit", FIELD_STAFF, Community),
+            rule("ListCensusVisits", FIELD_STAFF, Community),
+            rule("RecordForum", STAFF, Community),
+            rule("ListForums", ANYONE, Open),
+            rule("RaiseEnterpriseIssue", STAFF, Community),
+            rule("ResolveEnterpriseIssue", STAFF, Community),
+            rule("ListEnterpriseIssues", ANYONE, Open),
+        ],
+    },
+    Policy {
+        service: care_service_server::SERVICE_NAME,
+        rules: &[
+            rule("RecordCareVisit", STAFF, Worker),
+            rule("ListCareVisits", STAFF, Worker),
+            rule("OpenHardshipFile", STAFF, Worker),
+            rule("GetHardshipFile", STAFF, Worker),
+            rule("ListHardshipFiles", STAFF, Worker),
+            rule("RecordHelp", STAFF, Worker),
+            rule("CloseHardshipFile", STAFF, Worker),
+        ],
+    },
+];

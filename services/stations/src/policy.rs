@@ -1,0 +1,52 @@
+//! Who may call each stations RPC, and over what scope (see `kit::auth::policy`). Stations, the
+//! catalog and the leaderboard are open to every human role; a station, its usage and a
+//! community's stock belong to that community's staff; a ledger to its worker and the staff of
+//! the worker's community.
+
+use kit::auth::{
+    Reach::{Community, County, Open, Worker},
+    policy::Policy,
+    rule,
+};
+use redsupply_proto::{
+    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, PEOPLE, WORKER},
+    stations::v1::{points_service_server, stations_service_server},
+};
+
+const STAFF: &[&str] = &[COMMUNITY_ADMIN, COUNTY_ADMIN];
+const ANYONE: &[&str] = PEOPLE;
+const SELF_OR_STAFF: &[&str] = &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN];
+
+pub const POLICIES: &[Policy] = &[
+    Policy {
+        service: stations_service_server::SERVICE_NAME,
+        rules: &[
+            rule("FindNearestStations", ANYONE, Open),
+            rule("GetStation", ANYONE, Open),
+            rule("ListStations", ANYONE, Open),
+            rule("GetCoverage", ANYONE, Open),
+            rule("UpsertStation", STAFF, Community),
+            // Anyone may report a broken amenity; setting other states is staff's, in scope.
+            rule("ReportAmenityStatus", ANYONE, Community),
+            rule("RecordVisit", SELF_OR_STAFF, Worker),
+            rule(
+                "GetStationUsage",
+                &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN],
+                Community,
+            ),
+        ],
+    },
+    Policy {
+        service: points_service_server::SERVICE_NAME,
+        rules: &[
+            rule("GetBalance", SELF_OR_STAFF, Worker),
+            rule("ListLedgerEntries", SELF_OR_STAFF, Worker),
+            rule("UpsertReward", &[COUNTY_ADMIN], County),
+            rule("ListRewards", ANYONE, Open),
+            rule("SupplyStock", STAFF, Community),
+            // The clerk of the worker's community hands the goods over; never county-wide.
+            rule("Redeem", &[WORKER, COMMUNITY_ADMIN], Worker),
+            rule("GetLeaderboard", ANYONE, Open),
+        ],
+    },
+];
