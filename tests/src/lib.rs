@@ -282,6 +282,22 @@ impl TestApp {
             .expect("token")
     }
 
+    /// A `grid_system` token for a platform that mirrors every grid the county has now.
+    pub async fn platform_token(&self, platform: &str) -> String {
+        let grids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM governance.grids ORDER BY id")
+            .fetch_all(&self.db.pool().await)
+            .await
+            .expect("grids");
+        let scope = kit::auth::Scope {
+            communities: Vec::new(),
+            grids,
+            platform: Some(platform.to_owned()),
+        };
+        self.auth
+            .issue_scoped(platform, &[roles::GRID_SYSTEM], &scope, None)
+            .expect("token")
+    }
+
     pub fn admin_token(&self) -> String {
         self.token(roles::COUNTY_ADMIN, "test-admin")
     }
@@ -384,6 +400,43 @@ impl TestApp {
     /// Creates a square grid with its south-west corner at (lat, lng) and `size` degrees a side, and
     /// waits until governance's read model holds it.
     pub async fn create_grid(&self, name: &str, lat: f64, lng: f64, size: f64) -> Uuid {
+        self.create_grid_in(None, name, lat, lng, size).await
+    }
+
+    /// A community (as county staff create it).
+    pub async fn create_community(&self, name: &str) -> Uuid {
+        let c = self
+            .organization()
+            .await
+            .upsert_community(with_bearer(
+                org::UpsertCommunityRequest {
+                    community: Some(org::Community {
+                        name: name.into(),
+                        ..Default::default()
+                    }),
+                    request_id: Uuid::now_v7().to_string(),
+                    expected_version: 0,
+                },
+                &self.admin_token(),
+            ))
+            .await
+            .expect("upsert community")
+            .into_inner()
+            .community
+            .unwrap();
+        Uuid::parse_str(&c.id).unwrap()
+    }
+
+    /// A square grid of `community` with its south-west corner at (lat, lng), once governance
+    /// knows it.
+    pub async fn create_grid_in(
+        &self,
+        community: Option<Uuid>,
+        name: &str,
+        lat: f64,
+        lng: f64,
+        size: f64,
+    ) -> Uuid {
         let boundary = vec![
             LatLng {
                 latitude: lat,
@@ -410,6 +463,7 @@ impl TestApp {
                     grid: Some(org::Grid {
                         name: name.into(),
                         boundary,
+                        community_id: community.map(|c| c.to_string()).unwrap_or_default(),
                         ..Default::default()
                     }),
                     request_id: Uuid::now_v7().to_string(),
@@ -427,12 +481,15 @@ impl TestApp {
         eventually("governance to learn the grid", || {
             let pool = pool.clone();
             async move {
-                let n: i64 =
-                    sqlx::query_scalar("SELECT count(*) FROM governance.grids WHERE id = $1")
-                        .bind(id)
-                        .fetch_one(&pool)
-                        .await
-                        .ok()?;
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM governance.grids WHERE id = $1
+                       AND community_id IS NOT DISTINCT FROM $2",
+                )
+                .bind(id)
+                .bind(community)
+                .fetch_one(&pool)
+                .await
+                .ok()?;
                 (n == 1).then_some(())
             }
         })

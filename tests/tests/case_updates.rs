@@ -7,13 +7,10 @@
 
 use chrono::Utc;
 use kit::auth::with_bearer;
-use redsupply_proto::{
-    governance::v1::{
-        Case, CaseResolution, CaseStatus, CaseTransition, ConfirmResolutionRequest, GetCaseRequest,
-        GetGovernanceStatsRequest, GetTipRequest, ListCaseHistoryRequest, ListCasesRequest,
-        RejectTipRequest, Tip, TipCategory, TipStatus, UpdateCaseRequest,
-    },
-    roles,
+use redsupply_proto::governance::v1::{
+    Case, CaseResolution, CaseStatus, CaseTransition, ConfirmResolutionRequest, GetCaseRequest,
+    GetGovernanceStatsRequest, GetTipRequest, ListCaseHistoryRequest, ListCasesRequest,
+    RejectTipRequest, Tip, TipCategory, TipStatus, UpdateCaseRequest,
 };
 use redsupply_tests::{TestApp, eventually, next_case_change};
 use tonic::Code;
@@ -33,14 +30,14 @@ async fn tip_at(app: &TestApp, reporter: Uuid, token: &str, lat: f64, lng: f64) 
     app.dispatched_tip(&id).await
 }
 
-fn platform(app: &TestApp) -> String {
-    app.token(roles::GRID_SYSTEM, "municipal-platform")
+async fn platform(app: &TestApp) -> String {
+    app.platform_token("municipal-platform").await
 }
 
 async fn update(app: &TestApp, req: UpdateCaseRequest) -> Result<Case, tonic::Status> {
     app.gateway()
         .await
-        .update_case(with_bearer(req, &platform(app)))
+        .update_case(with_bearer(req, &platform(app).await))
         .await
         .map(|r| r.into_inner().case.unwrap())
 }
@@ -288,7 +285,7 @@ async fn rejecting_a_cases_last_tip_voids_it_and_the_reporter_sees_why() {
                 grid_ids: vec![grid.to_string()],
                 ..Default::default()
             },
-            &platform(&app),
+            &platform(&app).await,
         ))
         .await
         .unwrap()
@@ -518,7 +515,7 @@ async fn a_platform_that_lost_its_cursor_backfills_and_looks_cases_up() {
         async move {
             app.governance()
                 .await
-                .list_cases(with_bearer(req, &platform(app)))
+                .list_cases(with_bearer(req, &platform(app).await))
                 .await
                 .map(|r| {
                     let mut ids: Vec<String> =
@@ -532,6 +529,7 @@ async fn a_platform_that_lost_its_cursor_backfills_and_looks_cases_up() {
         v.sort();
         v
     };
+    // The platform mirrors the county's grids: the county queue is not its to see.
     assert_eq!(
         list(ListCasesRequest {
             updated_since: since,
@@ -539,6 +537,32 @@ async fn a_platform_that_lost_its_cursor_backfills_and_looks_cases_up() {
         })
         .await
         .unwrap(),
+        vec![b.clone()]
+    );
+    let as_county = |req: ListCasesRequest| {
+        let app = &app;
+        async move {
+            let mut ids: Vec<String> = app
+                .governance()
+                .await
+                .list_cases(with_bearer(req, &app.admin_token()))
+                .await
+                .unwrap()
+                .into_inner()
+                .cases
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(
+        as_county(ListCasesRequest {
+            updated_since: since,
+            ..Default::default()
+        })
+        .await,
         sorted(vec![b.clone(), queued.clone()])
     );
     assert_eq!(
@@ -575,7 +599,16 @@ async fn a_platform_that_lost_its_cursor_backfills_and_looks_cases_up() {
             ..Default::default()
         })
         .await
-        .unwrap(),
+        .unwrap_err()
+        .code(),
+        tonic::Code::PermissionDenied
+    );
+    assert_eq!(
+        as_county(ListCasesRequest {
+            county_queue: true,
+            ..Default::default()
+        })
+        .await,
         vec![queued.clone()]
     );
     let dept = app.case(&a).await.department;

@@ -18,12 +18,9 @@ use futures::{StreamExt, future::join_all};
 use kit::auth::with_bearer;
 use prost::Message;
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use redsupply_proto::{
-    governance::v1::{
-        Case, CaseStatus, RerouteCaseRequest, TipCategory, UpdateCaseRequest, WatchCasesRequest,
-        WatchCasesResponse,
-    },
-    roles,
+use redsupply_proto::governance::v1::{
+    Case, CaseStatus, RerouteCaseRequest, TipCategory, UpdateCaseRequest, WatchCasesRequest,
+    WatchCasesResponse,
 };
 use redsupply_tests::{DEADLINE, TestApp, TestDb, eventually, next_case_change};
 use sqlx::Connection;
@@ -43,6 +40,8 @@ async fn spawn_on(db: Option<TestDb>) -> TestApp {
     }
 }
 
+/// A stream as the county's own operator sees it (every grid and the county queue): these tests
+/// follow the feed's mechanics; what each token may watch is tested in `scope.rs`.
 async fn watch(
     app: &TestApp,
     cursor: &str,
@@ -57,7 +56,7 @@ async fn watch(
                 grid_ids: grids.iter().map(Uuid::to_string).collect(),
                 statuses: statuses.iter().map(|s| *s as i32).collect(),
             },
-            &app.token(roles::GRID_SYSTEM, "municipal-platform"),
+            &app.admin_token(),
         ))
         .await
         .expect("the feed opens")
@@ -110,7 +109,7 @@ async fn update(app: &TestApp, case: Uuid, status: CaseStatus, note: &str) -> Re
                 note: note.into(),
                 ..Default::default()
             },
-            &app.token(roles::GRID_SYSTEM, "municipal-platform"),
+            &app.admin_token(),
         ))
         .await
         .map(|_| ())
@@ -251,7 +250,7 @@ async fn resuming_from_every_cursor_across_a_power_of_ten_gives_each_change_once
                 cursor: "900000".into(),
                 ..Default::default()
             },
-            &app.token(roles::GRID_SYSTEM, "municipal-platform"),
+            &app.admin_token(),
         ))
         .await
         .unwrap_err();

@@ -188,7 +188,7 @@ async fn a_reroute_is_seen_by_the_grid_that_lost_the_case_and_the_one_that_gaine
     let west = app.create_grid("West", 29.73, 103.56, 0.01).await;
     let east = app.create_grid("East", 29.73, 103.58, 0.01).await;
     let (w, token) = app.register_worker("Li").await;
-    let system = app.token(roles::GRID_SYSTEM, "city");
+    let system = app.platform_token("city").await;
     let app_ref = &app;
     let watch = |grid: Uuid| {
         let system = system.clone();
@@ -223,7 +223,8 @@ async fn a_reroute_is_seen_by_the_grid_that_lost_the_case_and_the_one_that_gaine
     .await;
     assert_eq!(next(&mut west_feed).await.grid_id, west.to_string());
 
-    let officer = app.token(roles::GRID_OFFICER, "officer-7");
+    // The officer of the grid the case was routed to hands it over.
+    let officer = app.scoped_token(roles::GRID_OFFICER, "officer-7", &[], &[west]);
     let moved = app
         .governance()
         .await
@@ -251,6 +252,25 @@ async fn a_reroute_is_seen_by_the_grid_that_lost_the_case_and_the_one_that_gaine
     );
     let gained = next(&mut east_feed).await;
     assert_eq!(gained.id, t.case_id);
+
+    // West's officer let the case go: it is East's now.
+    let again = app
+        .governance()
+        .await
+        .reroute_case(with_bearer(
+            RerouteCaseRequest {
+                case_id: t.case_id.clone(),
+                grid_id: west.to_string(),
+                department: String::new(),
+                category: TipCategory::Unspecified as i32,
+                reason: "back".into(),
+            },
+            &officer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), tonic::Code::PermissionDenied, "{again:?}");
+    let officer = app.scoped_token(roles::GRID_OFFICER, "officer-8", &[], &[east]);
 
     // A wrong category re-dispatches: the department follows the routing table.
     let recat = app
@@ -322,7 +342,7 @@ async fn the_county_queue_is_routed_once_a_grid_appears_and_the_platform_keeps_i
     .await;
     assert_eq!(routed.department, "housing_urban_rural");
 
-    let system = app.token(roles::GRID_SYSTEM, "city");
+    let system = app.platform_token("city").await;
     // A platform that follows only accepted cases, from the start of the feed.
     let mut accepted_only = app
         .gateway()

@@ -10,7 +10,6 @@ use redsupply_proto::{
         RerouteCaseRequest, TipCategory,
     },
     organization::v1::ListGridsRequest,
-    roles,
     stations::v1::ListStationsRequest,
 };
 use redsupply_tests::TestApp;
@@ -26,7 +25,7 @@ async fn a_grid_platform_reaches_the_gateway_and_case_reads_only() {
         .await;
     let admin = app.admin_token();
     let case_id = app.dispatched_tip(&tip.id).await.case_id;
-    let platform = app.token(roles::GRID_SYSTEM, "municipal-platform");
+    let platform = app.platform_token("municipal-platform").await;
 
     // Case reads: allowed.
     let gov = app.governance().await;

@@ -64,13 +64,13 @@ async fn volunteer(app: &TestApp, worker: Uuid, hours: f64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_tip_takes_its_award_back_and_the_ledger_replays_to_every_balance() {
     let app = TestApp::spawn().await;
-    app.create_grid("Grid", 29.73, 103.56, 0.01).await;
+    let grid = app.create_grid("Grid", 29.73, 103.56, 0.01).await;
     let (worker, token) = app.register_worker("Li Wei").await;
     let kept = tip(&app, worker, &token, "kept").await;
     let false_tip = tip(&app, worker, &token, "false").await;
     app.await_balance(worker, 10).await;
 
-    let officer = app.token(roles::GRID_OFFICER, "officer");
+    let officer = app.scoped_token(roles::GRID_OFFICER, "officer", &[], &[grid]);
     let app_ref = &app;
     let reject = || {
         let id = false_tip.clone();
@@ -231,7 +231,7 @@ async fn confirmed_and_resolved_cases_credit_their_reporters_and_caps_hold_per_d
         }
     })
     .await;
-    let system = app.token(roles::GRID_SYSTEM, "city");
+    let system = app.platform_token("city").await;
     for status in [CaseStatus::Accepted, CaseStatus::Resolved] {
         app.gateway()
             .await

@@ -11,7 +11,6 @@ use redsupply_proto::{
         CaseStatus, GetCaseRequest, GetTipRequest, ListCasesRequest, SubmitTipRequest, TipCategory,
         TipStatus, UpdateCaseRequest, WatchCasesRequest, WatchCasesResponse,
     },
-    roles,
     stations::v1::{GetBalanceRequest, ListLedgerEntriesRequest},
 };
 use redsupply_tests::{TestApp, eventually};
@@ -88,7 +87,7 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
         .await;
     let other_grid = app.create_grid("Qingyi Grid 1", 29.75, 103.56, 0.01).await;
     let (worker, worker_token) = app.register_worker("Li Wei").await;
-    let grid_system = app.token(roles::GRID_SYSTEM, "municipal-platform");
+    let grid_system = app.platform_token("municipal-platform").await;
 
     let mut gateway = app.gateway().await;
     let mut watch = gateway

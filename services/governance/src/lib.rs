@@ -175,6 +175,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         watch_heartbeat: Duration::from_secs(settings.watch_heartbeat_secs.max(1)),
         routing,
         tips_per_minute: settings.tips_per_minute,
+        grids: grids.clone(),
     };
     let routes = Routes::new(GovernanceServiceServer::new(api.clone()))
         .add_service(GridGatewayServiceServer::new(api.clone()))

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use futures::Stream;
 use kit::{
     api::{Violations, internal, invalid},
-    auth::caller,
+    auth::{Caller, Visible, caller},
 };
 use redsupply_proto::governance::v1::{
     self as pb, CaseStatus, grid_gateway_service_server::GridGatewayService,
@@ -26,6 +26,35 @@ use super::{Api, MAX_EXTERNAL_REF, case_status, optional_text};
 
 type CaseStream = Pin<Box<dyn Stream<Item = Result<pb::WatchCasesResponse, Status>> + Send>>;
 
+impl Api {
+    /// The grids a stream follows: those asked for, each in the caller's scope; when none are
+    /// asked for, every grid of the scope (the whole county, with the county queue, for a county
+    /// admin). A grid added to a community later joins new streams, not open ones.
+    async fn watchable(&self, caller: &Caller, asked: Vec<Uuid>) -> Result<Vec<Uuid>, Status> {
+        for g in &asked {
+            self.ensure_grid(caller, Some(*g)).await?;
+        }
+        match caller.visible() {
+            Visible::County => Ok(asked),
+            _ if !asked.is_empty() => Ok(asked),
+            Visible::Only { communities, grids } => {
+                let mut all = store::grids_of_communities(&self.pool, &communities)
+                    .await
+                    .map_err(|e| internal("opening the case feed", e))?;
+                all.extend(grids);
+                all.sort();
+                all.dedup();
+                if all.is_empty() {
+                    return Err(Status::permission_denied(
+                        "this token's scope holds no grid or community (claims grids, communities)",
+                    ));
+                }
+                Ok(all)
+            }
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl GridGatewayService for Api {
     type WatchCasesStream = CaseStream;
@@ -35,6 +64,7 @@ impl GridGatewayService for Api {
         &self,
         request: Request<pb::WatchCasesRequest>,
     ) -> Result<Response<Self::WatchCasesStream>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let mut grids = Vec::with_capacity(r.grid_ids.len());
@@ -71,6 +101,7 @@ impl GridGatewayService for Api {
         };
         v.into_result()?;
         let fail = |e| internal("opening the case feed", e);
+        let grids = self.watchable(&caller, grids).await?;
         if cursor.is_none() {
             // "From now on" exactly: every change committed before this call gets its number, so
             // it lies before the stream's first cursor.
@@ -144,6 +175,7 @@ impl GridGatewayService for Api {
             return Err(invalid("case_id", "must be a UUID"));
         };
         tracing::Span::current().record("case_id", tracing::field::display(id));
+        self.ensure_case(&caller, id).await?;
         let case = self
             .cases
             .update(app::UpdateCase {

@@ -12,7 +12,6 @@ use redsupply_proto::{
     },
     roles::WORKER,
 };
-use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -23,7 +22,8 @@ use crate::{
 };
 
 use super::{
-    Api, MAX_EXTERNAL_REF, case_status, optional_text, optional_time, validate::validate_tip,
+    Api, MAX_EXTERNAL_REF, case_status, grid_scope, optional_text, optional_time,
+    validate::validate_tip,
 };
 
 #[tonic::async_trait]
@@ -40,7 +40,12 @@ impl GovernanceService for Api {
                 "a worker submits tips only as themselves (reporter_id must be your id)",
             ));
         }
-        let tip = validate_tip(r, caller.subject)?;
+        let tip = validate_tip(r, caller.subject.clone())?;
+        if tip.submitted_by != tip.reporter_id.to_string() {
+            // Filed by staff for a worker (no points): only where the filer serves.
+            let grid = self.grids.current().locate(tip.latitude, tip.longitude);
+            self.ensure_grid(&caller, grid).await?;
+        }
         let trace = kit::telemetry::current_context_headers();
         let (row, new) = match self.intake.submit(tip, trace).await {
             Ok(intake::Outcome::Stored(row, new)) => (row, new),
@@ -82,6 +87,9 @@ impl GovernanceService for Api {
                 "a worker may read only their own tips",
             ));
         }
+        if !caller.is_only(WORKER) || tip.reporter_id.to_string() != caller.subject {
+            self.ensure_tip(&caller, &tip).await?;
+        }
         let mut conn = self
             .pool
             .acquire()
@@ -118,6 +126,8 @@ impl GovernanceService for Api {
                     "a worker may read only the cases of their own tips",
                 ));
             }
+        } else {
+            self.ensure_grid(&caller, case.grid_id).await?;
         }
         let tips = store::case_tip_ids(&mut conn, id)
             .await
@@ -134,7 +144,8 @@ impl GovernanceService for Api {
         &self,
         request: Request<pb::ListCasesRequest>,
     ) -> Result<Response<pb::ListCasesResponse>, Status> {
-        list_cases(&self.pool, request.into_inner()).await
+        let caller = caller(&request)?;
+        list_cases(self, &caller, request.into_inner()).await
     }
 
     #[tracing::instrument(name = "RejectTip", skip_all)]
@@ -202,9 +213,15 @@ impl GovernanceService for Api {
                 "a worker lists only their own tips",
             ));
         }
+        // Their own tips, all of them; someone else's, those whose case is in scope.
+        let scope = if caller.has_role(WORKER) && caller.subject == reporter.to_string() {
+            store::GridScope::default()
+        } else {
+            grid_scope(&caller)
+        };
         let size = page_size(r.page_size)?;
         let before = page_after(&r.page_token)?;
-        let rows = store::tips_of(&self.pool, reporter, before, size)
+        let rows = store::tips_of(&self.pool, reporter, &scope, before, size)
             .await
             .map_err(|e| internal("listing tips", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|(t, _)| t.id).collect();
@@ -267,6 +284,8 @@ impl GovernanceService for Api {
             return Err(invalid("case_id", "must be a case id (UUID)"));
         };
         tracing::Span::current().record("case_id", tracing::field::display(id));
+        // From a case in scope, to any grid: a reroute hands the case to whoever serves it.
+        self.ensure_case(&caller, id).await?;
         let snapshot = self
             .cases
             .reroute(app::RerouteCase {
@@ -289,6 +308,7 @@ impl GovernanceService for Api {
         &self,
         request: Request<pb::GetGovernanceStatsRequest>,
     ) -> Result<Response<pb::GetGovernanceStatsResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let from = r.from.as_ref().map(from_timestamp);
@@ -305,7 +325,7 @@ impl GovernanceService for Api {
         );
         v.into_result()?;
         let (from, until) = (from.flatten(), until.flatten());
-        let st = store::stats(&self.pool, from, until)
+        let st = store::stats(&self.pool, &grid_scope(&caller), from, until)
             .await
             .map_err(|e| internal("computing statistics", e))?;
         let mut grids: std::collections::BTreeMap<Option<Uuid>, (i32, i32)> = Default::default();
@@ -341,7 +361,9 @@ impl GovernanceService for Api {
         &self,
         request: Request<pb::ListCaseHistoryRequest>,
     ) -> Result<Response<pb::ListCaseHistoryResponse>, Status> {
+        let caller = caller(&request)?;
         let id = parse_id("case_id", &request.get_ref().case_id)?;
+        self.ensure_case(&caller, id).await?;
         let rows = store::transitions(&self.pool, id)
             .await
             .map_err(|e| internal("loading the case history", e))?;
@@ -385,6 +407,11 @@ impl Api {
             "must be at most 500 characters",
         );
         v.into_result()?;
+        let tip = store::tip(&self.pool, id)
+            .await
+            .map_err(|e| internal("loading the tip", e))?
+            .ok_or_else(|| not_found("tip", id))?;
+        self.ensure_tip(caller, &tip).await?;
         self.cases
             .reject_tip(id, reason, &caller.subject)
             .await
@@ -393,11 +420,16 @@ impl Api {
 }
 
 async fn list_cases(
-    pool: &PgPool,
+    api: &Api,
+    caller: &kit::auth::Caller,
     r: pb::ListCasesRequest,
 ) -> Result<Response<pb::ListCasesResponse>, Status> {
     let mut v = Violations::new();
     let grid_id = v.optional_id("grid_id", &r.grid_id);
+    // Asking for a grid (or the county queue) outside the token's scope is refused, not emptied.
+    if grid_id.is_some() || r.county_queue {
+        api.ensure_grid(caller, grid_id).await?;
+    }
     v.check(
         !(r.county_queue && grid_id.is_some()),
         "county_queue",
@@ -427,12 +459,13 @@ async fn list_cases(
         escalated: r.escalated,
         number: optional_text(&mut v, "number", &r.number, 32),
         external_ref: optional_text(&mut v, "external_ref", &r.external_ref, MAX_EXTERNAL_REF),
+        scope: grid_scope(caller),
     };
     let size = page_size(r.page_size);
     let after = page_after(&r.page_token);
     v.into_result()?;
     let (size, after) = (size?, after?);
-    let rows = store::list_cases(pool, &query, after, size)
+    let rows = store::list_cases(&api.pool, &query, after, size)
         .await
         .map_err(|e| internal("listing cases", e))?;
     let ids: Vec<Uuid> = rows.iter().map(|(c, _)| c.id).collect();

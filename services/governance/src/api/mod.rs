@@ -16,15 +16,18 @@ use chrono::Utc;
 use kit::{
     Shutdown,
     api::{Violations, internal, not_found},
+    auth::{Caller, Visible},
     time::from_timestamp,
 };
 use sqlx::PgPool;
 use tonic::Status;
+use uuid::Uuid;
 
 use crate::{
     app::{self, CaseError},
     domain::{self},
     feed::Feed,
+    store,
 };
 
 /// The longest platform reference kept (it is copied into every feed message of its case).
@@ -43,6 +46,63 @@ pub struct Api {
     pub intake: crate::intake::Intake,
     /// The case write path.
     pub cases: app::Cases,
+    /// The grids' shapes, to place a tip that has no case yet.
+    pub grids: crate::grids::Grids,
+}
+
+/// The grids a caller's lists cover.
+fn grid_scope(caller: &Caller) -> store::GridScope {
+    match caller.visible() {
+        Visible::County => store::GridScope::default(),
+        Visible::Only { communities, grids } => store::GridScope {
+            grids: Some(grids),
+            communities,
+        },
+    }
+}
+
+impl Api {
+    /// PERMISSION_DENIED unless a case in `grid` (None: the county queue) is in the caller's
+    /// scope: one of its grids, or a grid of one of its communities.
+    async fn ensure_grid(&self, caller: &Caller, grid: Option<Uuid>) -> Result<(), Status> {
+        if caller.visible().grid(grid, None) {
+            return Ok(());
+        }
+        let community = match grid {
+            Some(g) => store::grid_community(&self.pool, g)
+                .await
+                .map_err(|e| internal("checking the caller's scope", e))?,
+            None => None,
+        };
+        caller.ensure_grid(grid, community)
+    }
+
+    /// [`ensure_grid`](Self::ensure_grid) for a case (NOT_FOUND when there is none).
+    async fn ensure_case(&self, caller: &Caller, case: Uuid) -> Result<(), Status> {
+        if caller.is_county() {
+            return Ok(());
+        }
+        let grid: Option<Option<Uuid>> = store::case_exists_in(&self.pool, case)
+            .await
+            .map_err(|e| internal("checking the caller's scope", e))?;
+        match grid {
+            None => Err(not_found("case", case)),
+            Some(grid) => self.ensure_grid(caller, grid).await,
+        }
+    }
+
+    /// [`ensure_grid`](Self::ensure_grid) for the case a tip belongs to, or for the grid its
+    /// location lies in while it has none.
+    async fn ensure_tip(&self, caller: &Caller, tip: &store::TipRow) -> Result<(), Status> {
+        let grid = match tip.case_id {
+            Some(case) => store::case_exists_in(&self.pool, case)
+                .await
+                .map_err(|e| internal("checking the caller's scope", e))?
+                .flatten(),
+            None => self.grids.current().locate(tip.latitude, tip.longitude),
+        };
+        self.ensure_grid(caller, grid).await
+    }
 }
 
 /// The status a refused or failed case use case answers with; store failures keep their cause.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::CaseRow;
+use super::{CaseRow, GridScope};
 
 pub async fn insert_case(tx: &mut PgConnection, c: &CaseRow) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -65,6 +65,15 @@ pub struct CaseQuery {
     pub escalated: bool,
     pub number: Option<String>,
     pub external_ref: Option<String>,
+    pub scope: GridScope,
+}
+
+/// The grid of a case: `None` when there is no such case, `Some(None)` for the county queue.
+pub async fn case_exists_in(pool: &PgPool, id: Uuid) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT grid_id FROM cases WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Cases in id order (creation order), after `after`, that match `q`, with their tips.
@@ -88,7 +97,9 @@ pub async fn list_cases(
            AND (NOT $10 OR escalated_at IS NOT NULL)
            AND ($11::text IS NULL OR number = $11)
            AND ($12::text IS NULL OR (external_ref = $12 AND external_ref <> ''))
-         ORDER BY id LIMIT $4"
+           AND ",
+        in_grid_scope!("grid_id", "$13", "$14"),
+        " ORDER BY id LIMIT $4"
     ))
     .bind(q.grid_id)
     .bind(q.status)
@@ -102,6 +113,8 @@ pub async fn list_cases(
     .bind(q.escalated)
     .bind(q.number.as_deref())
     .bind(q.external_ref.as_deref())
+    .bind(q.scope.grids.as_deref())
+    .bind(&q.scope.communities)
     .fetch_all(pool)
     .await?;
     let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();

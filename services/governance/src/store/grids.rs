@@ -12,6 +12,27 @@ pub async fn grid_known(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx:
     .await
 }
 
+/// The community a grid belongs to (None: unknown grid, or a grid of no community).
+pub async fn grid_community(pool: &PgPool, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    let c: Option<Option<Uuid>> =
+        sqlx::query_scalar("SELECT community_id FROM grids WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(c.flatten())
+}
+
+/// Every grid of these communities.
+pub async fn grids_of_communities(
+    pool: &PgPool,
+    communities: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM grids WHERE community_id = ANY($1) ORDER BY id")
+        .bind(communities)
+        .fetch_all(pool)
+        .await
+}
+
 /// The grid's boundary from the read model.
 pub async fn grid_boundary(
     conn: &mut PgConnection,

@@ -129,6 +129,33 @@ impl CaseRow {
     }
 }
 
+/// Which grids a list covers: every grid and the county queue (`grids: None`), or these grids and
+/// the grids of these communities. Built from the caller's scope by the api.
+#[derive(Debug, Clone, Default)]
+pub struct GridScope {
+    pub grids: Option<Vec<Uuid>>,
+    pub communities: Vec<Uuid>,
+}
+
+/// SQL: `$col` (a grid id) lies in the scope bound as `$grids` (uuid[] or NULL) and `$communities`.
+macro_rules! in_grid_scope {
+    ($col:literal, $grids:literal, $communities:literal) => {
+        concat!(
+            "(",
+            $grids,
+            "::uuid[] IS NULL OR ",
+            $col,
+            " = ANY(",
+            $grids,
+            ") OR ",
+            $col,
+            " IN (SELECT id FROM grids WHERE community_id = ANY(",
+            $communities,
+            "::uuid[])))"
+        )
+    };
+}
+
 macro_rules! tip_columns {
     () => {
         "id, request_id, reporter_id, submitted_by, category, description, latitude, longitude, photo_urls, observed_at, submitted_at, status, case_id,

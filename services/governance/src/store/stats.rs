@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+
+use super::GridScope;
 use uuid::Uuid;
 
 pub struct Stats {
@@ -17,27 +19,34 @@ pub struct Stats {
 /// team's figures.
 pub async fn stats(
     pool: &PgPool,
+    scope: &GridScope,
     from: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
 ) -> Result<Stats, sqlx::Error> {
-    let tips_by_grid = sqlx::query_as(
+    let tips_by_grid = sqlx::query_as(concat!(
         "SELECT c.grid_id, count(*) FROM tips t LEFT JOIN cases c ON c.id = t.case_id
          WHERE t.status <> 4 AND ($1::timestamptz IS NULL OR t.submitted_at >= $1)
-           AND ($2::timestamptz IS NULL OR t.submitted_at < $2)
-         GROUP BY c.grid_id",
-    )
+           AND ($2::timestamptz IS NULL OR t.submitted_at < $2) AND ",
+        in_grid_scope!("c.grid_id", "$3", "$4"),
+        " GROUP BY c.grid_id"
+    ))
     .bind(from)
     .bind(until)
+    .bind(scope.grids.as_deref())
+    .bind(&scope.communities)
     .fetch_all(pool)
     .await?;
-    let resolved_by_grid = sqlx::query_as(
+    let resolved_by_grid = sqlx::query_as(concat!(
         "SELECT grid_id, count(*) FROM cases
          WHERE resolved_at IS NOT NULL AND ($1::timestamptz IS NULL OR resolved_at >= $1)
-           AND ($2::timestamptz IS NULL OR resolved_at < $2)
-         GROUP BY grid_id",
-    )
+           AND ($2::timestamptz IS NULL OR resolved_at < $2) AND ",
+        in_grid_scope!("grid_id", "$3", "$4"),
+        " GROUP BY grid_id"
+    ))
     .bind(from)
     .bind(until)
+    .bind(scope.grids.as_deref())
+    .bind(&scope.communities)
     .fetch_all(pool)
     .await?;
     let (solved_by_volunteers, volunteer_hours): (i64, f64) = sqlx::query_as(

@@ -6,7 +6,7 @@ use redsupply_proto::governance::v1 as pb;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{CaseFeedback, NewTip, TipRow};
+use super::{CaseFeedback, GridScope, NewTip, TipRow};
 
 /// Inserts the tip unless the reporter already sent `request_id`; returns the tip and whether it
 /// is new.
@@ -145,17 +145,24 @@ pub async fn confirm_tip(
 pub async fn tips_of(
     pool: &PgPool,
     reporter: Uuid,
+    scope: &GridScope,
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<(TipRow, Option<CaseFeedback>)>, sqlx::Error> {
+    // Out of scope: tips whose case lies in a grid the caller does not serve (or in none yet).
     let tips: Vec<TipRow> = sqlx::query_as(concat!(
         "SELECT ",
         tip_columns!(),
-        " FROM tips WHERE reporter_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+        " FROM tips WHERE reporter_id = $1 AND ($2::uuid IS NULL OR id < $2)
+           AND ($4::uuid[] IS NULL OR case_id IN (SELECT id FROM cases WHERE ",
+        in_grid_scope!("grid_id", "$4", "$5"),
+        ")) ORDER BY id DESC LIMIT $3"
     ))
     .bind(reporter)
     .bind(before)
     .bind(limit)
+    .bind(scope.grids.as_deref())
+    .bind(&scope.communities)
     .fetch_all(pool)
     .await?;
     let case_ids: Vec<Uuid> = tips.iter().filter_map(|t| t.case_id).collect();

@@ -1,0 +1,346 @@
+//! Scoped roles against the running stack: a grid officer and a grid platform reach the cases of
+//! their grids, community staff the cases in their communities' grids, the county everything, and
+//! each refusal is PERMISSION_DENIED naming what lay outside the token's scope.
+
+use futures::StreamExt;
+use kit::auth::with_bearer;
+use redsupply_proto::{
+    common::v1::LatLng,
+    governance::v1::{
+        CaseStatus, GetCaseRequest, GetGovernanceStatsRequest, GetTipRequest, ListCasesRequest,
+        ListTipsRequest, RejectTipRequest, SubmitTipRequest, TipCategory, UpdateCaseRequest,
+        WatchCasesRequest,
+    },
+    roles,
+};
+use redsupply_tests::TestApp;
+use tonic::Code;
+use uuid::Uuid;
+
+/// Two communities; community 1 has grids A1 and A2, community 2 has grid B.
+struct County {
+    app: TestApp,
+    c1: Uuid,
+    a1: Uuid,
+    a2: Uuid,
+    b: Uuid,
+    worker: (Uuid, String),
+}
+
+async fn county() -> County {
+    let app = TestApp::spawn().await;
+    let c1 = app.create_community("Yingchun").await;
+    let c2 = app.create_community("Qingyi").await;
+    let a1 = app
+        .create_grid_in(Some(c1), "A1", 29.70, 103.50, 0.01)
+        .await;
+    let a2 = app
+        .create_grid_in(Some(c1), "A2", 29.70, 103.52, 0.01)
+        .await;
+    let b = app.create_grid_in(Some(c2), "B", 29.80, 103.50, 0.01).await;
+    let worker = app.register_worker("Li Wei").await;
+    County {
+        app,
+        c1,
+        a1,
+        a2,
+        b,
+        worker,
+    }
+}
+
+const IN_A1: (f64, f64) = (29.705, 103.505);
+const IN_A2: (f64, f64) = (29.705, 103.525);
+const IN_B: (f64, f64) = (29.805, 103.505);
+
+impl County {
+    async fn case_at(&self, at: (f64, f64)) -> (String, String) {
+        let (w, token) = &self.worker;
+        let tip = self
+            .app
+            .submit_tip_at(*w, token, TipCategory::Traffic, at)
+            .await;
+        let case = self.app.dispatched_tip(&tip.id).await.case_id;
+        (tip.id, case)
+    }
+
+    async fn get_case(&self, id: &str, token: &str) -> Result<(), tonic::Status> {
+        self.app
+            .governance()
+            .await
+            .get_case(with_bearer(GetCaseRequest { id: id.into() }, token))
+            .await
+            .map(|_| ())
+    }
+
+    async fn list(&self, req: ListCasesRequest, token: &str) -> Result<Vec<String>, tonic::Status> {
+        let mut ids: Vec<String> = self
+            .app
+            .governance()
+            .await
+            .list_cases(with_bearer(req, token))
+            .await?
+            .into_inner()
+            .cases
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+fn denied(r: Result<impl std::fmt::Debug, tonic::Status>, what: &str) {
+    let s = r.expect_err(what);
+    assert_eq!(s.code(), Code::PermissionDenied, "{what}: {s:?}");
+    assert!(s.message().contains("scope"), "{what}: {s:?}");
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_and_platforms_reach_the_cases_of_their_grids_and_communities_only() {
+    let c = county().await;
+    let app = &c.app;
+    let (tip_a1, case_a1) = c.case_at(IN_A1).await;
+    let (_, case_a2) = c.case_at(IN_A2).await;
+    let (tip_b, case_b) = c.case_at(IN_B).await;
+
+    let officer = app.scoped_token(roles::GRID_OFFICER, "officer-a1", &[], &[c.a1]);
+    let community = app.scoped_token(roles::COMMUNITY_ADMIN, "clerk-1", &[c.c1], &[]);
+    let platform = app.scoped_token(roles::GRID_SYSTEM, "city", &[], &[c.a2, c.b]);
+    let nobody = app.token(roles::GRID_OFFICER, "officer-without-grids");
+    let admin = app.admin_token();
+
+    // Single cases.
+    c.get_case(&case_a1, &officer).await.unwrap();
+    denied(c.get_case(&case_b, &officer).await, "officer reads B");
+    c.get_case(&case_a2, &community).await.unwrap();
+    denied(c.get_case(&case_b, &community).await, "community 1 reads B");
+    c.get_case(&case_b, &platform).await.unwrap();
+    denied(c.get_case(&case_a1, &platform).await, "platform reads A1");
+    denied(c.get_case(&case_a1, &nobody).await, "unscoped officer");
+    c.get_case(&case_b, &admin).await.unwrap();
+
+    // Lists cover the scope; asking for a grid outside it is refused, not emptied.
+    let all = ListCasesRequest::default();
+    assert_eq!(
+        c.list(all.clone(), &officer).await.unwrap(),
+        vec![case_a1.clone()]
+    );
+    assert_eq!(
+        c.list(all.clone(), &community).await.unwrap(),
+        sorted(vec![case_a1.clone(), case_a2.clone()])
+    );
+    assert_eq!(
+        c.list(all.clone(), &platform).await.unwrap(),
+        sorted(vec![case_a2.clone(), case_b.clone()])
+    );
+    assert!(c.list(all.clone(), &nobody).await.unwrap().is_empty());
+    assert_eq!(c.list(all.clone(), &admin).await.unwrap().len(), 3);
+    denied(
+        c.list(
+            ListCasesRequest {
+                grid_id: c.b.to_string(),
+                ..Default::default()
+            },
+            &officer,
+        )
+        .await,
+        "officer lists B",
+    );
+
+    // Tips: the reporter's words stay with the grid that handles them.
+    let gov = app.governance().await;
+    gov.clone()
+        .get_tip(with_bearer(GetTipRequest { id: tip_a1.clone() }, &officer))
+        .await
+        .unwrap();
+    denied(
+        gov.clone()
+            .get_tip(with_bearer(GetTipRequest { id: tip_b.clone() }, &officer))
+            .await,
+        "officer reads tip in B",
+    );
+    let listed = gov
+        .clone()
+        .list_tips(with_bearer(
+            ListTipsRequest {
+                reporter_id: c.worker.0.to_string(),
+                ..Default::default()
+            },
+            &officer,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .tips;
+    assert_eq!(
+        listed.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
+        vec![tip_a1.clone()],
+        "the officer sees this reporter's tips in A1 only"
+    );
+    denied(
+        gov.clone()
+            .reject_tip(with_bearer(
+                RejectTipRequest {
+                    tip_id: tip_b.clone(),
+                    reason: "not ours".into(),
+                },
+                &officer,
+            ))
+            .await,
+        "officer rejects a tip in B",
+    );
+
+    // Changes from the platform: only its grids.
+    let gateway = app.gateway().await;
+    let update = |case: &str| UpdateCaseRequest {
+        case_id: case.into(),
+        status: CaseStatus::Accepted as i32,
+        ..Default::default()
+    };
+    gateway
+        .clone()
+        .update_case(with_bearer(update(&case_b), &platform))
+        .await
+        .unwrap();
+    denied(
+        gateway
+            .clone()
+            .update_case(with_bearer(update(&case_a1), &platform))
+            .await,
+        "platform updates A1",
+    );
+
+    // Figures over the scope.
+    let stats = gov
+        .clone()
+        .get_governance_stats(with_bearer(
+            GetGovernanceStatsRequest::default(),
+            &community,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.tips_reported, 2, "{stats:?}");
+    let mut grids: Vec<String> = stats.by_grid.iter().map(|g| g.grid_id.clone()).collect();
+    grids.sort();
+    assert_eq!(grids, sorted(vec![c.a1.to_string(), c.a2.to_string()]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_watches_its_own_grids_and_no_other() {
+    let c = county().await;
+    let app = &c.app;
+    let platform = app.scoped_token(roles::GRID_SYSTEM, "city", &[], &[c.b]);
+    let watch = |grids: Vec<Uuid>, token: String| async move {
+        app.gateway()
+            .await
+            .watch_cases(with_bearer(
+                WatchCasesRequest {
+                    cursor: String::new(),
+                    grid_ids: grids.iter().map(Uuid::to_string).collect(),
+                    statuses: vec![],
+                },
+                &token,
+            ))
+            .await
+    };
+    denied(
+        watch(vec![c.a1], platform.clone()).await,
+        "platform watches A1",
+    );
+    denied(
+        watch(vec![], app.token(roles::GRID_SYSTEM, "no-grids")).await,
+        "platform without grids",
+    );
+    // Asking for nothing follows every grid of the scope: B's case arrives, A1's never does.
+    let mut stream = watch(vec![], platform).await.unwrap().into_inner();
+    let (_, in_a1) = c.case_at(IN_A1).await;
+    let (_, in_b) = c.case_at(IN_B).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let m = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("B's case within the deadline")
+            .expect("stream open")
+            .expect("a message");
+        let Some(case) = m.case else { continue };
+        assert_ne!(case.id, in_a1, "A1's case reached B's platform");
+        if case.id == in_b {
+            break;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_file_tips_only_where_they_serve_and_a_second_role_grants_nothing() {
+    let c = county().await;
+    let app = &c.app;
+    let (worker, _) = c.worker.clone();
+    let officer = app.scoped_token(roles::GRID_OFFICER, "officer-a1", &[], &[c.a1]);
+    let file = |at: (f64, f64), token: String, id: &'static str| async move {
+        app.governance()
+            .await
+            .submit_tip(with_bearer(
+                SubmitTipRequest {
+                    request_id: id.into(),
+                    reporter_id: worker.to_string(),
+                    category: TipCategory::Traffic as i32,
+                    description: "Broken light, reported at the desk".into(),
+                    location: Some(LatLng {
+                        latitude: at.0,
+                        longitude: at.1,
+                    }),
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+    };
+    let filed = file(IN_A1, officer.clone(), "desk-1")
+        .await
+        .unwrap()
+        .into_inner()
+        .tip
+        .unwrap();
+    assert_eq!(filed.reporter_id, worker.to_string());
+    denied(
+        file(IN_B, officer.clone(), "desk-2").await,
+        "officer files in B",
+    );
+
+    // A worker token with a staff role the call does not admit is still only a worker.
+    let two_roles = {
+        let scope = kit::auth::Scope {
+            communities: vec![c.c1],
+            grids: vec![c.a1],
+            platform: None,
+        };
+        app.auth
+            .issue_scoped(
+                &Uuid::now_v7().to_string(),
+                &[roles::WORKER, roles::GRID_SYSTEM],
+                &scope,
+                None,
+            )
+            .unwrap()
+    };
+    let s = file(IN_A1, two_roles, "desk-3").await.unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied, "{s:?}");
+
+    // The staff-filed tip earns its reporter nothing; the reporter's own tip does.
+    let case = app.dispatched_tip(&filed.id).await.case_id;
+    assert!(!case.is_empty());
+    let (w, token) = &c.worker;
+    app.submit_tip_at(*w, token, TipCategory::Traffic, IN_A2)
+        .await;
+    app.await_balance(*w, 5).await;
+    app.consumer_idle("governance", stations::POINTS_CONSUMER)
+        .await;
+    assert_eq!(app.balance(*w).await, 5, "only the worker's own tip pays");
+}
