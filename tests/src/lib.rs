@@ -374,6 +374,11 @@ impl TestApp {
 
     /// Registers a worker and returns its id and a worker token for it.
     pub async fn register_worker(&self, name: &str) -> (Uuid, String) {
+        self.register_worker_in(None, name).await
+    }
+
+    /// A worker of `community` (registered by county staff) and a worker token for them.
+    pub async fn register_worker_in(&self, community: Option<Uuid>, name: &str) -> (Uuid, String) {
         let w = self
             .organization()
             .await
@@ -383,6 +388,7 @@ impl TestApp {
                     name: name.into(),
                     phone: "13900000000".into(),
                     platform: "Meituan".into(),
+                    community_id: community.map(|c| c.to_string()),
                     ..Default::default()
                 },
                 &self.admin_token(),

@@ -154,7 +154,8 @@ async fn missing_expired_and_forged_tokens_are_unauthenticated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_role_that_may_not_call_is_denied() {
     let app = TestApp::spawn().await;
-    let (worker, token) = app.register_worker("Wang Fang").await;
+    let community = app.create_community("Yingchun").await;
+    let (worker, token) = app.register_worker_in(Some(community), "Wang Fang").await;
     let (other, _) = app.register_worker("Zhang Qiang").await;
 
     // A worker may not draw grids.
@@ -215,8 +216,8 @@ async fn a_role_that_may_not_call_is_denied() {
         .unwrap();
     assert_eq!(me.phone, "13900000000", "a worker sees their own phone");
 
-    // A grid officer sees the record, with the phone masked.
-    let officer = app.token(roles::GRID_OFFICER, "officer-1");
+    // A grid officer of the worker's community sees the record, with the phone masked.
+    let officer = app.scoped_token(roles::GRID_OFFICER, "officer-1", &[community], &[]);
     let seen = app
         .organization()
         .await

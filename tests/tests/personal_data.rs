@@ -51,6 +51,7 @@ async fn phone_and_id_numbers_never_show_in_clear_outside_the_api() {
 
     let app = TestApp::spawn().await;
     let admin = app.admin_token();
+    let community = app.create_community("Yingchun").await;
     let mut org = app.organization().await;
     let worker = org
         .register_worker(with_bearer(
@@ -60,6 +61,7 @@ async fn phone_and_id_numbers_never_show_in_clear_outside_the_api() {
                 phone: PHONE.into(),
                 platform: "Meituan".into(),
                 id_number: ID_NUMBER.into(),
+                community_id: Some(community.to_string()),
                 ..Default::default()
             },
             &admin,
@@ -92,7 +94,7 @@ async fn phone_and_id_numbers_never_show_in_clear_outside_the_api() {
     }
 
     // Exact lookup by phone; masked for a grid officer, in clear for staff.
-    let officer = app.token(roles::GRID_OFFICER, "officer");
+    let officer = app.scoped_token(roles::GRID_OFFICER, "officer", &[community], &[]);
     let found = org
         .search_workers(with_bearer(
             SearchWorkersRequest {

@@ -3,6 +3,7 @@
 //! their five-clears ledger; forums and enterprise issues; care. Every change is published as an
 //! event (`redsupply.organization.*`) from which other services build read models.
 
+pub mod access_log;
 pub mod api;
 pub mod care;
 pub mod change;

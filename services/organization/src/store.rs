@@ -313,6 +313,8 @@ pub struct WorkerFilter {
     pub party_member: Option<bool>,
     pub enterprise_id: Option<Uuid>,
     pub organization_id: Option<Uuid>,
+    /// The caller's scope (None: the whole county).
+    pub in_communities: Option<Vec<Uuid>>,
 }
 
 pub async fn search_workers(
@@ -333,6 +335,7 @@ pub async fn search_workers(
            AND ($6::uuid IS NULL OR id > $6)
            AND ($8::uuid IS NULL OR enterprise_id = $8)
            AND ($9::uuid IS NULL OR organization_id = $9)
+           AND ($10::uuid[] IS NULL OR community_id = ANY($10))
          ORDER BY id LIMIT $7"
     ))
     .bind(&f.name)
@@ -344,6 +347,7 @@ pub async fn search_workers(
     .bind(limit)
     .bind(f.enterprise_id)
     .bind(f.organization_id)
+    .bind(f.in_communities.as_deref())
     .fetch_all(pool)
     .await
 }

@@ -146,7 +146,7 @@ impl Caller {
         self.ensure_community(community).map_err(|_| {
             out_of_scope(match community {
                 Some(c) => format!("worker {worker} of community {c}"),
-                None => format!("worker {worker}, who belongs to no community"),
+                None => format!("worker {worker} (of no community)"),
             })
         })
     }

@@ -10,7 +10,7 @@ pub use policy::POLICIES;
 
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
-    auth::caller,
+    auth::{Caller, caller},
     time::to_timestamp,
 };
 use redsupply_proto::{
@@ -23,6 +23,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
+    access_log,
     change::ChangeError,
     domain,
     personal::Vault,
@@ -43,11 +44,67 @@ impl Api {
         Self { pool, vault }
     }
 
-    /// Whether the caller may see this worker's personal numbers in clear.
-    fn sees_in_clear(caller: &kit::auth::Caller, worker: Uuid) -> bool {
-        caller.subject == worker.to_string()
-            || caller.has_role(COUNTY_ADMIN)
-            || caller.has_role(COMMUNITY_ADMIN)
+    /// Whether the caller may see this worker's personal numbers in clear: the worker themself,
+    /// a county admin, or community staff of the worker's community. Grid officers see them
+    /// masked.
+    fn sees_in_clear(caller: &Caller, worker: &WorkerRow) -> bool {
+        caller.subject == worker.id.to_string()
+            || caller.is_county()
+            || (caller.has_role(COMMUNITY_ADMIN)
+                && worker
+                    .community_id
+                    .is_some_and(|c| caller.scope.communities.contains(&c)))
+    }
+
+    /// The workers as `caller` may see them through `call`; every record whose numbers staff see
+    /// in clear is written to the access log first.
+    async fn worker_views(
+        &self,
+        caller: &Caller,
+        rows: Vec<WorkerRow>,
+        call: &str,
+    ) -> Result<Vec<pb::Worker>, Status> {
+        let opened: Vec<Uuid> = rows
+            .iter()
+            .filter(|w| {
+                caller.subject != w.id.to_string()
+                    && (w.phone_sealed.is_some() || w.id_number_sealed.is_some())
+                    && Self::sees_in_clear(caller, w)
+            })
+            .map(|w| w.id)
+            .collect();
+        if !opened.is_empty() {
+            access_log::record(&self.pool, &caller.subject, &caller.roles, &opened, call)
+                .await
+                .map_err(|e| internal("logging access to personal data", e))?;
+        }
+        Ok(rows
+            .into_iter()
+            .map(|w| {
+                let clear = Self::sees_in_clear(caller, &w);
+                self.worker_to_pb(w, clear)
+            })
+            .collect())
+    }
+
+    async fn worker_view(
+        &self,
+        caller: &Caller,
+        row: WorkerRow,
+        call: &str,
+    ) -> Result<pb::Worker, Status> {
+        let mut v = self.worker_views(caller, vec![row], call).await?;
+        Ok(v.remove(0))
+    }
+
+    /// The worker, if the caller may act on their record (themself, or staff of their community).
+    async fn worker_in_scope(&self, caller: &Caller, id: Uuid) -> Result<WorkerRow, Status> {
+        let row = store::worker(&self.pool, id)
+            .await
+            .map_err(|e| internal("loading the worker", e))?
+            .ok_or_else(|| not_found("worker", id))?;
+        caller.ensure_for_worker(id, row.community_id)?;
+        Ok(row)
     }
 
     /// The worker as a caller may see it: personal numbers opened, and masked unless `in_clear`.
@@ -238,6 +295,10 @@ impl OrganizationService for Api {
             r.community_id.as_deref().unwrap_or_default(),
         );
         v.into_result()?;
+        if caller.is_staff() && !caller.is_county() {
+            // Staff register workers into a community they serve.
+            caller.ensure_community(community_id)?;
+        }
         let row = registry::register_worker(
             &self.pool,
             &self.vault,
@@ -256,6 +317,7 @@ impl OrganizationService for Api {
         .await
         .map_err(|e| registry_status("registering the worker", "community_id", e))?;
         Ok(Response::new(pb::RegisterWorkerResponse {
+            // The registrar typed these numbers in: shown back as entered, not an unmasking.
             worker: Some(self.worker_to_pb(row, true)),
         }))
     }
@@ -273,13 +335,9 @@ impl OrganizationService for Api {
                 "a worker may read only their own record",
             ));
         }
-        let row = store::worker(&self.pool, id)
-            .await
-            .map_err(|e| internal("loading the worker", e))?
-            .ok_or_else(|| not_found("worker", id))?;
-        let show_phone = Self::sees_in_clear(&caller, id);
+        let row = self.worker_in_scope(&caller, id).await?;
         Ok(Response::new(pb::GetWorkerResponse {
-            worker: Some(self.worker_to_pb(row, show_phone)),
+            worker: Some(self.worker_view(&caller, row, "GetWorker").await?),
         }))
     }
 
@@ -305,9 +363,13 @@ impl OrganizationService for Api {
             "must be 5 to 20 digits, optionally after '+'",
         );
         v.into_result()?;
+        if community.is_some() {
+            caller.ensure_community(community)?;
+        }
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let filter = WorkerFilter {
+            in_communities: caller.visible().communities().map(<[Uuid]>::to_vec),
             name: (!r.name.trim().is_empty()).then(|| r.name.trim().to_owned()),
             phone_hash: (!r.phone.is_empty()).then(|| self.vault.lookup_hash(&r.phone)),
             platform: (!r.platform.trim().is_empty()).then(|| r.platform.trim().to_owned()),
@@ -320,13 +382,9 @@ impl OrganizationService for Api {
             .await
             .map_err(|e| internal("searching workers", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|w| w.id).collect();
-        let in_clear = caller.has_role(COUNTY_ADMIN) || caller.has_role(COMMUNITY_ADMIN);
         Ok(Response::new(pb::SearchWorkersResponse {
             next_page_token: kit::api::next_page_token(&ids, size),
-            workers: rows
-                .into_iter()
-                .map(|w| self.worker_to_pb(w, in_clear))
-                .collect(),
+            workers: self.worker_views(&caller, rows, "SearchWorkers").await?,
         }))
     }
 
@@ -523,7 +581,7 @@ impl OrganizationService for Api {
         );
         v.into_result()?;
         let id = id.expect("validated");
-        caller.ensure_self(WORKER, id)?;
+        self.worker_in_scope(&caller, id).await?;
         let row = workers::update(
             &self.pool,
             &self.vault,
@@ -542,9 +600,8 @@ impl OrganizationService for Api {
         )
         .await
         .map_err(change_status("updating the worker"))?;
-        let in_clear = Self::sees_in_clear(&caller, id);
         Ok(Response::new(pb::UpdateWorkerResponse {
-            worker: Some(self.worker_to_pb(row, in_clear)),
+            worker: Some(self.worker_view(&caller, row, "UpdateWorker").await?),
         }))
     }
 
@@ -553,13 +610,15 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::DeleteWorkerRequest>,
     ) -> Result<Response<pb::DeleteWorkerResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let id = parse_id("worker_id", &r.worker_id)?;
+        self.worker_in_scope(&caller, id).await?;
         let row = workers::delete(&self.pool, id, r.expected_version)
             .await
             .map_err(change_status("deleting the worker"))?;
         Ok(Response::new(pb::DeleteWorkerResponse {
-            worker: Some(self.worker_to_pb(row, true)),
+            worker: Some(self.worker_view(&caller, row, "DeleteWorker").await?),
         }))
     }
 
@@ -577,7 +636,11 @@ impl OrganizationService for Api {
         check_text(&mut v, "note", &r.note, 500, false);
         v.into_result()?;
         let (worker, community) = (worker.expect("validated"), community.expect("validated"));
-        caller.ensure_self(WORKER, worker)?;
+        self.worker_in_scope(&caller, worker).await?;
+        if caller.subject != worker.to_string() {
+            // Staff move a worker only into a community they serve.
+            caller.ensure_community(Some(community))?;
+        }
         let (report, row) = workers::report_in(
             &self.pool,
             &caller.subject,
@@ -588,10 +651,9 @@ impl OrganizationService for Api {
         )
         .await
         .map_err(change_status("recording the report-in"))?;
-        let in_clear = Self::sees_in_clear(&caller, worker);
         Ok(Response::new(pb::ReportInResponse {
             report_in: Some(report_in_to_pb(report)),
-            worker: Some(self.worker_to_pb(row, in_clear)),
+            worker: Some(self.worker_view(&caller, row, "ReportIn").await?),
         }))
     }
 
@@ -611,8 +673,12 @@ impl OrganizationService for Api {
             "a worker lists only their own report-ins",
         );
         v.into_result()?;
-        if let Some(w) = worker {
-            caller.ensure_self(WORKER, w)?;
+        // One worker's (themself, or of a community the caller serves), or one community's.
+        match worker {
+            Some(w) => {
+                self.worker_in_scope(&caller, w).await?;
+            }
+            None => caller.ensure_community(community)?,
         }
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
@@ -684,6 +750,58 @@ impl OrganizationService for Api {
         Ok(Response::new(pb::ListTownshipsResponse {
             next_page_token: kit::api::next_page_token(&ids, size),
             townships: rows.into_iter().map(township_to_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListPersonalDataAccess", skip_all)]
+    async fn list_personal_data_access(
+        &self,
+        request: Request<pb::ListPersonalDataAccessRequest>,
+    ) -> Result<Response<pb::ListPersonalDataAccessResponse>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let worker = v.optional_id("worker_id", &r.worker_id);
+        check_text(&mut v, "accessor", &r.accessor, 256, false);
+        let before = if r.page_token.is_empty() {
+            None
+        } else {
+            let t = r.page_token.parse::<i64>().ok().filter(|t| *t > 0);
+            v.check(
+                t.is_some(),
+                "page_token",
+                "is not a token this call gave out",
+            );
+            t
+        };
+        v.into_result()?;
+        let size = page_size(r.page_size)?;
+        let accessor = r.accessor.trim();
+        let rows = access_log::list(
+            &self.pool,
+            worker,
+            (!accessor.is_empty()).then_some(accessor),
+            before,
+            size,
+        )
+        .await
+        .map_err(|e| internal("listing personal data access", e))?;
+        let next_page_token = if rows.len() as i64 == size {
+            rows.last().map(|a| a.id.to_string()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListPersonalDataAccessResponse {
+            next_page_token,
+            accesses: rows
+                .into_iter()
+                .map(|a| pb::PersonalDataAccess {
+                    accessor: a.accessor,
+                    accessor_roles: a.accessor_roles,
+                    worker_id: a.worker_id.to_string(),
+                    call: a.call,
+                    accessed_at: Some(to_timestamp(a.accessed_at)),
+                })
+                .collect(),
         }))
     }
 

@@ -45,6 +45,7 @@ pub const POLICIES: &[Policy] = &[
             rule("UpsertTownship", COUNTY, County),
             rule("ListTownships", ANYONE, Open),
             rule("GetOrganizationStats", FIELD_STAFF, Community),
+            rule("ListPersonalDataAccess", COUNTY, County),
         ],
     },
     Policy {
