@@ -281,6 +281,7 @@ async fn the_organization_tree_has_three_levels_and_refuses_what_does_not_fit() 
 async fn census_visits_keep_the_five_clears_ledger_current() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token();
+    let community = app.create_community("Yingchun").await;
     let mut ent = app.enterprises().await;
     let outlet = ent
         .upsert_enterprise(with_bearer(
@@ -289,6 +290,7 @@ async fn census_visits_keep_the_five_clears_ledger_current() {
                     name: "SF Express Jiajiang Outlet".into(),
                     kind: pb::EnterpriseKind::ExpressOutlet as i32,
                     brand: "SF Express".into(),
+                    community_id: community.to_string(),
                     ..Default::default()
                 }),
                 request_id: rid(),
@@ -301,7 +303,7 @@ async fn census_visits_keep_the_five_clears_ledger_current() {
         .into_inner()
         .enterprise
         .unwrap();
-    let officer = app.token(GRID_OFFICER, "officer-1");
+    let officer = app.scoped_token(GRID_OFFICER, "officer-1", &[community], &[]);
     let visit =
         |on: &str, headcount: Option<i32>, needs: Option<&str>| pb::RecordCensusVisitRequest {
             request_id: rid(),
@@ -1051,8 +1053,9 @@ async fn guides_are_assigned_and_forum_issues_are_tracked_to_resolution() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn care_is_for_staff_only_and_its_texts_are_sealed_at_rest() {
     let app = TestApp::spawn().await;
-    let staff = app.token(COMMUNITY_ADMIN, "community-staff");
-    let (worker, worker_token) = register(&app, "Liu Yang", false).await;
+    let community = app.create_community("Yingchun").await;
+    let staff = app.scoped_token(COMMUNITY_ADMIN, "community-staff", &[community], &[]);
+    let (worker, worker_token) = app.register_worker_in(Some(community), "Liu Yang").await;
     let mut care = app.care().await;
     const DIFFICULTY: &str = "Broke a leg in a crash; rent two months behind";
     let open = |token: &str| {

@@ -482,3 +482,112 @@ async fn community_staff_see_their_communities_workers_and_every_unmasking_is_lo
         .unwrap_err();
     assert_eq!(s.code(), Code::PermissionDenied);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn care_files_enterprises_and_figures_stay_within_the_clerks_communities() {
+    use redsupply_proto::organization::v1::{
+        Enterprise, EnterpriseKind, GetEnterpriseRequest, GetOrganizationStatsRequest,
+        ListEnterprisesRequest, ListHardshipFilesRequest, OpenHardshipFileRequest,
+        UpsertEnterpriseRequest,
+    };
+    let app = TestApp::spawn().await;
+    let c1 = app.create_community("Yingchun").await;
+    let c2 = app.create_community("Qingyi").await;
+    let (w1, _) = app.register_worker_in(Some(c1), "Li Wei").await;
+    let (w2, _) = app.register_worker_in(Some(c2), "Wang Fang").await;
+    let clerk = app.scoped_token(roles::COMMUNITY_ADMIN, "clerk-1", &[c1], &[]);
+    let admin = app.admin_token();
+
+    let mut care = app.care().await;
+    let open = |worker: Uuid, token: &str| {
+        with_bearer(
+            OpenHardshipFileRequest {
+                request_id: Uuid::now_v7().to_string(),
+                worker_id: worker.to_string(),
+                difficulty: "Rent two months behind".into(),
+            },
+            token,
+        )
+    };
+    care.open_hardship_file(open(w1, &clerk)).await.unwrap();
+    care.open_hardship_file(open(w2, &admin)).await.unwrap();
+    denied(
+        care.open_hardship_file(open(w2, &clerk)).await,
+        "clerk opens a file for c2",
+    );
+    let files = care
+        .list_hardship_files(with_bearer(ListHardshipFilesRequest::default(), &clerk))
+        .await
+        .unwrap()
+        .into_inner()
+        .files;
+    assert_eq!(
+        files
+            .iter()
+            .map(|f| f.worker_id.clone())
+            .collect::<Vec<_>>(),
+        vec![w1.to_string()]
+    );
+
+    let mut ent = app.enterprises().await;
+    let outlet = |community: Uuid, token: &str| {
+        with_bearer(
+            UpsertEnterpriseRequest {
+                enterprise: Some(Enterprise {
+                    name: format!("Outlet of {community}"),
+                    kind: EnterpriseKind::ExpressOutlet as i32,
+                    brand: "SF Express".into(),
+                    community_id: community.to_string(),
+                    ..Default::default()
+                }),
+                request_id: Uuid::now_v7().to_string(),
+                expected_version: 0,
+            },
+            token,
+        )
+    };
+    let mine = ent.upsert_enterprise(outlet(c1, &clerk)).await.unwrap();
+    denied(
+        ent.upsert_enterprise(outlet(c2, &clerk)).await,
+        "clerk adds to c2",
+    );
+    let theirs = ent
+        .upsert_enterprise(outlet(c2, &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .enterprise
+        .unwrap();
+    denied(
+        ent.get_enterprise(with_bearer(GetEnterpriseRequest { id: theirs.id }, &clerk))
+            .await,
+        "clerk reads c2's enterprise",
+    );
+    let listed = ent
+        .list_enterprises(with_bearer(ListEnterprisesRequest::default(), &clerk))
+        .await
+        .unwrap()
+        .into_inner()
+        .enterprises;
+    assert_eq!(
+        listed.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        vec![mine.into_inner().enterprise.unwrap().id]
+    );
+
+    let figures = |token: String| {
+        let app = &app;
+        async move {
+            app.organization()
+                .await
+                .get_organization_stats(with_bearer(GetOrganizationStatsRequest {}, &token))
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let county = figures(admin.clone()).await;
+    let community = figures(clerk.clone()).await;
+    assert_eq!((county.workers, community.workers), (2, 1));
+    assert_eq!((county.hardship_files, community.hardship_files), (2, 1));
+    assert_eq!((county.communities, community.communities), (2, 1));
+}

@@ -88,6 +88,7 @@ pub async fn list_visits(
     pool: &PgPool,
     worker_id: Option<Uuid>,
     occasion: Option<&str>,
+    in_communities: Option<&[Uuid]>,
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<CareVisitRow>, sqlx::Error> {
@@ -95,12 +96,14 @@ pub async fn list_visits(
         select_visits!(),
         " WHERE ($1::uuid IS NULL OR worker_id = $1) AND ($2::text IS NULL OR occasion = $2)
             AND ($3::uuid IS NULL OR id > $3)
+            AND ($5::uuid[] IS NULL OR worker_id IN (SELECT id FROM workers WHERE community_id = ANY($5)))
           ORDER BY id LIMIT $4"
     ))
     .bind(worker_id)
     .bind(occasion)
     .bind(after)
     .bind(limit)
+    .bind(in_communities)
     .fetch_all(pool)
     .await
 }
@@ -274,6 +277,7 @@ pub async fn list_files(
     pool: &PgPool,
     worker_id: Option<Uuid>,
     open: Option<bool>,
+    in_communities: Option<&[Uuid]>,
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<HardshipFileRow>, sqlx::Error> {
@@ -281,12 +285,14 @@ pub async fn list_files(
         select_files!(),
         " WHERE ($1::uuid IS NULL OR worker_id = $1) AND ($2::bool IS NULL OR (closed_at IS NULL) = $2)
             AND ($3::uuid IS NULL OR id > $3)
+            AND ($5::uuid[] IS NULL OR worker_id IN (SELECT id FROM workers WHERE community_id = ANY($5)))
           ORDER BY id LIMIT $4"
     ))
     .bind(worker_id)
     .bind(open)
     .bind(after)
     .bind(limit)
+    .bind(in_communities)
     .fetch_all(pool)
     .await
 }

@@ -146,6 +146,27 @@ pub struct EnterpriseFilter {
     pub kind: Option<i16>,
     pub community_id: Option<Uuid>,
     pub surveyed_only: bool,
+    /// The caller's scope (None: the whole county).
+    pub in_communities: Option<Vec<Uuid>>,
+}
+
+/// The community of an enterprise: `None` when there is no such enterprise.
+pub async fn community_of(pool: &PgPool, id: Uuid) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT community_id FROM enterprises WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The enterprise an issue was raised for: `None` when there is no such issue.
+pub async fn enterprise_of_issue(
+    pool: &PgPool,
+    issue: Uuid,
+) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT enterprise_id FROM enterprise_issues WHERE id = $1")
+        .bind(issue)
+        .fetch_optional(pool)
+        .await
 }
 
 pub async fn list(
@@ -161,6 +182,7 @@ pub async fn list(
          WHERE deleted_at IS NULL AND ($1::smallint IS NULL OR kind = $1)
            AND ($2::uuid IS NULL OR community_id = $2) AND (NOT $3 OR visits > 0)
            AND ($4::uuid IS NULL OR id > $4)
+           AND ($6::uuid[] IS NULL OR community_id = ANY($6))
          ORDER BY id LIMIT $5"
     ))
     .bind(f.kind)
@@ -168,6 +190,7 @@ pub async fn list(
     .bind(f.surveyed_only)
     .bind(after)
     .bind(limit)
+    .bind(f.in_communities.as_deref())
     .fetch_all(pool)
     .await
 }

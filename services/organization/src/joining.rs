@@ -110,6 +110,14 @@ pub async fn request(
 }
 
 /// Approves or declines a pending request; approval makes the worker a member of the organization.
+/// The worker a join request is from.
+pub async fn worker_of(pool: &PgPool, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT worker_id FROM join_requests WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
 pub async fn decide(
     pool: &PgPool,
     caller: &str,
@@ -165,6 +173,7 @@ pub async fn list(
     organization_id: Option<Uuid>,
     worker_id: Option<Uuid>,
     status: Option<i16>,
+    in_communities: Option<&[Uuid]>,
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<JoinRequestRow>, sqlx::Error> {
@@ -173,6 +182,7 @@ pub async fn list(
          FROM join_requests
          WHERE ($1::uuid IS NULL OR organization_id = $1) AND ($2::uuid IS NULL OR worker_id = $2)
            AND ($3::smallint IS NULL OR status = $3) AND ($4::uuid IS NULL OR id > $4)
+           AND ($6::uuid[] IS NULL OR worker_id IN (SELECT id FROM workers WHERE community_id = ANY($6)))
          ORDER BY id LIMIT $5",
     )
     .bind(organization_id)
@@ -180,6 +190,7 @@ pub async fn list(
     .bind(status)
     .bind(after)
     .bind(limit)
+    .bind(in_communities)
     .fetch_all(pool)
     .await
 }

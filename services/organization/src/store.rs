@@ -106,6 +106,42 @@ pub async fn insert_worker(
     Ok((existing, false))
 }
 
+/// The community of a worker: `None` when there is no such worker, `Some(None)` for a worker of no
+/// community.
+pub async fn worker_community(
+    pool: &PgPool,
+    id: Uuid,
+) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT community_id FROM workers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Of `ids`, the workers (that exist) outside `communities`.
+pub async fn workers_outside(
+    pool: &PgPool,
+    ids: &[Uuid],
+    communities: &[Uuid],
+) -> Result<Vec<(Uuid, Option<Uuid>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, community_id FROM workers
+         WHERE id = ANY($1) AND (community_id IS NULL OR NOT community_id = ANY($2))",
+    )
+    .bind(ids)
+    .bind(communities)
+    .fetch_all(pool)
+    .await
+}
+
+/// The worker a hardship file is about.
+pub async fn hardship_file_worker(pool: &PgPool, file: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT worker_id FROM hardship_files WHERE id = $1")
+        .bind(file)
+        .fetch_optional(pool)
+        .await
+}
+
 pub async fn worker(pool: &PgPool, id: Uuid) -> Result<Option<WorkerRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         "SELECT ",

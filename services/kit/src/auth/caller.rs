@@ -173,7 +173,7 @@ impl Caller {
 }
 
 fn out_of_scope(what: String) -> Status {
-    Status::permission_denied(format!("{what} is outside this token's scope"))
+    Status::permission_denied(format!("{what}: outside this token's scope"))
 }
 
 /// The caller the policy layer verified and narrowed for this call.

@@ -3,7 +3,7 @@
 
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
-    auth::caller,
+    auth::{Caller, caller},
     time::to_timestamp,
 };
 use redsupply_proto::organization::v1::{self as pb, care_service_server::CareService};
@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{check_date, check_text};
+use super::{check_date, check_text, ensure_for_worker, in_communities};
 use crate::{
     care::{self, CareVisitRow, HardshipFileRow, Help, NewCareVisit},
     personal::Vault,
@@ -25,6 +25,15 @@ pub struct CareApi {
 impl CareApi {
     pub fn new(pool: PgPool, vault: Vault) -> Self {
         Self { pool, vault }
+    }
+
+    /// PERMISSION_DENIED unless the file's worker is in the caller's scope; NOT_FOUND for none.
+    async fn ensure_file(&self, caller: &Caller, file: Uuid) -> Result<(), Status> {
+        let worker = crate::store::hardship_file_worker(&self.pool, file)
+            .await
+            .map_err(|e| internal("loading the hardship file", e))?
+            .ok_or_else(|| not_found("hardship file", file))?;
+        ensure_for_worker(&self.pool, caller, worker).await
     }
 
     fn visit_to_pb(&self, v: CareVisitRow) -> pb::CareVisit {
@@ -95,6 +104,7 @@ impl CareService for CareApi {
         check_text(&mut v, "visit.visitor", &visit.visitor, 100, true);
         check_text(&mut v, "visit.notes", &visit.notes, 2_000, false);
         v.into_result()?;
+        ensure_for_worker(&self.pool, &caller, worker.expect("validated")).await?;
         let row = care::record_visit(
             &self.pool,
             &self.vault,
@@ -120,16 +130,27 @@ impl CareService for CareApi {
         &self,
         request: Request<pb::ListCareVisitsRequest>,
     ) -> Result<Response<pb::ListCareVisitsResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let worker = v.optional_id("worker_id", &r.worker_id);
         v.into_result()?;
+        if let Some(w) = worker {
+            ensure_for_worker(&self.pool, &caller, w).await?;
+        }
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let occasion = (!r.occasion.trim().is_empty()).then(|| r.occasion.trim());
-        let rows = care::list_visits(&self.pool, worker, occasion, after, size)
-            .await
-            .map_err(|e| internal("listing care visits", e))?;
+        let rows = care::list_visits(
+            &self.pool,
+            worker,
+            occasion,
+            in_communities(&caller).as_deref(),
+            after,
+            size,
+        )
+        .await
+        .map_err(|e| internal("listing care visits", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
         Ok(Response::new(pb::ListCareVisitsResponse {
             next_page_token: kit::api::next_page_token(&ids, size),
@@ -149,6 +170,7 @@ impl CareService for CareApi {
         let worker = v.id("worker_id", &r.worker_id);
         check_text(&mut v, "difficulty", &r.difficulty, 2_000, true);
         v.into_result()?;
+        ensure_for_worker(&self.pool, &caller, worker.expect("validated")).await?;
         let row = care::open_file(
             &self.pool,
             &self.vault,
@@ -169,7 +191,9 @@ impl CareService for CareApi {
         &self,
         request: Request<pb::GetHardshipFileRequest>,
     ) -> Result<Response<pb::GetHardshipFileResponse>, Status> {
+        let caller = caller(&request)?;
         let id = parse_id("id", &request.get_ref().id)?;
+        self.ensure_file(&caller, id).await?;
         let mut conn = self
             .pool
             .acquire()
@@ -189,12 +213,16 @@ impl CareService for CareApi {
         &self,
         request: Request<pb::ListHardshipFilesRequest>,
     ) -> Result<Response<pb::ListHardshipFilesResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let worker = v.optional_id("worker_id", &r.worker_id);
         let status = pb::HardshipFileStatus::try_from(r.status);
         v.check(status.is_ok(), "status", "is not a known value");
         v.into_result()?;
+        if let Some(w) = worker {
+            ensure_for_worker(&self.pool, &caller, w).await?;
+        }
         let open = match status {
             Ok(pb::HardshipFileStatus::Open) => Some(true),
             Ok(pb::HardshipFileStatus::Closed) => Some(false),
@@ -202,9 +230,16 @@ impl CareService for CareApi {
         };
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
-        let rows = care::list_files(&self.pool, worker, open, after, size)
-            .await
-            .map_err(|e| internal("listing hardship files", e))?;
+        let rows = care::list_files(
+            &self.pool,
+            worker,
+            open,
+            in_communities(&caller).as_deref(),
+            after,
+            size,
+        )
+        .await
+        .map_err(|e| internal("listing hardship files", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
         let files = rows
             .into_iter()
@@ -221,6 +256,7 @@ impl CareService for CareApi {
         &self,
         request: Request<pb::RecordHelpRequest>,
     ) -> Result<Response<pb::RecordHelpResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let help = r.help.ok_or_else(|| invalid("help", "is required"))?;
         let mut v = Violations::new();
@@ -234,6 +270,7 @@ impl CareService for CareApi {
             "must be between 0 and 10,000,000",
         );
         v.into_result()?;
+        self.ensure_file(&caller, id.expect("validated")).await?;
         let row = care::record_help(
             &self.pool,
             &self.vault,
@@ -258,11 +295,13 @@ impl CareService for CareApi {
         &self,
         request: Request<pb::CloseHardshipFileRequest>,
     ) -> Result<Response<pb::CloseHardshipFileResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let id = v.id("file_id", &r.file_id);
         check_text(&mut v, "outcome", &r.outcome, 2_000, true);
         v.into_result()?;
+        self.ensure_file(&caller, id.expect("validated")).await?;
         let row = care::close_file(
             &self.pool,
             &self.vault,

@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
-    auth::caller,
+    auth::{Caller, caller},
     time::to_timestamp,
 };
 use redsupply_proto::organization::v1::{self as pb, enterprise_service_server::EnterpriseService};
@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{check_date, check_ids, check_text};
+use super::{check_date, check_ids, check_text, in_communities};
 use crate::{
     enterprises::{self, CensusVisitRow, EnterpriseChange, EnterpriseFilter, EnterpriseRow},
     forums::{self, ForumRow, IssueRow, NewIssue},
@@ -26,6 +26,16 @@ pub struct EnterpriseApi {
 impl EnterpriseApi {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
+    }
+
+    /// PERMISSION_DENIED unless the enterprise's community is in the caller's scope; NOT_FOUND
+    /// when there is no such enterprise.
+    async fn ensure_enterprise(&self, caller: &Caller, id: Uuid) -> Result<(), Status> {
+        let community = enterprises::community_of(&self.pool, id)
+            .await
+            .map_err(|e| internal("checking the caller's scope", e))?
+            .ok_or_else(|| not_found("enterprise", id))?;
+        caller.ensure_community(community)
     }
 }
 
@@ -153,6 +163,10 @@ impl EnterpriseService for EnterpriseApi {
         );
         let community_id = v.optional_id("enterprise.community_id", &e.community_id);
         v.into_result()?;
+        if let Some(id) = id {
+            self.ensure_enterprise(&caller, id).await?;
+        }
+        caller.ensure_community(community_id)?;
         let row = enterprises::upsert(
             &self.pool,
             &caller.subject,
@@ -179,7 +193,9 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::GetEnterpriseRequest>,
     ) -> Result<Response<pb::GetEnterpriseResponse>, Status> {
+        let caller = caller(&request)?;
         let id = parse_id("id", &request.get_ref().id)?;
+        self.ensure_enterprise(&caller, id).await?;
         let mut conn = self
             .pool
             .acquire()
@@ -199,9 +215,13 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::ListEnterprisesRequest>,
     ) -> Result<Response<pb::ListEnterprisesResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let community_id = v.optional_id("community_id", &r.community_id);
+        if community_id.is_some() {
+            caller.ensure_community(community_id)?;
+        }
         v.check(
             r.kind == 0 || pb::EnterpriseKind::try_from(r.kind).is_ok(),
             "kind",
@@ -214,6 +234,7 @@ impl EnterpriseService for EnterpriseApi {
             kind: (r.kind != 0).then_some(r.kind as i16),
             community_id,
             surveyed_only: r.surveyed_only,
+            in_communities: in_communities(&caller),
         };
         let rows = enterprises::list(&self.pool, &filter, after, size)
             .await
@@ -230,8 +251,10 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::DeleteEnterpriseRequest>,
     ) -> Result<Response<pb::DeleteEnterpriseResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
+        self.ensure_enterprise(&caller, id).await?;
         let row = enterprises::delete(&self.pool, id, r.expected_version)
             .await
             .map_err(|e| e.into_status("deleting the enterprise"))?;
@@ -280,6 +303,8 @@ impl EnterpriseService for EnterpriseApi {
         }
         check_text(&mut v, "visit.notes", &visit.notes, 2_000, false);
         v.into_result()?;
+        self.ensure_enterprise(&caller, enterprise.expect("validated"))
+            .await?;
         let trim = |t: Option<String>| t.map(|s| s.trim().to_owned());
         let (visit, enterprise) = enterprises::record_visit(
             &self.pool,
@@ -311,8 +336,10 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::ListCensusVisitsRequest>,
     ) -> Result<Response<pb::ListCensusVisitsResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let enterprise = parse_id("enterprise_id", &r.enterprise_id)?;
+        self.ensure_enterprise(&caller, enterprise).await?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let rows = enterprises::list_visits(&self.pool, enterprise, after, size)
@@ -399,6 +426,10 @@ impl EnterpriseService for EnterpriseApi {
             check_date(&mut v, "raised_on", &r.raised_on)
         };
         v.into_result()?;
+        match enterprise {
+            Some(e) => self.ensure_enterprise(&caller, e).await?,
+            None => caller.ensure_community(None)?,
+        }
         let row = forums::raise(
             &self.pool,
             &caller.subject,
@@ -423,12 +454,22 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::ResolveEnterpriseIssueRequest>,
     ) -> Result<Response<pb::ResolveEnterpriseIssueResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let id = v.id("id", &r.id);
         check_text(&mut v, "resolution", &r.resolution, 2_000, true);
         let resolved_on = check_date(&mut v, "resolved_on", &r.resolved_on);
         v.into_result()?;
+        let issue = id.expect("validated");
+        let enterprise = enterprises::enterprise_of_issue(&self.pool, issue)
+            .await
+            .map_err(|e| internal("loading the issue", e))?
+            .ok_or_else(|| not_found("enterprise issue", issue))?;
+        match enterprise {
+            Some(e) => self.ensure_enterprise(&caller, e).await?,
+            None => caller.ensure_community(None)?,
+        }
         let row = forums::resolve(
             &self.pool,
             id.expect("validated"),

@@ -34,6 +34,47 @@ use crate::{
     workers::{self, ReportInRow, WorkerEdit},
 };
 
+/// PERMISSION_DENIED unless the caller may act for `worker` (themself, or staff of the worker's
+/// community); NOT_FOUND when there is no such worker.
+pub(crate) async fn ensure_for_worker(
+    pool: &PgPool,
+    caller: &Caller,
+    worker: Uuid,
+) -> Result<(), Status> {
+    if caller.has_role(WORKER) && caller.subject == worker.to_string() {
+        return Ok(());
+    }
+    let community = store::worker_community(pool, worker)
+        .await
+        .map_err(|e| internal("checking the caller's scope", e))?
+        .ok_or_else(|| not_found("worker", worker))?;
+    caller.ensure_for_worker(worker, community)
+}
+
+/// [`ensure_for_worker`] for staff acting on several workers at once (the first one out of scope
+/// is named); ids of no worker are left to the use case to refuse.
+pub(crate) async fn ensure_for_workers(
+    pool: &PgPool,
+    caller: &Caller,
+    workers: &[Uuid],
+) -> Result<(), Status> {
+    let Some(communities) = in_communities(caller) else {
+        return Ok(());
+    };
+    let outside = store::workers_outside(pool, workers, &communities)
+        .await
+        .map_err(|e| internal("checking the caller's scope", e))?;
+    match outside.first() {
+        None => Ok(()),
+        Some((w, community)) => caller.ensure_for_worker(w, *community),
+    }
+}
+
+/// The communities a list is limited to for this caller (None: the whole county).
+pub(crate) fn in_communities(caller: &Caller) -> Option<Vec<Uuid>> {
+    caller.visible().communities().map(<[Uuid]>::to_vec)
+}
+
 pub struct Api {
     pool: PgPool,
     vault: Vault,
@@ -95,6 +136,21 @@ impl Api {
     ) -> Result<pb::Worker, Status> {
         let mut v = self.worker_views(caller, vec![row], call).await?;
         Ok(v.remove(0))
+    }
+
+    /// PERMISSION_DENIED unless the grid's community is in the caller's scope (a new grid is
+    /// checked by the community it names).
+    async fn ensure_grid(&self, caller: &Caller, id: Uuid) -> Result<(), Status> {
+        if caller.is_county() {
+            return Ok(());
+        }
+        match store::grid(&self.pool, id)
+            .await
+            .map_err(|e| internal("checking the caller's scope", e))?
+        {
+            Some(g) => caller.ensure_community(g.community_id),
+            None => Ok(()),
+        }
     }
 
     /// The worker, if the caller may act on their record (themself, or staff of their community).
@@ -369,7 +425,7 @@ impl OrganizationService for Api {
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let filter = WorkerFilter {
-            in_communities: caller.visible().communities().map(<[Uuid]>::to_vec),
+            in_communities: in_communities(&caller),
             name: (!r.name.trim().is_empty()).then(|| r.name.trim().to_owned()),
             phone_hash: (!r.phone.is_empty()).then(|| self.vault.lookup_hash(&r.phone)),
             platform: (!r.platform.trim().is_empty()).then(|| r.platform.trim().to_owned()),
@@ -413,6 +469,10 @@ impl OrganizationService for Api {
             "must be at most 128 characters",
         );
         v.into_result()?;
+        if let Some(id) = id {
+            self.ensure_grid(&caller, id).await?;
+        }
+        caller.ensure_community(community_id)?;
         let row = registry::upsert_grid(
             &self.pool,
             &caller.subject,
@@ -437,8 +497,10 @@ impl OrganizationService for Api {
         &self,
         request: Request<pb::DeleteGridRequest>,
     ) -> Result<Response<pb::DeleteGridResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
+        self.ensure_grid(&caller, id).await?;
         let row = registry::delete_grid(&self.pool, id, r.expected_version)
             .await
             .map_err(|e| registry_status("deleting the grid", "grid.community_id", e))?;
@@ -808,9 +870,10 @@ impl OrganizationService for Api {
     #[tracing::instrument(name = "GetOrganizationStats", skip_all)]
     async fn get_organization_stats(
         &self,
-        _request: Request<pb::GetOrganizationStatsRequest>,
+        request: Request<pb::GetOrganizationStatsRequest>,
     ) -> Result<Response<pb::GetOrganizationStatsResponse>, Status> {
-        let s = stats::compute(&self.pool)
+        let caller = caller(&request)?;
+        let s = stats::compute(&self.pool, in_communities(&caller).as_deref())
             .await
             .map_err(|e| internal("computing the registry's figures", e))?;
         let n = |x: i64| i32::try_from(x).unwrap_or(i32::MAX);

@@ -2,7 +2,7 @@
 //! contact links.
 
 use kit::{
-    api::{Violations, internal, invalid, page_after, page_size, parse_id},
+    api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
     auth::caller,
     time::to_timestamp,
 };
@@ -14,7 +14,9 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{check_date, check_ids, check_text};
+use super::{
+    check_date, check_ids, check_text, ensure_for_worker, ensure_for_workers, in_communities,
+};
 use crate::{
     contacts,
     guides::{self, GuideChange, GuideRow},
@@ -235,7 +237,7 @@ impl PartyService for PartyApi {
         check_text(&mut v, "note", &r.note, 500, false);
         v.into_result()?;
         let (worker, organization) = (worker.expect("validated"), organization.expect("validated"));
-        caller.ensure_self(WORKER, worker)?;
+        ensure_for_worker(&self.pool, &caller, worker).await?;
         let row = joining::request(
             &self.pool,
             &caller.subject,
@@ -262,15 +264,15 @@ impl PartyService for PartyApi {
         let id = v.id("id", &r.id);
         check_text(&mut v, "reason", &r.reason, 500, !r.approve);
         v.into_result()?;
-        let row = joining::decide(
-            &self.pool,
-            &caller.subject,
-            id.expect("validated"),
-            r.approve,
-            r.reason.trim(),
-        )
-        .await
-        .map_err(|e| e.into_status("deciding the join request"))?;
+        let id = id.expect("validated");
+        let worker = joining::worker_of(&self.pool, id)
+            .await
+            .map_err(|e| internal("loading the join request", e))?
+            .ok_or_else(|| not_found("join request", id))?;
+        ensure_for_worker(&self.pool, &caller, worker).await?;
+        let row = joining::decide(&self.pool, &caller.subject, id, r.approve, r.reason.trim())
+            .await
+            .map_err(|e| e.into_status("deciding the join request"))?;
         Ok(Response::new(pb::DecideJoinRequestResponse {
             join_request: Some(join_request_to_pb(row)),
         }))
@@ -294,13 +296,26 @@ impl PartyService for PartyApi {
         );
         v.into_result()?;
         if let Some(w) = worker {
-            caller.ensure_self(WORKER, w)?;
+            ensure_for_worker(&self.pool, &caller, w).await?;
         }
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
-        let rows = joining::list(&self.pool, organization, worker, status, after, size)
-            .await
-            .map_err(|e| internal("listing join requests", e))?;
+        let scope = if worker.is_some() {
+            None
+        } else {
+            in_communities(&caller)
+        };
+        let rows = joining::list(
+            &self.pool,
+            organization,
+            worker,
+            status,
+            scope.as_deref(),
+            after,
+            size,
+        )
+        .await
+        .map_err(|e| internal("listing join requests", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
         Ok(Response::new(pb::ListJoinRequestsResponse {
             next_page_token: kit::api::next_page_token(&ids, size),
@@ -403,6 +418,7 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::LinkContactsRequest>,
     ) -> Result<Response<pb::LinkContactsResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let member = v.id("member_id", &r.member_id);
@@ -414,7 +430,11 @@ impl PartyService for PartyApi {
             );
         let workers = check_ids(&mut v, "worker_ids", &r.worker_ids);
         v.into_result()?;
-        let (count, version) = contacts::link(&self.pool, member.expect("validated"), &workers)
+        let member = member.expect("validated");
+        let mut everyone = workers.clone();
+        everyone.push(member);
+        ensure_for_workers(&self.pool, &caller, &everyone).await?;
+        let (count, version) = contacts::link(&self.pool, member, &workers)
             .await
             .map_err(|e| e.into_status("linking contacts"))?;
         Ok(Response::new(pb::LinkContactsResponse {
@@ -428,11 +448,14 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::UnlinkContactRequest>,
     ) -> Result<Response<pb::UnlinkContactResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let member = v.id("member_id", &r.member_id);
         let worker = v.id("worker_id", &r.worker_id);
         v.into_result()?;
+        // The member's community keeps the link: its staff may end it.
+        ensure_for_worker(&self.pool, &caller, member.expect("validated")).await?;
         let (count, version) = contacts::unlink(
             &self.pool,
             member.expect("validated"),
@@ -472,6 +495,8 @@ impl PartyService for PartyApi {
                     "a worker may see only their own contact links",
                 ));
             }
+        } else if let Some(m) = member.or(worker) {
+            ensure_for_worker(&self.pool, &caller, m).await?;
         }
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
@@ -506,11 +531,14 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::GetContactCoverageRequest>,
     ) -> Result<Response<pb::GetContactCoverageResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let community = v.optional_id("community_id", &r.community_id);
         v.check(r.load_limit >= 0, "load_limit", "must not be negative");
         v.into_result()?;
+        // County-wide figures are the county's; others ask for a community they serve.
+        caller.ensure_community(community)?;
         let limit = if r.load_limit == 0 {
             rules::DEFAULT_CONTACT_LOAD
         } else {

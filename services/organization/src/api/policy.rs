@@ -58,8 +58,9 @@ pub const POLICIES: &[Policy] = &[
             rule("RequestToJoin", SELF_OR_STAFF, Worker),
             rule("DecideJoinRequest", STAFF, Worker),
             rule("ListJoinRequests", SELF_OR_STAFF, Worker),
-            rule("UpsertGuide", STAFF, Community),
-            rule("DeleteGuide", STAFF, Community),
+            // Instructors and red commissioners serve the county's organizations.
+            rule("UpsertGuide", COUNTY, County),
+            rule("DeleteGuide", COUNTY, County),
             rule("ListGuides", ANYONE, Open),
             rule("LinkContacts", STAFF, Worker),
             rule("UnlinkContact", STAFF, Worker),
@@ -76,7 +77,8 @@ pub const POLICIES: &[Policy] = &[
             rule("ListEnterprises", FIELD_STAFF, Community),
             rule("RecordCensusVisit", FIELD_STAFF, Community),
             rule("ListCensusVisits", FIELD_STAFF, Community),
-            rule("RecordForum", STAFF, Community),
+            // Forums gather the county's enterprises; issues belong to their enterprise.
+            rule("RecordForum", COUNTY, County),
             rule("ListForums", ANYONE, Open),
             rule("RaiseEnterpriseIssue", STAFF, Community),
             rule("ResolveEnterpriseIssue", STAFF, Community),
