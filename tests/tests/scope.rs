@@ -591,3 +591,106 @@ async fn care_files_enterprises_and_figures_stay_within_the_clerks_communities()
     assert_eq!((county.hardship_files, community.hardship_files), (2, 1));
     assert_eq!((county.communities, community.communities), (2, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledgers_supermarkets_and_learning_sites_belong_to_their_community() {
+    use redsupply_proto::{
+        education::v1::{CreateLearningSiteRequest, GetEducationStatsRequest},
+        stations::v1::{GetBalanceRequest, RedeemRequest},
+    };
+    let app = TestApp::spawn().await;
+    let c1 = app.create_community("Yingchun").await;
+    let c2 = app.create_community("Qingyi").await;
+    let (w1, _) = app.register_worker_in(Some(c1), "Li Wei").await;
+    let (w2, _) = app.register_worker_in(Some(c2), "Wang Fang").await;
+    let clerk = app.scoped_token(roles::COMMUNITY_ADMIN, "clerk-1", &[c1], &[]);
+    let pool = app.db.pool().await;
+    redsupply_tests::eventually("stations to learn both workers' communities", || {
+        let pool = pool.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM stations.workers WHERE community_id IS NOT NULL",
+            )
+            .fetch_one(&pool)
+            .await
+            .ok()?;
+            (n == 2).then_some(())
+        }
+    })
+    .await;
+
+    let points = app.points().await;
+    let balance = |w: Uuid| {
+        let mut points = points.clone();
+        let clerk = clerk.clone();
+        async move {
+            points
+                .get_balance(with_bearer(
+                    GetBalanceRequest {
+                        worker_id: w.to_string(),
+                    },
+                    &clerk,
+                ))
+                .await
+        }
+    };
+    balance(w1).await.unwrap();
+    denied(balance(w2).await, "clerk reads a c2 ledger");
+    let redeem = |w: Uuid, community: Uuid| RedeemRequest {
+        request_id: Uuid::now_v7().to_string(),
+        worker_id: w.to_string(),
+        community_id: community.to_string(),
+        reward_id: Uuid::now_v7().to_string(),
+        quantity: 1,
+    };
+    denied(
+        points
+            .clone()
+            .redeem(with_bearer(redeem(w2, c1), &clerk))
+            .await,
+        "clerk spends a c2 worker's points",
+    );
+    denied(
+        points
+            .clone()
+            .redeem(with_bearer(redeem(w1, c2), &clerk))
+            .await,
+        "clerk hands goods over in c2's supermarket",
+    );
+    // In scope, the call reaches the supermarket (which knows no such reward).
+    let s = points
+        .clone()
+        .redeem(with_bearer(redeem(w1, c1), &clerk))
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::NotFound, "{s:?}");
+
+    let mut education = app.education().await;
+    let site = |community: Uuid| CreateLearningSiteRequest {
+        request_id: Uuid::now_v7().to_string(),
+        name: "Xiao Ge Xue Ba".into(),
+        community_id: community.to_string(),
+        address: "Community centre".into(),
+        capacity: 30,
+    };
+    education
+        .create_learning_site(with_bearer(site(c1), &clerk))
+        .await
+        .unwrap();
+    denied(
+        education
+            .create_learning_site(with_bearer(site(c2), &clerk))
+            .await,
+        "clerk opens a site in c2",
+    );
+    education
+        .create_learning_site(with_bearer(site(c2), &app.admin_token()))
+        .await
+        .unwrap();
+    let stats = education
+        .get_education_stats(with_bearer(GetEducationStatsRequest::default(), &clerk))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.learning_sites, 1, "{stats:?}");
+}

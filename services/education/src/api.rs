@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
-    auth::caller,
+    auth::{Caller, caller},
     time::{from_timestamp, to_timestamp},
 };
 use redsupply_proto::{
@@ -136,6 +136,18 @@ fn check_in_status(e: CheckInError) -> Status {
     }
 }
 
+impl Api {
+    /// PERMISSION_DENIED unless the session's site is in a community the caller serves;
+    /// NOT_FOUND when there is no such session.
+    async fn ensure_session(&self, caller: &Caller, session: Uuid) -> Result<(), Status> {
+        let community = store::session_community(&self.pool, session)
+            .await
+            .map_err(|e| internal("checking the caller's scope", e))?
+            .ok_or_else(|| not_found("session", session))?;
+        caller.ensure_community(community)
+    }
+}
+
 #[tonic::async_trait]
 impl EducationService for Api {
     #[tracing::instrument(name = "CreateLearningSite", skip_all)]
@@ -166,6 +178,7 @@ impl EducationService for Api {
             );
         let community_id = v.optional_id("community_id", &r.community_id);
         v.into_result()?;
+        caller.ensure_community(community_id)?;
         let row = sites::create_site(
             &self.pool,
             &caller.subject,
@@ -390,6 +403,12 @@ impl EducationService for Api {
         };
         v.check(r.capacity >= 0, "capacity", "must not be negative");
         v.into_result()?;
+        let site = ids[1].expect("checked");
+        let community = store::site_community(&self.pool, site)
+            .await
+            .map_err(|e| internal("checking the caller's scope", e))?
+            .ok_or_else(|| not_found("learning site", site))?;
+        caller.ensure_community(community)?;
         let row = sessions::schedule(
             &self.pool,
             &caller.subject,
@@ -457,11 +476,13 @@ impl EducationService for Api {
         &self,
         request: Request<pb::IssueCheckInCodesRequest>,
     ) -> Result<Response<pb::IssueCheckInCodesResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let session = parse_id("session_id", &r.session_id)?;
         if !(1..=MAX_CODES).contains(&r.count) {
             return Err(invalid("count", format!("must be within 1..{MAX_CODES}")));
         }
+        self.ensure_session(&caller, session).await?;
         let (codes, from, until) = sessions::issue_codes(&self.pool, session, r.count as usize)
             .await
             .map_err(check_in_status)?;
@@ -492,7 +513,12 @@ impl EducationService for Api {
         );
         v.into_result()?;
         let worker = worker.expect("checked");
-        caller.ensure_self(WORKER, worker)?;
+        if !(caller.has_role(WORKER) && caller.subject == worker.to_string()) {
+            // Staff check a worker in at a session of a site they serve.
+            caller.ensure_self(WORKER, worker)?;
+            self.ensure_session(&caller, session.expect("checked"))
+                .await?;
+        }
         let row = sessions::check_in(
             &self.pool,
             session.expect("checked"),
@@ -512,8 +538,10 @@ impl EducationService for Api {
         &self,
         request: Request<pb::ListAttendanceRequest>,
     ) -> Result<Response<pb::ListAttendanceResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let session = parse_id("session_id", &r.session_id)?;
+        self.ensure_session(&caller, session).await?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let rows = store::list_attendance(&self.pool, session, after, size)
@@ -535,9 +563,15 @@ impl EducationService for Api {
         let r = request.into_inner();
         let worker = parse_id("worker_id", &r.worker_id)?;
         caller.ensure_self(WORKER, worker)?;
+        // Their own record whole; for staff, the sessions at the sites they serve.
+        let scope = if caller.has_role(WORKER) && caller.subject == worker.to_string() {
+            None
+        } else {
+            caller.visible().communities().map(<[Uuid]>::to_vec)
+        };
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
-        let rows = store::learning_record(&self.pool, worker, after, size)
+        let rows = store::learning_record(&self.pool, worker, scope.as_deref(), after, size)
             .await
             .map_err(|e| internal("loading the learning record", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|(a, _)| a.id).collect();
@@ -558,14 +592,18 @@ impl EducationService for Api {
         &self,
         request: Request<pb::GetEducationStatsRequest>,
     ) -> Result<Response<pb::GetEducationStatsResponse>, Status> {
+        let caller = caller(&request)?;
+        let scope = caller.visible().communities().map(<[Uuid]>::to_vec);
         let r = request.into_inner();
         let from = r.from.as_ref().and_then(from_timestamp);
         let until = r.until.as_ref().and_then(from_timestamp);
         let fail = |e| internal("computing education statistics", e);
-        let rows = store::sessions_between(&self.pool, from, until)
+        let rows = store::sessions_between(&self.pool, scope.as_deref(), from, until)
             .await
             .map_err(fail)?;
-        let (sites, lecturers) = store::counts(&self.pool).await.map_err(fail)?;
+        let (sites, lecturers) = store::counts(&self.pool, scope.as_deref())
+            .await
+            .map_err(fail)?;
         let mut by_theme: BTreeMap<i16, (i32, i32)> = BTreeMap::new();
         let mut by_format: BTreeMap<i16, (i32, i32)> = BTreeMap::new();
         let (mut attendances, mut seats, mut legal) = (0i32, 0i32, 0i32);

@@ -508,19 +508,26 @@ pub async fn list_attendance(
 }
 
 /// A worker's attendances with their sessions, oldest first.
+/// A worker's attendances, limited to sessions at sites of `in_communities` (None: all).
 pub async fn learning_record(
     pool: &PgPool,
     worker: Uuid,
+    in_communities: Option<&[Uuid]>,
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<(AttendanceRow, SessionRow)>, sqlx::Error> {
     let attendances: Vec<AttendanceRow> = sqlx::query_as(
         "SELECT id, session_id, worker_id, checked_in_at FROM attendances
-         WHERE worker_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3",
+         WHERE worker_id = $1 AND ($2::uuid IS NULL OR id > $2)
+           AND ($4::uuid[] IS NULL OR session_id IN (
+                SELECT s.id FROM sessions s JOIN learning_sites l ON l.id = s.site_id
+                WHERE l.community_id = ANY($4)))
+         ORDER BY id LIMIT $3",
     )
     .bind(worker)
     .bind(after)
     .bind(limit)
+    .bind(in_communities)
     .fetch_all(pool)
     .await?;
     let ids: Vec<Uuid> = attendances.iter().map(|a| a.session_id).collect();
@@ -539,24 +546,62 @@ pub async fn learning_record(
 }
 
 /// Sessions starting in [from, until) with their attendance, for statistics.
+/// Sessions starting in [from, until) at sites of `in_communities` (None: all).
 pub async fn sessions_between(
     pool: &PgPool,
+    in_communities: Option<&[Uuid]>,
     from: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         session_select!(),
         "WHERE ($1::timestamptz IS NULL OR s.starts_at >= $1)
-           AND ($2::timestamptz IS NULL OR s.starts_at < $2)"
+           AND ($2::timestamptz IS NULL OR s.starts_at < $2)
+           AND ($3::uuid[] IS NULL OR s.site_id IN (
+                SELECT id FROM learning_sites WHERE community_id = ANY($3)))"
     ))
     .bind(from)
     .bind(until)
+    .bind(in_communities)
     .fetch_all(pool)
     .await
 }
 
-pub async fn counts(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
-    sqlx::query_as("SELECT (SELECT count(*) FROM learning_sites), (SELECT count(*) FROM lecturers)")
-        .fetch_one(pool)
+/// Learning sites of `in_communities` (None: all) and the county's lecturers.
+pub async fn counts(
+    pool: &PgPool,
+    in_communities: Option<&[Uuid]>,
+) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM learning_sites
+                  WHERE $1::uuid[] IS NULL OR community_id = ANY($1)),
+                (SELECT count(*) FROM lecturers)",
+    )
+    .bind(in_communities)
+    .fetch_one(pool)
+    .await
+}
+
+/// The community of the site a session is held at: `None` when there is no such session.
+pub async fn session_community(
+    pool: &PgPool,
+    session: Uuid,
+) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT l.community_id FROM sessions s JOIN learning_sites l ON l.id = s.site_id WHERE s.id = $1",
+    )
+    .bind(session)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The community of a learning site: `None` when there is no such site.
+pub async fn site_community(
+    pool: &PgPool,
+    site: Uuid,
+) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT community_id FROM learning_sites WHERE id = $1")
+        .bind(site)
+        .fetch_optional(pool)
         .await
 }

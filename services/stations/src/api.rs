@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
-    auth::caller,
+    auth::{Caller, caller},
     bus::{NewEvent, enqueue},
     time::{from_timestamp, to_timestamp},
 };
@@ -121,6 +121,29 @@ impl Api {
     }
 
     /// This replica sees its own change at once; others on NOTIFY.
+    /// PERMISSION_DENIED unless the caller may act for `worker`: themself, or staff of the
+    /// worker's community (as the registry's events told stations).
+    async fn ensure_for_worker(&self, caller: &Caller, worker: Uuid) -> Result<(), Status> {
+        if caller.is_county() || (caller.has_role(WORKER) && caller.subject == worker.to_string()) {
+            return Ok(());
+        }
+        let community = store::worker_community(&self.pool, worker)
+            .await
+            .map_err(fail("checking the caller's scope"))?
+            .flatten();
+        caller.ensure_for_worker(worker, community)
+    }
+
+    /// PERMISSION_DENIED unless the station's community is in the caller's scope; NOT_FOUND when
+    /// there is no such station.
+    async fn ensure_station(&self, caller: &Caller, station: Uuid) -> Result<(), Status> {
+        let community = store::station_community(&self.pool, station)
+            .await
+            .map_err(fail("checking the caller's scope"))?
+            .ok_or_else(|| not_found("station", station))?;
+        caller.ensure_community(community)
+    }
+
     async fn refresh(&self) {
         if let Err(e) = self.stations.reload(&self.pool).await {
             tracing::warn!(error = %e, "station index reload failed");
@@ -296,6 +319,10 @@ impl StationsService for Api {
             );
         }
         v.into_result()?;
+        if let Some(id) = id {
+            self.ensure_station(&caller, id).await?;
+        }
+        caller.ensure_community(community)?;
         let station = NewStation {
             name,
             tier: tier as i16,
@@ -395,6 +422,11 @@ impl StationsService for Api {
                 "workers report amenities broken; staff mark repairs",
             ));
         }
+        if status != AmenityStatus::Broken {
+            // Repairs and closures are marked by the staff of the station's community.
+            self.ensure_station(&caller, station.expect("checked"))
+                .await?;
+        }
         let (station, amenity) = (station.expect("checked"), amenity.expect("checked"));
         let f = fail("reporting the amenity");
         let mut tx = self.pool.begin().await.map_err(&f)?;
@@ -451,7 +483,7 @@ impl StationsService for Api {
         }
         v.into_result()?;
         let (station, worker) = (station.expect("checked"), worker.expect("checked"));
-        caller.ensure_self(WORKER, worker)?;
+        self.ensure_for_worker(&caller, worker).await?;
         let mut conn = self
             .pool
             .acquire()
@@ -487,8 +519,10 @@ impl StationsService for Api {
         &self,
         request: Request<pb::GetStationUsageRequest>,
     ) -> Result<Response<pb::GetStationUsageResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let station = parse_id("station_id", &r.station_id)?;
+        self.ensure_station(&caller, station).await?;
         let from = r.from.as_ref().and_then(from_timestamp);
         let until = r.until.as_ref().and_then(from_timestamp);
         let u = store::usage(
@@ -676,7 +710,7 @@ impl PointsService for Api {
     ) -> Result<Response<pb::GetBalanceResponse>, Status> {
         let caller = caller(&request)?;
         let worker = parse_id("worker_id", &request.get_ref().worker_id)?;
-        caller.ensure_self(WORKER, worker)?;
+        self.ensure_for_worker(&caller, worker).await?;
         let points = store::balance(&self.pool, worker)
             .await
             .map_err(fail("loading the balance"))?;
@@ -696,7 +730,7 @@ impl PointsService for Api {
         let caller = caller(&request)?;
         let r = request.into_inner();
         let worker = parse_id("worker_id", &r.worker_id)?;
-        caller.ensure_self(WORKER, worker)?;
+        self.ensure_for_worker(&caller, worker).await?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let rows = store::entries(&self.pool, worker, after, size)
@@ -817,6 +851,7 @@ impl PointsService for Api {
             ids[1].expect("checked"),
             ids[2].expect("checked"),
         );
+        caller.ensure_community(Some(community))?;
         let f = fail("supplying stock");
         let mut tx = self.pool.begin().await.map_err(&f)?;
         store::station(&mut tx, station)
@@ -868,7 +903,11 @@ impl PointsService for Api {
         );
         v.into_result()?;
         let worker = ids[0].expect("checked");
-        caller.ensure_self(WORKER, worker)?;
+        self.ensure_for_worker(&caller, worker).await?;
+        if !(caller.has_role(WORKER) && caller.subject == worker.to_string()) {
+            // The clerk hands goods over in a supermarket of their own community.
+            caller.ensure_community(ids[1])?;
+        }
         let (row, balance) = supermarket::redeem(
             &self.pool,
             &Redeem {

@@ -179,6 +179,28 @@ pub async fn save_station(
     Ok(Upserted::Done(row, false))
 }
 
+/// A worker's community as the registry last told us: `None` when no registration has arrived.
+pub async fn worker_community(
+    pool: &PgPool,
+    id: Uuid,
+) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT community_id FROM workers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// A station's community: `None` when there is no such station.
+pub async fn station_community(
+    pool: &PgPool,
+    id: Uuid,
+) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT community_id FROM stations WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
 pub async fn station(conn: &mut PgConnection, id: Uuid) -> Result<Option<StationRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         "SELECT ",
