@@ -110,6 +110,7 @@ impl TestApp {
     pub async fn spawn_on(db: TestDb, tweak: impl FnOnce(&mut AppSettings)) -> Self {
         let nats = Nats::start().await;
         let mut settings = AppSettings::load(None).expect("default settings");
+        settings.common.development = true;
         settings.common.database.url = kit::settings::Secret::new(db.url.clone());
         settings.common.database.max_connections = 8;
         settings.common.database.acquire_timeout_ms = 15_000;

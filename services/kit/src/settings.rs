@@ -10,6 +10,10 @@ use serde::{Deserialize, de::DeserializeOwned};
 /// Settings every service shares. A binary embeds them with `#[serde(flatten)]` next to its own.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CommonSettings {
+    /// A development stack: the keys shipped in the defaults are accepted (else the services
+    /// refuse to start with them).
+    #[serde(default)]
+    pub development: bool,
     pub database: DatabaseSettings,
     pub nats: NatsSettings,
     pub auth: AuthSettings,

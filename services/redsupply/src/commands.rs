@@ -26,9 +26,10 @@ pub async fn serve(settings: AppSettings, services: &[ServiceName]) -> anyhow::R
         kit::telemetry::init(&settings.common.telemetry, &format!("redsupply-{label}"))?;
     kit::telemetry::install_metrics(&settings.common.admin)
         .context("starting the metrics listener (admin.listen)")?;
-    if settings.uses_dev_key() {
+    if !settings.development_keys_in_use().is_empty() && settings.common.development {
         tracing::warn!(
-            "auth.hs256_key is the built-in development key: set REDSUPPLY__AUTH__HS256_KEY before real use"
+            keys = ?settings.development_keys_in_use(),
+            "development = true: running with the development keys shipped in the defaults"
         );
     }
     let shutdown = kit::shutdown::on_signals();
@@ -58,6 +59,7 @@ pub async fn migrate(settings: AppSettings) -> anyhow::Result<()> {
 }
 
 pub async fn seed(settings: AppSettings, print_demo_worker: bool) -> anyhow::Result<()> {
+    settings.check_keys().map_err(anyhow::Error::msg)?;
     let seeded = seed::demo_county(&settings).await?;
     if print_demo_worker {
         println!("{}", seeded.workers.first().context("no demo worker")?);

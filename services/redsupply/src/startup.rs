@@ -56,6 +56,7 @@ pub async fn start(
     names: &[ServiceName],
     rt: &Runtime,
 ) -> Result<Vec<Running>, StartError> {
+    settings.check_keys().map_err(StartError::Invalid)?;
     let mut running = Vec::new();
     for name in ServiceName::expand(names) {
         let r = match name {

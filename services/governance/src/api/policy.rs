@@ -4,7 +4,7 @@
 //! county queue and everything else.
 
 use kit::auth::{
-    Reach::{Grid, Worker},
+    Reach::{County, Grid, Worker},
     policy::Policy,
     rule,
 };
@@ -29,6 +29,7 @@ const CASE_VIEWERS: &[&str] = &[
 ];
 /// Case lists and histories: staff and grid platforms.
 const CASE_READERS: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_SYSTEM];
+const SELF_OR_COUNTY: &[&str] = &[WORKER, COUNTY_ADMIN];
 const WATCHERS: &[&str] = &[GRID_SYSTEM, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 
 pub const POLICIES: &[Policy] = &[
@@ -63,11 +64,13 @@ pub const POLICIES: &[Policy] = &[
     Policy {
         service: volunteer_service_server::SERVICE_NAME,
         rules: &[
-            rule("JoinVolunteerTeam", REPORTERS, Worker),
-            rule("StartVolunteerService", REPORTERS, Worker),
-            rule("EndVolunteerService", REPORTERS, Worker),
-            rule("AppointVolunteerRole", STAFF, Worker),
-            rule("ListVolunteers", STAFF, Worker),
+            // The "Hu Wan Jia" team is the county's: a worker acts for themself, county staff for
+            // anyone (governance holds no worker-to-community map to scope other staff by).
+            rule("JoinVolunteerTeam", SELF_OR_COUNTY, Worker),
+            rule("StartVolunteerService", SELF_OR_COUNTY, Worker),
+            rule("EndVolunteerService", SELF_OR_COUNTY, Worker),
+            rule("AppointVolunteerRole", &[COUNTY_ADMIN], County),
+            rule("ListVolunteers", &[COUNTY_ADMIN], County),
         ],
     },
 ];
