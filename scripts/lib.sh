@@ -338,14 +338,59 @@ nats_answers() {
 
 # REDSUPPLY_NATS_STORE: the JetStream store directory (default .data/nats); scripts/bench keeps
 # its own so that it can start from an empty one.
+# The NATS users of deploy/nats/redsupply-auth.conf and their passwords: generated once per data
+# folder (mode 600) and exported as REDSUPPLY_NATS_PASSWORD_<USER>, which nats-server reads.
+NATS_AUTH_CONF="$REPO_ROOT/deploy/nats/redsupply-auth.conf"
+NATS_USERS=(organization education stations governance operator)
+load_nats_passwords() {
+  local file="$DATA_DIR/nats-passwords" u
+  if [[ ! -s $file ]]; then
+    mkdir -p "$DATA_DIR"
+    (
+      umask 077
+      for u in "${NATS_USERS[@]}"; do
+        printf 'REDSUPPLY_NATS_PASSWORD_%s=%s\n' "${u^^}" "$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+      done >"$file"
+    )
+  fi
+  set -a
+  # shellcheck source=/dev/null
+  source "$file"
+  set +a
+}
+
+# The password of one NATS user (after load_nats_passwords).
+nats_password() {
+  local var="REDSUPPLY_NATS_PASSWORD_${1^^}"
+  printf '%s' "${!var}"
+}
+
+# The shipped authorization is valid for the installed nats-server.
+check_nats_config() {
+  export_nats_server_bin
+  load_nats_passwords
+  "$NATS_SERVER_BIN" -c "$NATS_AUTH_CONF" -t >/dev/null || die "nats-server refuses $NATS_AUTH_CONF"
+}
+
+# A server that asks clients to authenticate (INFO says auth_required).
+nats_requires_auth() {
+  local host port info
+  read -r host port <<<"$(nats_host_port "$1")"
+  # shellcheck disable=SC2016 # $1/$2 expand in the inner shell
+  info=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2" && head -n1 <&3' _ "$host" "$port" 2>/dev/null) ||
+    return 1
+  [[ $info == *'"auth_required":true'* ]]
+}
+
 start_private_nats() {
   local store=${REDSUPPLY_NATS_STORE:-$DATA_DIR/nats}
   export_nats_server_bin
+  load_nats_passwords
   mkdir -p "$store"
-  log "starting private nats-server on 127.0.0.1:$PRIVATE_NATS_PORT (log: $DATA_DIR/nats.log)"
+  log "starting private nats-server on 127.0.0.1:$PRIVATE_NATS_PORT with $(basename "$NATS_AUTH_CONF") (log: $DATA_DIR/nats.log)"
   # setsid+nohup: keep running after this script (and its terminal) exit.
   # stdout/stderr catch errors raised before the -l log file is opened.
-  setsid nohup "$NATS_SERVER_BIN" -a 127.0.0.1 -p "$PRIVATE_NATS_PORT" -js \
+  setsid nohup "$NATS_SERVER_BIN" -c "$NATS_AUTH_CONF" -a 127.0.0.1 -p "$PRIVATE_NATS_PORT" -js \
     -sd "$store" -l "$DATA_DIR/nats.log" -P "$DATA_DIR/nats.pid" \
     </dev/null >"$DATA_DIR/nats.out" 2>&1 &
   local pid=$! i
@@ -369,20 +414,28 @@ stop_private_nats() {
   rm -f "$DATA_DIR/nats.pid"
 }
 
+# The NATS the stack uses, always with authorization on: the server REDSUPPLY_NATS_URL names (its
+# operator gives the services their credentials), else a private nats-server running
+# deploy/nats/redsupply-auth.conf (the machine's anonymous NATS on 4222 is not used).
 ensure_nats() {
-  local url=${REDSUPPLY_NATS_URL:-nats://127.0.0.1:4222}
   export_nats_server_bin
-  if nats_answers "$url"; then
-    log "NATS: using $(mask_url "$url")"
-  elif nats_answers "$PRIVATE_NATS_URL" 2>/dev/null; then
-    url=$PRIVATE_NATS_URL
-    log "NATS: reusing private nats-server at $url"
-  else
-    log "NATS: nothing usable at $(mask_url "$url"); using a private nats-server"
-    start_private_nats
-    url=$PRIVATE_NATS_URL
+  load_nats_passwords
+  if [[ -n ${REDSUPPLY_NATS_URL:-} ]]; then
+    nats_answers "$REDSUPPLY_NATS_URL" || die "NATS at $(mask_url "$REDSUPPLY_NATS_URL") does not answer"
+    log "NATS: using $(mask_url "$REDSUPPLY_NATS_URL")"
+    return 0
   fi
-  export REDSUPPLY_NATS_URL="$url"
+  if nats_answers "$PRIVATE_NATS_URL" 2>/dev/null; then
+    if nats_requires_auth "$PRIVATE_NATS_URL"; then
+      log "NATS: reusing private nats-server at $PRIVATE_NATS_URL"
+      export REDSUPPLY_NATS_URL="$PRIVATE_NATS_URL"
+      return 0
+    fi
+    log "NATS: the private nats-server runs without authorization; restarting it"
+    stop_private_nats
+  fi
+  start_private_nats
+  export REDSUPPLY_NATS_URL="$PRIVATE_NATS_URL"
 }
 
 # buf (protobuf lint and breaking-change checks) from the npm registry; it runs offline.

@@ -115,6 +115,9 @@ impl TestApp {
         settings.common.database.max_connections = 8;
         settings.common.database.acquire_timeout_ms = 15_000;
         settings.common.nats.url = nats.url();
+        // The harness itself (publishing test events, reading streams) is the operator; each
+        // service connects with its own credentials (start_service).
+        settings.common.nats = Nats::as_user(&settings.common.nats, "operator");
         settings.common.nats.ack_wait_ms = 2_000;
         settings.common.nats.backoff_ms = vec![100, 200, 500];
         settings.common.nats.relay_poll_ms = 100;
@@ -151,10 +154,7 @@ impl TestApp {
     /// Starts (or restarts) one service; it gets a new port.
     pub async fn start_service(&mut self, name: ServiceName) {
         let stop = self.rt.shutdown.child_token();
-        let rt = Runtime {
-            shutdown: stop.clone(),
-            ..self.rt.clone()
-        };
+        let rt = self.service_runtime(name, stop.clone()).await;
         let mut running = redsupply::start(&self.settings, &[name], &rt)
             .await
             .expect("service starts");
@@ -171,10 +171,7 @@ impl TestApp {
     /// second replica would run; returns its address.
     pub async fn start_replica(&mut self, name: ServiceName) -> SocketAddr {
         let stop = self.rt.shutdown.child_token();
-        let rt = Runtime {
-            shutdown: stop.clone(),
-            ..self.rt.clone()
-        };
+        let rt = self.service_runtime(name, stop.clone()).await;
         let running = redsupply::start(&self.settings, &[name], &rt)
             .await
             .expect("replica starts")
@@ -189,6 +186,18 @@ impl TestApp {
             },
         ));
         addr
+    }
+
+    /// The runtime of one service: the harness's, with the service's own NATS connection (its own
+    /// user, as in production) and shutdown switch.
+    async fn service_runtime(&self, name: ServiceName, stop: Shutdown) -> Runtime {
+        let nats = Nats::as_user(&self.settings.common.nats, name.schema());
+        let bus = kit::bus::Bus::connect(&nats).await.expect("service bus");
+        Runtime {
+            shutdown: stop,
+            bus,
+            ..self.rt.clone()
+        }
     }
 
     /// Stops one service gracefully and waits until it has.
@@ -535,10 +544,23 @@ impl TestApp {
     /// Publishes an integration event as its producer's relay would (for consumers whose producer
     /// belongs to another part of the system).
     pub async fn publish_event(&self, subject: &str, message: &impl prost::Message) -> Uuid {
+        let producer = subject.split('.').nth(1).unwrap_or_default();
+        self.publish_event_as(subject, &format!("redsupply/{producer}"), message)
+            .await
+    }
+
+    /// Like [`publish_event`](Self::publish_event), claiming to come from `source` (`ce-source`).
+    pub async fn publish_event_as(
+        &self,
+        subject: &str,
+        source: &str,
+        message: &impl prost::Message,
+    ) -> Uuid {
         let id = Uuid::now_v7();
         let mut h = async_nats::HeaderMap::new();
         h.insert(kit::bus::headers::ID, id.to_string().as_str());
         h.insert(kit::bus::headers::MSG_ID, id.to_string().as_str());
+        h.insert(kit::bus::headers::SOURCE, source);
         self.rt
             .bus
             .jetstream

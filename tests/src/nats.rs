@@ -1,5 +1,6 @@
 //! A private `nats-server` with JetStream for one test: its own port and store directory, which a
-//! test may stop and start again to play an outage.
+//! test may stop and start again to play an outage. It runs with the authorization the product
+//! ships (`deploy/nats/redsupply-auth.conf`): one user per service, `operator` for the harness.
 
 use std::{
     net::TcpListener,
@@ -37,7 +38,32 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// The users of `deploy/nats/redsupply-auth.conf`.
+pub const USERS: [&str; 5] = [
+    "organization",
+    "education",
+    "stations",
+    "governance",
+    "operator",
+];
+
+/// The authorization every server of the product runs with.
+const AUTHORIZATION: &str = include_str!("../../deploy/nats/redsupply-auth.conf");
+
 impl Nats {
+    /// The password of `user` on a test server.
+    pub fn password(user: &str) -> String {
+        format!("test-password-of-{user}")
+    }
+
+    /// NATS settings of `base` that connect as `user`.
+    pub fn as_user(base: &kit::settings::NatsSettings, user: &str) -> kit::settings::NatsSettings {
+        let mut s = base.clone();
+        s.user = user.to_owned();
+        s.password = kit::settings::Secret::new(Self::password(user));
+        s
+    }
+
     pub async fn start() -> Self {
         let mut n = Self {
             port: free_port(),
@@ -55,7 +81,18 @@ impl Nats {
     /// Starts the server again on the same port and store.
     pub async fn resume(&mut self) {
         assert!(self.child.is_none(), "nats-server is already running");
-        let child = Command::new(binary())
+        let config = self.store.path().join("redsupply-auth.conf");
+        std::fs::write(&config, AUTHORIZATION).expect("write the NATS authorization");
+        let mut command = Command::new(binary());
+        for user in USERS {
+            command.env(
+                format!("REDSUPPLY_NATS_PASSWORD_{}", user.to_ascii_uppercase()),
+                Self::password(user),
+            );
+        }
+        let child = command
+            .arg("-c")
+            .arg(&config)
             .args([
                 "-a",
                 "127.0.0.1",

@@ -21,6 +21,8 @@ async fn publish_raw(app: &TestApp, subject: &str, payload: Vec<u8>) -> Uuid {
     let mut h = async_nats::HeaderMap::new();
     h.insert(headers::ID, id.to_string().as_str());
     h.insert(headers::MSG_ID, id.to_string().as_str());
+    let producer = subject.split('.').nth(1).unwrap_or_default();
+    h.insert(headers::SOURCE, format!("redsupply/{producer}").as_str());
     app.rt
         .bus
         .jetstream

@@ -51,6 +51,12 @@ impl DatabaseSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct NatsSettings {
     pub url: String,
+    /// The NATS user this process connects as (empty: anonymous, which a server configured with
+    /// `deploy/nats/redsupply-auth.conf` refuses): each service its own name, tools `operator`.
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub password: Secret,
     /// JetStream drops a re-published event with the same id within this window.
     #[serde(default = "defaults::duplicate_window_secs")]
     pub duplicate_window_secs: u64,

@@ -171,6 +171,33 @@ struct Prepared {
     event: Event,
     span: tracing::Span,
     has_id: bool,
+    /// Why the event cannot be trusted (it claims a sender its subject does not prove).
+    untrusted: Option<String>,
+}
+
+/// Why an event on `producer`'s stream cannot be trusted: the server lets only `producer` publish
+/// `redsupply.<producer>.>`, so the subject names the sender, and the event's `ce-source` must say
+/// the same (a mismatch is a forgery or a bug: parked, never applied).
+fn sender_mismatch(producer: &str, event: &Event) -> Option<String> {
+    let expected = format!("redsupply/{producer}");
+    if !event
+        .subject
+        .strip_prefix("redsupply.")
+        .and_then(|rest| rest.strip_prefix(producer))
+        .is_some_and(|rest| rest.starts_with('.'))
+    {
+        return Some(format!(
+            "subject {} does not belong to {producer}'s stream",
+            event.subject
+        ));
+    }
+    match event.headers.get(headers::SOURCE) {
+        Some(source) if *source == expected => None,
+        Some(source) => Some(format!(
+            "ce-source {source:?} does not match the subject's service (expected {expected:?})"
+        )),
+        None => Some(format!("no ce-source header (expected {expected:?})")),
+    }
 }
 
 impl<H: Handler> Runner<H> {
@@ -341,11 +368,13 @@ impl<H: Handler> Runner<H> {
             delivered,
         );
         telemetry::set_parent_from(&span, &event.headers);
+        let untrusted = sender_mismatch(self.spec.producer, &event);
         Prepared {
             msg,
             event,
             span,
             has_id: id.is_some(),
+            untrusted,
         }
     }
 
@@ -356,9 +385,18 @@ impl<H: Handler> Runner<H> {
         &self,
         msgs: Vec<async_nats::jetstream::Message>,
     ) -> Result<(), Crashed> {
-        let (ignored, items): (Vec<Prepared>, Vec<Prepared>) = msgs
+        let (untrusted, prepared): (Vec<Prepared>, Vec<Prepared>) = msgs
             .into_iter()
             .map(|m| self.prepare(m))
+            .partition(|i| i.untrusted.is_some());
+        for mut item in untrusted {
+            let reason = item.untrusted.take().unwrap_or_default();
+            tracing::warn!(consumer = self.spec.durable, subject = %item.event.subject, %reason, "untrusted event");
+            self.finish(item, Err(HandlerError::permanent(reason)))
+                .await?;
+        }
+        let (ignored, items): (Vec<Prepared>, Vec<Prepared>) = prepared
+            .into_iter()
             .partition(|i| i.has_id && self.handler.ignores(&i.event));
         for item in ignored {
             self.finish(item, Ok(Outcome::Ignored)).await?;
@@ -581,5 +619,42 @@ async fn ack(msg: &async_nats::jetstream::Message, kind: AckKind) {
     if let Err(e) = msg.ack_with(kind).await {
         // The event comes back after ack_wait; the inbox makes the second pass harmless.
         tracing::warn!(error = %e, "acknowledgement failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(subject: &str, source: Option<&str>) -> Event {
+        Event {
+            id: Uuid::now_v7(),
+            subject: subject.into(),
+            headers: source
+                .map(|s| (headers::SOURCE.to_owned(), s.to_owned()))
+                .into_iter()
+                .collect(),
+            payload: Default::default(),
+            delivered: 1,
+        }
+    }
+
+    #[test]
+    fn an_event_must_come_from_the_service_its_subject_names() {
+        let ok = event(
+            "redsupply.governance.tip.submitted",
+            Some("redsupply/governance"),
+        );
+        assert_eq!(sender_mismatch("governance", &ok), None);
+        let forged = event(
+            "redsupply.governance.tip.submitted",
+            Some("redsupply/stations"),
+        );
+        let why = sender_mismatch("governance", &forged).unwrap();
+        assert!(why.contains("redsupply/stations"), "{why}");
+        assert!(sender_mismatch("governance", &event("redsupply.governance.x", None)).is_some());
+        // A subject of another stream, or one that only starts like it.
+        let other = event("redsupply.governancex.tip", Some("redsupply/governance"));
+        assert!(sender_mismatch("governance", &other).is_some());
     }
 }

@@ -62,7 +62,12 @@ impl Bus {
     /// Returns at once; the client connects (and reconnects) in the background, so a service starts
     /// and takes tips while NATS is away.
     pub async fn connect(settings: &NatsSettings) -> Result<Self, BusError> {
-        let client = async_nats::ConnectOptions::new()
+        let mut options = async_nats::ConnectOptions::new();
+        if !settings.user.is_empty() {
+            options = options
+                .user_and_password(settings.user.clone(), settings.password.expose().to_owned());
+        }
+        let client = options
             .retry_on_initial_connect()
             .max_reconnects(None)
             .connection_timeout(Duration::from_secs(2))
