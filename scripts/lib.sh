@@ -152,6 +152,8 @@ ensure_runtime_packages() {
 
 ensure_packages() {
   ensure_runtime_packages
+  # Tests generate RSA keys (JWKS) and certificates (mTLS) with it.
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
 
   command -v cargo >/dev/null 2>&1 || die "cargo not found; install Rust via rustup"
   # fmt and clippy are rustup components that minimal toolchains may lack.

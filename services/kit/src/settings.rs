@@ -130,6 +130,14 @@ pub struct AuthSettings {
     /// tokens issued in the future or not valid yet (`nbf`).
     #[serde(default = "defaults::max_token_lifetime_secs")]
     pub max_token_lifetime_secs: u64,
+    /// RS256 keys from the identity provider's JWKS endpoint (`http(s)://…`), instead of one PEM:
+    /// fetched on first use, refreshed every `jwks_refresh_secs`, and at once (at most every
+    /// 10 s) when a token names a key id not yet known, so a provider's key rotation needs no
+    /// restart. While the endpoint is away the last keys stay in use.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    #[serde(default = "defaults::jwks_refresh_secs")]
+    pub jwks_refresh_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -272,6 +280,9 @@ mod defaults {
     }
     pub fn max_token_lifetime_secs() -> u64 {
         86_400
+    }
+    pub fn jwks_refresh_secs() -> u64 {
+        300
     }
     pub fn log_format() -> String {
         "text".into()

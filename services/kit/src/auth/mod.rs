@@ -4,6 +4,7 @@
 //! [`policy`] table's business; how far a caller reaches is its [`Scope`] ([`caller`]).
 
 mod caller;
+pub mod jwks;
 pub mod policy;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -73,10 +74,20 @@ pub enum AuthError {
     Key(#[source] jsonwebtoken::errors::Error),
     #[error("signing failed: {0}")]
     Sign(#[source] jsonwebtoken::errors::Error),
+    #[error("{0}")]
+    Jwks(#[from] jwks::JwksError),
+}
+
+/// Where the keys that verify tokens come from.
+enum Keys {
+    /// HS256 keys or one RS256 PEM, from settings.
+    Fixed(Vec<DecodingKey>),
+    /// The identity provider's JWKS endpoint.
+    Jwks(jwks::Jwks),
 }
 
 pub struct Authenticator {
-    keys: Vec<DecodingKey>,
+    keys: Keys,
     validation: Validation,
     signing: Option<EncodingKey>,
     algorithm: Algorithm,
@@ -98,16 +109,26 @@ impl Authenticator {
                     .map(|k| DecodingKey::from_secret(k.expose().as_bytes()))
                     .collect();
                 let signing = EncodingKey::from_secret(s.hs256_key.expose().as_bytes());
-                (Algorithm::HS256, keys, Some(signing))
+                (Algorithm::HS256, Keys::Fixed(keys), Some(signing))
             }
-            "RS256" => {
-                let pem = s
-                    .rs256_public_key_pem
-                    .as_deref()
-                    .ok_or(AuthError::MissingPublicKey)?;
-                let key = DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(AuthError::Key)?;
-                (Algorithm::RS256, vec![key], None)
-            }
+            "RS256" => match s.jwks_url.as_deref().filter(|u| !u.is_empty()) {
+                Some(url) => {
+                    let refresh = std::time::Duration::from_secs(s.jwks_refresh_secs.max(10));
+                    (
+                        Algorithm::RS256,
+                        Keys::Jwks(jwks::Jwks::new(url, refresh)?),
+                        None,
+                    )
+                }
+                None => {
+                    let pem = s
+                        .rs256_public_key_pem
+                        .as_deref()
+                        .ok_or(AuthError::MissingPublicKey)?;
+                    let key = DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(AuthError::Key)?;
+                    (Algorithm::RS256, Keys::Fixed(vec![key]), None)
+                }
+            },
             other => return Err(AuthError::Algorithm(other.to_owned())),
         };
         let mut validation = Validation::new(algorithm);
@@ -126,10 +147,49 @@ impl Authenticator {
         })
     }
 
-    /// Verifies a compact JWT against each accepted key.
+    /// Verifies a compact JWT against the keys from settings (HS256, or one RS256 PEM). With a
+    /// JWKS endpoint use [`authenticate`](Self::authenticate).
     pub fn verify(&self, token: &str) -> Result<Caller, Status> {
+        match &self.keys {
+            Keys::Fixed(keys) => self.check(keys.iter(), token),
+            Keys::Jwks(_) => Err(Status::internal(
+                "tokens are verified with the JWKS: call authenticate",
+            )),
+        }
+    }
+
+    /// Verifies a compact JWT, fetching the identity provider's keys when they come from a JWKS
+    /// endpoint (UNAVAILABLE while no key could ever be fetched).
+    pub async fn authenticate(&self, token: &str) -> Result<Caller, Status> {
+        match &self.keys {
+            Keys::Fixed(keys) => self.check(keys.iter(), token),
+            Keys::Jwks(set) => {
+                let kid = jsonwebtoken::decode_header(token)
+                    .map_err(|_| Status::unauthenticated("token is malformed or not accepted"))?
+                    .kid;
+                let keys = set.key(kid.as_deref()).await.map_err(|e| {
+                    tracing::warn!(error = %e, "no JWKS keys to verify a token with");
+                    Status::unavailable(format!(
+                        "the identity provider's keys are unavailable: {e}"
+                    ))
+                })?;
+                if keys.is_empty() {
+                    return Err(Status::unauthenticated(
+                        "token is signed with a key the identity provider does not publish",
+                    ));
+                }
+                self.check(keys.iter().map(|k| &**k), token)
+            }
+        }
+    }
+
+    fn check<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k DecodingKey>,
+        token: &str,
+    ) -> Result<Caller, Status> {
         let mut last = None;
-        for key in &self.keys {
+        for key in keys {
             match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
                 Ok(data) => {
                     let c = data.claims;
@@ -223,7 +283,10 @@ impl Authenticator {
     }
 
     /// Verifies an `authorization: Bearer …` header.
-    pub fn verify_header(&self, header: Option<&http::HeaderValue>) -> Result<Caller, Status> {
+    pub async fn authenticate_header(
+        &self,
+        header: Option<&http::HeaderValue>,
+    ) -> Result<Caller, Status> {
         let header = header
             .ok_or_else(|| Status::unauthenticated("authorization: Bearer <token> is required"))?
             .to_str()
@@ -232,7 +295,7 @@ impl Authenticator {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or_else(|| Status::unauthenticated("authorization must be a Bearer token"))?;
-        self.verify(token.trim())
+        self.authenticate(token.trim()).await
     }
 }
 
@@ -269,6 +332,8 @@ mod tests {
             issuer: "redsupply".into(),
             token_ttl_secs: 60,
             max_token_lifetime_secs: 86_400,
+            jwks_url: None,
+            jwks_refresh_secs: 300,
         }
     }
 

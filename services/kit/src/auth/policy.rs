@@ -162,7 +162,7 @@ impl PolicyLayer {
         Self { auth, policies }
     }
 
-    fn check(&self, path: &str, headers: &http::HeaderMap) -> Result<Option<Caller>, Status> {
+    async fn check(&self, path: &str, headers: &http::HeaderMap) -> Result<Option<Caller>, Status> {
         let (service, method) = path
             .trim_start_matches('/')
             .split_once('/')
@@ -170,7 +170,10 @@ impl PolicyLayer {
         if is_unauthenticated(service) {
             return Ok(None);
         }
-        let caller = self.auth.verify_header(headers.get("authorization"))?;
+        let caller = self
+            .auth
+            .authenticate_header(headers.get("authorization"))
+            .await?;
         let rule = self
             .policies
             .iter()
@@ -217,18 +220,21 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        match self.layer.check(req.uri().path(), req.headers()) {
-            Ok(caller) => {
-                if let Some(caller) = caller {
-                    req.extensions_mut().insert(caller);
+        // The clone-and-swap keeps the service that was polled ready.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            match layer.check(req.uri().path(), req.headers()).await {
+                Ok(caller) => {
+                    if let Some(caller) = caller {
+                        req.extensions_mut().insert(caller);
+                    }
+                    inner.call(req).await
                 }
-                // The clone-and-swap keeps the service that was polled ready.
-                let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
-                Box::pin(async move { inner.call(req).await })
+                Err(status) => Ok(status.into_http()),
             }
-            Err(status) => Box::pin(async move { Ok(status.into_http()) }),
-        }
+        })
     }
 }
 
