@@ -43,15 +43,6 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     }
     let relay = kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, rt.shutdown.clone());
     let routes = Routes::new(EducationServiceServer::new(api::Api { pool: pool.clone() }));
-    let serving = kit::grpc::serve(
-        settings.listen,
-        routes,
-        policy::POLICIES,
-        rt.auth.clone(),
-        pool,
-        rt.bus.clone(),
-        rt.shutdown.clone(),
-    )
-    .await?;
+    let serving = kit::grpc::serve(settings.listen, routes, policy::POLICIES, rt, pool).await?;
     Ok(Running::new(SCHEMA, serving, vec![relay]))
 }

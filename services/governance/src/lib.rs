@@ -182,15 +182,6 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         .add_service(VolunteerServiceServer::new(volunteers::Api {
             pool: api.pool.clone(),
         }));
-    let serving = kit::grpc::serve(
-        settings.listen,
-        routes,
-        api::POLICIES,
-        rt.auth.clone(),
-        pool,
-        rt.bus.clone(),
-        shutdown,
-    )
-    .await?;
+    let serving = kit::grpc::serve(settings.listen, routes, api::POLICIES, rt, pool).await?;
     Ok(Running::new(SCHEMA, serving, tasks))
 }

@@ -10,7 +10,6 @@ use std::{
     collections::HashMap,
     net::SocketAddr,
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll},
     time::{Duration, Instant},
 };
@@ -23,10 +22,16 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+
 use crate::{
-    Shutdown,
-    auth::{Authenticator, PolicyLayer, policy::Policy},
+    Runtime, Shutdown,
+    auth::{
+        PolicyLayer,
+        policy::{CertificateBinding, Policy},
+    },
     bus::Bus,
+    settings::TlsSettings,
     telemetry,
 };
 
@@ -47,11 +52,15 @@ pub async fn serve(
     listen: SocketAddr,
     routes: Routes,
     policies: &'static [Policy],
-    auth: Arc<Authenticator>,
+    rt: &Runtime,
     pool: PgPool,
-    bus: Bus,
-    shutdown: Shutdown,
 ) -> Result<Serving, std::io::Error> {
+    let (auth, tls, bus, shutdown) = (
+        rt.auth.clone(),
+        &rt.settings.tls,
+        rt.bus.clone(),
+        rt.shutdown.clone(),
+    );
     let service_names: Vec<&'static str> = policies.iter().map(|p| p.service).collect();
     let service_names = &service_names[..];
     let listener = TcpListener::bind(listen).await?;
@@ -90,10 +99,19 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
 
+    let mut builder = tonic::transport::Server::builder();
+    let mut binding = CertificateBinding::default();
+    if let Some(config) = tls_config(tls)? {
+        builder = builder.tls_config(config).map_err(std::io::Error::other)?;
+        binding = CertificateBinding {
+            enabled: !tls.client_ca_path.is_empty(),
+            required: tls.require_grid_system_certificate,
+        };
+    }
     let task = tokio::spawn(async move {
-        tonic::transport::Server::builder()
+        builder
             .layer(ObserveLayer)
-            .layer(PolicyLayer::new(auth, policies))
+            .layer(PolicyLayer::new(auth, policies, binding))
             .add_routes(routes)
             .serve_with_incoming_shutdown(
                 // Replies go out at once: with Nagle on, a small unary reply written in two parts
@@ -111,6 +129,34 @@ pub async fn serve(
     });
     tracing::info!(%addr, services = ?service_names, "gRPC listening");
     Ok(Serving { addr, task })
+}
+
+/// The server's TLS from settings: none when no certificate is configured.
+fn tls_config(tls: &TlsSettings) -> Result<Option<ServerTlsConfig>, std::io::Error> {
+    if tls.cert_path.is_empty() && tls.key_path.is_empty() {
+        if !tls.client_ca_path.is_empty() || tls.require_grid_system_certificate {
+            return Err(std::io::Error::other(
+                "tls.client_ca_path needs tls.cert_path and tls.key_path: client certificates come over TLS",
+            ));
+        }
+        return Ok(None);
+    }
+    let read = |what: &str, path: &str| {
+        std::fs::read(path).map_err(|e| std::io::Error::other(format!("tls.{what} {path:?}: {e}")))
+    };
+    let mut config = ServerTlsConfig::new().identity(Identity::from_pem(
+        read("cert_path", &tls.cert_path)?,
+        read("key_path", &tls.key_path)?,
+    ));
+    if !tls.client_ca_path.is_empty() {
+        config = config
+            .client_ca_root(Certificate::from_pem(read(
+                "client_ca_path",
+                &tls.client_ca_path,
+            )?))
+            .client_auth_optional(true);
+    }
+    Ok(Some(config))
 }
 
 async fn watch_health(

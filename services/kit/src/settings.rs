@@ -21,6 +21,27 @@ pub struct CommonSettings {
     pub telemetry: TelemetrySettings,
     #[serde(default)]
     pub admin: AdminSettings,
+    #[serde(default)]
+    pub tls: TlsSettings,
+}
+
+/// gRPC over TLS, and client certificates for machine clients.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TlsSettings {
+    /// Certificate chain and private key (PEM files) to serve gRPC over TLS; both empty:
+    /// plaintext (TLS terminated by a mesh or ingress in front).
+    #[serde(default)]
+    pub cert_path: String,
+    #[serde(default)]
+    pub key_path: String,
+    /// CA (PEM file) whose client certificates grid platforms may present. A `grid_system` token
+    /// that arrives with such a certificate must name the certificate's subject CN as its
+    /// `platform` (a stolen token is useless without the platform's key).
+    #[serde(default)]
+    pub client_ca_path: String,
+    /// Refuse `grid_system` tokens that arrive without a client certificate.
+    #[serde(default)]
+    pub require_grid_system_certificate: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -111,15 +111,6 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         pool.clone(),
         vault,
     )));
-    let serving = kit::grpc::serve(
-        settings.listen,
-        routes,
-        api::POLICIES,
-        rt.auth.clone(),
-        pool,
-        rt.bus.clone(),
-        rt.shutdown.clone(),
-    )
-    .await?;
+    let serving = kit::grpc::serve(settings.listen, routes, api::POLICIES, rt, pool).await?;
     Ok(Running::new(SCHEMA, serving, vec![relay, roles]))
 }

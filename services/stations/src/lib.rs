@@ -150,15 +150,6 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     };
     let routes = Routes::new(StationsServiceServer::new(api.clone()))
         .add_service(PointsServiceServer::new(api));
-    let serving = kit::grpc::serve(
-        settings.listen,
-        routes,
-        policy::POLICIES,
-        rt.auth.clone(),
-        pool,
-        rt.bus.clone(),
-        shutdown,
-    )
-    .await?;
+    let serving = kit::grpc::serve(settings.listen, routes, policy::POLICIES, rt, pool).await?;
     Ok(Running::new(SCHEMA, serving, tasks))
 }

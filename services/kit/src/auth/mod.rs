@@ -4,6 +4,7 @@
 //! [`policy`] table's business; how far a caller reaches is its [`Scope`] ([`caller`]).
 
 mod caller;
+pub mod certificate;
 pub mod jwks;
 pub mod policy;
 

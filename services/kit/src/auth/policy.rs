@@ -150,19 +150,63 @@ pub fn audit(policies: &[Policy], descriptor_set: &[u8], known_roles: &[&str]) -
     problems
 }
 
+/// How a grid platform's token is bound to its client certificate.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CertificateBinding {
+    /// Client certificates are verified (a client CA is configured).
+    pub enabled: bool,
+    /// A `grid_system` token without a client certificate is refused.
+    pub required: bool,
+}
+
+impl CertificateBinding {
+    /// UNAUTHENTICATED / PERMISSION_DENIED unless a `grid_system` caller's certificate (its
+    /// subject CN) names the platform its token claims. Other roles are not affected.
+    pub fn check(&self, caller: &Caller, certificate_cn: Option<&str>) -> Result<(), Status> {
+        if !self.enabled || !caller.has_role(redsupply_proto::roles::GRID_SYSTEM) {
+            return Ok(());
+        }
+        match certificate_cn {
+            Some(cn) if cn == caller.platform() => Ok(()),
+            Some(cn) => Err(Status::permission_denied(format!(
+                "the client certificate is {cn:?}'s, the token {:?}'s",
+                caller.platform()
+            ))),
+            None if self.required => Err(Status::unauthenticated(
+                "a grid platform must connect with its client certificate",
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Authenticates every call and applies the policy table before the handler runs.
 #[derive(Clone)]
 pub struct PolicyLayer {
     auth: Arc<Authenticator>,
     policies: &'static [Policy],
+    binding: CertificateBinding,
 }
 
 impl PolicyLayer {
-    pub fn new(auth: Arc<Authenticator>, policies: &'static [Policy]) -> Self {
-        Self { auth, policies }
+    pub fn new(
+        auth: Arc<Authenticator>,
+        policies: &'static [Policy],
+        binding: CertificateBinding,
+    ) -> Self {
+        Self {
+            auth,
+            policies,
+            binding,
+        }
     }
 
-    async fn check(&self, path: &str, headers: &http::HeaderMap) -> Result<Option<Caller>, Status> {
+    async fn check(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+        certificate_cn: Option<&str>,
+    ) -> Result<Option<Caller>, Status> {
         let (service, method) = path
             .trim_start_matches('/')
             .split_once('/')
@@ -179,7 +223,9 @@ impl PolicyLayer {
             .iter()
             .find(|p| p.service == service)
             .and_then(|p| p.rule(method));
-        admit(caller, path, rule).map(Some)
+        let caller = admit(caller, path, rule)?;
+        self.binding.check(&caller, certificate_cn)?;
+        Ok(Some(caller))
     }
 }
 
@@ -224,8 +270,16 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
+        let certificate_cn = req
+            .extensions()
+            .get::<tonic::transport::server::TlsConnectInfo<tonic::transport::server::TcpConnectInfo>>()
+            .and_then(|i| i.peer_certs())
+            .and_then(|certs| certs.first().and_then(|c| super::certificate::subject_common_name(c)));
         Box::pin(async move {
-            match layer.check(req.uri().path(), req.headers()).await {
+            match layer
+                .check(req.uri().path(), req.headers(), certificate_cn.as_deref())
+                .await
+            {
                 Ok(caller) => {
                     if let Some(caller) = caller {
                         req.extensions_mut().insert(caller);
