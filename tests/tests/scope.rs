@@ -340,6 +340,34 @@ async fn staff_file_tips_only_where_they_serve_and_a_second_role_grants_nothing(
     app.submit_tip_at(*w, token, TipCategory::Traffic, IN_A2)
         .await;
     app.await_balance(*w, 5).await;
+    // The staff-filed tip's case is resolved and the worker confirms the fix: still nothing.
+    let gateway = app.gateway().await;
+    for status in [CaseStatus::Accepted, CaseStatus::Resolved] {
+        gateway
+            .clone()
+            .update_case(with_bearer(
+                UpdateCaseRequest {
+                    case_id: case.clone(),
+                    status: status as i32,
+                    ..Default::default()
+                },
+                &app.admin_token(),
+            ))
+            .await
+            .unwrap();
+    }
+    app.governance()
+        .await
+        .confirm_resolution(with_bearer(
+            redsupply_proto::governance::v1::ConfirmResolutionRequest {
+                tip_id: filed.id.clone(),
+                fixed: true,
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap();
     app.consumer_idle("governance", stations::POINTS_CONSUMER)
         .await;
     assert_eq!(app.balance(*w).await, 5, "only the worker's own tip pays");

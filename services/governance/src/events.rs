@@ -115,6 +115,7 @@ pub async fn tip_confirmed(tx: &mut PgConnection, tip: &TipRow) -> Result<Uuid, 
         case_id: tip.case_id.map(|c| c.to_string()).unwrap_or_default(),
         reporter_id: tip.reporter_id.to_string(),
         occurred_at: Some(to_timestamp(Utc::now())),
+        filed_by_staff: tip.submitted_by != tip.reporter_id.to_string(),
     };
     enqueue(tx, NewEvent::new(SOURCE, TIP_CONFIRMED, tip.id, &msg)).await
 }

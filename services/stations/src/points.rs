@@ -354,7 +354,8 @@ impl Handler for GovernanceAwards {
                 // Before confirmations existed the same reason was earned per case, on ACCEPTED:
                 // a reporter paid that way is not paid again.
                 let paid_per_case = format!("case:{}", e.case_id);
-                if store::tip_rejected(tx, tip).await?
+                if e.filed_by_staff
+                    || store::tip_rejected(tx, tip).await?
                     || store::awarded_for(tx, worker, REASON_TIP_CONFIRMED, &subject).await?
                     || store::awarded_for(tx, worker, REASON_TIP_CONFIRMED, &paid_per_case).await?
                 {

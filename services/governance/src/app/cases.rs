@@ -140,7 +140,8 @@ impl Cases {
         // A new note or reference alone is a change on the feed, not a status event (which earns
         // reporters points).
         if from != to {
-            let reporters = store::case_reporters(tx, case.id).await?;
+            // Tips staff filed in a worker's name earn that worker nothing.
+            let reporters = store::case_reporters_paid(tx, case.id).await?;
             events::case_status_changed(tx, &updated, case.status, actor, &reporters).await?;
         }
         Ok(snapshot)

@@ -85,6 +85,23 @@ pub async fn link_tip(
 }
 
 /// The workers whose (not rejected) tips make up the case.
+/// The workers whose own tips (not rejected, not filed by staff in their name) make up a case:
+/// those a status change of the case pays.
+pub async fn case_reporters_paid(
+    conn: &mut PgConnection,
+    case_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT reporter_id FROM tips
+         WHERE case_id = $1 AND status <> $2 AND submitted_by = reporter_id::text
+         ORDER BY reporter_id",
+    )
+    .bind(case_id)
+    .bind(pb::TipStatus::Rejected as i16)
+    .fetch_all(conn)
+    .await
+}
+
 pub async fn case_reporters(
     conn: &mut PgConnection,
     case_id: Uuid,
