@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 async fn connect_as(nats: &Nats, user: &str, password: &str) -> Result<async_nats::Client, String> {
     async_nats::ConnectOptions::with_user_and_password(user.into(), password.into())
+        .custom_inbox_prefix(kit::bus::inbox_prefix(user))
         .connection_timeout(Duration::from_secs(2))
         .connect(nats.url())
         .await

@@ -469,8 +469,9 @@ async fn community_staff_see_their_communities_workers_and_every_unmasking_is_lo
         "clerk of c1 edits c2",
     );
 
-    // The access log: the clerk's two unmaskings of Li Wei, nothing for the masked officer or
-    // for Li Wei reading their own record; only county admins read it.
+    // The access log: the clerk's two unmaskings of Li Wei after the county registered them,
+    // nothing for the masked officer or for Li Wei reading their own record; only county admins
+    // read it.
     let log = org
         .clone()
         .list_personal_data_access(with_bearer(
@@ -493,6 +494,7 @@ async fn community_staff_see_their_communities_workers_and_every_unmasking_is_lo
         vec![
             ("clerk-1".to_owned(), "SearchWorkers".to_owned()),
             ("clerk-1".to_owned(), "GetWorker".to_owned()),
+            ("test-admin".to_owned(), "RegisterWorker".to_owned()),
         ],
         "newest first"
     );

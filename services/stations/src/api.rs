@@ -852,6 +852,7 @@ impl PointsService for Api {
             ids[2].expect("checked"),
         );
         caller.ensure_community(Some(community))?;
+        self.ensure_station(&caller, station).await?;
         let f = fail("supplying stock");
         let mut tx = self.pool.begin().await.map_err(&f)?;
         store::station(&mut tx, station)

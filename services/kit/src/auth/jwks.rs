@@ -34,6 +34,9 @@ struct Cached {
     keys: HashMap<String, Arc<DecodingKey>>,
     fetched: Option<Instant>,
     forced: Option<Instant>,
+    /// The last failed fetch: while no key is known, calls fail fast until MIN_FORCED_REFRESH
+    /// has passed instead of each waiting for the endpoint.
+    failed: Option<Instant>,
 }
 
 pub struct Jwks {
@@ -55,6 +58,7 @@ impl Jwks {
                 keys: HashMap::new(),
                 fetched: None,
                 forced: None,
+                failed: None,
             }),
         })
     }
@@ -63,6 +67,15 @@ impl Jwks {
     /// set when it is stale or does not know the id.
     pub async fn key(&self, kid: Option<&str>) -> Result<Vec<Arc<DecodingKey>>, JwksError> {
         let mut cache = self.cache.lock().await;
+        if cache.keys.is_empty()
+            && cache
+                .failed
+                .is_some_and(|t| t.elapsed() < MIN_FORCED_REFRESH)
+        {
+            return Err(JwksError::Fetch(
+                "the last fetch failed; retrying shortly".into(),
+            ));
+        }
         let stale = cache.fetched.is_none_or(|t| t.elapsed() >= self.refresh);
         let unknown = kid.is_some_and(|k| !cache.keys.contains_key(k));
         let may_force = cache
@@ -83,7 +96,10 @@ impl Jwks {
                     // Try again after a forced-refresh pause, not on every call.
                     cache.fetched = Some(Instant::now() - self.refresh + MIN_FORCED_REFRESH);
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    cache.failed = Some(Instant::now());
+                    return Err(e);
+                }
             }
         }
         Ok(match kid {

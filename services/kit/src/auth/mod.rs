@@ -84,7 +84,7 @@ enum Keys {
     /// HS256 keys or one RS256 PEM, from settings.
     Fixed(Vec<DecodingKey>),
     /// The identity provider's JWKS endpoint.
-    Jwks(jwks::Jwks),
+    Jwks(Box<jwks::Jwks>),
 }
 
 pub struct Authenticator {
@@ -117,7 +117,7 @@ impl Authenticator {
                     let refresh = std::time::Duration::from_secs(s.jwks_refresh_secs.max(10));
                     (
                         Algorithm::RS256,
-                        Keys::Jwks(jwks::Jwks::new(url, refresh)?),
+                        Keys::Jwks(Box::new(jwks::Jwks::new(url, refresh)?)),
                         None,
                     )
                 }

@@ -162,16 +162,19 @@ pub struct CertificateBinding {
 impl CertificateBinding {
     /// UNAUTHENTICATED / PERMISSION_DENIED unless a `grid_system` caller's certificate (its
     /// subject CN) names the platform its token claims. Other roles are not affected.
-    pub fn check(&self, caller: &Caller, certificate_cn: Option<&str>) -> Result<(), Status> {
+    pub fn check(&self, caller: &Caller, certificate: Option<Option<&str>>) -> Result<(), Status> {
         if !self.enabled || !caller.has_role(redsupply_proto::roles::GRID_SYSTEM) {
             return Ok(());
         }
-        match certificate_cn {
-            Some(cn) if cn == caller.platform() => Ok(()),
-            Some(cn) => Err(Status::permission_denied(format!(
+        match certificate {
+            Some(Some(cn)) if cn == caller.platform() => Ok(()),
+            Some(Some(cn)) => Err(Status::permission_denied(format!(
                 "the client certificate is {cn:?}'s, the token {:?}'s",
                 caller.platform()
             ))),
+            Some(None) => Err(Status::permission_denied(
+                "the client certificate names no platform (subject CN)",
+            )),
             None if self.required => Err(Status::unauthenticated(
                 "a grid platform must connect with its client certificate",
             )),
@@ -205,7 +208,7 @@ impl PolicyLayer {
         &self,
         path: &str,
         headers: &http::HeaderMap,
-        certificate_cn: Option<&str>,
+        certificate: Option<Option<&str>>,
     ) -> Result<Option<Caller>, Status> {
         let (service, method) = path
             .trim_start_matches('/')
@@ -224,7 +227,7 @@ impl PolicyLayer {
             .find(|p| p.service == service)
             .and_then(|p| p.rule(method));
         let caller = admit(caller, path, rule)?;
-        self.binding.check(&caller, certificate_cn)?;
+        self.binding.check(&caller, certificate)?;
         Ok(Some(caller))
     }
 }
@@ -270,14 +273,24 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
-        let certificate_cn = req
+        // The client certificate's subject CN: None without a certificate, Some(None) when it
+        // names none.
+        let certificate: Option<Option<String>> = req
             .extensions()
             .get::<tonic::transport::server::TlsConnectInfo<tonic::transport::server::TcpConnectInfo>>()
             .and_then(|i| i.peer_certs())
-            .and_then(|certs| certs.first().and_then(|c| super::certificate::subject_common_name(c)));
+            .and_then(|certs| {
+                certs
+                    .first()
+                    .map(|c| super::certificate::subject_common_name(c))
+            });
         Box::pin(async move {
             match layer
-                .check(req.uri().path(), req.headers(), certificate_cn.as_deref())
+                .check(
+                    req.uri().path(),
+                    req.headers(),
+                    certificate.as_ref().map(|c| c.as_deref()),
+                )
                 .await
             {
                 Ok(caller) => {

@@ -208,9 +208,15 @@ impl<H: Handler> Runner<H> {
             let mut consumer = match self.consumer().await {
                 Ok(c) => c,
                 Err(e) => {
-                    failures += 1;
-                    tracing::warn!(error = %e, consumer = durable, "consumer waits for JetStream");
-                    let delay = super::relay::backoff(failures);
+                    // A missing stream appears as soon as its producer starts: look again soon.
+                    let delay = if matches!(e, BusError::StreamMissing(_)) {
+                        tracing::info!(error = %e, consumer = durable, "consumer waits for its stream");
+                        std::time::Duration::from_millis(100)
+                    } else {
+                        failures += 1;
+                        tracing::warn!(error = %e, consumer = durable, "consumer waits for JetStream");
+                        super::relay::backoff(failures)
+                    };
                     if wait_or_shutdown(delay, &shutdown).await {
                         break;
                     }
@@ -300,7 +306,14 @@ impl<H: Handler> Runner<H> {
             consumer: self.spec.durable.to_owned(),
             source: e,
         };
-        let stream = self.bus.ensure_stream(self.spec.producer).await?;
+        // The producer creates its stream (NATS lets only it): a consumer that starts first waits.
+        let name = super::stream_name(self.spec.producer);
+        let stream = self
+            .bus
+            .jetstream
+            .get_stream(&name)
+            .await
+            .map_err(|_| BusError::StreamMissing(name.clone()))?;
         let config = pull::Config {
             durable_name: Some(self.spec.durable.to_owned()),
             filter_subject: self.spec.subject.clone(),

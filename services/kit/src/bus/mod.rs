@@ -42,6 +42,8 @@ pub enum BusError {
         #[source]
         source: jetstream::context::CreateStreamError,
     },
+    #[error("stream {0} does not exist yet (its producer creates it when it starts)")]
+    StreamMissing(String),
     #[error("creating consumer {consumer}: {source}")]
     Consumer {
         consumer: String,
@@ -64,8 +66,10 @@ impl Bus {
     pub async fn connect(settings: &NatsSettings) -> Result<Self, BusError> {
         let mut options = async_nats::ConnectOptions::new();
         if !settings.user.is_empty() {
+            // Replies come to an inbox only this user may read (deploy/nats/redsupply-auth.conf).
             options = options
-                .user_and_password(settings.user.clone(), settings.password.expose().to_owned());
+                .user_and_password(settings.user.clone(), settings.password.expose().to_owned())
+                .custom_inbox_prefix(inbox_prefix(&settings.user));
         }
         let client = options
             .retry_on_initial_connect()
@@ -114,6 +118,11 @@ impl Bus {
                 source,
             })
     }
+}
+
+/// The inbox prefix of a NATS user: `_INBOX_<user>`, subscribable by that user alone.
+pub fn inbox_prefix(user: &str) -> String {
+    format!("_INBOX_{user}")
 }
 
 pub fn stream_name(producer: &str) -> String {

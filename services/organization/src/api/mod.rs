@@ -372,9 +372,16 @@ impl OrganizationService for Api {
         )
         .await
         .map_err(|e| registry_status("registering the worker", "community_id", e))?;
+        if !caller.is_staff() {
+            // The worker's own registration, as they typed it.
+            return Ok(Response::new(pb::RegisterWorkerResponse {
+                worker: Some(self.worker_to_pb(row, true)),
+            }));
+        }
+        // A replayed request answers with the record as it is now: only within scope, and logged.
+        caller.ensure_for_worker(row.id, row.community_id)?;
         Ok(Response::new(pb::RegisterWorkerResponse {
-            // The registrar typed these numbers in: shown back as entered, not an unmasking.
-            worker: Some(self.worker_to_pb(row, true)),
+            worker: Some(self.worker_view(&caller, row, "RegisterWorker").await?),
         }))
     }
 
@@ -421,6 +428,13 @@ impl OrganizationService for Api {
         v.into_result()?;
         if community.is_some() {
             caller.ensure_community(community)?;
+        }
+        let may_see_phones = caller.is_county() || caller.has_role(COMMUNITY_ADMIN);
+        if !r.phone.is_empty() && !may_see_phones {
+            // An exact-match lookup would let masked callers recover the hidden digits.
+            return Err(Status::permission_denied(
+                "searching by phone is for staff who may see phone numbers (community or county)",
+            ));
         }
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
