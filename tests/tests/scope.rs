@@ -258,6 +258,31 @@ async fn a_platform_watches_its_own_grids_and_no_other() {
         watch(vec![], app.token(roles::GRID_SYSTEM, "no-grids")).await,
         "platform without grids",
     );
+    // A stream ends with its token: the platform is told to come back with a fresh one.
+    let brief = {
+        let scope = kit::auth::Scope {
+            communities: vec![],
+            grids: vec![c.b],
+            platform: Some("city".into()),
+        };
+        app.auth
+            .issue_scoped("city", &[roles::GRID_SYSTEM], &scope, Some(2))
+            .unwrap()
+    };
+    let mut ending = watch(vec![], brief).await.unwrap().into_inner();
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    let ended = loop {
+        match tokio::time::timeout_at(until, ending.next())
+            .await
+            .expect("the stream ends within the deadline")
+        {
+            Some(Ok(_)) => continue,
+            Some(Err(s)) => break s,
+            None => panic!("the stream closed without saying why"),
+        }
+    };
+    assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
+
     // Asking for nothing follows every grid of the scope: B's case arrives, A1's never does.
     let mut stream = watch(vec![], platform).await.unwrap().into_inner();
     let (_, in_a1) = c.case_at(IN_A1).await;
@@ -589,8 +614,13 @@ async fn care_files_enterprises_and_figures_stay_within_the_clerks_communities()
         .enterprise
         .unwrap();
     denied(
-        ent.get_enterprise(with_bearer(GetEnterpriseRequest { id: theirs.id }, &clerk))
-            .await,
+        ent.get_enterprise(with_bearer(
+            GetEnterpriseRequest {
+                id: theirs.id.clone(),
+            },
+            &clerk,
+        ))
+        .await,
         "clerk reads c2's enterprise",
     );
     let listed = ent
@@ -599,9 +629,60 @@ async fn care_files_enterprises_and_figures_stay_within_the_clerks_communities()
         .unwrap()
         .into_inner()
         .enterprises;
+    let mine = mine.into_inner().enterprise.unwrap();
     assert_eq!(
         listed.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
-        vec![mine.into_inner().enterprise.unwrap().id]
+        vec![mine.id.clone()]
+    );
+
+    // Issues raised at the county's forum: the clerk sees their community's enterprise's only.
+    use redsupply_proto::organization::v1::{
+        Forum, ListEnterpriseIssuesRequest, RaiseEnterpriseIssueRequest, RecordForumRequest,
+    };
+    let forum = ent
+        .record_forum(with_bearer(
+            RecordForumRequest {
+                request_id: Uuid::now_v7().to_string(),
+                forum: Some(Forum {
+                    title: "Q3 forum".into(),
+                    held_on: "2026-09-15".into(),
+                    enterprise_ids: vec![mine.id.clone(), theirs.id.clone()],
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .forum
+        .unwrap();
+    for enterprise in [&mine.id, &theirs.id] {
+        ent.raise_enterprise_issue(with_bearer(
+            RaiseEnterpriseIssueRequest {
+                request_id: Uuid::now_v7().to_string(),
+                forum_id: forum.id.clone(),
+                enterprise_id: enterprise.clone(),
+                title: "No rest area for riders".into(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    }
+    let issues = ent
+        .list_enterprise_issues(with_bearer(ListEnterpriseIssuesRequest::default(), &clerk))
+        .await
+        .unwrap()
+        .into_inner()
+        .issues;
+    assert_eq!(
+        issues
+            .iter()
+            .map(|i| i.enterprise_id.clone())
+            .collect::<Vec<_>>(),
+        vec![mine.id.clone()]
     );
 
     let figures = |token: String| {

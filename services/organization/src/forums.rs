@@ -225,13 +225,17 @@ pub async fn list_issues(
     forum_id: Option<Uuid>,
     enterprise_id: Option<Uuid>,
     status: Option<i16>,
+    in_communities: Option<&[Uuid]>,
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<IssueRow>, sqlx::Error> {
+    // Out of scope: issues of enterprises in other communities, and those of no enterprise.
     sqlx::query_as(concat!(
         select_issues!(),
         " WHERE ($1::uuid IS NULL OR forum_id = $1) AND ($2::uuid IS NULL OR enterprise_id = $2)
             AND ($3::smallint IS NULL OR status = $3) AND ($4::uuid IS NULL OR id > $4)
+            AND ($6::uuid[] IS NULL OR enterprise_id IN (
+                 SELECT id FROM enterprises WHERE community_id = ANY($6)))
           ORDER BY id LIMIT $5"
     ))
     .bind(forum_id)
@@ -239,6 +243,7 @@ pub async fn list_issues(
     .bind(status)
     .bind(after)
     .bind(limit)
+    .bind(in_communities)
     .fetch_all(pool)
     .await
 }

@@ -1,7 +1,7 @@
 //! `GridGatewayService`: the case feed municipal grid systems follow (`WatchCases`) and the
 //! progress they report (`UpdateCase`).
 
-use std::pin::Pin;
+use std::{pin::Pin, time::Duration};
 
 use futures::Stream;
 use kit::{
@@ -125,6 +125,29 @@ impl GridGatewayService for Api {
         let filter = domain::FeedFilter { grids, statuses };
         let (tx, rx) = mpsc::channel(256);
         let api = self.clone();
+        // The stream lives as long as the token: at its expiry the platform is told so and
+        // reconnects (from its cursor) with a fresh one.
+        let stop = self.shutdown.child_token();
+        if caller.expires_at > 0 {
+            let (stop, tx) = (stop.clone(), tx.clone());
+            let left = caller
+                .expires_at
+                .saturating_sub(chrono::Utc::now().timestamp().max(0) as u64);
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(left)) => {
+                        let _ = tx
+                            .send(Err(Status::unauthenticated(
+                                "the token expired: reconnect with a fresh one and your last cursor",
+                            )))
+                            .await;
+                        stop.cancel();
+                    }
+                    _ = stop.cancelled() => {}
+                    _ = tx.closed() => {}
+                }
+            });
+        }
         tokio::spawn(async move {
             api.feed
                 .stream(
@@ -133,7 +156,7 @@ impl GridGatewayService for Api {
                     start,
                     api.watch_heartbeat,
                     tx,
-                    api.shutdown.clone(),
+                    stop,
                 )
                 .await;
         });

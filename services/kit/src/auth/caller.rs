@@ -25,6 +25,9 @@ pub struct Caller {
     pub subject: String,
     pub roles: Vec<String>,
     pub scope: Scope,
+    /// When the token expires (seconds since the epoch; 0: never, for callers built in code).
+    /// Long-lived calls (WatchCases) end then.
+    pub expires_at: u64,
 }
 
 /// What part of the county a caller may see in a list: everything, or these communities and grids.
@@ -197,6 +200,7 @@ mod tests {
                 grids: grids.to_vec(),
                 platform: None,
             },
+            expires_at: 0,
         }
     }
 

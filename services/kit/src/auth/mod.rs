@@ -208,6 +208,7 @@ impl Authenticator {
                         subject: c.sub,
                         roles: c.roles,
                         scope,
+                        expires_at: c.exp,
                     });
                 }
                 Err(e) => last = Some(e),

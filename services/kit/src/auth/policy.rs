@@ -317,6 +317,7 @@ mod tests {
             subject: "s".into(),
             roles: roles.iter().map(|r| r.to_string()).collect(),
             scope: Scope::default(),
+            expires_at: 0,
         }
     }
 

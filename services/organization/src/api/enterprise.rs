@@ -489,6 +489,7 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::ListEnterpriseIssuesRequest>,
     ) -> Result<Response<pb::ListEnterpriseIssuesResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let forum = v.optional_id("forum_id", &r.forum_id);
@@ -502,9 +503,21 @@ impl EnterpriseService for EnterpriseApi {
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let status = (r.status != 0).then_some(r.status as i16);
-        let rows = forums::list_issues(&self.pool, forum, enterprise, status, after, size)
-            .await
-            .map_err(|e| internal("listing enterprise issues", e))?;
+        if let Some(e) = enterprise {
+            self.ensure_enterprise(&caller, e).await?;
+        }
+        let scope = in_communities(&caller);
+        let rows = forums::list_issues(
+            &self.pool,
+            forum,
+            enterprise,
+            status,
+            scope.as_deref(),
+            after,
+            size,
+        )
+        .await
+        .map_err(|e| internal("listing enterprise issues", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
         Ok(Response::new(pb::ListEnterpriseIssuesResponse {
             next_page_token: kit::api::next_page_token(&ids, size),

@@ -82,7 +82,7 @@ pub const POLICIES: &[Policy] = &[
             rule("ListForums", ANYONE, Open),
             rule("RaiseEnterpriseIssue", STAFF, Community),
             rule("ResolveEnterpriseIssue", STAFF, Community),
-            rule("ListEnterpriseIssues", ANYONE, Open),
+            rule("ListEnterpriseIssues", FIELD_STAFF, Community),
         ],
     },
     Policy {
