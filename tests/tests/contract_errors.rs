@@ -272,3 +272,76 @@ async fn unknown_ids_are_not_found() {
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_character_in_text_is_a_field_error_never_internal() {
+    let app = TestApp::spawn().await;
+    let (worker, token) = app.register_worker("Li Wei").await;
+    let admin = app.admin_token();
+    // A tip is checked before it joins a group commit: its NUL cannot fail anyone else's tip.
+    let err = app
+        .governance()
+        .await
+        .submit_tip(with_bearer(
+            SubmitTipRequest {
+                request_id: "nul\0id".into(),
+                reporter_id: worker.to_string(),
+                category: TipCategory::Traffic as i32,
+                description: "Broken\0light".into(),
+                location: Some(LatLng {
+                    latitude: 29.74,
+                    longitude: 103.57,
+                }),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    let mut named = fields(&err);
+    named.sort();
+    assert_eq!(
+        named,
+        vec!["description".to_owned(), "request_id".to_owned()]
+    );
+
+    // Names go through the shared text check and name their field.
+    let err = app
+        .organization()
+        .await
+        .upsert_community(with_bearer(
+            redsupply_proto::organization::v1::UpsertCommunityRequest {
+                community: Some(redsupply_proto::organization::v1::Community {
+                    name: "Ying\0chun".into(),
+                    ..Default::default()
+                }),
+                request_id: Uuid::now_v7().to_string(),
+                expected_version: 0,
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_eq!(fields(&err), vec!["community.name".to_owned()]);
+
+    // A text field no check covers yet still answers INVALID_ARGUMENT (the store's refusal is
+    // classified as the caller's input), not INTERNAL.
+    let err = app
+        .education()
+        .await
+        .create_learning_site(with_bearer(
+            redsupply_proto::education::v1::CreateLearningSiteRequest {
+                request_id: Uuid::now_v7().to_string(),
+                name: "Xiao Ge Xue Ba".into(),
+                address: "Community\0centre".into(),
+                capacity: 30,
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+}

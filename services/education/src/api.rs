@@ -93,12 +93,7 @@ fn attendance_to_pb(a: AttendanceRow) -> pb::Attendance {
 }
 
 fn check_text(v: &mut Violations, field: &str, value: &str, max: usize) {
-    let len = value.trim().chars().count();
-    v.check(len > 0, field, "is required").check(
-        len <= max,
-        field,
-        format!("must be at most {max} characters"),
-    );
+    v.text(field, value, max, true);
 }
 
 fn schedule_status(e: ScheduleError) -> Status {

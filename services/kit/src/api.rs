@@ -9,6 +9,8 @@ use redsupply_proto::common::v1::LatLng;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+const NUL: &str = "must not contain NUL characters";
+
 /// Collects every field violation of one request, so the client learns all of them at once.
 #[derive(Debug, Default)]
 pub struct Violations(Vec<(String, String)>);
@@ -51,7 +53,7 @@ impl Violations {
         }
     }
 
-    /// The client-chosen `request_id` of a create: required, at most 128 characters.
+    /// The client-chosen `request_id` of a create: required, at most 128 characters, no NUL.
     pub fn request_id(&mut self, value: &str) -> &mut Self {
         self.check(!value.is_empty(), "request_id", "is required")
             .check(
@@ -59,6 +61,22 @@ impl Violations {
                 "request_id",
                 "must be at most 128 characters",
             )
+            .check(!value.contains('\0'), "request_id", NUL)
+    }
+
+    /// A text field: at most `max` characters once trimmed, present when `required`, and without
+    /// NUL characters (which PostgreSQL cannot store). Returns the trimmed text.
+    pub fn text<'a>(&mut self, field: &str, value: &'a str, max: usize, required: bool) -> &'a str {
+        let trimmed = value.trim();
+        let len = trimmed.chars().count();
+        self.check(!required || len > 0, field, "is required")
+            .check(
+                len <= max,
+                field,
+                format!("must be at most {max} characters"),
+            )
+            .check(!value.contains('\0'), field, NUL);
+        trimmed
     }
 
     /// A required WGS 84 location named `field`; (0, 0) when missing (with a violation).
@@ -132,6 +150,15 @@ where
     let chain = cause_chain(&err);
     let trace_id = crate::telemetry::current_trace_id();
     let code = as_sqlx(&err).map_or(Code::Internal, store_code);
+    if code == Code::InvalidArgument {
+        // Text PostgreSQL cannot store that a field check missed: the caller's input, not ours.
+        tracing::info!(error = %chain, %trace_id, "{context}: unstorable text");
+        let mut status = Status::invalid_argument(format!(
+            "{context}: a text field holds a character that cannot be stored (NUL)"
+        ));
+        status.set_source(Arc::new(err));
+        return status;
+    }
     tracing::error!(error = %chain, %trace_id, "{context}");
     let mut status = Status::new(code, format!("{context} failed (trace {trace_id})"));
     status.set_source(Arc::new(err));
@@ -153,6 +180,8 @@ fn store_code(err: &sqlx::Error) -> Code {
                 Code::Unavailable
             }
             Some("25P03") => Code::Unavailable,
+            // character_not_in_repertoire: a NUL in a text value.
+            Some("22021") => Code::InvalidArgument,
             _ => Code::Internal,
         },
         _ => Code::Internal,

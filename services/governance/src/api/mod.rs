@@ -144,11 +144,6 @@ fn optional_time(
 
 /// An optional bounded text field: None when empty (after trimming).
 fn optional_text(v: &mut Violations, field: &str, value: &str, max: usize) -> Option<String> {
-    let value = value.trim();
-    v.check(
-        value.chars().count() <= max,
-        field,
-        format!("must be at most {max} characters"),
-    );
+    let value = v.text(field, value, max, false);
     (!value.is_empty()).then(|| value.to_owned())
 }

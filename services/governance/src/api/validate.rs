@@ -36,13 +36,10 @@ pub(super) fn validate_tip(
         }
         Ok(_) => {}
     }
-    let description = r.description.trim().to_owned();
-    v.check(!description.is_empty(), "description", "is required")
-        .check(
-            description.chars().count() <= MAX_DESCRIPTION_CHARS,
-            "description",
-            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
-        );
+    // Refused here, not by the database: a tip is stored in a group commit with others.
+    let description = v
+        .text("description", &r.description, MAX_DESCRIPTION_CHARS, true)
+        .to_owned();
     let (latitude, longitude) = v.location("location", r.location.as_ref());
     v.check(
         r.photo_urls.len() <= MAX_PHOTOS,

@@ -265,12 +265,7 @@ fn report_in_to_pb(r: ReportInRow) -> pb::ReportIn {
 
 /// Validates a free-text field of at most `max` characters (empty allowed unless `required`).
 pub(crate) fn check_text(v: &mut Violations, field: &str, value: &str, max: usize, required: bool) {
-    let len = value.trim().chars().count();
-    v.check(!required || len > 0, field, "is required").check(
-        len <= max,
-        field,
-        format!("must be at most {max} characters"),
-    );
+    v.text(field, value, max, required);
 }
 
 /// Parses a required `YYYY-MM-DD` field.
@@ -306,12 +301,7 @@ fn change_status(context: &str) -> impl FnOnce(ChangeError) -> Status + '_ {
 }
 
 fn check_name(v: &mut Violations, field: &str, name: &str) {
-    let len = name.trim().chars().count();
-    v.check(len > 0, field, "is required").check(
-        len <= 100,
-        field,
-        "must be at most 100 characters",
-    );
+    v.text(field, name, 100, true);
 }
 
 #[tonic::async_trait]
