@@ -26,9 +26,10 @@ pub async fn serve(settings: AppSettings, services: &[ServiceName]) -> anyhow::R
         kit::telemetry::init(&settings.common.telemetry, &format!("redsupply-{label}"))?;
     kit::telemetry::install_metrics(&settings.common.admin)
         .context("starting the metrics listener (admin.listen)")?;
-    if !settings.development_keys_in_use().is_empty() && settings.common.development {
+    let shipped_keys = settings.development_keys_in_use();
+    if !shipped_keys.is_empty() && settings.common.development {
         tracing::warn!(
-            keys = ?settings.development_keys_in_use(),
+            keys = ?shipped_keys,
             "development = true: running with the development keys shipped in the defaults"
         );
     }

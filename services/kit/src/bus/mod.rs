@@ -6,6 +6,7 @@ mod consumer;
 pub mod dead_letters;
 mod outbox;
 mod relay;
+mod trust;
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
