@@ -1,6 +1,8 @@
 //! The Red Supply API contract (`redsupply.*.v1`) and integration events (`redsupply.events.v1`),
 //! generated at build time from the `.proto` files beside this crate.
 
+pub mod codec;
+
 /// Encoded `FileDescriptorSet` of every file, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/redsupply_descriptor.bin"));
@@ -13,21 +15,37 @@ pub mod common {
 pub mod organization {
     pub mod v1 {
         tonic::include_proto!("redsupply.organization.v1");
+        include!(concat!(
+            env!("OUT_DIR"),
+            "/servers/redsupply.organization.v1.rs"
+        ));
     }
 }
 pub mod governance {
     pub mod v1 {
         tonic::include_proto!("redsupply.governance.v1");
+        include!(concat!(
+            env!("OUT_DIR"),
+            "/servers/redsupply.governance.v1.rs"
+        ));
     }
 }
 pub mod stations {
     pub mod v1 {
         tonic::include_proto!("redsupply.stations.v1");
+        include!(concat!(
+            env!("OUT_DIR"),
+            "/servers/redsupply.stations.v1.rs"
+        ));
     }
 }
 pub mod education {
     pub mod v1 {
         tonic::include_proto!("redsupply.education.v1");
+        include!(concat!(
+            env!("OUT_DIR"),
+            "/servers/redsupply.education.v1.rs"
+        ));
     }
 }
 pub mod events {

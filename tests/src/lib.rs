@@ -513,6 +513,44 @@ impl TestApp {
         id
     }
 
+    /// Waits until `count_sql` (a `count(*)` with `$1` for the id) finds the row: a read model
+    /// that fills by event.
+    pub async fn await_row(&self, what: &str, count_sql: &'static str, id: Uuid) {
+        let pool = self.db.pool().await;
+        eventually(what, || {
+            let pool = pool.clone();
+            async move {
+                let n: i64 = sqlx::query_scalar(count_sql)
+                    .bind(id)
+                    .fetch_one(&pool)
+                    .await
+                    .ok()?;
+                (n == 1).then_some(())
+            }
+        })
+        .await;
+    }
+
+    /// Waits until stations' read models know the worker (its registration arrives by event).
+    pub async fn stations_know_worker(&self, worker: Uuid) {
+        self.await_row(
+            "stations to learn the worker",
+            "SELECT count(*) FROM stations.workers WHERE id = $1",
+            worker,
+        )
+        .await;
+    }
+
+    /// Waits until stations' read models know the community (it arrives by event).
+    pub async fn stations_know_community(&self, community: Uuid) {
+        self.await_row(
+            "stations to learn the community",
+            "SELECT count(*) FROM stations.communities WHERE id = $1",
+            community,
+        )
+        .await;
+    }
+
     /// Waits until a consumer has nothing pending and nothing unacknowledged.
     pub async fn consumer_idle(
         &self,
@@ -619,9 +657,11 @@ impl TestApp {
         out
     }
 
-    /// A worker's balance as the API reports it.
-    pub async fn balance(&self, worker: Uuid) -> i64 {
-        self.points()
+    /// A worker's balance as the API reports it, or its refusal (NOT_FOUND while stations knows
+    /// nothing of the worker).
+    pub async fn try_balance(&self, worker: Uuid) -> Result<i64, tonic::Status> {
+        Ok(self
+            .points()
             .await
             .get_balance(with_bearer(
                 redsupply_proto::stations::v1::GetBalanceRequest {
@@ -629,22 +669,29 @@ impl TestApp {
                 },
                 &self.admin_token(),
             ))
-            .await
-            .expect("balance")
+            .await?
             .into_inner()
             .balance
             .expect("balance")
-            .points
+            .points)
     }
 
-    /// Waits until the worker's balance is `points`.
+    /// A worker's balance as the API reports it.
+    pub async fn balance(&self, worker: Uuid) -> i64 {
+        self.try_balance(worker).await.expect("balance")
+    }
+
+    /// Waits until the worker's balance is `points`; meanwhile stations may not know the worker
+    /// yet (its registration and its points arrive by events).
     pub async fn await_balance(&self, worker: Uuid, points: i64) {
         let mut last = 0;
         let reached = tokio::time::timeout(DEADLINE, async {
             loop {
-                last = self.balance(worker).await;
-                if last == points {
-                    return;
+                match self.try_balance(worker).await {
+                    Ok(p) if p == points => return,
+                    Ok(p) => last = p,
+                    Err(s) if s.code() == tonic::Code::NotFound => {}
+                    Err(s) => panic!("balance: {s:?}"),
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

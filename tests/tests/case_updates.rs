@@ -499,7 +499,7 @@ async fn a_platform_that_lost_its_cursor_backfills_and_looks_cases_up() {
     let (w, token) = app.register_worker("Li Wei").await;
     let a = tip_at(&app, w, &token, 29.74, 103.57).await.case_id;
     let b = tip_at(&app, w, &token, 29.76, 103.59).await.case_id;
-    let queued = tip_at(&app, w, &token, 28.0, 102.0).await.case_id; // outside every grid
+    let queued = tip_at(&app, w, &token, 29.50, 103.35).await.case_id; // outside every grid
     let since = app.case(&queued).await.updated_at;
     let b_case = update(
         &app,

@@ -33,6 +33,9 @@ async fn spawn_on(db: Option<TestDb>) -> TestApp {
         s.governance.watch_heartbeat_secs = 1;
         s.governance.tips_per_minute = 0;
         s.governance.merge.distance_meters = 0.0;
+        // These tests open a stream per cursor at once, all as the same operator; the cap on
+        // streams per caller is tested in `geography.rs`.
+        s.governance.watch_streams_per_caller = 0;
     };
     match db {
         Some(db) => TestApp::spawn_on(db, tweak).await,

@@ -481,8 +481,8 @@ async fn a_reporter_over_the_rate_is_told_to_slow_down_and_retries_still_answer(
                 w,
                 &format!("r{i}"),
                 TipCategory::Other,
-                29.1 + f64::from(i) * 0.01,
-                103.1,
+                29.46 + f64::from(i) * 0.01,
+                103.32,
             ),
         )
         .await;
@@ -491,7 +491,7 @@ async fn a_reporter_over_the_rate_is_told_to_slow_down_and_retries_still_answer(
         .governance()
         .await
         .submit_tip(with_bearer(
-            tip_at(w, "r3", TipCategory::Other, 29.2, 103.2),
+            tip_at(w, "r3", TipCategory::Other, 29.50, 103.35),
             &token,
         ))
         .await
@@ -506,7 +506,7 @@ async fn a_reporter_over_the_rate_is_told_to_slow_down_and_retries_still_answer(
             app.governance()
                 .await
                 .submit_tip(with_bearer(
-                    tip_at(w, "r4", TipCategory::Other, 29.4, 103.4),
+                    tip_at(w, "r4", TipCategory::Other, 29.65, 103.38),
                     token,
                 ))
                 .await
@@ -532,7 +532,7 @@ async fn a_reporter_over_the_rate_is_told_to_slow_down_and_retries_still_answer(
         .governance()
         .await
         .submit_tip(with_bearer(
-            tip_at(w, "r0", TipCategory::Other, 29.1, 103.1),
+            tip_at(w, "r0", TipCategory::Other, 29.55, 103.40),
             &token,
         ))
         .await;
@@ -542,7 +542,7 @@ async fn a_reporter_over_the_rate_is_told_to_slow_down_and_retries_still_answer(
     submit(
         &app,
         &other,
-        tip_at(o, "r0", TipCategory::Other, 29.3, 103.3),
+        tip_at(o, "r0", TipCategory::Other, 29.60, 103.45),
     )
     .await;
 }

@@ -341,7 +341,14 @@ async fn fifty_concurrent_redemptions_never_oversell_nor_overspend() {
         .into_inner()
         .reward
         .unwrap();
-    let community = Uuid::now_v7().to_string();
+    // Stock goes to a community that exists, and only registered workers redeem.
+    let community_id = app.create_community("Yingchun").await;
+    let (rich, _) = app.register_worker_in(Some(community_id), "Rich").await;
+    let (poor, _) = app.register_worker_in(Some(community_id), "Poor").await;
+    app.stations_know_community(community_id).await;
+    app.stations_know_worker(rich).await;
+    app.stations_know_worker(poor).await;
+    let community = community_id.to_string();
     let supply = |request_id: &str, quantity: i64| {
         let mut points = points.clone();
         let req = with_bearer(
@@ -368,8 +375,6 @@ async fn fifty_concurrent_redemptions_never_oversell_nor_overspend() {
     assert_eq!(supply("s1", 1).await, 1);
     assert_eq!(supply("s1", 1).await, 1, "a retried supply adds nothing");
 
-    let rich = Uuid::now_v7();
-    let poor = Uuid::now_v7();
     volunteer(&app, rich, 10.0).await;
     volunteer(&app, poor, 0.5).await;
     app.await_balance(rich, 80).await; // 100 earned, the daily cap of volunteer service is 80

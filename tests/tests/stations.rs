@@ -306,7 +306,11 @@ async fn visits_give_usage_per_station_amenity_and_hour() {
         ),
     )
     .await;
-    let (w1, w2) = (Uuid::now_v7(), Uuid::now_v7());
+    // Visits are for registered workers.
+    let (w1, _) = app.register_worker("Li Wei").await;
+    let (w2, _) = app.register_worker("Wang Fang").await;
+    app.stations_know_worker(w1).await;
+    app.stations_know_worker(w2).await;
     let visit = |worker: Uuid, request_id: &str, used: &[Amenity]| {
         let mut c = c.clone();
         let req = with_bearer(

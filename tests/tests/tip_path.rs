@@ -265,12 +265,12 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tip_outside_every_grid_waits_in_the_county_queue() {
     let app = TestApp::spawn().await;
-    app.create_grid("Far Grid", 29.0, 103.0, 0.01).await;
+    app.create_grid("Far Grid", 29.50, 103.35, 0.01).await;
     let (worker, token) = app.register_worker("Wang Fang").await;
     let t = app
         .governance()
         .await
-        .submit_tip(with_bearer(new_tip(worker, "r-1", 29.9, 103.9), &token))
+        .submit_tip(with_bearer(new_tip(worker, "r-1", 29.90, 103.70), &token))
         .await
         .unwrap()
         .into_inner()

@@ -2,16 +2,12 @@
 //! services from check-in to check-out, and the seed's 210 tips and 331 problems solved.
 
 use kit::auth::with_bearer;
-use redsupply_proto::{
-    governance::v1::{
-        self as pb, GetGovernanceStatsRequest, VolunteerRole,
-        volunteer_service_client::VolunteerServiceClient,
-    },
-    roles,
+use redsupply_proto::governance::v1::{
+    self as pb, GetGovernanceStatsRequest, VolunteerRole,
+    volunteer_service_client::VolunteerServiceClient,
 };
 use redsupply_tests::{TestApp, connect, eventually};
 use tonic::{Code, transport::Channel};
-use uuid::Uuid;
 
 async fn client(app: &TestApp) -> VolunteerServiceClient<Channel> {
     VolunteerServiceClient::new(connect(app.addr(redsupply::ServiceName::Governance)).await)
@@ -22,8 +18,8 @@ async fn volunteers_join_take_roles_and_check_in_and_out_of_service() {
     let app = TestApp::spawn().await;
     let mut c = client(&app).await;
     let admin = app.admin_token();
-    let worker = Uuid::now_v7();
-    let token = app.token(roles::WORKER, &worker.to_string());
+    // Volunteers are registered workers.
+    let (worker, token) = app.register_worker("Zhou Qiang").await;
 
     let err = c
         .appoint_volunteer_role(with_bearer(

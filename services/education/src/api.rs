@@ -28,6 +28,18 @@ use crate::{
 };
 
 const MAX_CODES: i32 = 500;
+/// Bounds of text fields, in characters (once trimmed).
+const NAME: usize = 100;
+const TITLE: usize = 200;
+const DESCRIPTION: usize = 2_000;
+/// Most expertise tags one lecturer carries.
+const MAX_TAGS: usize = 20;
+/// Most seats of a site or a session.
+const MAX_SEATS: i32 = 10_000;
+/// The longest session.
+const MAX_SESSION: chrono::Duration = chrono::Duration::hours(24);
+/// A check-in code is typed with spaces or dashes at most: a longer line is refused unread.
+const CODE_LINE: usize = 32;
 
 #[derive(Clone)]
 pub struct Api {
@@ -92,15 +104,77 @@ fn attendance_to_pb(a: AttendanceRow) -> pb::Attendance {
     }
 }
 
-fn check_text(v: &mut Violations, field: &str, value: &str, max: usize) {
-    v.text(field, value, max, true);
+/// A one-line text of a fixed shape: bounded and refused with control characters as
+/// [`Violations::line`], then `shape` says what else is wrong, if anything; one violation either
+/// way. Returns the trimmed text (empty when absent).
+fn shaped<'a>(
+    v: &mut Violations,
+    field: &str,
+    value: &'a str,
+    (max, required): (usize, bool),
+    shape: impl FnOnce(&str) -> Result<(), String>,
+) -> &'a str {
+    let mut probe = Violations::new();
+    let trimmed = probe.line(field, value, max, required);
+    if !probe.is_empty() {
+        v.line(field, value, max, required);
+    } else if !trimmed.is_empty()
+        && let Err(e) = shape(trimmed)
+    {
+        v.add(field, e);
+    }
+    trimmed
+}
+
+/// An expertise tag (empty allowed unless `required`).
+fn tag<'a>(v: &mut Violations, field: &str, value: &'a str, required: bool) -> &'a str {
+    shaped(v, field, value, (32, required), |t| {
+        domain::valid_tag(t)
+            .then_some(())
+            .ok_or_else(|| "must be lower-case letters, digits and _ (at most 32)".to_owned())
+    })
+}
+
+/// A check-in code as typed, normalized (`domain::normalize_code`).
+fn code(v: &mut Violations, value: &str) -> String {
+    let typed = shaped(v, "code", value, (CODE_LINE, true), |c| {
+        (domain::normalize_code(c).len() == domain::CODE_LEN)
+            .then_some(())
+            .ok_or_else(|| format!("must be {} characters", domain::CODE_LEN))
+    });
+    domain::normalize_code(typed)
+}
+
+/// The SMALLINT a validated enum value is stored as (every defined value fits).
+fn stored<E: Into<i32>>(value: E) -> i16 {
+    i16::try_from(value.into()).unwrap_or(i16::MAX)
+}
+
+/// A timestamp within the years this service accepts (2000..=2100), or a violation of `field`.
+fn timestamp(
+    v: &mut Violations,
+    field: &str,
+    value: &prost_types::Timestamp,
+) -> Option<chrono::DateTime<Utc>> {
+    let t = from_timestamp(value).filter(|t| (2000..=2100).contains(&chrono::Datelike::year(t)));
+    v.check(
+        t.is_some(),
+        field,
+        "must be a time between the years 2000 and 2100",
+    );
+    t
+}
+
+/// NOT_FOUND naming the request's field: a reference the request makes names nothing.
+fn unknown(field: &str, what: &str, id: Uuid) -> Status {
+    Status::not_found(format!("{field}: {what} {id} not found"))
 }
 
 fn schedule_status(e: ScheduleError) -> Status {
     match e {
-        ScheduleError::UnknownLecturer(id) => not_found("lecturer", id),
-        ScheduleError::UnknownSite(id) => not_found("learning site", id),
-        ScheduleError::UnknownCourse(id) => not_found("course", id),
+        ScheduleError::UnknownLecturer(id) => unknown("lecturer_id", "lecturer", id),
+        ScheduleError::UnknownSite(id) => unknown("site_id", "learning site", id),
+        ScheduleError::UnknownCourse(id) => unknown("course_id", "course", id),
         ScheduleError::LecturerUnavailable(_) => Status::failed_precondition(e.to_string()),
         ScheduleError::OverCapacity { .. } => invalid("capacity", e.to_string()),
         ScheduleError::Clash { what, session, .. } => {
@@ -141,6 +215,25 @@ impl Api {
             .ok_or_else(|| not_found("session", session))?;
         caller.ensure_community(community)
     }
+
+    /// NOT_FOUND when a filter names a site or a lecturer this service never recorded.
+    async fn ensure_known(&self, site: Option<Uuid>, lecturer: Option<Uuid>) -> Result<(), Status> {
+        let fail = |e| internal("checking the filter", e);
+        if let Some(s) = site
+            && store::site_community(&self.pool, s)
+                .await
+                .map_err(fail)?
+                .is_none()
+        {
+            return Err(unknown("site_id", "learning site", s));
+        }
+        if let Some(l) = lecturer
+            && !store::lecturer_exists(&self.pool, l).await.map_err(fail)?
+        {
+            return Err(unknown("lecturer_id", "lecturer", l));
+        }
+        Ok(())
+    }
 }
 
 #[tonic::async_trait]
@@ -154,23 +247,9 @@ impl EducationService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
-        let name = r.name.trim();
-        v.check(!name.is_empty(), "name", "is required")
-            .check(
-                name.chars().count() <= 100,
-                "name",
-                "must be at most 100 characters",
-            )
-            .check(
-                r.address.chars().count() <= 200,
-                "address",
-                "must be at most 200 characters",
-            )
-            .check(
-                (1..=10_000).contains(&r.capacity),
-                "capacity",
-                "must be within 1..10000",
-            );
+        let name = v.line("name", &r.name, NAME, true);
+        let address = v.line("address", &r.address, TITLE, false);
+        v.within("capacity", r.capacity, 1..=MAX_SEATS);
         let community_id = v.optional_id("community_id", &r.community_id);
         v.into_result()?;
         caller.ensure_community(community_id)?;
@@ -181,7 +260,7 @@ impl EducationService for Api {
             &NewSite {
                 name,
                 community_id,
-                address: r.address.trim(),
+                address,
                 capacity: r.capacity,
             },
         )
@@ -222,24 +301,22 @@ impl EducationService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
-        check_text(&mut v, "name", &r.name, 100);
-        check_text(&mut v, "department", &r.department, 100);
-        v.check(r.expertise.len() <= 20, "expertise", "at most 20 tags");
-        for (i, tag) in r.expertise.iter().enumerate() {
-            v.check(
-                domain::valid_tag(tag),
-                &format!("expertise[{i}]"),
-                "must be lower-case letters, digits and _ (at most 32)",
-            );
+        let name = v.line("name", &r.name, NAME, true);
+        let department = v.line("department", &r.department, NAME, true);
+        let mut expertise = Vec::new();
+        if v.count("expertise", &r.expertise, MAX_TAGS) {
+            for (i, t) in r.expertise.iter().enumerate() {
+                expertise.push(tag(&mut v, &format!("expertise[{i}]"), t, true).to_owned());
+            }
         }
         v.into_result()?;
         let row = store::insert_lecturer(
             &self.pool,
             &caller.subject,
             &r.request_id,
-            r.name.trim(),
-            r.department.trim(),
-            &r.expertise,
+            name,
+            department,
+            &kit::api::distinct(expertise),
         )
         .await
         .map_err(|e| internal("adding the lecturer", e))?;
@@ -270,9 +347,12 @@ impl EducationService for Api {
         request: Request<pb::ListLecturersRequest>,
     ) -> Result<Response<pb::ListLecturersResponse>, Status> {
         let r = request.into_inner();
+        let mut v = Violations::new();
+        let expertise = tag(&mut v, "expertise", &r.expertise, false);
+        v.into_result()?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
-        let tag = (!r.expertise.is_empty()).then_some(r.expertise.as_str());
+        let tag = (!expertise.is_empty()).then_some(expertise);
         let rows = store::list_lecturers(&self.pool, tag, r.available_only, after, size)
             .await
             .map_err(|e| internal("listing lecturers", e))?;
@@ -292,30 +372,14 @@ impl EducationService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
-        check_text(&mut v, "title", &r.title, 200);
-        let format = CourseFormat::try_from(r.format).unwrap_or(CourseFormat::Unspecified);
-        let theme = CourseTheme::try_from(r.theme).unwrap_or(CourseTheme::Unspecified);
-        v.check(
-            format != CourseFormat::Unspecified,
-            "format",
-            "must be a CourseFormat",
-        )
-        .check(
-            theme != CourseTheme::Unspecified,
-            "theme",
-            "must be a CourseTheme",
-        )
-        .check(
-            (0..=480).contains(&r.duration_minutes),
-            "duration_minutes",
-            "must be within 0..480",
-        )
-        .check(
-            r.description.chars().count() <= 2_000,
-            "description",
-            "must be at most 2000 characters",
-        );
+        let title = v.line("title", &r.title, TITLE, true);
+        let format: Option<CourseFormat> = v.enumeration("format", r.format, false);
+        let theme: Option<CourseTheme> = v.enumeration("theme", r.theme, false);
+        // 0: the format's usual length.
+        v.within("duration_minutes", r.duration_minutes, 0..=480);
+        let description = v.text("description", &r.description, DESCRIPTION, false);
         v.into_result()?;
+        let (format, theme) = (format.expect("validated"), theme.expect("validated"));
         let duration = if r.duration_minutes == 0 {
             domain::default_duration_minutes(format)
         } else {
@@ -326,11 +390,11 @@ impl EducationService for Api {
             &caller.subject,
             &r.request_id,
             &NewCourse {
-                title: r.title.trim(),
-                format: format as i16,
-                theme: theme as i16,
+                title,
+                format: stored(format),
+                theme: stored(theme),
                 duration_minutes: duration,
-                description: r.description.trim(),
+                description,
             },
         )
         .await
@@ -346,10 +410,13 @@ impl EducationService for Api {
         request: Request<pb::ListCoursesRequest>,
     ) -> Result<Response<pb::ListCoursesResponse>, Status> {
         let r = request.into_inner();
+        let mut v = Violations::new();
+        let theme = v.enumeration::<CourseTheme>("theme", r.theme, true);
+        let format = v.enumeration::<CourseFormat>("format", r.format, true);
+        v.into_result()?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
-        let theme = (r.theme != 0).then_some(r.theme as i16);
-        let format = (r.format != 0).then_some(r.format as i16);
+        let (theme, format) = (theme.map(stored), format.map(stored));
         let rows = store::list_courses(&self.pool, theme, format, after, size)
             .await
             .map_err(|e| internal("listing courses", e))?;
@@ -374,35 +441,32 @@ impl EducationService for Api {
             v.id("site_id", &r.site_id),
             v.id("lecturer_id", &r.lecturer_id),
         ];
-        let starts_at = r
-            .starts_at
-            .as_ref()
-            .and_then(from_timestamp)
-            .filter(|t| (2000..=2100).contains(&chrono::Datelike::year(t)));
-        v.check(
-            starts_at.is_some(),
-            "starts_at",
-            "is required, between the years 2000 and 2100",
-        );
-        let ends_at = match &r.ends_at {
-            None => None,
-            Some(t) => {
-                let e = from_timestamp(t).filter(|t| chrono::Datelike::year(t) <= 2100);
-                v.check(
-                    matches!((e, starts_at), (Some(e), Some(s)) if e > s),
-                    "ends_at",
-                    "must be after starts_at",
-                );
-                e
+        let starts_at = match &r.starts_at {
+            None => {
+                v.add("starts_at", "is required");
+                None
             }
+            Some(t) => timestamp(&mut v, "starts_at", t),
         };
-        v.check(r.capacity >= 0, "capacity", "must not be negative");
+        let ends_at = r
+            .ends_at
+            .as_ref()
+            .and_then(|t| timestamp(&mut v, "ends_at", t));
+        if let (Some(e), Some(s)) = (ends_at, starts_at) {
+            v.check(
+                e > s && e - s <= MAX_SESSION,
+                "ends_at",
+                "must be after starts_at, by at most 24 hours",
+            );
+        }
+        // 0: the site's capacity.
+        v.within("capacity", r.capacity, 0..=MAX_SEATS);
         v.into_result()?;
         let site = ids[1].expect("checked");
         let community = store::site_community(&self.pool, site)
             .await
             .map_err(|e| internal("checking the caller's scope", e))?
-            .ok_or_else(|| not_found("learning site", site))?;
+            .ok_or_else(|| unknown("site_id", "learning site", site))?;
         caller.ensure_community(community)?;
         let row = sessions::schedule(
             &self.pool,
@@ -454,6 +518,7 @@ impl EducationService for Api {
         let site = v.optional_id("site_id", &r.site_id);
         let lecturer = v.optional_id("lecturer_id", &r.lecturer_id);
         v.into_result()?;
+        self.ensure_known(site, lecturer).await?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let rows = store::list_sessions(&self.pool, site, lecturer, after, size)
@@ -473,14 +538,16 @@ impl EducationService for Api {
     ) -> Result<Response<pb::IssueCheckInCodesResponse>, Status> {
         let caller = caller(&request)?;
         let r = request.into_inner();
-        let session = parse_id("session_id", &r.session_id)?;
-        if !(1..=MAX_CODES).contains(&r.count) {
-            return Err(invalid("count", format!("must be within 1..{MAX_CODES}")));
-        }
+        let mut v = Violations::new();
+        let session = v.id("session_id", &r.session_id);
+        let count = v.within("count", r.count, 1..=MAX_CODES);
+        v.into_result()?;
+        let session = session.expect("validated");
         self.ensure_session(&caller, session).await?;
-        let (codes, from, until) = sessions::issue_codes(&self.pool, session, r.count as usize)
-            .await
-            .map_err(check_in_status)?;
+        let (codes, from, until) =
+            sessions::issue_codes(&self.pool, session, count.unsigned_abs() as usize)
+                .await
+                .map_err(check_in_status)?;
         Ok(Response::new(pb::IssueCheckInCodesResponse {
             codes,
             valid_from: Some(to_timestamp(from)),
@@ -496,16 +563,9 @@ impl EducationService for Api {
         let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        let session = Uuid::parse_str(&r.session_id).ok();
-        v.check(session.is_some(), "session_id", "must be a UUID");
-        let worker = Uuid::parse_str(&r.worker_id).ok();
-        v.check(worker.is_some(), "worker_id", "must be a worker id (UUID)");
-        let code = domain::normalize_code(&r.code);
-        v.check(
-            code.len() == domain::CODE_LEN,
-            "code",
-            format!("must be {} characters", domain::CODE_LEN),
-        );
+        let session = v.id("session_id", &r.session_id);
+        let worker = v.id("worker_id", &r.worker_id);
+        let code = code(&mut v, &r.code);
         v.into_result()?;
         let worker = worker.expect("checked");
         if !(caller.has_role(WORKER) && caller.subject == worker.to_string()) {
@@ -590,8 +650,13 @@ impl EducationService for Api {
         let caller = caller(&request)?;
         let scope = caller.visible().communities().map(<[Uuid]>::to_vec);
         let r = request.into_inner();
-        let from = r.from.as_ref().and_then(from_timestamp);
-        let until = r.until.as_ref().and_then(from_timestamp);
+        let mut v = Violations::new();
+        let from = r.from.as_ref().and_then(|t| timestamp(&mut v, "from", t));
+        let until = r.until.as_ref().and_then(|t| timestamp(&mut v, "until", t));
+        if let (Some(f), Some(u)) = (from, until) {
+            v.check(f < u, "until", "must be after from");
+        }
+        v.into_result()?;
         let fail = |e| internal("computing education statistics", e);
         let rows = store::sessions_between(&self.pool, scope.as_deref(), from, until)
             .await

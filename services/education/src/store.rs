@@ -138,6 +138,13 @@ pub async fn set_lecturer_availability(
     .await
 }
 
+pub async fn lecturer_exists(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM lecturers WHERE id = $1)")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+}
+
 pub async fn list_lecturers(
     pool: &PgPool,
     expertise: Option<&str>,

@@ -84,6 +84,9 @@ impl Handler for GridEvents {
             store::lock_grid_routing(tx, true).await?;
             let removed = store::remove_grid(tx, id, e.version).await?;
             tracing::info!(grid_id = %id, version = e.version, removed, "grid deleted from the read model");
+            if removed {
+                self.return_to_county_queue(tx, id).await?;
+            }
             return Ok(());
         }
         let e: ev::GridUpserted = event.decode()?;
@@ -104,6 +107,41 @@ impl Handler for GridEvents {
 }
 
 impl GridEvents {
+    /// The open cases of a deleted grid go back to the county queue (no grid, the county queue's
+    /// department, deadline kept), each with a history line, a feed change and a `CaseRerouted`:
+    /// nobody would otherwise see them again.
+    async fn return_to_county_queue(
+        &self,
+        tx: &mut PgConnection,
+        grid: Uuid,
+    ) -> Result<(), sqlx::Error> {
+        use redsupply_proto::governance::v1::{CaseStatus, TipCategory};
+        for case in store::open_cases_in_grid(tx, grid).await? {
+            let category =
+                TipCategory::try_from(i32::from(case.category)).unwrap_or(TipCategory::Other);
+            let department = self.routing.department(category, false);
+            let after = store::reroute_case(
+                tx,
+                case.id,
+                &store::Route {
+                    grid_id: None,
+                    department: &department,
+                    category: case.category,
+                    due_at: case.due_at,
+                    status: CaseStatus::Assigned as i16,
+                },
+            )
+            .await?;
+            let reason = "its grid was deleted";
+            store::record_transition(tx, &store::Transition::of(&case, &after, "system", reason))
+                .await?;
+            store::record_change(tx, case.id, Some(store::Before::of(&case))).await?;
+            crate::events::case_rerouted(tx, &case, &after, reason, "system").await?;
+            tracing::info!(case_id = %case.id, grid_id = %grid, "case of a deleted grid returned to the county queue");
+        }
+        Ok(())
+    }
+
     async fn route_county_queue(
         &self,
         tx: &mut PgConnection,

@@ -12,6 +12,7 @@ pub mod grids;
 pub mod intake;
 pub mod store;
 pub mod volunteers;
+pub mod workers;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -33,6 +34,7 @@ use tonic::service::Routes;
 pub const SCHEMA: &str = "governance";
 pub const DISPATCH_CONSUMER: &str = "governance-dispatch";
 pub const GRIDS_CONSUMER: &str = "governance-grids";
+pub const WORKERS_CONSUMER: &str = "governance-workers";
 /// Connections of the case feed's own pool (sequencer and fan-out), besides the service's pool.
 const FEED_CONNECTIONS: u32 = 2;
 
@@ -49,6 +51,10 @@ pub struct Settings {
     /// How often an idle `WatchCases` stream gets a heartbeat with its cursor.
     #[serde(default = "default_watch_heartbeat_secs")]
     pub watch_heartbeat_secs: u64,
+    /// `WatchCases` streams one caller (token subject) may hold open at once per replica; 0: no
+    /// limit.
+    #[serde(default = "default_watch_streams_per_caller")]
+    pub watch_streams_per_caller: usize,
     /// Prefix of case numbers (JJ-2026-000123).
     pub county_code: String,
     /// Tips one reporter may submit per minute; 0: no limit.
@@ -78,6 +84,10 @@ fn default_reopen_window_days() -> u32 {
 
 fn default_watch_heartbeat_secs() -> u64 {
     15
+}
+
+fn default_watch_streams_per_caller() -> usize {
+    8
 }
 
 pub fn pool(common: &kit::CommonSettings) -> Result<PgPool, sqlx::Error> {
@@ -163,6 +173,18 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         rt.faults.clone(),
         shutdown.clone(),
     ));
+    tasks.push(spawn_consumer(
+        pool.clone(),
+        rt.bus.clone(),
+        ConsumerSpec {
+            durable: WORKERS_CONSUMER,
+            producer: "organization",
+            subject: "redsupply.organization.worker.>".to_owned(),
+        },
+        Arc::new(workers::WorkerEvents),
+        rt.faults.clone(),
+        shutdown.clone(),
+    ));
 
     let (intake, committers) = intake::Intake::spawn(pool.clone(), settings.tips_per_minute);
     tasks.extend(committers);
@@ -173,6 +195,11 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         feed,
         shutdown: shutdown.clone(),
         watch_heartbeat: Duration::from_secs(settings.watch_heartbeat_secs.max(1)),
+        county: rt.settings.county.extent,
+        watch_streams: kit::limit::Slots::new(
+            "WatchCases streams",
+            settings.watch_streams_per_caller,
+        ),
         routing,
         tips_per_minute: settings.tips_per_minute,
         grids: grids.clone(),

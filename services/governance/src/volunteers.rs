@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use kit::{
-    api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
+    api::{Violations, internal, not_found, page_after, page_size, parse_id},
     auth::caller,
     bus::{NewEvent, enqueue},
     time::to_timestamp,
@@ -217,6 +217,7 @@ impl VolunteerService for Api {
         let caller = caller(&request)?;
         let worker = parse_id("worker_id", &request.get_ref().worker_id)?;
         caller.ensure_self(WORKER, worker)?;
+        crate::workers::ensure_registered(&self.pool, "worker_id", worker).await?;
         let fail = |e| internal("joining the team", e);
         join(&self.pool, worker).await.map_err(fail)?;
         let mut conn = self.pool.acquire().await.map_err(fail)?;
@@ -356,13 +357,12 @@ impl VolunteerService for Api {
     ) -> Result<Response<pb::EndVolunteerServiceResponse>, Status> {
         let caller = caller(&request)?;
         let r = request.into_inner();
-        let id = parse_id("record_id", &r.record_id)?;
-        if !(0..=100).contains(&r.problems_solved) {
-            return Err(invalid("problems_solved", "must be within 0..100"));
-        }
-        if r.note.chars().count() > 500 {
-            return Err(invalid("note", "must be at most 500 characters"));
-        }
+        let mut v = Violations::new();
+        let id = v.id("record_id", &r.record_id);
+        v.within("problems_solved", r.problems_solved, 0..=100);
+        let note = v.text("note", &r.note, 500, false).to_owned();
+        v.into_result()?;
+        let id = id.expect("checked");
         if caller.is_only(WORKER) && r.problems_solved > 0 {
             return Err(Status::permission_denied(
                 "problems solved are confirmed by staff at check-out",
@@ -394,7 +394,7 @@ impl VolunteerService for Api {
         .bind(now)
         .bind(service_hours(open.started_at, now))
         .bind(r.problems_solved)
-        .bind(r.note.trim())
+        .bind(&note)
         .fetch_one(&mut *tx)
         .await
         .map_err(fail)?;

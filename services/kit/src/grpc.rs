@@ -7,9 +7,10 @@
 //! because the outbox holds events until NATS is back.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     net::SocketAddr,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
     time::{Duration, Instant},
 };
@@ -110,7 +111,7 @@ pub async fn serve(
     }
     let task = tokio::spawn(async move {
         builder
-            .layer(ObserveLayer)
+            .layer(ObserveLayer::new(policies))
             .layer(PolicyLayer::new(auth, policies, binding))
             .add_routes(routes)
             .serve_with_incoming_shutdown(
@@ -214,20 +215,61 @@ async fn watch_health(
 }
 
 /// Gives each call a server span (child of the caller's trace context) and records
-/// `grpc_server_handled_total{method,code}` and `grpc_server_handling_seconds{method}`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ObserveLayer;
+/// `grpc_server_handled_total{method,code}` and `grpc_server_handling_seconds{method}`. The `method`
+/// label is a path this server serves (an RPC of its policies, health or reflection), else
+/// `unknown`: random paths from unauthenticated clients do not each make a new series.
+#[derive(Clone, Debug)]
+pub struct ObserveLayer {
+    known: Arc<HashSet<String>>,
+}
+
+impl ObserveLayer {
+    pub fn new(policies: &[Policy]) -> Self {
+        let mut known: HashSet<String> = policies
+            .iter()
+            .flat_map(|p| {
+                p.rules
+                    .iter()
+                    .map(|r| format!("/{}/{}", p.service, r.method))
+            })
+            .collect();
+        for path in [
+            "/grpc.health.v1.Health/Check",
+            "/grpc.health.v1.Health/Watch",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        ] {
+            known.insert(path.to_owned());
+        }
+        Self {
+            known: Arc::new(known),
+        }
+    }
+
+    /// The metric label for a request path.
+    pub fn label(&self, path: &str) -> String {
+        if self.known.contains(path) {
+            path.to_owned()
+        } else {
+            "unknown".to_owned()
+        }
+    }
+}
 
 impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Observe { inner }
+        Observe {
+            inner,
+            layer: self.clone(),
+        }
     }
 }
 
 #[derive(Clone, Debug)]
 pub struct Observe<S> {
     inner: S,
+    layer: ObserveLayer,
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -248,7 +290,7 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let method = req.uri().path().to_owned();
+        let method = self.layer.label(req.uri().path());
         let mut carrier = HashMap::new();
         for key in ["traceparent", "tracestate"] {
             if let Some(v) = req.headers().get(key).and_then(|v| v.to_str().ok()) {
@@ -321,5 +363,30 @@ impl Running {
         for t in self.tasks {
             t.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::policy::{Reach, rule};
+
+    #[test]
+    fn metric_labels_come_only_from_served_paths() {
+        static POLICIES: &[Policy] = &[Policy {
+            service: "redsupply.x.v1.XService",
+            rules: &[rule("Get", &["worker"], Reach::Open)],
+        }];
+        let layer = ObserveLayer::new(POLICIES);
+        assert_eq!(
+            layer.label("/redsupply.x.v1.XService/Get"),
+            "/redsupply.x.v1.XService/Get"
+        );
+        assert_eq!(
+            layer.label("/grpc.health.v1.Health/Check"),
+            "/grpc.health.v1.Health/Check"
+        );
+        assert_eq!(layer.label("/redsupply.x.v1.XService/Gone"), "unknown");
+        assert_eq!(layer.label("/a/b/c?x"), "unknown");
     }
 }

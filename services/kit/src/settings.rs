@@ -23,6 +23,17 @@ pub struct CommonSettings {
     pub admin: AdminSettings,
     #[serde(default)]
     pub tls: TlsSettings,
+    #[serde(default)]
+    pub county: CountySettings,
+}
+
+/// Where the county lies and what its grids may be: every service refuses a location outside it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CountySettings {
+    #[serde(default)]
+    pub extent: crate::geo::Extent,
+    #[serde(default)]
+    pub grids: crate::geo::GridRules,
 }
 
 /// gRPC over TLS, and client certificates for machine clients.

@@ -11,6 +11,7 @@ use crate::{
     change::{self, Aggregate, ChangeError},
     events,
     personal::Vault,
+    rules,
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -235,6 +236,12 @@ pub async fn record_help(
 ) -> Result<HardshipFileRow, ChangeError> {
     let mut tx = pool.begin().await?;
     let mut f = lock_open(&mut tx, vault, id, expected_version).await?;
+    if f.help.len() >= rules::MAX_HELP_ENTRIES {
+        return Err(ChangeError::Precondition(format!(
+            "hardship file {id} holds the most entries of help a file may ({}); close it and open another",
+            rules::MAX_HELP_ENTRIES
+        )));
+    }
     f.help.push(help);
     let json = serde_json::to_string(&f.help).expect("help serializes");
     sqlx::query(

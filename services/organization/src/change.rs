@@ -3,9 +3,39 @@
 //! mapped to a gRPC status in one place.
 
 use kit::api::{internal, invalid, not_found};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use tonic::Status;
 use uuid::Uuid;
+
+/// Looking ids up in one aggregate's table: every statement a literal.
+struct Lookups {
+    /// `$1` names a live row.
+    exists: &'static str,
+    /// `$1` names a row, deleted or not.
+    recorded: &'static str,
+    /// The first of the ids `$1` (in their order) that names no live row.
+    first_missing: &'static str,
+}
+
+macro_rules! lookups {
+    ($table:literal) => {
+        lookups!(@ $table, "")
+    };
+    ($table:literal, soft_deleted) => {
+        lookups!(@ $table, " AND deleted_at IS NULL")
+    };
+    (@ $table:literal, $live:literal) => {
+        Lookups {
+            exists: concat!("SELECT EXISTS (SELECT 1 FROM ", $table, " WHERE id = $1", $live, ")"),
+            recorded: concat!("SELECT EXISTS (SELECT 1 FROM ", $table, " WHERE id = $1)"),
+            first_missing: concat!(
+                "SELECT r.id FROM unnest($1::uuid[]) WITH ORDINALITY AS r (id, n)
+                 WHERE NOT EXISTS (SELECT 1 FROM ", $table, " t WHERE t.id = r.id", $live, ")
+                 ORDER BY r.n LIMIT 1"
+            ),
+        }
+    };
+}
 
 /// The aggregates whose rows carry `version` and (most) `deleted_at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +73,27 @@ impl Aggregate {
             Aggregate::HardshipFile => "hardship file",
             Aggregate::ReportIn => "report-in",
             Aggregate::CensusVisit => "census visit",
+        }
+    }
+
+    /// The statements that look an id up, over the aggregate's table (soft-deleted aggregates
+    /// are live while `deleted_at` is null).
+    fn lookups(self) -> Lookups {
+        match self {
+            Aggregate::Grid => lookups!("grids", soft_deleted),
+            Aggregate::Worker => lookups!("workers", soft_deleted),
+            Aggregate::Township => lookups!("townships"),
+            Aggregate::Community => lookups!("communities"),
+            Aggregate::Organization => lookups!("organizations", soft_deleted),
+            Aggregate::JoinRequest => lookups!("join_requests"),
+            Aggregate::Guide => lookups!("guides", soft_deleted),
+            Aggregate::Enterprise => lookups!("enterprises", soft_deleted),
+            Aggregate::Forum => lookups!("forums"),
+            Aggregate::EnterpriseIssue => lookups!("enterprise_issues"),
+            Aggregate::CareVisit => lookups!("care_visits"),
+            Aggregate::HardshipFile => lookups!("hardship_files"),
+            Aggregate::ReportIn => lookups!("report_ins"),
+            Aggregate::CensusVisit => lookups!("census_visits"),
         }
     }
 
@@ -188,40 +239,43 @@ pub async fn mark_deleted(
 
 /// Whether `id` names a live (not deleted) aggregate; for references in requests.
 pub async fn exists(tx: &mut PgConnection, what: Aggregate, id: Uuid) -> Result<bool, sqlx::Error> {
-    let sql = match what {
-        Aggregate::Worker => {
-            "SELECT EXISTS (SELECT 1 FROM workers WHERE id = $1 AND deleted_at IS NULL)"
-        }
-        Aggregate::Community => "SELECT EXISTS (SELECT 1 FROM communities WHERE id = $1)",
-        Aggregate::Township => "SELECT EXISTS (SELECT 1 FROM townships WHERE id = $1)",
-        Aggregate::Organization => {
-            "SELECT EXISTS (SELECT 1 FROM organizations WHERE id = $1 AND deleted_at IS NULL)"
-        }
-        Aggregate::Enterprise => {
-            "SELECT EXISTS (SELECT 1 FROM enterprises WHERE id = $1 AND deleted_at IS NULL)"
-        }
-        Aggregate::Forum => "SELECT EXISTS (SELECT 1 FROM forums WHERE id = $1)",
-        _ => "SELECT FALSE AND $1::uuid IS NULL",
-    };
-    sqlx::query_scalar(sql).bind(id).fetch_one(tx).await
+    sqlx::query_scalar(what.lookups().exists)
+        .bind(id)
+        .fetch_one(tx)
+        .await
 }
 
-/// Fails with INVALID_ARGUMENT on `field` unless every id names a live aggregate.
+/// Whether `id` was ever recorded as a `what`, deleted ones included: for reads, which show
+/// deleted aggregates too.
+pub async fn recorded(pool: &PgPool, what: Aggregate, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(what.lookups().recorded)
+        .bind(id)
+        .fetch_one(pool)
+        .await
+}
+
+/// Fails with INVALID_ARGUMENT on `field` unless every id names a live aggregate; one query
+/// however many ids (the first missing one, in request order, is named).
 pub async fn require_all(
     tx: &mut PgConnection,
     what: Aggregate,
     field: &'static str,
     ids: &[Uuid],
 ) -> Result<(), ChangeError> {
-    for id in ids {
-        if !exists(tx, what, *id).await? {
-            return Err(ChangeError::invalid(
-                field,
-                format!("{} {id} does not exist", what.name()),
-            ));
-        }
+    if ids.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let missing: Option<Uuid> = sqlx::query_scalar(what.lookups().first_missing)
+        .bind(ids)
+        .fetch_optional(&mut *tx)
+        .await?;
+    match missing {
+        None => Ok(()),
+        Some(id) => Err(ChangeError::invalid(
+            field,
+            format!("{} {id} does not exist", what.name()),
+        )),
+    }
 }
 
 /// Claims `(caller, request_id)` for a new aggregate with `id`. `Ok(None)`: the claim is new and

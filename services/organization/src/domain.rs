@@ -18,7 +18,9 @@ pub enum BoundaryError {
     TooManyPoints(usize),
 }
 
-pub const MAX_BOUNDARY_POINTS: usize = 10_000;
+/// The self-intersection check compares every pair of edges, so its cost grows with the square of
+/// the points: 2,000 keeps one call to about two million pairs.
+pub const MAX_BOUNDARY_POINTS: usize = 2_000;
 
 /// Validates a ring and returns it open (the closing repeat of the first point dropped).
 pub fn normalize_boundary(points: &[LatLng]) -> Result<Vec<(f64, f64)>, BoundaryError> {

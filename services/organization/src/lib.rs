@@ -16,6 +16,7 @@ pub mod guides;
 pub mod joining;
 pub mod personal;
 pub mod registry;
+pub mod republish;
 pub mod rules;
 pub mod stats;
 pub mod store;

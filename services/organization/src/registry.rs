@@ -20,6 +20,8 @@ pub enum RegistryError {
     Change(#[from] ChangeError),
     #[error("township {0} not found")]
     UnknownTownship(Uuid),
+    #[error("enterprise {0} not found")]
+    UnknownEnterprise(Uuid),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -36,6 +38,11 @@ pub async fn register_worker(
         && !store::community_exists(&mut tx, c).await?
     {
         return Err(RegistryError::UnknownCommunity(c));
+    }
+    if let Some(e) = worker.enterprise_id
+        && !change::exists(&mut tx, Aggregate::Enterprise, e).await?
+    {
+        return Err(RegistryError::UnknownEnterprise(e));
     }
     let (row, new) = store::insert_worker(&mut tx, vault, caller, request_id, &worker).await?;
     if new {

@@ -7,8 +7,13 @@ use redsupply_proto::organization::v1::{FormationMode, OrganizationKind};
 /// Most workers one party member should keep in touch with, unless a request says otherwise.
 /// (145 members cover 2,000+ workers in the county: about 14 each.)
 pub const DEFAULT_CONTACT_LOAD: i32 = 20;
+/// The highest contact load a coverage request may ask about.
+pub const MAX_CONTACT_LOAD: i32 = 10_000;
 /// Most workers linked in one LinkContacts call.
 pub const MAX_LINKS_PER_CALL: usize = 200;
+/// Most entries of help one hardship file holds (the file is sealed and rewritten whole with
+/// each entry).
+pub const MAX_HELP_ENTRIES: usize = 200;
 
 /// Why a node cannot sit where the request puts it.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -87,12 +92,13 @@ pub fn quarter(date: NaiveDate) -> String {
     format!("{}-Q{}", date.year(), date.month0() / 3 + 1)
 }
 
-/// Parses "2026-Q3" into its first and last day.
+/// Parses "2026-Q3" into its first and last day; years outside 2000..=2100 are refused as typos,
+/// as in dates.
 pub fn quarter_range(value: &str) -> Option<(NaiveDate, NaiveDate)> {
     let (year, q) = value.split_once("-Q")?;
     let year: i32 = year.parse().ok()?;
     let q: u32 = q.parse().ok()?;
-    if !(1..=4).contains(&q) {
+    if !(1..=4).contains(&q) || !(2000..=2100).contains(&year) {
         return None;
     }
     let first = NaiveDate::from_ymd_opt(year, (q - 1) * 3 + 1, 1)?;
@@ -203,6 +209,8 @@ mod tests {
             ))
         );
         assert_eq!(quarter_range("2026-Q5"), None);
+        assert_eq!(quarter_range("-2026-Q1"), None);
+        assert_eq!(quarter_range("99999-Q1"), None);
         assert_eq!(quarter_range("Q1"), None);
     }
 }

@@ -342,7 +342,9 @@ pub async fn seal_clear_phones(pool: &PgPool, vault: &Vault) -> Result<u64, sqlx
 }
 
 pub struct WorkerFilter {
-    pub name: Option<String>,
+    /// An `ILIKE` pattern for the name, built by `kit::api::contains_pattern` (the caller's `%`,
+    /// `_` and backslash escaped with backslash, the default escape character the statement uses).
+    pub name_pattern: Option<String>,
     pub phone_hash: Option<Vec<u8>>,
     pub platform: Option<String>,
     pub community_id: Option<Uuid>,
@@ -363,7 +365,7 @@ pub async fn search_workers(
         "SELECT ",
         worker_columns!(),
         " FROM workers
-         WHERE deleted_at IS NULL AND ($1::text IS NULL OR name ILIKE '%' || $1 || '%')
+         WHERE deleted_at IS NULL AND ($1::text IS NULL OR name ILIKE $1)
            AND ($2::bytea IS NULL OR phone_hash = $2)
            AND ($3::text IS NULL OR platform = $3)
            AND ($4::uuid IS NULL OR community_id = $4)
@@ -374,7 +376,7 @@ pub async fn search_workers(
            AND ($10::uuid[] IS NULL OR community_id = ANY($10))
          ORDER BY id LIMIT $7"
     ))
-    .bind(&f.name)
+    .bind(&f.name_pattern)
     .bind(&f.phone_hash)
     .bind(&f.platform)
     .bind(f.community_id)

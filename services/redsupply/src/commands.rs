@@ -59,6 +59,17 @@ pub async fn migrate(settings: AppSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn republish(settings: AppSettings) -> anyhow::Result<()> {
+    let _telemetry = kit::telemetry::init(&settings.common.telemetry, "redsupply-republish")?;
+    let pool = organization::pool(&settings.common)?;
+    let done = organization::republish::republish(&pool).await?;
+    eprintln!(
+        "announced {} workers, {} communities and {} grids; the organization relay publishes them",
+        done.workers, done.communities, done.grids
+    );
+    Ok(())
+}
+
 pub async fn seed(settings: AppSettings, print_demo_worker: bool) -> anyhow::Result<()> {
     settings.check_keys().map_err(anyhow::Error::msg)?;
     let seeded = seed::demo_county(&settings).await?;
@@ -160,18 +171,27 @@ pub async fn demo(
     let token = auth.issue(&worker.to_string(), &[roles::WORKER], None)?;
     let mut gov = GovernanceServiceClient::connect(governance).await?;
     let mut points = PointsServiceClient::connect(stations).await?;
-    let before = points
-        .get_balance(with_bearer(
-            GetBalanceRequest {
-                worker_id: worker.to_string(),
-            },
-            &token,
-        ))
-        .await?
-        .into_inner()
-        .balance
-        .map(|b| b.points)
-        .unwrap_or(0);
+    // A worker seeded a moment ago reaches stations by event: NOT_FOUND until then.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let before = loop {
+        match points
+            .get_balance(with_bearer(
+                GetBalanceRequest {
+                    worker_id: worker.to_string(),
+                },
+                &token,
+            ))
+            .await
+        {
+            Ok(r) => break r.into_inner().balance.map(|b| b.points).unwrap_or(0),
+            Err(s)
+                if s.code() == tonic::Code::NotFound && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(s) => return Err(s.into()),
+        }
+    };
     let tip = gov
         .submit_tip(with_bearer(
             SubmitTipRequest {

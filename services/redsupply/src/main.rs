@@ -31,6 +31,9 @@ enum Command {
     },
     /// Apply every service's database migrations.
     Migrate,
+    /// Re-announce every worker, community and grid, so read models fill in records from before
+    /// their consumer existed or before the stream's retention (after an upgrade; harmless again).
+    Republish,
     /// Load the demo county of Jiajiang (idempotent).
     Seed {
         /// Print only the id of the first demo worker (for scripts).
@@ -195,6 +198,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve { services } => commands::serve(settings, &services).await,
             Command::Migrate => commands::migrate(settings).await,
+            Command::Republish => commands::republish(settings).await,
             Command::Seed { print_demo_worker } => {
                 commands::seed(settings, print_demo_worker).await
             }

@@ -57,6 +57,9 @@ pub async fn start(
     rt: &Runtime,
 ) -> Result<Vec<Running>, StartError> {
     settings.check_keys().map_err(StartError::Invalid)?;
+    if let Some(problem) = settings.common.county.extent.problem() {
+        return Err(StartError::Invalid(problem));
+    }
     let mut running = Vec::new();
     for name in ServiceName::expand(names) {
         let r = match name {

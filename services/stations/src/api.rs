@@ -1,5 +1,6 @@
 //! `StationsService` (stations, the 5-minute circle, visits, coverage) and `PointsService`
-//! (balance, ledger, supermarkets, honours): validation, roles, and mapping to the store.
+//! (balance, ledger, supermarkets, honours): validation (`validate`), the ids a request names
+//! (`references`), roles, and mapping to the store.
 
 use std::collections::HashMap;
 
@@ -8,27 +9,29 @@ use kit::{
     api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
     auth::{Caller, caller},
     bus::{NewEvent, enqueue},
-    time::{from_timestamp, to_timestamp},
+    time::to_timestamp,
 };
 use redsupply_proto::{
     common::v1::LatLng,
     events::v1 as ev,
     roles::WORKER,
     stations::v1::{
-        self as pb, Amenity, AmenityStatus, StationHost, StationTier,
-        points_service_server::PointsService, stations_service_server::StationsService,
+        self as pb, AmenityStatus, StationTier, points_service_server::PointsService,
+        stations_service_server::StationsService,
     },
 };
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
-    domain::{self, Hours, LocalClock, distance_meters, travel_minutes},
+    domain::{self, LocalClock, distance_meters, travel_minutes},
     index::Stations,
     points::SOURCE,
-    store::{self, NewStation, StationRow, Upserted},
+    references,
+    store::{self, StationRow, Upserted},
     supermarket::{self, Redeem, RedeemError},
+    validate::{self, MAX_LIMIT},
 };
 
 pub const STATION_UPSERTED: &str = "redsupply.stations.station.upserted";
@@ -43,24 +46,36 @@ pub struct Api {
     pub riding_speed_kmh: f64,
     pub clock: LocalClock,
     pub stations: Stations,
+    /// Coverage answers until a station or grid changes.
+    pub coverage: crate::coverage::CoverageCache,
+    /// Where the county lies: stations outside it are refused.
+    pub county: kit::geo::Extent,
+    /// Amenity reports per caller and minute.
+    pub amenity_reports: kit::limit::RateLimit,
 }
 
 fn fail(context: &'static str) -> impl Fn(sqlx::Error) -> Status {
     move |e| internal(context, e)
 }
 
-fn check_amenity(v: &mut Violations, field: &str, value: i32, required: bool) -> Option<i16> {
-    match Amenity::try_from(value) {
-        Ok(Amenity::Unspecified) => {
-            v.check(!required, field, "is required");
-            None
-        }
-        Ok(a) => Some(a as i16),
-        Err(_) => {
-            v.add(field, format!("{value} is not an Amenity"));
-            None
-        }
-    }
+/// `StationUpserted`, and a wake-up for every replica's index, in the change's transaction.
+async fn announce_station(tx: &mut PgConnection, row: &StationRow) -> Result<(), sqlx::Error> {
+    let msg = ev::StationUpserted {
+        station_id: row.id.to_string(),
+        name: row.name.clone(),
+        location: Some(LatLng {
+            latitude: row.latitude,
+            longitude: row.longitude,
+        }),
+        version: row.version,
+        occurred_at: Some(to_timestamp(Utc::now())),
+    };
+    enqueue(
+        &mut *tx,
+        NewEvent::new(SOURCE, STATION_UPSERTED, row.id, &msg),
+    )
+    .await?;
+    store::notify_stations_changed(tx).await
 }
 
 impl Api {
@@ -70,6 +85,10 @@ impl Api {
         let states = store::amenity_states(&self.pool, &ids)
             .await
             .map_err(fail("loading amenity states"))?;
+        let states: HashMap<(Uuid, i16), store::AmenityStateRow> = states
+            .into_iter()
+            .map(|st| ((st.station_id, st.amenity), st))
+            .collect();
         let minute = self.clock.minute_of_day(Utc::now());
         Ok(rows
             .into_iter()
@@ -89,9 +108,7 @@ impl Api {
                         .amenities
                         .iter()
                         .map(|&a| {
-                            let st = states
-                                .iter()
-                                .find(|st| st.station_id == s.id && st.amenity == a);
+                            let st = states.get(&(s.id, a));
                             pb::AmenityState {
                                 amenity: i32::from(a),
                                 status: st.map_or(AmenityStatus::Working as i32, |st| {
@@ -161,12 +178,8 @@ impl StationsService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         let (lat, lng) = v.location("location", r.location.as_ref());
-        let amenity = check_amenity(&mut v, "amenity", r.amenity, false);
-        v.check(
-            (0..=100).contains(&r.limit),
-            "limit",
-            "must be within 0..100",
-        );
+        let amenity = validate::amenity(&mut v, "amenity", r.amenity, false);
+        v.within("limit", r.limit, 0..=MAX_LIMIT);
         v.into_result()?;
         let limit = if r.limit == 0 { 5 } else { r.limit as usize };
         let minute = r.open_now.then(|| self.clock.minute_of_day(Utc::now()));
@@ -227,17 +240,15 @@ impl StationsService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         let community = v.optional_id("community_id", &r.community_id);
-        let tier = match StationTier::try_from(r.tier) {
-            Ok(StationTier::Unspecified) => None,
-            Ok(t) => Some(t as i16),
-            Err(_) => {
-                v.add("tier", "is not a StationTier");
-                None
-            }
-        };
+        let tier = v
+            .enumeration::<StationTier>("tier", r.tier, true)
+            .map(|t| t as i16);
         v.into_result()?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
+        if let Some(c) = community {
+            references::community_to_read(&self.pool, c).await?;
+        }
         let rows = store::list_stations(&self.pool, community, tier, after, size)
             .await
             .map_err(fail("listing stations"))?;
@@ -255,107 +266,37 @@ impl StationsService for Api {
     ) -> Result<Response<pb::UpsertStationResponse>, Status> {
         let caller = caller(&request)?;
         let r = request.into_inner();
-        let s = r.station.ok_or_else(|| invalid("station", "is required"))?;
+        let s = r
+            .station
+            .as_ref()
+            .ok_or_else(|| invalid("station", "is required"))?;
         let mut v = Violations::new();
-        let id = v.optional_id("station.id", &s.id);
-        let name = s.name.trim();
-        v.check(!name.is_empty(), "station.name", "is required")
-            .check(
-                name.chars().count() <= 100,
-                "station.name",
-                "must be at most 100 characters",
-            )
-            .check(
-                s.address.chars().count() <= 200,
-                "station.address",
-                "must be at most 200 characters",
-            );
-        let tier = StationTier::try_from(s.tier).unwrap_or(StationTier::Unspecified);
-        let host = StationHost::try_from(s.host).unwrap_or(StationHost::Unspecified);
-        v.check(
-            tier != StationTier::Unspecified,
-            "station.tier",
-            "must be a StationTier",
-        )
-        .check(
-            host != StationHost::Unspecified,
-            "station.host",
-            "must be a StationHost",
-        );
-        let (lat, lng) = v.location("station.location", s.location.as_ref());
-        let mut amenities = Vec::new();
-        for (i, a) in s.amenities.iter().enumerate() {
-            if let Some(a) = check_amenity(&mut v, &format!("station.amenities[{i}]"), *a, true)
-                && !amenities.contains(&a)
-            {
-                amenities.push(a);
-            }
-        }
-        let community = v.optional_id("station.community_id", &s.community_id);
-        let hours = s.opening_hours.unwrap_or(pb::OpeningHours {
-            always_open: true,
-            ..Default::default()
-        });
-        v.check(
-            (0..1440).contains(&hours.opens_minute),
-            "station.opening_hours.opens_minute",
-            "must be within 0..1439",
-        )
-        .check(
-            (0..1440).contains(&hours.closes_minute),
-            "station.opening_hours.closes_minute",
-            "must be within 0..1439",
-        )
-        .check(
-            hours.always_open || hours.opens_minute != hours.closes_minute,
-            "station.opening_hours",
-            "opens and closes at the same minute; set always_open instead",
-        );
-        if id.is_none() {
-            v.check(
-                !r.request_id.is_empty(),
-                "request_id",
-                "is required to create a station",
-            );
-        }
+        let input = validate::station(&mut v, s, &self.county);
+        validate::upsert_request_id(&mut v, input.id.is_none(), &r.request_id);
+        v.within("expected_version", r.expected_version, 0..=i64::MAX);
         v.into_result()?;
-        if let Some(id) = id {
+        if let Some(id) = input.id {
             self.ensure_station(&caller, id).await?;
         }
-        caller.ensure_community(community)?;
-        let station = NewStation {
-            name,
-            tier: tier as i16,
-            host: host as i16,
-            latitude: lat,
-            longitude: lng,
-            address: s.address.trim(),
-            amenities: &amenities,
-            community_id: community,
-            hours: Hours {
-                always_open: hours.always_open,
-                opens: hours.opens_minute,
-                closes: hours.closes_minute,
-            },
-        };
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(fail("saving the station"))?;
+        caller.ensure_community(input.community)?;
+        let f = fail("saving the station");
+        let mut tx = self.pool.begin().await.map_err(&f)?;
+        if let Some(c) = input.community {
+            references::known_community(&mut tx, "station.community_id", c).await?;
+        }
         let expected = (r.expected_version > 0).then_some(r.expected_version);
-        let row = match store::save_station(
+        let saved = store::save_station(
             &mut tx,
             &caller.subject,
             Some(&r.request_id),
-            id,
+            input.id,
             expected,
-            &station,
+            &input.new_station(),
         )
         .await
-        .map_err(fail("saving the station"))?
-        {
-            Upserted::NotFound => return Err(not_found("station", id.unwrap_or_default())),
+        .map_err(references::station_write)?;
+        let row = match saved {
+            Upserted::NotFound => return Err(not_found("station", input.id.unwrap_or_default())),
             Upserted::StaleVersion(current) => {
                 return Err(Status::aborted(format!(
                     "the station is at version {current}, not {}; reload and retry",
@@ -364,30 +305,12 @@ impl StationsService for Api {
             }
             Upserted::Done(row, changed) => {
                 if changed {
-                    let msg = ev::StationUpserted {
-                        station_id: row.id.to_string(),
-                        name: row.name.clone(),
-                        location: Some(LatLng {
-                            latitude: row.latitude,
-                            longitude: row.longitude,
-                        }),
-                        version: row.version,
-                        occurred_at: Some(to_timestamp(Utc::now())),
-                    };
-                    enqueue(
-                        &mut tx,
-                        NewEvent::new(SOURCE, STATION_UPSERTED, row.id, &msg),
-                    )
-                    .await
-                    .map_err(fail("saving the station"))?;
-                    store::notify_stations_changed(&mut tx)
-                        .await
-                        .map_err(fail("saving the station"))?;
+                    announce_station(&mut tx, &row).await.map_err(&f)?;
                 }
                 row
             }
         };
-        tx.commit().await.map_err(fail("saving the station"))?;
+        tx.commit().await.map_err(&f)?;
         self.refresh().await;
         Ok(Response::new(pb::UpsertStationResponse {
             station: Some(self.one(row).await?),
@@ -402,21 +325,15 @@ impl StationsService for Api {
         let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        let station = Uuid::parse_str(&r.station_id).ok();
-        v.check(station.is_some(), "station_id", "must be a UUID");
-        let amenity = check_amenity(&mut v, "amenity", r.amenity, true);
-        let status = AmenityStatus::try_from(r.status).unwrap_or(AmenityStatus::Unspecified);
-        v.check(
-            status != AmenityStatus::Unspecified,
-            "status",
-            "must be an AmenityStatus",
-        )
-        .check(
-            r.note.chars().count() <= 500,
-            "note",
-            "must be at most 500 characters",
-        );
+        let station = v.id("station_id", &r.station_id);
+        let amenity = validate::amenity(&mut v, "amenity", r.amenity, true);
+        let status = v
+            .enumeration::<AmenityStatus>("status", r.status, false)
+            .unwrap_or(AmenityStatus::Unspecified);
+        let note = v.text("note", &r.note, validate::MAX_NOTE, false);
         v.into_result()?;
+        // Each report flips what every search shows: one caller cannot flood them.
+        self.amenity_reports.check(&caller.subject)?;
         if caller.is_only(WORKER) && status != AmenityStatus::Broken {
             return Err(Status::permission_denied(
                 "workers report amenities broken; staff mark repairs",
@@ -437,14 +354,14 @@ impl StationsService for Api {
         if !row.amenities.contains(&amenity) {
             return Err(invalid("amenity", "this station does not offer it"));
         }
-        store::set_amenity_status(&mut tx, station, amenity, status as i16, r.note.trim())
+        store::set_amenity_status(&mut tx, station, amenity, status as i16, note)
             .await
             .map_err(&f)?;
         let msg = ev::AmenityStatusChanged {
             station_id: station.to_string(),
             amenity: i32::from(amenity),
             status: status as i32,
-            note: r.note.trim().to_owned(),
+            note: note.to_owned(),
             reported_by: caller.subject.clone(),
             occurred_at: Some(to_timestamp(Utc::now())),
         };
@@ -471,38 +388,29 @@ impl StationsService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
-        let station = Uuid::parse_str(&r.station_id).ok();
-        v.check(station.is_some(), "station_id", "must be a UUID");
-        let worker = Uuid::parse_str(&r.worker_id).ok();
-        v.check(worker.is_some(), "worker_id", "must be a worker id (UUID)");
-        let mut used = Vec::new();
-        for (i, a) in r.amenities_used.iter().enumerate() {
-            if let Some(a) = check_amenity(&mut v, &format!("amenities_used[{i}]"), *a, true) {
-                used.push(a);
-            }
-        }
+        let station = v.id("station_id", &r.station_id);
+        let worker = v.id("worker_id", &r.worker_id);
+        let used = validate::amenities(&mut v, "amenities_used", &r.amenities_used);
         v.into_result()?;
         let (station, worker) = (station.expect("checked"), worker.expect("checked"));
         self.ensure_for_worker(&caller, worker).await?;
-        let mut conn = self
-            .pool
-            .acquire()
+        let f = fail("recording the visit");
+        let mut tx = self.pool.begin().await.map_err(&f)?;
+        references::registered_worker(&mut tx, "worker_id", worker).await?;
+        let row = store::station(&mut tx, station)
             .await
-            .map_err(fail("recording the visit"))?;
-        let row = store::station(&mut conn, station)
-            .await
-            .map_err(fail("recording the visit"))?
+            .map_err(&f)?
             .ok_or_else(|| not_found("station", station))?;
-        drop(conn);
         if let Some(a) = used.iter().find(|a| !row.amenities.contains(a)) {
             return Err(invalid(
                 "amenities_used",
                 format!("the station does not offer amenity {a}"),
             ));
         }
-        let visit = store::record_visit(&self.pool, &r.request_id, station, worker, &used)
+        let visit = store::record_visit(&mut tx, &r.request_id, station, worker, &used)
             .await
-            .map_err(fail("recording the visit"))?;
+            .map_err(&f)?;
+        tx.commit().await.map_err(&f)?;
         Ok(Response::new(pb::RecordVisitResponse {
             visit: Some(pb::Visit {
                 id: visit.id.to_string(),
@@ -521,10 +429,13 @@ impl StationsService for Api {
     ) -> Result<Response<pb::GetStationUsageResponse>, Status> {
         let caller = caller(&request)?;
         let r = request.into_inner();
-        let station = parse_id("station_id", &r.station_id)?;
+        let mut v = Violations::new();
+        let station = v.id("station_id", &r.station_id);
+        let (from, until) = validate::window(&mut v, r.from.as_ref(), r.until.as_ref());
+        v.into_result()?;
+        let station = station.expect("checked");
+        // NOT_FOUND for a station that does not exist.
         self.ensure_station(&caller, station).await?;
-        let from = r.from.as_ref().and_then(from_timestamp);
-        let until = r.until.as_ref().and_then(from_timestamp);
         let u = store::usage(
             &self.pool,
             station,
@@ -560,55 +471,40 @@ impl StationsService for Api {
     ) -> Result<Response<pb::GetCoverageResponse>, Status> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let amenity = check_amenity(&mut v, "amenity", r.amenity, false);
+        let amenity = validate::amenity(&mut v, "amenity", r.amenity, false);
+        v.within("max_minutes", r.max_minutes, 0..=120);
         v.check(
-            (0..=120).contains(&r.max_minutes),
-            "max_minutes",
-            "must be within 0..120",
-        )
-        .check(
             r.cell_meters == 0 || (10..=5_000).contains(&r.cell_meters),
             "cell_meters",
-            "must be within 10..5000",
+            "must be 0 or within 10..=5000",
         );
-        let mut only = Vec::new();
-        for (i, g) in r.grid_ids.iter().enumerate() {
-            match Uuid::parse_str(g) {
-                Ok(id) => only.push(id),
-                Err(_) => {
-                    v.add(&format!("grid_ids[{i}]"), "must be a grid id (UUID)");
-                }
-            }
-        }
+        let at = validate::optional_time(&mut v, "at", r.at.as_ref());
+        let grids = v.ids("grid_ids", &r.grid_ids, validate::MAX_GRID_IDS);
         v.into_result()?;
-        let report = coverage_report(
-            &self.pool,
-            &self.stations,
-            &CoverageQuery {
-                amenity,
-                max_minutes: if r.max_minutes == 0 {
-                    5.0
-                } else {
-                    f64::from(r.max_minutes)
+        let report = self
+            .coverage
+            .get(
+                &self.pool,
+                &self.stations,
+                &CoverageQuery {
+                    amenity,
+                    max_minutes: if r.max_minutes == 0 {
+                        5.0
+                    } else {
+                        f64::from(r.max_minutes)
+                    },
+                    cell_meters: if r.cell_meters == 0 {
+                        100.0
+                    } else {
+                        f64::from(r.cell_meters)
+                    },
+                    minute: Some(self.clock.minute_of_day(at.unwrap_or_else(Utc::now))),
+                    riding_speed_kmh: self.riding_speed_kmh,
+                    grids,
                 },
-                cell_meters: if r.cell_meters == 0 {
-                    100.0
-                } else {
-                    f64::from(r.cell_meters)
-                },
-                minute: Some(
-                    self.clock.minute_of_day(
-                        r.at.as_ref()
-                            .and_then(from_timestamp)
-                            .unwrap_or_else(Utc::now),
-                    ),
-                ),
-                riding_speed_kmh: self.riding_speed_kmh,
-                grids: only,
-            },
-        )
-        .await?;
-        Ok(Response::new(report))
+            )
+            .await?;
+        Ok(Response::new(pb::GetCoverageResponse::clone(&report)))
     }
 }
 
@@ -622,7 +518,9 @@ pub struct CoverageQuery {
     pub grids: Vec<Uuid>,
 }
 
-/// Coverage of the grids (all, or those asked for) — shared by the RPC and `redsupply coverage-map`.
+/// Coverage of the grids (all, or those asked for: NOT_FOUND for one that does not exist) —
+/// shared by the RPC and `redsupply coverage-map`. The sampling runs on a blocking thread, so a
+/// large grid does not stall the calls sharing the async workers.
 pub async fn coverage_report(
     pool: &PgPool,
     stations: &Stations,
@@ -631,50 +529,29 @@ pub async fn coverage_report(
     let grids = store::grids(pool, &q.grids)
         .await
         .map_err(fail("loading grids"))?;
-    let reach = domain::reach_meters(q.max_minutes, q.riding_speed_kmh);
-    let index = stations.current();
-    let mut out = Vec::with_capacity(grids.len());
-    for g in grids {
-        // Refuse a sampling that would take too long rather than stall the server.
-        let (mut lat_min, mut lat_max, mut lng_min, mut lng_max) =
-            (90.0f64, -90.0f64, 180.0f64, -180.0f64);
-        for &(lat, lng) in g.boundary.iter() {
-            lat_min = lat_min.min(lat);
-            lat_max = lat_max.max(lat);
-            lng_min = lng_min.min(lng);
-            lng_max = lng_max.max(lng);
-        }
-        let h = distance_meters(lat_min, lng_min, lat_max, lng_min);
-        let w = distance_meters(lat_min, lng_min, lat_min, lng_max);
-        if (h / q.cell_meters) * (w / q.cell_meters) > MAX_COVERAGE_CELLS {
-            return Err(invalid(
-                "cell_meters",
-                "too fine for the size of these grids",
-            ));
-        }
-        let c = domain::coverage(&g.boundary, q.cell_meters, reach, &index, |s| {
-            domain::qualifies(s, q.amenity, q.minute)
-        });
-        out.push(pb::GridCoverage {
-            grid_id: g.id.to_string(),
-            name: g.name,
-            cells: c.cells as i32,
-            uncovered_cells: c.gaps.len() as i32,
-            uncovered_fraction: if c.cells > 0 {
-                c.gaps.len() as f64 / c.cells as f64
-            } else {
-                0.0
-            },
-            gaps: c
-                .gaps
-                .into_iter()
-                .map(|(latitude, longitude)| LatLng {
-                    latitude,
-                    longitude,
-                })
-                .collect(),
-        });
+    coverage_of(grids, stations.current(), q).await
+}
+
+/// The coverage of `grids` (loaded for `q`) against `index`, sampled on a blocking thread.
+pub async fn coverage_of(
+    grids: Vec<store::GridRow>,
+    index: std::sync::Arc<domain::StationIndex>,
+    q: &CoverageQuery,
+) -> Result<pb::GetCoverageResponse, Status> {
+    let found: std::collections::HashSet<Uuid> = grids.iter().map(|g| g.id).collect();
+    if let Some(missing) = q.grids.iter().find(|id| !found.contains(id)) {
+        return Err(not_found("grid", missing));
     }
+    let reach = domain::reach_meters(q.max_minutes, q.riding_speed_kmh);
+    let (cell, amenity, minute) = (q.cell_meters, q.amenity, q.minute);
+    let out = tokio::task::spawn_blocking(move || {
+        grids
+            .into_iter()
+            .map(|g| grid_coverage(g, cell, reach, &index, amenity, minute))
+            .collect::<Result<Vec<_>, Status>>()
+    })
+    .await
+    .map_err(|e| internal("computing coverage", e))??;
     Ok(pb::GetCoverageResponse {
         grids: out,
         reach_meters: reach,
@@ -682,8 +559,68 @@ pub async fn coverage_report(
     })
 }
 
+/// The cells a sampling of `ring` at `cell_meters` takes (its bounding box's).
+fn sampling_cells(ring: &[(f64, f64)], cell_meters: f64) -> f64 {
+    let (mut lat_min, mut lat_max, mut lng_min, mut lng_max) =
+        (90.0f64, -90.0f64, 180.0f64, -180.0f64);
+    for &(lat, lng) in ring {
+        lat_min = lat_min.min(lat);
+        lat_max = lat_max.max(lat);
+        lng_min = lng_min.min(lng);
+        lng_max = lng_max.max(lng);
+    }
+    let h = distance_meters(lat_min, lng_min, lat_max, lng_min);
+    let w = distance_meters(lat_min, lng_min, lat_min, lng_max);
+    (h / cell_meters) * (w / cell_meters)
+}
+
+fn grid_coverage(
+    g: store::GridRow,
+    cell_meters: f64,
+    reach: f64,
+    index: &domain::StationIndex,
+    amenity: Option<i16>,
+    minute: Option<i32>,
+) -> Result<pb::GridCoverage, Status> {
+    // Refuse a sampling that would take too long rather than stall the server.
+    if sampling_cells(&g.boundary, cell_meters) > MAX_COVERAGE_CELLS {
+        return Err(invalid(
+            "cell_meters",
+            "too fine for the size of these grids",
+        ));
+    }
+    let c = domain::coverage(&g.boundary, cell_meters, reach, index, |s| {
+        domain::qualifies(s, amenity, minute)
+    });
+    Ok(pb::GridCoverage {
+        grid_id: g.id.to_string(),
+        name: g.name,
+        cells: c.cells as i32,
+        uncovered_cells: c.gaps.len() as i32,
+        uncovered_fraction: if c.cells > 0 {
+            c.gaps.len() as f64 / c.cells as f64
+        } else {
+            0.0
+        },
+        gaps: c
+            .gaps
+            .into_iter()
+            .map(|(latitude, longitude)| LatLng {
+                latitude,
+                longitude,
+            })
+            .collect(),
+    })
+}
+
 fn redeem_status(e: RedeemError) -> Status {
     match e {
+        RedeemError::UnregisteredWorker(id) => {
+            references::unknown("worker_id", "worker", id, "is not registered")
+        }
+        RedeemError::UnknownCommunity(id) => {
+            references::unknown("community_id", "community", id, "does not exist")
+        }
         RedeemError::UnknownReward(id) => not_found("reward", id),
         RedeemError::Inactive
         | RedeemError::InsufficientPoints { .. }
@@ -711,6 +648,7 @@ impl PointsService for Api {
         let caller = caller(&request)?;
         let worker = parse_id("worker_id", &request.get_ref().worker_id)?;
         self.ensure_for_worker(&caller, worker).await?;
+        references::worker_to_read(&self.pool, worker).await?;
         let points = store::balance(&self.pool, worker)
             .await
             .map_err(fail("loading the balance"))?;
@@ -730,9 +668,10 @@ impl PointsService for Api {
         let caller = caller(&request)?;
         let r = request.into_inner();
         let worker = parse_id("worker_id", &r.worker_id)?;
-        self.ensure_for_worker(&caller, worker).await?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
+        self.ensure_for_worker(&caller, worker).await?;
+        references::worker_to_read(&self.pool, worker).await?;
         let rows = store::entries(&self.pool, worker, after, size)
             .await
             .map_err(fail("listing ledger entries"))?;
@@ -764,24 +703,13 @@ impl PointsService for Api {
         let reward = r.reward.ok_or_else(|| invalid("reward", "is required"))?;
         let mut v = Violations::new();
         let id = v.optional_id("reward.id", &reward.id);
-        let name = reward.name.trim();
-        v.check(
-            !name.is_empty() && name.chars().count() <= 100,
-            "reward.name",
-            "is required (at most 100 characters)",
-        )
-        .check(
-            reward.points_cost > 0,
+        let name = v.line("reward.name", &reward.name, validate::MAX_NAME, true);
+        v.within(
             "reward.points_cost",
-            "must be above 0",
+            reward.points_cost,
+            1..=validate::MAX_POINTS_COST,
         );
-        if id.is_none() {
-            v.check(
-                !r.request_id.is_empty(),
-                "request_id",
-                "is required to create a reward",
-            );
-        }
+        validate::upsert_request_id(&mut v, id.is_none(), &r.request_id);
         v.into_result()?;
         let active = reward.active || id.is_none();
         let row = store::save_reward(
@@ -807,6 +735,7 @@ impl PointsService for Api {
         request: Request<pb::ListRewardsRequest>,
     ) -> Result<Response<pb::ListRewardsResponse>, Status> {
         let community = parse_id("community_id", &request.get_ref().community_id)?;
+        references::community_to_read(&self.pool, community).await?;
         let rows = store::catalog(&self.pool, community)
             .await
             .map_err(fail("listing rewards"))?;
@@ -840,11 +769,7 @@ impl PointsService for Api {
             v.id("community_id", &r.community_id),
             v.id("reward_id", &r.reward_id),
         ];
-        v.check(
-            (1..=100_000).contains(&r.quantity),
-            "quantity",
-            "must be within 1..100000",
-        );
+        v.within("quantity", r.quantity, 1..=validate::MAX_SUPPLY);
         v.into_result()?;
         let (station, community, reward_id) = (
             ids[0].expect("checked"),
@@ -859,6 +784,7 @@ impl PointsService for Api {
             .await
             .map_err(&f)?
             .ok_or_else(|| not_found("station", station))?;
+        references::known_community(&mut tx, "community_id", community).await?;
         let reward = store::reward(&mut tx, reward_id)
             .await
             .map_err(&f)?
@@ -897,11 +823,8 @@ impl PointsService for Api {
             v.id("community_id", &r.community_id),
             v.id("reward_id", &r.reward_id),
         ];
-        v.check(
-            (0..=100).contains(&r.quantity),
-            "quantity",
-            "must be within 1..100",
-        );
+        // 0 means 1 (the contract says so).
+        v.within("quantity", r.quantity, 0..=validate::MAX_REDEEM);
         v.into_result()?;
         let worker = ids[0].expect("checked");
         self.ensure_for_worker(&caller, worker).await?;
@@ -943,20 +866,28 @@ impl PointsService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         let month = self.clock.month(&r.month);
-        v.check(month.is_some(), "month", "must be YYYY-MM");
+        v.check(
+            month.is_some(),
+            "month",
+            format!(
+                "must be YYYY-MM, a year within {}..={}",
+                domain::YEARS.start(),
+                domain::YEARS.end()
+            ),
+        );
         let community = v.optional_id("community_id", &r.community_id);
-        let platform = (!r.platform.is_empty()).then_some(r.platform.as_str());
+        let platform = v.line("platform", &r.platform, validate::MAX_PLATFORM, false);
+        let platform = (!platform.is_empty()).then_some(platform);
         v.check(
             community.is_some() != platform.is_some(),
             "community_id",
             "give a community_id or a platform, not both",
-        )
-        .check(
-            (0..=100).contains(&r.limit),
-            "limit",
-            "must be within 0..100",
         );
+        v.within("limit", r.limit, 0..=MAX_LIMIT);
         v.into_result()?;
+        if let Some(c) = community {
+            references::community_to_read(&self.pool, c).await?;
+        }
         let (from, until) = month.expect("checked");
         let limit = if r.limit == 0 { 10 } else { i64::from(r.limit) };
         let rows = store::leaderboard(&self.pool, from, until, community, platform, limit)

@@ -69,10 +69,10 @@ impl LocalClock {
             .with_timezone(&Utc)
     }
 
-    /// [start, end) of the local month "YYYY-MM", in UTC.
+    /// [start, end) of the local month "YYYY-MM" (exactly that: four digits of a year within
+    /// [`YEARS`], a dash, two digits of a month), in UTC.
     pub fn month(&self, month: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        let (y, m) = month.split_once('-')?;
-        let (y, m): (i32, u32) = (y.parse().ok()?, m.parse().ok()?);
+        let (y, m) = parse_month(month)?;
         let first = NaiveDate::from_ymd_opt(y, m, 1)?;
         let next = if m == 12 {
             NaiveDate::from_ymd_opt(y + 1, 1, 1)?
@@ -81,6 +81,22 @@ impl LocalClock {
         };
         Some((self.local_midnight(first), self.local_midnight(next)))
     }
+}
+
+/// The years a month or a time bound of a request may name: no record of this service lies
+/// outside them, and PostgreSQL's `timestamptz` holds all of them.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=2100;
+
+/// "YYYY-MM" as (year, month); `None` for any other spelling ("+2026-01", "2026-1", "-2026-01")
+/// or a year outside [`YEARS`].
+pub fn parse_month(text: &str) -> Option<(i32, u32)> {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() != 7 || b[4] != b'-' || !digits(0..4) || !digits(5..7) {
+        return None;
+    }
+    let (y, m): (i32, u32) = (text[..4].parse().ok()?, text[5..].parse().ok()?);
+    (YEARS.contains(&y) && (1..=12).contains(&m)).then_some((y, m))
 }
 
 /// Daily opening hours, local minutes after midnight.
@@ -367,6 +383,18 @@ mod tests {
         assert_eq!(from.to_rfc3339(), "2026-11-30T16:00:00+00:00");
         assert_eq!(until.to_rfc3339(), "2026-12-31T16:00:00+00:00");
         assert!(clock.month("2026-13").is_none());
+        for bad in [
+            "-2026-01",
+            "+2026-01",
+            "2026-1",
+            "02026-01",
+            "9999-01",
+            "2026-00",
+            "2026-١٢",
+        ] {
+            assert!(clock.month(bad).is_none(), "{bad}");
+        }
+        assert_eq!(parse_month("2100-12"), Some((2100, 12)));
     }
 
     fn station(id: u128, lat: f64, lng: f64, working: &[i16]) -> StationPoint {

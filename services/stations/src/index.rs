@@ -3,7 +3,10 @@
 //! fallback.
 
 use std::{
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -16,12 +19,15 @@ use crate::{domain::StationIndex, store};
 #[derive(Clone)]
 pub struct Stations {
     index: Arc<RwLock<Arc<StationIndex>>>,
+    /// Bumped by every reload: what was computed from an older index is stale.
+    generation: Arc<AtomicU64>,
 }
 
 impl Default for Stations {
     fn default() -> Self {
         Self {
             index: Arc::new(RwLock::new(Arc::new(StationIndex::new(Vec::new())))),
+            generation: Arc::default(),
         }
     }
 }
@@ -31,9 +37,16 @@ impl Stations {
         self.index.read().expect("station index lock").clone()
     }
 
+    /// The index and the generation it belongs to, read together.
+    pub fn current_with_generation(&self) -> (Arc<StationIndex>, u64) {
+        let index = self.index.read().expect("station index lock");
+        (index.clone(), self.generation.load(Ordering::Acquire))
+    }
+
     pub async fn reload(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
         let index = Arc::new(StationIndex::new(store::station_points(pool).await?));
         *self.index.write().expect("station index lock") = index;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 

@@ -3,14 +3,17 @@
 //! points redeemable in the community points supermarkets.
 
 pub mod api;
+pub mod coverage;
 pub mod domain;
 pub mod index;
 pub mod map;
 pub mod points;
 pub mod policy;
 pub mod read_models;
+pub mod references;
 pub mod store;
 pub mod supermarket;
+pub mod validate;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -32,6 +35,7 @@ pub const POINTS_CONSUMER: &str = "stations-points";
 pub const ATTENDANCE_CONSUMER: &str = "stations-attendance";
 pub const WORKERS_CONSUMER: &str = "stations-workers";
 pub const GRIDS_CONSUMER: &str = "stations-grids";
+pub const COMMUNITIES_CONSUMER: &str = "stations-communities";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -44,10 +48,17 @@ pub struct Settings {
     #[serde(default = "default_utc_offset")]
     pub utc_offset_minutes: i32,
     pub points: domain::PointsSettings,
+    /// Amenity reports one caller may file per minute (per replica); 0: no limit.
+    #[serde(default = "default_amenity_reports_per_minute")]
+    pub amenity_reports_per_minute: u32,
 }
 
 fn default_utc_offset() -> i32 {
     480
+}
+
+fn default_amenity_reports_per_minute() -> u32 {
+    20
 }
 
 impl Settings {
@@ -141,12 +152,31 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             rt.faults.clone(),
             shutdown.clone(),
         ),
+        spawn_consumer(
+            pool.clone(),
+            rt.bus.clone(),
+            consumer(
+                COMMUNITIES_CONSUMER,
+                "organization",
+                "redsupply.organization.community.>",
+            ),
+            Arc::new(read_models::CommunityEvents),
+            rt.faults.clone(),
+            shutdown.clone(),
+        ),
     ];
     let api = api::Api {
         pool: pool.clone(),
         riding_speed_kmh: settings.riding_speed_kmh,
         clock,
         stations,
+        coverage: coverage::CoverageCache::default(),
+        county: rt.settings.county.extent,
+        amenity_reports: kit::limit::RateLimit::new(
+            "amenity reports",
+            settings.amenity_reports_per_minute,
+            std::time::Duration::from_secs(60),
+        ),
     };
     let routes = Routes::new(StationsServiceServer::new(api.clone()))
         .add_service(PointsServiceServer::new(api));

@@ -24,7 +24,12 @@ pub const POLICIES: &[Policy] = &[
             rule("FindNearestStations", ANYONE, Open),
             rule("GetStation", ANYONE, Open),
             rule("ListStations", ANYONE, Open),
-            rule("GetCoverage", ANYONE, Open),
+            // County planning: seconds of CPU per new input. Workers get nearest-station search.
+            rule(
+                "GetCoverage",
+                &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN],
+                Open,
+            ),
             rule("UpsertStation", STAFF, Community),
             // Anyone may report a broken amenity; setting other states is staff's, in scope.
             rule("ReportAmenityStatus", ANYONE, Community),

@@ -1,5 +1,6 @@
 //! What stations keeps of other services' data: organization's workers (community and platform,
-//! for the leaderboards; consumer `stations-workers`) and grids (for coverage; consumer
+//! for the leaderboards and the checks of the ids a request names; consumer `stations-workers`),
+//! communities (which exist; consumer `stations-communities`) and grids (for coverage; consumer
 //! `stations-grids`). Each applies only newer versions.
 
 use kit::bus::{Event, Handler, HandlerError};
@@ -24,6 +25,17 @@ impl Handler for WorkerEvents {
         let id = Uuid::parse_str(&e.worker_id).map_err(HandlerError::permanent)?;
         let community = Uuid::parse_str(&e.community_id).ok();
         store::apply_worker(tx, id, community, &e.platform, e.version).await?;
+        Ok(())
+    }
+}
+
+pub struct CommunityEvents;
+
+impl Handler for CommunityEvents {
+    async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
+        let e: ev::CommunityUpserted = event.decode()?;
+        let id = Uuid::parse_str(&e.community_id).map_err(HandlerError::permanent)?;
+        store::apply_community(tx, id, e.version).await?;
         Ok(())
     }
 }

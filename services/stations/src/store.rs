@@ -2,7 +2,7 @@
 //! redemption locks the worker's balance row first, so caps and the never-below-zero rule hold
 //! under concurrency.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, types::Json};
@@ -305,6 +305,7 @@ pub async fn station_points(pool: &PgPool) -> Result<Vec<StationPoint>, sqlx::Er
         sqlx::query_as("SELECT station_id, amenity FROM amenity_states WHERE status <> 1")
             .fetch_all(pool)
             .await?;
+    let broken: HashSet<(Uuid, i16)> = broken.into_iter().collect();
     Ok(rows
         .into_iter()
         .map(|s| StationPoint {
@@ -331,8 +332,9 @@ pub struct VisitRow {
     pub visited_at: DateTime<Utc>,
 }
 
+/// Records a visit (idempotent on the worker's request id) inside the caller's transaction.
 pub async fn record_visit(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     request_id: &str,
     station: Uuid,
     worker: Uuid,
@@ -348,7 +350,7 @@ pub async fn record_visit(
     .bind(worker)
     .bind(amenities)
     .bind(request_id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     match inserted {
         Some(v) => Ok(v),
@@ -359,7 +361,7 @@ pub async fn record_visit(
             )
             .bind(worker)
             .bind(request_id)
-            .fetch_one(pool)
+            .fetch_one(tx)
             .await
         }
     }
@@ -442,6 +444,66 @@ pub async fn apply_worker(
     .await?
     .rows_affected()
         == 1)
+}
+
+pub async fn apply_community(
+    tx: &mut PgConnection,
+    id: Uuid,
+    version: i64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO communities (id, version) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version
+         WHERE communities.version < EXCLUDED.version",
+    )
+    .bind(id)
+    .bind(version)
+    .execute(tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Whether organization told stations of this worker's registration.
+pub async fn worker_registered<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workers WHERE id = $1)")
+        .bind(id)
+        .fetch_one(db)
+        .await
+}
+
+/// Whether stations holds anything of this worker: a registration, or a balance (points may
+/// arrive before the registration does).
+pub async fn worker_known<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM workers WHERE id = $1)
+             OR EXISTS (SELECT 1 FROM balances WHERE worker_id = $1)",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+/// Whether the community exists as organization told stations: announced itself, or is the
+/// community of a registered worker (organization checks that one; it also covers communities
+/// announced before the stream's retention).
+pub async fn community_known<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM communities WHERE id = $1)
+             OR EXISTS (SELECT 1 FROM workers WHERE community_id = $1)",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
 }
 
 pub async fn apply_grid(

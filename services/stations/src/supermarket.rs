@@ -1,7 +1,8 @@
 //! The community points supermarkets: stations supply stock; a worker redeems points for goods on
 //! the same terms as any resident. A redemption is one transaction holding the worker's balance row
 //! lock and a conditional stock decrement, so neither ever goes below zero however many arrive at
-//! once; the same request id returns the first redemption.
+//! once; the same request id returns the first redemption. Only a registered worker redeems, and
+//! only in a community that exists.
 
 use chrono::Utc;
 use kit::{
@@ -21,8 +22,12 @@ pub const REWARD_REDEEMED: &str = "redsupply.stations.reward.redeemed";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RedeemError {
+    #[error("worker {0} is not registered")]
+    UnregisteredWorker(uuid::Uuid),
     #[error("reward {0} not found")]
     UnknownReward(uuid::Uuid),
+    #[error("community {0} does not exist")]
+    UnknownCommunity(uuid::Uuid),
     #[error("this reward is no longer offered")]
     Inactive,
     #[error("not enough points: {needed} needed, {balance} held")]
@@ -43,6 +48,9 @@ pub struct Redeem<'a> {
 
 pub async fn redeem(pool: &PgPool, r: &Redeem<'_>) -> Result<(RedemptionRow, i64), RedeemError> {
     let mut tx = pool.begin().await?;
+    if !store::worker_registered(&mut *tx, r.worker).await? {
+        return Err(RedeemError::UnregisteredWorker(r.worker));
+    }
     let balance = store::lock_balance(&mut tx, r.worker).await?;
     if let Some(done) = store::redemption_by_request(&mut tx, r.worker, r.request_id).await? {
         return Ok((done, balance));
@@ -52,6 +60,9 @@ pub async fn redeem(pool: &PgPool, r: &Redeem<'_>) -> Result<(RedemptionRow, i64
         .ok_or(RedeemError::UnknownReward(r.reward))?;
     if !reward.active {
         return Err(RedeemError::Inactive);
+    }
+    if !store::community_known(&mut *tx, r.community).await? {
+        return Err(RedeemError::UnknownCommunity(r.community));
     }
     let needed =
         reward

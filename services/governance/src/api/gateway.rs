@@ -24,6 +24,11 @@ use crate::{
 
 use super::{Api, MAX_EXTERNAL_REF, case_status, optional_text};
 
+/// The most grids one stream may name (a municipal system follows its own, not the county's).
+const MAX_WATCHED_GRIDS: usize = 1_000;
+/// The case statuses there are: a filter naming more repeats one.
+const STATUSES: usize = 16;
+
 type CaseStream = Pin<Box<dyn Stream<Item = Result<pb::WatchCasesResponse, Status>> + Send>>;
 
 impl Api {
@@ -67,26 +72,16 @@ impl GridGatewayService for Api {
         let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
-        let mut grids = Vec::with_capacity(r.grid_ids.len());
-        for (i, g) in r.grid_ids.iter().enumerate() {
-            match Uuid::parse_str(g) {
-                Ok(id) => grids.push(id),
-                Err(_) => {
-                    v.add(&format!("grid_ids[{i}]"), "must be a grid id (UUID)");
+        let grids = v.ids("grid_ids", &r.grid_ids, MAX_WATCHED_GRIDS);
+        let mut statuses = Vec::new();
+        if v.count("statuses", &r.statuses, STATUSES) {
+            for (i, st) in r.statuses.iter().enumerate() {
+                if let Some(s) = v.enumeration::<CaseStatus>(&format!("statuses[{i}]"), *st, false)
+                {
+                    statuses.push(s as i16);
                 }
             }
-        }
-        let mut statuses = Vec::with_capacity(r.statuses.len());
-        for (i, st) in r.statuses.iter().enumerate() {
-            match CaseStatus::try_from(*st) {
-                Ok(CaseStatus::Unspecified) | Err(_) => {
-                    v.add(
-                        &format!("statuses[{i}]"),
-                        "must be a CaseStatus other than UNSPECIFIED",
-                    );
-                }
-                Ok(s) => statuses.push(s as i16),
-            }
+            statuses = kit::api::distinct(statuses);
         }
         let cursor = if r.cursor.is_empty() {
             None
@@ -100,6 +95,8 @@ impl GridGatewayService for Api {
             c
         };
         v.into_result()?;
+        // Held by the stream's task: given back when the stream ends, however it ends.
+        let slot = self.watch_streams.acquire(&caller.subject)?;
         let fail = |e| internal("opening the case feed", e);
         let grids = self.watchable(&caller, grids).await?;
         if cursor.is_none() {
@@ -149,6 +146,7 @@ impl GridGatewayService for Api {
             });
         }
         tokio::spawn(async move {
+            let _slot = slot;
             api.feed
                 .stream(
                     api.pool.clone(),

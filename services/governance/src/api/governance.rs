@@ -22,8 +22,8 @@ use crate::{
 };
 
 use super::{
-    Api, MAX_EXTERNAL_REF, case_status, grid_scope, optional_text, optional_time,
-    validate::validate_tip,
+    Api, MAX_DEPARTMENT, MAX_EXTERNAL_REF, MAX_REASON, case_status, grid_scope, optional_text,
+    optional_time, validate::validate_tip,
 };
 
 #[tonic::async_trait]
@@ -40,11 +40,13 @@ impl GovernanceService for Api {
                 "a worker submits tips only as themselves (reporter_id must be your id)",
             ));
         }
-        let tip = validate_tip(r, caller.subject.clone())?;
+        let tip = validate_tip(r, caller.subject.clone(), &self.county)?;
         if tip.submitted_by != tip.reporter_id.to_string() {
-            // Filed by staff for a worker (no points): only where the filer serves.
+            // Filed by staff for a worker (no points): only where the filer serves, and only for
+            // a worker who is registered.
             let grid = self.grids.current().locate(tip.latitude, tip.longitude);
             self.ensure_grid(&caller, grid).await?;
+            crate::workers::ensure_registered(&self.pool, "reporter_id", tip.reporter_id).await?;
         }
         let trace = kit::telemetry::current_context_headers();
         let (row, new) = match self.intake.submit(tip, trace).await {
@@ -262,19 +264,9 @@ impl GovernanceService for Api {
                 None
             }
         };
-        let department = r.department.trim();
+        let department = v.line("department", &r.department, MAX_DEPARTMENT, false);
+        let reason = v.text("reason", &r.reason, MAX_REASON, true);
         v.check(
-            department.chars().count() <= 64,
-            "department",
-            "must be at most 64 characters",
-        )
-        .check(!r.reason.trim().is_empty(), "reason", "is required")
-        .check(
-            r.reason.chars().count() <= 500,
-            "reason",
-            "must be at most 500 characters",
-        )
-        .check(
             grid.is_some() || category.is_some() || !department.is_empty(),
             "grid_id",
             "give a grid, a department or a category to reroute to",
@@ -293,7 +285,7 @@ impl GovernanceService for Api {
                 grid,
                 category,
                 department: department.to_owned(),
-                reason: r.reason.trim().to_owned(),
+                reason: reason.to_owned(),
                 actor: caller.subject,
             })
             .await
@@ -399,13 +391,8 @@ impl Api {
         r: pb::RejectTipRequest,
     ) -> Result<pb::Tip, Status> {
         let id = parse_id("tip_id", &r.tip_id)?;
-        let reason = r.reason.trim();
         let mut v = Violations::new();
-        v.check(!reason.is_empty(), "reason", "is required").check(
-            reason.chars().count() <= 500,
-            "reason",
-            "must be at most 500 characters",
-        );
+        let reason = v.text("reason", &r.reason, MAX_REASON, true);
         v.into_result()?;
         let tip = store::tip(&self.pool, id)
             .await
@@ -452,7 +439,7 @@ async fn list_cases(
         grid_id,
         county_queue: r.county_queue,
         status,
-        department: optional_text(&mut v, "department", &r.department, 64),
+        department: optional_text(&mut v, "department", &r.department, MAX_DEPARTMENT),
         updated_since,
         updated_before,
         overdue: r.overdue,

@@ -32,6 +32,10 @@ use crate::{
 
 /// The longest platform reference kept (it is copied into every feed message of its case).
 const MAX_EXTERNAL_REF: usize = 128;
+/// The longest department name (a routing key).
+const MAX_DEPARTMENT: usize = 64;
+/// The longest reason staff give for a reroute or a rejection.
+const MAX_REASON: usize = 500;
 
 #[derive(Clone)]
 pub struct Api {
@@ -39,6 +43,10 @@ pub struct Api {
     pub feed: Feed,
     pub shutdown: Shutdown,
     pub watch_heartbeat: Duration,
+    /// Where the county lies: tips outside it are refused.
+    pub county: kit::geo::Extent,
+    /// Open `WatchCases` streams per caller.
+    pub watch_streams: kit::limit::Slots,
     pub routing: std::sync::Arc<domain::RoutingSettings>,
     /// 0: no limit.
     pub tips_per_minute: u32,

@@ -1,7 +1,7 @@
 //! Requests parsed into the typed values the use cases take, with every field violation named.
 
 use chrono::{Datelike, Utc};
-use kit::{api::Violations, time::from_timestamp};
+use kit::{api::Violations, geo::Extent, time::from_timestamp};
 use redsupply_proto::governance::v1::{self as pb, TipCategory};
 use tonic::Status;
 use uuid::Uuid;
@@ -18,6 +18,7 @@ const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(10);
 pub(super) fn validate_tip(
     r: pb::SubmitTipRequest,
     submitted_by: String,
+    county: &Extent,
 ) -> Result<NewTip, Status> {
     let mut v = Violations::new();
     v.request_id(&r.request_id);
@@ -40,13 +41,13 @@ pub(super) fn validate_tip(
     let description = v
         .text("description", &r.description, MAX_DESCRIPTION_CHARS, true)
         .to_owned();
-    let (latitude, longitude) = v.location("location", r.location.as_ref());
-    v.check(
-        r.photo_urls.len() <= MAX_PHOTOS,
-        "photo_urls",
-        format!("at most {MAX_PHOTOS} photos"),
-    );
-    for (i, url) in r.photo_urls.iter().enumerate() {
+    let (latitude, longitude) = v.location_in("location", r.location.as_ref(), county);
+    let photos = if v.count("photo_urls", &r.photo_urls, MAX_PHOTOS) {
+        &r.photo_urls[..]
+    } else {
+        &[]
+    };
+    for (i, url) in photos.iter().enumerate() {
         v.check(
             domain::valid_photo_url(url),
             &format!("photo_urls[{i}]"),

@@ -319,6 +319,21 @@ pub async fn county_queue(tx: &mut PgConnection) -> Result<Vec<CaseRow>, sqlx::E
     .await
 }
 
+/// The open cases of `grid`, locked: the grid is going away and they return to the county queue.
+pub async fn open_cases_in_grid(
+    tx: &mut PgConnection,
+    grid: Uuid,
+) -> Result<Vec<CaseRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        case_columns!(),
+        " FROM cases WHERE grid_id = $1 AND status IN (1, 2, 3) ORDER BY id FOR UPDATE"
+    ))
+    .bind(grid)
+    .fetch_all(tx)
+    .await
+}
+
 /// Takes transaction-scoped advisory locks on `keys` in ascending order.
 pub async fn advisory_xact_locks(tx: &mut PgConnection, keys: &[i64]) -> Result<(), sqlx::Error> {
     sqlx::query(

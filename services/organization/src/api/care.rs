@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{check_date, check_text, ensure_for_worker, in_communities};
+use super::{LABEL, NAME, TEXT, check_date, ensure_for_worker, in_communities};
 use crate::{
     care::{self, CareVisitRow, HardshipFileRow, Help, NewCareVisit},
     personal::Vault,
@@ -98,11 +98,13 @@ impl CareService for CareApi {
         let visit = r.visit.ok_or_else(|| invalid("visit", "is required"))?;
         let mut v = Violations::new();
         v.request_id(&r.request_id);
+        // The visit's id is the service's to assign: one echoed back is ignored, if it is an id.
+        v.optional_id("visit.id", &visit.id);
         let worker = v.id("visit.worker_id", &visit.worker_id);
         let on = check_date(&mut v, "visit.visited_on", &visit.visited_on);
-        check_text(&mut v, "visit.occasion", &visit.occasion, 64, true);
-        check_text(&mut v, "visit.visitor", &visit.visitor, 100, true);
-        check_text(&mut v, "visit.notes", &visit.notes, 2_000, false);
+        let occasion = v.line("visit.occasion", &visit.occasion, LABEL, true);
+        let visitor = v.line("visit.visitor", &visit.visitor, NAME, true);
+        let notes = v.text("visit.notes", &visit.notes, TEXT, false);
         v.into_result()?;
         ensure_for_worker(&self.pool, &caller, worker.expect("validated")).await?;
         let row = care::record_visit(
@@ -113,9 +115,9 @@ impl CareService for CareApi {
             NewCareVisit {
                 worker_id: worker.expect("validated"),
                 visited_on: on.expect("validated"),
-                occasion: visit.occasion.trim(),
-                visitor: visit.visitor.trim(),
-                notes: visit.notes.trim(),
+                occasion,
+                visitor,
+                notes,
             },
         )
         .await
@@ -134,13 +136,14 @@ impl CareService for CareApi {
         let r = request.into_inner();
         let mut v = Violations::new();
         let worker = v.optional_id("worker_id", &r.worker_id);
+        let occasion = v.line("occasion", &r.occasion, LABEL, false);
         v.into_result()?;
         if let Some(w) = worker {
             ensure_for_worker(&self.pool, &caller, w).await?;
         }
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
-        let occasion = (!r.occasion.trim().is_empty()).then(|| r.occasion.trim());
+        let occasion = (!occasion.is_empty()).then_some(occasion);
         let rows = care::list_visits(
             &self.pool,
             worker,
@@ -168,7 +171,7 @@ impl CareService for CareApi {
         let mut v = Violations::new();
         v.request_id(&r.request_id);
         let worker = v.id("worker_id", &r.worker_id);
-        check_text(&mut v, "difficulty", &r.difficulty, 2_000, true);
+        let difficulty = v.text("difficulty", &r.difficulty, TEXT, true);
         v.into_result()?;
         ensure_for_worker(&self.pool, &caller, worker.expect("validated")).await?;
         let row = care::open_file(
@@ -177,7 +180,7 @@ impl CareService for CareApi {
             &caller.subject,
             &r.request_id,
             worker.expect("validated"),
-            r.difficulty.trim(),
+            difficulty,
         )
         .await
         .map_err(|e| e.into_status("opening the hardship file"))?;
@@ -217,15 +220,14 @@ impl CareService for CareApi {
         let r = request.into_inner();
         let mut v = Violations::new();
         let worker = v.optional_id("worker_id", &r.worker_id);
-        let status = pb::HardshipFileStatus::try_from(r.status);
-        v.check(status.is_ok(), "status", "is not a known value");
+        let status: Option<pb::HardshipFileStatus> = v.enumeration("status", r.status, true);
         v.into_result()?;
         if let Some(w) = worker {
             ensure_for_worker(&self.pool, &caller, w).await?;
         }
         let open = match status {
-            Ok(pb::HardshipFileStatus::Open) => Some(true),
-            Ok(pb::HardshipFileStatus::Closed) => Some(false),
+            Some(pb::HardshipFileStatus::Open) => Some(true),
+            Some(pb::HardshipFileStatus::Closed) => Some(false),
             _ => None,
         };
         let size = page_size(r.page_size)?;
@@ -261,14 +263,10 @@ impl CareService for CareApi {
         let help = r.help.ok_or_else(|| invalid("help", "is required"))?;
         let mut v = Violations::new();
         let id = v.id("file_id", &r.file_id);
-        check_date(&mut v, "help.given_on", &help.given_on);
-        check_text(&mut v, "help.kind", &help.kind, 64, true);
-        check_text(&mut v, "help.description", &help.description, 2_000, false);
-        v.check(
-            (0..=10_000_000).contains(&help.amount_yuan),
-            "help.amount_yuan",
-            "must be between 0 and 10,000,000",
-        );
+        let given_on = check_date(&mut v, "help.given_on", &help.given_on);
+        let kind = v.line("help.kind", &help.kind, LABEL, true);
+        let description = v.text("help.description", &help.description, TEXT, false);
+        v.within("help.amount_yuan", help.amount_yuan, 0..=10_000_000);
         v.into_result()?;
         self.ensure_file(&caller, id.expect("validated")).await?;
         let row = care::record_help(
@@ -277,9 +275,9 @@ impl CareService for CareApi {
             id.expect("validated"),
             r.expected_version,
             Help {
-                given_on: help.given_on,
-                kind: help.kind.trim().to_owned(),
-                description: help.description.trim().to_owned(),
+                given_on: given_on.expect("validated").to_string(),
+                kind: kind.to_owned(),
+                description: description.to_owned(),
                 amount_yuan: help.amount_yuan,
             },
         )
@@ -299,7 +297,7 @@ impl CareService for CareApi {
         let r = request.into_inner();
         let mut v = Violations::new();
         let id = v.id("file_id", &r.file_id);
-        check_text(&mut v, "outcome", &r.outcome, 2_000, true);
+        let outcome = v.text("outcome", &r.outcome, TEXT, true);
         v.into_result()?;
         self.ensure_file(&caller, id.expect("validated")).await?;
         let row = care::close_file(
@@ -307,7 +305,7 @@ impl CareService for CareApi {
             &self.vault,
             id.expect("validated"),
             r.expected_version,
-            r.outcome.trim(),
+            outcome,
         )
         .await
         .map_err(|e| e.into_status("closing the hardship file"))?;

@@ -12,8 +12,12 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{check_date, check_ids, check_text, in_communities};
+use super::{
+    LABEL, MAX_REFERENCES, NAME, TEXT, TITLE, check_date, ensure_known, enum_filter, enum_value,
+    in_communities, upsert_request_id,
+};
 use crate::{
+    change::Aggregate,
     enterprises::{self, CensusVisitRow, EnterpriseChange, EnterpriseFilter, EnterpriseRow},
     forums::{self, ForumRow, IssueRow, NewIssue},
     rules,
@@ -121,13 +125,10 @@ fn issue_to_pb(i: IssueRow) -> pb::EnterpriseIssue {
     }
 }
 
+/// An optional head count of an enterprise.
 fn count_field(v: &mut Violations, field: &str, value: Option<i32>) {
     if let Some(n) = value {
-        v.check(
-            (0..=1_000_000).contains(&n),
-            field,
-            "must be between 0 and 1,000,000",
-        );
+        v.within(field, n, 0..=1_000_000);
     }
 }
 
@@ -145,22 +146,12 @@ impl EnterpriseService for EnterpriseApi {
             .ok_or_else(|| invalid("enterprise", "is required"))?;
         let mut v = Violations::new();
         let id = v.optional_id("enterprise.id", &e.id);
-        if id.is_none() {
-            v.request_id(&r.request_id);
-        }
-        check_text(&mut v, "enterprise.name", &e.name, 100, true);
-        check_text(&mut v, "enterprise.brand", &e.brand, 64, false);
-        check_text(&mut v, "enterprise.address", &e.address, 200, false);
-        v.check(
-            matches!(
-                pb::EnterpriseKind::try_from(e.kind),
-                Ok(pb::EnterpriseKind::ExpressOutlet
-                    | pb::EnterpriseKind::DeliveryStation
-                    | pb::EnterpriseKind::InternetCompany)
-            ),
-            "enterprise.kind",
-            "must be an express outlet, a delivery station or an internet company",
-        );
+        upsert_request_id(&mut v, id.is_none(), &r.request_id);
+        let name = v.line("enterprise.name", &e.name, NAME, true);
+        let brand = v.line("enterprise.brand", &e.brand, LABEL, false);
+        let address = v.line("enterprise.address", &e.address, TITLE, false);
+        // Express outlets, delivery stations and internet companies: every kind defined.
+        let kind = enum_value::<pb::EnterpriseKind>(&mut v, "enterprise.kind", e.kind);
         let community_id = v.optional_id("enterprise.community_id", &e.community_id);
         v.into_result()?;
         if let Some(id) = id {
@@ -174,11 +165,11 @@ impl EnterpriseService for EnterpriseApi {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,
-                name: e.name.trim(),
-                kind: e.kind as i16,
-                brand: e.brand.trim(),
+                name,
+                kind: kind.expect("validated"),
+                brand,
                 community_id,
-                address: e.address.trim(),
+                address,
             },
         )
         .await
@@ -219,19 +210,16 @@ impl EnterpriseService for EnterpriseApi {
         let r = request.into_inner();
         let mut v = Violations::new();
         let community_id = v.optional_id("community_id", &r.community_id);
+        let kind = enum_filter::<pb::EnterpriseKind>(&mut v, "kind", r.kind);
+        v.into_result()?;
         if community_id.is_some() {
             caller.ensure_community(community_id)?;
         }
-        v.check(
-            r.kind == 0 || pb::EnterpriseKind::try_from(r.kind).is_ok(),
-            "kind",
-            "is not a known value",
-        );
-        v.into_result()?;
+        ensure_known(&self.pool, Aggregate::Community, community_id).await?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let filter = EnterpriseFilter {
-            kind: (r.kind != 0).then_some(r.kind as i16),
+            kind,
             community_id,
             surveyed_only: r.surveyed_only,
             in_communities: in_communities(&caller),
@@ -273,6 +261,8 @@ impl EnterpriseService for EnterpriseApi {
         let visit = r.visit.ok_or_else(|| invalid("visit", "is required"))?;
         let mut v = Violations::new();
         v.request_id(&r.request_id);
+        // The visit's id is the service's to assign: one echoed back is ignored, if it is an id.
+        v.optional_id("visit.id", &visit.id);
         let enterprise = v.id("visit.enterprise_id", &visit.enterprise_id);
         let on = check_date(&mut v, "visit.visited_on", &visit.visited_on);
         if let Some(d) = on {
@@ -282,7 +272,7 @@ impl EnterpriseService for EnterpriseApi {
                 "must not be in the future",
             );
         }
-        check_text(&mut v, "visit.visitor", &visit.visitor, 100, true);
+        let visitor = v.line("visit.visitor", &visit.visitor, NAME, true);
         count_field(&mut v, "visit.headcount", visit.headcount);
         count_field(&mut v, "visit.party_members", visit.party_members);
         if let (Some(h), Some(p)) = (visit.headcount, visit.party_members) {
@@ -292,20 +282,23 @@ impl EnterpriseService for EnterpriseApi {
                 "must not exceed the headcount",
             );
         }
-        for (field, text) in [
-            ("visit.situation", &visit.situation),
-            ("visit.needs", &visit.needs),
-            ("visit.responsible_officer", &visit.responsible_officer),
-        ] {
-            if let Some(t) = text {
-                check_text(&mut v, field, t, 1_000, true);
-            }
-        }
-        check_text(&mut v, "visit.notes", &visit.notes, 2_000, false);
+        // A figure given is confirmed by the visit: present, not blank.
+        let situation = visit
+            .situation
+            .as_deref()
+            .map(|t| v.text("visit.situation", t, 1_000, true).to_owned());
+        let needs = visit
+            .needs
+            .as_deref()
+            .map(|t| v.text("visit.needs", t, 1_000, true).to_owned());
+        let responsible_officer = visit.responsible_officer.as_deref().map(|t| {
+            v.line("visit.responsible_officer", t, NAME, true)
+                .to_owned()
+        });
+        let notes = v.text("visit.notes", &visit.notes, TEXT, false);
         v.into_result()?;
         self.ensure_enterprise(&caller, enterprise.expect("validated"))
             .await?;
-        let trim = |t: Option<String>| t.map(|s| s.trim().to_owned());
         let (visit, enterprise) = enterprises::record_visit(
             &self.pool,
             &caller.subject,
@@ -314,13 +307,13 @@ impl EnterpriseService for EnterpriseApi {
                 id: Uuid::nil(),
                 enterprise_id: enterprise.expect("validated"),
                 visited_on: on.expect("validated"),
-                visitor: visit.visitor.trim().to_owned(),
+                visitor: visitor.to_owned(),
                 headcount: visit.headcount,
                 party_members: visit.party_members,
-                situation: trim(visit.situation),
-                needs: trim(visit.needs),
-                responsible_officer: trim(visit.responsible_officer),
-                notes: visit.notes.trim().to_owned(),
+                situation,
+                needs,
+                responsible_officer,
+                notes: notes.to_owned(),
             },
         )
         .await
@@ -362,15 +355,18 @@ impl EnterpriseService for EnterpriseApi {
         let f = r.forum.ok_or_else(|| invalid("forum", "is required"))?;
         let mut v = Violations::new();
         v.request_id(&r.request_id);
-        check_text(&mut v, "forum.title", &f.title, 200, true);
+        // Id and quarter are the service's to give: ones echoed back are ignored, if well-formed.
+        v.optional_id("forum.id", &f.id);
+        v.line("forum.quarter", &f.quarter, 16, false);
+        let title = v.line("forum.title", &f.title, TITLE, true);
         let held_on = check_date(&mut v, "forum.held_on", &f.held_on);
-        let enterprise_ids = check_ids(&mut v, "forum.enterprise_ids", &f.enterprise_ids);
+        let enterprise_ids = v.ids("forum.enterprise_ids", &f.enterprise_ids, MAX_REFERENCES);
         v.into_result()?;
         let row = forums::record_forum(
             &self.pool,
             &caller.subject,
             &r.request_id,
-            f.title.trim(),
+            title,
             held_on.expect("validated"),
             &enterprise_ids,
         )
@@ -387,11 +383,14 @@ impl EnterpriseService for EnterpriseApi {
         request: Request<pb::ListForumsRequest>,
     ) -> Result<Response<pb::ListForumsResponse>, Status> {
         let r = request.into_inner();
-        let between = if r.quarter.is_empty() {
+        let mut v = Violations::new();
+        let quarter = v.line("quarter", &r.quarter, 16, false);
+        v.into_result()?;
+        let between = if quarter.is_empty() {
             None
         } else {
             Some(
-                rules::quarter_range(&r.quarter)
+                rules::quarter_range(quarter)
                     .ok_or_else(|| invalid("quarter", "must look like 2026-Q3"))?,
             )
         };
@@ -418,8 +417,8 @@ impl EnterpriseService for EnterpriseApi {
         v.request_id(&r.request_id);
         let forum = v.id("forum_id", &r.forum_id);
         let enterprise = v.optional_id("enterprise_id", &r.enterprise_id);
-        check_text(&mut v, "title", &r.title, 200, true);
-        check_text(&mut v, "description", &r.description, 2_000, false);
+        let title = v.line("title", &r.title, TITLE, true);
+        let description = v.text("description", &r.description, TEXT, false);
         let raised_on = if r.raised_on.is_empty() {
             None
         } else {
@@ -437,8 +436,8 @@ impl EnterpriseService for EnterpriseApi {
             NewIssue {
                 forum_id: forum.expect("validated"),
                 enterprise_id: enterprise,
-                title: r.title.trim(),
-                description: r.description.trim(),
+                title,
+                description,
                 raised_on,
             },
         )
@@ -458,7 +457,7 @@ impl EnterpriseService for EnterpriseApi {
         let r = request.into_inner();
         let mut v = Violations::new();
         let id = v.id("id", &r.id);
-        check_text(&mut v, "resolution", &r.resolution, 2_000, true);
+        let resolution = v.text("resolution", &r.resolution, TEXT, true);
         let resolved_on = check_date(&mut v, "resolved_on", &r.resolved_on);
         v.into_result()?;
         let issue = id.expect("validated");
@@ -474,7 +473,7 @@ impl EnterpriseService for EnterpriseApi {
             &self.pool,
             id.expect("validated"),
             r.expected_version,
-            r.resolution.trim(),
+            resolution,
             resolved_on.expect("validated"),
         )
         .await
@@ -494,18 +493,14 @@ impl EnterpriseService for EnterpriseApi {
         let mut v = Violations::new();
         let forum = v.optional_id("forum_id", &r.forum_id);
         let enterprise = v.optional_id("enterprise_id", &r.enterprise_id);
-        v.check(
-            r.status == 0 || pb::EnterpriseIssueStatus::try_from(r.status).is_ok(),
-            "status",
-            "is not a known value",
-        );
+        let status = enum_filter::<pb::EnterpriseIssueStatus>(&mut v, "status", r.status);
         v.into_result()?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
-        let status = (r.status != 0).then_some(r.status as i16);
         if let Some(e) = enterprise {
             self.ensure_enterprise(&caller, e).await?;
         }
+        ensure_known(&self.pool, Aggregate::Forum, forum).await?;
         let scope = in_communities(&caller);
         let rows = forums::list_issues(
             &self.pool,

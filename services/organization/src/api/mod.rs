@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use crate::{
     access_log,
-    change::ChangeError,
+    change::{self, Aggregate, ChangeError},
     domain,
     personal::Vault,
     registry::{self, CommunityChange, GridChange, RegistryError},
@@ -62,6 +62,9 @@ fn registry_status(context: &str, community_field: &str, e: RegistryError) -> St
             "community.township_id",
             format!("township {id} does not exist"),
         ),
+        RegistryError::UnknownEnterprise(id) => {
+            invalid("enterprise_id", format!("enterprise {id} does not exist"))
+        }
         RegistryError::Database(db) => internal(context, db),
     }
 }
@@ -115,9 +118,79 @@ fn report_in_to_pb(r: ReportInRow) -> pb::ReportIn {
     }
 }
 
-/// Validates a free-text field of at most `max` characters (empty allowed unless `required`).
-pub(crate) fn check_text(v: &mut Violations, field: &str, value: &str, max: usize, required: bool) {
-    v.text(field, value, max, required);
+/// Bounds of text fields, in characters (once trimmed).
+pub(crate) const NAME: usize = 100;
+/// Titles of forums, issues and courses; addresses.
+pub(crate) const TITLE: usize = 200;
+/// Short labels: a platform, a brand, an occasion, a kind of help.
+pub(crate) const LABEL: usize = 64;
+/// Notes and reasons given with a request.
+pub(crate) const NOTE: usize = 500;
+/// Descriptions, situations, outcomes.
+pub(crate) const TEXT: usize = 2_000;
+/// Phone numbers are at most 21 characters; a longer line is refused before its shape is read.
+const PHONE: usize = 32;
+/// Resident ID numbers: 18 characters (15 in the old style).
+const ID_NUMBER: usize = 18;
+/// Most ids one repeated reference field holds (an organization's or a guide's enterprises, a
+/// forum's enterprises).
+pub(crate) const MAX_REFERENCES: usize = 200;
+
+const PHONE_SHAPE: &str = "must be 5 to 20 digits, optionally after '+'";
+
+/// A one-line text of a fixed shape (a phone number, an ID number): bounded and refused with
+/// control characters as [`Violations::line`], then `valid`; one violation either way. Returns
+/// the trimmed text (empty when absent).
+fn shaped<'a>(
+    v: &mut Violations,
+    field: &str,
+    value: &'a str,
+    (max, required): (usize, bool),
+    valid: fn(&str) -> bool,
+    shape: &str,
+) -> &'a str {
+    let mut probe = Violations::new();
+    let trimmed = probe.line(field, value, max, required);
+    if !probe.is_empty() {
+        v.line(field, value, max, required);
+    } else if !trimmed.is_empty() && !valid(trimmed) {
+        v.add(field, shape);
+    }
+    trimmed
+}
+
+/// A phone number (digits with an optional leading '+').
+fn phone<'a>(v: &mut Violations, field: &str, value: &'a str, required: bool) -> &'a str {
+    shaped(
+        v,
+        field,
+        value,
+        (PHONE, required),
+        domain::valid_phone,
+        PHONE_SHAPE,
+    )
+}
+
+/// An optional resident ID number; `shape` says what the field accepts.
+fn id_number<'a>(v: &mut Violations, value: &'a str, shape: &str) -> &'a str {
+    shaped(
+        v,
+        "id_number",
+        value,
+        (ID_NUMBER, false),
+        domain::valid_id_number,
+        shape,
+    )
+}
+
+/// An upsert's `request_id`: required to create (no id given), optional to update; bounded
+/// either way.
+pub(crate) fn upsert_request_id(v: &mut Violations, creating: bool, value: &str) {
+    if creating {
+        v.request_id(value);
+    } else {
+        v.optional_request_id(value);
+    }
 }
 
 /// Parses a required `YYYY-MM-DD` field.
@@ -126,7 +199,13 @@ pub(crate) fn check_date(
     field: &str,
     value: &str,
 ) -> Option<chrono::NaiveDate> {
-    match rules::parse_date(value) {
+    // A date is ten characters: anything much longer is refused before it is parsed.
+    let parsed = if value.len() > 16 {
+        Err("must be a date as YYYY-MM-DD")
+    } else {
+        rules::parse_date(value)
+    };
+    match parsed {
         Ok(d) => Some(d),
         Err(e) => {
             v.add(field, e);
@@ -135,25 +214,51 @@ pub(crate) fn check_date(
     }
 }
 
-/// Every id in a repeated field, each named by its index when it is not a UUID; duplicates dropped.
-pub(crate) fn check_ids(v: &mut Violations, field: &str, values: &[String]) -> Vec<Uuid> {
-    let mut out = Vec::with_capacity(values.len());
-    for (i, s) in values.iter().enumerate() {
-        if let Some(id) = v.id(&format!("{field}[{i}]"), s)
-            && !out.contains(&id)
-        {
-            out.push(id);
-        }
+/// The SMALLINT a validated enum value is stored as (every defined value fits).
+fn stored<E: Into<i32>>(value: E) -> i16 {
+    i16::try_from(value.into()).unwrap_or(i16::MAX)
+}
+
+/// A required enum field, as stored: a defined value other than `UNSPECIFIED`.
+pub(crate) fn enum_value<E: TryFrom<i32> + Into<i32>>(
+    v: &mut Violations,
+    field: &str,
+    value: i32,
+) -> Option<i16> {
+    v.enumeration::<E>(field, value, false).map(stored)
+}
+
+/// An optional enum filter, as stored: 0 means any; anything else must be a defined value.
+pub(crate) fn enum_filter<E: TryFrom<i32> + Into<i32>>(
+    v: &mut Violations,
+    field: &str,
+    value: i32,
+) -> Option<i16> {
+    v.enumeration::<E>(field, value, true).map(stored)
+}
+
+/// NOT_FOUND when `id` (if given) names no `what` ever recorded: a list filtered by an unknown
+/// id answers as a read of that id would.
+pub(crate) async fn ensure_known(
+    pool: &PgPool,
+    what: Aggregate,
+    id: Option<Uuid>,
+) -> Result<(), Status> {
+    let Some(id) = id else {
+        return Ok(());
+    };
+    if change::recorded(pool, what, id)
+        .await
+        .map_err(|e| internal("checking the id", e))?
+    {
+        Ok(())
+    } else {
+        Err(not_found(what.name(), id))
     }
-    out
 }
 
 fn change_status(context: &str) -> impl FnOnce(ChangeError) -> Status + '_ {
     move |e| e.into_status(context)
-}
-
-fn check_name(v: &mut Violations, field: &str, name: &str) {
-    v.text(field, name, 100, true);
 }
 
 #[tonic::async_trait]
@@ -167,23 +272,14 @@ impl OrganizationService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
-        check_name(&mut v, "name", &r.name);
-        v.check(
-            r.id_number.is_empty() || domain::valid_id_number(&r.id_number),
-            "id_number",
+        let name = v.line("name", &r.name, NAME, true);
+        let id_number = id_number(
+            &mut v,
+            &r.id_number,
             "must be a resident ID number (18 characters)",
         );
-        v.check(
-            domain::valid_phone(&r.phone),
-            "phone",
-            "must be 5 to 20 digits, optionally after '+'",
-        );
-        v.check(!r.platform.trim().is_empty(), "platform", "is required")
-            .check(
-                r.platform.chars().count() <= 64,
-                "platform",
-                "must be at most 64 characters",
-            );
+        let phone = phone(&mut v, "phone", &r.phone, true);
+        let platform = v.line("platform", &r.platform, LABEL, true);
         let enterprise_id = v.optional_id(
             "enterprise_id",
             r.enterprise_id.as_deref().unwrap_or_default(),
@@ -203,10 +299,10 @@ impl OrganizationService for Api {
             &caller.subject,
             &r.request_id,
             NewWorker {
-                name: r.name.trim().to_owned(),
-                phone: r.phone,
-                id_number: (!r.id_number.is_empty()).then(|| r.id_number.to_ascii_uppercase()),
-                platform: r.platform.trim().to_owned(),
+                name: name.to_owned(),
+                phone: phone.to_owned(),
+                id_number: (!id_number.is_empty()).then(|| id_number.to_ascii_uppercase()),
+                platform: platform.to_owned(),
                 enterprise_id,
                 community_id,
                 party_member: r.party_member,
@@ -257,22 +353,18 @@ impl OrganizationService for Api {
         let community = v.optional_id("community_id", &r.community_id);
         let enterprise_id = v.optional_id("enterprise_id", &r.enterprise_id);
         let organization_id = v.optional_id("organization_id", &r.organization_id);
-        v.check(
-            r.name.chars().count() <= 100,
-            "name",
-            "must be at most 100 characters",
-        )
-        .check(
-            r.phone.is_empty() || domain::valid_phone(&r.phone),
-            "phone",
-            "must be 5 to 20 digits, optionally after '+'",
-        );
+        let name = v.line("name", &r.name, NAME, false);
+        let phone = phone(&mut v, "phone", &r.phone, false);
+        let platform = v.line("platform", &r.platform, LABEL, false);
         v.into_result()?;
         if community.is_some() {
             caller.ensure_community(community)?;
         }
+        ensure_known(&self.pool, Aggregate::Community, community).await?;
+        ensure_known(&self.pool, Aggregate::Enterprise, enterprise_id).await?;
+        ensure_known(&self.pool, Aggregate::Organization, organization_id).await?;
         let may_see_phones = caller.is_county() || caller.has_role(COMMUNITY_ADMIN);
-        if !r.phone.is_empty() && !may_see_phones {
+        if !phone.is_empty() && !may_see_phones {
             // An exact-match lookup would let masked callers recover the hidden digits.
             return Err(Status::permission_denied(
                 "searching by phone is for staff who may see phone numbers (community or county)",
@@ -282,9 +374,9 @@ impl OrganizationService for Api {
         let after = page_after(&r.page_token)?;
         let filter = WorkerFilter {
             in_communities: in_communities(&caller),
-            name: (!r.name.trim().is_empty()).then(|| r.name.trim().to_owned()),
-            phone_hash: (!r.phone.is_empty()).then(|| self.vault.lookup_hash(&r.phone)),
-            platform: (!r.platform.trim().is_empty()).then(|| r.platform.trim().to_owned()),
+            name_pattern: (!name.is_empty()).then(|| kit::api::contains_pattern(name)),
+            phone_hash: (!phone.is_empty()).then(|| self.vault.lookup_hash(phone)),
+            platform: (!platform.is_empty()).then(|| platform.to_owned()),
             community_id: community,
             party_member: r.party_member,
             enterprise_id,
@@ -310,20 +402,17 @@ impl OrganizationService for Api {
         let grid = r.grid.ok_or_else(|| invalid("grid", "is required"))?;
         let mut v = Violations::new();
         let id = v.optional_id("grid.id", &grid.id);
-        check_name(&mut v, "grid.name", &grid.name);
+        upsert_request_id(&mut v, id.is_none(), &r.request_id);
+        let name = v.line("grid.name", &grid.name, NAME, true);
         let community_id = v.optional_id("grid.community_id", &grid.community_id);
-        let boundary = match domain::normalize_boundary(&grid.boundary) {
-            Ok(b) => b,
-            Err(e) => {
+        let boundary = if v.count("grid.boundary", &grid.boundary, domain::MAX_BOUNDARY_POINTS) {
+            domain::normalize_boundary(&grid.boundary).unwrap_or_else(|e| {
                 v.add("grid.boundary", e.to_string());
                 Vec::new()
-            }
+            })
+        } else {
+            Vec::new()
         };
-        v.check(
-            r.request_id.len() <= 128,
-            "request_id",
-            "must be at most 128 characters",
-        );
         v.into_result()?;
         if let Some(id) = id {
             self.ensure_grid(&caller, id).await?;
@@ -336,7 +425,7 @@ impl OrganizationService for Api {
                 id,
                 expected_version: r.expected_version,
                 request_id: (!r.request_id.is_empty()).then_some(r.request_id.as_str()),
-                name: grid.name.trim(),
+                name,
                 community_id,
                 boundary: &boundary,
             },
@@ -389,6 +478,7 @@ impl OrganizationService for Api {
         let mut v = Violations::new();
         let community = v.optional_id("community_id", &r.community_id);
         v.into_result()?;
+        ensure_known(&self.pool, Aggregate::Community, community).await?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let rows = store::list_grids(&self.pool, community, after, size)
@@ -414,12 +504,9 @@ impl OrganizationService for Api {
         let mut v = Violations::new();
         let id = v.optional_id("community.id", &c.id);
         let township_id = v.optional_id("community.township_id", &c.township_id);
-        check_name(&mut v, "community.name", &c.name);
-        v.check(
-            c.township.chars().count() <= 100,
-            "community.township",
-            "must be at most 100 characters",
-        );
+        upsert_request_id(&mut v, id.is_none(), &r.request_id);
+        let name = v.line("community.name", &c.name, NAME, true);
+        let township = v.line("community.township", &c.township, NAME, false);
         v.into_result()?;
         let row = registry::upsert_community(
             &self.pool,
@@ -428,8 +515,8 @@ impl OrganizationService for Api {
                 id,
                 expected_version: r.expected_version,
                 request_id: (!r.request_id.is_empty()).then_some(r.request_id.as_str()),
-                name: c.name.trim(),
-                township: c.township.trim(),
+                name,
+                township,
                 township_id,
             },
         )
@@ -467,26 +554,19 @@ impl OrganizationService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         let id = v.id("worker_id", &r.worker_id);
-        if let Some(name) = &r.name {
-            check_name(&mut v, "name", name);
-        }
-        if let Some(phone) = &r.phone {
-            v.check(
-                domain::valid_phone(phone),
-                "phone",
-                "must be 5 to 20 digits, optionally after '+'",
-            );
-        }
-        if let Some(n) = &r.id_number {
-            v.check(
-                n.is_empty() || domain::valid_id_number(n),
-                "id_number",
+        let name = r.name.as_deref().map(|n| v.line("name", n, NAME, true));
+        let phone = r.phone.as_deref().map(|p| phone(&mut v, "phone", p, true));
+        let id_number = r.id_number.as_deref().map(|n| {
+            id_number(
+                &mut v,
+                n,
                 "must be a resident ID number (18 characters), or empty to clear it",
-            );
-        }
-        if let Some(p) = &r.platform {
-            check_text(&mut v, "platform", p, 64, true);
-        }
+            )
+        });
+        let platform = r
+            .platform
+            .as_deref()
+            .map(|p| v.line("platform", p, LABEL, true));
         let enterprise_id = r
             .enterprise_id
             .as_deref()
@@ -506,12 +586,10 @@ impl OrganizationService for Api {
             id,
             r.expected_version,
             WorkerEdit {
-                name: r.name.map(|n| n.trim().to_owned()),
-                phone: r.phone,
-                id_number: r
-                    .id_number
-                    .map(|n| (!n.is_empty()).then(|| n.to_ascii_uppercase())),
-                platform: r.platform.map(|p| p.trim().to_owned()),
+                name: name.map(str::to_owned),
+                phone: phone.map(str::to_owned),
+                id_number: id_number.map(|n| (!n.is_empty()).then(|| n.to_ascii_uppercase())),
+                platform: platform.map(str::to_owned),
                 enterprise_id,
                 party_member: r.party_member,
             },
@@ -551,7 +629,7 @@ impl OrganizationService for Api {
         v.request_id(&r.request_id);
         let worker = v.id("worker_id", &r.worker_id);
         let community = v.id("community_id", &r.community_id);
-        check_text(&mut v, "note", &r.note, 500, false);
+        let note = v.text("note", &r.note, NOTE, false);
         v.into_result()?;
         let (worker, community) = (worker.expect("validated"), community.expect("validated"));
         self.worker_in_scope(&caller, worker).await?;
@@ -565,7 +643,7 @@ impl OrganizationService for Api {
             &r.request_id,
             worker,
             community,
-            r.note.trim(),
+            note,
         )
         .await
         .map_err(change_status("recording the report-in"))?;
@@ -598,6 +676,7 @@ impl OrganizationService for Api {
             }
             None => caller.ensure_community(community)?,
         }
+        ensure_known(&self.pool, Aggregate::Community, community).await?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let rows = workers::list_report_ins(&self.pool, community, worker, after, size)
@@ -622,18 +701,10 @@ impl OrganizationService for Api {
             .ok_or_else(|| invalid("township", "is required"))?;
         let mut v = Violations::new();
         let id = v.optional_id("township.id", &t.id);
-        if id.is_none() {
-            v.request_id(&r.request_id);
-        }
-        check_name(&mut v, "township.name", &t.name);
-        v.check(
-            matches!(
-                pb::TownshipKind::try_from(t.kind),
-                Ok(pb::TownshipKind::Town | pb::TownshipKind::Street)
-            ),
-            "township.kind",
-            "must be TOWNSHIP_KIND_TOWN or TOWNSHIP_KIND_STREET",
-        );
+        upsert_request_id(&mut v, id.is_none(), &r.request_id);
+        let name = v.line("township.name", &t.name, NAME, true);
+        // Towns and streets are every kind the contract defines.
+        let kind = enum_value::<pb::TownshipKind>(&mut v, "township.kind", t.kind);
         v.into_result()?;
         let row = townships::upsert(
             &self.pool,
@@ -642,8 +713,8 @@ impl OrganizationService for Api {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,
-                name: t.name.trim(),
-                kind: t.kind as i16,
+                name,
+                kind: kind.expect("validated"),
             },
         )
         .await
@@ -679,7 +750,7 @@ impl OrganizationService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         let worker = v.optional_id("worker_id", &r.worker_id);
-        check_text(&mut v, "accessor", &r.accessor, 256, false);
+        let accessor = v.line("accessor", &r.accessor, 256, false);
         let before = if r.page_token.is_empty() {
             None
         } else {
@@ -692,8 +763,8 @@ impl OrganizationService for Api {
             t
         };
         v.into_result()?;
+        ensure_known(&self.pool, Aggregate::Worker, worker).await?;
         let size = page_size(r.page_size)?;
-        let accessor = r.accessor.trim();
         let rows = access_log::list(
             &self.pool,
             worker,

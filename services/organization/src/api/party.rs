@@ -15,9 +15,11 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{
-    check_date, check_ids, check_text, ensure_for_worker, ensure_for_workers, in_communities,
+    MAX_REFERENCES, NAME, NOTE, check_date, ensure_for_worker, ensure_for_workers, ensure_known,
+    enum_filter, enum_value, in_communities, upsert_request_id,
 };
 use crate::{
+    change::Aggregate,
     contacts,
     guides::{self, GuideChange, GuideRow},
     joining::{self, JoinRequestRow},
@@ -88,15 +90,6 @@ fn guide_to_pb(g: GuideRow) -> pb::Guide {
     }
 }
 
-/// An optional enum filter: 0 means any; anything else must be a known value.
-fn enum_filter<E: TryFrom<i32>>(v: &mut Violations, field: &str, value: i32) -> Option<i16> {
-    if value == 0 {
-        return None;
-    }
-    v.check(E::try_from(value).is_ok(), field, "is not a known value");
-    Some(value as i16)
-}
-
 #[tonic::async_trait]
 impl PartyService for PartyApi {
     #[tracing::instrument(name = "UpsertOrganization", skip_all)]
@@ -111,30 +104,25 @@ impl PartyService for PartyApi {
             .ok_or_else(|| invalid("organization", "is required"))?;
         let mut v = Violations::new();
         let id = v.optional_id("organization.id", &o.id);
-        if id.is_none() {
-            v.request_id(&r.request_id);
-        }
-        check_text(&mut v, "organization.name", &o.name, 100, true);
-        let kind = pb::OrganizationKind::try_from(o.kind).unwrap_or_default();
-        let mode = pb::FormationMode::try_from(o.formation_mode);
-        v.check(
-            mode.is_ok(),
-            "organization.formation_mode",
-            "is not a known formation mode",
-        );
+        upsert_request_id(&mut v, id.is_none(), &r.request_id);
+        let name = v.line("organization.name", &o.name, NAME, true);
+        let kind: Option<pb::OrganizationKind> = v.enumeration("organization.kind", o.kind, false);
+        // Committees have no formation mode (zero); party organizations need one (the tree's
+        // rules say which).
+        let mode: Option<pb::FormationMode> =
+            v.enumeration("organization.formation_mode", o.formation_mode, true);
         let parent_id = v.optional_id("organization.parent_id", &o.parent_id);
         let community_id = v.optional_id("organization.community_id", &o.community_id);
-        let enterprise_ids = check_ids(&mut v, "organization.enterprise_ids", &o.enterprise_ids);
+        let enterprise_ids = v.ids(
+            "organization.enterprise_ids",
+            &o.enterprise_ids,
+            MAX_REFERENCES,
+        );
         let founded_on = if o.founded_on.is_empty() {
             None
         } else {
             check_date(&mut v, "organization.founded_on", &o.founded_on)
         };
-        v.check(
-            kind != pb::OrganizationKind::Unspecified,
-            "organization.kind",
-            "is required",
-        );
         v.into_result()?;
         let row = tree::upsert(
             &self.pool,
@@ -143,8 +131,8 @@ impl PartyService for PartyApi {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,
-                name: o.name.trim(),
-                kind,
+                name,
+                kind: kind.expect("validated"),
                 parent_id,
                 formation_mode: mode.unwrap_or_default(),
                 community_id,
@@ -191,6 +179,7 @@ impl PartyService for PartyApi {
         let formation_mode =
             enum_filter::<pb::FormationMode>(&mut v, "formation_mode", r.formation_mode);
         v.into_result()?;
+        ensure_known(&self.pool, Aggregate::Organization, parent_id).await?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let filter = OrganizationFilter {
@@ -234,7 +223,7 @@ impl PartyService for PartyApi {
         v.request_id(&r.request_id);
         let worker = v.id("worker_id", &r.worker_id);
         let organization = v.id("organization_id", &r.organization_id);
-        check_text(&mut v, "note", &r.note, 500, false);
+        let note = v.text("note", &r.note, NOTE, false);
         v.into_result()?;
         let (worker, organization) = (worker.expect("validated"), organization.expect("validated"));
         ensure_for_worker(&self.pool, &caller, worker).await?;
@@ -244,7 +233,7 @@ impl PartyService for PartyApi {
             &r.request_id,
             worker,
             organization,
-            r.note.trim(),
+            note,
         )
         .await
         .map_err(|e| e.into_status("recording the join request"))?;
@@ -262,7 +251,7 @@ impl PartyService for PartyApi {
         let r = request.into_inner();
         let mut v = Violations::new();
         let id = v.id("id", &r.id);
-        check_text(&mut v, "reason", &r.reason, 500, !r.approve);
+        let reason = v.text("reason", &r.reason, NOTE, !r.approve);
         v.into_result()?;
         let id = id.expect("validated");
         let worker = joining::worker_of(&self.pool, id)
@@ -270,7 +259,7 @@ impl PartyService for PartyApi {
             .map_err(|e| internal("loading the join request", e))?
             .ok_or_else(|| not_found("join request", id))?;
         ensure_for_worker(&self.pool, &caller, worker).await?;
-        let row = joining::decide(&self.pool, &caller.subject, id, r.approve, r.reason.trim())
+        let row = joining::decide(&self.pool, &caller.subject, id, r.approve, reason)
             .await
             .map_err(|e| e.into_status("deciding the join request"))?;
         Ok(Response::new(pb::DecideJoinRequestResponse {
@@ -298,6 +287,7 @@ impl PartyService for PartyApi {
         if let Some(w) = worker {
             ensure_for_worker(&self.pool, &caller, w).await?;
         }
+        ensure_known(&self.pool, Aggregate::Organization, organization).await?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let scope = if worker.is_some() {
@@ -333,21 +323,17 @@ impl PartyService for PartyApi {
         let g = r.guide.ok_or_else(|| invalid("guide", "is required"))?;
         let mut v = Violations::new();
         let id = v.optional_id("guide.id", &g.id);
-        if id.is_none() {
-            v.request_id(&r.request_id);
-        }
-        check_text(&mut v, "guide.name", &g.name, 100, true);
-        check_text(&mut v, "guide.department", &g.department, 100, false);
-        v.check(
-            matches!(
-                pb::GuideKind::try_from(g.kind),
-                Ok(pb::GuideKind::Instructor | pb::GuideKind::RedCommissioner)
-            ),
-            "guide.kind",
-            "must be GUIDE_KIND_INSTRUCTOR or GUIDE_KIND_RED_COMMISSIONER",
+        upsert_request_id(&mut v, id.is_none(), &r.request_id);
+        let name = v.line("guide.name", &g.name, NAME, true);
+        let department = v.line("guide.department", &g.department, NAME, false);
+        // Instructors and red commissioners: every kind defined.
+        let kind = enum_value::<pb::GuideKind>(&mut v, "guide.kind", g.kind);
+        let enterprise_ids = v.ids("guide.enterprise_ids", &g.enterprise_ids, MAX_REFERENCES);
+        let organization_ids = v.ids(
+            "guide.organization_ids",
+            &g.organization_ids,
+            MAX_REFERENCES,
         );
-        let enterprise_ids = check_ids(&mut v, "guide.enterprise_ids", &g.enterprise_ids);
-        let organization_ids = check_ids(&mut v, "guide.organization_ids", &g.organization_ids);
         v.check(
             g.kind != pb::GuideKind::RedCommissioner as i32 || organization_ids.is_empty(),
             "guide.organization_ids",
@@ -361,9 +347,9 @@ impl PartyService for PartyApi {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,
-                name: g.name.trim(),
-                kind: g.kind as i16,
-                department: g.department.trim(),
+                name,
+                kind: kind.expect("validated"),
+                department,
                 enterprise_ids,
                 organization_ids,
             },
@@ -386,6 +372,8 @@ impl PartyService for PartyApi {
         let enterprise = v.optional_id("enterprise_id", &r.enterprise_id);
         let organization = v.optional_id("organization_id", &r.organization_id);
         v.into_result()?;
+        ensure_known(&self.pool, Aggregate::Enterprise, enterprise).await?;
+        ensure_known(&self.pool, Aggregate::Organization, organization).await?;
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let rows = guides::list(&self.pool, kind, enterprise, organization, after, size)
@@ -422,13 +410,8 @@ impl PartyService for PartyApi {
         let r = request.into_inner();
         let mut v = Violations::new();
         let member = v.id("member_id", &r.member_id);
-        v.check(!r.worker_ids.is_empty(), "worker_ids", "is required")
-            .check(
-                r.worker_ids.len() <= rules::MAX_LINKS_PER_CALL,
-                "worker_ids",
-                format!("at most {} per call", rules::MAX_LINKS_PER_CALL),
-            );
-        let workers = check_ids(&mut v, "worker_ids", &r.worker_ids);
+        v.check(!r.worker_ids.is_empty(), "worker_ids", "is required");
+        let workers = v.ids("worker_ids", &r.worker_ids, rules::MAX_LINKS_PER_CALL);
         v.into_result()?;
         let member = member.expect("validated");
         let mut everyone = workers.clone();
@@ -535,10 +518,11 @@ impl PartyService for PartyApi {
         let r = request.into_inner();
         let mut v = Violations::new();
         let community = v.optional_id("community_id", &r.community_id);
-        v.check(r.load_limit >= 0, "load_limit", "must not be negative");
+        v.within("load_limit", r.load_limit, 0..=rules::MAX_CONTACT_LOAD);
         v.into_result()?;
         // County-wide figures are the county's; others ask for a community they serve.
         caller.ensure_community(community)?;
+        ensure_known(&self.pool, Aggregate::Community, community).await?;
         let limit = if r.load_limit == 0 {
             rules::DEFAULT_CONTACT_LOAD
         } else {

@@ -1,0 +1,96 @@
+//! Re-announces what other services keep of the registry: every worker, community and grid as it
+//! stands, through the outbox like any change. Read models apply only newer versions, so a
+//! record they know is left alone and one they never heard of (registered before their consumer
+//! existed, or before the stream's retention) is filled in. Run once after an upgrade that adds a
+//! read model (`redsupply republish`); running it again is harmless.
+
+use sqlx::{PgConnection, PgPool, postgres::PgRow};
+use uuid::Uuid;
+
+use crate::{
+    events,
+    store::{CommunityRow, GridRow, WorkerRow},
+};
+
+/// Records re-announced per transaction.
+const BATCH: i64 = 500;
+
+/// How many of each were announced.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Republished {
+    pub workers: u64,
+    pub communities: u64,
+    pub grids: u64,
+}
+
+pub async fn republish(pool: &PgPool) -> Result<Republished, sqlx::Error> {
+    let workers = in_batches(
+        pool,
+        concat!(
+            "SELECT ",
+            crate::worker_columns!(),
+            " FROM workers WHERE id > $1 ORDER BY id LIMIT $2"
+        ),
+        |w: &WorkerRow| w.id,
+        async |tx, w| events::worker_updated(tx, w).await,
+    )
+    .await?;
+    let communities = in_batches(
+        pool,
+        "SELECT id, name, township, version, township_id FROM communities
+         WHERE id > $1 ORDER BY id LIMIT $2",
+        |c: &CommunityRow| c.id,
+        async |tx, c| events::community_upserted(tx, c).await,
+    )
+    .await?;
+    let grids = in_batches(
+        pool,
+        "SELECT id, name, community_id, boundary, version, updated_at, deleted_at FROM grids
+         WHERE id > $1 ORDER BY id LIMIT $2",
+        |g: &GridRow| g.id,
+        async |tx, g| {
+            if g.deleted_at.is_some() {
+                events::grid_deleted(tx, g).await
+            } else {
+                events::grid_upserted(tx, g).await
+            }
+        },
+    )
+    .await?;
+    Ok(Republished {
+        workers,
+        communities,
+        grids,
+    })
+}
+
+/// Announces every row `sql` pages through (by id, `$1` after, `$2` limit), a batch per
+/// transaction; returns how many.
+async fn in_batches<R>(
+    pool: &PgPool,
+    sql: &'static str,
+    id: impl Fn(&R) -> Uuid,
+    mut announce: impl AsyncFnMut(&mut PgConnection, &R) -> Result<(), sqlx::Error>,
+) -> Result<u64, sqlx::Error>
+where
+    R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+{
+    let (mut after, mut total) = (Uuid::nil(), 0);
+    loop {
+        let mut tx = pool.begin().await?;
+        let rows: Vec<R> = sqlx::query_as(sql)
+            .bind(after)
+            .bind(BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in &rows {
+            announce(&mut tx, row).await?;
+        }
+        tx.commit().await?;
+        total += rows.len() as u64;
+        match rows.last() {
+            Some(last) if rows.len() as i64 == BATCH => after = id(last),
+            _ => return Ok(total),
+        }
+    }
+}
