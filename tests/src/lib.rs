@@ -148,6 +148,19 @@ impl TestApp {
         for s in ServiceName::EACH {
             app.start_service(s).await;
         }
+        // Each service's relay creates its stream as it starts: a test that publishes at once
+        // must not find it missing.
+        for s in ServiceName::EACH {
+            let (js, name) = (
+                app.rt.bus.jetstream.clone(),
+                kit::bus::stream_name(s.schema()),
+            );
+            eventually("every service's stream to exist", || {
+                let (js, name) = (js.clone(), name.clone());
+                async move { js.get_stream(&name).await.ok().map(drop) }
+            })
+            .await;
+        }
         app
     }
 

@@ -58,7 +58,7 @@ async fn store_while_governance_is_away(app: &mut TestApp, tips: &[NewTip]) -> u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_tips_is_dispatched_and_awarded_as_tip_by_tip_handling_would() {
     let mut app = TestApp::spawn().await;
-    app.create_grid("Grid", 29.70, 103.50, 0.1).await;
+    app.create_grid("Grid", 29.70, 103.50, 0.09).await;
     let mut reporters = Vec::new();
     for i in 0..5 {
         reporters.push(app.register_worker(&format!("Rider {i}")).await.0);
@@ -156,7 +156,7 @@ async fn a_burst_of_tips_is_dispatched_and_awarded_as_tip_by_tip_handling_would(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_merging_into_an_older_case_is_applied_set_wise_and_fed_as_get_case_shows_it() {
     let mut app = TestApp::spawn().await;
-    app.create_grid("Grid", 29.70, 103.50, 0.1).await;
+    app.create_grid("Grid", 29.70, 103.50, 0.09).await;
     let (first, token) = app.register_worker("Rider 0").await;
     let mut reporters = Vec::new();
     for i in 1..6 {

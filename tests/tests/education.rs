@@ -271,10 +271,9 @@ async fn a_worker_checks_in_once_with_a_code_of_that_session_within_its_window()
     };
     let now_codes = codes(now.id.clone()).await;
     let later_codes = codes(later.id.clone()).await;
-    let w1 = Uuid::now_v7();
-    let t1 = app.token(roles::WORKER, &w1.to_string());
-    let w2 = Uuid::now_v7();
-    let t2 = app.token(roles::WORKER, &w2.to_string());
+    // Check-ins are for registered workers.
+    let (w1, t1) = app.register_worker("Li Wei").await;
+    let (w2, t2) = app.register_worker("Wang Fang").await;
     let check_in = |session: &str, worker: Uuid, code: &str, token: &str| {
         let mut c = f.client.clone();
         let req = with_bearer(
@@ -399,25 +398,30 @@ async fn capacity_holds_when_50_workers_check_in_at_once() {
         .into_inner()
         .codes;
     assert_eq!(codes.len(), 50);
-    let attempts = codes.into_iter().map(|code| {
-        let mut c = f.client.clone();
-        let worker = Uuid::now_v7();
-        let token = app.token(roles::WORKER, &worker.to_string());
-        let session = session.id.clone();
-        async move {
-            c.check_in(with_bearer(
-                pb::CheckInRequest {
-                    session_id: session,
-                    code,
-                    worker_id: worker.to_string(),
-                },
-                &token,
-            ))
-            .await
-            .map(|_| ())
-            .map_err(|s| s.code())
-        }
-    });
+    let mut riders = Vec::with_capacity(codes.len());
+    for i in 0..codes.len() {
+        riders.push(app.register_worker(&format!("Rider {i}")).await);
+    }
+    let attempts = codes
+        .into_iter()
+        .zip(riders)
+        .map(|(code, (worker, token))| {
+            let mut c = f.client.clone();
+            let session = session.id.clone();
+            async move {
+                c.check_in(with_bearer(
+                    pb::CheckInRequest {
+                        session_id: session,
+                        code,
+                        worker_id: worker.to_string(),
+                    },
+                    &token,
+                ))
+                .await
+                .map(|_| ())
+                .map_err(|s| s.code())
+            }
+        });
     let results = join_all(attempts).await;
     let admitted = results.iter().filter(|r| r.is_ok()).count();
     let refused_full = results

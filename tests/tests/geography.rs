@@ -334,3 +334,236 @@ async fn coverage_is_for_staff_and_follows_a_new_station() {
     .await;
     assert!(after < 0.8, "a central station covers a good part: {after}");
 }
+
+fn square(lat: f64, lng: f64, size: f64) -> Vec<LatLng> {
+    [
+        (lat, lng),
+        (lat, lng + size),
+        (lat + size, lng + size),
+        (lat + size, lng),
+    ]
+    .into_iter()
+    .map(|(latitude, longitude)| LatLng {
+        latitude,
+        longitude,
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grid_boundaries_lie_in_the_county_and_not_over_another_grid() {
+    use redsupply_proto::organization::v1::{Grid, UpsertGridRequest};
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token();
+    let upsert = |id: &str, request_id: &str, boundary: Vec<LatLng>| {
+        let (id, request_id, admin) = (id.to_owned(), request_id.to_owned(), admin.clone());
+        let app = &app;
+        async move {
+            app.organization()
+                .await
+                .upsert_grid(with_bearer(
+                    UpsertGridRequest {
+                        grid: Some(Grid {
+                            id,
+                            name: "Grid".into(),
+                            boundary,
+                            ..Default::default()
+                        }),
+                        request_id,
+                        expected_version: 0,
+                    },
+                    &admin,
+                ))
+                .await
+                .map(|r| r.into_inner().grid.unwrap())
+        }
+    };
+    let refused = |r: Result<_, tonic::Status>| {
+        let err = r.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+        assert_eq!(fields(&err), ["grid.boundary"], "{err:?}");
+        err.message().to_owned()
+    };
+    let planet = [
+        (-89.0, -179.0),
+        (-89.0, 179.0),
+        (89.0, 179.0),
+        (89.0, -179.0),
+    ]
+    .into_iter()
+    .map(|(latitude, longitude)| LatLng {
+        latitude,
+        longitude,
+    })
+    .collect();
+    refused(upsert("", "planet", planet).await);
+    refused(upsert("", "null-island", square(0.0, 0.0, 0.01)).await);
+    refused(upsert("", "antimeridian", square(29.7, 179.9, 0.2)).await);
+    refused(upsert("", "huge", square(29.5, 103.35, 0.4)).await);
+
+    let first = upsert("", "first", square(29.73, 103.56, 0.01))
+        .await
+        .unwrap();
+    let message = refused(upsert("", "over", square(29.73, 103.565, 0.01)).await);
+    assert!(
+        message.contains(&first.id),
+        "names the other grid: {message}"
+    );
+    // A neighbour sharing an edge, a retried create and a change of the grid itself are fine.
+    upsert("", "east", square(29.73, 103.57, 0.01))
+        .await
+        .unwrap();
+    let again = upsert("", "first", square(29.73, 103.56, 0.01))
+        .await
+        .unwrap();
+    assert_eq!(again.id, first.id);
+    upsert(&first.id, "", square(29.731, 103.56, 0.0095))
+        .await
+        .unwrap();
+    let grids: i64 = sqlx::query_scalar("SELECT count(*) FROM organization.grids")
+        .fetch_one(&app.db.pool().await)
+        .await
+        .unwrap();
+    assert_eq!(grids, 2, "no refused grid stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searching_by_phone_and_reporting_amenities_are_rate_limited_per_caller() {
+    use redsupply_proto::organization::v1::SearchWorkersRequest;
+    let app = TestApp::spawn_with(|s| {
+        s.organization.phone_searches_per_minute = 3;
+        s.stations.amenity_reports_per_minute = 2;
+    })
+    .await;
+    let admin = app.admin_token();
+    let search = |phone: &str| {
+        let (phone, admin) = (phone.to_owned(), admin.clone());
+        let app = &app;
+        async move {
+            app.organization()
+                .await
+                .search_workers(with_bearer(
+                    SearchWorkersRequest {
+                        phone,
+                        ..Default::default()
+                    },
+                    &admin,
+                ))
+                .await
+        }
+    };
+    for n in 0..3 {
+        search(&format!("1380000000{n}")).await.unwrap();
+    }
+    let err = search("13800000009").await.unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    // Searching by name is not a lookup of numbers.
+    search("").await.unwrap();
+
+    let station = app
+        .stations()
+        .await
+        .upsert_station(with_bearer(station("Dongda Street", 29.74, 103.57), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .station
+        .unwrap();
+    let (_, worker) = app.register_worker("Li Wei").await;
+    let report = || {
+        let (id, worker) = (station.id.clone(), worker.clone());
+        let app = &app;
+        async move {
+            app.stations()
+                .await
+                .report_amenity_status(with_bearer(
+                    pb::ReportAmenityStatusRequest {
+                        station_id: id,
+                        amenity: Amenity::Rest as i32,
+                        status: pb::AmenityStatus::Broken as i32,
+                        note: String::new(),
+                    },
+                    &worker,
+                ))
+                .await
+        }
+    };
+    report().await.unwrap();
+    report().await.unwrap();
+    let err = report().await.unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn education_refuses_unknown_workers_and_communities() {
+    use redsupply_proto::education::v1::{
+        CheckInRequest, CreateLearningSiteRequest, GetLearningRecordRequest,
+    };
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token();
+    let mut education = app.education().await;
+    let site = |community: Uuid| CreateLearningSiteRequest {
+        request_id: Uuid::now_v7().to_string(),
+        name: "Rider home".into(),
+        community_id: community.to_string(),
+        address: "Dongda Street 1".into(),
+        capacity: 30,
+    };
+    let err = education
+        .create_learning_site(with_bearer(site(Uuid::now_v7()), &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().starts_with("community_id: "), "{err:?}");
+    let community = app.create_community("Yingchun").await;
+    education
+        .create_learning_site(with_bearer(site(community), &admin))
+        .await
+        .unwrap();
+
+    // A check-in names a worker organization registered; a learning record one education knows.
+    let stranger = Uuid::now_v7();
+    let err = education
+        .check_in(with_bearer(
+            CheckInRequest {
+                session_id: Uuid::now_v7().to_string(),
+                code: "ABCDEFGH".into(),
+                worker_id: stranger.to_string(),
+            },
+            &app.token(roles::WORKER, &stranger.to_string()),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().starts_with("worker_id: "), "{err:?}");
+    let err = education
+        .get_learning_record(with_bearer(
+            GetLearningRecordRequest {
+                worker_id: stranger.to_string(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    let (worker, _) = app.register_worker("Li Wei").await;
+    app.await_row(
+        "education to learn the worker",
+        "SELECT count(*) FROM education.workers WHERE id = $1",
+        worker,
+    )
+    .await;
+    let record = education
+        .get_learning_record(with_bearer(
+            GetLearningRecordRequest {
+                worker_id: worker.to_string(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(record.entries.is_empty(), "registered, no training yet");
+}

@@ -253,6 +253,9 @@ impl EducationService for Api {
         let community_id = v.optional_id("community_id", &r.community_id);
         v.into_result()?;
         caller.ensure_community(community_id)?;
+        if let Some(c) = community_id {
+            crate::registry::ensure_community(&self.pool, "community_id", c).await?;
+        }
         let row = sites::create_site(
             &self.pool,
             &caller.subject,
@@ -574,6 +577,7 @@ impl EducationService for Api {
             self.ensure_session(&caller, session.expect("checked"))
                 .await?;
         }
+        crate::registry::ensure_worker(&self.pool, "worker_id", worker).await?;
         let row = sessions::check_in(
             &self.pool,
             session.expect("checked"),
@@ -618,6 +622,12 @@ impl EducationService for Api {
         let r = request.into_inner();
         let worker = parse_id("worker_id", &r.worker_id)?;
         caller.ensure_self(WORKER, worker)?;
+        let known = crate::registry::worker_known(&self.pool, worker)
+            .await
+            .map_err(|e| internal("loading the learning record", e))?;
+        if !known {
+            return Err(not_found("worker", worker));
+        }
         // Their own record whole; for staff, the sessions at the sites they serve.
         let scope = if caller.has_role(WORKER) && caller.subject == worker.to_string() {
             None

@@ -5,13 +5,18 @@
 pub mod api;
 pub mod domain;
 pub mod policy;
+pub mod registry;
 pub mod sessions;
 pub mod sites;
 pub mod store;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
-use kit::{Runtime, StartError, grpc::Running};
+use kit::{
+    Runtime, StartError,
+    bus::{ConsumerSpec, spawn_consumer},
+    grpc::Running,
+};
 use redsupply_proto::education::v1::education_service_server::EducationServiceServer;
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -35,14 +40,43 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     kit::db::migrate(pool, SCHEMA, &MIGRATOR).await
 }
 
-/// Starts the gRPC server and the outbox relay.
+/// Starts the gRPC server, the outbox relay and the registry's read models.
 pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartError> {
     let pool = pool(&rt.settings)?;
     if rt.settings.database.migrate_on_start {
         migrate(&pool).await?;
     }
-    let relay = kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, rt.shutdown.clone());
+    let consumer = |durable, subject: &str| ConsumerSpec {
+        durable,
+        producer: "organization",
+        subject: subject.to_owned(),
+    };
+    let tasks = vec![
+        kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, rt.shutdown.clone()),
+        spawn_consumer(
+            pool.clone(),
+            rt.bus.clone(),
+            consumer(
+                registry::WORKERS_CONSUMER,
+                "redsupply.organization.worker.>",
+            ),
+            Arc::new(registry::WorkerEvents),
+            rt.faults.clone(),
+            rt.shutdown.clone(),
+        ),
+        spawn_consumer(
+            pool.clone(),
+            rt.bus.clone(),
+            consumer(
+                registry::COMMUNITIES_CONSUMER,
+                "redsupply.organization.community.>",
+            ),
+            Arc::new(registry::CommunityEvents),
+            rt.faults.clone(),
+            rt.shutdown.clone(),
+        ),
+    ];
     let routes = Routes::new(EducationServiceServer::new(api::Api { pool: pool.clone() }));
     let serving = kit::grpc::serve(settings.listen, routes, policy::POLICIES, rt, pool).await?;
-    Ok(Running::new(SCHEMA, serving, vec![relay]))
+    Ok(Running::new(SCHEMA, serving, tasks))
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use kit::bus::{Event, Handler, HandlerError};
 use redsupply_proto::events::v1 as ev;
 use sqlx::{PgConnection, PgPool};
-use tokio::time::Instant;
 use tonic::Status;
 use uuid::Uuid;
 
@@ -58,18 +57,11 @@ const REGISTRATION_GRACE: Duration = Duration::from_secs(2);
 /// FAILED_PRECONDITION naming `field` unless `worker` is registered; a worker not known yet is
 /// looked up again for [`REGISTRATION_GRACE`] first.
 pub async fn ensure_registered(pool: &PgPool, field: &str, worker: Uuid) -> Result<(), Status> {
-    let until = Instant::now() + REGISTRATION_GRACE;
-    loop {
-        let known = is_registered(pool, worker)
-            .await
-            .map_err(|e| kit::api::internal("looking the worker up", e))?;
-        if known {
-            return Ok(());
-        }
-        if Instant::now() >= until {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let known = kit::api::known_within(REGISTRATION_GRACE, || is_registered(pool, worker))
+        .await
+        .map_err(|e| kit::api::internal("looking the worker up", e))?;
+    if known {
+        return Ok(());
     }
     Err(Status::failed_precondition(format!(
         "{field}: worker {worker} is not registered (or was deleted); a worker registered a \

@@ -296,6 +296,25 @@ pub fn contains_pattern(text: &str) -> String {
     out
 }
 
+/// Whether `lookup` finds a record that arrives by event: looked up again every 100 ms for up to
+/// `grace` before the answer is no (a record registered a moment ago in another service).
+pub async fn known_within<E, F, Fut>(grace: std::time::Duration, mut lookup: F) -> Result<bool, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, E>>,
+{
+    let until = tokio::time::Instant::now() + grace;
+    loop {
+        if lookup().await? {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= until {
+            return Ok(false);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// `INVALID_ARGUMENT` for a single field.
 pub fn invalid(field: &str, description: impl Into<String>) -> Status {
     let mut v = Violations::new();
@@ -526,6 +545,73 @@ mod tests {
     fn patterns_take_wildcards_literally() {
         assert_eq!(contains_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
         assert_eq!(contains_pattern(""), "%%");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any text at all is either refused naming its field or comes back trimmed, within
+            /// its bound, and free of NUL and control characters (line breaks and tabs aside).
+            #[test]
+            fn text_is_refused_or_clean(value in any::<String>(), max in 0usize..40, required: bool) {
+                let mut v = Violations::new();
+                let kept = v.text("note", &value, max, required).to_owned();
+                if v.is_empty() {
+                    prop_assert_eq!(kept.as_str(), value.trim());
+                    prop_assert!(kept.chars().count() <= max);
+                    prop_assert!(!required || !kept.is_empty());
+                    prop_assert!(!kept.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')));
+                } else {
+                    prop_assert!(fields(v).iter().all(|f| f == "note"));
+                }
+            }
+
+            /// Id lists come back distinct, in first order, and only when every element is a UUID
+            /// and the list is within its bound.
+            #[test]
+            fn ids_are_distinct_or_refused(
+                picks in prop::collection::vec(0usize..6, 0..20),
+                bad in any::<bool>(),
+            ) {
+                let pool: Vec<uuid::Uuid> = (0..6).map(|i| uuid::Uuid::from_u128(i + 1)).collect();
+                let mut values: Vec<String> = picks.iter().map(|&i| pool[i].to_string()).collect();
+                if bad {
+                    values.push("not-an-id".to_owned());
+                }
+                let mut v = Violations::new();
+                let ids = v.ids("ids", &values, 15);
+                if values.len() > 15 || bad {
+                    prop_assert!(!v.is_empty());
+                } else {
+                    prop_assert!(v.is_empty());
+                    let mut want: Vec<uuid::Uuid> = Vec::new();
+                    for &i in &picks {
+                        if !want.contains(&pool[i]) {
+                            want.push(pool[i]);
+                        }
+                    }
+                    prop_assert_eq!(ids, want);
+                }
+            }
+
+            /// A LIKE pattern of any text matches that text only literally: every wildcard the
+            /// caller wrote is escaped.
+            #[test]
+            fn patterns_escape_every_wildcard(text in any::<String>()) {
+                let p = contains_pattern(&text);
+                let inner = &p[1..p.len() - 1];
+                let mut chars = inner.chars();
+                while let Some(c) = chars.next() {
+                    if c == '\\' {
+                        prop_assert!(matches!(chars.next(), Some('%' | '_' | '\\')));
+                    } else {
+                        prop_assert!(c != '%' && c != '_');
+                    }
+                }
+            }
+        }
     }
 
     #[test]

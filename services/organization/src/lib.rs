@@ -54,6 +54,14 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// 32 bytes in hex: the master key of personal data at rest (phone and ID numbers).
     pub personal_data_key: kit::settings::Secret,
+    /// Searches by phone number one caller may make per minute, per replica
+    /// (RESOURCE_EXHAUSTED beyond); 0: no limit.
+    #[serde(default = "default_phone_searches_per_minute")]
+    pub phone_searches_per_minute: u32,
+}
+
+fn default_phone_searches_per_minute() -> u32 {
+    30
 }
 
 impl Settings {
@@ -101,6 +109,8 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     let routes = Routes::new(OrganizationServiceServer::new(api::Api::new(
         pool.clone(),
         vault.clone(),
+        rt.settings.county.clone(),
+        settings.phone_searches_per_minute,
     )))
     .add_service(PartyServiceServer::new(api::party::PartyApi::new(
         pool.clone(),

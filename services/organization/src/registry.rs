@@ -22,6 +22,21 @@ pub enum RegistryError {
     UnknownTownship(Uuid),
     #[error("enterprise {0} not found")]
     UnknownEnterprise(Uuid),
+    /// A grid boundary outside the county, or of no sane size.
+    #[error(transparent)]
+    Boundary(#[from] kit::geo::BoundaryError),
+    /// A grid boundary lying over another grid beyond the tolerance.
+    #[error(
+        "overlaps grid {other} ({name}): {:.0}% of the smaller of the two lies under both, at most {:.0}% may",
+        share * 100.0,
+        tolerance * 100.0
+    )]
+    Overlap {
+        other: Uuid,
+        name: String,
+        share: f64,
+        tolerance: f64,
+    },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -62,11 +77,16 @@ pub struct GridChange<'a> {
     pub boundary: &'a [(f64, f64)],
 }
 
+/// Creates or changes a grid: its boundary must lie in the county, be of a sane size and not lie
+/// over another grid beyond `county.grids.grid_overlap_tolerance` (checked under a lock, so two
+/// grids drawn at once over the same streets cannot both pass).
 pub async fn upsert_grid(
     pool: &PgPool,
     caller: &str,
+    county: &kit::settings::CountySettings,
     change: GridChange<'_>,
 ) -> Result<GridRow, RegistryError> {
+    let shape = kit::geo::Boundary::new(change.boundary, &county.extent, &county.grids)?;
     let mut tx = pool.begin().await?;
     if let Some(c) = change.community_id
         && !store::community_exists(&mut tx, c).await?
@@ -75,6 +95,19 @@ pub async fn upsert_grid(
     }
     if let Some(id) = change.id {
         change::lock(&mut tx, Aggregate::Grid, id, change.expected_version).await?;
+    }
+    store::lock_grid_layout(&mut tx).await?;
+    let tolerance = county.grids.grid_overlap_tolerance;
+    for other in store::other_grids(&mut tx, change.id, caller, change.request_id).await? {
+        let share = shape.overlap_with(&other.boundary);
+        if share > tolerance {
+            return Err(RegistryError::Overlap {
+                other: other.id,
+                name: other.name,
+                share,
+                tolerance,
+            });
+        }
     }
     let (row, changed) = store::upsert_grid(
         &mut tx,

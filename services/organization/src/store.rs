@@ -223,6 +223,42 @@ pub async fn upsert_grid(
     }
 }
 
+/// Serializes changes of grid boundaries (for the overlap check), for the transaction.
+pub async fn lock_grid_layout(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('organization.grid_layout'))")
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// A grid's name and boundary, for the overlap check.
+#[derive(Debug, sqlx::FromRow)]
+pub struct GridShape {
+    pub id: Uuid,
+    pub name: String,
+    pub boundary: Json<Vec<(f64, f64)>>,
+}
+
+/// Every grid that is not deleted, except the one being changed: `id`, or the one this caller
+/// created with `request_id` (a retried create).
+pub async fn other_grids(
+    tx: &mut PgConnection,
+    id: Option<Uuid>,
+    caller: &str,
+    request_id: Option<&str>,
+) -> Result<Vec<GridShape>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, name, boundary FROM grids
+         WHERE deleted_at IS NULL AND id IS DISTINCT FROM $1
+           AND NOT (created_by = $2 AND request_id IS NOT NULL AND request_id = $3)",
+    )
+    .bind(id)
+    .bind(caller)
+    .bind(request_id)
+    .fetch_all(&mut *tx)
+    .await
+}
+
 pub async fn grid(pool: &PgPool, id: Uuid) -> Result<Option<GridRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         "SELECT ",

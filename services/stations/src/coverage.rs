@@ -85,7 +85,7 @@ impl CoverageCache {
 }
 
 /// Everything the answer depends on: the query, the station index's generation, and the grids.
-fn fingerprint(q: &CoverageQuery, generation: u64, grids: &[store::GridRow]) -> u64 {
+pub fn fingerprint(q: &CoverageQuery, generation: u64, grids: &[store::GridRow]) -> u64 {
     let mut h = DefaultHasher::new();
     (q.amenity, q.minute, &q.grids, generation).hash(&mut h);
     for v in [q.max_minutes, q.cell_meters, q.riding_speed_kmh] {

@@ -39,11 +39,29 @@ use crate::{
 pub struct Api {
     pool: PgPool,
     vault: Vault,
+    /// Where the county lies and what its grids may be.
+    county: kit::settings::CountySettings,
+    /// Searches by phone number per caller and minute.
+    phone_searches: kit::limit::RateLimit,
 }
 
 impl Api {
-    pub fn new(pool: PgPool, vault: Vault) -> Self {
-        Self { pool, vault }
+    pub fn new(
+        pool: PgPool,
+        vault: Vault,
+        county: kit::settings::CountySettings,
+        phone_searches_per_minute: u32,
+    ) -> Self {
+        Self {
+            pool,
+            vault,
+            county,
+            phone_searches: kit::limit::RateLimit::new(
+                "searches by phone",
+                phone_searches_per_minute,
+                std::time::Duration::from_secs(60),
+            ),
+        }
     }
 }
 
@@ -64,6 +82,9 @@ fn registry_status(context: &str, community_field: &str, e: RegistryError) -> St
         ),
         RegistryError::UnknownEnterprise(id) => {
             invalid("enterprise_id", format!("enterprise {id} does not exist"))
+        }
+        shape @ (RegistryError::Boundary(_) | RegistryError::Overlap { .. }) => {
+            invalid("grid.boundary", shape.to_string())
         }
         RegistryError::Database(db) => internal(context, db),
     }
@@ -370,6 +391,11 @@ impl OrganizationService for Api {
                 "searching by phone is for staff who may see phone numbers (community or county)",
             ));
         }
+        if !phone.is_empty() {
+            // Each answer says whether a number is registered: bounded, so no one walks the
+            // number space.
+            self.phone_searches.check(&caller.subject)?;
+        }
         let size = page_size(r.page_size)?;
         let after = page_after(&r.page_token)?;
         let filter = WorkerFilter {
@@ -421,6 +447,7 @@ impl OrganizationService for Api {
         let row = registry::upsert_grid(
             &self.pool,
             &caller.subject,
+            &self.county,
             GridChange {
                 id,
                 expected_version: r.expected_version,

@@ -235,18 +235,28 @@ pub async fn run(
     );
     let admin = auth.issue("loadtest", &[roles::COUNTY_ADMIN], Some(3_600))?;
     let platform = auth.issue("loadtest-platform", &[roles::GRID_SYSTEM], Some(3_600))?;
+    // One platform per watcher: a caller holds only `watch_streams_per_caller` streams.
+    let watcher_token = |i: usize| {
+        auth.issue(
+            &format!("loadtest-platform-{i}"),
+            &[roles::GRID_SYSTEM],
+            Some(3_600),
+        )
+    };
     let gov_channel = channel(&o.governance).await?;
     let mut governance = GovernanceServiceClient::new(gov_channel.clone());
     let gateway = GridGatewayServiceClient::new(gov_channel);
     let mut organization = OrganizationServiceClient::new(channel(&o.organization).await?);
 
-    // One small grid per watcher in a row north of the county, a case in each.
+    // One small grid per watcher in rows in the county's south-west, away from the demo's grids,
+    // a case in each. Each position has a fixed request_id, so a later run finds the same grids
+    // (a new grid there would overlap the old one).
     let run = Uuid::now_v7().simple().to_string();
     let mut grids = Vec::with_capacity(o.watchers);
     for i in 0..o.watchers {
         let (lat, lng) = (
-            30.5 + 0.01 * (i / 50) as f64,
-            104.0 + 0.01 * (i % 50) as f64,
+            29.47 + 0.01 * (i / 40) as f64,
+            103.31 + 0.01 * (i % 40) as f64,
         );
         let corner = |dlat: f64, dlng: f64| LatLng {
             latitude: lat + dlat,
@@ -256,7 +266,7 @@ pub async fn run(
             .upsert_grid(with_bearer(
                 UpsertGridRequest {
                     grid: Some(Grid {
-                        name: format!("feed bench {run} #{i}"),
+                        name: format!("feed bench #{i}"),
                         boundary: vec![
                             corner(0.0, 0.0),
                             corner(0.0, 0.008),
@@ -265,7 +275,7 @@ pub async fn run(
                         ],
                         ..Default::default()
                     }),
-                    request_id: format!("feed-bench-{run}-{i}"),
+                    request_id: format!("feed-bench-grid-{i}"),
                     expected_version: 0,
                 },
                 &admin,
@@ -343,7 +353,7 @@ pub async fn run(
     let mut watchers = vec![
         spawn_watcher(
             gateway.clone(),
-            platform.clone(),
+            watcher_token(0)?,
             grids[0].0,
             0,
             seen.clone(),
@@ -353,7 +363,7 @@ pub async fn run(
     let (_, one) = work_rate(pool, o.idle).await?;
     for (i, (grid, _, _)) in grids.iter().enumerate().skip(1) {
         watchers
-            .push(spawn_watcher(gateway.clone(), platform.clone(), *grid, i, seen.clone()).await?);
+            .push(spawn_watcher(gateway.clone(), watcher_token(i)?, *grid, i, seen.clone()).await?);
     }
     let (_, all) = work_rate(pool, o.idle).await?;
     let idle = IdleCost {

@@ -90,7 +90,7 @@ pub async fn demo_county(settings: &AppSettings) -> Result<Seeded, SeedError> {
     let edu = education::pool(&settings.common)?;
     let sta = stations::pool(&settings.common)?;
     let township = registry::seed_township(&org).await?;
-    let (communities, grids) = seed_registry(&org, township).await?;
+    let (communities, grids) = seed_registry(&org, township, &settings.common.county).await?;
     let stations = seed_stations(&sta, &communities).await?;
     let sites = seed_learning_sites(&edu, &communities).await?;
     let workers = seed_workers(&org, &vault, &communities).await?;
@@ -113,7 +113,11 @@ pub async fn demo_county(settings: &AppSettings) -> Result<Seeded, SeedError> {
     })
 }
 
-async fn seed_registry(pool: &PgPool, township: Uuid) -> Result<(Vec<Uuid>, Vec<Uuid>), SeedError> {
+async fn seed_registry(
+    pool: &PgPool,
+    township: Uuid,
+    county: &kit::settings::CountySettings,
+) -> Result<(Vec<Uuid>, Vec<Uuid>), SeedError> {
     let mut communities = Vec::new();
     let mut grids = Vec::new();
     for (i, name) in COMMUNITIES.iter().enumerate() {
@@ -140,6 +144,7 @@ async fn seed_registry(pool: &PgPool, township: Uuid) -> Result<(Vec<Uuid>, Vec<
         let grid = organization::registry::upsert_grid(
             pool,
             SEEDER,
+            county,
             organization::registry::GridChange {
                 id: None,
                 expected_version: 0,
