@@ -301,7 +301,8 @@ async fn coverage_is_for_staff_and_follows_a_new_station() {
             .into_inner(),
     );
     assert_eq!(before, 1.0, "no station yet");
-    // Asked again: the same answer (from the cache).
+    // Asked again, the answer comes from the cache (unit-tested in stations::coverage); it must not
+    // outlive the next station.
     let again = uncovered(
         stations
             .get_coverage(with_bearer(request(), &officer))
@@ -398,7 +399,15 @@ async fn grid_boundaries_lie_in_the_county_and_not_over_another_grid() {
     .collect();
     refused(upsert("", "planet", planet).await);
     refused(upsert("", "null-island", square(0.0, 0.0, 0.01)).await);
-    refused(upsert("", "antimeridian", square(29.7, 179.9, 0.2)).await);
+    // Across the 180° meridian, each corner a valid longitude: read as a band round the globe.
+    let across = [(29.7, 179.9), (29.7, -179.9), (29.8, -179.9), (29.8, 179.9)]
+        .into_iter()
+        .map(|(latitude, longitude)| LatLng {
+            latitude,
+            longitude,
+        })
+        .collect();
+    refused(upsert("", "antimeridian", across).await);
     refused(upsert("", "huge", square(29.5, 103.35, 0.4)).await);
 
     let first = upsert("", "first", square(29.73, 103.56, 0.01))
@@ -420,11 +429,24 @@ async fn grid_boundaries_lie_in_the_county_and_not_over_another_grid() {
     upsert(&first.id, "", square(29.731, 103.56, 0.0095))
         .await
         .unwrap();
+    // Nor may a change move a grid over its neighbour.
+    let message = refused(upsert(&first.id, "", square(29.73, 103.565, 0.01)).await);
+    assert!(message.contains("overlaps grid"), "{message}");
+    // Two grids drawn at once over the same streets: one is taken.
+    let (a, b) = tokio::join!(
+        upsert("", "race-a", square(29.80, 103.60, 0.01)),
+        upsert("", "race-b", square(29.80, 103.605, 0.01)),
+    );
+    assert_eq!(
+        [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
+        1,
+        "{a:?} {b:?}"
+    );
     let grids: i64 = sqlx::query_scalar("SELECT count(*) FROM organization.grids")
         .fetch_one(&app.db.pool().await)
         .await
         .unwrap();
-    assert_eq!(grids, 2, "no refused grid stored");
+    assert_eq!(grids, 3, "no refused grid stored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

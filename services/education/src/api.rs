@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use kit::{
-    api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
+    api::{Violations, internal, invalid, not_found, parse_id},
     auth::{Caller, caller},
     time::{from_timestamp, to_timestamp},
 };
@@ -282,9 +282,13 @@ impl EducationService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         let community_id = v.optional_id("community_id", &r.community_id);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
+        if let Some(c) = community_id
+            && !crate::registry::community_exists(&self.pool, c).await?
+        {
+            return Err(not_found("community", c));
+        }
         let rows = store::list_sites(&self.pool, community_id, after, size)
             .await
             .map_err(|e| internal("listing learning sites", e))?;
@@ -352,9 +356,8 @@ impl EducationService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         let expertise = tag(&mut v, "expertise", &r.expertise, false);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let tag = (!expertise.is_empty()).then_some(expertise);
         let rows = store::list_lecturers(&self.pool, tag, r.available_only, after, size)
             .await
@@ -416,9 +419,8 @@ impl EducationService for Api {
         let mut v = Violations::new();
         let theme = v.enumeration::<CourseTheme>("theme", r.theme, true);
         let format = v.enumeration::<CourseFormat>("format", r.format, true);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let (theme, format) = (theme.map(stored), format.map(stored));
         let rows = store::list_courses(&self.pool, theme, format, after, size)
             .await
@@ -520,10 +522,9 @@ impl EducationService for Api {
         let mut v = Violations::new();
         let site = v.optional_id("site_id", &r.site_id);
         let lecturer = v.optional_id("lecturer_id", &r.lecturer_id);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         self.ensure_known(site, lecturer).await?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let rows = store::list_sessions(&self.pool, site, lecturer, after, size)
             .await
             .map_err(|e| internal("listing sessions", e))?;
@@ -599,10 +600,12 @@ impl EducationService for Api {
     ) -> Result<Response<pb::ListAttendanceResponse>, Status> {
         let caller = caller(&request)?;
         let r = request.into_inner();
-        let session = parse_id("session_id", &r.session_id)?;
+        let mut v = Violations::new();
+        let session = v.id("session_id", &r.session_id);
+        let (size, after) = v.page(r.page_size, &r.page_token);
+        v.into_result()?;
+        let session = session.expect("checked");
         self.ensure_session(&caller, session).await?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let rows = store::list_attendance(&self.pool, session, after, size)
             .await
             .map_err(|e| internal("listing attendance", e))?;
@@ -620,7 +623,11 @@ impl EducationService for Api {
     ) -> Result<Response<pb::GetLearningRecordResponse>, Status> {
         let caller = caller(&request)?;
         let r = request.into_inner();
-        let worker = parse_id("worker_id", &r.worker_id)?;
+        let mut v = Violations::new();
+        let worker = v.id("worker_id", &r.worker_id);
+        let (size, after) = v.page(r.page_size, &r.page_token);
+        v.into_result()?;
+        let worker = worker.expect("checked");
         caller.ensure_self(WORKER, worker)?;
         let known = crate::registry::worker_known(&self.pool, worker)
             .await
@@ -634,8 +641,6 @@ impl EducationService for Api {
         } else {
             caller.visible().communities().map(<[Uuid]>::to_vec)
         };
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let rows = store::learning_record(&self.pool, worker, scope.as_deref(), after, size)
             .await
             .map_err(|e| internal("loading the learning record", e))?;

@@ -68,7 +68,7 @@ impl Handler for CommunityEvents {
 /// FAILED_PRECONDITION naming `field` unless `worker` is registered (and not deleted); one not
 /// known yet is looked up again for a moment first.
 pub async fn ensure_worker(pool: &PgPool, field: &str, worker: Uuid) -> Result<(), Status> {
-    let known = kit::api::known_within(REGISTRATION_GRACE, || {
+    let known = kit::api::known_within(REGISTRATION_GRACE, worker, || {
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workers WHERE id = $1 AND NOT deleted)")
             .bind(worker)
             .fetch_one(pool)
@@ -94,10 +94,20 @@ pub async fn worker_known(pool: &PgPool, worker: Uuid) -> Result<bool, sqlx::Err
     .await
 }
 
-/// FAILED_PRECONDITION naming `field` unless the community exists: announced, or the community of
-/// a registered worker (which organization checked).
+/// FAILED_PRECONDITION naming `field` unless the community exists.
 pub async fn ensure_community(pool: &PgPool, field: &str, community: Uuid) -> Result<(), Status> {
-    let known = kit::api::known_within(REGISTRATION_GRACE, || {
+    if community_exists(pool, community).await? {
+        return Ok(());
+    }
+    Err(Status::failed_precondition(format!(
+        "{field}: community {community} does not exist"
+    )))
+}
+
+/// Whether the community exists: announced, or the community of a registered worker (which
+/// organization checked); one created seconds ago is waited for a moment.
+pub async fn community_exists(pool: &PgPool, community: Uuid) -> Result<bool, Status> {
+    kit::api::known_within(REGISTRATION_GRACE, community, || {
         sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM communities WHERE id = $1)
                  OR EXISTS (SELECT 1 FROM workers WHERE community_id = $1)",
@@ -106,11 +116,5 @@ pub async fn ensure_community(pool: &PgPool, field: &str, community: Uuid) -> Re
         .fetch_one(pool)
     })
     .await
-    .map_err(|e| kit::api::internal("looking the community up", e))?;
-    if known {
-        return Ok(());
-    }
-    Err(Status::failed_precondition(format!(
-        "{field}: community {community} does not exist"
-    )))
+    .map_err(|e| kit::api::internal("looking the community up", e))
 }

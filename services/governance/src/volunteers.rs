@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use kit::{
-    api::{Violations, internal, not_found, page_after, page_size, parse_id},
+    api::{Violations, internal, not_found, parse_id},
     auth::caller,
     bus::{NewEvent, enqueue},
     time::to_timestamp,
@@ -262,9 +262,8 @@ impl VolunteerService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         let role = role_of(&mut v, r.role, false);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let fail = |e| internal("listing volunteers", e);
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "SELECT v.worker_id FROM volunteers v

@@ -50,6 +50,26 @@ pub async fn is_registered(pool: &PgPool, worker: Uuid) -> Result<bool, sqlx::Er
         .await
 }
 
+/// NOT_FOUND unless `worker` is registered or has filed tips (tips may arrive before the
+/// registration does).
+pub async fn ensure_known_reporter(pool: &PgPool, worker: Uuid) -> Result<(), Status> {
+    let known = kit::api::known_within(REGISTRATION_GRACE, worker, || {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM workers WHERE id = $1)
+                 OR EXISTS (SELECT 1 FROM tips WHERE reporter_id = $1)",
+        )
+        .bind(worker)
+        .fetch_one(pool)
+    })
+    .await
+    .map_err(|e| kit::api::internal("looking the worker up", e))?;
+    if known {
+        Ok(())
+    } else {
+        Err(kit::api::not_found("worker", worker))
+    }
+}
+
 /// How long a call waits for a registration that has not reached governance yet (an app that
 /// registers a worker and at once files for them).
 const REGISTRATION_GRACE: Duration = Duration::from_secs(2);
@@ -57,7 +77,7 @@ const REGISTRATION_GRACE: Duration = Duration::from_secs(2);
 /// FAILED_PRECONDITION naming `field` unless `worker` is registered; a worker not known yet is
 /// looked up again for [`REGISTRATION_GRACE`] first.
 pub async fn ensure_registered(pool: &PgPool, field: &str, worker: Uuid) -> Result<(), Status> {
-    let known = kit::api::known_within(REGISTRATION_GRACE, || is_registered(pool, worker))
+    let known = kit::api::known_within(REGISTRATION_GRACE, worker, || is_registered(pool, worker))
         .await
         .map_err(|e| kit::api::internal("looking the worker up", e))?;
     if known {

@@ -129,7 +129,7 @@ impl Violations {
                 field,
                 format!("must be at most {max} characters"),
             )
-            .characters(field, value, multiline);
+            .characters(field, trimmed, multiline);
         trimmed
     }
 
@@ -210,6 +210,20 @@ impl Violations {
                 (l.latitude, l.longitude)
             }
         }
+    }
+
+    /// The page of a list (`page_size`, `page_token`), with the request's other fields: a bad
+    /// token is named with them, before any record is looked up.
+    pub fn page(&mut self, size: i32, token: &str) -> (i64, Option<uuid::Uuid>) {
+        let size = page_size(size).unwrap_or_else(|_| {
+            self.add("page_size", "must not be negative");
+            DEFAULT_PAGE_SIZE
+        });
+        let after = page_after(token).unwrap_or_else(|_| {
+            self.add("page_token", "is not a token this service gave out");
+            None
+        });
+        (size, after)
     }
 
     /// A required location, as [`location`](Self::location), that must also lie in the county.
@@ -296,13 +310,27 @@ pub fn contains_pattern(text: &str) -> String {
     out
 }
 
-/// Whether `lookup` finds a record that arrives by event: looked up again every 100 ms for up to
-/// `grace` before the answer is no (a record registered a moment ago in another service).
-pub async fn known_within<E, F, Fut>(grace: std::time::Duration, mut lookup: F) -> Result<bool, E>
+/// Ids minted this recently may not have reached other services' read models yet.
+const RECENT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether `lookup` finds the record `id` that arrives by event. An id minted in the last 30 s
+/// (UUIDv7 carries its time) is looked up again every 100 ms for up to `grace` before the answer is
+/// no: it was registered a moment ago in another service. Any other id is looked up once, so an
+/// unknown or old id costs one query, not a wait.
+pub async fn known_within<E, F, Fut>(
+    grace: std::time::Duration,
+    id: uuid::Uuid,
+    mut lookup: F,
+) -> Result<bool, E>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<bool, E>>,
 {
+    let grace = if minted_within(id, RECENT) {
+        grace
+    } else {
+        std::time::Duration::ZERO
+    };
     let until = tokio::time::Instant::now() + grace;
     loop {
         if lookup().await? {
@@ -312,6 +340,21 @@ where
             return Ok(false);
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether `id` is a UUIDv7 minted no longer than `within` ago (and not in the future beyond a
+/// second of clock skew).
+pub fn minted_within(id: uuid::Uuid, within: std::time::Duration) -> bool {
+    let Some(ts) = id.get_timestamp() else {
+        return false;
+    };
+    let (secs, nanos) = ts.to_unix();
+    let minted = std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos);
+    let now = std::time::SystemTime::now();
+    match now.duration_since(minted) {
+        Ok(age) => age <= within,
+        Err(ahead) => ahead.duration() <= std::time::Duration::from_secs(1),
     }
 }
 
@@ -349,7 +392,8 @@ where
     });
     let mut status = match code {
         Code::InvalidArgument | Code::AlreadyExists | Code::FailedPrecondition => {
-            tracing::info!(error = %chain, %trace_id, "{context}: refused by the store");
+            // A client's code, but validation should have caught it first: an operator sees it.
+            tracing::warn!(error = %chain, %trace_id, "{context}: refused by the store");
             let what = match code {
                 Code::AlreadyExists => "a record with the same unique value exists",
                 Code::FailedPrecondition => "a record it refers to does not exist",
@@ -539,6 +583,31 @@ mod tests {
         v.ids("worker_ids", &vec![a.to_string(); 11], 10);
         v.ids("grid_ids", &["x".to_owned()], 10);
         assert_eq!(fields(v), ["worker_ids", "grid_ids[0]"]);
+    }
+
+    #[test]
+    fn only_fresh_ids_are_waited_for() {
+        assert!(minted_within(uuid::Uuid::now_v7(), RECENT));
+        assert!(
+            !minted_within(
+                uuid::Uuid::from_u128(0x1234_5678_9abc_4def_8123_4567_89ab_cdef),
+                RECENT
+            ),
+            "no time in a v4"
+        );
+        let old = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            1_700_000_000,
+            0,
+        ));
+        assert!(!minted_within(old, RECENT));
+    }
+
+    #[test]
+    fn one_line_text_may_end_in_a_line_break_it_loses() {
+        let mut v = Violations::new();
+        assert_eq!(v.line("name", "Li Wei\n", 20, true), "Li Wei");
+        assert!(v.is_empty());
     }
 
     #[test]

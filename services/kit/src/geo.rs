@@ -80,6 +80,34 @@ pub struct GridRules {
     pub grid_overlap_tolerance: f64,
 }
 
+impl GridRules {
+    /// Why the rules cannot serve (a setting error), if they cannot.
+    pub fn problem(&self) -> Option<String> {
+        let finite = [
+            self.min_grid_area_m2,
+            self.max_grid_area_km2,
+            self.grid_overlap_tolerance,
+        ]
+        .iter()
+        .all(|v| v.is_finite());
+        if !finite
+            || self.min_grid_area_m2 < 0.0
+            || self.min_grid_area_m2 > self.max_grid_area_km2 * 1e6
+        {
+            return Some(format!(
+                "county.grids {self:?}: finite, min_grid_area_m2 ≥ 0 and at most max_grid_area_km2"
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.grid_overlap_tolerance) {
+            return Some(format!(
+                "county.grids.grid_overlap_tolerance {}: a fraction within 0..=1",
+                self.grid_overlap_tolerance
+            ));
+        }
+        None
+    }
+}
+
 impl Default for GridRules {
     fn default() -> Self {
         Self {
@@ -295,6 +323,20 @@ mod tests {
     #[test]
     fn extent_settings_are_checked() {
         assert!(Extent::default().problem().is_none());
+        assert!(GridRules::default().problem().is_none());
+        let nan = GridRules {
+            grid_overlap_tolerance: f64::NAN,
+            ..GridRules::default()
+        };
+        assert!(
+            nan.problem().is_some(),
+            "NaN would turn the overlap check off"
+        );
+        let upside_down = GridRules {
+            min_grid_area_m2: 1e9,
+            ..GridRules::default()
+        };
+        assert!(upside_down.problem().is_some());
         let flipped = Extent {
             south: 30.0,
             north: 29.0,

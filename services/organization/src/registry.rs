@@ -86,7 +86,6 @@ pub async fn upsert_grid(
     county: &kit::settings::CountySettings,
     change: GridChange<'_>,
 ) -> Result<GridRow, RegistryError> {
-    let shape = kit::geo::Boundary::new(change.boundary, &county.extent, &county.grids)?;
     let mut tx = pool.begin().await?;
     if let Some(c) = change.community_id
         && !store::community_exists(&mut tx, c).await?
@@ -97,16 +96,27 @@ pub async fn upsert_grid(
         change::lock(&mut tx, Aggregate::Grid, id, change.expected_version).await?;
     }
     store::lock_grid_layout(&mut tx).await?;
-    let tolerance = county.grids.grid_overlap_tolerance;
-    for other in store::other_grids(&mut tx, change.id, caller, change.request_id).await? {
-        let share = shape.overlap_with(&other.boundary);
-        if share > tolerance {
-            return Err(RegistryError::Overlap {
-                other: other.id,
-                name: other.name,
-                share,
-                tolerance,
-            });
+    // A grid drawn before these rules keeps its boundary through a rename; a new boundary follows
+    // them.
+    let unchanged = match change.id {
+        Some(id) => store::grid_boundary(&mut tx, id)
+            .await?
+            .is_some_and(|b| b.as_slice() == change.boundary),
+        None => false,
+    };
+    if !unchanged {
+        let shape = kit::geo::Boundary::new(change.boundary, &county.extent, &county.grids)?;
+        let tolerance = county.grids.grid_overlap_tolerance;
+        for other in store::other_grids(&mut tx, change.id, caller, change.request_id).await? {
+            let share = shape.overlap_with(&other.boundary);
+            if share > tolerance {
+                return Err(RegistryError::Overlap {
+                    other: other.id,
+                    name: other.name,
+                    share,
+                    tolerance,
+                });
+            }
         }
     }
     let (row, changed) = store::upsert_grid(

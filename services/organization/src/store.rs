@@ -231,6 +231,19 @@ pub async fn lock_grid_layout(tx: &mut PgConnection) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
+/// The boundary a grid has now (None: no such grid).
+pub async fn grid_boundary(
+    tx: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<Vec<(f64, f64)>>, sqlx::Error> {
+    let b: Option<Json<Vec<(f64, f64)>>> =
+        sqlx::query_scalar("SELECT boundary FROM grids WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    Ok(b.map(|b| b.0))
+}
+
 /// A grid's name and boundary, for the overlap check.
 #[derive(Debug, sqlx::FromRow)]
 pub struct GridShape {
@@ -250,7 +263,7 @@ pub async fn other_grids(
     sqlx::query_as(
         "SELECT id, name, boundary FROM grids
          WHERE deleted_at IS NULL AND id IS DISTINCT FROM $1
-           AND NOT (created_by = $2 AND request_id IS NOT NULL AND request_id = $3)",
+           AND NOT coalesce(created_by = $2 AND request_id = $3, false)",
     )
     .bind(id)
     .bind(caller)

@@ -57,7 +57,8 @@ pub async fn start(
     rt: &Runtime,
 ) -> Result<Vec<Running>, StartError> {
     settings.check_keys().map_err(StartError::Invalid)?;
-    if let Some(problem) = settings.common.county.extent.problem() {
+    let county = &settings.common.county;
+    if let Some(problem) = county.extent.problem().or_else(|| county.grids.problem()) {
         return Err(StartError::Invalid(problem));
     }
     let mut running = Vec::new();

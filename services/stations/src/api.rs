@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use kit::{
-    api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
+    api::{Violations, internal, invalid, not_found, parse_id},
     auth::{Caller, caller},
     bus::{NewEvent, enqueue},
     time::to_timestamp,
@@ -243,9 +243,8 @@ impl StationsService for Api {
         let tier = v
             .enumeration::<StationTier>("tier", r.tier, true)
             .map(|t| t as i16);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         if let Some(c) = community {
             references::community_to_read(&self.pool, c).await?;
         }
@@ -271,7 +270,7 @@ impl StationsService for Api {
             .as_ref()
             .ok_or_else(|| invalid("station", "is required"))?;
         let mut v = Violations::new();
-        let input = validate::station(&mut v, s, &self.county);
+        let input = validate::station(&mut v, s);
         validate::upsert_request_id(&mut v, input.id.is_none(), &r.request_id);
         v.within("expected_version", r.expected_version, 0..=i64::MAX);
         v.into_result()?;
@@ -279,8 +278,27 @@ impl StationsService for Api {
             self.ensure_station(&caller, id).await?;
         }
         caller.ensure_community(input.community)?;
+        if let Some(c) = input.community {
+            references::settle_community(&self.pool, c).await?;
+        }
         let f = fail("saving the station");
         let mut tx = self.pool.begin().await.map_err(&f)?;
+        if !self.county.contains(input.latitude, input.longitude) {
+            // A station placed before the county had an extent may keep its place, not move
+            // outside.
+            let stays = match input.id {
+                Some(id) => store::station(&mut tx, id)
+                    .await
+                    .map_err(&f)?
+                    .is_some_and(|s| {
+                        (s.latitude, s.longitude) == (input.latitude, input.longitude)
+                    }),
+                None => false,
+            };
+            if !stays {
+                return Err(invalid("station.location", self.county.describe()));
+            }
+        }
         if let Some(c) = input.community {
             references::known_community(&mut tx, "station.community_id", c).await?;
         }
@@ -394,6 +412,7 @@ impl StationsService for Api {
         v.into_result()?;
         let (station, worker) = (station.expect("checked"), worker.expect("checked"));
         self.ensure_for_worker(&caller, worker).await?;
+        references::settle_worker(&self.pool, worker).await?;
         let f = fail("recording the visit");
         let mut tx = self.pool.begin().await.map_err(&f)?;
         references::registered_worker(&mut tx, "worker_id", worker).await?;
@@ -508,6 +527,7 @@ impl StationsService for Api {
     }
 }
 
+#[derive(Debug, Clone)]
 pub struct CoverageQuery {
     pub amenity: Option<i16>,
     pub max_minutes: f64,
@@ -538,6 +558,18 @@ pub async fn coverage_of(
     index: std::sync::Arc<domain::StationIndex>,
     q: &CoverageQuery,
 ) -> Result<pb::GetCoverageResponse, Status> {
+    // Refuse a sampling that would take too long rather than stall the server: the whole
+    // request's cells, not each grid's.
+    let cells: f64 = grids
+        .iter()
+        .map(|g| sampling_cells(&g.boundary, q.cell_meters))
+        .sum();
+    if cells > MAX_COVERAGE_CELLS {
+        return Err(invalid(
+            "cell_meters",
+            "too fine for the size of these grids",
+        ));
+    }
     let found: std::collections::HashSet<Uuid> = grids.iter().map(|g| g.id).collect();
     if let Some(missing) = q.grids.iter().find(|id| !found.contains(id)) {
         return Err(not_found("grid", missing));
@@ -582,13 +614,6 @@ fn grid_coverage(
     amenity: Option<i16>,
     minute: Option<i32>,
 ) -> Result<pb::GridCoverage, Status> {
-    // Refuse a sampling that would take too long rather than stall the server.
-    if sampling_cells(&g.boundary, cell_meters) > MAX_COVERAGE_CELLS {
-        return Err(invalid(
-            "cell_meters",
-            "too fine for the size of these grids",
-        ));
-    }
     let c = domain::coverage(&g.boundary, cell_meters, reach, index, |s| {
         domain::qualifies(s, amenity, minute)
     });
@@ -668,8 +693,9 @@ impl PointsService for Api {
         let caller = caller(&request)?;
         let r = request.into_inner();
         let worker = parse_id("worker_id", &r.worker_id)?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
+        let mut v = Violations::new();
+        let (size, after) = v.page(r.page_size, &r.page_token);
+        v.into_result()?;
         self.ensure_for_worker(&caller, worker).await?;
         references::worker_to_read(&self.pool, worker).await?;
         let rows = store::entries(&self.pool, worker, after, size)
@@ -778,6 +804,7 @@ impl PointsService for Api {
         );
         caller.ensure_community(Some(community))?;
         self.ensure_station(&caller, station).await?;
+        references::settle_community(&self.pool, community).await?;
         let f = fail("supplying stock");
         let mut tx = self.pool.begin().await.map_err(&f)?;
         store::station(&mut tx, station)
@@ -832,6 +859,7 @@ impl PointsService for Api {
             // The clerk hands goods over in a supermarket of their own community.
             caller.ensure_community(ids[1])?;
         }
+        references::settle_worker(&self.pool, worker).await?;
         let (row, balance) = supermarket::redeem(
             &self.pool,
             &Redeem {

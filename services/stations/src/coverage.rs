@@ -1,7 +1,9 @@
 //! `GetCoverage` answers, computed once per input: the sampling of every grid against the station
 //! index takes up to a second of CPU, so it runs on a blocking thread, one computation at a time
 //! per replica (the others wait for it, then usually find its answer), and its answer is kept
-//! until a station or grid changes or the minute of day (opening hours) moves on.
+//! until a station or grid changes or the minute of day (opening hours) moves on. A computation
+//! runs to the end in a task of its own even when its caller goes away, holding its turn, so
+//! cancelled calls cannot start computations side by side.
 
 use std::{
     collections::HashMap,
@@ -22,10 +24,15 @@ use crate::{
 
 /// Answers kept; beyond it the cache starts over (inputs are few: grids, amenity, minute).
 const ENTRIES: usize = 256;
+/// Gap points kept over all answers (an answer at fine cells holds many); an answer larger than
+/// this is not kept at all.
+const POINTS: usize = 1_000_000;
+
+type Answers = Arc<Mutex<(HashMap<u64, Arc<pb::GetCoverageResponse>>, usize)>>;
 
 #[derive(Clone)]
 pub struct CoverageCache {
-    answers: Arc<Mutex<HashMap<u64, Arc<pb::GetCoverageResponse>>>>,
+    answers: Answers,
     computing: Arc<Semaphore>,
 }
 
@@ -56,9 +63,10 @@ impl CoverageCache {
             metrics::counter!("coverage_cache_total", "result" => "hit").increment(1);
             return Ok(hit);
         }
-        let _turn = self
+        let turn = self
             .computing
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| Status::unavailable("shutting down"))?;
         if let Some(hit) = self.lookup(key) {
@@ -66,21 +74,42 @@ impl CoverageCache {
             return Ok(hit);
         }
         metrics::counter!("coverage_cache_total", "result" => "miss").increment(1);
-        let answer = Arc::new(coverage_of(grids, index, q).await?);
-        let mut answers = self.answers.lock().expect("coverage cache lock");
-        if answers.len() >= ENTRIES {
-            answers.clear();
-        }
-        answers.insert(key, answer.clone());
-        Ok(answer)
+        let (answers, q) = (self.answers.clone(), q.clone());
+        let computation = tokio::spawn(async move {
+            let _turn = turn;
+            let answer = Arc::new(coverage_of(grids, index, &q).await?);
+            keep(&answers, key, answer.clone());
+            Ok::<_, Status>(answer)
+        });
+        computation
+            .await
+            .map_err(|e| kit::api::internal("computing coverage", e))?
     }
 
     fn lookup(&self, key: u64) -> Option<Arc<pb::GetCoverageResponse>> {
         self.answers
             .lock()
             .expect("coverage cache lock")
+            .0
             .get(&key)
             .cloned()
+    }
+}
+
+/// Keeps `answer` unless it alone is over the size bound; starts over when the cache is full.
+fn keep(answers: &Answers, key: u64, answer: Arc<pb::GetCoverageResponse>) {
+    let points: usize = answer.grids.iter().map(|g| g.gaps.len()).sum();
+    if points > POINTS {
+        return;
+    }
+    let mut guard = answers.lock().expect("coverage cache lock");
+    let (map, held) = &mut *guard;
+    if map.len() >= ENTRIES || *held + points > POINTS {
+        map.clear();
+        *held = 0;
+    }
+    if map.insert(key, answer).is_none() {
+        *held += points;
     }
 }
 
@@ -98,4 +127,79 @@ pub fn fingerprint(q: &CoverageQuery, generation: u64, grids: &[store::GridRow])
         }
     }
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::types::Json;
+    use uuid::Uuid;
+
+    fn grid(lat: f64) -> store::GridRow {
+        store::GridRow {
+            id: Uuid::from_u128(1),
+            name: "Grid".into(),
+            boundary: Json(vec![(lat, 103.5), (lat, 103.51), (lat + 0.01, 103.51)]),
+        }
+    }
+
+    fn query() -> CoverageQuery {
+        CoverageQuery {
+            amenity: None,
+            max_minutes: 5.0,
+            cell_meters: 100.0,
+            minute: Some(600),
+            riding_speed_kmh: 15.0,
+            grids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_key_follows_stations_grids_and_the_query() {
+        let (q, g) = (query(), [grid(29.7)]);
+        let key = fingerprint(&q, 1, &g);
+        assert_eq!(
+            key,
+            fingerprint(&q, 1, &g),
+            "the same inputs: the same answer"
+        );
+        assert_ne!(key, fingerprint(&q, 2, &g), "a station changed");
+        assert_ne!(key, fingerprint(&q, 1, &[grid(29.71)]), "a boundary moved");
+        let later = CoverageQuery {
+            minute: Some(601),
+            ..query()
+        };
+        assert_ne!(key, fingerprint(&later, 1, &g), "opening hours move on");
+        let charging = CoverageQuery {
+            amenity: Some(4),
+            ..query()
+        };
+        assert_ne!(key, fingerprint(&charging, 1, &g));
+    }
+
+    #[test]
+    fn the_cache_is_bounded_by_the_points_it_holds() {
+        let answers: Answers = Arc::default();
+        let answer = |gaps: usize| {
+            Arc::new(pb::GetCoverageResponse {
+                grids: vec![pb::GridCoverage {
+                    gaps: vec![Default::default(); gaps],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+        };
+        keep(&answers, 1, answer(600_000));
+        keep(&answers, 2, answer(300_000));
+        assert_eq!(answers.lock().unwrap().0.len(), 2);
+        keep(&answers, 3, answer(200_000));
+        let guard = answers.lock().unwrap();
+        assert_eq!((guard.0.len(), guard.1), (1, 200_000), "started over");
+        drop(guard);
+        keep(&answers, 4, answer(POINTS + 1));
+        assert!(
+            !answers.lock().unwrap().0.contains_key(&4),
+            "too large to keep"
+        );
+    }
 }

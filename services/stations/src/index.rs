@@ -21,6 +21,8 @@ pub struct Stations {
     index: Arc<RwLock<Arc<StationIndex>>>,
     /// Bumped by every reload: what was computed from an older index is stale.
     generation: Arc<AtomicU64>,
+    /// One reload at a time, so a slower, older read never replaces a newer one.
+    reloading: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Default for Stations {
@@ -28,6 +30,7 @@ impl Default for Stations {
         Self {
             index: Arc::new(RwLock::new(Arc::new(StationIndex::new(Vec::new())))),
             generation: Arc::default(),
+            reloading: Arc::default(),
         }
     }
 }
@@ -44,6 +47,7 @@ impl Stations {
     }
 
     pub async fn reload(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let _one_at_a_time = self.reloading.lock().await;
         let index = Arc::new(StationIndex::new(store::station_points(pool).await?));
         *self.index.write().expect("station index lock") = index;
         self.generation.fetch_add(1, Ordering::Release);

@@ -79,10 +79,40 @@ pub async fn known_community(
     }
 }
 
+/// How long a call waits for a worker or community registered a moment ago (its id is seconds
+/// old) to reach stations' read models.
+const REGISTRATION_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits (briefly, and only for an id minted seconds ago) until stations has heard of `worker`,
+/// before a write's transaction opens: a worker registered and at once at a station is served.
+pub async fn settle_worker(pool: &sqlx::PgPool, worker: Uuid) -> Result<(), Status> {
+    kit::api::known_within(REGISTRATION_GRACE, worker, || {
+        store::worker_registered(pool, worker)
+    })
+    .await
+    .map_err(lookup)
+    .map(drop)
+}
+
+/// As [`settle_worker`], for a community.
+pub async fn settle_community(pool: &sqlx::PgPool, community: Uuid) -> Result<(), Status> {
+    kit::api::known_within(REGISTRATION_GRACE, community, || {
+        store::community_known(pool, community)
+    })
+    .await
+    .map_err(lookup)
+    .map(drop)
+}
+
 /// A worker a read names: NOT_FOUND unless stations holds their registration or a balance (a
 /// registered worker without entries yet reads a balance of 0).
 pub async fn worker_to_read(pool: &sqlx::PgPool, worker: Uuid) -> Result<(), Status> {
-    if store::worker_known(pool, worker).await.map_err(lookup)? {
+    let known = kit::api::known_within(REGISTRATION_GRACE, worker, || {
+        store::worker_known(pool, worker)
+    })
+    .await
+    .map_err(lookup)?;
+    if known {
         Ok(())
     } else {
         Err(not_found("worker", worker))
@@ -91,10 +121,12 @@ pub async fn worker_to_read(pool: &sqlx::PgPool, worker: Uuid) -> Result<(), Sta
 
 /// A community a read names: NOT_FOUND unless organization announced it.
 pub async fn community_to_read(pool: &sqlx::PgPool, community: Uuid) -> Result<(), Status> {
-    if store::community_known(pool, community)
-        .await
-        .map_err(lookup)?
-    {
+    let known = kit::api::known_within(REGISTRATION_GRACE, community, || {
+        store::community_known(pool, community)
+    })
+    .await
+    .map_err(lookup)?;
+    if known {
         Ok(())
     } else {
         Err(not_found("community", community))

@@ -125,17 +125,13 @@ impl StationInput<'_> {
 }
 
 /// Checks every field of `s` (named `station.*`).
-pub fn station<'a>(
-    v: &mut Violations,
-    s: &'a pb::Station,
-    county: &kit::geo::Extent,
-) -> StationInput<'a> {
+pub fn station<'a>(v: &mut Violations, s: &'a pb::Station) -> StationInput<'a> {
     let id = v.optional_id("station.id", &s.id);
     let name = v.line("station.name", &s.name, MAX_NAME, true);
     let address = v.line("station.address", &s.address, MAX_ADDRESS, false);
     let tier = v.enumeration::<StationTier>("station.tier", s.tier, false);
     let host = v.enumeration::<StationHost>("station.host", s.host, false);
-    let (latitude, longitude) = v.location_in("station.location", s.location.as_ref(), county);
+    let (latitude, longitude) = v.location("station.location", s.location.as_ref());
     let amenities = amenities(v, "station.amenities", &s.amenities);
     // Ignored here (ReportAmenityStatus sets states), but bounded like every list.
     v.count("station.amenity_states", &s.amenity_states, MAX_AMENITIES);
@@ -252,7 +248,7 @@ mod tests {
             ..Default::default()
         };
         let mut v = Violations::new();
-        station(&mut v, &s, &kit::geo::Extent::default());
+        station(&mut v, &s);
         assert_eq!(
             fields(v),
             [

@@ -223,6 +223,7 @@ impl GovernanceService for Api {
         };
         let size = page_size(r.page_size)?;
         let before = page_after(&r.page_token)?;
+        crate::workers::ensure_known_reporter(&self.pool, reporter).await?;
         let rows = store::tips_of(&self.pool, reporter, &scope, before, size)
             .await
             .map_err(|e| internal("listing tips", e))?;
@@ -448,10 +449,16 @@ async fn list_cases(
         external_ref: optional_text(&mut v, "external_ref", &r.external_ref, MAX_EXTERNAL_REF),
         scope: grid_scope(caller),
     };
-    let size = page_size(r.page_size);
-    let after = page_after(&r.page_token);
+    let (size, after) = v.page(r.page_size, &r.page_token);
     v.into_result()?;
-    let (size, after) = (size?, after?);
+    if let Some(g) = grid_id {
+        let known = store::grid_ever_known(&api.pool, g)
+            .await
+            .map_err(|e| internal("listing cases", e))?;
+        if !known {
+            return Err(not_found("grid", g));
+        }
+    }
     let rows = store::list_cases(&api.pool, &query, after, size)
         .await
         .map_err(|e| internal("listing cases", e))?;

@@ -13,6 +13,14 @@ pub async fn grid_known(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx:
 }
 
 /// The community a grid belongs to (None: unknown grid, or a grid of no community).
+/// Whether governance ever heard of `id` (a deleted grid keeps its row: its cases stay listable).
+pub async fn grid_ever_known(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM grids WHERE id = $1)")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+}
+
 pub async fn grid_community(pool: &PgPool, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
     let c: Option<Option<Uuid>> =
         sqlx::query_scalar("SELECT community_id FROM grids WHERE id = $1")

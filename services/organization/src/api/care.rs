@@ -2,7 +2,7 @@
 //! community staff only (they hold personal circumstances).
 
 use kit::{
-    api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
+    api::{Violations, internal, invalid, not_found, parse_id},
     auth::{Caller, caller},
     time::to_timestamp,
 };
@@ -137,12 +137,11 @@ impl CareService for CareApi {
         let mut v = Violations::new();
         let worker = v.optional_id("worker_id", &r.worker_id);
         let occasion = v.line("occasion", &r.occasion, LABEL, false);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         if let Some(w) = worker {
             ensure_for_worker(&self.pool, &caller, w).await?;
         }
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let occasion = (!occasion.is_empty()).then_some(occasion);
         let rows = care::list_visits(
             &self.pool,
@@ -221,6 +220,7 @@ impl CareService for CareApi {
         let mut v = Violations::new();
         let worker = v.optional_id("worker_id", &r.worker_id);
         let status: Option<pb::HardshipFileStatus> = v.enumeration("status", r.status, true);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         if let Some(w) = worker {
             ensure_for_worker(&self.pool, &caller, w).await?;
@@ -230,8 +230,6 @@ impl CareService for CareApi {
             Some(pb::HardshipFileStatus::Closed) => Some(false),
             _ => None,
         };
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let rows = care::list_files(
             &self.pool,
             worker,

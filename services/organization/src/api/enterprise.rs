@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use kit::{
-    api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
+    api::{Violations, internal, invalid, not_found, parse_id},
     auth::{Caller, caller},
     time::to_timestamp,
 };
@@ -211,13 +211,12 @@ impl EnterpriseService for EnterpriseApi {
         let mut v = Violations::new();
         let community_id = v.optional_id("community_id", &r.community_id);
         let kind = enum_filter::<pb::EnterpriseKind>(&mut v, "kind", r.kind);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         if community_id.is_some() {
             caller.ensure_community(community_id)?;
         }
         ensure_known(&self.pool, Aggregate::Community, community_id).await?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let filter = EnterpriseFilter {
             kind,
             community_id,
@@ -331,10 +330,12 @@ impl EnterpriseService for EnterpriseApi {
     ) -> Result<Response<pb::ListCensusVisitsResponse>, Status> {
         let caller = caller(&request)?;
         let r = request.into_inner();
-        let enterprise = parse_id("enterprise_id", &r.enterprise_id)?;
+        let mut v = Violations::new();
+        let enterprise = v.id("enterprise_id", &r.enterprise_id);
+        let (size, after) = v.page(r.page_size, &r.page_token);
+        v.into_result()?;
+        let enterprise = enterprise.expect("checked");
         self.ensure_enterprise(&caller, enterprise).await?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let rows = enterprises::list_visits(&self.pool, enterprise, after, size)
             .await
             .map_err(|e| internal("listing census visits", e))?;
@@ -385,6 +386,7 @@ impl EnterpriseService for EnterpriseApi {
         let r = request.into_inner();
         let mut v = Violations::new();
         let quarter = v.line("quarter", &r.quarter, 16, false);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         let between = if quarter.is_empty() {
             None
@@ -394,8 +396,6 @@ impl EnterpriseService for EnterpriseApi {
                     .ok_or_else(|| invalid("quarter", "must look like 2026-Q3"))?,
             )
         };
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let rows = forums::list_forums(&self.pool, between, after, size)
             .await
             .map_err(|e| internal("listing forums", e))?;
@@ -494,9 +494,8 @@ impl EnterpriseService for EnterpriseApi {
         let forum = v.optional_id("forum_id", &r.forum_id);
         let enterprise = v.optional_id("enterprise_id", &r.enterprise_id);
         let status = enum_filter::<pb::EnterpriseIssueStatus>(&mut v, "status", r.status);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         if let Some(e) = enterprise {
             self.ensure_enterprise(&caller, e).await?;
         }

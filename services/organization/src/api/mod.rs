@@ -11,7 +11,7 @@ pub use policy::POLICIES;
 pub(crate) use scope::{ensure_for_worker, ensure_for_workers, in_communities};
 
 use kit::{
-    api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
+    api::{Violations, internal, invalid, not_found, page_size, parse_id},
     auth::caller,
     time::to_timestamp,
 };
@@ -377,6 +377,7 @@ impl OrganizationService for Api {
         let name = v.line("name", &r.name, NAME, false);
         let phone = phone(&mut v, "phone", &r.phone, false);
         let platform = v.line("platform", &r.platform, LABEL, false);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         if community.is_some() {
             caller.ensure_community(community)?;
@@ -396,8 +397,6 @@ impl OrganizationService for Api {
             // number space.
             self.phone_searches.check(&caller.subject)?;
         }
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let filter = WorkerFilter {
             in_communities: in_communities(&caller),
             name_pattern: (!name.is_empty()).then(|| kit::api::contains_pattern(name)),
@@ -504,10 +503,9 @@ impl OrganizationService for Api {
         let r = request.into_inner();
         let mut v = Violations::new();
         let community = v.optional_id("community_id", &r.community_id);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         ensure_known(&self.pool, Aggregate::Community, community).await?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let rows = store::list_grids(&self.pool, community, after, size)
             .await
             .map_err(|e| internal("listing grids", e))?;
@@ -560,8 +558,9 @@ impl OrganizationService for Api {
         request: Request<pb::ListCommunitiesRequest>,
     ) -> Result<Response<pb::ListCommunitiesResponse>, Status> {
         let r = request.into_inner();
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
+        let mut v = Violations::new();
+        let (size, after) = v.page(r.page_size, &r.page_token);
+        v.into_result()?;
         let rows = store::list_communities(&self.pool, after, size)
             .await
             .map_err(|e| internal("listing communities", e))?;
@@ -695,6 +694,7 @@ impl OrganizationService for Api {
             "worker_id",
             "a worker lists only their own report-ins",
         );
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         // One worker's (themself, or of a community the caller serves), or one community's.
         match worker {
@@ -704,8 +704,6 @@ impl OrganizationService for Api {
             None => caller.ensure_community(community)?,
         }
         ensure_known(&self.pool, Aggregate::Community, community).await?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let rows = workers::list_report_ins(&self.pool, community, worker, after, size)
             .await
             .map_err(|e| internal("listing report-ins", e))?;
@@ -757,8 +755,9 @@ impl OrganizationService for Api {
         request: Request<pb::ListTownshipsRequest>,
     ) -> Result<Response<pb::ListTownshipsResponse>, Status> {
         let r = request.into_inner();
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
+        let mut v = Violations::new();
+        let (size, after) = v.page(r.page_size, &r.page_token);
+        v.into_result()?;
         let rows = townships::list(&self.pool, after, size)
             .await
             .map_err(|e| internal("listing townships", e))?;

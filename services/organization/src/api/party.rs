@@ -2,7 +2,7 @@
 //! contact links.
 
 use kit::{
-    api::{Violations, internal, invalid, not_found, page_after, page_size, parse_id},
+    api::{Violations, internal, invalid, not_found, parse_id},
     auth::caller,
     time::to_timestamp,
 };
@@ -178,10 +178,9 @@ impl PartyService for PartyApi {
         let kind = enum_filter::<pb::OrganizationKind>(&mut v, "kind", r.kind);
         let formation_mode =
             enum_filter::<pb::FormationMode>(&mut v, "formation_mode", r.formation_mode);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         ensure_known(&self.pool, Aggregate::Organization, parent_id).await?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let filter = OrganizationFilter {
             parent_id,
             kind,
@@ -283,13 +282,12 @@ impl PartyService for PartyApi {
             "worker_id",
             "a worker lists only their own requests",
         );
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         if let Some(w) = worker {
             ensure_for_worker(&self.pool, &caller, w).await?;
         }
         ensure_known(&self.pool, Aggregate::Organization, organization).await?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let scope = if worker.is_some() {
             None
         } else {
@@ -371,11 +369,10 @@ impl PartyService for PartyApi {
         let kind = enum_filter::<pb::GuideKind>(&mut v, "kind", r.kind);
         let enterprise = v.optional_id("enterprise_id", &r.enterprise_id);
         let organization = v.optional_id("organization_id", &r.organization_id);
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         ensure_known(&self.pool, Aggregate::Enterprise, enterprise).await?;
         ensure_known(&self.pool, Aggregate::Organization, organization).await?;
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let rows = guides::list(&self.pool, kind, enterprise, organization, after, size)
             .await
             .map_err(|e| internal("listing guides", e))?;
@@ -467,6 +464,7 @@ impl PartyService for PartyApi {
             "member_id",
             "member_id or worker_id is required",
         );
+        let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         if caller.is_only(WORKER) {
             // A worker sees their own links: as the member, or as the worker kept in touch with.
@@ -481,8 +479,6 @@ impl PartyService for PartyApi {
         } else if let Some(m) = member.or(worker) {
             ensure_for_worker(&self.pool, &caller, m).await?;
         }
-        let size = page_size(r.page_size)?;
-        let after = page_after(&r.page_token)?;
         let rows = contacts::list(&self.pool, member, worker, after, size)
             .await
             .map_err(|e| internal("listing contacts", e))?;
