@@ -3,12 +3,12 @@
 //! (`redsupply.education.attendance.recorded`) so that stations awards its points.
 
 pub mod api;
+pub mod app;
 pub mod domain;
-pub mod policy;
-pub mod registry;
-pub mod sessions;
-pub mod sites;
+pub mod events;
 pub mod store;
+
+pub use api::policy;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -57,10 +57,10 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             pool.clone(),
             rt.bus.clone(),
             consumer(
-                registry::WORKERS_CONSUMER,
+                events::consume::WORKERS_CONSUMER,
                 "redsupply.organization.worker.>",
             ),
-            Arc::new(registry::WorkerEvents),
+            Arc::new(events::consume::WorkerEvents),
             rt.faults.clone(),
             rt.shutdown.clone(),
         ),
@@ -68,10 +68,10 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             pool.clone(),
             rt.bus.clone(),
             consumer(
-                registry::COMMUNITIES_CONSUMER,
+                events::consume::COMMUNITIES_CONSUMER,
                 "redsupply.organization.community.>",
             ),
-            Arc::new(registry::CommunityEvents),
+            Arc::new(events::consume::CommunityEvents),
             rt.faults.clone(),
             rt.shutdown.clone(),
         ),

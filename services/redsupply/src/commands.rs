@@ -356,10 +356,10 @@ pub async fn coverage_map(settings: AppSettings, o: MapOptions) -> anyhow::Resul
     let pool = stations::pool(&settings.common)?;
     let index = stations::index::Stations::default();
     index.reload(&pool).await?;
-    let report = stations::api::coverage_report(
+    let report = stations::coverage::coverage_report(
         &pool,
         &index,
-        &stations::api::CoverageQuery {
+        &stations::coverage::CoverageQuery {
             amenity,
             max_minutes: f64::from(o.minutes),
             cell_meters: f64::from(o.cell_meters),

@@ -6,8 +6,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use redsupply_stations::{
-    api::CoverageQuery,
-    coverage::fingerprint,
+    coverage::{CoverageQuery, fingerprint},
     domain::{self, Hours, StationIndex, StationPoint},
     store::GridRow,
 };

@@ -25,7 +25,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
-    domain::{self, LocalClock, distance_meters, travel_minutes},
+    domain::{self, LocalClock, travel_minutes},
     index::Stations,
     points::SOURCE,
     references,
@@ -36,9 +36,6 @@ use crate::{
 
 pub const STATION_UPSERTED: &str = "redsupply.stations.station.upserted";
 pub const AMENITY_STATUS_CHANGED: &str = "redsupply.stations.station.amenity_status_changed";
-
-/// The largest coverage request (cells) one call may compute.
-const MAX_COVERAGE_CELLS: f64 = 2_000_000.0;
 
 #[derive(Clone)]
 pub struct Api {
@@ -505,7 +502,7 @@ impl StationsService for Api {
             .get(
                 &self.pool,
                 &self.stations,
-                &CoverageQuery {
+                &crate::coverage::CoverageQuery {
                     amenity,
                     max_minutes: if r.max_minutes == 0 {
                         5.0
@@ -525,117 +522,6 @@ impl StationsService for Api {
             .await?;
         Ok(Response::new(pb::GetCoverageResponse::clone(&report)))
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct CoverageQuery {
-    pub amenity: Option<i16>,
-    pub max_minutes: f64,
-    pub cell_meters: f64,
-    /// Local minute of day for "open"; `None`: ignore opening hours.
-    pub minute: Option<i32>,
-    pub riding_speed_kmh: f64,
-    pub grids: Vec<Uuid>,
-}
-
-/// Coverage of the grids (all, or those asked for: NOT_FOUND for one that does not exist) —
-/// shared by the RPC and `redsupply coverage-map`. The sampling runs on a blocking thread, so a
-/// large grid does not stall the calls sharing the async workers.
-pub async fn coverage_report(
-    pool: &PgPool,
-    stations: &Stations,
-    q: &CoverageQuery,
-) -> Result<pb::GetCoverageResponse, Status> {
-    let grids = store::grids(pool, &q.grids)
-        .await
-        .map_err(fail("loading grids"))?;
-    coverage_of(grids, stations.current(), q).await
-}
-
-/// The coverage of `grids` (loaded for `q`) against `index`, sampled on a blocking thread.
-pub async fn coverage_of(
-    grids: Vec<store::GridRow>,
-    index: std::sync::Arc<domain::StationIndex>,
-    q: &CoverageQuery,
-) -> Result<pb::GetCoverageResponse, Status> {
-    // Refuse a sampling that would take too long rather than stall the server: the whole
-    // request's cells, not each grid's.
-    let cells: f64 = grids
-        .iter()
-        .map(|g| sampling_cells(&g.boundary, q.cell_meters))
-        .sum();
-    if cells > MAX_COVERAGE_CELLS {
-        return Err(invalid(
-            "cell_meters",
-            "too fine for the size of these grids",
-        ));
-    }
-    let found: std::collections::HashSet<Uuid> = grids.iter().map(|g| g.id).collect();
-    if let Some(missing) = q.grids.iter().find(|id| !found.contains(id)) {
-        return Err(not_found("grid", missing));
-    }
-    let reach = domain::reach_meters(q.max_minutes, q.riding_speed_kmh);
-    let (cell, amenity, minute) = (q.cell_meters, q.amenity, q.minute);
-    let out = tokio::task::spawn_blocking(move || {
-        grids
-            .into_iter()
-            .map(|g| grid_coverage(g, cell, reach, &index, amenity, minute))
-            .collect::<Result<Vec<_>, Status>>()
-    })
-    .await
-    .map_err(|e| internal("computing coverage", e))??;
-    Ok(pb::GetCoverageResponse {
-        grids: out,
-        reach_meters: reach,
-        cell_meters: q.cell_meters as i32,
-    })
-}
-
-/// The cells a sampling of `ring` at `cell_meters` takes (its bounding box's).
-fn sampling_cells(ring: &[(f64, f64)], cell_meters: f64) -> f64 {
-    let (mut lat_min, mut lat_max, mut lng_min, mut lng_max) =
-        (90.0f64, -90.0f64, 180.0f64, -180.0f64);
-    for &(lat, lng) in ring {
-        lat_min = lat_min.min(lat);
-        lat_max = lat_max.max(lat);
-        lng_min = lng_min.min(lng);
-        lng_max = lng_max.max(lng);
-    }
-    let h = distance_meters(lat_min, lng_min, lat_max, lng_min);
-    let w = distance_meters(lat_min, lng_min, lat_min, lng_max);
-    (h / cell_meters) * (w / cell_meters)
-}
-
-fn grid_coverage(
-    g: store::GridRow,
-    cell_meters: f64,
-    reach: f64,
-    index: &domain::StationIndex,
-    amenity: Option<i16>,
-    minute: Option<i32>,
-) -> Result<pb::GridCoverage, Status> {
-    let c = domain::coverage(&g.boundary, cell_meters, reach, index, |s| {
-        domain::qualifies(s, amenity, minute)
-    });
-    Ok(pb::GridCoverage {
-        grid_id: g.id.to_string(),
-        name: g.name,
-        cells: c.cells as i32,
-        uncovered_cells: c.gaps.len() as i32,
-        uncovered_fraction: if c.cells > 0 {
-            c.gaps.len() as f64 / c.cells as f64
-        } else {
-            0.0
-        },
-        gaps: c
-            .gaps
-            .into_iter()
-            .map(|(latitude, longitude)| LatLng {
-                latitude,
-                longitude,
-            })
-            .collect(),
-    })
 }
 
 fn redeem_status(e: RedeemError) -> Status {

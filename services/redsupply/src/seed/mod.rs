@@ -278,7 +278,7 @@ async fn seed_stations(pool: &PgPool, communities: &[Uuid]) -> Result<usize, See
 async fn seed_learning_sites(pool: &PgPool, communities: &[Uuid]) -> Result<Vec<Uuid>, SeedError> {
     let mut sites = Vec::new();
     for (i, (name, community)) in COMMUNITIES.iter().zip(communities).enumerate() {
-        let site = education::sites::create_site(
+        let site = education::app::sites::create_site(
             pool,
             SEEDER,
             &format!("seed-site-{i}"),
@@ -393,11 +393,11 @@ async fn seed_education(
         .with_timezone(&Utc);
     for (i, course) in HELD.iter().enumerate() {
         let starts_at = first + Duration::weeks(i as i64);
-        let session = education::sessions::schedule(
+        let session = education::app::sessions::schedule(
             pool,
             SEEDER,
             &format!("seed-session-{i}"),
-            &education::sessions::Booking {
+            &education::app::sessions::Booking {
                 course_id: courses[*course],
                 site_id: sites[i % sites.len()],
                 lecturer_id: lecturers[i],
@@ -416,7 +416,7 @@ async fn seed_education(
                     .await?
                     .is_none()
             {
-                education::sessions::record_attendance(
+                education::app::sessions::record_attendance(
                     &mut tx,
                     &session,
                     *worker,

@@ -4,21 +4,15 @@
 //! however many workers check in at once.
 
 use chrono::{DateTime, Duration, Utc};
-use kit::{
-    bus::{NewEvent, enqueue},
-    time::to_timestamp,
-};
-use redsupply_proto::events::v1 as ev;
+use kit::bus::enqueue;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{
     domain,
-    sites::SOURCE,
+    events::publish,
     store::{self, AttendanceRow, NewSession, SessionRow},
 };
-
-pub const ATTENDANCE_RECORDED: &str = "redsupply.education.attendance.recorded";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
@@ -218,15 +212,6 @@ pub async fn record_attendance(
     at: DateTime<Utc>,
 ) -> Result<AttendanceRow, sqlx::Error> {
     let row = store::insert_attendance(tx, session.id, worker, code, at).await?;
-    let msg = ev::AttendanceRecorded {
-        attendance_id: row.id.to_string(),
-        session_id: session.id.to_string(),
-        worker_id: worker.to_string(),
-        course_id: session.course_id.to_string(),
-        theme: i32::from(session.theme),
-        format: i32::from(session.format),
-        checked_in_at: Some(to_timestamp(at)),
-    };
-    enqueue(tx, NewEvent::new(SOURCE, ATTENDANCE_RECORDED, row.id, &msg)).await?;
+    enqueue(tx, publish::attendance_recorded(&row, session, worker)).await?;
     Ok(row)
 }

@@ -1,240 +1,7 @@
-//! `EducationService`: learning sites, lecturers, courses, sessions, check-in and statistics —
-//! validation, roles, and the mapping of refusals to statuses.
+//! The `EducationService` RPCs: per call, the caller's scope, the request checked into typed
+//! values, the use case, the answer.
 
-use std::collections::BTreeMap;
-
-use chrono::Utc;
-use kit::{
-    api::{Violations, internal, invalid, not_found, parse_id},
-    auth::{Caller, caller},
-    time::{from_timestamp, to_timestamp},
-};
-use redsupply_proto::{
-    education::v1::{
-        self as pb, CourseFormat, CourseTheme, education_service_server::EducationService,
-    },
-    roles::WORKER,
-};
-use sqlx::PgPool;
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
-use uuid::Uuid;
-
-use crate::{
-    domain,
-    sessions::{self, Booking, CheckInError, ScheduleError},
-    sites,
-    store::{self, AttendanceRow, CourseRow, LecturerRow, NewCourse, NewSite, SessionRow, SiteRow},
-};
-
-const MAX_CODES: i32 = 500;
-/// Bounds of text fields, in characters (once trimmed).
-const NAME: usize = 100;
-const TITLE: usize = 200;
-const DESCRIPTION: usize = 2_000;
-/// Most expertise tags one lecturer carries.
-const MAX_TAGS: usize = 20;
-/// Most seats of a site or a session.
-const MAX_SEATS: i32 = 10_000;
-/// The longest session.
-const MAX_SESSION: chrono::Duration = chrono::Duration::hours(24);
-/// A check-in code is typed with spaces or dashes at most: a longer line is refused unread.
-const CODE_LINE: usize = 32;
-
-#[derive(Clone)]
-pub struct Api {
-    pub pool: PgPool,
-}
-
-fn site_to_pb(s: SiteRow) -> pb::LearningSite {
-    pb::LearningSite {
-        id: s.id.to_string(),
-        name: s.name,
-        community_id: s.community_id.map(|c| c.to_string()).unwrap_or_default(),
-        address: s.address,
-        capacity: s.capacity,
-        created_at: Some(to_timestamp(s.created_at)),
-    }
-}
-
-fn lecturer_to_pb(l: LecturerRow) -> pb::Lecturer {
-    pb::Lecturer {
-        id: l.id.to_string(),
-        name: l.name,
-        department: l.department,
-        expertise: l.expertise,
-        available: l.available,
-        version: l.version,
-    }
-}
-
-fn course_to_pb(c: CourseRow) -> pb::Course {
-    pb::Course {
-        id: c.id.to_string(),
-        title: c.title,
-        format: i32::from(c.format),
-        theme: i32::from(c.theme),
-        duration_minutes: c.duration_minutes,
-        description: c.description,
-    }
-}
-
-fn session_to_pb(s: SessionRow) -> pb::Session {
-    pb::Session {
-        id: s.id.to_string(),
-        course_id: s.course_id.to_string(),
-        site_id: s.site_id.to_string(),
-        lecturer_id: s.lecturer_id.to_string(),
-        starts_at: Some(to_timestamp(s.starts_at)),
-        ends_at: Some(to_timestamp(s.ends_at)),
-        capacity: s.capacity,
-        attendance_count: s.attendance_count as i32,
-        format: i32::from(s.format),
-        theme: i32::from(s.theme),
-        course_title: s.course_title,
-    }
-}
-
-fn attendance_to_pb(a: AttendanceRow) -> pb::Attendance {
-    pb::Attendance {
-        id: a.id.to_string(),
-        session_id: a.session_id.to_string(),
-        worker_id: a.worker_id.to_string(),
-        checked_in_at: Some(to_timestamp(a.checked_in_at)),
-    }
-}
-
-/// A one-line text of a fixed shape: bounded and refused with control characters as
-/// [`Violations::line`], then `shape` says what else is wrong, if anything; one violation either
-/// way. Returns the trimmed text (empty when absent).
-fn shaped<'a>(
-    v: &mut Violations,
-    field: &str,
-    value: &'a str,
-    (max, required): (usize, bool),
-    shape: impl FnOnce(&str) -> Result<(), String>,
-) -> &'a str {
-    let mut probe = Violations::new();
-    let trimmed = probe.line(field, value, max, required);
-    if !probe.is_empty() {
-        v.line(field, value, max, required);
-    } else if !trimmed.is_empty()
-        && let Err(e) = shape(trimmed)
-    {
-        v.add(field, e);
-    }
-    trimmed
-}
-
-/// An expertise tag (empty allowed unless `required`).
-fn tag<'a>(v: &mut Violations, field: &str, value: &'a str, required: bool) -> &'a str {
-    shaped(v, field, value, (32, required), |t| {
-        domain::valid_tag(t)
-            .then_some(())
-            .ok_or_else(|| "must be lower-case letters, digits and _ (at most 32)".to_owned())
-    })
-}
-
-/// A check-in code as typed, normalized (`domain::normalize_code`).
-fn code(v: &mut Violations, value: &str) -> String {
-    let typed = shaped(v, "code", value, (CODE_LINE, true), |c| {
-        (domain::normalize_code(c).len() == domain::CODE_LEN)
-            .then_some(())
-            .ok_or_else(|| format!("must be {} characters", domain::CODE_LEN))
-    });
-    domain::normalize_code(typed)
-}
-
-/// The SMALLINT a validated enum value is stored as (every defined value fits).
-fn stored<E: Into<i32>>(value: E) -> i16 {
-    i16::try_from(value.into()).unwrap_or(i16::MAX)
-}
-
-/// A timestamp within the years this service accepts (2000..=2100), or a violation of `field`.
-fn timestamp(
-    v: &mut Violations,
-    field: &str,
-    value: &prost_types::Timestamp,
-) -> Option<chrono::DateTime<Utc>> {
-    let t = from_timestamp(value).filter(|t| (2000..=2100).contains(&chrono::Datelike::year(t)));
-    v.check(
-        t.is_some(),
-        field,
-        "must be a time between the years 2000 and 2100",
-    );
-    t
-}
-
-/// NOT_FOUND naming the request's field: a reference the request makes names nothing.
-fn unknown(field: &str, what: &str, id: Uuid) -> Status {
-    Status::not_found(format!("{field}: {what} {id} not found"))
-}
-
-fn schedule_status(e: ScheduleError) -> Status {
-    match e {
-        ScheduleError::UnknownLecturer(id) => unknown("lecturer_id", "lecturer", id),
-        ScheduleError::UnknownSite(id) => unknown("site_id", "learning site", id),
-        ScheduleError::UnknownCourse(id) => unknown("course_id", "course", id),
-        ScheduleError::LecturerUnavailable(_) => Status::failed_precondition(e.to_string()),
-        ScheduleError::OverCapacity { .. } => invalid("capacity", e.to_string()),
-        ScheduleError::Clash { what, session, .. } => {
-            let mut details = ErrorDetails::new();
-            details.add_precondition_failure_violation(
-                if what == "lecturer" {
-                    "LECTURER_BOOKED"
-                } else {
-                    "SITE_BOOKED"
-                },
-                format!("sessions/{session}"),
-                e.to_string(),
-            );
-            Status::with_error_details(Code::FailedPrecondition, e.to_string(), details)
-        }
-        ScheduleError::Database(db) => internal("scheduling the session", db),
-    }
-}
-
-fn check_in_status(e: CheckInError) -> Status {
-    match e {
-        CheckInError::UnknownSession(id) => not_found("session", id),
-        CheckInError::WrongCode => invalid("code", e.to_string()),
-        CheckInError::OutsideWindow { .. } | CheckInError::CodeUsed | CheckInError::Full { .. } => {
-            Status::failed_precondition(e.to_string())
-        }
-        CheckInError::Database(db) => internal("checking in", db),
-    }
-}
-
-impl Api {
-    /// PERMISSION_DENIED unless the session's site is in a community the caller serves;
-    /// NOT_FOUND when there is no such session.
-    async fn ensure_session(&self, caller: &Caller, session: Uuid) -> Result<(), Status> {
-        let community = store::session_community(&self.pool, session)
-            .await
-            .map_err(|e| internal("checking the caller's scope", e))?
-            .ok_or_else(|| not_found("session", session))?;
-        caller.ensure_community(community)
-    }
-
-    /// NOT_FOUND when a filter names a site or a lecturer this service never recorded.
-    async fn ensure_known(&self, site: Option<Uuid>, lecturer: Option<Uuid>) -> Result<(), Status> {
-        let fail = |e| internal("checking the filter", e);
-        if let Some(s) = site
-            && store::site_community(&self.pool, s)
-                .await
-                .map_err(fail)?
-                .is_none()
-        {
-            return Err(unknown("site_id", "learning site", s));
-        }
-        if let Some(l) = lecturer
-            && !store::lecturer_exists(&self.pool, l).await.map_err(fail)?
-        {
-            return Err(unknown("lecturer_id", "lecturer", l));
-        }
-        Ok(())
-    }
-}
+use super::{convert::*, validate::*, *};
 
 #[tonic::async_trait]
 impl EducationService for Api {
@@ -254,7 +21,7 @@ impl EducationService for Api {
         v.into_result()?;
         caller.ensure_community(community_id)?;
         if let Some(c) = community_id {
-            crate::registry::ensure_community(&self.pool, "community_id", c).await?;
+            app::registry::ensure_community(&self.pool, "community_id", c).await?;
         }
         let row = sites::create_site(
             &self.pool,
@@ -285,7 +52,7 @@ impl EducationService for Api {
         let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         if let Some(c) = community_id
-            && !crate::registry::community_exists(&self.pool, c).await?
+            && !app::registry::community_exists(&self.pool, c).await?
         {
             return Err(not_found("community", c));
         }
@@ -578,7 +345,7 @@ impl EducationService for Api {
             self.ensure_session(&caller, session.expect("checked"))
                 .await?;
         }
-        crate::registry::ensure_worker(&self.pool, "worker_id", worker).await?;
+        app::registry::ensure_worker(&self.pool, "worker_id", worker).await?;
         let row = sessions::check_in(
             &self.pool,
             session.expect("checked"),
@@ -629,7 +396,7 @@ impl EducationService for Api {
         v.into_result()?;
         let worker = worker.expect("checked");
         caller.ensure_self(WORKER, worker)?;
-        let known = crate::registry::worker_known(&self.pool, worker)
+        let known = app::registry::worker_known(&self.pool, worker)
             .await
             .map_err(|e| internal("loading the learning record", e))?;
         if !known {
