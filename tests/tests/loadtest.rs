@@ -74,3 +74,36 @@ async fn tips_without_their_award_are_reported_lost() {
     assert!(report.lost.iter().all(|l| l.ends_with("(no award)")));
     assert!(report.duplicated.is_empty());
 }
+
+/// The feed bench (`redsupply loadtest feed`) against the real stack: its platforms are scoped to
+/// their grids, its grids lie in the county, and a second run over the same grids works too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_bench_delivers_every_change_to_its_grid_and_runs_again() {
+    use redsupply::loadtest::feed;
+    let app = TestApp::spawn().await;
+    let options = feed::Options {
+        governance: format!("http://{}", app.addr(ServiceName::Governance)),
+        organization: format!("http://{}", app.addr(ServiceName::Organization)),
+        watchers: 12,
+        rate: 20.0,
+        duration: Duration::from_secs(1),
+        idle: Duration::from_millis(300),
+    };
+    let pool = app.db.pool().await;
+    for run in 1..=2 {
+        let report = feed::run(&options, &app.auth, &pool).await.unwrap();
+        assert_eq!(report.update_errors, 0, "run {run}: {report:?}");
+        assert_eq!(report.updates_ok, report.updates_sent, "run {run}");
+        assert_eq!(report.delivered, report.updates_ok, "run {run}: {report:?}");
+        assert_eq!(
+            (report.missing, report.duplicated, report.misrouted),
+            (0, 0, 0),
+            "run {run}"
+        );
+    }
+    let grids: i64 = sqlx::query_scalar("SELECT count(*) FROM organization.grids")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(grids, 12, "the second run found the first run's grids");
+}

@@ -234,15 +234,18 @@ pub async fn run(
         "--duration is at most 600 s"
     );
     let admin = auth.issue("loadtest", &[roles::COUNTY_ADMIN], Some(3_600))?;
-    let platform = auth.issue("loadtest-platform", &[roles::GRID_SYSTEM], Some(3_600))?;
-    // One platform per watcher: a caller holds only `watch_streams_per_caller` streams.
-    let watcher_token = |i: usize| {
-        auth.issue(
-            &format!("loadtest-platform-{i}"),
-            &[roles::GRID_SYSTEM],
-            Some(3_600),
-        )
+    // A grid platform's token names the grids it mirrors: one platform per watcher (a caller
+    // holds only `watch_streams_per_caller` streams), one for the updates that covers them all.
+    let platform_token = |name: String, grids: Vec<Uuid>| {
+        let scope = kit::auth::Scope {
+            communities: Vec::new(),
+            grids,
+            platform: Some(name.clone()),
+        };
+        auth.issue_scoped(&name, &[roles::GRID_SYSTEM], &scope, Some(3_600))
     };
+    let watcher_token =
+        |i: usize, grid: Uuid| platform_token(format!("loadtest-platform-{i}"), vec![grid]);
     let gov_channel = channel(&o.governance).await?;
     let mut governance = GovernanceServiceClient::new(gov_channel.clone());
     let gateway = GridGatewayServiceClient::new(gov_channel);
@@ -286,6 +289,10 @@ pub async fn run(
             .ok_or_else(|| anyhow::anyhow!("UpsertGrid answered no grid"))?;
         grids.push((Uuid::parse_str(&grid.id)?, lat + 0.004, lng + 0.004));
     }
+    let platform = platform_token(
+        "loadtest-platform".to_owned(),
+        grids.iter().map(|g| g.0).collect(),
+    )?;
     let mut tips = Vec::with_capacity(o.watchers);
     for (i, (_, lat, lng)) in grids.iter().enumerate() {
         let reporter = Uuid::now_v7();
@@ -353,7 +360,7 @@ pub async fn run(
     let mut watchers = vec![
         spawn_watcher(
             gateway.clone(),
-            watcher_token(0)?,
+            watcher_token(0, grids[0].0)?,
             grids[0].0,
             0,
             seen.clone(),
@@ -362,8 +369,16 @@ pub async fn run(
     ];
     let (_, one) = work_rate(pool, o.idle).await?;
     for (i, (grid, _, _)) in grids.iter().enumerate().skip(1) {
-        watchers
-            .push(spawn_watcher(gateway.clone(), watcher_token(i)?, *grid, i, seen.clone()).await?);
+        watchers.push(
+            spawn_watcher(
+                gateway.clone(),
+                watcher_token(i, *grid)?,
+                *grid,
+                i,
+                seen.clone(),
+            )
+            .await?,
+        );
     }
     let (_, all) = work_rate(pool, o.idle).await?;
     let idle = IdleCost {
@@ -386,7 +401,7 @@ pub async fn run(
         let at = start + interval * n as u32;
         tokio::time::sleep_until(at).await;
         let k = n as usize % cases.len();
-        let (case, note) = (cases[k].clone(), format!("feed bench {n}"));
+        let (case, note) = (cases[k].clone(), format!("feed bench {run} {n}"));
         let (mut gateway, token) = (gateway.clone(), platform.clone());
         let (answered, errors) = (answered.clone(), errors.clone());
         sends.push(tokio::spawn(async move {
