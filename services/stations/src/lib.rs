@@ -8,12 +8,13 @@ pub mod domain;
 pub mod index;
 pub mod map;
 pub mod points;
-pub mod policy;
 pub mod read_models;
 pub mod references;
 pub mod store;
 pub mod supermarket;
 pub mod validate;
+
+pub use api::policy;
 
 use std::{net::SocketAddr, sync::Arc};
 

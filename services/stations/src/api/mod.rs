@@ -1,0 +1,171 @@
+//! `StationsService` (`stations.rs`: stations, the 5-minute circle, visits, coverage) and
+//! `PointsService` (`points.rs`: balance, ledger, supermarkets, honours) in and out; here the
+//! shared state, the scope checks and the station announcement. Validation is `validate`, the ids
+//! a request names `references`.
+
+mod points;
+pub mod policy;
+mod stations;
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use kit::{
+    api::{Violations, internal, invalid, not_found, parse_id},
+    auth::{Caller, caller},
+    bus::{NewEvent, enqueue},
+    time::to_timestamp,
+};
+use redsupply_proto::{
+    common::v1::LatLng,
+    events::v1 as ev,
+    roles::WORKER,
+    stations::v1::{
+        self as pb, AmenityStatus, StationTier, points_service_server::PointsService,
+        stations_service_server::StationsService,
+    },
+};
+use sqlx::{PgConnection, PgPool};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{
+    domain::{self, LocalClock, travel_minutes},
+    index::Stations,
+    points::SOURCE,
+    references,
+    store::{self, StationRow, Upserted},
+    supermarket::{self, Redeem, RedeemError},
+    validate::{self, MAX_LIMIT},
+};
+
+pub const STATION_UPSERTED: &str = "redsupply.stations.station.upserted";
+pub const AMENITY_STATUS_CHANGED: &str = "redsupply.stations.station.amenity_status_changed";
+
+#[derive(Clone)]
+pub struct Api {
+    pub pool: PgPool,
+    pub riding_speed_kmh: f64,
+    pub clock: LocalClock,
+    pub stations: Stations,
+    /// Coverage answers until a station or grid changes.
+    pub coverage: crate::coverage::CoverageCache,
+    /// Where the county lies: stations outside it are refused.
+    pub county: kit::geo::Extent,
+    /// Amenity reports per caller and minute.
+    pub amenity_reports: kit::limit::RateLimit,
+}
+
+fn fail(context: &'static str) -> impl Fn(sqlx::Error) -> Status {
+    move |e| internal(context, e)
+}
+
+/// `StationUpserted`, and a wake-up for every replica's index, in the change's transaction.
+async fn announce_station(tx: &mut PgConnection, row: &StationRow) -> Result<(), sqlx::Error> {
+    let msg = ev::StationUpserted {
+        station_id: row.id.to_string(),
+        name: row.name.clone(),
+        location: Some(LatLng {
+            latitude: row.latitude,
+            longitude: row.longitude,
+        }),
+        version: row.version,
+        occurred_at: Some(to_timestamp(Utc::now())),
+    };
+    enqueue(
+        &mut *tx,
+        NewEvent::new(SOURCE, STATION_UPSERTED, row.id, &msg),
+    )
+    .await?;
+    store::notify_stations_changed(tx).await
+}
+
+impl Api {
+    /// Stations with their amenity states and whether they are open now.
+    async fn to_pb(&self, rows: Vec<StationRow>) -> Result<Vec<pb::Station>, Status> {
+        let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
+        let states = store::amenity_states(&self.pool, &ids)
+            .await
+            .map_err(fail("loading amenity states"))?;
+        let states: HashMap<(Uuid, i16), store::AmenityStateRow> = states
+            .into_iter()
+            .map(|st| ((st.station_id, st.amenity), st))
+            .collect();
+        let minute = self.clock.minute_of_day(Utc::now());
+        Ok(rows
+            .into_iter()
+            .map(|s| {
+                let open_now = s.hours().open_at(minute);
+                pb::Station {
+                    id: s.id.to_string(),
+                    name: s.name,
+                    tier: i32::from(s.tier),
+                    host: i32::from(s.host),
+                    location: Some(LatLng {
+                        latitude: s.latitude,
+                        longitude: s.longitude,
+                    }),
+                    address: s.address,
+                    amenity_states: s
+                        .amenities
+                        .iter()
+                        .map(|&a| {
+                            let st = states.get(&(s.id, a));
+                            pb::AmenityState {
+                                amenity: i32::from(a),
+                                status: st.map_or(AmenityStatus::Working as i32, |st| {
+                                    i32::from(st.status)
+                                }),
+                                note: st.map(|st| st.note.clone()).unwrap_or_default(),
+                                updated_at: st.map(|st| to_timestamp(st.updated_at)),
+                            }
+                        })
+                        .collect(),
+                    amenities: s.amenities.into_iter().map(i32::from).collect(),
+                    community_id: s.community_id.map(|c| c.to_string()).unwrap_or_default(),
+                    opening_hours: Some(pb::OpeningHours {
+                        always_open: s.always_open,
+                        opens_minute: s.opens_minute,
+                        closes_minute: s.closes_minute,
+                    }),
+                    open_now,
+                    version: s.version,
+                }
+            })
+            .collect())
+    }
+
+    async fn one(&self, row: StationRow) -> Result<pb::Station, Status> {
+        Ok(self.to_pb(vec![row]).await?.remove(0))
+    }
+
+    /// This replica sees its own change at once; others on NOTIFY.
+    /// PERMISSION_DENIED unless the caller may act for `worker`: themself, or staff of the
+    /// worker's community (as the registry's events told stations).
+    async fn ensure_for_worker(&self, caller: &Caller, worker: Uuid) -> Result<(), Status> {
+        if caller.is_county() || (caller.has_role(WORKER) && caller.subject == worker.to_string()) {
+            return Ok(());
+        }
+        let community = store::worker_community(&self.pool, worker)
+            .await
+            .map_err(fail("checking the caller's scope"))?
+            .flatten();
+        caller.ensure_for_worker(worker, community)
+    }
+
+    /// PERMISSION_DENIED unless the station's community is in the caller's scope; NOT_FOUND when
+    /// there is no such station.
+    async fn ensure_station(&self, caller: &Caller, station: Uuid) -> Result<(), Status> {
+        let community = store::station_community(&self.pool, station)
+            .await
+            .map_err(fail("checking the caller's scope"))?
+            .ok_or_else(|| not_found("station", station))?;
+        caller.ensure_community(community)
+    }
+
+    async fn refresh(&self) {
+        if let Err(e) = self.stations.reload(&self.pool).await {
+            tracing::warn!(error = %e, "station index reload failed");
+        }
+    }
+}

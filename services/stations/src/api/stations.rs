@@ -1,0 +1,363 @@
+//! The `StationsService` RPCs: finding stations, the station registry, amenity reports, visits,
+//! usage and coverage.
+
+use super::*;
+
+#[tonic::async_trait]
+impl StationsService for Api {
+    #[tracing::instrument(name = "FindNearestStations", skip_all)]
+    async fn find_nearest_stations(
+        &self,
+        request: Request<pb::FindNearestStationsRequest>,
+    ) -> Result<Response<pb::FindNearestStationsResponse>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let (lat, lng) = v.location("location", r.location.as_ref());
+        let amenity = validate::amenity(&mut v, "amenity", r.amenity, false);
+        v.within("limit", r.limit, 0..=MAX_LIMIT);
+        v.into_result()?;
+        let limit = if r.limit == 0 { 5 } else { r.limit as usize };
+        let minute = r.open_now.then(|| self.clock.minute_of_day(Utc::now()));
+        let index = self.stations.current();
+        let found: Vec<(Uuid, f64)> = index
+            .nearest(lat, lng, limit, f64::MAX, |s| {
+                domain::qualifies(s, amenity, minute)
+            })
+            .into_iter()
+            .map(|(s, d)| (s.id, d))
+            .collect();
+        let ids: Vec<Uuid> = found.iter().map(|(id, _)| *id).collect();
+        let rows = store::stations_by_ids(&self.pool, &ids)
+            .await
+            .map_err(fail("finding stations"))?;
+        let stations = self.to_pb(rows).await?;
+        let by_id: HashMap<String, pb::Station> =
+            stations.into_iter().map(|s| (s.id.clone(), s)).collect();
+        Ok(Response::new(pb::FindNearestStationsResponse {
+            stations: found
+                .into_iter()
+                .filter_map(|(id, d)| {
+                    Some(pb::NearbyStation {
+                        station: Some(by_id.get(&id.to_string())?.clone()),
+                        distance_meters: d,
+                        travel_minutes: travel_minutes(d, self.riding_speed_kmh),
+                    })
+                })
+                .collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetStation", skip_all)]
+    async fn get_station(
+        &self,
+        request: Request<pb::GetStationRequest>,
+    ) -> Result<Response<pb::GetStationResponse>, Status> {
+        let id = parse_id("id", &request.get_ref().id)?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(fail("loading the station"))?;
+        let row = store::station(&mut conn, id)
+            .await
+            .map_err(fail("loading the station"))?
+            .ok_or_else(|| not_found("station", id))?;
+        Ok(Response::new(pb::GetStationResponse {
+            station: Some(self.one(row).await?),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListStations", skip_all)]
+    async fn list_stations(
+        &self,
+        request: Request<pb::ListStationsRequest>,
+    ) -> Result<Response<pb::ListStationsResponse>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let community = v.optional_id("community_id", &r.community_id);
+        let tier = v
+            .enumeration::<StationTier>("tier", r.tier, true)
+            .map(|t| t as i16);
+        let (size, after) = v.page(r.page_size, &r.page_token);
+        v.into_result()?;
+        if let Some(c) = community {
+            references::community_to_read(&self.pool, c).await?;
+        }
+        let rows = store::list_stations(&self.pool, community, tier, after, size)
+            .await
+            .map_err(fail("listing stations"))?;
+        let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
+        Ok(Response::new(pb::ListStationsResponse {
+            next_page_token: kit::api::next_page_token(&ids, size),
+            stations: self.to_pb(rows).await?,
+        }))
+    }
+
+    #[tracing::instrument(name = "UpsertStation", skip_all)]
+    async fn upsert_station(
+        &self,
+        request: Request<pb::UpsertStationRequest>,
+    ) -> Result<Response<pb::UpsertStationResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let s = r
+            .station
+            .as_ref()
+            .ok_or_else(|| invalid("station", "is required"))?;
+        let mut v = Violations::new();
+        let input = validate::station(&mut v, s);
+        validate::upsert_request_id(&mut v, input.id.is_none(), &r.request_id);
+        v.within("expected_version", r.expected_version, 0..=i64::MAX);
+        v.into_result()?;
+        if let Some(id) = input.id {
+            self.ensure_station(&caller, id).await?;
+        }
+        caller.ensure_community(input.community)?;
+        if let Some(c) = input.community {
+            references::settle_community(&self.pool, c).await?;
+        }
+        let f = fail("saving the station");
+        let mut tx = self.pool.begin().await.map_err(&f)?;
+        if !self.county.contains(input.latitude, input.longitude) {
+            // A station placed before the county had an extent may keep its place, not move
+            // outside.
+            let stays = match input.id {
+                Some(id) => store::station(&mut tx, id)
+                    .await
+                    .map_err(&f)?
+                    .is_some_and(|s| {
+                        (s.latitude, s.longitude) == (input.latitude, input.longitude)
+                    }),
+                None => false,
+            };
+            if !stays {
+                return Err(invalid("station.location", self.county.describe()));
+            }
+        }
+        if let Some(c) = input.community {
+            references::known_community(&mut tx, "station.community_id", c).await?;
+        }
+        let expected = (r.expected_version > 0).then_some(r.expected_version);
+        let saved = store::save_station(
+            &mut tx,
+            &caller.subject,
+            Some(&r.request_id),
+            input.id,
+            expected,
+            &input.new_station(),
+        )
+        .await
+        .map_err(references::station_write)?;
+        let row = match saved {
+            Upserted::NotFound => return Err(not_found("station", input.id.unwrap_or_default())),
+            Upserted::StaleVersion(current) => {
+                return Err(Status::aborted(format!(
+                    "the station is at version {current}, not {}; reload and retry",
+                    r.expected_version
+                )));
+            }
+            Upserted::Done(row, changed) => {
+                if changed {
+                    announce_station(&mut tx, &row).await.map_err(&f)?;
+                }
+                row
+            }
+        };
+        tx.commit().await.map_err(&f)?;
+        self.refresh().await;
+        Ok(Response::new(pb::UpsertStationResponse {
+            station: Some(self.one(row).await?),
+        }))
+    }
+
+    #[tracing::instrument(name = "ReportAmenityStatus", skip_all)]
+    async fn report_amenity_status(
+        &self,
+        request: Request<pb::ReportAmenityStatusRequest>,
+    ) -> Result<Response<pb::ReportAmenityStatusResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let station = v.id("station_id", &r.station_id);
+        let amenity = validate::amenity(&mut v, "amenity", r.amenity, true);
+        let status = v
+            .enumeration::<AmenityStatus>("status", r.status, false)
+            .unwrap_or(AmenityStatus::Unspecified);
+        let note = v.text("note", &r.note, validate::MAX_NOTE, false);
+        v.into_result()?;
+        // Each report flips what every search shows: one caller cannot flood them.
+        self.amenity_reports.check(&caller.subject)?;
+        if caller.is_only(WORKER) && status != AmenityStatus::Broken {
+            return Err(Status::permission_denied(
+                "workers report amenities broken; staff mark repairs",
+            ));
+        }
+        if status != AmenityStatus::Broken {
+            // Repairs and closures are marked by the staff of the station's community.
+            self.ensure_station(&caller, station.expect("checked"))
+                .await?;
+        }
+        let (station, amenity) = (station.expect("checked"), amenity.expect("checked"));
+        let f = fail("reporting the amenity");
+        let mut tx = self.pool.begin().await.map_err(&f)?;
+        let row = store::station(&mut tx, station)
+            .await
+            .map_err(&f)?
+            .ok_or_else(|| not_found("station", station))?;
+        if !row.amenities.contains(&amenity) {
+            return Err(invalid("amenity", "this station does not offer it"));
+        }
+        store::set_amenity_status(&mut tx, station, amenity, status as i16, note)
+            .await
+            .map_err(&f)?;
+        let msg = ev::AmenityStatusChanged {
+            station_id: station.to_string(),
+            amenity: i32::from(amenity),
+            status: status as i32,
+            note: note.to_owned(),
+            reported_by: caller.subject.clone(),
+            occurred_at: Some(to_timestamp(Utc::now())),
+        };
+        enqueue(
+            &mut tx,
+            NewEvent::new(SOURCE, AMENITY_STATUS_CHANGED, station, &msg),
+        )
+        .await
+        .map_err(&f)?;
+        store::notify_stations_changed(&mut tx).await.map_err(&f)?;
+        tx.commit().await.map_err(&f)?;
+        self.refresh().await;
+        Ok(Response::new(pb::ReportAmenityStatusResponse {
+            station: Some(self.one(row).await?),
+        }))
+    }
+
+    #[tracing::instrument(name = "RecordVisit", skip_all)]
+    async fn record_visit(
+        &self,
+        request: Request<pb::RecordVisitRequest>,
+    ) -> Result<Response<pb::RecordVisitResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        v.request_id(&r.request_id);
+        let station = v.id("station_id", &r.station_id);
+        let worker = v.id("worker_id", &r.worker_id);
+        let used = validate::amenities(&mut v, "amenities_used", &r.amenities_used);
+        v.into_result()?;
+        let (station, worker) = (station.expect("checked"), worker.expect("checked"));
+        self.ensure_for_worker(&caller, worker).await?;
+        references::settle_worker(&self.pool, worker).await?;
+        let f = fail("recording the visit");
+        let mut tx = self.pool.begin().await.map_err(&f)?;
+        references::registered_worker(&mut tx, "worker_id", worker).await?;
+        let row = store::station(&mut tx, station)
+            .await
+            .map_err(&f)?
+            .ok_or_else(|| not_found("station", station))?;
+        if let Some(a) = used.iter().find(|a| !row.amenities.contains(a)) {
+            return Err(invalid(
+                "amenities_used",
+                format!("the station does not offer amenity {a}"),
+            ));
+        }
+        let visit = store::record_visit(&mut tx, &r.request_id, station, worker, &used)
+            .await
+            .map_err(&f)?;
+        tx.commit().await.map_err(&f)?;
+        Ok(Response::new(pb::RecordVisitResponse {
+            visit: Some(pb::Visit {
+                id: visit.id.to_string(),
+                station_id: visit.station_id.to_string(),
+                worker_id: visit.worker_id.to_string(),
+                amenities_used: visit.amenities_used.into_iter().map(i32::from).collect(),
+                visited_at: Some(to_timestamp(visit.visited_at)),
+            }),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetStationUsage", skip_all)]
+    async fn get_station_usage(
+        &self,
+        request: Request<pb::GetStationUsageRequest>,
+    ) -> Result<Response<pb::GetStationUsageResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let station = v.id("station_id", &r.station_id);
+        let (from, until) = validate::window(&mut v, r.from.as_ref(), r.until.as_ref());
+        v.into_result()?;
+        let station = station.expect("checked");
+        // NOT_FOUND for a station that does not exist.
+        self.ensure_station(&caller, station).await?;
+        let u = store::usage(
+            &self.pool,
+            station,
+            from,
+            until,
+            self.clock.offset_minutes(),
+        )
+        .await
+        .map_err(fail("computing station usage"))?;
+        Ok(Response::new(pb::GetStationUsageResponse {
+            visits: u.visits,
+            workers: u.workers,
+            by_amenity: u
+                .by_amenity
+                .into_iter()
+                .map(|(a, n)| pb::AmenityUsage {
+                    amenity: i32::from(a),
+                    visits: n,
+                })
+                .collect(),
+            by_hour: u
+                .by_hour
+                .into_iter()
+                .map(|(hour, visits)| pb::HourUsage { hour, visits })
+                .collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "GetCoverage", skip_all)]
+    async fn get_coverage(
+        &self,
+        request: Request<pb::GetCoverageRequest>,
+    ) -> Result<Response<pb::GetCoverageResponse>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let amenity = validate::amenity(&mut v, "amenity", r.amenity, false);
+        v.within("max_minutes", r.max_minutes, 0..=120);
+        v.check(
+            r.cell_meters == 0 || (10..=5_000).contains(&r.cell_meters),
+            "cell_meters",
+            "must be 0 or within 10..=5000",
+        );
+        let at = validate::optional_time(&mut v, "at", r.at.as_ref());
+        let grids = v.ids("grid_ids", &r.grid_ids, validate::MAX_GRID_IDS);
+        v.into_result()?;
+        let report = self
+            .coverage
+            .get(
+                &self.pool,
+                &self.stations,
+                &crate::coverage::CoverageQuery {
+                    amenity,
+                    max_minutes: if r.max_minutes == 0 {
+                        5.0
+                    } else {
+                        f64::from(r.max_minutes)
+                    },
+                    cell_meters: if r.cell_meters == 0 {
+                        100.0
+                    } else {
+                        f64::from(r.cell_meters)
+                    },
+                    minute: Some(self.clock.minute_of_day(at.unwrap_or_else(Utc::now))),
+                    riding_speed_kmh: self.riding_speed_kmh,
+                    grids,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::GetCoverageResponse::clone(&report)))
+    }
+}

@@ -1,0 +1,20 @@
+//! Stations and points SQL, one file per table family; the row types live here. A change and its
+//! event share the transaction the use case opened.
+
+macro_rules! station_columns {
+    () => {
+        "id, name, tier, host, latitude, longitude, address, amenities, community_id, always_open, opens_minute, closes_minute, version"
+    };
+}
+
+mod ledger;
+mod read_models;
+mod stations;
+mod supermarket;
+mod visits;
+
+pub use ledger::*;
+pub use read_models::*;
+pub use stations::*;
+pub use supermarket::*;
+pub use visits::*;

@@ -1,0 +1,157 @@
+//! What stations keeps of organization's registry: workers, communities and grids.
+
+use sqlx::{PgConnection, PgPool, types::Json};
+use uuid::Uuid;
+
+/// A worker's community as the registry last told us: `None` when no registration has arrived.
+pub async fn worker_community(
+    pool: &PgPool,
+    id: Uuid,
+) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT community_id FROM workers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn apply_worker(
+    tx: &mut PgConnection,
+    id: Uuid,
+    community: Option<Uuid>,
+    platform: &str,
+    version: i64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO workers (id, community_id, platform, version) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET community_id = EXCLUDED.community_id, platform = EXCLUDED.platform,
+             version = EXCLUDED.version
+         WHERE workers.version < EXCLUDED.version",
+    )
+    .bind(id)
+    .bind(community)
+    .bind(platform)
+    .bind(version)
+    .execute(tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+pub async fn apply_community(
+    tx: &mut PgConnection,
+    id: Uuid,
+    version: i64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO communities (id, version) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version
+         WHERE communities.version < EXCLUDED.version",
+    )
+    .bind(id)
+    .bind(version)
+    .execute(tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Whether organization told stations of this worker's registration.
+pub async fn worker_registered<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workers WHERE id = $1)")
+        .bind(id)
+        .fetch_one(db)
+        .await
+}
+
+/// Whether stations holds anything of this worker: a registration, or a balance (points may
+/// arrive before the registration does).
+pub async fn worker_known<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM workers WHERE id = $1)
+             OR EXISTS (SELECT 1 FROM balances WHERE worker_id = $1)",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+/// Whether the community exists as organization told stations: announced itself, or is the
+/// community of a registered worker (organization checks that one; it also covers communities
+/// announced before the stream's retention).
+pub async fn community_known<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM communities WHERE id = $1)
+             OR EXISTS (SELECT 1 FROM workers WHERE community_id = $1)",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn apply_grid(
+    tx: &mut PgConnection,
+    id: Uuid,
+    name: &str,
+    boundary: &[(f64, f64)],
+    version: i64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO grids (id, name, boundary, version) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, boundary = EXCLUDED.boundary, version = EXCLUDED.version
+         WHERE grids.version < EXCLUDED.version",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(Json(boundary))
+    .bind(version)
+    .execute(tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// A tombstone (no boundary, the deletion's version): a late, older event cannot bring it back.
+pub async fn remove_grid(
+    tx: &mut PgConnection,
+    id: Uuid,
+    version: i64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO grids (id, name, boundary, version) VALUES ($1, '', '[]'::jsonb, $2)
+         ON CONFLICT (id) DO UPDATE SET boundary = '[]'::jsonb, version = EXCLUDED.version
+         WHERE grids.version < EXCLUDED.version",
+    )
+    .bind(id)
+    .bind(version)
+    .execute(tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GridRow {
+    pub id: Uuid,
+    pub name: String,
+    pub boundary: Json<Vec<(f64, f64)>>,
+}
+
+pub async fn grids(pool: &PgPool, only: &[Uuid]) -> Result<Vec<GridRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, name, boundary FROM grids
+         WHERE jsonb_array_length(boundary) >= 3 AND (cardinality($1::uuid[]) = 0 OR id = ANY($1))
+         ORDER BY id",
+    )
+    .bind(only)
+    .fetch_all(pool)
+    .await
+}

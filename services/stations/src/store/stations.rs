@@ -1,0 +1,305 @@
+//! Stations: where they are, what they offer and in what state, for the index and the API.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::{Hours, StationPoint};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StationRow {
+    pub id: Uuid,
+    pub name: String,
+    pub tier: i16,
+    pub host: i16,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: String,
+    pub amenities: Vec<i16>,
+    pub community_id: Option<Uuid>,
+    pub always_open: bool,
+    pub opens_minute: i32,
+    pub closes_minute: i32,
+    pub version: i64,
+}
+
+impl StationRow {
+    pub fn hours(&self) -> Hours {
+        Hours {
+            always_open: self.always_open,
+            opens: self.opens_minute,
+            closes: self.closes_minute,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewStation<'a> {
+    pub name: &'a str,
+    pub tier: i16,
+    pub host: i16,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: &'a str,
+    pub amenities: &'a [i16],
+    pub community_id: Option<Uuid>,
+    pub hours: Hours,
+}
+
+/// Inserts or updates a station by name (the demo seed runs more than once), and tells the running
+/// replicas to reload their index.
+pub async fn upsert_station(pool: &PgPool, s: &NewStation<'_>) -> Result<Uuid, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let id = sqlx::query_scalar(
+        "INSERT INTO stations (id, name, tier, host, latitude, longitude, address, amenities, community_id,
+                               always_open, opens_minute, closes_minute, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'seed')
+         ON CONFLICT (name) DO UPDATE SET tier = EXCLUDED.tier, host = EXCLUDED.host,
+             latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, address = EXCLUDED.address,
+             amenities = EXCLUDED.amenities, community_id = EXCLUDED.community_id,
+             always_open = EXCLUDED.always_open, opens_minute = EXCLUDED.opens_minute,
+             closes_minute = EXCLUDED.closes_minute
+         RETURNING id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(s.name)
+    .bind(s.tier)
+    .bind(s.host)
+    .bind(s.latitude)
+    .bind(s.longitude)
+    .bind(s.address)
+    .bind(s.amenities)
+    .bind(s.community_id)
+    .bind(s.hours.always_open)
+    .bind(s.hours.opens)
+    .bind(s.hours.closes)
+    .fetch_one(&mut *tx)
+    .await?;
+    notify_stations_changed(&mut tx).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub enum Upserted {
+    Done(StationRow, bool),
+    NotFound,
+    StaleVersion(i64),
+}
+
+/// Creates (no id; idempotent on the caller's request id) or replaces a station, refusing a stale
+/// `expected_version`.
+pub async fn save_station(
+    tx: &mut PgConnection,
+    caller: &str,
+    request_id: Option<&str>,
+    id: Option<Uuid>,
+    expected_version: Option<i64>,
+    s: &NewStation<'_>,
+) -> Result<Upserted, sqlx::Error> {
+    if let Some(id) = id {
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM stations WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(current) = current else {
+            return Ok(Upserted::NotFound);
+        };
+        if expected_version.is_some_and(|v| v != current) {
+            return Ok(Upserted::StaleVersion(current));
+        }
+        let row = sqlx::query_as(concat!(
+            "UPDATE stations SET name = $2, tier = $3, host = $4, latitude = $5, longitude = $6,
+                 address = $7, amenities = $8, community_id = $9, always_open = $10,
+                 opens_minute = $11, closes_minute = $12, version = version + 1
+             WHERE id = $1 RETURNING ",
+            station_columns!()
+        ))
+        .bind(id)
+        .bind(s.name)
+        .bind(s.tier)
+        .bind(s.host)
+        .bind(s.latitude)
+        .bind(s.longitude)
+        .bind(s.address)
+        .bind(s.amenities)
+        .bind(s.community_id)
+        .bind(s.hours.always_open)
+        .bind(s.hours.opens)
+        .bind(s.hours.closes)
+        .fetch_one(&mut *tx)
+        .await?;
+        return Ok(Upserted::Done(row, true));
+    }
+    let inserted: Option<StationRow> = sqlx::query_as(concat!(
+        "INSERT INTO stations (id, name, tier, host, latitude, longitude, address, amenities, community_id,
+                               always_open, opens_minute, closes_minute, created_by, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (created_by, request_id) DO NOTHING RETURNING ",
+        station_columns!()
+    ))
+    .bind(Uuid::now_v7())
+    .bind(s.name)
+    .bind(s.tier)
+    .bind(s.host)
+    .bind(s.latitude)
+    .bind(s.longitude)
+    .bind(s.address)
+    .bind(s.amenities)
+    .bind(s.community_id)
+    .bind(s.hours.always_open)
+    .bind(s.hours.opens)
+    .bind(s.hours.closes)
+    .bind(caller)
+    .bind(request_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = inserted {
+        return Ok(Upserted::Done(row, true));
+    }
+    let row = sqlx::query_as(concat!(
+        "SELECT ",
+        station_columns!(),
+        " FROM stations WHERE created_by = $1 AND request_id = $2"
+    ))
+    .bind(caller)
+    .bind(request_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(Upserted::Done(row, false))
+}
+
+/// A station's community: `None` when there is no such station.
+pub async fn station_community(
+    pool: &PgPool,
+    id: Uuid,
+) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT community_id FROM stations WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn station(conn: &mut PgConnection, id: Uuid) -> Result<Option<StationRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        station_columns!(),
+        " FROM stations WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn stations_by_ids(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<StationRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        station_columns!(),
+        " FROM stations WHERE id = ANY($1)"
+    ))
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn list_stations(
+    pool: &PgPool,
+    community: Option<Uuid>,
+    tier: Option<i16>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<StationRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        station_columns!(),
+        " FROM stations WHERE ($1::uuid IS NULL OR community_id = $1) AND ($2::smallint IS NULL OR tier = $2)
+           AND ($3::uuid IS NULL OR id > $3) ORDER BY id LIMIT $4"
+    ))
+    .bind(community)
+    .bind(tier)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AmenityStateRow {
+    pub station_id: Uuid,
+    pub amenity: i16,
+    pub status: i16,
+    pub note: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn amenity_states(
+    pool: &PgPool,
+    stations: &[Uuid],
+) -> Result<Vec<AmenityStateRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT station_id, amenity, status, note, updated_at FROM amenity_states
+         WHERE station_id = ANY($1) ORDER BY station_id, amenity",
+    )
+    .bind(stations)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn set_amenity_status(
+    tx: &mut PgConnection,
+    station: Uuid,
+    amenity: i16,
+    status: i16,
+    note: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO amenity_states (station_id, amenity, status, note) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (station_id, amenity) DO UPDATE
+           SET status = EXCLUDED.status, note = EXCLUDED.note, updated_at = now()",
+    )
+    .bind(station)
+    .bind(amenity)
+    .bind(status)
+    .bind(note)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Wakes every replica's station index after commit.
+pub async fn notify_stations_changed(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify('stations_changed', '')")
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Every station as the index needs it: amenities minus those not working.
+pub async fn station_points(pool: &PgPool) -> Result<Vec<StationPoint>, sqlx::Error> {
+    let rows: Vec<StationRow> =
+        sqlx::query_as(concat!("SELECT ", station_columns!(), " FROM stations"))
+            .fetch_all(pool)
+            .await?;
+    let broken: Vec<(Uuid, i16)> =
+        sqlx::query_as("SELECT station_id, amenity FROM amenity_states WHERE status <> 1")
+            .fetch_all(pool)
+            .await?;
+    let broken: HashSet<(Uuid, i16)> = broken.into_iter().collect();
+    Ok(rows
+        .into_iter()
+        .map(|s| StationPoint {
+            id: s.id,
+            latitude: s.latitude,
+            longitude: s.longitude,
+            hours: s.hours(),
+            working: s
+                .amenities
+                .iter()
+                .copied()
+                .filter(|a| !broken.contains(&(s.id, *a)))
+                .collect(),
+        })
+        .collect())
+}
