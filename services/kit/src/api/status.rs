@@ -1,0 +1,130 @@
+//! Turning failures into `tonic::Status` without losing them: internal errors keep their cause
+//! in the log (with the trace id) and as the status's source; what the store refuses of the
+//! caller's input keeps a client's code.
+
+use std::{error::Error as StdError, sync::Arc};
+
+use tonic::{Code, Status};
+
+use super::*;
+
+/// `INVALID_ARGUMENT` for a single field.
+pub fn invalid(field: &str, description: impl Into<String>) -> Status {
+    let mut v = Violations::new();
+    v.add(field, description);
+    v.into_result().unwrap_err()
+}
+
+/// Parses a UUID field, naming it when it is not one.
+pub fn parse_id(field: &str, value: &str) -> Result<uuid::Uuid, Status> {
+    uuid::Uuid::parse_str(value).map_err(|_| invalid(field, "must be a UUID"))
+}
+
+pub fn not_found(what: &str, id: impl std::fmt::Display) -> Status {
+    Status::not_found(format!("{what} {id} not found"))
+}
+
+/// Maps a store failure to a status. The full cause chain goes to the log and stays attached as the
+/// status's source; the client gets the code and a short message with the trace id to quote.
+///
+/// A failure the caller's input caused (a unique or foreign key, a CHECK, a value the column cannot
+/// hold) keeps its code — ALREADY_EXISTS, FAILED_PRECONDITION, INVALID_ARGUMENT — names the
+/// constraint, and is logged at warn: validation should have caught it first, but a client never
+/// sees INTERNAL for its own mistake.
+pub fn internal<E>(context: &str, err: E) -> Status
+where
+    E: StdError + Send + Sync + 'static,
+{
+    let chain = cause_chain(&err);
+    let trace_id = crate::telemetry::current_trace_id();
+    let (code, constraint) = as_sqlx(&err).map_or((Code::Internal, None), |e| {
+        (store_code(e), constraint_of(e).map(str::to_owned))
+    });
+    let mut status = match code {
+        Code::InvalidArgument | Code::AlreadyExists | Code::FailedPrecondition => {
+            // A client's code, but validation should have caught it first: an operator sees it.
+            tracing::warn!(error = %chain, %trace_id, "{context}: refused by the store");
+            let what = match code {
+                Code::AlreadyExists => "a record with the same unique value exists",
+                Code::FailedPrecondition => "a record it refers to does not exist",
+                _ => "a value cannot be stored as given",
+            };
+            let mut message = format!("{context}: {what}");
+            if let Some(c) = &constraint {
+                message.push_str(&format!(" (constraint {c})"));
+            }
+            Status::new(code, message)
+        }
+        _ => {
+            tracing::error!(error = %chain, %trace_id, "{context}");
+            Status::new(code, format!("{context} failed (trace {trace_id})"))
+        }
+    };
+    status.set_source(Arc::new(err));
+    status
+}
+
+/// The constraint a store failure names, when it is a database error that names one.
+pub fn constraint_of(err: &sqlx::Error) -> Option<&str> {
+    match err {
+        sqlx::Error::Database(db) => db.constraint(),
+        _ => None,
+    }
+}
+
+/// True when `err` is a unique violation of `constraint`.
+pub fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
+    matches!(err, sqlx::Error::Database(db)
+        if db.code().as_deref() == Some("23505") && db.constraint() == Some(constraint))
+}
+
+/// The code a store failure deserves: a database that is away, overloaded, cancelled a statement
+/// (its `statement_timeout`) or ended the session (`idle_in_transaction_session_timeout`, a
+/// restart) is UNAVAILABLE, so clients retry; a serialization failure or deadlock is ABORTED; input
+/// the store refuses keeps a client's code; the rest is INTERNAL.
+fn store_code(err: &sqlx::Error) -> Code {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            Code::Unavailable
+        }
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("40001" | "40P01") => Code::Aborted,
+            Some(c) if c.starts_with("08") || c.starts_with("53") || c.starts_with("57") => {
+                Code::Unavailable
+            }
+            Some("25P03") => Code::Unavailable,
+            Some("23505") => Code::AlreadyExists,
+            Some("23503") => Code::FailedPrecondition,
+            // check_violation, string too long, numeric out of range, invalid text
+            // representation, NUL in text (character_not_in_repertoire), an index row too large.
+            Some("23514" | "22001" | "22003" | "22P02" | "22021" | "54000") => {
+                Code::InvalidArgument
+            }
+            _ => Code::Internal,
+        },
+        _ => Code::Internal,
+    }
+}
+
+fn as_sqlx<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a sqlx::Error> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(s) = e.downcast_ref::<sqlx::Error>() {
+            return Some(s);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// "outer: inner: innermost".
+pub fn cause_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        cur = e.source();
+    }
+    out
+}
