@@ -9,10 +9,8 @@ pub mod index;
 pub mod map;
 pub mod points;
 pub mod read_models;
-pub mod references;
 pub mod store;
 pub mod supermarket;
-pub mod validate;
 
 pub use api::policy;
 

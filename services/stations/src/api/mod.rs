@@ -1,11 +1,13 @@
 //! `StationsService` (`stations.rs`: stations, the 5-minute circle, visits, coverage) and
 //! `PointsService` (`points.rs`: balance, ledger, supermarkets, honours) in and out; here the
-//! shared state, the scope checks and the station announcement. Validation is `validate`, the ids
-//! a request names `references`.
+//! shared state, the scope checks and the station announcement. Field checks are `validate`, the
+//! ids a request names `references`.
 
 mod points;
 pub mod policy;
+mod references;
 mod stations;
+mod validate;
 
 use std::collections::HashMap;
 
@@ -29,14 +31,13 @@ use sqlx::{PgConnection, PgPool};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use self::validate::MAX_LIMIT;
 use crate::{
     domain::{self, LocalClock, travel_minutes},
     index::Stations,
     points::SOURCE,
-    references,
     store::{self, StationRow, Upserted},
     supermarket::{self, Redeem, RedeemError},
-    validate::{self, MAX_LIMIT},
 };
 
 pub const STATION_UPSERTED: &str = "redsupply.stations.station.upserted";
