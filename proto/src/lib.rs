@@ -2,6 +2,7 @@
 //! generated at build time from the `.proto` files beside this crate.
 
 pub mod codec;
+pub mod subjects;
 
 /// Encoded `FileDescriptorSet` of every file, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

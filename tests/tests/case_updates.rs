@@ -359,7 +359,9 @@ async fn rejecting_a_cases_last_tip_voids_it_and_the_reporter_sees_why() {
         .await
         .unwrap();
     let gov_pool = governance::pool(&app.settings.common).unwrap();
-    governance::escalation::sweep_once(&gov_pool).await.unwrap();
+    governance::app::escalation::sweep_once(&gov_pool)
+        .await
+        .unwrap();
     assert!(app.case(&lone.case_id).await.escalated_at.is_none());
     assert!(app.case(&first.case_id).await.escalated_at.is_some());
     let stats = app

@@ -43,7 +43,7 @@ async fn store_while_governance_is_away(app: &mut TestApp, tips: &[NewTip]) -> u
     let rows: Vec<_> = tips.iter().map(|t| t.to_row(at)).collect();
     let announce = kit::bus::OutboxRows::new(
         rows.iter()
-            .map(governance::events::tip_submitted_event)
+            .map(governance::events::publish::tip_submitted_event)
             .collect(),
         &[],
     );

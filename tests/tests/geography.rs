@@ -301,7 +301,7 @@ async fn coverage_is_for_staff_and_follows_a_new_station() {
             .into_inner(),
     );
     assert_eq!(before, 1.0, "no station yet");
-    // Asked again, the answer comes from the cache (unit-tested in stations::coverage); it must not
+    // Asked again, the answer comes from the cache (unit-tested in stations::app::coverage); it must not
     // outlive the next station.
     let again = uncovered(
         stations

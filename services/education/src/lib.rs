@@ -10,14 +10,10 @@ pub mod store;
 
 pub use api::policy;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::net::SocketAddr;
 
-use kit::{
-    Runtime, StartError,
-    bus::{ConsumerSpec, spawn_consumer},
-    grpc::Running,
-};
-use redsupply_proto::education::v1::education_service_server::EducationServiceServer;
+use kit::{Runtime, StartError, grpc::Running};
+use redsupply_proto::{education::v1::education_service_server::EducationServiceServer, subjects};
 use serde::Deserialize;
 use sqlx::PgPool;
 use tonic::service::Routes;
@@ -46,34 +42,19 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     if rt.settings.database.migrate_on_start {
         migrate(&pool).await?;
     }
-    let consumer = |durable, subject: &str| ConsumerSpec {
-        durable,
-        producer: "organization",
-        subject: subject.to_owned(),
-    };
     let tasks = vec![
         kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, rt.shutdown.clone()),
-        spawn_consumer(
-            pool.clone(),
-            rt.bus.clone(),
-            consumer(
-                events::consume::WORKERS_CONSUMER,
-                "redsupply.organization.worker.>",
-            ),
-            Arc::new(events::consume::WorkerEvents),
-            rt.faults.clone(),
-            rt.shutdown.clone(),
+        rt.spawn_consumer(
+            &pool,
+            events::consume::WORKERS_CONSUMER,
+            subjects::organization::WORKERS,
+            events::consume::WorkerEvents,
         ),
-        spawn_consumer(
-            pool.clone(),
-            rt.bus.clone(),
-            consumer(
-                events::consume::COMMUNITIES_CONSUMER,
-                "redsupply.organization.community.>",
-            ),
-            Arc::new(events::consume::CommunityEvents),
-            rt.faults.clone(),
-            rt.shutdown.clone(),
+        rt.spawn_consumer(
+            &pool,
+            events::consume::COMMUNITIES_CONSUMER,
+            subjects::organization::COMMUNITIES,
+            events::consume::CommunityEvents,
         ),
     ];
     let routes = Routes::new(EducationServiceServer::new(api::Api { pool: pool.clone() }));

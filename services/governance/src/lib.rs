@@ -3,28 +3,20 @@
 
 pub mod api;
 pub mod app;
-pub mod dispatch;
 pub mod domain;
-pub mod escalation;
 pub mod events;
-pub mod feed;
-pub mod grids;
-pub mod intake;
 pub mod store;
-pub mod volunteers;
-pub mod workers;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use kit::{
-    Runtime, StartError,
-    bus::{ConsumerSpec, spawn_consumer},
-    grpc::Running,
-};
-use redsupply_proto::governance::v1::{
-    governance_service_server::GovernanceServiceServer,
-    grid_gateway_service_server::GridGatewayServiceServer,
-    volunteer_service_server::VolunteerServiceServer,
+use kit::{Runtime, StartError, grpc::Running};
+use redsupply_proto::{
+    governance::v1::{
+        governance_service_server::GovernanceServiceServer,
+        grid_gateway_service_server::GridGatewayServiceServer,
+        volunteer_service_server::VolunteerServiceServer,
+    },
+    subjects,
 };
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -106,11 +98,11 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         migrate(&pool).await?;
     }
     let shutdown = rt.shutdown.clone();
-    let grids = grids::Grids::default();
+    let grids = app::grids::Grids::default();
     if let Err(e) = grids.reload(&pool).await {
         tracing::warn!(error = %e, "grid index not loaded yet; it retries");
     }
-    let feed = feed::Feed::default();
+    let feed = app::feed::Feed::default();
     let routing = Arc::new(settings.routing.clone());
     let cases = app::Cases {
         pool: pool.clone(),
@@ -118,7 +110,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         reopen_window: chrono::Duration::days(i64::from(settings.reopen_window_days)),
     };
     let mut tasks = vec![
-        escalation::spawn_sweeper(
+        app::escalation::spawn_sweeper(
             pool.clone(),
             cases.clone(),
             Duration::from_secs(settings.escalation_sweep_secs.max(1)),
@@ -140,53 +132,35 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         ),
         kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, shutdown.clone()),
     ];
-    tasks.push(spawn_consumer(
-        pool.clone(),
-        rt.bus.clone(),
-        ConsumerSpec {
-            durable: DISPATCH_CONSUMER,
-            producer: SCHEMA,
-            subject: events::TIP_SUBMITTED.to_owned(),
-        },
-        Arc::new(dispatch::Dispatch {
+    tasks.push(rt.spawn_consumer(
+        &pool,
+        DISPATCH_CONSUMER,
+        subjects::governance::TIP_SUBMITTED,
+        app::dispatch::Dispatch {
             pool: pool.clone(),
             grids: grids.clone(),
             routing: routing.clone(),
             merge: settings.merge.clone(),
             county_code: settings.county_code.clone(),
             utc_offset_minutes: settings.utc_offset_minutes,
-        }),
-        rt.faults.clone(),
-        shutdown.clone(),
-    ));
-    tasks.push(spawn_consumer(
-        pool.clone(),
-        rt.bus.clone(),
-        ConsumerSpec {
-            durable: GRIDS_CONSUMER,
-            producer: "organization",
-            subject: "redsupply.organization.grid.>".to_owned(),
         },
-        Arc::new(grids::GridEvents {
+    ));
+    tasks.push(rt.spawn_consumer(
+        &pool,
+        GRIDS_CONSUMER,
+        subjects::organization::GRIDS,
+        events::consume::grids::GridEvents {
             routing: routing.clone(),
-        }),
-        rt.faults.clone(),
-        shutdown.clone(),
-    ));
-    tasks.push(spawn_consumer(
-        pool.clone(),
-        rt.bus.clone(),
-        ConsumerSpec {
-            durable: WORKERS_CONSUMER,
-            producer: "organization",
-            subject: "redsupply.organization.worker.>".to_owned(),
         },
-        Arc::new(workers::WorkerEvents),
-        rt.faults.clone(),
-        shutdown.clone(),
+    ));
+    tasks.push(rt.spawn_consumer(
+        &pool,
+        WORKERS_CONSUMER,
+        subjects::organization::WORKERS,
+        events::consume::workers::WorkerEvents,
     ));
 
-    let (intake, committers) = intake::Intake::spawn(pool.clone(), settings.tips_per_minute);
+    let (intake, committers) = app::intake::Intake::spawn(pool.clone(), settings.tips_per_minute);
     tasks.extend(committers);
     let api = api::Api {
         cases,
@@ -206,7 +180,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     };
     let routes = Routes::new(GovernanceServiceServer::new(api.clone()))
         .add_service(GridGatewayServiceServer::new(api.clone()))
-        .add_service(VolunteerServiceServer::new(volunteers::Api {
+        .add_service(VolunteerServiceServer::new(api::volunteers::VolunteerApi {
             pool: api.pool.clone(),
         }));
     let serving = kit::grpc::serve(settings.listen, routes, api::POLICIES, rt, pool).await?;

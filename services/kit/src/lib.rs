@@ -44,6 +44,26 @@ impl Runtime {
             faults: Arc::default(),
         })
     }
+
+    /// Starts the durable consumer `durable` of `subject` (a constant of
+    /// `redsupply_proto::subjects`), applying each event with `handler` in a transaction on
+    /// `pool`; it runs until shutdown.
+    pub fn spawn_consumer<H: bus::Handler>(
+        &self,
+        pool: &sqlx::PgPool,
+        durable: &'static str,
+        subject: &'static str,
+        handler: H,
+    ) -> tokio::task::JoinHandle<()> {
+        bus::spawn_consumer(
+            pool.clone(),
+            self.bus.clone(),
+            bus::ConsumerSpec::new(durable, subject),
+            Arc::new(handler),
+            self.faults.clone(),
+            self.shutdown.clone(),
+        )
+    }
 }
 
 /// Why a service could not start.

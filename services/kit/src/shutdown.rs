@@ -1,5 +1,6 @@
 //! Graceful shutdown: one token, cancelled on SIGTERM or ctrl-c, cloned into every task so that the
 //! servers drain in-flight calls, consumers stop after their current message, and the relay flushes.
+//! Background tasks that wait to retry wait here too, so a shutdown never waits out a back-off.
 
 pub use tokio_util::sync::CancellationToken as Shutdown;
 
@@ -26,4 +27,18 @@ pub fn on_signals() -> Shutdown {
         trigger.cancel();
     });
     token
+}
+
+/// Sleeps for `d`; true when shutdown came first (the caller then stops).
+pub async fn sleep_or_shutdown(d: std::time::Duration, shutdown: &Shutdown) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => false,
+        _ = shutdown.cancelled() => true,
+    }
+}
+
+/// How long a background task waits after `failures` failures in a row to reach the database or
+/// JetStream: 100 ms after none, doubling with each, at most 3 s.
+pub fn backoff(failures: u32) -> std::time::Duration {
+    std::time::Duration::from_millis((100u64 << failures.min(5)).min(3_000))
 }

@@ -26,18 +26,13 @@ pub mod workers;
 
 use std::net::SocketAddr;
 
-use std::sync::Arc;
-
-use kit::{
-    Runtime, StartError,
-    bus::{ConsumerSpec, spawn_consumer},
-    grpc::Running,
-};
+use kit::{Runtime, StartError, grpc::Running};
 use redsupply_proto::organization::v1::{
     care_service_server::CareServiceServer, enterprise_service_server::EnterpriseServiceServer,
     organization_service_server::OrganizationServiceServer,
     party_service_server::PartyServiceServer,
 };
+use redsupply_proto::subjects;
 use serde::Deserialize;
 use sqlx::PgPool;
 use tonic::service::Routes;
@@ -94,17 +89,11 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         }
     }
     let relay = kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, rt.shutdown.clone());
-    let roles = spawn_consumer(
-        pool.clone(),
-        rt.bus.clone(),
-        ConsumerSpec {
-            durable: VOLUNTEER_ROLES_CONSUMER,
-            producer: "governance",
-            subject: "redsupply.governance.volunteer.role_appointed".to_owned(),
-        },
-        Arc::new(workers::VolunteerRoleEvents),
-        rt.faults.clone(),
-        rt.shutdown.clone(),
+    let roles = rt.spawn_consumer(
+        &pool,
+        VOLUNTEER_ROLES_CONSUMER,
+        subjects::governance::VOLUNTEER_ROLE_APPOINTED,
+        workers::VolunteerRoleEvents,
     );
     let routes = Routes::new(OrganizationServiceServer::new(api::Api::new(
         pool.clone(),

@@ -2,6 +2,7 @@
 //! services a process hosts. `main` is a thin CLI over this; tests start the same app on port 0.
 
 pub mod loadtest;
+pub mod map;
 pub mod seed;
 pub mod settings;
 pub mod startup;

@@ -6,7 +6,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use redsupply_stations::{
-    coverage::{CoverageQuery, fingerprint},
+    app::coverage::{CoverageQuery, fingerprint},
     domain::{self, Hours, StationIndex, StationPoint},
     store::GridRow,
 };

@@ -3,26 +3,21 @@
 //! points redeemable in the community points supermarkets.
 
 pub mod api;
-pub mod coverage;
+pub mod app;
 pub mod domain;
-pub mod index;
-pub mod map;
-pub mod points;
-pub mod read_models;
+pub mod events;
 pub mod store;
-pub mod supermarket;
 
 pub use api::policy;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::net::SocketAddr;
 
-use kit::{
-    Runtime, StartError,
-    bus::{ConsumerSpec, spawn_consumer},
-    grpc::Running,
-};
-use redsupply_proto::stations::v1::{
-    points_service_server::PointsServiceServer, stations_service_server::StationsServiceServer,
+use kit::{Runtime, StartError, grpc::Running};
+use redsupply_proto::{
+    stations::v1::{
+        points_service_server::PointsServiceServer, stations_service_server::StationsServiceServer,
+    },
+    subjects,
 };
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -89,79 +84,48 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         migrate(&pool).await?;
     }
     let shutdown = rt.shutdown.clone();
-    let stations = index::Stations::default();
+    let stations = app::index::Stations::default();
     if let Err(e) = stations.reload(&pool).await {
         tracing::warn!(error = %e, "station index not loaded yet; it retries");
     }
-    let rules = points::Rules {
+    let rules = app::awards::Rules {
         points: settings.points.clone(),
         clock,
-    };
-    let consumer = |durable, producer, subject: &str| ConsumerSpec {
-        durable,
-        producer,
-        subject: subject.to_owned(),
     };
     let tasks = vec![
         stations.spawn_refresher(pool.clone(), shutdown.clone()),
         kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, shutdown.clone()),
-        spawn_consumer(
-            pool.clone(),
-            rt.bus.clone(),
-            consumer(POINTS_CONSUMER, "governance", "redsupply.governance.>"),
-            Arc::new(points::GovernanceAwards {
+        rt.spawn_consumer(
+            &pool,
+            POINTS_CONSUMER,
+            subjects::governance::ALL,
+            events::consume::awards::GovernanceAwards {
                 rules: rules.clone(),
-            }),
-            rt.faults.clone(),
-            shutdown.clone(),
+            },
         ),
-        spawn_consumer(
-            pool.clone(),
-            rt.bus.clone(),
-            consumer(
-                ATTENDANCE_CONSUMER,
-                "education",
-                "redsupply.education.attendance.recorded",
-            ),
-            Arc::new(points::AttendanceAwards { rules }),
-            rt.faults.clone(),
-            shutdown.clone(),
+        rt.spawn_consumer(
+            &pool,
+            ATTENDANCE_CONSUMER,
+            subjects::education::ATTENDANCE_RECORDED,
+            events::consume::awards::AttendanceAwards { rules },
         ),
-        spawn_consumer(
-            pool.clone(),
-            rt.bus.clone(),
-            consumer(
-                WORKERS_CONSUMER,
-                "organization",
-                "redsupply.organization.worker.>",
-            ),
-            Arc::new(read_models::WorkerEvents),
-            rt.faults.clone(),
-            shutdown.clone(),
+        rt.spawn_consumer(
+            &pool,
+            WORKERS_CONSUMER,
+            subjects::organization::WORKERS,
+            events::consume::read_models::WorkerEvents,
         ),
-        spawn_consumer(
-            pool.clone(),
-            rt.bus.clone(),
-            consumer(
-                GRIDS_CONSUMER,
-                "organization",
-                "redsupply.organization.grid.>",
-            ),
-            Arc::new(read_models::GridEvents),
-            rt.faults.clone(),
-            shutdown.clone(),
+        rt.spawn_consumer(
+            &pool,
+            GRIDS_CONSUMER,
+            subjects::organization::GRIDS,
+            events::consume::read_models::GridEvents,
         ),
-        spawn_consumer(
-            pool.clone(),
-            rt.bus.clone(),
-            consumer(
-                COMMUNITIES_CONSUMER,
-                "organization",
-                "redsupply.organization.community.>",
-            ),
-            Arc::new(read_models::CommunityEvents),
-            rt.faults.clone(),
-            shutdown.clone(),
+        rt.spawn_consumer(
+            &pool,
+            COMMUNITIES_CONSUMER,
+            subjects::organization::COMMUNITIES,
+            events::consume::read_models::CommunityEvents,
         ),
     ];
     let api = api::Api {
@@ -169,7 +133,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         riding_speed_kmh: settings.riding_speed_kmh,
         clock,
         stations,
-        coverage: coverage::CoverageCache::default(),
+        coverage: app::coverage::CoverageCache::default(),
         county: rt.settings.county.extent,
         amenity_reports: kit::limit::RateLimit::new(
             "amenity reports",

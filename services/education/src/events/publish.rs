@@ -2,14 +2,13 @@
 //! change's transaction.
 
 use kit::{bus::NewEvent, time::to_timestamp};
-use redsupply_proto::events::v1 as ev;
+use redsupply_proto::{
+    events::v1 as ev,
+    subjects::education::{ATTENDANCE_RECORDED, LEARNING_SITE_CREATED, SOURCE},
+};
 use uuid::Uuid;
 
 use crate::store::{AttendanceRow, SessionRow, SiteRow};
-
-pub const SOURCE: &str = "redsupply/education";
-pub const LEARNING_SITE_CREATED: &str = "redsupply.education.learning_site.created";
-pub const ATTENDANCE_RECORDED: &str = "redsupply.education.attendance.recorded";
 
 pub fn learning_site_created(row: &SiteRow) -> NewEvent {
     let msg = ev::LearningSiteCreated {

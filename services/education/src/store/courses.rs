@@ -27,7 +27,8 @@ pub async fn insert_course(
     request_id: &str,
     c: &NewCourse<'_>,
 ) -> Result<CourseRow, sqlx::Error> {
-    let inserted: Option<CourseRow> = sqlx::query_as(
+    let mut conn = pool.acquire().await?;
+    let insert = sqlx::query_as(
         "INSERT INTO courses (id, title, format, theme, duration_minutes, description, created_by, request_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (created_by, request_id) DO NOTHING
@@ -40,22 +41,14 @@ pub async fn insert_course(
     .bind(c.duration_minutes)
     .bind(c.description)
     .bind(caller)
-    .bind(request_id)
-    .fetch_optional(pool)
-    .await?;
-    match inserted {
-        Some(row) => Ok(row),
-        None => {
-            sqlx::query_as(
-                "SELECT id, title, format, theme, duration_minutes, description FROM courses
-                 WHERE created_by = $1 AND request_id = $2",
-            )
-            .bind(caller)
-            .bind(request_id)
-            .fetch_one(pool)
-            .await
-        }
-    }
+    .bind(request_id);
+    let existing = sqlx::query_as(
+        "SELECT id, title, format, theme, duration_minutes, description FROM courses
+         WHERE created_by = $1 AND request_id = $2",
+    )
+    .bind(caller)
+    .bind(request_id);
+    Ok(kit::db::create_once(&mut conn, insert, existing).await?.0)
 }
 
 pub async fn course(conn: &mut PgConnection, id: Uuid) -> Result<Option<CourseRow>, sqlx::Error> {

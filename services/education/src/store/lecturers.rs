@@ -21,7 +21,8 @@ pub async fn insert_lecturer(
     department: &str,
     expertise: &[String],
 ) -> Result<LecturerRow, sqlx::Error> {
-    let inserted: Option<LecturerRow> = sqlx::query_as(
+    let mut conn = pool.acquire().await?;
+    let insert = sqlx::query_as(
         "INSERT INTO lecturers (id, name, department, expertise, created_by, request_id)
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (created_by, request_id) DO NOTHING
@@ -32,22 +33,14 @@ pub async fn insert_lecturer(
     .bind(department)
     .bind(expertise)
     .bind(caller)
-    .bind(request_id)
-    .fetch_optional(pool)
-    .await?;
-    match inserted {
-        Some(row) => Ok(row),
-        None => {
-            sqlx::query_as(
-                "SELECT id, name, department, expertise, available, version FROM lecturers
-                 WHERE created_by = $1 AND request_id = $2",
-            )
-            .bind(caller)
-            .bind(request_id)
-            .fetch_one(pool)
-            .await
-        }
-    }
+    .bind(request_id);
+    let existing = sqlx::query_as(
+        "SELECT id, name, department, expertise, available, version FROM lecturers
+         WHERE created_by = $1 AND request_id = $2",
+    )
+    .bind(caller)
+    .bind(request_id);
+    Ok(kit::db::create_once(&mut conn, insert, existing).await?.0)
 }
 
 pub async fn set_lecturer_availability(

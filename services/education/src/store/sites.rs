@@ -28,7 +28,7 @@ pub async fn insert_site(
     request_id: &str,
     s: &NewSite<'_>,
 ) -> Result<(SiteRow, bool), sqlx::Error> {
-    let inserted: Option<SiteRow> = sqlx::query_as(
+    let insert = sqlx::query_as(
         "INSERT INTO learning_sites (id, name, community_id, address, capacity, created_by, request_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (created_by, request_id) DO NOTHING
@@ -40,21 +40,14 @@ pub async fn insert_site(
     .bind(s.address)
     .bind(s.capacity)
     .bind(caller)
-    .bind(request_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(row) = inserted {
-        return Ok((row, true));
-    }
-    let row = sqlx::query_as(
+    .bind(request_id);
+    let existing = sqlx::query_as(
         "SELECT id, name, community_id, address, capacity, created_at FROM learning_sites
          WHERE created_by = $1 AND request_id = $2",
     )
     .bind(caller)
-    .bind(request_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    Ok((row, false))
+    .bind(request_id);
+    kit::db::create_once(tx, insert, existing).await
 }
 
 pub async fn list_sites(

@@ -16,8 +16,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
-    app::{self},
-    intake,
+    app::{self, intake},
     store::{self},
 };
 
@@ -46,7 +45,8 @@ impl GovernanceService for Api {
             // a worker who is registered.
             let grid = self.grids.current().locate(tip.latitude, tip.longitude);
             self.ensure_grid(&caller, grid).await?;
-            crate::workers::ensure_registered(&self.pool, "reporter_id", tip.reporter_id).await?;
+            super::references::ensure_registered(&self.pool, "reporter_id", tip.reporter_id)
+                .await?;
         }
         let trace = kit::telemetry::current_context_headers();
         let (row, new) = match self.intake.submit(tip, trace).await {
@@ -223,7 +223,7 @@ impl GovernanceService for Api {
         };
         let size = page_size(r.page_size)?;
         let before = page_after(&r.page_token)?;
-        crate::workers::ensure_known_reporter(&self.pool, reporter).await?;
+        super::references::ensure_known_reporter(&self.pool, reporter).await?;
         let rows = store::tips_of(&self.pool, reporter, &scope, before, size)
             .await
             .map_err(|e| internal("listing tips", e))?;

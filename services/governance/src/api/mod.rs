@@ -6,7 +6,9 @@
 mod gateway;
 mod governance;
 mod policy;
+mod references;
 mod validate;
+pub mod volunteers;
 
 pub use policy::POLICIES;
 
@@ -24,9 +26,8 @@ use tonic::Status;
 use uuid::Uuid;
 
 use crate::{
-    app::{self, CaseError},
+    app::{self, CaseError, feed::Feed},
     domain::{self},
-    feed::Feed,
     store,
 };
 
@@ -51,11 +52,11 @@ pub struct Api {
     /// 0: no limit.
     pub tips_per_minute: u32,
     /// Group commit of SubmitTip.
-    pub intake: crate::intake::Intake,
+    pub intake: app::intake::Intake,
     /// The case write path.
     pub cases: app::Cases,
     /// The grids' shapes, to place a tip that has no case yet.
-    pub grids: crate::grids::Grids,
+    pub grids: app::grids::Grids,
 }
 
 /// The grids a caller's lists cover.

@@ -11,10 +11,11 @@ use redsupply_proto::governance::v1::{self as pb, CaseResolution, CaseStatus, Ti
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::changes::record_case_change;
 use crate::{
     domain::{self, RoutingSettings},
-    events,
-    store::{self, Before, CaseRow, CaseUpdate, Transition},
+    events::publish,
+    store::{self, CaseRow, CaseUpdate},
 };
 
 /// Why a use case refused or failed; `api` turns it into a status.
@@ -128,21 +129,21 @@ impl Cases {
             },
         )
         .await?;
-        store::record_transition(
+        let snapshot = record_case_change(
             tx,
-            &Transition {
-                public_reply: public_reply.unwrap_or(""),
-                ..Transition::of(case, &updated, actor, reason)
-            },
+            case,
+            &updated,
+            actor,
+            reason,
+            public_reply.unwrap_or(""),
         )
         .await?;
-        let snapshot = store::record_change(tx, case.id, Some(Before::of(case))).await?;
         // A new note or reference alone is a change on the feed, not a status event (which earns
         // reporters points).
         if from != to {
             // Tips staff filed in a worker's name earn that worker nothing.
             let reporters = store::case_reporters_paid(tx, case.id).await?;
-            events::case_status_changed(tx, &updated, case.status, actor, &reporters).await?;
+            publish::case_status_changed(tx, &updated, case.status, actor, &reporters).await?;
         }
         Ok(snapshot)
     }
@@ -292,13 +293,9 @@ impl Cases {
             },
         )
         .await?;
-        store::record_transition(
-            &mut tx,
-            &Transition::of(&before, &after, &c.actor, &c.reason),
-        )
-        .await?;
-        let snapshot = store::record_change(&mut tx, c.id, Some(Before::of(&before))).await?;
-        events::case_rerouted(&mut tx, &before, &after, &c.reason, &c.actor).await?;
+        let snapshot =
+            record_case_change(&mut tx, &before, &after, &c.actor, &c.reason, "").await?;
+        publish::case_rerouted(&mut tx, &before, &after, &c.reason, &c.actor).await?;
         tx.commit().await?;
         Ok(snapshot)
     }
@@ -322,7 +319,7 @@ impl Cases {
             return Ok(out);
         }
         let tip = store::reject_tip(&mut tx, id, reason).await?;
-        events::tip_rejected(&mut tx, &tip, reason, actor).await?;
+        publish::tip_rejected(&mut tx, &tip, reason, actor).await?;
         if let Some(case_id) = tip.case_id
             && let Some(case) = store::lock_case(&mut tx, case_id).await?
         {
@@ -334,9 +331,7 @@ impl Cases {
             } else {
                 let touched = store::touch_case(&mut tx, case_id).await?;
                 let reason = format!("tip {id} rejected: {reason}");
-                store::record_transition(&mut tx, &Transition::of(&case, &touched, actor, &reason))
-                    .await?;
-                store::record_change(&mut tx, case_id, Some(Before::of(&case))).await?;
+                record_case_change(&mut tx, &case, &touched, actor, &reason, "").await?;
             }
         }
         let out = store::tip_view(&mut tx, &tip).await?;
@@ -398,7 +393,7 @@ impl Cases {
                 tip
             } else {
                 let tip = store::confirm_tip(&mut tx, tip.id, true).await?;
-                events::tip_confirmed(&mut tx, &tip).await?;
+                publish::tip_confirmed(&mut tx, &tip).await?;
                 tip
             };
             let out = if status == CaseStatus::Resolved {

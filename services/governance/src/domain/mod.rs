@@ -5,6 +5,9 @@
 mod case;
 mod feed;
 
+pub mod dispatch;
+pub mod volunteers;
+
 pub use case::{ReopenRefusal, reopen_allowed, resolution_after, transition_allowed};
 pub use feed::{Delivery, FeedFilter};
 

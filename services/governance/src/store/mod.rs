@@ -1,5 +1,6 @@
 //! Governance SQL, one file per table family: the row types here, then [`tips`], [`cases`],
-//! [`transitions`], [`grids`], [`stats`] and the case feed in [`feed`]. Everything is re-exported,
+//! [`transitions`], [`grids`], [`stats`], the case feed in [`feed`], the volunteer team in
+//! [`volunteers`] and the worker read model in [`workers`]. Everything is re-exported,
 //! so callers write `store::…`.
 
 use chrono::{DateTime, Utc};
@@ -213,6 +214,8 @@ mod grids;
 mod stats;
 mod tips;
 mod transitions;
+mod volunteers;
+mod workers;
 
 pub use cases::*;
 pub use feed::*;
@@ -220,3 +223,5 @@ pub use grids::*;
 pub use stats::*;
 pub use tips::*;
 pub use transitions::*;
+pub use volunteers::*;
+pub use workers::*;

@@ -8,44 +8,6 @@ use uuid::Uuid;
 
 use super::{CaseFeedback, GridScope, NewTip, TipRow};
 
-/// Inserts the tip unless the reporter already sent `request_id`; returns the tip and whether it
-/// is new.
-pub async fn insert_tip(tx: &mut PgConnection, t: &NewTip) -> Result<(TipRow, bool), sqlx::Error> {
-    let inserted: Option<TipRow> = sqlx::query_as(concat!(
-        "INSERT INTO tips (id, request_id, reporter_id, submitted_by, category, description, latitude, longitude, photo_urls, observed_at, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         ON CONFLICT (reporter_id, request_id) DO NOTHING
-         RETURNING ",
-        tip_columns!()
-    ))
-    .bind(Uuid::now_v7())
-    .bind(&t.request_id)
-    .bind(t.reporter_id)
-    .bind(&t.submitted_by)
-    .bind(t.category)
-    .bind(&t.description)
-    .bind(t.latitude)
-    .bind(t.longitude)
-    .bind(&t.photo_urls)
-    .bind(t.observed_at)
-    .bind(pb::TipStatus::Received as i16)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(row) = inserted {
-        return Ok((row, true));
-    }
-    let existing = sqlx::query_as(concat!(
-        "SELECT ",
-        tip_columns!(),
-        " FROM tips WHERE reporter_id = $1 AND request_id = $2"
-    ))
-    .bind(t.reporter_id)
-    .bind(&t.request_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    Ok((existing, false))
-}
-
 pub async fn tip(pool: &PgPool, id: Uuid) -> Result<Option<TipRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         "SELECT ",

@@ -6,6 +6,8 @@ use std::{error::Error as StdError, sync::Arc};
 
 use tonic::{Code, Status};
 
+use crate::db::StoreFailure;
+
 use super::*;
 
 /// `INVALID_ARGUMENT` for a single field.
@@ -83,26 +85,13 @@ pub fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
 /// restart) is UNAVAILABLE, so clients retry; a serialization failure or deadlock is ABORTED; input
 /// the store refuses keeps a client's code; the rest is INTERNAL.
 fn store_code(err: &sqlx::Error) -> Code {
-    match err {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            Code::Unavailable
-        }
-        sqlx::Error::Database(db) => match db.code().as_deref() {
-            Some("40001" | "40P01") => Code::Aborted,
-            Some(c) if c.starts_with("08") || c.starts_with("53") || c.starts_with("57") => {
-                Code::Unavailable
-            }
-            Some("25P03") => Code::Unavailable,
-            Some("23505") => Code::AlreadyExists,
-            Some("23503") => Code::FailedPrecondition,
-            // check_violation, string too long, numeric out of range, invalid text
-            // representation, NUL in text (character_not_in_repertoire), an index row too large.
-            Some("23514" | "22001" | "22003" | "22P02" | "22021" | "54000") => {
-                Code::InvalidArgument
-            }
-            _ => Code::Internal,
-        },
-        _ => Code::Internal,
+    match crate::db::classify(err) {
+        StoreFailure::Unavailable | StoreFailure::TimedOut => Code::Unavailable,
+        StoreFailure::Contention => Code::Aborted,
+        StoreFailure::Duplicate => Code::AlreadyExists,
+        StoreFailure::MissingReference => Code::FailedPrecondition,
+        StoreFailure::BadInput => Code::InvalidArgument,
+        StoreFailure::Bug => Code::Internal,
     }
 }
 

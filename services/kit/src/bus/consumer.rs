@@ -5,9 +5,7 @@
 //! acknowledged without effect. A failing event is redelivered with back-off, and after
 //! `max_deliver` attempts (or at once, when it cannot be decoded) parked as a dead letter.
 
-use std::{
-    collections::HashMap, error::Error as StdError, future::Future, sync::Arc, time::Instant,
-};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use async_nats::jetstream::{
     AckKind,
@@ -19,118 +17,20 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::{Bus, BusError, Event, Faults, headers, relay::wait_or_shutdown};
-use crate::{Shutdown, api::cause_chain, telemetry};
+use super::{
+    Bus, BusError, Event, Faults,
+    handler::{ConsumerSpec, Handler, HandlerError},
+    headers,
+};
+use crate::{
+    Shutdown,
+    shutdown::{backoff, sleep_or_shutdown},
+    telemetry,
+};
 
-/// Which events a consumer takes.
-#[derive(Debug, Clone)]
-pub struct ConsumerSpec {
-    /// Durable name, `<service>-<purpose>`; also the inbox key.
-    pub durable: &'static str,
-    /// The producing service whose stream holds the events.
-    pub producer: &'static str,
-    /// One subject filter (wildcards allowed); nats-server 2.9 knows no filter lists.
-    pub subject: String,
-}
-
-/// Why a handler did not apply an event.
-#[derive(Debug)]
-pub struct HandlerError {
-    permanent: bool,
-    /// The database was away or overloaded: retried without limit, never parked.
-    infrastructure: bool,
-    source: Box<dyn StdError + Send + Sync>,
-}
-
-impl HandlerError {
-    /// Retrying cannot help (e.g. the payload does not decode): park it at once.
-    pub fn permanent(e: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
-        Self {
-            permanent: true,
-            infrastructure: false,
-            source: e.into(),
-        }
-    }
-    /// Worth retrying later.
-    pub fn transient(e: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
-        Self {
-            permanent: false,
-            infrastructure: false,
-            source: e.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for HandlerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", cause_chain(self.source.as_ref()))
-    }
-}
-
-impl From<sqlx::Error> for HandlerError {
-    fn from(e: sqlx::Error) -> Self {
-        let infrastructure = match &e {
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_) => true,
-            // Serialization failure, deadlock, too many connections, shutdown, connection classes.
-            sqlx::Error::Database(db) => db.code().is_some_and(|c| {
-                matches!(
-                    c.as_ref(),
-                    "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03"
-                ) || c.starts_with("08")
-            }),
-            _ => false,
-        };
-        Self {
-            permanent: false,
-            infrastructure,
-            source: e.into(),
-        }
-    }
-}
-
-/// The effect of one event, applied inside the consumer's transaction.
-pub trait Handler: Send + Sync + 'static {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        event: &'a Event,
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
-
-    /// Applies several events that arrived together, none applied before, in one go. The default
-    /// applies them one after another; a handler may instead work set-wise (a few statements for
-    /// the whole group). On any error the consumer undoes the group and applies its events again
-    /// one by one, each in its own savepoint, so a set-wise path only has to handle the common
-    /// case and may refuse anything unusual with an error.
-    fn handle_many<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        events: &'a [&'a Event],
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a {
-        async move {
-            for event in events {
-                self.handle(&mut *tx, event).await?;
-            }
-            Ok(())
-        }
-    }
-
-    /// Whether the event has no effect at all here (a consumer of a wide subject that acts on
-    /// few of its events): it is acknowledged without a transaction or an inbox row.
-    fn ignores(&self, _event: &Event) -> bool {
-        false
-    }
-
-    /// Runs after the transaction committed (e.g. to update an in-memory index).
-    fn after_commit(&self, _event: &Event) {}
-}
-
-/// Starts a consumer task; it runs until shutdown.
-pub fn spawn_consumer<H: Handler>(
+/// Starts a consumer task; it runs until shutdown. Services start theirs through
+/// [`crate::Runtime::spawn_consumer`].
+pub(crate) fn spawn_consumer<H: Handler>(
     pool: PgPool,
     bus: Bus,
     spec: ConsumerSpec,
@@ -190,9 +90,9 @@ impl<H: Handler> Runner<H> {
                     } else {
                         failures += 1;
                         tracing::warn!(error = %e, consumer = durable, "consumer waits for JetStream");
-                        super::relay::backoff(failures)
+                        backoff(failures)
                     };
-                    if wait_or_shutdown(delay, &shutdown).await {
+                    if sleep_or_shutdown(delay, &shutdown).await {
                         break;
                     }
                     continue;
@@ -221,7 +121,7 @@ impl<H: Handler> Runner<H> {
                     Ok(m) => m,
                     Err(e) => {
                         tracing::warn!(error = %e, consumer = durable, "pull failed; reconnecting");
-                        if wait_or_shutdown(super::relay::backoff(1), &shutdown).await {
+                        if sleep_or_shutdown(backoff(1), &shutdown).await {
                             break 'outer;
                         }
                         continue 'outer;
@@ -261,7 +161,7 @@ impl<H: Handler> Runner<H> {
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, consumer = durable, "pull interrupted");
-                            if wait_or_shutdown(super::relay::backoff(1), &shutdown).await {
+                            if sleep_or_shutdown(backoff(1), &shutdown).await {
                                 break 'outer;
                             }
                             continue 'outer;
@@ -291,7 +191,7 @@ impl<H: Handler> Runner<H> {
             .map_err(|_| BusError::StreamMissing(name.clone()))?;
         let config = pull::Config {
             durable_name: Some(self.spec.durable.to_owned()),
-            filter_subject: self.spec.subject.clone(),
+            filter_subject: self.spec.subject.to_owned(),
             ack_policy: AckPolicy::Explicit,
             ack_wait: self.bus.settings().ack_wait(),
             max_ack_pending: 10_000,
@@ -495,7 +395,7 @@ impl<H: Handler> Runner<H> {
             Ok(Outcome::Ignored) => ack(&msg, AckKind::Ack).await,
             Err(e) if e.infrastructure => {
                 metrics::counter!("consumer_failures_total", "consumer" => durable).increment(1);
-                let delay = super::relay::backoff(delivered.min(30) as u32);
+                let delay = backoff(delivered.min(30) as u32);
                 tracing::warn!(error = %e, ?delay, "database unavailable; the event waits");
                 ack(&msg, AckKind::Nak(Some(delay))).await;
             }

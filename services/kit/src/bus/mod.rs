@@ -4,6 +4,7 @@
 
 mod consumer;
 pub mod dead_letters;
+mod handler;
 mod outbox;
 mod relay;
 mod trust;
@@ -14,10 +15,10 @@ use async_nats::jetstream::{self, stream};
 use bytes::Bytes;
 use uuid::Uuid;
 
-pub use consumer::{ConsumerSpec, Handler, HandlerError, spawn_consumer};
+pub(crate) use consumer::spawn_consumer;
+pub use handler::{ConsumerSpec, Handler, HandlerError};
 pub use outbox::{NewEvent, OutboxRows, enqueue, enqueue_batch};
 pub use relay::spawn_relay;
-pub(crate) use relay::{backoff, wait_or_shutdown};
 
 use crate::settings::NatsSettings;
 

@@ -26,7 +26,10 @@ use tokio::{sync::Notify, task::JoinHandle, time::Instant};
 use uuid::Uuid;
 
 use super::{Bus, headers};
-use crate::Shutdown;
+use crate::{
+    Shutdown,
+    shutdown::{backoff, sleep_or_shutdown},
+};
 
 #[derive(Debug, thiserror::Error)]
 enum RelayError {
@@ -158,7 +161,7 @@ impl Relay {
                     Err(e) => {
                         failures += 1;
                         tracing::warn!(error = %e, producer = self.producer, "outbox relay waits for JetStream");
-                        if wait_or_shutdown(backoff(failures), &shutdown).await {
+                        if sleep_or_shutdown(backoff(failures), &shutdown).await {
                             break;
                         }
                         continue;
@@ -193,7 +196,7 @@ impl Relay {
                     }
                     tracing::warn!(error = %e, producer = self.producer, "outbox relay: publish failed, will retry");
                     self.record_backlog().await;
-                    if wait_or_shutdown(backoff(failures), &shutdown).await {
+                    if sleep_or_shutdown(backoff(failures), &shutdown).await {
                         break;
                     }
                     continue;
@@ -210,7 +213,7 @@ impl Relay {
                 _ = wake.notified() => {
                     // Let the commits of the next few milliseconds share one claim.
                     let wait = self.linger.saturating_sub(last_claim.elapsed());
-                    if !wait.is_zero() && wait_or_shutdown(wait, &shutdown).await {
+                    if !wait.is_zero() && sleep_or_shutdown(wait, &shutdown).await {
                         continue;
                     }
                     // Commits that notified meanwhile are all served by the next claim.
@@ -332,18 +335,5 @@ impl Relay {
             ack.await?;
         }
         Ok(())
-    }
-}
-
-/// Retry delay for infrastructure that is away (NATS, the database): short and capped.
-pub(crate) fn backoff(failures: u32) -> Duration {
-    Duration::from_millis((100u64 << failures.min(5)).min(3_000))
-}
-
-/// Sleeps for `d`; true when shutdown came first.
-pub(crate) async fn wait_or_shutdown(d: Duration, shutdown: &Shutdown) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => false,
-        _ = shutdown.cancelled() => true,
     }
 }

@@ -500,18 +500,17 @@ async fn seed_governance(
             },
         )
         .await?;
-        governance::volunteers::join(gov, w.id).await?;
+        governance::app::volunteers::join(gov, w.id).await?;
         volunteers.push(w.id);
     }
     for (i, v) in volunteers.iter().take(52).enumerate() {
-        governance::volunteers::appoint(gov, *v, (i % 5 + 1) as i16, SEEDER).await?;
+        governance::app::volunteers::appoint(gov, *v, (i % 5 + 1) as i16, SEEDER).await?;
     }
     let mut rng = Lcg(2026);
     for i in 0..210 {
         let reporter = volunteers[(i * 7) % volunteers.len()];
-        let mut tx = gov.begin().await?;
-        let (tip, new) = governance::store::insert_tip(
-            &mut tx,
+        governance::app::intake::store_one(
+            gov,
             &governance::store::NewTip {
                 request_id: format!("seed-tip-{i}"),
                 reporter_id: reporter,
@@ -525,10 +524,6 @@ async fn seed_governance(
             },
         )
         .await?;
-        if new {
-            governance::events::tip_submitted(&mut tx, &tip).await?;
-        }
-        tx.commit().await?;
     }
     let year_start = DateTime::parse_from_rfc3339("2026-01-05T09:00:00+08:00")
         .expect("a valid date")
@@ -538,7 +533,7 @@ async fn seed_governance(
         // 91 services solved 3 problems each, 29 solved 2: 331 in all.
         let problems = if i < 91 { 3 } else { 2 };
         let start = year_start + Duration::days(i as i64 * 2);
-        governance::volunteers::record_past_service(
+        governance::app::volunteers::record_past_service(
             gov,
             volunteers[i % 52],
             &format!("seed-service-{i}"),

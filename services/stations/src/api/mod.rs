@@ -15,12 +15,11 @@ use chrono::Utc;
 use kit::{
     api::{Violations, internal, invalid, not_found, parse_id},
     auth::{Caller, caller},
-    bus::{NewEvent, enqueue},
+    bus::enqueue,
     time::to_timestamp,
 };
 use redsupply_proto::{
     common::v1::LatLng,
-    events::v1 as ev,
     roles::WORKER,
     stations::v1::{
         self as pb, AmenityStatus, StationTier, points_service_server::PointsService,
@@ -33,15 +32,14 @@ use uuid::Uuid;
 
 use self::validate::MAX_LIMIT;
 use crate::{
+    app::{
+        index::Stations,
+        supermarket::{self, Redeem, RedeemError},
+    },
     domain::{self, LocalClock, travel_minutes},
-    index::Stations,
-    points::SOURCE,
+    events::publish,
     store::{self, StationRow, Upserted},
-    supermarket::{self, Redeem, RedeemError},
 };
-
-pub const STATION_UPSERTED: &str = "redsupply.stations.station.upserted";
-pub const AMENITY_STATUS_CHANGED: &str = "redsupply.stations.station.amenity_status_changed";
 
 #[derive(Clone)]
 pub struct Api {
@@ -50,7 +48,7 @@ pub struct Api {
     pub clock: LocalClock,
     pub stations: Stations,
     /// Coverage answers until a station or grid changes.
-    pub coverage: crate::coverage::CoverageCache,
+    pub coverage: crate::app::coverage::CoverageCache,
     /// Where the county lies: stations outside it are refused.
     pub county: kit::geo::Extent,
     /// Amenity reports per caller and minute.
@@ -63,21 +61,7 @@ fn fail(context: &'static str) -> impl Fn(sqlx::Error) -> Status {
 
 /// `StationUpserted`, and a wake-up for every replica's index, in the change's transaction.
 async fn announce_station(tx: &mut PgConnection, row: &StationRow) -> Result<(), sqlx::Error> {
-    let msg = ev::StationUpserted {
-        station_id: row.id.to_string(),
-        name: row.name.clone(),
-        location: Some(LatLng {
-            latitude: row.latitude,
-            longitude: row.longitude,
-        }),
-        version: row.version,
-        occurred_at: Some(to_timestamp(Utc::now())),
-    };
-    enqueue(
-        &mut *tx,
-        NewEvent::new(SOURCE, STATION_UPSERTED, row.id, &msg),
-    )
-    .await?;
+    enqueue(&mut *tx, publish::station_upserted(row)).await?;
     store::notify_stations_changed(tx).await
 }
 

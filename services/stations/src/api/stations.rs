@@ -210,17 +210,9 @@ impl StationsService for Api {
         store::set_amenity_status(&mut tx, station, amenity, status as i16, note)
             .await
             .map_err(&f)?;
-        let msg = ev::AmenityStatusChanged {
-            station_id: station.to_string(),
-            amenity: i32::from(amenity),
-            status: status as i32,
-            note: note.to_owned(),
-            reported_by: caller.subject.clone(),
-            occurred_at: Some(to_timestamp(Utc::now())),
-        };
         enqueue(
             &mut tx,
-            NewEvent::new(SOURCE, AMENITY_STATUS_CHANGED, station, &msg),
+            publish::amenity_status_changed(station, amenity, status as i32, note, &caller.subject),
         )
         .await
         .map_err(&f)?;
@@ -340,7 +332,7 @@ impl StationsService for Api {
             .get(
                 &self.pool,
                 &self.stations,
-                &crate::coverage::CoverageQuery {
+                &crate::app::coverage::CoverageQuery {
                     amenity,
                     max_minutes: if r.max_minutes == 0 {
                         5.0

@@ -17,7 +17,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::{
-    events,
+    events::publish,
     store::{NewTip, TipRow},
 };
 
@@ -94,6 +94,13 @@ impl Intake {
     }
 }
 
+/// Stores one tip at once, outside the group commit (the demo seed's tips): the same statements,
+/// the same event, no per-minute limit.
+pub async fn store_one(pool: &PgPool, tip: &NewTip) -> Result<Outcome, sqlx::Error> {
+    let mut outcomes = store_batch(pool, 0, &[tip], &[&HashMap::new()]).await?;
+    Ok(outcomes.pop().expect("one outcome per tip"))
+}
+
 /// One batch's error is shared by its tips; each caller gets its own copy of the cause.
 fn unshare(e: Arc<sqlx::Error>) -> sqlx::Error {
     match Arc::try_unwrap(e) {
@@ -148,19 +155,7 @@ async fn commit_batch(pool: &PgPool, tips_per_minute: u32, batch: Vec<Pending>) 
 
 /// The database is away (or refusing connections): retrying tip by tip would only wait longer.
 fn unavailable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
-            // connection exceptions, operator intervention (shutdown), insufficient resources
-            c.starts_with("08") || c.starts_with("57P") || c.starts_with("53")
-        }),
-        _ => false,
-    }
+    kit::db::classify(e) == kit::db::StoreFailure::Unavailable
 }
 
 /// Stores the tips; outcomes in the order given. Two statements: the rate-limit count, then one
@@ -189,7 +184,7 @@ async fn store_batch(
         rows.push(t.to_row(now));
     }
     let announce = kit::bus::OutboxRows::new(
-        rows.iter().map(events::tip_submitted_event).collect(),
+        rows.iter().map(publish::tip_submitted_event).collect(),
         &row_traces,
     );
     let stored: HashSet<Uuid> = crate::store::insert_tips_announced(&mut conn, &rows, &announce)

@@ -9,10 +9,8 @@ use kit::Shutdown;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
-use crate::{
-    events,
-    store::{self, Transition},
-};
+use super::changes::record_case_change;
+use crate::{events::publish, store};
 
 /// Arbitrary, fixed: the advisory lock of the sweep.
 const SWEEP_LOCK: i64 = 0x5245_4453_5550_0001;
@@ -20,7 +18,7 @@ const SWEEP_LOCK: i64 = 0x5245_4453_5550_0001;
 /// Sweeps every `every`: first voids cases left without a live tip, then escalates overdue ones.
 pub fn spawn_sweeper(
     pool: PgPool,
-    cases: crate::app::Cases,
+    cases: super::Cases,
     every: Duration,
     shutdown: Shutdown,
 ) -> JoinHandle<()> {
@@ -63,13 +61,17 @@ pub async fn sweep_once(pool: &PgPool) -> Result<usize, sqlx::Error> {
         }
         for id in &due {
             let case = store::escalate(&mut tx, *id).await?;
-            store::record_change(&mut tx, case.id, Some(store::Before::of(&case))).await?;
-            store::record_transition(
+            // Neither status nor grid changes: the case before is the case after.
+            record_case_change(
                 &mut tx,
-                &Transition::of(&case, &case, "system", "escalated: past its deadline"),
+                &case,
+                &case,
+                "system",
+                "escalated: past its deadline",
+                "",
             )
             .await?;
-            events::case_escalated(&mut tx, &case).await?;
+            publish::case_escalated(&mut tx, &case).await?;
         }
         tx.commit().await?;
         total += due.len();

@@ -1,26 +1,26 @@
-//! Consumer `governance-dispatch`: a submitted tip joins an open case of the same category close
+//! Dispatch, the statements half (consumer `governance-dispatch` decodes and calls it): a submitted tip joins an open case of the same category close
 //! by (a near-duplicate: MERGED) or becomes a new case in the grid that holds it, with the
 //! department its category calls for, a deadline and a number. A tip outside every grid goes to
 //! the county-level queue; none is dropped. Near-duplicates arriving at once are serialized by
-//! advisory locks on the lattice cells around them, so they make one case, not two.
+//! advisory locks on the lattice cells around them, so they make one case, not two. Which case a
+//! tip joins is planned by `domain::dispatch`, the same for one tip and for a group.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
-use kit::bus::{Event, Handler, HandlerError};
-use redsupply_proto::{
-    events::v1 as ev,
-    governance::v1::{CaseStatus, TipCategory, TipStatus},
-};
+use kit::bus::HandlerError;
+use redsupply_proto::governance::v1::{CaseStatus, TipCategory, TipStatus};
 use sqlx::{PgConnection, PgPool};
-use tracing::Instrument;
 use uuid::Uuid;
 
+use super::grids::Grids;
 use crate::{
-    domain::{self, MergeSettings, RoutingSettings},
-    events,
-    grids::Grids,
-    store::{self, CaseRow, Transition},
+    domain::{
+        self, MergeSettings, RoutingSettings,
+        dispatch::{Grouping, OpenCase, Spot, Target},
+    },
+    events::publish,
+    store::{self, CaseRow, TipRow, Transition},
 };
 
 pub struct Dispatch {
@@ -32,40 +32,10 @@ pub struct Dispatch {
     pub utc_offset_minutes: i32,
 }
 
-impl Handler for Dispatch {
-    async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
-        let e: ev::TipSubmitted = event.decode()?;
-        let tip_id = Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?;
-        let span = tracing::info_span!("dispatch", tip_id = %tip_id, case_id = tracing::field::Empty, grid_id = tracing::field::Empty, merged = tracing::field::Empty);
-        self.dispatch(tx, tip_id).instrument(span).await
-    }
-
-    async fn handle_many(
-        &self,
-        tx: &mut PgConnection,
-        events: &[&Event],
-    ) -> Result<(), HandlerError> {
-        let mut ids = Vec::with_capacity(events.len());
-        for event in events {
-            let e: ev::TipSubmitted = event.decode()?;
-            ids.push(Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?);
-        }
-        let span = tracing::info_span!("dispatch_many", tips = ids.len());
-        self.dispatch_many(tx, &ids).instrument(span).await
-    }
-}
-
-/// Where a tip of a group goes: a case that was open before the group, or one the group opens.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Target {
-    Existing(usize),
-    New(usize),
-}
-
 impl Dispatch {
     /// The case a tip opens in `grid` (None: the county queue), before it has a number, a
     /// version or a reporter.
-    fn case_for(&self, tip: &store::TipRow, grid: Option<Uuid>, now: DateTime<Utc>) -> CaseRow {
+    fn case_for(&self, tip: &TipRow, grid: Option<Uuid>, now: DateTime<Utc>) -> CaseRow {
         let category = TipCategory::try_from(i32::from(tip.category)).unwrap_or(TipCategory::Other);
         CaseRow {
             id: Uuid::now_v7(),
@@ -90,7 +60,8 @@ impl Dispatch {
         }
     }
 
-    async fn dispatch(&self, tx: &mut PgConnection, tip_id: Uuid) -> Result<(), HandlerError> {
+    /// Dispatches one submitted tip.
+    pub async fn dispatch(&self, tx: &mut PgConnection, tip_id: Uuid) -> Result<(), HandlerError> {
         let tip = store::lock_tip(tx, tip_id)
             .await?
             .ok_or_else(|| HandlerError::permanent(format!("tip {tip_id} does not exist")))?;
@@ -109,7 +80,7 @@ impl Dispatch {
             // The snapshot is read after the link, so it counts this tip's reporter too.
             let snapshot =
                 store::record_change(tx, case.id, Some(store::Before::of(&case))).await?;
-            events::case_assigned(tx, &case, tip.id, true).await?;
+            publish::case_assigned(tx, &case, tip.id, true).await?;
             span.record("case_id", tracing::field::display(case.id));
             span.record("merged", true);
             tracing::info!(
@@ -156,7 +127,7 @@ impl Dispatch {
         )
         .await?;
         store::record_change(tx, case.id, None).await?;
-        events::case_assigned(tx, &case, tip.id, false).await?;
+        publish::case_assigned(tx, &case, tip.id, false).await?;
         span.record("case_id", tracing::field::display(case.id));
         span.record(
             "grid_id",
@@ -173,7 +144,11 @@ impl Dispatch {
     /// tip by tip, in id order (a tip may merge into a case an earlier tip of the group opened), in
     /// about a dozen statements for the whole group. Anything unusual (a tip that does not exist,
     /// a case closed under us) is an error, and the consumer then dispatches the group tip by tip.
-    async fn dispatch_many(&self, tx: &mut PgConnection, ids: &[Uuid]) -> Result<(), HandlerError> {
+    pub async fn dispatch_many(
+        &self,
+        tx: &mut PgConnection,
+        ids: &[Uuid],
+    ) -> Result<(), HandlerError> {
         let mut tips = store::lock_tips(tx, ids).await?;
         if tips.len() != ids.len() {
             return Err(HandlerError::permanent(
@@ -218,61 +193,34 @@ impl Dispatch {
         self.grids.refresh_if_stale(tx, &self.pool).await?;
         let index = self.grids.current();
 
-        let mut existing: Vec<CaseRow> = Vec::new();
+        let mut grouping = Grouping::default();
         let mut new_cases: Vec<CaseRow> = Vec::new();
         let mut targets: Vec<Target> = Vec::with_capacity(tips.len());
         for (i, tip) in tips.iter().enumerate() {
-            // Nearest, then oldest; cases the group opens are newer than any before it.
-            let mut best: Option<(f64, usize, Target)> = None;
-            if merging {
-                let mut consider = |d: f64, order: usize, t: Target| {
-                    if d <= distance && best.is_none_or(|(bd, bo, _)| (d, order) < (bd, bo)) {
-                        best = Some((d, order, t));
-                    }
-                };
-                let mut older: Vec<&CaseRow> = candidates[i].iter().collect();
-                older.sort_by_key(|c| (c.created_at, c.id));
-                for (k, c) in older.into_iter().enumerate() {
-                    let d = domain::distance_meters(
-                        tip.latitude,
-                        tip.longitude,
-                        c.latitude,
-                        c.longitude,
-                    );
-                    let pos = match existing.iter().position(|e| e.id == c.id) {
-                        Some(p) => p,
-                        None => {
-                            existing.push(c.clone());
-                            existing.len() - 1
-                        }
-                    };
-                    consider(d, k, Target::Existing(pos));
-                }
-                let (dlat, dlng) = domain::degrees_around(tip.latitude, distance);
-                for (k, c) in new_cases.iter().enumerate() {
-                    // The same box the candidate query applies to cases opened before the group.
-                    let in_box = (c.latitude - tip.latitude).abs() <= dlat
-                        && (c.longitude - tip.longitude).abs() <= dlng;
-                    if c.category == tip.category && in_box {
-                        let d = domain::distance_meters(
-                            tip.latitude,
-                            tip.longitude,
-                            c.latitude,
-                            c.longitude,
-                        );
-                        consider(d, usize::MAX / 2 + k, Target::New(k));
-                    }
-                }
-            }
-            match best {
-                Some((_, _, target)) => targets.push(target),
+            let open: Vec<OpenCase> = candidates[i].iter().map(open_case).collect();
+            let target = match grouping.join(&spot(tip), &open, distance) {
+                Some(target) => target,
                 None => {
                     let grid = index.locate(tip.latitude, tip.longitude);
                     new_cases.push(self.case_for(tip, grid, now));
-                    targets.push(Target::New(new_cases.len() - 1));
+                    grouping.open(&spot(tip))
                 }
-            }
+            };
+            targets.push(target);
         }
+        // The cases open before the group that some tip considered, in the plan's order.
+        let mut existing: Vec<CaseRow> = grouping
+            .existing
+            .iter()
+            .map(|id| {
+                candidates
+                    .iter()
+                    .flatten()
+                    .find(|c| c.id == *id)
+                    .expect("a planned case is a candidate")
+                    .clone()
+            })
+            .collect();
         // Only the existing cases some tip actually joins are touched.
         let mut joins = vec![0i64; existing.len()];
         for t in &targets {
@@ -363,7 +311,7 @@ impl Dispatch {
                 case: case.to_pb(tip_ids),
                 before,
             });
-            announced.push(events::case_assigned_event(case, tip.id, merged));
+            announced.push(publish::case_assigned_event(case, tip.id, merged));
         }
         if !new_cases.is_empty() {
             store::insert_cases(tx, &new_cases).await?;
@@ -386,7 +334,7 @@ impl Dispatch {
     async fn near_duplicate(
         &self,
         tx: &mut PgConnection,
-        tip: &store::TipRow,
+        tip: &TipRow,
     ) -> Result<Option<CaseRow>, sqlx::Error> {
         if self.merge.distance_meters <= 0.0 {
             return Ok(None);
@@ -411,19 +359,37 @@ impl Dispatch {
             Utc::now() - Duration::minutes(self.merge.window_minutes),
         )
         .await?;
-        Ok(candidates
-            .into_iter()
-            .map(|c| {
-                (
-                    domain::distance_meters(tip.latitude, tip.longitude, c.latitude, c.longitude),
-                    c,
-                )
-            })
-            .filter(|(d, _)| *d <= self.merge.distance_meters)
-            .min_by(|a, b| {
-                a.0.total_cmp(&b.0)
-                    .then(a.1.created_at.cmp(&b.1.created_at))
-            })
-            .map(|(_, c)| c))
+        let open: Vec<OpenCase> = candidates.iter().map(open_case).collect();
+        let mut grouping = Grouping::default();
+        Ok(
+            match grouping.join(&spot(tip), &open, self.merge.distance_meters) {
+                Some(Target::Existing(p)) => candidates
+                    .into_iter()
+                    .find(|c| c.id == grouping.existing[p]),
+                _ => None,
+            },
+        )
+    }
+}
+
+/// A tip as the plan sees it.
+fn spot(tip: &TipRow) -> Spot {
+    Spot {
+        category: tip.category,
+        latitude: tip.latitude,
+        longitude: tip.longitude,
+    }
+}
+
+/// An open case as the plan sees it.
+fn open_case(case: &CaseRow) -> OpenCase {
+    OpenCase {
+        id: case.id,
+        spot: Spot {
+            category: case.category,
+            latitude: case.latitude,
+            longitude: case.longitude,
+        },
+        created_at: case.created_at,
     }
 }

@@ -18,7 +18,8 @@ use tokio::sync::Semaphore;
 use tonic::Status;
 use uuid::Uuid;
 
-use crate::{domain, domain::distance_meters, index::Stations, store};
+use super::index::Stations;
+use crate::{domain, domain::distance_meters, store};
 
 /// Answers kept; beyond it the cache starts over (inputs are few: grids, amenity, minute).
 const ENTRIES: usize = 256;

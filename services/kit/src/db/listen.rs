@@ -1,66 +1,13 @@
-//! The PostgreSQL pool and migrations. Each service owns one schema: its pool's `search_path` points
-//! there, and its migrations (with the bus tables this kit adds) are tracked in that schema.
-
-use std::str::FromStr;
-
-use sqlx::{
-    PgPool,
-    migrate::{MigrateError, Migrator},
-    postgres::{PgConnectOptions, PgPoolOptions},
-};
-
-use crate::settings::DatabaseSettings;
-
-/// The outbox, inbox and dead-letter tables every service has in its own schema.
-static BUS_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
-
-/// A lazy pool whose connections live in `schema`: a service starts while the database is away and
-/// reports NOT_SERVING until it answers.
-pub fn connect(settings: &DatabaseSettings, schema: &str) -> Result<PgPool, sqlx::Error> {
-    let options = PgConnectOptions::from_str(settings.url.expose())?
-        .options([
-            ("search_path", schema.to_owned()),
-            (
-                "statement_timeout",
-                settings.statement_timeout_ms.to_string(),
-            ),
-            (
-                "idle_in_transaction_session_timeout",
-                settings.idle_in_transaction_timeout_ms.to_string(),
-            ),
-        ])
-        .application_name(&format!("redsupply-{schema}"));
-    Ok(PgPoolOptions::new()
-        .max_connections(settings.max_connections)
-        .acquire_timeout(settings.acquire_timeout())
-        .connect_lazy_with(options))
-}
-
-/// Applies the bus tables and then the service's own migrations (versions 100 and up) to `schema`.
-pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> Result<(), MigrateError> {
-    let migrations: Vec<_> = BUS_MIGRATIONS
-        .iter()
-        .chain(service.iter())
-        .cloned()
-        .collect();
-    let mut migrator = Migrator::with_migrations(migrations);
-    migrator.create_schema(schema.to_owned());
-    migrator.dangerous_set_table_name(format!("{schema}._sqlx_migrations"));
-    // A migration may rewrite a large table: no statement limit on its connection, which is then
-    // closed rather than returned to the pool.
-    let mut conn = pool.acquire().await?.detach();
-    sqlx::query("SET statement_timeout = 0")
-        .execute(&mut conn)
-        .await?;
-    migrator.run(&mut conn).await
-}
+//! The one LISTEN loop: a task that reads every `NOTIFY` on a channel as it arrives and wakes
+//! whoever waits on it. The relay wakes on new outbox rows through it; the case feed and the
+//! in-memory indexes (grids, stations) refresh through [`spawn_listener`].
 
 /// Runs `on_change` at once, after `NOTIFY`s on `channel` (from any replica), and every
 /// `fallback` in case a notification was missed — how a service keeps an in-memory copy of a table
 /// current across replicas. Notifications are read as they arrive by a task of their own (see
 /// [`spawn_wakeups`]) and coalesce: however many arrive while `on_change` runs, it runs once more.
 pub fn spawn_listener<F, Fut>(
-    pool: PgPool,
+    pool: sqlx::PgPool,
     channel: &'static str,
     fallback: std::time::Duration,
     shutdown: crate::Shutdown,
@@ -92,7 +39,7 @@ where
 /// 400 tips/s run, the claim walked 8,300 buffers of dead outbox rows and took 24 ms.) While the
 /// connection is away the relay polls; each reconnect wakes it once, for what was missed.
 pub fn spawn_wakeups(
-    pool: PgPool,
+    pool: sqlx::PgPool,
     channel: String,
     wake: std::sync::Arc<tokio::sync::Notify>,
     shutdown: crate::Shutdown,
@@ -111,7 +58,11 @@ pub fn spawn_wakeups(
                 Err(e) => {
                     failures += 1;
                     tracing::debug!(error = %e, channel, "listener unavailable; polling");
-                    if crate::bus::wait_or_shutdown(crate::bus::backoff(failures), &shutdown).await
+                    if crate::shutdown::sleep_or_shutdown(
+                        crate::shutdown::backoff(failures),
+                        &shutdown,
+                    )
+                    .await
                     {
                         break;
                     }

@@ -5,20 +5,15 @@
 //! only in a community that exists.
 
 use chrono::Utc;
-use kit::{
-    bus::{NewEvent, enqueue},
-    time::to_timestamp,
-};
-use redsupply_proto::events::v1 as ev;
+use kit::bus::enqueue;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::awards::REASON_REDEMPTION;
 use crate::{
-    points::{REASON_REDEMPTION, SOURCE},
+    events::publish,
     store::{self, NewEntry, RedemptionRow},
 };
-
-pub const REWARD_REDEEMED: &str = "redsupply.stations.reward.redeemed";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RedeemError {
@@ -106,17 +101,7 @@ pub async fn redeem(pool: &PgPool, r: &Redeem<'_>) -> Result<(RedemptionRow, i64
         r.request_id,
     )
     .await?;
-    let msg = ev::RewardRedeemed {
-        redemption_id: id.to_string(),
-        worker_id: r.worker.to_string(),
-        community_id: r.community.to_string(),
-        reward_id: r.reward.to_string(),
-        quantity: r.quantity,
-        points: needed,
-        balance,
-        occurred_at: Some(to_timestamp(Utc::now())),
-    };
-    enqueue(&mut tx, NewEvent::new(SOURCE, REWARD_REDEEMED, id, &msg)).await?;
+    enqueue(&mut tx, publish::reward_redeemed(&row, balance)).await?;
     tx.commit().await?;
     Ok((row, balance))
 }

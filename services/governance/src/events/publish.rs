@@ -1,28 +1,23 @@
-//! The integration events governance publishes, written to the outbox in the change's transaction.
+//! The integration events governance publishes, built from rows and written to the outbox in the
+//! change's transaction. Subjects are the shared constants of `redsupply_proto::subjects`.
 
 use chrono::Utc;
 use kit::{
     bus::{NewEvent, enqueue},
     time::to_timestamp,
 };
-use redsupply_proto::{common::v1::LatLng, events::v1 as ev};
+use redsupply_proto::{
+    common::v1::LatLng,
+    events::v1 as ev,
+    subjects::governance::{
+        CASE_ASSIGNED, CASE_ESCALATED, CASE_REROUTED, CASE_STATUS_CHANGED, SOURCE, TIP_CONFIRMED,
+        TIP_REJECTED, TIP_SUBMITTED, VOLUNTEER_ROLE_APPOINTED, VOLUNTEER_SERVICE_RECORDED,
+    },
+};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::store::{CaseRow, TipRow};
-
-pub const SOURCE: &str = "redsupply/governance";
-pub const TIP_SUBMITTED: &str = "redsupply.governance.tip.submitted";
-pub const CASE_ASSIGNED: &str = "redsupply.governance.case.assigned";
-pub const CASE_STATUS_CHANGED: &str = "redsupply.governance.case.status_changed";
-pub const TIP_REJECTED: &str = "redsupply.governance.tip.rejected";
-pub const TIP_CONFIRMED: &str = "redsupply.governance.tip.confirmed";
-pub const CASE_REROUTED: &str = "redsupply.governance.case.rerouted";
-pub const CASE_ESCALATED: &str = "redsupply.governance.case.escalated";
-
-pub async fn tip_submitted(tx: &mut PgConnection, tip: &TipRow) -> Result<Uuid, sqlx::Error> {
-    enqueue(tx, tip_submitted_event(tip)).await
-}
+use crate::store::{CaseRow, ServiceRecordRow, TipRow};
 
 /// The TipSubmitted event of a stored tip (for intake's batched outbox writes).
 pub fn tip_submitted_event(tip: &TipRow) -> NewEvent {
@@ -152,4 +147,43 @@ pub async fn case_escalated(tx: &mut PgConnection, case: &CaseRow) -> Result<Uui
         occurred_at: Some(to_timestamp(Utc::now())),
     };
     enqueue(tx, NewEvent::new(SOURCE, CASE_ESCALATED, case.id, &msg)).await
+}
+
+/// A finished volunteer service, so that stations awards its hours.
+pub async fn service_recorded(
+    tx: &mut PgConnection,
+    r: &ServiceRecordRow,
+) -> Result<Uuid, sqlx::Error> {
+    let msg = ev::VolunteerServiceRecorded {
+        record_id: r.id.to_string(),
+        worker_id: r.worker_id.to_string(),
+        hours: r.hours.unwrap_or(0.0),
+        started_at: Some(to_timestamp(r.started_at)),
+        ended_at: r.ended_at.map(to_timestamp),
+    };
+    enqueue(
+        tx,
+        NewEvent::new(SOURCE, VOLUNTEER_SERVICE_RECORDED, r.id, &msg),
+    )
+    .await
+}
+
+/// A new role, with every role the worker now holds (organization shows them on the record).
+pub async fn role_appointed(
+    tx: &mut PgConnection,
+    worker: Uuid,
+    role: i16,
+    roles: &[i16],
+) -> Result<Uuid, sqlx::Error> {
+    let msg = ev::VolunteerRoleAppointed {
+        worker_id: worker.to_string(),
+        role: i32::from(role),
+        roles: roles.iter().copied().map(i32::from).collect(),
+        occurred_at: Some(to_timestamp(Utc::now())),
+    };
+    enqueue(
+        tx,
+        NewEvent::new(SOURCE, VOLUNTEER_ROLE_APPOINTED, worker, &msg),
+    )
+    .await
 }

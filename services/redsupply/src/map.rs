@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::domain::StationPoint;
+use stations::domain::StationPoint;
 
 pub struct MapGrid<'a> {
     pub name: &'a str,
@@ -156,7 +156,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::domain::Hours;
+    use stations::domain::Hours;
 
     #[test]
     fn the_map_draws_every_grid_station_and_gap() {

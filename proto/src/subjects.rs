@@ -1,0 +1,154 @@
+//! The subject of every integration event, and the CloudEvents `source` of each producer: one
+//! constant each, used by the service that publishes and by every service that consumes, so a
+//! consumer's filter cannot drift from its producer's spelling. Each producer's stream holds
+//! `redsupply.<service>.>`; the wildcards below select one family of it.
+
+pub mod organization {
+    pub const SOURCE: &str = "redsupply/organization";
+    pub const WORKER_REGISTERED: &str = "redsupply.organization.worker.registered";
+    pub const WORKER_UPDATED: &str = "redsupply.organization.worker.updated";
+    pub const WORKER_REPORTED_IN: &str = "redsupply.organization.worker.reported_in";
+    /// Every worker event: registered, updated, reported in.
+    pub const WORKERS: &str = "redsupply.organization.worker.>";
+    pub const TOWNSHIP_UPSERTED: &str = "redsupply.organization.township.upserted";
+    pub const COMMUNITY_UPSERTED: &str = "redsupply.organization.community.upserted";
+    /// Every community event.
+    pub const COMMUNITIES: &str = "redsupply.organization.community.>";
+    pub const GRID_UPSERTED: &str = "redsupply.organization.grid.upserted";
+    pub const GRID_DELETED: &str = "redsupply.organization.grid.deleted";
+    /// Every grid event: upserted, deleted.
+    pub const GRIDS: &str = "redsupply.organization.grid.>";
+    pub const ORGANIZATION_CHANGED: &str = "redsupply.organization.organization.changed";
+    pub const JOIN_REQUEST_CHANGED: &str = "redsupply.organization.join_request.changed";
+    pub const GUIDE_CHANGED: &str = "redsupply.organization.guide.changed";
+    pub const CONTACTS_CHANGED: &str = "redsupply.organization.contacts.changed";
+    pub const ENTERPRISE_CHANGED: &str = "redsupply.organization.enterprise.changed";
+    pub const FORUM_RECORDED: &str = "redsupply.organization.forum.recorded";
+    pub const ENTERPRISE_ISSUE_CHANGED: &str = "redsupply.organization.enterprise_issue.changed";
+    pub const CARE_VISIT_RECORDED: &str = "redsupply.organization.care.visit_recorded";
+    pub const HARDSHIP_FILE_CHANGED: &str = "redsupply.organization.care.hardship_file_changed";
+}
+
+pub mod education {
+    pub const SOURCE: &str = "redsupply/education";
+    pub const LEARNING_SITE_CREATED: &str = "redsupply.education.learning_site.created";
+    pub const ATTENDANCE_RECORDED: &str = "redsupply.education.attendance.recorded";
+}
+
+pub mod stations {
+    pub const SOURCE: &str = "redsupply/stations";
+    pub const STATION_UPSERTED: &str = "redsupply.stations.station.upserted";
+    pub const AMENITY_STATUS_CHANGED: &str = "redsupply.stations.station.amenity_status_changed";
+    pub const POINTS_AWARDED: &str = "redsupply.stations.points.awarded";
+    pub const POINTS_REVERSED: &str = "redsupply.stations.points.reversed";
+    pub const REWARD_REDEEMED: &str = "redsupply.stations.reward.redeemed";
+}
+
+pub mod governance {
+    pub const SOURCE: &str = "redsupply/governance";
+    pub const TIP_SUBMITTED: &str = "redsupply.governance.tip.submitted";
+    pub const TIP_REJECTED: &str = "redsupply.governance.tip.rejected";
+    pub const TIP_CONFIRMED: &str = "redsupply.governance.tip.confirmed";
+    pub const CASE_ASSIGNED: &str = "redsupply.governance.case.assigned";
+    pub const CASE_STATUS_CHANGED: &str = "redsupply.governance.case.status_changed";
+    pub const CASE_REROUTED: &str = "redsupply.governance.case.rerouted";
+    pub const CASE_ESCALATED: &str = "redsupply.governance.case.escalated";
+    pub const VOLUNTEER_SERVICE_RECORDED: &str = "redsupply.governance.volunteer.service_recorded";
+    pub const VOLUNTEER_ROLE_APPOINTED: &str = "redsupply.governance.volunteer.role_appointed";
+    /// Every governance event (stations awards points for several of them).
+    pub const ALL: &str = "redsupply.governance.>";
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// (producer, its source, its subjects)
+    fn all() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
+        use education as e;
+        use governance as g;
+        use organization as o;
+        use stations as s;
+        vec![
+            (
+                "organization",
+                o::SOURCE,
+                vec![
+                    o::WORKER_REGISTERED,
+                    o::WORKER_UPDATED,
+                    o::WORKER_REPORTED_IN,
+                    o::WORKERS,
+                    o::TOWNSHIP_UPSERTED,
+                    o::COMMUNITY_UPSERTED,
+                    o::COMMUNITIES,
+                    o::GRID_UPSERTED,
+                    o::GRID_DELETED,
+                    o::GRIDS,
+                    o::ORGANIZATION_CHANGED,
+                    o::JOIN_REQUEST_CHANGED,
+                    o::GUIDE_CHANGED,
+                    o::CONTACTS_CHANGED,
+                    o::ENTERPRISE_CHANGED,
+                    o::FORUM_RECORDED,
+                    o::ENTERPRISE_ISSUE_CHANGED,
+                    o::CARE_VISIT_RECORDED,
+                    o::HARDSHIP_FILE_CHANGED,
+                ],
+            ),
+            (
+                "education",
+                e::SOURCE,
+                vec![e::LEARNING_SITE_CREATED, e::ATTENDANCE_RECORDED],
+            ),
+            (
+                "stations",
+                s::SOURCE,
+                vec![
+                    s::STATION_UPSERTED,
+                    s::AMENITY_STATUS_CHANGED,
+                    s::POINTS_AWARDED,
+                    s::POINTS_REVERSED,
+                    s::REWARD_REDEEMED,
+                ],
+            ),
+            (
+                "governance",
+                g::SOURCE,
+                vec![
+                    g::TIP_SUBMITTED,
+                    g::TIP_REJECTED,
+                    g::TIP_CONFIRMED,
+                    g::CASE_ASSIGNED,
+                    g::CASE_STATUS_CHANGED,
+                    g::CASE_REROUTED,
+                    g::CASE_ESCALATED,
+                    g::VOLUNTEER_SERVICE_RECORDED,
+                    g::VOLUNTEER_ROLE_APPOINTED,
+                    g::ALL,
+                ],
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_subject_lies_in_its_producers_stream_once() {
+        let mut seen = BTreeSet::new();
+        for (producer, source, subjects) in all() {
+            assert_eq!(source, format!("redsupply/{producer}"));
+            for subject in subjects {
+                let prefix = format!("redsupply.{producer}.");
+                assert!(subject.starts_with(&prefix), "{subject} outside {prefix}>");
+                let tokens: Vec<_> = subject.split('.').collect();
+                assert!(tokens.len() >= 3, "{subject}: a family and an event");
+                assert!(
+                    tokens.iter().all(|t| !t.is_empty()
+                        && (*t == ">" || t.chars().all(|c| c.is_ascii_lowercase() || c == '_'))),
+                    "{subject}: lower-case tokens, `>` only as a wildcard"
+                );
+                assert!(seen.insert(subject), "{subject} named twice");
+            }
+        }
+    }
+}

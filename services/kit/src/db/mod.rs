@@ -1,0 +1,66 @@
+//! The PostgreSQL pool and migrations. Each service owns one schema: its pool's `search_path` points
+//! there, and its migrations (with the bus tables this kit adds) are tracked in that schema. The
+//! submodules hold what every store shares: the one LISTEN loop, the one classification of
+//! database failures, and the create-once-by-`request_id` step.
+
+mod failure;
+mod listen;
+mod once;
+
+pub use failure::{StoreFailure, classify};
+pub use listen::{spawn_listener, spawn_wakeups};
+pub use once::create_once;
+
+use std::str::FromStr;
+
+use sqlx::{
+    PgPool,
+    migrate::{MigrateError, Migrator},
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+use crate::settings::DatabaseSettings;
+
+/// The outbox, inbox and dead-letter tables every service has in its own schema.
+static BUS_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+/// A lazy pool whose connections live in `schema`: a service starts while the database is away and
+/// reports NOT_SERVING until it answers.
+pub fn connect(settings: &DatabaseSettings, schema: &str) -> Result<PgPool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(settings.url.expose())?
+        .options([
+            ("search_path", schema.to_owned()),
+            (
+                "statement_timeout",
+                settings.statement_timeout_ms.to_string(),
+            ),
+            (
+                "idle_in_transaction_session_timeout",
+                settings.idle_in_transaction_timeout_ms.to_string(),
+            ),
+        ])
+        .application_name(&format!("redsupply-{schema}"));
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout())
+        .connect_lazy_with(options))
+}
+
+/// Applies the bus tables and then the service's own migrations (versions 100 and up) to `schema`.
+pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> Result<(), MigrateError> {
+    let migrations: Vec<_> = BUS_MIGRATIONS
+        .iter()
+        .chain(service.iter())
+        .cloned()
+        .collect();
+    let mut migrator = Migrator::with_migrations(migrations);
+    migrator.create_schema(schema.to_owned());
+    migrator.dangerous_set_table_name(format!("{schema}._sqlx_migrations"));
+    // A migration may rewrite a large table: no statement limit on its connection, which is then
+    // closed rather than returned to the pool.
+    let mut conn = pool.acquire().await?.detach();
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut conn)
+        .await?;
+    migrator.run(&mut conn).await
+}

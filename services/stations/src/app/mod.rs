@@ -1,0 +1,8 @@
+//! Use cases of stations: points awarded and taken back ([`awards`]), redemptions in the
+//! supermarkets ([`supermarket`]), the in-memory station index ([`index`]) and coverage answers
+//! over it ([`coverage`]).
+
+pub mod awards;
+pub mod coverage;
+pub mod index;
+pub mod supermarket;
