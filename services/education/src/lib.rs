@@ -12,7 +12,11 @@ pub use api::policy;
 
 use std::net::SocketAddr;
 
-use kit::{Runtime, StartError, grpc::Running};
+use kit::{
+    Runtime, StartError,
+    bus::registry::{CommunityEvents, WorkerEvents},
+    grpc::Running,
+};
 use redsupply_proto::{education::v1::education_service_server::EducationServiceServer, subjects};
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -48,13 +52,13 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             &pool,
             events::consume::WORKERS_CONSUMER,
             subjects::organization::WORKERS,
-            events::consume::WorkerEvents,
+            WorkerEvents(events::consume::Workers),
         ),
         rt.spawn_consumer(
             &pool,
             events::consume::COMMUNITIES_CONSUMER,
             subjects::organization::COMMUNITIES,
-            events::consume::CommunityEvents,
+            CommunityEvents(events::consume::Communities),
         ),
     ];
     let routes = Routes::new(EducationServiceServer::new(api::Api { pool: pool.clone() }));

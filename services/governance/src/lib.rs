@@ -157,7 +157,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         &pool,
         WORKERS_CONSUMER,
         subjects::organization::WORKERS,
-        events::consume::workers::WorkerEvents,
+        kit::bus::registry::WorkerEvents(events::consume::workers::Workers),
     ));
 
     let (intake, committers) = app::intake::Intake::spawn(pool.clone(), settings.tips_per_minute);

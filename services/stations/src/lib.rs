@@ -113,7 +113,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             &pool,
             WORKERS_CONSUMER,
             subjects::organization::WORKERS,
-            events::consume::read_models::WorkerEvents,
+            kit::bus::registry::WorkerEvents(events::consume::read_models::Workers),
         ),
         rt.spawn_consumer(
             &pool,
@@ -125,7 +125,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             &pool,
             COMMUNITIES_CONSUMER,
             subjects::organization::COMMUNITIES,
-            events::consume::read_models::CommunityEvents,
+            kit::bus::registry::CommunityEvents(events::consume::read_models::Communities),
         ),
     ];
     let api = api::Api {

@@ -84,7 +84,7 @@ impl EducationService for Api {
             }
         }
         v.into_result()?;
-        let row = store::insert_lecturer(
+        let row = app::catalog::add_lecturer(
             &self.pool,
             &caller.subject,
             &r.request_id,
@@ -158,7 +158,7 @@ impl EducationService for Api {
         } else {
             r.duration_minutes
         };
-        let row = store::insert_course(
+        let row = app::catalog::add_course(
             &self.pool,
             &caller.subject,
             &r.request_id,

@@ -215,3 +215,26 @@ pub async fn record_attendance(
     enqueue(tx, publish::attendance_recorded(&row, session, worker)).await?;
     Ok(row)
 }
+
+/// Records that `workers` attended `session` at `at`, each once (a worker already recorded is
+/// left as is), with their events, in one transaction: the demo seed's past trainings.
+pub async fn record_past_attendance(
+    pool: &PgPool,
+    session: &SessionRow,
+    workers: &[Uuid],
+    at: DateTime<Utc>,
+) -> Result<usize, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut recorded = 0;
+    for worker in workers {
+        if store::attendance_of(&mut tx, session.id, *worker)
+            .await?
+            .is_none()
+        {
+            record_attendance(&mut tx, session, *worker, None, at).await?;
+            recorded += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(recorded)
+}

@@ -102,7 +102,7 @@ impl GridGatewayService for Api {
         if cursor.is_none() {
             // "From now on" exactly: every change committed before this call gets its number, so
             // it lies before the stream's first cursor.
-            store::sequence(&self.pool).await.map_err(fail)?;
+            app::feed::sequence(&self.pool).await.map_err(fail)?;
         }
         let head = store::feed_head(&self.pool).await.map_err(fail)?;
         let start = match cursor {

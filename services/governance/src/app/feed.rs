@@ -119,7 +119,7 @@ impl Feed {
         metrics::gauge!("feed_lag_seconds").set(wait.oldest.unwrap_or(0.0).max(0.0));
         if wait.unsequenced > 0 {
             // Another replica may hold the sequencer: what is numbered is still fanned out.
-            if let Err(e) = store::sequence(pool).await {
+            if let Err(e) = sequence(pool).await {
                 tracing::warn!(error = %e, "the case feed sequencer failed; it retries");
             }
         }
@@ -259,6 +259,22 @@ impl Feed {
                     last_sent = tokio::time::Instant::now();
                 }
             }
+        }
+    }
+}
+
+/// Numbers committed changes in the order they were written, a batch per transaction, until none
+/// is left; returns how many.
+pub async fn sequence(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        store::lock_sequencer(&mut tx).await?;
+        let numbered = store::number_changes(&mut tx).await?;
+        tx.commit().await?;
+        total += numbered;
+        if numbered < store::SEQUENCE_BATCH as u64 {
+            return Ok(total);
         }
     }
 }

@@ -15,7 +15,7 @@ pub const FEED_CHANNEL: &str = "governance_case_changes";
 const SEQUENCER_LOCK: i64 = 0x6665_6564; // "feed"
 
 /// At most this many changes are numbered per sequencer transaction.
-const SEQUENCE_BATCH: i64 = 10_000;
+pub const SEQUENCE_BATCH: i64 = 10_000;
 
 /// What a case was before a change: its status and grid (None: the county queue).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,43 +192,38 @@ pub struct FeedWait {
     pub unsequenced: i64,
 }
 
-/// Numbers committed changes in the order they were written; returns how many. One sequencer at a
-/// time (an advisory lock), and the numbering statement starts (and takes its snapshot) only after
-/// the lock is held, so it sees every number an earlier run committed and continues above the
-/// highest; row_number over `seq` gives the order explicitly.
-pub async fn sequence(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let mut total = 0;
-    loop {
-        let mut tx = pool.begin().await?;
-        sqlx::query("SELECT set_config('lock_timeout', '5s', true), pg_advisory_xact_lock($1)")
-            .bind(SEQUENCER_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        // A new statement, so a new snapshot: it sees every run committed before the lock.
-        let numbered = sqlx::query_as(
-            "WITH numbered AS (
-                 UPDATE case_changes c SET position = b.base + n.rn
-                 FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS rn
-                       FROM case_changes WHERE position IS NULL ORDER BY seq LIMIT $1) n,
-                      (SELECT coalesce(max(position), 0) AS base FROM case_changes
-                       WHERE position IS NOT NULL) b
-                 WHERE c.seq = n.seq
-                 RETURNING 1),
-             total AS (SELECT count(*) AS n FROM numbered)
-             SELECT n, CASE WHEN n > 0 THEN pg_notify($2, '')::text END FROM total",
-        )
-        .bind(SEQUENCE_BATCH)
-        .bind(FEED_CHANNEL)
-        .fetch_one(&mut *tx)
-        .await
-        .map(|(n, _): (i64, Option<String>)| n)?;
-        tx.commit().await?;
-        let numbered = numbered as u64;
-        total += numbered;
-        if numbered < SEQUENCE_BATCH as u64 {
-            return Ok(total);
-        }
-    }
+/// Takes the sequencer's lock for this transaction (one sequencer at a time), waiting at most 5 s.
+pub async fn lock_sequencer(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('lock_timeout', '5s', true), pg_advisory_xact_lock($1)")
+        .bind(SEQUENCER_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Numbers up to [`SEQUENCE_BATCH`] committed changes in the order they were written, above the
+/// highest number so far (row_number over `seq` gives the order explicitly), and wakes the feeds;
+/// returns how many. Run under [`lock_sequencer`], as a statement of its own: it starts (and takes
+/// its snapshot) only after the lock is held, so it sees every number an earlier run committed.
+pub async fn number_changes(tx: &mut PgConnection) -> Result<u64, sqlx::Error> {
+    let numbered = sqlx::query_as(
+        "WITH numbered AS (
+             UPDATE case_changes c SET position = b.base + n.rn
+             FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS rn
+                   FROM case_changes WHERE position IS NULL ORDER BY seq LIMIT $1) n,
+                  (SELECT coalesce(max(position), 0) AS base FROM case_changes
+                   WHERE position IS NOT NULL) b
+             WHERE c.seq = n.seq
+             RETURNING 1),
+         total AS (SELECT count(*) AS n FROM numbered)
+         SELECT n, CASE WHEN n > 0 THEN pg_notify($2, '')::text END FROM total",
+    )
+    .bind(SEQUENCE_BATCH)
+    .bind(FEED_CHANNEL)
+    .fetch_one(&mut *tx)
+    .await
+    .map(|(n, _): (i64, Option<String>)| n)?;
+    Ok(numbered as u64)
 }
 
 /// A numbered change as the feed stores it.

@@ -6,6 +6,7 @@ mod consumer;
 pub mod dead_letters;
 mod handler;
 mod outbox;
+pub mod registry;
 mod relay;
 mod trust;
 

@@ -180,7 +180,7 @@ async fn seed_stations(pool: &PgPool, communities: &[Uuid]) -> Result<usize, See
     .map(|a| a as i16);
     let basic = [A::Rest, A::DrinkingWater, A::Charging].map(|a| a as i16);
     let mut n = 0;
-    stations::store::upsert_station(
+    stations::app::stations::seed_station(
         pool,
         &stations::store::NewStation {
             name: "Jiajiang County Red Supply Main Station",
@@ -198,7 +198,7 @@ async fn seed_stations(pool: &PgPool, communities: &[Uuid]) -> Result<usize, See
     n += 1;
     for (i, name) in COMMUNITIES.iter().enumerate().take(communities.len()) {
         let (lat, lng) = grid_corner(i);
-        stations::store::upsert_station(
+        stations::app::stations::seed_station(
             pool,
             &stations::store::NewStation {
                 name: &format!("{name} Community Station"),
@@ -242,7 +242,7 @@ async fn seed_stations(pool: &PgPool, communities: &[Uuid]) -> Result<usize, See
         ),
     ];
     for (name, host, dlat, dlng) in districts {
-        stations::store::upsert_station(
+        stations::app::stations::seed_station(
             pool,
             &stations::store::NewStation {
                 name,
@@ -360,7 +360,7 @@ async fn seed_education(
     for i in 0..32 {
         let (department, tags) = DEPARTMENTS[i % DEPARTMENTS.len()];
         let tags: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
-        let l = education::store::insert_lecturer(
+        let l = education::app::catalog::add_lecturer(
             pool,
             SEEDER,
             &format!("seed-lecturer-{i}"),
@@ -373,7 +373,7 @@ async fn seed_education(
     }
     let mut courses = Vec::new();
     for (i, (title, format, theme)) in COURSES.iter().enumerate() {
-        let c = education::store::insert_course(
+        let c = education::app::catalog::add_course(
             pool,
             SEEDER,
             &format!("seed-course-{i}"),
@@ -408,25 +408,20 @@ async fn seed_education(
         )
         .await
         .map_err(|e| SeedError::Other(e.to_string()))?;
-        let mut tx = pool.begin().await?;
-        for (k, worker) in workers.iter().enumerate() {
-            // Four of the six demo workers at each training, in turn.
-            if (k + i) % 6 < 4
-                && education::store::attendance_of(&mut tx, session.id, *worker)
-                    .await?
-                    .is_none()
-            {
-                education::app::sessions::record_attendance(
-                    &mut tx,
-                    &session,
-                    *worker,
-                    None,
-                    starts_at + Duration::minutes(1),
-                )
-                .await?;
-            }
-        }
-        tx.commit().await?;
+        // Four of the six demo workers at each training, in turn.
+        let attended: Vec<Uuid> = workers
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| (k + i) % 6 < 4)
+            .map(|(_, w)| *w)
+            .collect();
+        education::app::sessions::record_past_attendance(
+            pool,
+            &session,
+            &attended,
+            starts_at + Duration::minutes(1),
+        )
+        .await?;
     }
     Ok(HELD.len())
 }

@@ -15,7 +15,6 @@ use chrono::Utc;
 use kit::{
     api::{Violations, internal, invalid, not_found, parse_id},
     auth::{Caller, caller},
-    bus::enqueue,
     time::to_timestamp,
 };
 use redsupply_proto::{
@@ -26,19 +25,19 @@ use redsupply_proto::{
         stations_service_server::StationsService,
     },
 };
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use self::validate::MAX_LIMIT;
 use crate::{
     app::{
+        self,
         index::Stations,
         supermarket::{self, Redeem, RedeemError},
     },
     domain::{self, LocalClock, travel_minutes},
-    events::publish,
-    store::{self, StationRow, Upserted},
+    store::{self, StationRow},
 };
 
 #[derive(Clone)]
@@ -59,10 +58,23 @@ fn fail(context: &'static str) -> impl Fn(sqlx::Error) -> Status {
     move |e| internal(context, e)
 }
 
-/// `StationUpserted`, and a wake-up for every replica's index, in the change's transaction.
-async fn announce_station(tx: &mut PgConnection, row: &StationRow) -> Result<(), sqlx::Error> {
-    enqueue(&mut *tx, publish::station_upserted(row)).await?;
-    store::notify_stations_changed(tx).await
+/// A station use case's refusal as the status the contract gives it; a store failure keeps its
+/// cause under `context`.
+fn refusal(context: &'static str, e: app::stations::StationsError) -> Status {
+    use app::stations::StationsError as E;
+    match e {
+        E::NotFound(what, id) => not_found(what, id),
+        E::UnknownReference {
+            field,
+            what,
+            id,
+            why,
+        } => references::unknown(field, what, id, why),
+        E::Invalid { field, why } => invalid(field, why),
+        E::Stale { .. } => Status::aborted(e.to_string()),
+        E::NameTaken => references::already_exists("station.name", &e.to_string()),
+        E::Store(e) => internal(context, e),
+    }
 }
 
 impl Api {

@@ -170,29 +170,19 @@ impl PointsService for Api {
         caller.ensure_community(Some(community))?;
         self.ensure_station(&caller, station).await?;
         references::settle_community(&self.pool, community).await?;
-        let f = fail("supplying stock");
-        let mut tx = self.pool.begin().await.map_err(&f)?;
-        store::station(&mut tx, station)
-            .await
-            .map_err(&f)?
-            .ok_or_else(|| not_found("station", station))?;
-        references::known_community(&mut tx, "community_id", community).await?;
-        let reward = store::reward(&mut tx, reward_id)
-            .await
-            .map_err(&f)?
-            .ok_or_else(|| not_found("reward", reward_id))?;
-        let quantity = store::supply(
-            &mut tx,
-            &caller.subject,
-            &r.request_id,
-            station,
-            community,
-            reward_id,
-            r.quantity,
+        let (reward, quantity) = app::stations::supply_stock(
+            &self.pool,
+            &app::stations::Supply {
+                caller: &caller.subject,
+                request_id: &r.request_id,
+                station,
+                community,
+                reward: reward_id,
+                quantity: r.quantity,
+            },
         )
         .await
-        .map_err(&f)?;
-        tx.commit().await.map_err(&f)?;
+        .map_err(|e| refusal("supplying stock", e))?;
         Ok(Response::new(pb::SupplyStockResponse {
             stock: Some(pb::RewardStock {
                 reward: Some(reward_to_pb(reward)),

@@ -1,19 +1,16 @@
 //! Ids a request names that must exist. Stations learns organization's workers and communities
-//! from its events (`read_models`): a write naming one it does not know is refused with
-//! FAILED_PRECONDITION naming the field, checked in the write's own transaction; a read of an id
-//! stations knows nothing of answers NOT_FOUND, as the contract says. A station's name is unique:
-//! a second one answers ALREADY_EXISTS naming the field.
+//! from its events (`events::consume::read_models`): a write naming one it does not know is
+//! refused with FAILED_PRECONDITION naming the field (checked by `app` in the write's own
+//! transaction; the statuses are built here); a read of an id stations knows nothing of answers
+//! NOT_FOUND, as the contract says. A station's name is unique: a second one answers
+//! ALREADY_EXISTS naming the field.
 
-use kit::api::{internal, is_unique_violation, not_found};
-use sqlx::PgConnection;
+use kit::api::{internal, not_found};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use uuid::Uuid;
 
 use crate::store;
-
-/// The unique constraint on `stations.name`.
-const STATION_NAME_KEY: &str = "stations_name_key";
 
 /// FAILED_PRECONDITION: `field` names `what` `id`, which is not known here (`why`).
 pub fn unknown(field: &str, what: &str, id: Uuid, why: &str) -> Status {
@@ -37,46 +34,8 @@ pub fn already_exists(field: &str, description: &str) -> Status {
     )
 }
 
-/// A failed station write: a taken name is the caller's (ALREADY_EXISTS on `station.name`).
-pub fn station_write(e: sqlx::Error) -> Status {
-    if is_unique_violation(&e, STATION_NAME_KEY) {
-        already_exists("station.name", "another station has this name")
-    } else {
-        internal("saving the station", e)
-    }
-}
-
 fn lookup(e: sqlx::Error) -> Status {
     internal("checking a reference", e)
-}
-
-/// A worker a write names: registered with organization.
-pub async fn registered_worker(
-    tx: &mut PgConnection,
-    field: &str,
-    worker: Uuid,
-) -> Result<(), Status> {
-    if store::worker_registered(tx, worker).await.map_err(lookup)? {
-        Ok(())
-    } else {
-        Err(unknown(field, "worker", worker, "is not registered"))
-    }
-}
-
-/// A community a write names: one organization announced.
-pub async fn known_community(
-    tx: &mut PgConnection,
-    field: &str,
-    community: Uuid,
-) -> Result<(), Status> {
-    if store::community_known(tx, community)
-        .await
-        .map_err(lookup)?
-    {
-        Ok(())
-    } else {
-        Err(unknown(field, "community", community, "does not exist"))
-    }
 }
 
 /// How long a call waits for a worker or community registered a moment ago (its id is seconds

@@ -116,54 +116,19 @@ impl StationsService for Api {
         if let Some(c) = input.community {
             references::settle_community(&self.pool, c).await?;
         }
-        let f = fail("saving the station");
-        let mut tx = self.pool.begin().await.map_err(&f)?;
-        if !self.county.contains(input.latitude, input.longitude) {
-            // A station placed before the county had an extent may keep its place, not move
-            // outside.
-            let stays = match input.id {
-                Some(id) => store::station(&mut tx, id)
-                    .await
-                    .map_err(&f)?
-                    .is_some_and(|s| {
-                        (s.latitude, s.longitude) == (input.latitude, input.longitude)
-                    }),
-                None => false,
-            };
-            if !stays {
-                return Err(invalid("station.location", self.county.describe()));
-            }
-        }
-        if let Some(c) = input.community {
-            references::known_community(&mut tx, "station.community_id", c).await?;
-        }
-        let expected = (r.expected_version > 0).then_some(r.expected_version);
-        let saved = store::save_station(
-            &mut tx,
-            &caller.subject,
-            Some(&r.request_id),
-            input.id,
-            expected,
-            &input.new_station(),
+        let row = app::stations::save_station(
+            &self.pool,
+            &self.county,
+            &app::stations::SaveStation {
+                caller: &caller.subject,
+                request_id: &r.request_id,
+                id: input.id,
+                expected_version: (r.expected_version > 0).then_some(r.expected_version),
+                station: input.new_station(),
+            },
         )
         .await
-        .map_err(references::station_write)?;
-        let row = match saved {
-            Upserted::NotFound => return Err(not_found("station", input.id.unwrap_or_default())),
-            Upserted::StaleVersion(current) => {
-                return Err(Status::aborted(format!(
-                    "the station is at version {current}, not {}; reload and retry",
-                    r.expected_version
-                )));
-            }
-            Upserted::Done(row, changed) => {
-                if changed {
-                    announce_station(&mut tx, &row).await.map_err(&f)?;
-                }
-                row
-            }
-        };
-        tx.commit().await.map_err(&f)?;
+        .map_err(|e| refusal("saving the station", e))?;
         self.refresh().await;
         Ok(Response::new(pb::UpsertStationResponse {
             station: Some(self.one(row).await?),
@@ -198,26 +163,18 @@ impl StationsService for Api {
                 .await?;
         }
         let (station, amenity) = (station.expect("checked"), amenity.expect("checked"));
-        let f = fail("reporting the amenity");
-        let mut tx = self.pool.begin().await.map_err(&f)?;
-        let row = store::station(&mut tx, station)
-            .await
-            .map_err(&f)?
-            .ok_or_else(|| not_found("station", station))?;
-        if !row.amenities.contains(&amenity) {
-            return Err(invalid("amenity", "this station does not offer it"));
-        }
-        store::set_amenity_status(&mut tx, station, amenity, status as i16, note)
-            .await
-            .map_err(&f)?;
-        enqueue(
-            &mut tx,
-            publish::amenity_status_changed(station, amenity, status as i32, note, &caller.subject),
+        let row = app::stations::report_amenity(
+            &self.pool,
+            &app::stations::AmenityReport {
+                station,
+                amenity,
+                status: status as i32,
+                note,
+                reported_by: &caller.subject,
+            },
         )
         .await
-        .map_err(&f)?;
-        store::notify_stations_changed(&mut tx).await.map_err(&f)?;
-        tx.commit().await.map_err(&f)?;
+        .map_err(|e| refusal("reporting the amenity", e))?;
         self.refresh().await;
         Ok(Response::new(pb::ReportAmenityStatusResponse {
             station: Some(self.one(row).await?),
@@ -240,23 +197,9 @@ impl StationsService for Api {
         let (station, worker) = (station.expect("checked"), worker.expect("checked"));
         self.ensure_for_worker(&caller, worker).await?;
         references::settle_worker(&self.pool, worker).await?;
-        let f = fail("recording the visit");
-        let mut tx = self.pool.begin().await.map_err(&f)?;
-        references::registered_worker(&mut tx, "worker_id", worker).await?;
-        let row = store::station(&mut tx, station)
+        let visit = app::stations::record_visit(&self.pool, &r.request_id, station, worker, &used)
             .await
-            .map_err(&f)?
-            .ok_or_else(|| not_found("station", station))?;
-        if let Some(a) = used.iter().find(|a| !row.amenities.contains(a)) {
-            return Err(invalid(
-                "amenities_used",
-                format!("the station does not offer amenity {a}"),
-            ));
-        }
-        let visit = store::record_visit(&mut tx, &r.request_id, station, worker, &used)
-            .await
-            .map_err(&f)?;
-        tx.commit().await.map_err(&f)?;
+            .map_err(|e| refusal("recording the visit", e))?;
         Ok(Response::new(pb::RecordVisitResponse {
             visit: Some(pb::Visit {
                 id: visit.id.to_string(),

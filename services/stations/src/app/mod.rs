@@ -1,8 +1,10 @@
-//! Use cases of stations: points awarded and taken back ([`awards`]), redemptions in the
-//! supermarkets ([`supermarket`]), the in-memory station index ([`index`]) and coverage answers
+//! Use cases of stations, the only place a transaction opens: the station registry, amenity
+//! reports, visits and stock ([`stations`]), points awarded and taken back ([`awards`]),
+//! redemptions in the supermarkets ([`supermarket`]), the in-memory station index ([`index`]) and coverage answers
 //! over it ([`coverage`]).
 
 pub mod awards;
 pub mod coverage;
 pub mod index;
+pub mod stations;
 pub mod supermarket;

@@ -48,11 +48,13 @@ pub struct NewStation<'a> {
     pub hours: Hours,
 }
 
-/// Inserts or updates a station by name (the demo seed runs more than once), and tells the running
-/// replicas to reload their index.
-pub async fn upsert_station(pool: &PgPool, s: &NewStation<'_>) -> Result<Uuid, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let id = sqlx::query_scalar(
+/// Inserts or updates a station by name (the demo seed runs more than once); returns it and
+/// whether this call changed it (a changed station's version moves on).
+pub async fn upsert_station_by_name(
+    tx: &mut PgConnection,
+    s: &NewStation<'_>,
+) -> Result<(StationRow, bool), sqlx::Error> {
+    let upsert = sqlx::query_as(concat!(
         "INSERT INTO stations (id, name, tier, host, latitude, longitude, address, amenities, community_id,
                                always_open, opens_minute, closes_minute, created_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'seed')
@@ -60,9 +62,17 @@ pub async fn upsert_station(pool: &PgPool, s: &NewStation<'_>) -> Result<Uuid, s
              latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, address = EXCLUDED.address,
              amenities = EXCLUDED.amenities, community_id = EXCLUDED.community_id,
              always_open = EXCLUDED.always_open, opens_minute = EXCLUDED.opens_minute,
-             closes_minute = EXCLUDED.closes_minute
-         RETURNING id",
-    )
+             closes_minute = EXCLUDED.closes_minute, version = stations.version + 1
+         WHERE (stations.tier, stations.host, stations.latitude, stations.longitude, stations.address,
+                stations.amenities, stations.community_id, stations.always_open,
+                stations.opens_minute, stations.closes_minute)
+               IS DISTINCT FROM
+               (EXCLUDED.tier, EXCLUDED.host, EXCLUDED.latitude, EXCLUDED.longitude, EXCLUDED.address,
+                EXCLUDED.amenities, EXCLUDED.community_id, EXCLUDED.always_open,
+                EXCLUDED.opens_minute, EXCLUDED.closes_minute)
+         RETURNING ",
+        station_columns!()
+    ))
     .bind(Uuid::now_v7())
     .bind(s.name)
     .bind(s.tier)
@@ -74,12 +84,14 @@ pub async fn upsert_station(pool: &PgPool, s: &NewStation<'_>) -> Result<Uuid, s
     .bind(s.community_id)
     .bind(s.hours.always_open)
     .bind(s.hours.opens)
-    .bind(s.hours.closes)
-    .fetch_one(&mut *tx)
-    .await?;
-    notify_stations_changed(&mut tx).await?;
-    tx.commit().await?;
-    Ok(id)
+    .bind(s.hours.closes);
+    let unchanged = sqlx::query_as(concat!(
+        "SELECT ",
+        station_columns!(),
+        " FROM stations WHERE name = $1"
+    ))
+    .bind(s.name);
+    kit::db::create_once(tx, upsert, unchanged).await
 }
 
 pub enum Upserted {
@@ -133,7 +145,7 @@ pub async fn save_station(
         .await?;
         return Ok(Upserted::Done(row, true));
     }
-    let inserted: Option<StationRow> = sqlx::query_as(concat!(
+    let insert = sqlx::query_as(concat!(
         "INSERT INTO stations (id, name, tier, host, latitude, longitude, address, amenities, community_id,
                                always_open, opens_minute, closes_minute, created_by, request_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
@@ -153,22 +165,16 @@ pub async fn save_station(
     .bind(s.hours.opens)
     .bind(s.hours.closes)
     .bind(caller)
-    .bind(request_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(row) = inserted {
-        return Ok(Upserted::Done(row, true));
-    }
-    let row = sqlx::query_as(concat!(
+    .bind(request_id);
+    let existing = sqlx::query_as(concat!(
         "SELECT ",
         station_columns!(),
         " FROM stations WHERE created_by = $1 AND request_id = $2"
     ))
     .bind(caller)
-    .bind(request_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    Ok(Upserted::Done(row, false))
+    .bind(request_id);
+    let (row, created) = kit::db::create_once(tx, insert, existing).await?;
+    Ok(Upserted::Done(row, created))
 }
 
 /// A station's community: `None` when there is no such station.

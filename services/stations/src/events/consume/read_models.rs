@@ -3,39 +3,33 @@
 //! communities (which exist; consumer `stations-communities`) and grids (for coverage; consumer
 //! `stations-grids`). Each applies only newer versions.
 
-use kit::bus::{Event, Handler, HandlerError};
+use kit::bus::{
+    Event, Handler, HandlerError,
+    registry::{CommunityState, CommunityStore, WorkerState, WorkerStore},
+};
 use redsupply_proto::events::v1 as ev;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::store;
 
-pub struct WorkerEvents;
+/// Stations' `workers` table (community and platform; worker events decoded by
+/// `kit::bus::registry`).
+pub struct Workers;
 
-impl Handler for WorkerEvents {
-    /// A report-in is followed by a worker.updated carrying the new community.
-    fn ignores(&self, event: &Event) -> bool {
-        event.subject.ends_with(".worker.reported_in")
-    }
-
-    async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
-        // worker.updated carries the same fields 1-7 as worker.registered (community, platform and
-        // version are all stations keeps).
-        let e: ev::WorkerRegistered = event.decode()?;
-        let id = Uuid::parse_str(&e.worker_id).map_err(HandlerError::permanent)?;
-        let community = Uuid::parse_str(&e.community_id).ok();
-        store::apply_worker(tx, id, community, &e.platform, e.version).await?;
+impl WorkerStore for Workers {
+    async fn apply(&self, tx: &mut PgConnection, w: &WorkerState) -> Result<(), sqlx::Error> {
+        store::apply_worker(tx, w.id, w.community, &w.platform, w.version).await?;
         Ok(())
     }
 }
 
-pub struct CommunityEvents;
+/// Stations' `communities` table.
+pub struct Communities;
 
-impl Handler for CommunityEvents {
-    async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
-        let e: ev::CommunityUpserted = event.decode()?;
-        let id = Uuid::parse_str(&e.community_id).map_err(HandlerError::permanent)?;
-        store::apply_community(tx, id, e.version).await?;
+impl CommunityStore for Communities {
+    async fn apply(&self, tx: &mut PgConnection, c: &CommunityState) -> Result<(), sqlx::Error> {
+        store::apply_community(tx, c.id, c.version).await?;
         Ok(())
     }
 }

@@ -1,0 +1,261 @@
+//! The station registry's use cases, each one transaction: saving a station (announced as
+//! `StationUpserted`), an amenity report (`AmenityStatusChanged`), a visit, and stock supplied to a
+//! supermarket. Every replica's index is told to reload in the same transaction. The API calls
+//! these after validating a request; the demo seed places its stations through [`seed_station`].
+
+use kit::{bus::enqueue, geo::Extent};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::{
+    events::publish,
+    store::{self, NewStation, RewardRow, StationRow, Upserted, VisitRow},
+};
+
+/// Why a station use case refused or failed; `api` turns it into a status.
+#[derive(Debug, thiserror::Error)]
+pub enum StationsError {
+    #[error("{0} {1} not found")]
+    NotFound(&'static str, Uuid),
+    /// `field` names `what` `id`, which stations does not know (`why`).
+    #[error("{field}: {what} {id} {why}")]
+    UnknownReference {
+        field: &'static str,
+        what: &'static str,
+        id: Uuid,
+        why: &'static str,
+    },
+    #[error("{field}: {why}")]
+    Invalid { field: &'static str, why: String },
+    #[error("the station is at version {current}, not {expected}; reload and retry")]
+    Stale { current: i64, expected: i64 },
+    #[error("another station has this name")]
+    NameTaken,
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+/// The unique constraint on `stations.name`.
+const STATION_NAME_KEY: &str = "stations_name_key";
+
+/// A station to create (`id` None, once per `request_id`) or to replace.
+pub struct SaveStation<'a> {
+    pub caller: &'a str,
+    pub request_id: &'a str,
+    pub id: Option<Uuid>,
+    /// Refuse unless the station is at this version.
+    pub expected_version: Option<i64>,
+    pub station: NewStation<'a>,
+}
+
+/// Creates or replaces a station; a changed one is announced. A station outside the county is
+/// refused, unless it was placed there before the county had an extent and stays where it is.
+pub async fn save_station(
+    pool: &PgPool,
+    county: &Extent,
+    s: &SaveStation<'_>,
+) -> Result<StationRow, StationsError> {
+    let mut tx = pool.begin().await?;
+    let (lat, lng) = (s.station.latitude, s.station.longitude);
+    if !county.contains(lat, lng) {
+        let stays = match s.id {
+            Some(id) => store::station(&mut tx, id)
+                .await?
+                .is_some_and(|row| (row.latitude, row.longitude) == (lat, lng)),
+            None => false,
+        };
+        if !stays {
+            return Err(StationsError::Invalid {
+                field: "station.location",
+                why: county.describe(),
+            });
+        }
+    }
+    if let Some(c) = s.station.community_id {
+        known_community(&mut tx, "station.community_id", c).await?;
+    }
+    let saved = store::save_station(
+        &mut tx,
+        s.caller,
+        Some(s.request_id),
+        s.id,
+        s.expected_version,
+        &s.station,
+    )
+    .await
+    .map_err(|e| {
+        if kit::api::is_unique_violation(&e, STATION_NAME_KEY) {
+            StationsError::NameTaken
+        } else {
+            StationsError::Store(e)
+        }
+    })?;
+    let row = match saved {
+        Upserted::NotFound => {
+            return Err(StationsError::NotFound("station", s.id.unwrap_or_default()));
+        }
+        Upserted::StaleVersion(current) => {
+            return Err(StationsError::Stale {
+                current,
+                expected: s.expected_version.unwrap_or_default(),
+            });
+        }
+        Upserted::Done(row, changed) => {
+            if changed {
+                announce_station(&mut tx, &row).await?;
+            }
+            row
+        }
+    };
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Places (or finds, by name) a station of the demo county, announced like any other.
+pub async fn seed_station(pool: &PgPool, s: &NewStation<'_>) -> Result<Uuid, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let (row, changed) = store::upsert_station_by_name(&mut tx, s).await?;
+    if changed {
+        announce_station(&mut tx, &row).await?;
+    }
+    tx.commit().await?;
+    Ok(row.id)
+}
+
+/// What a worker or staff member reports of one amenity of a station.
+pub struct AmenityReport<'a> {
+    pub station: Uuid,
+    pub amenity: i16,
+    pub status: i32,
+    pub note: &'a str,
+    pub reported_by: &'a str,
+}
+
+/// Records the amenity's new state and announces it; the station as it stands.
+pub async fn report_amenity(
+    pool: &PgPool,
+    r: &AmenityReport<'_>,
+) -> Result<StationRow, StationsError> {
+    let mut tx = pool.begin().await?;
+    let row = store::station(&mut tx, r.station)
+        .await?
+        .ok_or(StationsError::NotFound("station", r.station))?;
+    if !row.amenities.contains(&r.amenity) {
+        return Err(StationsError::Invalid {
+            field: "amenity",
+            why: "this station does not offer it".into(),
+        });
+    }
+    store::set_amenity_status(&mut tx, r.station, r.amenity, r.status as i16, r.note).await?;
+    enqueue(
+        &mut tx,
+        publish::amenity_status_changed(r.station, r.amenity, r.status, r.note, r.reported_by),
+    )
+    .await?;
+    store::notify_stations_changed(&mut tx).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// A registered worker's visit to a station, using amenities it offers; once per `request_id`.
+pub async fn record_visit(
+    pool: &PgPool,
+    request_id: &str,
+    station: Uuid,
+    worker: Uuid,
+    used: &[i16],
+) -> Result<VisitRow, StationsError> {
+    let mut tx = pool.begin().await?;
+    registered_worker(&mut tx, "worker_id", worker).await?;
+    let row = store::station(&mut tx, station)
+        .await?
+        .ok_or(StationsError::NotFound("station", station))?;
+    if let Some(a) = used.iter().find(|a| !row.amenities.contains(a)) {
+        return Err(StationsError::Invalid {
+            field: "amenities_used",
+            why: format!("the station does not offer amenity {a}"),
+        });
+    }
+    let visit = store::record_visit(&mut tx, request_id, station, worker, used).await?;
+    tx.commit().await?;
+    Ok(visit)
+}
+
+/// Stock a station supplies to a community's supermarket, once per `request_id`.
+pub struct Supply<'a> {
+    pub caller: &'a str,
+    pub request_id: &'a str,
+    pub station: Uuid,
+    pub community: Uuid,
+    pub reward: Uuid,
+    pub quantity: i64,
+}
+
+/// Adds the stock; the reward and the community's stock of it afterwards.
+pub async fn supply_stock(
+    pool: &PgPool,
+    s: &Supply<'_>,
+) -> Result<(RewardRow, i64), StationsError> {
+    let mut tx = pool.begin().await?;
+    store::station(&mut tx, s.station)
+        .await?
+        .ok_or(StationsError::NotFound("station", s.station))?;
+    known_community(&mut tx, "community_id", s.community).await?;
+    let reward = store::reward(&mut tx, s.reward)
+        .await?
+        .ok_or(StationsError::NotFound("reward", s.reward))?;
+    let quantity = store::supply(
+        &mut tx,
+        s.caller,
+        s.request_id,
+        s.station,
+        s.community,
+        s.reward,
+        s.quantity,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((reward, quantity))
+}
+
+/// `StationUpserted`, and a wake-up for every replica's index, in the change's transaction.
+async fn announce_station(tx: &mut PgConnection, row: &StationRow) -> Result<(), sqlx::Error> {
+    enqueue(&mut *tx, publish::station_upserted(row)).await?;
+    store::notify_stations_changed(tx).await
+}
+
+/// A worker a write names: registered with organization, checked in the write's transaction.
+async fn registered_worker(
+    tx: &mut PgConnection,
+    field: &'static str,
+    worker: Uuid,
+) -> Result<(), StationsError> {
+    if store::worker_registered(&mut *tx, worker).await? {
+        Ok(())
+    } else {
+        Err(StationsError::UnknownReference {
+            field,
+            what: "worker",
+            id: worker,
+            why: "is not registered",
+        })
+    }
+}
+
+/// A community a write names: one organization announced, checked in the write's transaction.
+async fn known_community(
+    tx: &mut PgConnection,
+    field: &'static str,
+    community: Uuid,
+) -> Result<(), StationsError> {
+    if store::community_known(&mut *tx, community).await? {
+        Ok(())
+    } else {
+        Err(StationsError::UnknownReference {
+            field,
+            what: "community",
+            id: community,
+            why: "does not exist",
+        })
+    }
+}
