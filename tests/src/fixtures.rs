@@ -1,11 +1,11 @@
-//! The registry a test stands on: communities, grids and workers created as county staff would,
-//! each returned once the services that need it know it.
+//! The registry a test stands on: communities, grids, workers and the party tree, created as
+//! county staff would, each returned once the services that need it know it.
 
 use kit::auth::with_bearer;
 use redsupply_proto::{common::v1::LatLng, organization::v1 as org, roles};
 use uuid::Uuid;
 
-use crate::{TestApp, eventually};
+use crate::{TestApp, eventually, rid};
 
 impl TestApp {
     /// Registers a worker and returns its id and a worker token for it.
@@ -15,20 +15,37 @@ impl TestApp {
 
     /// A worker of `community` (registered by county staff) and a worker token for them.
     pub async fn register_worker_in(&self, community: Option<Uuid>, name: &str) -> (Uuid, String) {
+        self.register_worker_with(org::RegisterWorkerRequest {
+            request_id: rid(),
+            name: name.into(),
+            phone: "13900000000".into(),
+            platform: "Meituan".into(),
+            community_id: community.map(|c| c.to_string()),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// A worker who is (or is not) a party member, registered by county staff, and a worker token
+    /// for them.
+    pub async fn register_party_worker(&self, name: &str, party_member: bool) -> (Uuid, String) {
+        self.register_worker_with(org::RegisterWorkerRequest {
+            request_id: rid(),
+            name: name.into(),
+            phone: "13912345678".into(),
+            platform: "Meituan".into(),
+            party_member,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Registers `worker` as county staff and returns its id and a worker token for it.
+    pub async fn register_worker_with(&self, worker: org::RegisterWorkerRequest) -> (Uuid, String) {
         let w = self
             .organization()
             .await
-            .register_worker(with_bearer(
-                org::RegisterWorkerRequest {
-                    request_id: Uuid::now_v7().to_string(),
-                    name: name.into(),
-                    phone: "13900000000".into(),
-                    platform: "Meituan".into(),
-                    community_id: community.map(|c| c.to_string()),
-                    ..Default::default()
-                },
-                &self.admin_token(),
-            ))
+            .register_worker(with_bearer(worker, &self.admin_token()))
             .await
             .expect("register worker")
             .into_inner()
@@ -137,5 +154,68 @@ impl TestApp {
         })
         .await;
         id
+    }
+
+    /// An organization of the party tree (as county staff create it), or its refusal.
+    pub async fn upsert_organization(
+        &self,
+        name: &str,
+        kind: org::OrganizationKind,
+        parent: &str,
+        mode: org::FormationMode,
+    ) -> Result<org::Organization, tonic::Status> {
+        self.party()
+            .await
+            .upsert_organization(with_bearer(
+                org::UpsertOrganizationRequest {
+                    organization: Some(org::Organization {
+                        name: name.into(),
+                        kind: kind as i32,
+                        parent_id: parent.into(),
+                        formation_mode: mode as i32,
+                        ..Default::default()
+                    }),
+                    request_id: rid(),
+                    expected_version: 0,
+                },
+                &self.admin_token(),
+            ))
+            .await
+            .map(|r| r.into_inner().organization.unwrap())
+    }
+
+    /// The working committee, one industry committee and one party organization under it.
+    pub async fn organization_tree(
+        &self,
+    ) -> (org::Organization, org::Organization, org::Organization) {
+        use org::{FormationMode, OrganizationKind};
+        let wc = self
+            .upsert_organization(
+                "Working Committee",
+                OrganizationKind::WorkingCommittee,
+                "",
+                FormationMode::Unspecified,
+            )
+            .await
+            .unwrap();
+        let ic = self
+            .upsert_organization(
+                "Express Industry Committee",
+                OrganizationKind::IndustryCommittee,
+                &wc.id,
+                FormationMode::Unspecified,
+            )
+            .await
+            .unwrap();
+        let po = self
+            .upsert_organization(
+                "Riders' Online Branch",
+                OrganizationKind::PartyOrganization,
+                &ic.id,
+                FormationMode::OnlineBranch,
+            )
+            .await
+            .unwrap();
+        (wc, ic, po)
     }
 }

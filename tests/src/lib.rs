@@ -4,9 +4,11 @@
 //!
 //! By concern: [`spawn`] starts and stops the stack (`TestApp`), [`clients`] gives its gRPC clients
 //! and tokens, [`calls`] the typed calls many tests make, [`fixtures`] the registry a test stands
-//! on, [`read_models`] the waits on what fills by event, [`events`] the bus as a test drives it.
+//! on, [`read_models`] the waits on what fills by event, [`events`] the bus as a test drives it,
+//! [`checks`] the checks on refusals that tests share.
 
 pub mod calls;
+pub mod checks;
 pub mod clients;
 pub mod events;
 pub mod fixtures;
@@ -20,6 +22,7 @@ use std::{future::Future, net::SocketAddr, time::Duration};
 use redsupply_proto::governance::v1::WatchCasesResponse;
 use tonic::transport::Channel;
 
+pub use checks::{assert_invalid, field_violations};
 pub use nats::Nats;
 pub use pg::TestDb;
 pub use spawn::TestApp;
@@ -63,6 +66,11 @@ pub async fn next_case_change(
             return m;
         }
     }
+}
+
+/// A fresh request id (for the creates that need one).
+pub fn rid() -> String {
+    uuid::Uuid::now_v7().to_string()
 }
 
 /// A channel to a server the test started.
