@@ -5,6 +5,7 @@ use redsupply_proto::{
     governance::v1::{
         governance_service_client::GovernanceServiceClient,
         grid_gateway_service_client::GridGatewayServiceClient,
+        volunteer_service_client::VolunteerServiceClient,
     },
     organization::v1::{self as org, organization_service_client::OrganizationServiceClient},
     roles,
@@ -43,6 +44,9 @@ impl TestApp {
     }
     pub async fn gateway(&self) -> GridGatewayServiceClient<Channel> {
         GridGatewayServiceClient::new(self.channel(ServiceName::Governance).await)
+    }
+    pub async fn volunteers(&self) -> VolunteerServiceClient<Channel> {
+        VolunteerServiceClient::new(self.channel(ServiceName::Governance).await)
     }
     pub async fn education(
         &self,

@@ -1,5 +1,5 @@
-//! The registry a test stands on: communities, grids, workers and the party tree, created as
-//! county staff would, each returned once the services that need it know it.
+//! The registry a test stands on: communities, grids, workers, enterprises and the party tree,
+//! created as county staff would, each returned once the services that need it know it.
 
 use kit::auth::with_bearer;
 use redsupply_proto::{common::v1::LatLng, organization::v1 as org, roles};
@@ -84,6 +84,25 @@ impl TestApp {
             .community
             .unwrap();
         Uuid::parse_str(&c.id).unwrap()
+    }
+
+    /// An enterprise (as county staff create it, a new request id), as stored.
+    pub async fn create_enterprise(&self, enterprise: org::Enterprise) -> org::Enterprise {
+        self.enterprises()
+            .await
+            .upsert_enterprise(with_bearer(
+                org::UpsertEnterpriseRequest {
+                    enterprise: Some(enterprise),
+                    request_id: rid(),
+                    expected_version: 0,
+                },
+                &self.admin_token(),
+            ))
+            .await
+            .expect("an enterprise")
+            .into_inner()
+            .enterprise
+            .expect("an enterprise in the answer")
     }
 
     /// A square grid of `community` with its south-west corner at (lat, lng), once governance

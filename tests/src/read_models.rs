@@ -1,5 +1,5 @@
-//! Waiting on what fills by event: read-model rows, consumers with nothing left to do, and the
-//! stations ledger checked against its balances.
+//! Waiting on what fills by event: read-model rows and counts, consumers with nothing left to do,
+//! and the stations ledger checked against its balances.
 
 use uuid::Uuid;
 
@@ -19,6 +19,27 @@ impl TestApp {
                     .await
                     .ok()?;
                 (n == 1).then_some(())
+            }
+        })
+        .await;
+    }
+
+    /// What `count_sql` (a `count(*)` without parameters) counts now.
+    pub async fn count(&self, count_sql: &'static str) -> i64 {
+        sqlx::query_scalar(count_sql)
+            .fetch_one(&self.db.pool().await)
+            .await
+            .expect("the count")
+    }
+
+    /// Waits until `count_sql` (a `count(*)` without parameters) counts `n`.
+    pub async fn await_count(&self, what: &str, count_sql: &'static str, n: i64) {
+        let pool = self.db.pool().await;
+        eventually(what, || {
+            let pool = pool.clone();
+            async move {
+                let now: i64 = sqlx::query_scalar(count_sql).fetch_one(&pool).await.ok()?;
+                (now == n).then_some(())
             }
         })
         .await;

@@ -11,29 +11,17 @@ use tonic::Code;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn census_visits_keep_the_five_clears_ledger_current() {
     let app = TestApp::spawn().await;
-    let admin = app.admin_token();
     let community = app.create_community("Yingchun").await;
     let mut ent = app.enterprises().await;
-    let outlet = ent
-        .upsert_enterprise(with_bearer(
-            pb::UpsertEnterpriseRequest {
-                enterprise: Some(pb::Enterprise {
-                    name: "SF Express Jiajiang Outlet".into(),
-                    kind: pb::EnterpriseKind::ExpressOutlet as i32,
-                    brand: "SF Express".into(),
-                    community_id: community.to_string(),
-                    ..Default::default()
-                }),
-                request_id: rid(),
-                expected_version: 0,
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .enterprise
-        .unwrap();
+    let outlet = app
+        .create_enterprise(pb::Enterprise {
+            name: "SF Express Jiajiang Outlet".into(),
+            kind: pb::EnterpriseKind::ExpressOutlet as i32,
+            brand: "SF Express".into(),
+            community_id: community.to_string(),
+            ..Default::default()
+        })
+        .await;
     let officer = app.scoped_token(GRID_OFFICER, "officer-1", &[community], &[]);
     let visit =
         |on: &str, headcount: Option<i32>, needs: Option<&str>| pb::RecordCensusVisitRequest {
@@ -143,23 +131,12 @@ async fn guides_are_assigned_and_forum_issues_are_tracked_to_resolution() {
     let mut outlets = Vec::new();
     for name in ["ZTO Yancheng", "Meituan Dongfeng"] {
         outlets.push(
-            ent.upsert_enterprise(with_bearer(
-                pb::UpsertEnterpriseRequest {
-                    enterprise: Some(pb::Enterprise {
-                        name: name.into(),
-                        kind: pb::EnterpriseKind::DeliveryStation as i32,
-                        ..Default::default()
-                    }),
-                    request_id: rid(),
-                    expected_version: 0,
-                },
-                &admin,
-            ))
+            app.create_enterprise(pb::Enterprise {
+                name: name.into(),
+                kind: pb::EnterpriseKind::DeliveryStation as i32,
+                ..Default::default()
+            })
             .await
-            .unwrap()
-            .into_inner()
-            .enterprise
-            .unwrap()
             .id,
         );
     }

@@ -250,20 +250,7 @@ async fn a_party_member_asks_to_join_and_the_organization_decides() {
         Code::FailedPrecondition
     );
 
-    let worker = app
-        .organization()
-        .await
-        .get_worker(with_bearer(
-            pb::GetWorkerRequest {
-                id: member.to_string(),
-            },
-            &member_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .worker
-        .unwrap();
+    let worker = app.worker_as(member, &member_token).await;
     assert_eq!(worker.organization_id, branch.id);
     let branch_now = party
         .get_organization(with_bearer(
@@ -280,19 +267,14 @@ async fn a_party_member_asks_to_join_and_the_organization_decides() {
     assert_eq!(branch_now.member_count, 1);
     // "Organization finds member": staff search by organization.
     let found = app
-        .organization()
-        .await
-        .search_workers(with_bearer(
+        .search_workers(
             pb::SearchWorkersRequest {
                 organization_id: branch.id.clone(),
                 ..Default::default()
             },
             &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .workers;
+        )
+        .await;
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, member.to_string());
     assert_eq!(

@@ -91,12 +91,7 @@ async fn a_worker_edits_only_their_own_record_reports_in_and_stations_follows() 
         phone: phone.into(),
         ..Default::default()
     };
-    let found = org
-        .search_workers(with_bearer(by_phone("13700001111"), &admin))
-        .await
-        .unwrap()
-        .into_inner()
-        .workers;
+    let found = app.search_workers(by_phone("13700001111"), &admin).await;
     assert_eq!(found.len(), 1);
 
     let reported = org
@@ -175,12 +170,9 @@ async fn a_worker_edits_only_their_own_record_reports_in_and_stations_follows() 
         .worker
         .unwrap();
     assert!(deleted.deleted_at.is_some());
-    let everyone = org
-        .search_workers(with_bearer(pb::SearchWorkersRequest::default(), &admin))
-        .await
-        .unwrap()
-        .into_inner()
-        .workers;
+    let everyone = app
+        .search_workers(pb::SearchWorkersRequest::default(), &admin)
+        .await;
     assert_eq!(everyone.len(), 1, "a deleted worker is not found");
     assert_eq!(
         org.update_worker(with_bearer(edit(other, 0), &admin))
@@ -194,52 +186,16 @@ async fn a_worker_edits_only_their_own_record_reports_in_and_stations_follows() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn volunteer_roles_appointed_in_governance_show_on_the_worker() {
-    use redsupply_proto::governance::v1::{
-        AppointVolunteerRoleRequest, JoinVolunteerTeamRequest, VolunteerRole,
-        volunteer_service_client::VolunteerServiceClient,
-    };
+    use redsupply_proto::governance::v1::VolunteerRole;
     let app = TestApp::spawn().await;
     let (worker, token) = app.register_party_worker("Zhao Min", true).await;
-    let mut volunteers = VolunteerServiceClient::new(
-        redsupply_tests::connect(app.addr(redsupply::ServiceName::Governance)).await,
-    );
-    volunteers
-        .join_volunteer_team(with_bearer(
-            JoinVolunteerTeamRequest {
-                worker_id: worker.to_string(),
-            },
-            &token,
-        ))
+    app.join_volunteer_team(worker, &token).await.unwrap();
+    app.appoint_volunteer_role(worker, VolunteerRole::FoodSafetyMonitor, &app.admin_token())
         .await
         .unwrap();
-    volunteers
-        .appoint_volunteer_role(with_bearer(
-            AppointVolunteerRoleRequest {
-                worker_id: worker.to_string(),
-                role: VolunteerRole::FoodSafetyMonitor as i32,
-            },
-            &app.admin_token(),
-        ))
-        .await
-        .unwrap();
-    let org = app.organization().await;
-    eventually("organization to show the role", || {
-        let mut org = org.clone();
-        let token = token.clone();
-        async move {
-            let w = org
-                .get_worker(with_bearer(
-                    pb::GetWorkerRequest {
-                        id: worker.to_string(),
-                    },
-                    &token,
-                ))
-                .await
-                .ok()?
-                .into_inner()
-                .worker?;
-            (w.volunteer_roles == ["VOLUNTEER_ROLE_FOOD_SAFETY_MONITOR"]).then_some(())
-        }
+    eventually("organization to show the role", || async {
+        let w = app.try_worker_as(worker, &token).await.ok()?;
+        (w.volunteer_roles == ["VOLUNTEER_ROLE_FOOD_SAFETY_MONITOR"]).then_some(())
     })
     .await;
 }
