@@ -8,11 +8,11 @@
 use chrono::Utc;
 use kit::auth::with_bearer;
 use redsupply_proto::governance::v1::{
-    Case, CaseResolution, CaseStatus, CaseTransition, ConfirmResolutionRequest, GetCaseRequest,
-    GetGovernanceStatsRequest, GetTipRequest, ListCaseHistoryRequest, ListCasesRequest,
-    RejectTipRequest, Tip, TipCategory, TipStatus, UpdateCaseRequest,
+    Case, CaseResolution, CaseStatus, CaseTransition, ConfirmResolutionRequest,
+    GetGovernanceStatsRequest, ListCaseHistoryRequest, ListCasesRequest, RejectTipRequest, Tip,
+    TipCategory, TipStatus, UpdateCaseRequest,
 };
-use redsupply_tests::{TestApp, eventually, next_case_change};
+use redsupply_tests::{TestApp, eventually, field_violations as field_of, next_case_change};
 use tonic::Code;
 use tonic_types::StatusExt;
 use uuid::Uuid;
@@ -35,11 +35,7 @@ async fn platform(app: &TestApp) -> String {
 }
 
 async fn update(app: &TestApp, req: UpdateCaseRequest) -> Result<Case, tonic::Status> {
-    app.gateway()
-        .await
-        .update_case(with_bearer(req, &platform(app).await))
-        .await
-        .map(|r| r.into_inner().case.unwrap())
+    app.try_update_case(req, &platform(app).await).await
 }
 
 fn status_to(case: &str, status: CaseStatus) -> UpdateCaseRequest {
@@ -48,17 +44,6 @@ fn status_to(case: &str, status: CaseStatus) -> UpdateCaseRequest {
         status: status as i32,
         ..Default::default()
     }
-}
-
-async fn tip_as(app: &TestApp, id: &str, token: &str) -> Tip {
-    app.governance()
-        .await
-        .get_tip(with_bearer(GetTipRequest { id: id.into() }, token))
-        .await
-        .unwrap()
-        .into_inner()
-        .tip
-        .unwrap()
 }
 
 async fn confirm(
@@ -95,13 +80,6 @@ async fn history(app: &TestApp, case: &str) -> Vec<CaseTransition> {
         .unwrap()
         .into_inner()
         .transitions
-}
-
-fn field_of(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,23 +209,10 @@ async fn the_reporter_sees_the_public_reply_and_never_the_internal_note() {
     assert_eq!(progressing.public_reply, "a crew is on its way");
     assert_eq!(progressing.note, "reporter known for false alarms");
 
-    let mine = tip_as(&app, &tip.id, &token).await;
+    let mine = app.tip_as(&tip.id, &token).await;
     assert_eq!(mine.case_note, "a crew is on its way");
     assert_eq!(mine.case_status(), CaseStatus::InProgress);
-    let as_worker = app
-        .governance()
-        .await
-        .get_case(with_bearer(
-            GetCaseRequest {
-                id: case_id.clone(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .case
-        .unwrap();
+    let as_worker = app.case_as(&case_id, &token).await;
     assert_eq!(as_worker.note, "", "the internal note is for staff");
     assert_eq!(as_worker.public_reply, "a crew is on its way");
 
@@ -278,18 +243,14 @@ async fn rejecting_a_cases_last_tip_voids_it_and_the_reporter_sees_why() {
     let second = tip_at(&app, wang, &wang_token, 29.76001, 103.59001).await;
     assert_eq!(first.case_id, second.case_id);
     let mut feed = app
-        .gateway()
-        .await
-        .watch_cases(with_bearer(
+        .watch_cases(
             redsupply_proto::governance::v1::WatchCasesRequest {
                 grid_ids: vec![grid.to_string()],
                 ..Default::default()
             },
             &platform(&app).await,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+        )
+        .await;
     let reject = |tip: String, reason: &'static str| {
         let app = &app;
         async move {
@@ -332,7 +293,7 @@ async fn rejecting_a_cases_last_tip_voids_it_and_the_reporter_sees_why() {
     );
     assert_eq!(m.previous_status(), CaseStatus::Assigned);
     assert_eq!(void.reporter_count, 0);
-    let seen_by_reporter = tip_as(&app, &lone.id, &li_token).await;
+    let seen_by_reporter = app.tip_as(&lone.id, &li_token).await;
     assert_eq!(
         seen_by_reporter.rejection_reason,
         "the light works; tested on site"
@@ -463,7 +424,7 @@ async fn the_reporter_confirms_a_fix_or_reopens_the_case_in_its_grid() {
     assert_eq!(reopened.status(), CaseStatus::Assigned);
     assert_eq!(reopened.grid_id, grid.to_string());
     assert_eq!(
-        tip_as(&app, &tip.id, &token).await.confirmed_fixed,
+        app.tip_as(&tip.id, &token).await.confirmed_fixed,
         Some(false)
     );
     let history = history(&app, &case_id).await;
@@ -487,7 +448,7 @@ async fn the_reporter_confirms_a_fix_or_reopens_the_case_in_its_grid() {
         "the reporter does not see the internal note"
     );
     assert_eq!(
-        tip_as(&app, &tip.id, &token).await.confirmed_fixed,
+        app.tip_as(&tip.id, &token).await.confirmed_fixed,
         Some(true)
     );
     // 5 for the tip, 3 for the resolution, 2 for the confirmed fix.

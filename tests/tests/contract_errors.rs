@@ -10,18 +10,10 @@ use redsupply_proto::{
     organization::v1::{GetWorkerRequest, Grid, UpsertGridRequest},
     roles,
 };
-use redsupply_tests::TestApp;
+use redsupply_tests::{TestApp, field_violations as fields};
 use tonic::Code;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
-use tonic_types::StatusExt;
 use uuid::Uuid;
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
-        .unwrap_or_default()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_naming_each_field() {
@@ -169,9 +161,7 @@ async fn a_role_that_may_not_call_is_denied() {
 
     // A worker reports only as themselves, and reads only their own record.
     let err = app
-        .governance()
-        .await
-        .submit_tip(with_bearer(
+        .try_submit_tip(
             SubmitTipRequest {
                 request_id: "x".into(),
                 reporter_id: other.to_string(),
@@ -184,54 +174,18 @@ async fn a_role_that_may_not_call_is_denied() {
                 ..Default::default()
             },
             &token,
-        ))
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    let err = app
-        .organization()
-        .await
-        .get_worker(with_bearer(
-            GetWorkerRequest {
-                id: other.to_string(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap_err();
+    let err = app.try_worker_as(other, &token).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    let me = app
-        .organization()
-        .await
-        .get_worker(with_bearer(
-            GetWorkerRequest {
-                id: worker.to_string(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .worker
-        .unwrap();
+    let me = app.worker_as(worker, &token).await;
     assert_eq!(me.phone, "13900000000", "a worker sees their own phone");
 
     // A grid officer of the worker's community sees the record, with the phone masked.
     let officer = app.scoped_token(roles::GRID_OFFICER, "officer-1", &[community], &[]);
-    let seen = app
-        .organization()
-        .await
-        .get_worker(with_bearer(
-            GetWorkerRequest {
-                id: worker.to_string(),
-            },
-            &officer,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .worker
-        .unwrap();
+    let seen = app.worker_as(worker, &officer).await;
     assert_eq!(seen.phone, "139****0000");
 }
 
@@ -280,9 +234,7 @@ async fn a_nul_character_in_text_is_a_field_error_never_internal() {
     let admin = app.admin_token();
     // A tip is checked before it joins a group commit: its NUL cannot fail anyone else's tip.
     let err = app
-        .governance()
-        .await
-        .submit_tip(with_bearer(
+        .try_submit_tip(
             SubmitTipRequest {
                 request_id: "nul\0id".into(),
                 reporter_id: worker.to_string(),
@@ -295,7 +247,7 @@ async fn a_nul_character_in_text_is_a_field_error_never_internal() {
                 ..Default::default()
             },
             &token,
-        ))
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");

@@ -2,16 +2,12 @@
 //! fixed, a replay applies them where they failed and nowhere else.
 
 use async_nats::jetstream::message::PublishMessage;
-use kit::{
-    auth::with_bearer,
-    bus::{dead_letters, headers},
-};
+use kit::bus::{dead_letters, headers};
 use prost::Message;
 use redsupply_proto::{
     common::v1::LatLng,
     events::v1::TipSubmitted,
-    governance::v1::{GetTipRequest, TipCategory, TipStatus},
-    stations::v1::GetBalanceRequest,
+    governance::v1::{TipCategory, TipStatus},
 };
 use redsupply_tests::{TestApp, eventually};
 use uuid::Uuid;
@@ -125,42 +121,16 @@ async fn a_replay_applies_the_event_only_where_it_failed() {
         Err(dead_letters::ReplayError::AlreadyReplayed(_))
     ));
 
-    let gov_client = app.governance().await;
-    eventually("the replayed tip to be routed", || {
-        let mut c = gov_client.clone();
-        let token = token.clone();
-        async move {
-            let t = c
-                .get_tip(with_bearer(
-                    GetTipRequest {
-                        id: tip_id.to_string(),
-                    },
-                    &token,
-                ))
-                .await
-                .ok()?
-                .into_inner()
-                .tip?;
-            (t.status() == TipStatus::Routed).then_some(())
-        }
-    })
+    app.await_tip(
+        "the replayed tip to be routed",
+        &tip_id.to_string(),
+        &token,
+        |t| t.status() == TipStatus::Routed,
+    )
     .await;
     app.consumer_idle("governance", stations::POINTS_CONSUMER)
         .await;
-    let balance = app
-        .points()
-        .await
-        .get_balance(with_bearer(
-            GetBalanceRequest {
-                worker_id: worker.to_string(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .balance
-        .unwrap();
+    let balance = app.balance_as(worker, &token).await;
     assert_eq!(balance.points, 5, "the points consumer skipped the replay");
     assert!(dead_letters::list(&gov, false).await.unwrap().is_empty());
 }

@@ -21,22 +21,13 @@ async fn the_demo_county_is_seeded_once_and_served() {
     assert_eq!((first.communities.len(), first.grids.len()), (9, 9));
     assert_eq!(first.stations, 13, "1 + 9 + 3 stations");
 
-    let pool = app.db.pool().await;
-    let stations: i64 = sqlx::query_scalar("SELECT count(*) FROM stations.stations")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let stations = app.count("SELECT count(*) FROM stations.stations").await;
     assert_eq!(stations, 13);
-    eventually("governance to learn all 9 grids", || {
-        let pool = pool.clone();
-        async move {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM governance.grids")
-                .fetch_one(&pool)
-                .await
-                .ok()?;
-            (n == 9).then_some(())
-        }
-    })
+    app.await_count(
+        "governance to learn all 9 grids",
+        "SELECT count(*) FROM governance.grids",
+        9,
+    )
     .await;
 
     let token = app.token(

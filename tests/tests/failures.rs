@@ -7,8 +7,7 @@ use kit::auth::with_bearer;
 use redsupply::ServiceName;
 use redsupply_proto::{
     common::v1::LatLng,
-    governance::v1::{GetTipRequest, SubmitTipRequest, TipCategory, TipStatus},
-    stations::v1::GetBalanceRequest,
+    governance::v1::{SubmitTipRequest, TipCategory, TipStatus},
 };
 use redsupply_tests::{TestApp, eventually};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
@@ -28,13 +27,6 @@ fn new_tip(reporter: Uuid, request_id: &str) -> SubmitTipRequest {
     }
 }
 
-async fn count(app: &TestApp, sql: &'static str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(&app.db.pool().await)
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_that_dies_after_its_effect_but_before_its_ack_changes_nothing_on_redelivery() {
     let mut app = TestApp::spawn().await;
@@ -48,20 +40,14 @@ async fn a_consumer_that_dies_after_its_effect_but_before_its_ack_changes_nothin
         .faults
         .crash_after_commit(stations::POINTS_CONSUMER, 1);
 
-    let t = app
-        .governance()
-        .await
-        .submit_tip(with_bearer(new_tip(worker, "once"), &token))
-        .await
-        .unwrap()
-        .into_inner()
-        .tip
-        .unwrap();
+    let t = app.submit_tip(new_tip(worker, "once"), &token).await;
     eventually("both effects to commit", || {
         let app = &app;
         async move {
-            let cases = count(app, "SELECT count(*) FROM governance.cases").await;
-            let entries = count(app, "SELECT count(*) FROM stations.ledger_entries").await;
+            let cases = app.count("SELECT count(*) FROM governance.cases").await;
+            let entries = app
+                .count("SELECT count(*) FROM stations.ledger_entries")
+                .await;
             (cases == 1 && entries == 1).then_some(())
         }
     })
@@ -101,38 +87,15 @@ async fn a_consumer_that_dies_after_its_effect_but_before_its_ack_changes_nothin
         points.delivered.consumer_sequence
     );
 
+    assert_eq!(app.count("SELECT count(*) FROM governance.cases").await, 1);
     assert_eq!(
-        count(&app, "SELECT count(*) FROM governance.cases").await,
+        app.count("SELECT count(*) FROM stations.ledger_entries")
+            .await,
         1
     );
-    assert_eq!(
-        count(&app, "SELECT count(*) FROM stations.ledger_entries").await,
-        1
-    );
-    let balance = app
-        .points()
-        .await
-        .get_balance(with_bearer(
-            GetBalanceRequest {
-                worker_id: worker.to_string(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .balance
-        .unwrap();
+    let balance = app.balance_as(worker, &token).await;
     assert_eq!(balance.points, 5);
-    let tip = app
-        .governance()
-        .await
-        .get_tip(with_bearer(GetTipRequest { id: t.id }, &token))
-        .await
-        .unwrap()
-        .into_inner()
-        .tip
-        .unwrap();
+    let tip = app.tip_as(&t.id, &token).await;
     assert_eq!(tip.status(), TipStatus::Routed);
 }
 
@@ -191,17 +154,18 @@ async fn tips_keep_coming_in_while_nats_is_down_and_none_is_lost_when_it_returns
         .into_inner()
         .status();
     assert_eq!(overall, ServingStatus::Serving, "the service stays ready");
-    assert_eq!(
-        count(&app, "SELECT count(*) FROM governance.cases").await,
-        0
-    );
+    assert_eq!(app.count("SELECT count(*) FROM governance.cases").await, 0);
 
     app.nats.resume().await;
     eventually("every tip to be routed and awarded", || {
         let app = &app;
         async move {
-            let routed = count(app, "SELECT count(*) FROM governance.tips WHERE status = 2").await;
-            let entries = count(app, "SELECT count(*) FROM stations.ledger_entries").await;
+            let routed = app
+                .count("SELECT count(*) FROM governance.tips WHERE status = 2")
+                .await;
+            let entries = app
+                .count("SELECT count(*) FROM stations.ledger_entries")
+                .await;
             (routed == TIPS as i64 && entries == TIPS as i64).then_some(())
         }
     })
@@ -211,36 +175,18 @@ async fn tips_keep_coming_in_while_nats_is_down_and_none_is_lost_when_it_returns
     app.consumer_idle("governance", stations::POINTS_CONSUMER)
         .await;
     assert_eq!(
-        count(&app, "SELECT count(*) FROM governance.cases").await,
+        app.count("SELECT count(*) FROM governance.cases").await,
         TIPS as i64
     );
     assert_eq!(
-        count(&app, "SELECT count(DISTINCT case_id) FROM governance.tips").await,
+        app.count("SELECT count(DISTINCT case_id) FROM governance.tips")
+            .await,
         TIPS as i64
     );
-    let balance = app
-        .points()
-        .await
-        .get_balance(with_bearer(
-            GetBalanceRequest {
-                worker_id: worker.to_string(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .balance
-        .unwrap();
+    let balance = app.balance_as(worker, &token).await;
     assert_eq!(balance.points, 5 * TIPS as i64);
     for id in ids {
-        let tip = gov
-            .get_tip(with_bearer(GetTipRequest { id }, &token))
-            .await
-            .unwrap()
-            .into_inner()
-            .tip
-            .unwrap();
+        let tip = app.tip_as(&id, &token).await;
         assert_eq!(tip.status(), TipStatus::Routed);
     }
 }

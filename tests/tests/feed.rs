@@ -51,19 +51,15 @@ async fn watch(
     grids: &[Uuid],
     statuses: &[CaseStatus],
 ) -> tonic::Streaming<WatchCasesResponse> {
-    app.gateway()
-        .await
-        .watch_cases(with_bearer(
-            WatchCasesRequest {
-                cursor: cursor.into(),
-                grid_ids: grids.iter().map(Uuid::to_string).collect(),
-                statuses: statuses.iter().map(|s| *s as i32).collect(),
-            },
-            &app.admin_token(),
-        ))
-        .await
-        .expect("the feed opens")
-        .into_inner()
+    app.watch_cases(
+        WatchCasesRequest {
+            cursor: cursor.into(),
+            grid_ids: grids.iter().map(Uuid::to_string).collect(),
+            statuses: statuses.iter().map(|s| *s as i32).collect(),
+        },
+        &app.admin_token(),
+    )
+    .await
 }
 
 /// The next message, heartbeat or not.
@@ -103,20 +99,18 @@ async fn case_of(app: &TestApp, tip: &str) -> Uuid {
 }
 
 async fn update(app: &TestApp, case: Uuid, status: CaseStatus, note: &str) -> Result<(), Code> {
-    app.gateway()
-        .await
-        .update_case(with_bearer(
-            UpdateCaseRequest {
-                case_id: case.to_string(),
-                status: status as i32,
-                note: note.into(),
-                ..Default::default()
-            },
-            &app.admin_token(),
-        ))
-        .await
-        .map(|_| ())
-        .map_err(|s| s.code())
+    app.try_update_case(
+        UpdateCaseRequest {
+            case_id: case.to_string(),
+            status: status as i32,
+            note: note.into(),
+            ..Default::default()
+        },
+        &app.admin_token(),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|s| s.code())
 }
 
 async fn get_case(app: &TestApp, id: &str) -> Case {

@@ -8,25 +8,14 @@ use futures::StreamExt;
 use kit::auth::with_bearer;
 use redsupply_proto::{
     common::v1::LatLng,
-    governance::v1::{
-        JoinVolunteerTeamRequest, SubmitTipRequest, TipCategory, WatchCasesRequest,
-        volunteer_service_client::VolunteerServiceClient,
-    },
+    governance::v1::{SubmitTipRequest, TipCategory, WatchCasesRequest},
     organization::v1::DeleteGridRequest,
     roles,
     stations::v1::{self as pb, Amenity, GetCoverageRequest, StationHost, StationTier},
 };
-use redsupply_tests::{TestApp, eventually};
+use redsupply_tests::{TestApp, eventually, field_violations as fields};
 use tonic::Code;
-use tonic_types::StatusExt;
 use uuid::Uuid;
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
-}
 
 fn tip(reporter: Uuid, latitude: f64, longitude: f64) -> SubmitTipRequest {
     SubmitTipRequest {
@@ -74,10 +63,7 @@ async fn tips_and_stations_outside_the_county_are_refused_naming_the_field() {
         assert_eq!(err.code(), Code::InvalidArgument, "({lat}, {lng}): {err:?}");
         assert_eq!(fields(&err), ["location"], "({lat}, {lng})");
     }
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM governance.tips")
-        .fetch_one(&app.db.pool().await)
-        .await
-        .unwrap();
+    let n = app.count("SELECT count(*) FROM governance.tips").await;
     assert_eq!(n, 0, "no refused tip stored");
     // Inside the county it is taken.
     gov.submit_tip(with_bearer(tip(worker, 29.74, 103.57), &token))
@@ -115,13 +101,7 @@ async fn a_deleted_grid_hands_its_open_cases_back_to_the_county_queue_on_the_fee
     assert_eq!(app.case(&routed.case_id).await.grid_id, grid.to_string());
 
     let admin = app.admin_token();
-    let mut feed = app
-        .gateway()
-        .await
-        .watch_cases(with_bearer(WatchCasesRequest::default(), &admin))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut feed = app.watch_cases(WatchCasesRequest::default(), &admin).await;
     let first = feed.next().await.unwrap().unwrap();
     assert!(first.case.is_none(), "the stream opens with a heartbeat");
 
@@ -154,49 +134,24 @@ async fn volunteers_and_staff_filed_tips_are_only_for_registered_workers() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token();
     let stranger = Uuid::now_v7();
-    let mut volunteers =
-        VolunteerServiceClient::new(app.channel(redsupply::ServiceName::Governance).await);
-    let err = volunteers
-        .join_volunteer_team(with_bearer(
-            JoinVolunteerTeamRequest {
-                worker_id: stranger.to_string(),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap_err();
+    let err = app.join_volunteer_team(stranger, &admin).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     assert!(err.message().starts_with("worker_id: "), "{err:?}");
     let err = app
-        .governance()
-        .await
-        .submit_tip(with_bearer(tip(stranger, 29.74, 103.57), &admin))
+        .try_submit_tip(tip(stranger, 29.74, 103.57), &admin)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     assert!(err.message().starts_with("reporter_id: "), "{err:?}");
-    let volunteers_stored: i64 = sqlx::query_scalar("SELECT count(*) FROM governance.volunteers")
-        .fetch_one(&app.db.pool().await)
-        .await
-        .unwrap();
+    let volunteers_stored = app
+        .count("SELECT count(*) FROM governance.volunteers")
+        .await;
     assert_eq!(volunteers_stored, 0);
 
     // A worker registered a moment ago is taken at once (the call waits for the registration).
     let (worker, _) = app.register_worker("Wang Fang").await;
-    volunteers
-        .join_volunteer_team(with_bearer(
-            JoinVolunteerTeamRequest {
-                worker_id: worker.to_string(),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap();
-    app.governance()
-        .await
-        .submit_tip(with_bearer(tip(worker, 29.74, 103.57), &admin))
-        .await
-        .unwrap();
+    app.join_volunteer_team(worker, &admin).await.unwrap();
+    app.submit_tip(tip(worker, 29.74, 103.57), &admin).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -442,10 +397,7 @@ async fn grid_boundaries_lie_in_the_county_and_not_over_another_grid() {
         1,
         "{a:?} {b:?}"
     );
-    let grids: i64 = sqlx::query_scalar("SELECT count(*) FROM organization.grids")
-        .fetch_one(&app.db.pool().await)
-        .await
-        .unwrap();
+    let grids = app.count("SELECT count(*) FROM organization.grids").await;
     assert_eq!(grids, 3, "no refused grid stored");
 }
 

@@ -11,17 +11,9 @@ use redsupply_proto::{
     education::v1::{self as edu, CourseFormat},
     organization::v1::{self as org, EnterpriseKind},
 };
-use redsupply_tests::TestApp;
+use redsupply_tests::{TestApp, field_violations as fields, rid};
 use tonic::Code;
-use tonic_types::StatusExt;
 use uuid::Uuid;
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
-        .unwrap_or_default()
-}
 
 /// Asserts an INVALID_ARGUMENT naming exactly `expected`.
 #[track_caller]
@@ -37,10 +29,6 @@ fn assert_not_found<T: std::fmt::Debug>(result: Result<T, tonic::Status>, what: 
     assert_eq!(status.code(), Code::NotFound, "{what}: {status:?}");
 }
 
-fn rid() -> String {
-    Uuid::now_v7().to_string()
-}
-
 fn register(name: &str, enterprise: Option<String>) -> org::RegisterWorkerRequest {
     org::RegisterWorkerRequest {
         request_id: rid(),
@@ -53,43 +41,25 @@ fn register(name: &str, enterprise: Option<String>) -> org::RegisterWorkerReques
 }
 
 async fn enterprise(app: &TestApp, name: &str) -> String {
-    app.enterprises()
-        .await
-        .upsert_enterprise(with_bearer(
-            org::UpsertEnterpriseRequest {
-                enterprise: Some(org::Enterprise {
-                    name: name.into(),
-                    kind: EnterpriseKind::ExpressOutlet as i32,
-                    ..Default::default()
-                }),
-                request_id: rid(),
-                expected_version: 0,
-            },
-            &app.admin_token(),
-        ))
-        .await
-        .expect("an enterprise")
-        .into_inner()
-        .enterprise
-        .unwrap()
-        .id
+    app.create_enterprise(org::Enterprise {
+        name: name.into(),
+        kind: EnterpriseKind::ExpressOutlet as i32,
+        ..Default::default()
+    })
+    .await
+    .id
 }
 
 async fn search_names(app: &TestApp, name: &str) -> Vec<String> {
     let mut names: Vec<String> = app
-        .organization()
-        .await
-        .search_workers(with_bearer(
+        .search_workers(
             org::SearchWorkersRequest {
                 name: name.into(),
                 ..Default::default()
             },
             &app.admin_token(),
-        ))
+        )
         .await
-        .expect("search")
-        .into_inner()
-        .workers
         .into_iter()
         .map(|w| w.name)
         .collect();
@@ -656,18 +626,15 @@ async fn lists_filtered_by_an_unknown_id_answer_not_found() {
 
     // Known ids answer, with nothing in them yet.
     let outlet = enterprise(&app, "Outlet").await;
-    let found = o
-        .search_workers(with_bearer(
+    let found = app
+        .search_workers(
             org::SearchWorkersRequest {
                 enterprise_id: outlet.clone(),
                 ..Default::default()
             },
             &admin,
-        ))
-        .await
-        .expect("workers of a real enterprise")
-        .into_inner()
-        .workers;
+        )
+        .await;
     assert!(found.is_empty());
     let visits = e
         .list_census_visits(with_bearer(

@@ -15,18 +15,9 @@ use redsupply_proto::{
         points_service_client::PointsServiceClient, stations_service_client::StationsServiceClient,
     },
 };
-use redsupply_tests::TestApp;
+use redsupply_tests::{TestApp, field_violations as fields};
 use tonic::{Code, Status, transport::Channel};
-use tonic_types::StatusExt;
 use uuid::Uuid;
-
-/// The fields a refusal names.
-fn fields(status: &Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
-        .unwrap_or_default()
-}
 
 /// The call was refused as INVALID_ARGUMENT naming exactly `expected`, with a trailer any client
 /// reads (default clients stop at 8 KiB of metadata).
@@ -579,31 +570,9 @@ async fn reads_of_unknown_ids_answer_not_found_and_a_registered_worker_reads_zer
     let (worker, token) = app.register_worker("Li Wei").await;
     app.stations_know_worker(worker).await;
     app.stations_know_community(community).await;
-    let balance = p
-        .get_balance(with_bearer(
-            pb::GetBalanceRequest {
-                worker_id: worker.to_string(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .balance
-        .unwrap();
+    let balance = app.balance_as(worker, &token).await;
     assert_eq!(balance.points, 0);
-    let entries = p
-        .list_ledger_entries(with_bearer(
-            pb::ListLedgerEntriesRequest {
-                worker_id: worker.to_string(),
-                ..Default::default()
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .entries;
+    let entries = app.ledger_entries(worker, &token).await;
     assert!(entries.is_empty());
     reward(&mut p, &admin).await;
     let catalog = p

@@ -11,9 +11,8 @@ use redsupply::ServiceName;
 use redsupply_proto::{
     common::v1::LatLng,
     governance::v1::{
-        CaseStatus, GetTipRequest, ListCaseHistoryRequest, ListTipsRequest, RerouteCaseRequest,
-        SubmitTipRequest, TipCategory, TipStatus, UpdateCaseRequest, WatchCasesRequest,
-        WatchCasesResponse,
+        CaseStatus, ListCaseHistoryRequest, ListTipsRequest, RerouteCaseRequest, SubmitTipRequest,
+        TipCategory, TipStatus, UpdateCaseRequest, WatchCasesRequest, WatchCasesResponse,
     },
     roles,
 };
@@ -42,34 +41,35 @@ fn tip_at(
 }
 
 async fn submit(app: &TestApp, token: &str, req: SubmitTipRequest) -> String {
-    app.governance()
-        .await
-        .submit_tip(with_bearer(req, token))
-        .await
-        .unwrap()
-        .into_inner()
-        .tip
-        .unwrap()
-        .id
+    app.submit_tip(req, token).await.id
 }
 
 async fn settled(app: &TestApp, tip: &str) -> redsupply_proto::governance::v1::Tip {
-    let admin = app.admin_token();
-    eventually("the tip to be dispatched", || {
-        let admin = admin.clone();
-        async move {
-            let t = app
-                .governance()
-                .await
-                .get_tip(with_bearer(GetTipRequest { id: tip.into() }, &admin))
-                .await
-                .ok()?
-                .into_inner()
-                .tip?;
-            (t.status() != TipStatus::Received).then_some(t)
-        }
+    app.await_tip("the tip to be dispatched", tip, &app.admin_token(), |t| {
+        t.status() != TipStatus::Received
     })
     .await
+}
+
+/// Submits `req` and waits until it is dispatched.
+async fn reported(
+    app: &TestApp,
+    token: &str,
+    req: SubmitTipRequest,
+) -> redsupply_proto::governance::v1::Tip {
+    settled(app, &submit(app, token, req).await).await
+}
+
+async fn reroute(
+    app: &TestApp,
+    token: &str,
+    req: RerouteCaseRequest,
+) -> Result<redsupply_proto::governance::v1::Case, tonic::Status> {
+    app.governance()
+        .await
+        .reroute_case(with_bearer(req, token))
+        .await
+        .map(|r| r.into_inner().case.unwrap())
 }
 
 async fn case(app: &TestApp, id: &str) -> redsupply_proto::governance::v1::Case {
@@ -99,14 +99,10 @@ async fn near_duplicate_tips_merge_into_one_numbered_case_even_when_they_race() 
     let (b, tb) = app.register_worker("B").await;
     let (c, tc) = app.register_worker("C").await;
 
-    let first = settled(
+    let first = reported(
         &app,
-        &submit(
-            &app,
-            &ta,
-            tip_at(a, "1", TipCategory::Traffic, 29.7350, 103.5650),
-        )
-        .await,
+        &ta,
+        tip_at(a, "1", TipCategory::Traffic, 29.7350, 103.5650),
     )
     .await;
     let opened = case(&app, &first.case_id).await;
@@ -117,26 +113,18 @@ async fn near_duplicate_tips_merge_into_one_numbered_case_even_when_they_race() 
     assert_eq!(opened.number, format!("JJ-{year}-000001"));
 
     // 20 m away, same category: merged. 20 m away, other category: a case of its own.
-    let close = settled(
+    let close = reported(
         &app,
-        &submit(
-            &app,
-            &tb,
-            tip_at(b, "1", TipCategory::Traffic, 29.73518, 103.5650),
-        )
-        .await,
+        &tb,
+        tip_at(b, "1", TipCategory::Traffic, 29.73518, 103.5650),
     )
     .await;
     assert_eq!(close.status(), TipStatus::Merged);
     assert_eq!(close.case_id, first.case_id);
-    let other = settled(
+    let other = reported(
         &app,
-        &submit(
-            &app,
-            &tb,
-            tip_at(b, "2", TipCategory::Environment, 29.73518, 103.5650),
-        )
-        .await,
+        &tb,
+        tip_at(b, "2", TipCategory::Environment, 29.73518, 103.5650),
     )
     .await;
     assert_eq!(other.status(), TipStatus::Routed);
@@ -189,60 +177,41 @@ async fn a_reroute_is_seen_by_the_grid_that_lost_the_case_and_the_one_that_gaine
     let east = app.create_grid("East", 29.73, 103.58, 0.01).await;
     let (w, token) = app.register_worker("Li").await;
     let system = app.platform_token("city").await;
-    let app_ref = &app;
     let watch = |grid: Uuid| {
-        let system = system.clone();
-        let app = app_ref;
-        async move {
-            app.gateway()
-                .await
-                .watch_cases(with_bearer(
-                    WatchCasesRequest {
-                        cursor: String::new(),
-                        grid_ids: vec![grid.to_string()],
-                        statuses: vec![],
-                    },
-                    &system,
-                ))
-                .await
-                .unwrap()
-                .into_inner()
-        }
+        app.watch_cases(
+            WatchCasesRequest {
+                cursor: String::new(),
+                grid_ids: vec![grid.to_string()],
+                statuses: vec![],
+            },
+            &system,
+        )
     };
     let mut west_feed = watch(west).await;
     let mut east_feed = watch(east).await;
-    let t = settled(
+    let t = reported(
         &app,
-        &submit(
-            &app,
-            &token,
-            tip_at(w, "1", TipCategory::FoodSafety, 29.735, 103.565),
-        )
-        .await,
+        &token,
+        tip_at(w, "1", TipCategory::FoodSafety, 29.735, 103.565),
     )
     .await;
     assert_eq!(next(&mut west_feed).await.grid_id, west.to_string());
 
     // The officer of the grid the case was routed to hands it over.
     let officer = app.scoped_token(roles::GRID_OFFICER, "officer-7", &[], &[west]);
-    let moved = app
-        .governance()
-        .await
-        .reroute_case(with_bearer(
-            RerouteCaseRequest {
-                case_id: t.case_id.clone(),
-                grid_id: east.to_string(),
-                department: String::new(),
-                category: TipCategory::Unspecified as i32,
-                reason: "the stall is across the road, in East".into(),
-            },
-            &officer,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .case
-        .unwrap();
+    let moved = reroute(
+        &app,
+        &officer,
+        RerouteCaseRequest {
+            case_id: t.case_id.clone(),
+            grid_id: east.to_string(),
+            department: String::new(),
+            category: TipCategory::Unspecified as i32,
+            reason: "the stall is across the road, in East".into(),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(moved.grid_id, east.to_string());
     let lost = next(&mut west_feed).await;
     assert_eq!(
@@ -254,43 +223,36 @@ async fn a_reroute_is_seen_by_the_grid_that_lost_the_case_and_the_one_that_gaine
     assert_eq!(gained.id, t.case_id);
 
     // West's officer let the case go: it is East's now.
-    let again = app
-        .governance()
-        .await
-        .reroute_case(with_bearer(
-            RerouteCaseRequest {
-                case_id: t.case_id.clone(),
-                grid_id: west.to_string(),
-                department: String::new(),
-                category: TipCategory::Unspecified as i32,
-                reason: "back".into(),
-            },
-            &officer,
-        ))
-        .await
-        .unwrap_err();
+    let again = reroute(
+        &app,
+        &officer,
+        RerouteCaseRequest {
+            case_id: t.case_id.clone(),
+            grid_id: west.to_string(),
+            department: String::new(),
+            category: TipCategory::Unspecified as i32,
+            reason: "back".into(),
+        },
+    )
+    .await
+    .unwrap_err();
     assert_eq!(again.code(), tonic::Code::PermissionDenied, "{again:?}");
     let officer = app.scoped_token(roles::GRID_OFFICER, "officer-8", &[], &[east]);
 
     // A wrong category re-dispatches: the department follows the routing table.
-    let recat = app
-        .governance()
-        .await
-        .reroute_case(with_bearer(
-            RerouteCaseRequest {
-                case_id: t.case_id.clone(),
-                grid_id: String::new(),
-                department: String::new(),
-                category: TipCategory::Dispute as i32,
-                reason: "a quarrel, not food".into(),
-            },
-            &officer,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .case
-        .unwrap();
+    let recat = reroute(
+        &app,
+        &officer,
+        RerouteCaseRequest {
+            case_id: t.case_id.clone(),
+            grid_id: String::new(),
+            department: String::new(),
+            category: TipCategory::Dispute as i32,
+            reason: "a quarrel, not food".into(),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (recat.department.as_str(), recat.category()),
         ("mediation_centre", TipCategory::Dispute)
@@ -323,14 +285,10 @@ async fn a_reroute_is_seen_by_the_grid_that_lost_the_case_and_the_one_that_gaine
 async fn the_county_queue_is_routed_once_a_grid_appears_and_the_platform_keeps_its_reference() {
     let app = TestApp::spawn().await;
     let (w, token) = app.register_worker("Zhao").await;
-    let t = settled(
+    let t = reported(
         &app,
-        &submit(
-            &app,
-            &token,
-            tip_at(w, "1", TipCategory::PublicFacility, 29.755, 103.585),
-        )
-        .await,
+        &token,
+        tip_at(w, "1", TipCategory::PublicFacility, 29.755, 103.585),
     )
     .await;
     assert_eq!(case(&app, &t.case_id).await.grid_id, "");
@@ -345,23 +303,17 @@ async fn the_county_queue_is_routed_once_a_grid_appears_and_the_platform_keeps_i
     let system = app.platform_token("city").await;
     // A platform that follows only accepted cases, from the start of the feed.
     let mut accepted_only = app
-        .gateway()
-        .await
-        .watch_cases(with_bearer(
+        .watch_cases(
             WatchCasesRequest {
                 cursor: "0.0".into(),
                 grid_ids: vec![],
                 statuses: vec![CaseStatus::Accepted as i32],
             },
             &system,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+        )
+        .await;
     let updated = app
-        .gateway()
-        .await
-        .update_case(with_bearer(
+        .update_case(
             UpdateCaseRequest {
                 case_id: t.case_id.clone(),
                 status: CaseStatus::Accepted as i32,
@@ -371,12 +323,8 @@ async fn the_county_queue_is_routed_once_a_grid_appears_and_the_platform_keeps_i
                 ..Default::default()
             },
             &system,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .case
-        .unwrap();
+        )
+        .await;
     assert_eq!(updated.external_ref, "SZ-2026-88812");
     let seen = next(&mut accepted_only).await;
     assert_eq!(
@@ -433,14 +381,10 @@ async fn overdue_cases_are_escalated_once_across_a_restart() {
     app.create_grid("Grid", 29.73, 103.56, 0.01).await;
     let (w, token) = app.register_worker("Chen").await;
     // Due at once (a 0-hour deadline); the service restarts before or after its first sweep.
-    let t = settled(
+    let t = reported(
         &app,
-        &submit(
-            &app,
-            &token,
-            tip_at(w, "1", TipCategory::Traffic, 29.735, 103.565),
-        )
-        .await,
+        &token,
+        tip_at(w, "1", TipCategory::Traffic, 29.735, 103.565),
     )
     .await;
     app.stop_service(ServiceName::Governance).await;
@@ -488,12 +432,7 @@ async fn a_reporter_over_the_rate_is_told_to_slow_down_and_retries_still_answer(
         .await;
     }
     let err = app
-        .governance()
-        .await
-        .submit_tip(with_bearer(
-            tip_at(w, "r3", TipCategory::Other, 29.50, 103.35),
-            &token,
-        ))
+        .try_submit_tip(tip_at(w, "r3", TipCategory::Other, 29.50, 103.35), &token)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted);
@@ -503,12 +442,7 @@ async fn a_reporter_over_the_rate_is_told_to_slow_down_and_retries_still_answer(
         let app = &app;
         let token = &token;
         async move {
-            app.governance()
-                .await
-                .submit_tip(with_bearer(
-                    tip_at(w, "r4", TipCategory::Other, 29.65, 103.38),
-                    token,
-                ))
+            app.try_submit_tip(tip_at(w, "r4", TipCategory::Other, 29.65, 103.38), token)
                 .await
         }
     }))
@@ -529,12 +463,7 @@ async fn a_reporter_over_the_rate_is_told_to_slow_down_and_retries_still_answer(
     assert_eq!(stored, 3, "only the three tips within the limit are stored");
     // A retry of an accepted tip is not a new tip: it is answered.
     let retry = app
-        .governance()
-        .await
-        .submit_tip(with_bearer(
-            tip_at(w, "r0", TipCategory::Other, 29.55, 103.40),
-            &token,
-        ))
+        .try_submit_tip(tip_at(w, "r0", TipCategory::Other, 29.55, 103.40), &token)
         .await;
     assert!(retry.is_ok(), "{retry:?}");
     // Another reporter is not affected.

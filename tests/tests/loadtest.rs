@@ -35,11 +35,9 @@ async fn a_small_verified_run_accounts_for_every_tip() {
     let points = report.to_points.as_ref().unwrap();
     assert_eq!(points.count, 120, "every tip's award was found");
     assert!(report.to_case.as_ref().unwrap().count > 0);
-    let pool = app.db.pool().await;
-    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM stations.ledger_entries")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let entries = app
+        .count("SELECT count(*) FROM stations.ledger_entries")
+        .await;
     assert_eq!(entries, 120);
 }
 
@@ -101,9 +99,6 @@ async fn the_feed_bench_delivers_every_change_to_its_grid_and_runs_again() {
             "run {run}"
         );
     }
-    let grids: i64 = sqlx::query_scalar("SELECT count(*) FROM organization.grids")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let grids = app.count("SELECT count(*) FROM organization.grids").await;
     assert_eq!(grids, 12, "the second run found the first run's grids");
 }

@@ -9,43 +9,34 @@ use redsupply_proto::{
     common::v1::LatLng,
     events::v1::VolunteerServiceRecorded,
     governance::v1::{
-        CaseStatus, ConfirmResolutionRequest, GetTipRequest, RejectTipRequest, SubmitTipRequest,
-        TipCategory, TipStatus, UpdateCaseRequest,
+        CaseStatus, ConfirmResolutionRequest, RejectTipRequest, SubmitTipRequest, TipCategory,
+        TipStatus, UpdateCaseRequest,
     },
     organization::v1::{Community, RegisterWorkerRequest, UpsertCommunityRequest},
     roles,
-    stations::v1::{
-        self as pb, Amenity, GetLeaderboardRequest, ListLedgerEntriesRequest, StationHost,
-        StationTier,
-    },
+    stations::v1::{self as pb, Amenity, GetLeaderboardRequest, StationHost, StationTier},
 };
-use redsupply_tests::{TestApp, eventually};
+use redsupply_tests::TestApp;
 use tonic::Code;
 use uuid::Uuid;
 
 async fn tip(app: &TestApp, worker: Uuid, token: &str, request_id: &str) -> String {
-    app.governance()
-        .await
-        .submit_tip(with_bearer(
-            SubmitTipRequest {
-                request_id: request_id.into(),
-                reporter_id: worker.to_string(),
-                category: TipCategory::Dispute as i32,
-                description: "Shop refuses riders the toilet".into(),
-                location: Some(LatLng {
-                    latitude: 29.735,
-                    longitude: 103.565,
-                }),
-                ..Default::default()
-            },
-            token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .tip
-        .unwrap()
-        .id
+    app.submit_tip(
+        SubmitTipRequest {
+            request_id: request_id.into(),
+            reporter_id: worker.to_string(),
+            category: TipCategory::Dispute as i32,
+            description: "Shop refuses riders the toilet".into(),
+            location: Some(LatLng {
+                latitude: 29.735,
+                longitude: 103.565,
+            }),
+            ..Default::default()
+        },
+        token,
+    )
+    .await
+    .id
 }
 
 async fn volunteer(app: &TestApp, worker: Uuid, hours: f64) {
@@ -104,20 +95,7 @@ async fn a_rejected_tip_takes_its_award_back_and_the_ledger_replays_to_every_bal
         .await;
     assert_eq!(app.balance(worker).await, 5);
 
-    let entries = app
-        .points()
-        .await
-        .list_ledger_entries(with_bearer(
-            ListLedgerEntriesRequest {
-                worker_id: worker.to_string(),
-                ..Default::default()
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .entries;
+    let entries = app.ledger_entries(worker, &token).await;
     let mut reasons: Vec<(String, i64)> = entries
         .iter()
         .map(|e| (e.reason.clone(), e.points))
@@ -145,31 +123,18 @@ async fn a_rejected_tip_takes_its_award_back_and_the_ledger_replays_to_every_bal
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    let still = app
-        .governance()
-        .await
-        .get_tip(with_bearer(GetTipRequest { id: kept }, &token))
-        .await
-        .unwrap()
-        .into_inner()
-        .tip
-        .unwrap();
+    let still = app.tip_as(&kept, &token).await;
     assert_ne!(still.status(), TipStatus::Rejected);
     app.assert_ledger_replays().await;
 }
 
 /// Once governance's outbox is empty its events are on the stream; then the points consumer drains.
-async fn points_settled(app: &TestApp, pool: &sqlx::PgPool) {
-    eventually("governance's outbox to drain", || {
-        let pool = pool.clone();
-        async move {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM governance.outbox")
-                .fetch_one(&pool)
-                .await
-                .ok()?;
-            (n == 0).then_some(())
-        }
-    })
+async fn points_settled(app: &TestApp) {
+    app.await_count(
+        "governance's outbox to drain",
+        "SELECT count(*) FROM governance.outbox",
+        0,
+    )
     .await;
     app.consumer_idle("governance", stations::POINTS_CONSUMER)
         .await;
@@ -193,58 +158,36 @@ async fn confirmed_and_resolved_cases_credit_their_reporters_and_caps_hold_per_d
     app.await_balance(worker, 12).await; // 5 + 5 + 2, then the cap
     // Every tip dispatched means every tip event is on the stream; then let the points consumer
     // finish before counting.
-    let pool = app.db.pool().await;
-    eventually("all four tips dispatched", || {
-        let pool = pool.clone();
-        async move {
-            let n: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM governance.tips WHERE status <> 1")
-                    .fetch_one(&pool)
-                    .await
-                    .ok()?;
-            (n == 4).then_some(())
-        }
-    })
+    app.await_count(
+        "all four tips dispatched",
+        "SELECT count(*) FROM governance.tips WHERE status <> 1",
+        4,
+    )
     .await;
     app.consumer_idle("governance", stations::POINTS_CONSUMER)
         .await;
-    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM stations.ledger_entries")
-        .fetch_one(&app.db.pool().await)
-        .await
-        .unwrap();
+    let entries = app
+        .count("SELECT count(*) FROM stations.ledger_entries")
+        .await;
     assert_eq!(entries, 3, "the capped-out tip earns no entry");
 
-    let case_id = eventually("the first tip's case", || {
-        let first = first.clone();
-        let token = token.clone();
-        let app = &app;
-        async move {
-            let t = app
-                .governance()
-                .await
-                .get_tip(with_bearer(GetTipRequest { id: first }, &token))
-                .await
-                .ok()?
-                .into_inner()
-                .tip?;
-            (!t.case_id.is_empty()).then_some(t.case_id)
-        }
-    })
-    .await;
+    let case_id = app
+        .await_tip("the first tip's case", &first, &token, |t| {
+            !t.case_id.is_empty()
+        })
+        .await
+        .case_id;
     let system = app.platform_token("city").await;
     for status in [CaseStatus::Accepted, CaseStatus::Resolved] {
-        app.gateway()
-            .await
-            .update_case(with_bearer(
-                UpdateCaseRequest {
-                    case_id: case_id.clone(),
-                    status: status as i32,
-                    ..Default::default()
-                },
-                &system,
-            ))
-            .await
-            .unwrap();
+        app.update_case(
+            UpdateCaseRequest {
+                case_id: case_id.clone(),
+                status: status as i32,
+                ..Default::default()
+            },
+            &system,
+        )
+        .await;
     }
     // Accepting earns nothing any more; resolving earns case_resolved.
     app.await_balance(worker, 12 + 3).await;
@@ -254,22 +197,19 @@ async fn confirmed_and_resolved_cases_credit_their_reporters_and_caps_hold_per_d
         (CaseStatus::InProgress, "reopened: the light failed again"),
         (CaseStatus::Resolved, "fixed for good"),
     ] {
-        app.gateway()
-            .await
-            .update_case(with_bearer(
-                UpdateCaseRequest {
-                    case_id: case_id.clone(),
-                    status: status as i32,
-                    note: note.into(),
-                    ..Default::default()
-                },
-                &system,
-            ))
-            .await
-            .unwrap();
+        app.update_case(
+            UpdateCaseRequest {
+                case_id: case_id.clone(),
+                status: status as i32,
+                note: note.into(),
+                ..Default::default()
+            },
+            &system,
+        )
+        .await;
     }
     // Once governance's outbox is empty its events are on the stream; then the consumer drains.
-    points_settled(&app, &pool).await;
+    points_settled(&app).await;
     assert_eq!(app.balance(worker).await, 12 + 3);
 
     // The reporter confirms the fix: tip_confirmed, once, however often they say so.
@@ -288,7 +228,7 @@ async fn confirmed_and_resolved_cases_credit_their_reporters_and_caps_hold_per_d
             .unwrap();
     }
     app.await_balance(worker, 12 + 3 + 2).await;
-    points_settled(&app, &pool).await;
+    points_settled(&app).await;
     assert_eq!(app.balance(worker).await, 12 + 3 + 2);
     app.assert_ledger_replays().await;
 }
@@ -483,38 +423,23 @@ async fn the_monthly_leaderboard_ranks_by_points_and_breaks_ties_by_id() {
         .unwrap();
     let mut workers = Vec::new();
     for (name, platform) in [("A", "Meituan"), ("B", "Meituan"), ("C", "SF Express")] {
-        let w = app
-            .organization()
-            .await
-            .register_worker(with_bearer(
-                RegisterWorkerRequest {
-                    request_id: name.into(),
-                    name: name.into(),
-                    phone: "13900000000".into(),
-                    platform: platform.into(),
-                    community_id: Some(community.id.clone()),
-                    ..Default::default()
-                },
-                &admin,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .worker
-            .unwrap();
-        workers.push(Uuid::parse_str(&w.id).unwrap());
+        let (w, _) = app
+            .register_worker_with(RegisterWorkerRequest {
+                request_id: name.into(),
+                name: name.into(),
+                phone: "13900000000".into(),
+                platform: platform.into(),
+                community_id: Some(community.id.clone()),
+                ..Default::default()
+            })
+            .await;
+        workers.push(w);
     }
-    let pool = app.db.pool().await;
-    eventually("stations to know the workers", || {
-        let pool = pool.clone();
-        async move {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM stations.workers")
-                .fetch_one(&pool)
-                .await
-                .ok()?;
-            (n == 3).then_some(())
-        }
-    })
+    app.await_count(
+        "stations to know the workers",
+        "SELECT count(*) FROM stations.workers",
+        3,
+    )
     .await;
     for (w, hours) in workers.iter().zip([3.0, 3.0, 1.0]) {
         volunteer(&app, *w, hours).await;

@@ -4,7 +4,7 @@
 use kit::auth::with_bearer;
 use redsupply_proto::{
     common::v1::LatLng,
-    governance::v1::{GetCaseRequest, GetTipRequest, SubmitTipRequest, TipCategory, TipStatus},
+    governance::v1::{SubmitTipRequest, TipCategory, TipStatus},
     organization::v1::{
         DeleteGridRequest, GetGridRequest, Grid, ListGridsRequest, UpsertGridRequest,
     },
@@ -87,39 +87,13 @@ async fn stale_updates_are_refused_and_deleted_grids_leave_the_read_models() {
         let admin = admin.clone();
         let app = &app;
         async move {
+            let t = app.submit_tip(tip(request_id), &token).await;
             let t = app
-                .governance()
-                .await
-                .submit_tip(with_bearer(tip(request_id), &token))
-                .await
-                .unwrap()
-                .into_inner()
-                .tip
-                .unwrap();
-            let t = eventually("the tip to be dispatched", || {
-                let (id, token) = (t.id.clone(), token.clone());
-                async move {
-                    let t = app
-                        .governance()
-                        .await
-                        .get_tip(with_bearer(GetTipRequest { id }, &token))
-                        .await
-                        .ok()?
-                        .into_inner()
-                        .tip?;
-                    (t.status() == TipStatus::Routed).then_some(t)
-                }
-            })
-            .await;
-            app.governance()
-                .await
-                .get_case(with_bearer(GetCaseRequest { id: t.case_id }, &admin))
-                .await
-                .unwrap()
-                .into_inner()
-                .case
-                .unwrap()
-                .grid_id
+                .await_tip("the tip to be dispatched", &t.id, &token, |t| {
+                    t.status() == TipStatus::Routed
+                })
+                .await;
+            app.case_as(&t.case_id, &admin).await.grid_id
         }
     };
     assert_eq!(routed_to("before").await, id.to_string());
@@ -182,45 +156,20 @@ async fn stale_updates_are_refused_and_deleted_grids_leave_the_read_models() {
     let far = "after";
     let routed = {
         let t = app
-            .governance()
-            .await
-            .submit_tip(with_bearer(
+            .submit_tip(
                 SubmitTipRequest {
                     category: TipCategory::Environment as i32,
                     ..tip(far)
                 },
                 &token,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .tip
-            .unwrap();
-        let t = eventually("the tip to be dispatched", || {
-            let (tid, token) = (t.id.clone(), token.clone());
-            let app = &app;
-            async move {
-                let t = app
-                    .governance()
-                    .await
-                    .get_tip(with_bearer(GetTipRequest { id: tid }, &token))
-                    .await
-                    .ok()?
-                    .into_inner()
-                    .tip?;
-                (t.status() == TipStatus::Routed).then_some(t)
-            }
-        })
-        .await;
-        app.governance()
-            .await
-            .get_case(with_bearer(GetCaseRequest { id: t.case_id }, &admin))
-            .await
-            .unwrap()
-            .into_inner()
-            .case
-            .unwrap()
-            .grid_id
+            )
+            .await;
+        let t = app
+            .await_tip("the tip to be dispatched", &t.id, &token, |t| {
+                t.status() == TipStatus::Routed
+            })
+            .await;
+        app.case_as(&t.case_id, &admin).await.grid_id
     };
     assert_eq!(
         routed, "",

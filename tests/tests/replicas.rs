@@ -11,7 +11,6 @@ use redsupply_proto::{
     governance::v1::{
         SubmitTipRequest, TipCategory, governance_service_client::GovernanceServiceClient,
     },
-    stations::v1::GetBalanceRequest,
 };
 use redsupply_tests::{TestApp, connect, eventually};
 
@@ -115,35 +114,17 @@ async fn two_replicas_of_everything_give_one_case_and_one_award_per_tip() {
     app.consumer_idle("governance", stations::POINTS_CONSUMER)
         .await;
 
-    let cases: i64 = sqlx::query_scalar("SELECT count(*) FROM governance.cases")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    let linked: i64 = sqlx::query_scalar("SELECT count(DISTINCT case_id) FROM governance.tips")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    let awards: i64 = sqlx::query_scalar("SELECT count(*) FROM stations.ledger_entries")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let cases = app.count("SELECT count(*) FROM governance.cases").await;
+    let linked = app
+        .count("SELECT count(DISTINCT case_id) FROM governance.tips")
+        .await;
+    let awards = app
+        .count("SELECT count(*) FROM stations.ledger_entries")
+        .await;
     assert_eq!(
         (cases, linked, awards),
         (TIPS as i64, TIPS as i64, TIPS as i64)
     );
-    let balance = app
-        .points()
-        .await
-        .get_balance(with_bearer(
-            GetBalanceRequest {
-                worker_id: worker.to_string(),
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .balance
-        .unwrap();
+    let balance = app.balance_as(worker, &token).await;
     assert_eq!(balance.points, 5 * TIPS as i64);
 }

@@ -12,7 +12,7 @@ use redsupply_proto::{
         stations_service_client::StationsServiceClient,
     },
 };
-use redsupply_tests::{TestApp, eventually};
+use redsupply_tests::TestApp;
 use tonic::{Code, transport::Channel};
 use tonic_types::StatusExt;
 use uuid::Uuid;
@@ -398,17 +398,11 @@ async fn coverage_shows_the_parts_of_a_grid_beyond_five_minutes_of_a_station() {
     let admin = app.admin_token();
     // ~3.3 km square with one station at its south-west corner.
     let grid = app.create_grid("Big grid", 29.70, 103.50, 0.03).await;
-    let pool = app.db.pool().await;
-    eventually("stations to learn the grid", || {
-        let pool = pool.clone();
-        async move {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM stations.grids")
-                .fetch_one(&pool)
-                .await
-                .ok()?;
-            (n == 1).then_some(())
-        }
-    })
+    app.await_count(
+        "stations to learn the grid",
+        "SELECT count(*) FROM stations.grids",
+        1,
+    )
     .await;
     let mut c = app.stations().await;
     create(

@@ -8,10 +8,9 @@ use kit::auth::with_bearer;
 use redsupply_proto::{
     common::v1::LatLng,
     governance::v1::{
-        CaseStatus, GetCaseRequest, GetTipRequest, ListCasesRequest, SubmitTipRequest, TipCategory,
-        TipStatus, UpdateCaseRequest, WatchCasesRequest, WatchCasesResponse,
+        CaseStatus, ListCasesRequest, SubmitTipRequest, TipCategory, TipStatus, UpdateCaseRequest,
+        WatchCasesRequest, WatchCasesResponse,
     },
-    stations::v1::{GetBalanceRequest, ListLedgerEntriesRequest},
 };
 use redsupply_tests::{TestApp, eventually};
 use uuid::Uuid;
@@ -36,43 +35,15 @@ async fn routed_tip(
     token: &str,
     tip_id: &str,
 ) -> redsupply_proto::governance::v1::Tip {
-    let mut gov = app.governance().await;
-    eventually("the tip to be routed", || {
-        let mut gov = gov.clone();
-        async move {
-            let t = gov
-                .get_tip(with_bearer(GetTipRequest { id: tip_id.into() }, token))
-                .await
-                .ok()?
-                .into_inner()
-                .tip?;
-            (t.status() != TipStatus::Received).then_some(t)
-        }
+    app.await_tip("the tip to be routed", tip_id, token, |t| {
+        t.status() != TipStatus::Received
     })
     .await;
-    gov.get_tip(with_bearer(GetTipRequest { id: tip_id.into() }, token))
-        .await
-        .unwrap()
-        .into_inner()
-        .tip
-        .unwrap()
+    app.tip_as(tip_id, token).await
 }
 
 async fn balance(app: &TestApp, token: &str, worker: Uuid) -> i64 {
-    app.points()
-        .await
-        .get_balance(with_bearer(
-            GetBalanceRequest {
-                worker_id: worker.to_string(),
-            },
-            token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .balance
-        .unwrap()
-        .points
+    app.balance_as(worker, token).await.points
 }
 
 async fn next_change(stream: &mut tonic::Streaming<WatchCasesResponse>) -> WatchCasesResponse {
@@ -89,50 +60,25 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
     let (worker, worker_token) = app.register_worker("Li Wei").await;
     let grid_system = app.platform_token("municipal-platform").await;
 
-    let mut gateway = app.gateway().await;
-    let mut watch = gateway
-        .watch_cases(with_bearer(
+    let mut watch = app
+        .watch_cases(
             WatchCasesRequest {
                 cursor: String::new(),
                 grid_ids: vec![grid.to_string()],
                 statuses: vec![],
             },
             &grid_system,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+        )
+        .await;
 
     let accepted = app
-        .governance()
-        .await
-        .submit_tip(with_bearer(
-            new_tip(worker, "r-1", 29.735, 103.565),
-            &worker_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .tip
-        .unwrap();
+        .submit_tip(new_tip(worker, "r-1", 29.735, 103.565), &worker_token)
+        .await;
     assert_eq!(accepted.status(), TipStatus::Received);
 
     let tip = routed_tip(&app, &worker_token, &accepted.id).await;
     assert_eq!(tip.status(), TipStatus::Routed);
-    let case = app
-        .governance()
-        .await
-        .get_case(with_bearer(
-            GetCaseRequest {
-                id: tip.case_id.clone(),
-            },
-            &grid_system,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .case
-        .unwrap();
+    let case = app.case_as(&tip.case_id, &grid_system).await;
     assert_eq!(case.grid_id, grid.to_string());
     assert_eq!(case.department, "traffic_police");
     assert_eq!(case.status(), CaseStatus::Assigned);
@@ -147,20 +93,7 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
     })
     .await;
     assert_eq!(points, 5);
-    let entries = app
-        .points()
-        .await
-        .list_ledger_entries(with_bearer(
-            ListLedgerEntriesRequest {
-                worker_id: worker.to_string(),
-                ..Default::default()
-            },
-            &worker_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .entries;
+    let entries = app.ledger_entries(worker, &worker_token).await;
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].points, 5);
     assert!(Uuid::parse_str(&entries[0].source_event_id).is_ok());
@@ -173,33 +106,15 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
 
     // While it is away: two more tips (one in another grid) and a status change.
     let second = app
-        .governance()
-        .await
-        .submit_tip(with_bearer(
-            new_tip(worker, "r-2", 29.736, 103.566),
-            &worker_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .tip
-        .unwrap();
+        .submit_tip(new_tip(worker, "r-2", 29.736, 103.566), &worker_token)
+        .await;
     let elsewhere = app
-        .governance()
-        .await
-        .submit_tip(with_bearer(
-            new_tip(worker, "r-3", 29.755, 103.565),
-            &worker_token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .tip
-        .unwrap();
+        .submit_tip(new_tip(worker, "r-3", 29.755, 103.565), &worker_token)
+        .await;
     let second = routed_tip(&app, &worker_token, &second.id).await;
     let elsewhere = routed_tip(&app, &worker_token, &elsewhere.id).await;
-    let accepted_case = gateway
-        .update_case(with_bearer(
+    let accepted_case = app
+        .update_case(
             UpdateCaseRequest {
                 case_id: case.id.clone(),
                 status: CaseStatus::Accepted as i32,
@@ -207,28 +122,22 @@ async fn a_tip_becomes_a_case_in_its_grid_and_points_for_its_reporter() {
                 ..Default::default()
             },
             &grid_system,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .case
-        .unwrap();
+        )
+        .await;
     assert_eq!(accepted_case.status(), CaseStatus::Accepted);
     assert_eq!(accepted_case.version, 2);
 
     // Reconnecting with the last cursor gives exactly what happened in its grid since, in order.
-    let mut resumed = gateway
-        .watch_cases(with_bearer(
+    let mut resumed = app
+        .watch_cases(
             WatchCasesRequest {
                 cursor,
                 grid_ids: vec![grid.to_string()],
                 statuses: vec![],
             },
             &grid_system,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+        )
+        .await;
     let a = next_change(&mut resumed).await.case.unwrap();
     let b = next_change(&mut resumed).await.case.unwrap();
     assert_eq!(
@@ -268,27 +177,10 @@ async fn a_tip_outside_every_grid_waits_in_the_county_queue() {
     app.create_grid("Far Grid", 29.50, 103.35, 0.01).await;
     let (worker, token) = app.register_worker("Wang Fang").await;
     let t = app
-        .governance()
-        .await
-        .submit_tip(with_bearer(new_tip(worker, "r-1", 29.90, 103.70), &token))
-        .await
-        .unwrap()
-        .into_inner()
-        .tip
-        .unwrap();
+        .submit_tip(new_tip(worker, "r-1", 29.90, 103.70), &token)
+        .await;
     let routed = routed_tip(&app, &token, &t.id).await;
-    let case = app
-        .governance()
-        .await
-        .get_case(with_bearer(
-            GetCaseRequest { id: routed.case_id },
-            &app.admin_token(),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .case
-        .unwrap();
+    let case = app.case(&routed.case_id).await;
     assert_eq!(case.grid_id, "", "no grid holds the tip");
     assert_eq!(case.department, "county_grid_office");
     assert_eq!(case.status(), CaseStatus::Assigned);
@@ -300,26 +192,12 @@ async fn the_same_request_id_twice_gives_one_tip_one_case_one_award() {
     let grid = app.create_grid("Grid", 29.73, 103.56, 0.01).await;
     let (worker, token) = app.register_worker("Zhang Qiang").await;
     let mut gov = app.governance().await;
-    let first = gov
-        .submit_tip(with_bearer(
-            new_tip(worker, "same", 29.735, 103.565),
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .tip
-        .unwrap();
-    let again = gov
-        .submit_tip(with_bearer(
-            new_tip(worker, "same", 29.735, 103.565),
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .tip
-        .unwrap();
+    let first = app
+        .submit_tip(new_tip(worker, "same", 29.735, 103.565), &token)
+        .await;
+    let again = app
+        .submit_tip(new_tip(worker, "same", 29.735, 103.565), &token)
+        .await;
     assert_eq!(first.id, again.id);
     routed_tip(&app, &token, &first.id).await;
     // Once both consumers have nothing left to do, count what happened.
@@ -342,15 +220,10 @@ async fn the_same_request_id_twice_gives_one_tip_one_case_one_award() {
     assert_eq!(cases.len(), 1);
     assert_eq!(cases[0].tip_ids, vec![first.id.clone()]);
     assert_eq!(balance(&app, &token, worker).await, 5);
-    let pool = app.db.pool().await;
-    let tips: i64 = sqlx::query_scalar("SELECT count(*) FROM governance.tips")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM stations.ledger_entries")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let tips = app.count("SELECT count(*) FROM governance.tips").await;
+    let entries = app
+        .count("SELECT count(*) FROM stations.ledger_entries")
+        .await;
     assert_eq!((tips, entries), (1, 1));
     let distinct: HashSet<_> = cases.iter().map(|c| c.id.clone()).collect();
     assert_eq!(distinct.len(), 1);
@@ -395,10 +268,7 @@ async fn concurrent_tips_share_commits_without_losing_or_doubling_any() {
     assert_eq!(by_request.len(), 128);
     assert!(by_request.values().all(|tips| tips.len() == 1));
     let pool = app.db.pool().await;
-    let tips: i64 = sqlx::query_scalar("SELECT count(*) FROM governance.tips")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let tips = app.count("SELECT count(*) FROM governance.tips").await;
     assert_eq!(tips, 128);
     app.consumer_idle("governance", governance::DISPATCH_CONSUMER)
         .await;

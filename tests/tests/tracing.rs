@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use kit::auth::with_bearer;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use redsupply_proto::{
@@ -28,9 +27,7 @@ async fn intake_dispatch_and_award_share_one_trace() {
     app.create_grid("Grid", 29.73, 103.56, 0.01).await;
     let (worker, token) = app.register_worker("Zhao Min").await;
     let tip = app
-        .governance()
-        .await
-        .submit_tip(with_bearer(
+        .submit_tip(
             SubmitTipRequest {
                 request_id: "traced".into(),
                 reporter_id: worker.to_string(),
@@ -43,12 +40,8 @@ async fn intake_dispatch_and_award_share_one_trace() {
                 ..Default::default()
             },
             &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .tip
-        .unwrap();
+        )
+        .await;
 
     let traces = eventually("the SubmitTip, dispatch and award spans", || {
         let exporter = exporter.clone();

@@ -2,33 +2,20 @@
 //! services from check-in to check-out, and the seed's 210 tips and 331 problems solved.
 
 use kit::auth::with_bearer;
-use redsupply_proto::governance::v1::{
-    self as pb, GetGovernanceStatsRequest, VolunteerRole,
-    volunteer_service_client::VolunteerServiceClient,
-};
-use redsupply_tests::{TestApp, connect, eventually};
-use tonic::{Code, transport::Channel};
-
-async fn client(app: &TestApp) -> VolunteerServiceClient<Channel> {
-    VolunteerServiceClient::new(connect(app.addr(redsupply::ServiceName::Governance)).await)
-}
+use redsupply_proto::governance::v1::{self as pb, GetGovernanceStatsRequest, VolunteerRole};
+use redsupply_tests::{TestApp, eventually};
+use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn volunteers_join_take_roles_and_check_in_and_out_of_service() {
     let app = TestApp::spawn().await;
-    let mut c = client(&app).await;
+    let mut c = app.volunteers().await;
     let admin = app.admin_token();
     // Volunteers are registered workers.
     let (worker, token) = app.register_worker("Zhou Qiang").await;
 
-    let err = c
-        .appoint_volunteer_role(with_bearer(
-            pb::AppointVolunteerRoleRequest {
-                worker_id: worker.to_string(),
-                role: VolunteerRole::DisputeScreener as i32,
-            },
-            &admin,
-        ))
+    let err = app
+        .appoint_volunteer_role(worker, VolunteerRole::DisputeScreener, &admin)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "not a member yet");
@@ -53,22 +40,9 @@ async fn volunteers_join_take_roles_and_check_in_and_out_of_service() {
         Code::FailedPrecondition
     );
 
-    c.join_volunteer_team(with_bearer(
-        pb::JoinVolunteerTeamRequest {
-            worker_id: worker.to_string(),
-        },
-        &token,
-    ))
-    .await
-    .unwrap();
-    let err = c
-        .appoint_volunteer_role(with_bearer(
-            pb::AppointVolunteerRoleRequest {
-                worker_id: worker.to_string(),
-                role: VolunteerRole::DisputeScreener as i32,
-            },
-            &token,
-        ))
+    app.join_volunteer_team(worker, &token).await.unwrap();
+    let err = app
+        .appoint_volunteer_role(worker, VolunteerRole::DisputeScreener, &token)
         .await
         .unwrap_err();
     assert_eq!(
@@ -76,18 +50,9 @@ async fn volunteers_join_take_roles_and_check_in_and_out_of_service() {
         Code::PermissionDenied,
         "workers do not appoint themselves"
     );
-    let v = c
-        .appoint_volunteer_role(with_bearer(
-            pb::AppointVolunteerRoleRequest {
-                worker_id: worker.to_string(),
-                role: VolunteerRole::DisputeScreener as i32,
-            },
-            &admin,
-        ))
+    let v = app
+        .appoint_volunteer_role(worker, VolunteerRole::DisputeScreener, &admin)
         .await
-        .unwrap()
-        .into_inner()
-        .volunteer
         .unwrap();
     assert_eq!(v.roles, [VolunteerRole::DisputeScreener as i32]);
     assert_eq!(
