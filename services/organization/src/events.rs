@@ -5,7 +5,16 @@ use kit::bus::{NewEvent, enqueue};
 use redsupply_proto::{common::v1::LatLng, events::v1 as ev};
 use sqlx::PgConnection;
 
-use crate::store::{CommunityRow, GridRow, WorkerRow};
+use crate::store::{
+    care::{CareVisitRow, HardshipFileRow},
+    enterprises::EnterpriseRow,
+    forums::{ForumRow, IssueRow},
+    geography::{CommunityRow, GridRow, TownshipRow},
+    guides::GuideRow,
+    joining::JoinRequestRow,
+    tree::OrganizationRow,
+    workers::{ReportInRow, WorkerRow},
+};
 
 pub const SOURCE: &str = "redsupply/organization";
 pub const WORKER_REGISTERED: &str = "redsupply.organization.worker.registered";
@@ -116,7 +125,7 @@ pub async fn worker_updated(tx: &mut PgConnection, w: &WorkerRow) -> Result<(), 
 
 pub async fn worker_reported_in(
     tx: &mut PgConnection,
-    r: &crate::workers::ReportInRow,
+    r: &ReportInRow,
     version: i64,
 ) -> Result<(), sqlx::Error> {
     let msg = ev::WorkerReportedIn {
@@ -134,10 +143,7 @@ pub async fn worker_reported_in(
     Ok(())
 }
 
-pub async fn township_upserted(
-    tx: &mut PgConnection,
-    t: &crate::townships::TownshipRow,
-) -> Result<(), sqlx::Error> {
+pub async fn township_upserted(tx: &mut PgConnection, t: &TownshipRow) -> Result<(), sqlx::Error> {
     let msg = ev::TownshipUpserted {
         township_id: t.id.to_string(),
         name: t.name.clone(),
@@ -150,7 +156,7 @@ pub async fn township_upserted(
 
 pub async fn organization_changed(
     tx: &mut PgConnection,
-    o: &crate::tree::OrganizationRow,
+    o: &OrganizationRow,
 ) -> Result<(), sqlx::Error> {
     let msg = ev::OrganizationChanged {
         organization_id: o.id.to_string(),
@@ -170,7 +176,7 @@ pub async fn organization_changed(
 
 pub async fn join_request_changed(
     tx: &mut PgConnection,
-    j: &crate::joining::JoinRequestRow,
+    j: &JoinRequestRow,
 ) -> Result<(), sqlx::Error> {
     let msg = ev::JoinRequestChanged {
         join_request_id: j.id.to_string(),
@@ -184,10 +190,7 @@ pub async fn join_request_changed(
     Ok(())
 }
 
-pub async fn guide_changed(
-    tx: &mut PgConnection,
-    g: &crate::guides::GuideRow,
-) -> Result<(), sqlx::Error> {
+pub async fn guide_changed(tx: &mut PgConnection, g: &GuideRow) -> Result<(), sqlx::Error> {
     let msg = ev::GuideChanged {
         guide_id: g.id.to_string(),
         name: g.name.clone(),
@@ -220,7 +223,7 @@ pub async fn contacts_changed(
 
 pub async fn enterprise_changed(
     tx: &mut PgConnection,
-    e: &crate::enterprises::EnterpriseRow,
+    e: &EnterpriseRow,
 ) -> Result<(), sqlx::Error> {
     let msg = ev::EnterpriseChanged {
         enterprise_id: e.id.to_string(),
@@ -236,10 +239,7 @@ pub async fn enterprise_changed(
     Ok(())
 }
 
-pub async fn forum_recorded(
-    tx: &mut PgConnection,
-    f: &crate::forums::ForumRow,
-) -> Result<(), sqlx::Error> {
+pub async fn forum_recorded(tx: &mut PgConnection, f: &ForumRow) -> Result<(), sqlx::Error> {
     let msg = ev::ForumRecorded {
         forum_id: f.id.to_string(),
         held_on: f.held_on.to_string(),
@@ -253,7 +253,7 @@ pub async fn forum_recorded(
 
 pub async fn enterprise_issue_changed(
     tx: &mut PgConnection,
-    i: &crate::forums::IssueRow,
+    i: &IssueRow,
 ) -> Result<(), sqlx::Error> {
     let msg = ev::EnterpriseIssueChanged {
         issue_id: i.id.to_string(),
@@ -274,7 +274,7 @@ pub async fn enterprise_issue_changed(
 
 pub async fn care_visit_recorded(
     tx: &mut PgConnection,
-    v: &crate::care::CareVisitRow,
+    v: &CareVisitRow,
 ) -> Result<(), sqlx::Error> {
     let msg = ev::CareVisitRecorded {
         visit_id: v.id.to_string(),
@@ -289,7 +289,7 @@ pub async fn care_visit_recorded(
 
 pub async fn hardship_file_changed(
     tx: &mut PgConnection,
-    f: &crate::care::HardshipFileRow,
+    f: &HardshipFileRow,
 ) -> Result<(), sqlx::Error> {
     let msg = ev::HardshipFileChanged {
         file_id: f.id.to_string(),

@@ -2,43 +2,14 @@
 //! resolution with dates.
 
 use chrono::NaiveDate;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
     change::{self, Aggregate, ChangeError},
     events,
+    store::forums::{self, ForumRow, IssueRow, NewIssue, RESOLVED},
 };
-
-pub const OPEN: i16 = 1;
-pub const RESOLVED: i16 = 2;
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ForumRow {
-    pub id: Uuid,
-    pub title: String,
-    pub held_on: NaiveDate,
-    pub enterprise_ids: Vec<Uuid>,
-    pub version: i64,
-    pub issues_raised: i64,
-    pub issues_resolved: i64,
-}
-
-macro_rules! select_forums {
-    () => {
-        "SELECT id, title, held_on, enterprise_ids, version,
-            (SELECT count(*) FROM enterprise_issues i WHERE i.forum_id = forums.id) AS issues_raised,
-            (SELECT count(*) FROM enterprise_issues i WHERE i.forum_id = forums.id AND i.status = 2) AS issues_resolved
-         FROM forums"
-    };
-}
-
-async fn forum(tx: &mut PgConnection, id: Uuid) -> Result<ForumRow, sqlx::Error> {
-    sqlx::query_as(concat!(select_forums!(), " WHERE id = $1"))
-        .bind(id)
-        .fetch_one(tx)
-        .await
-}
 
 pub async fn record_forum(
     pool: &PgPool,
@@ -53,7 +24,7 @@ pub async fn record_forum(
     if let Some(existing) =
         change::claim_request(&mut tx, caller, request_id, Aggregate::Forum, id).await?
     {
-        return Ok(forum(&mut tx, existing).await?);
+        return Ok(forums::forum(&mut tx, existing).await?);
     }
     change::require_all(
         &mut tx,
@@ -62,73 +33,11 @@ pub async fn record_forum(
         enterprise_ids,
     )
     .await?;
-    sqlx::query("INSERT INTO forums (id, title, held_on, enterprise_ids) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(title)
-        .bind(held_on)
-        .bind(enterprise_ids)
-        .execute(&mut *tx)
-        .await?;
-    let row = forum(&mut tx, id).await?;
+    forums::insert_forum(&mut tx, id, title, held_on, enterprise_ids).await?;
+    let row = forums::forum(&mut tx, id).await?;
     events::forum_recorded(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
-}
-
-pub async fn list_forums(
-    pool: &PgPool,
-    between: Option<(NaiveDate, NaiveDate)>,
-    after: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<ForumRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        select_forums!(),
-        " WHERE ($1::date IS NULL OR held_on BETWEEN $1 AND $2) AND ($3::uuid IS NULL OR id > $3)
-          ORDER BY id LIMIT $4"
-    ))
-    .bind(between.map(|b| b.0))
-    .bind(between.map(|b| b.1))
-    .bind(after)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct IssueRow {
-    pub id: Uuid,
-    pub forum_id: Uuid,
-    pub enterprise_id: Option<Uuid>,
-    pub title: String,
-    pub description: String,
-    pub raised_on: NaiveDate,
-    pub status: i16,
-    pub resolution: String,
-    pub resolved_on: Option<NaiveDate>,
-    pub version: i64,
-}
-
-macro_rules! select_issues {
-    () => {
-        "SELECT id, forum_id, enterprise_id, title, description, raised_on, status, resolution, resolved_on, version
-         FROM enterprise_issues"
-    };
-}
-
-async fn issue(tx: &mut PgConnection, id: Uuid) -> Result<IssueRow, sqlx::Error> {
-    sqlx::query_as(concat!(select_issues!(), " WHERE id = $1"))
-        .bind(id)
-        .fetch_one(tx)
-        .await
-}
-
-pub struct NewIssue<'a> {
-    pub forum_id: Uuid,
-    pub enterprise_id: Option<Uuid>,
-    pub title: &'a str,
-    pub description: &'a str,
-    /// None: the forum's date.
-    pub raised_on: Option<NaiveDate>,
 }
 
 pub async fn raise(
@@ -142,13 +51,9 @@ pub async fn raise(
     if let Some(existing) =
         change::claim_request(&mut tx, caller, request_id, Aggregate::EnterpriseIssue, id).await?
     {
-        return Ok(issue(&mut tx, existing).await?);
+        return Ok(forums::issue(&mut tx, existing).await?);
     }
-    let held_on: Option<NaiveDate> = sqlx::query_scalar("SELECT held_on FROM forums WHERE id = $1")
-        .bind(n.forum_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(held_on) = held_on else {
+    let Some(held_on) = forums::held_on(&mut tx, n.forum_id).await? else {
         return Err(ChangeError::invalid(
             "forum_id",
             format!("forum {} does not exist", n.forum_id),
@@ -163,19 +68,8 @@ pub async fn raise(
         ));
     }
     let raised_on = n.raised_on.unwrap_or(held_on);
-    sqlx::query(
-        "INSERT INTO enterprise_issues (id, forum_id, enterprise_id, title, description, raised_on)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(id)
-    .bind(n.forum_id)
-    .bind(n.enterprise_id)
-    .bind(n.title)
-    .bind(n.description)
-    .bind(raised_on)
-    .execute(&mut *tx)
-    .await?;
-    let row = issue(&mut tx, id).await?;
+    forums::insert_issue(&mut tx, id, &n, raised_on).await?;
+    let row = forums::issue(&mut tx, id).await?;
     events::enterprise_issue_changed(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
@@ -190,7 +84,7 @@ pub async fn resolve(
 ) -> Result<IssueRow, ChangeError> {
     let mut tx = pool.begin().await?;
     change::lock(&mut tx, Aggregate::EnterpriseIssue, id, expected_version).await?;
-    let current = issue(&mut tx, id).await?;
+    let current = forums::issue(&mut tx, id).await?;
     if current.status == RESOLVED {
         return Err(ChangeError::Precondition(format!(
             "enterprise issue {id} was already resolved"
@@ -205,45 +99,9 @@ pub async fn resolve(
             ),
         ));
     }
-    sqlx::query(
-        "UPDATE enterprise_issues SET status = 2, resolution = $2, resolved_on = $3, version = version + 1
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(resolution)
-    .bind(resolved_on)
-    .execute(&mut *tx)
-    .await?;
-    let row = issue(&mut tx, id).await?;
+    forums::resolve_issue(&mut tx, id, resolution, resolved_on).await?;
+    let row = forums::issue(&mut tx, id).await?;
     events::enterprise_issue_changed(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
-}
-
-pub async fn list_issues(
-    pool: &PgPool,
-    forum_id: Option<Uuid>,
-    enterprise_id: Option<Uuid>,
-    status: Option<i16>,
-    in_communities: Option<&[Uuid]>,
-    after: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<IssueRow>, sqlx::Error> {
-    // Out of scope: issues of enterprises in other communities, and those of no enterprise.
-    sqlx::query_as(concat!(
-        select_issues!(),
-        " WHERE ($1::uuid IS NULL OR forum_id = $1) AND ($2::uuid IS NULL OR enterprise_id = $2)
-            AND ($3::smallint IS NULL OR status = $3) AND ($4::uuid IS NULL OR id > $4)
-            AND ($6::uuid[] IS NULL OR enterprise_id IN (
-                 SELECT id FROM enterprises WHERE community_id = ANY($6)))
-          ORDER BY id LIMIT $5"
-    ))
-    .bind(forum_id)
-    .bind(enterprise_id)
-    .bind(status)
-    .bind(after)
-    .bind(limit)
-    .bind(in_communities)
-    .fetch_all(pool)
-    .await
 }

@@ -3,7 +3,6 @@
 //! their five-clears ledger; forums and enterprise issues; care. Every change is published as an
 //! event (`redsupply.organization.*`) from which other services build read models.
 
-pub mod access_log;
 pub mod api;
 pub mod care;
 pub mod change;
@@ -18,7 +17,6 @@ pub mod personal;
 pub mod registry;
 pub mod republish;
 pub mod rules;
-pub mod stats;
 pub mod store;
 pub mod townships;
 pub mod tree;
@@ -86,7 +84,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         migrate(&pool).await?;
     }
     let vault = settings.vault()?;
-    match store::seal_clear_phones(&pool, &vault).await {
+    match store::workers::seal_clear_phones(&pool, &vault).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(workers = n, "sealed phone numbers stored in clear"),
         Err(e) => {

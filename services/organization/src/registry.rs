@@ -8,7 +8,10 @@ use crate::{
     change::{self, Aggregate, ChangeError},
     events,
     personal::Vault,
-    store::{self, CommunityRow, GridRow, NewWorker, WorkerRow},
+    store::{
+        geography::{self, CommunityRow, GridRow},
+        workers::{self, NewWorker, WorkerRow},
+    },
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +53,7 @@ pub async fn register_worker(
 ) -> Result<WorkerRow, RegistryError> {
     let mut tx = pool.begin().await?;
     if let Some(c) = worker.community_id
-        && !store::community_exists(&mut tx, c).await?
+        && !geography::community_exists(&mut tx, c).await?
     {
         return Err(RegistryError::UnknownCommunity(c));
     }
@@ -59,7 +62,7 @@ pub async fn register_worker(
     {
         return Err(RegistryError::UnknownEnterprise(e));
     }
-    let (row, new) = store::insert_worker(&mut tx, vault, caller, request_id, &worker).await?;
+    let (row, new) = workers::insert_worker(&mut tx, vault, caller, request_id, &worker).await?;
     if new {
         events::worker_registered(&mut tx, &row).await?;
     }
@@ -88,18 +91,18 @@ pub async fn upsert_grid(
 ) -> Result<GridRow, RegistryError> {
     let mut tx = pool.begin().await?;
     if let Some(c) = change.community_id
-        && !store::community_exists(&mut tx, c).await?
+        && !geography::community_exists(&mut tx, c).await?
     {
         return Err(RegistryError::UnknownCommunity(c));
     }
     if let Some(id) = change.id {
         change::lock(&mut tx, Aggregate::Grid, id, change.expected_version).await?;
     }
-    store::lock_grid_layout(&mut tx).await?;
+    geography::lock_grid_layout(&mut tx).await?;
     // A grid drawn before these rules keeps its boundary through a rename; a new boundary follows
     // them.
     let unchanged = match change.id {
-        Some(id) => store::grid_boundary(&mut tx, id)
+        Some(id) => geography::grid_boundary(&mut tx, id)
             .await?
             .is_some_and(|b| b.as_slice() == change.boundary),
         None => false,
@@ -107,7 +110,7 @@ pub async fn upsert_grid(
     if !unchanged {
         let shape = kit::geo::Boundary::new(change.boundary, &county.extent, &county.grids)?;
         let tolerance = county.grids.grid_overlap_tolerance;
-        for other in store::other_grids(&mut tx, change.id, caller, change.request_id).await? {
+        for other in geography::other_grids(&mut tx, change.id, caller, change.request_id).await? {
             let share = shape.overlap_with(&other.boundary);
             if share > tolerance {
                 return Err(RegistryError::Overlap {
@@ -119,7 +122,7 @@ pub async fn upsert_grid(
             }
         }
     }
-    let (row, changed) = store::upsert_grid(
+    let (row, changed) = geography::upsert_grid(
         &mut tx,
         caller,
         change.request_id,
@@ -159,7 +162,7 @@ pub async fn upsert_community(
     let mut tx = pool.begin().await?;
     let mut township = c.township.to_owned();
     if let Some(t) = c.township_id {
-        township = crate::townships::name(&mut tx, t)
+        township = geography::township_name(&mut tx, t)
             .await?
             .ok_or(RegistryError::UnknownTownship(t))?;
     }
@@ -167,7 +170,7 @@ pub async fn upsert_community(
         change::lock(&mut tx, Aggregate::Community, id, c.expected_version).await?;
     }
     let (id, name) = (c.id, c.name);
-    let (row, changed) = store::upsert_community(
+    let (row, changed) = geography::upsert_community(
         &mut tx,
         caller,
         c.request_id,
@@ -193,7 +196,7 @@ pub async fn delete_grid(
 ) -> Result<GridRow, RegistryError> {
     let mut tx = pool.begin().await?;
     change::lock(&mut tx, Aggregate::Grid, id, expected_version).await?;
-    let row = store::delete_grid(&mut tx, id).await?;
+    let row = geography::delete_grid(&mut tx, id).await?;
     events::grid_deleted(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)

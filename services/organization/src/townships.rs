@@ -1,22 +1,13 @@
 //! Townships and streets (镇街): the territorial units above communities.
 
-use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
     change::{self, Aggregate, ChangeError},
     events,
+    store::geography::{self, TownshipRow},
 };
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TownshipRow {
-    pub id: Uuid,
-    pub name: String,
-    pub kind: i16,
-    pub version: i64,
-    pub updated_at: DateTime<Utc>,
-}
 
 pub struct TownshipChange<'a> {
     pub id: Option<Uuid>,
@@ -35,15 +26,7 @@ pub async fn upsert(
     let row: TownshipRow = match c.id {
         Some(id) => {
             change::lock(&mut tx, Aggregate::Township, id, c.expected_version).await?;
-            sqlx::query_as(
-                "UPDATE townships SET name = $2, kind = $3, version = version + 1, updated_at = now()
-                 WHERE id = $1 RETURNING id, name, kind, version, updated_at",
-            )
-            .bind(id)
-            .bind(c.name)
-            .bind(c.kind)
-            .fetch_one(&mut *tx)
-            .await?
+            geography::update_township(&mut tx, id, c.name, c.kind).await?
         }
         None => {
             let id = Uuid::now_v7();
@@ -51,64 +34,19 @@ pub async fn upsert(
                 change::claim_request(&mut tx, caller, c.request_id, Aggregate::Township, id)
                     .await?
             {
-                return Ok(get(&mut tx, existing)
+                return Ok(geography::township(&mut tx, existing)
                     .await?
                     .expect("claimed township exists"));
             }
-            sqlx::query_as(
-                "INSERT INTO townships (id, name, kind) VALUES ($1, $2, $3)
-                 RETURNING id, name, kind, version, updated_at",
-            )
-            .bind(id)
-            .bind(c.name)
-            .bind(c.kind)
-            .fetch_one(&mut *tx)
-            .await?
+            geography::insert_township(&mut tx, id, c.name, c.kind).await?
         }
     };
     // Communities carry their township's name: a rename is a change of each of them too.
-    let renamed: Vec<crate::store::CommunityRow> = sqlx::query_as(
-        "UPDATE communities SET township = $2, version = version + 1, updated_at = now()
-         WHERE township_id = $1 AND township <> $2
-         RETURNING id, name, township, version, township_id",
-    )
-    .bind(row.id)
-    .bind(&row.name)
-    .fetch_all(&mut *tx)
-    .await?;
+    let renamed = geography::rename_township_communities(&mut tx, row.id, &row.name).await?;
     for c in &renamed {
         events::community_upserted(&mut tx, c).await?;
     }
     events::township_upserted(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
-}
-
-pub async fn get(tx: &mut PgConnection, id: Uuid) -> Result<Option<TownshipRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, name, kind, version, updated_at FROM townships WHERE id = $1")
-        .bind(id)
-        .fetch_optional(tx)
-        .await
-}
-
-pub async fn name(tx: &mut PgConnection, id: Uuid) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT name FROM townships WHERE id = $1")
-        .bind(id)
-        .fetch_optional(tx)
-        .await
-}
-
-pub async fn list(
-    pool: &PgPool,
-    after: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<TownshipRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, name, kind, version, updated_at FROM townships
-         WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
 }

@@ -1,7 +1,6 @@
 //! A worker's record after registration: edits (by staff, or by the worker themselves), soft
 //! deletion, report-in to a community, and the volunteer roles governance appoints.
 
-use chrono::{DateTime, Utc};
 use kit::bus::{Event, Handler, HandlerError};
 use redsupply_proto::{events::v1 as ev, governance::v1::VolunteerRole};
 use sqlx::{PgConnection, PgPool};
@@ -11,33 +10,8 @@ use crate::{
     change::{self, Aggregate, ChangeError},
     events,
     personal::Vault,
-    store::WorkerRow,
-    worker_columns,
+    store::workers::{self, ReportInRow, WorkerEdit, WorkerRow},
 };
-
-/// The fields an edit changes; `None` leaves a field as it is.
-#[derive(Debug, Default)]
-pub struct WorkerEdit {
-    pub name: Option<String>,
-    pub phone: Option<String>,
-    /// `Some(None)` clears the ID number.
-    pub id_number: Option<Option<String>>,
-    pub platform: Option<String>,
-    /// `Some(None)`: no enterprise.
-    pub enterprise_id: Option<Option<Uuid>>,
-    pub party_member: Option<bool>,
-}
-
-pub async fn load(tx: &mut PgConnection, id: Uuid) -> Result<WorkerRow, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        worker_columns!(),
-        " FROM workers WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_one(tx)
-    .await
-}
 
 pub async fn update(
     pool: &PgPool,
@@ -56,39 +30,8 @@ pub async fn update(
             format!("enterprise {e} does not exist"),
         ));
     }
-    let id_number = edit.id_number.as_ref();
-    sqlx::query(
-        "UPDATE workers SET
-            name = COALESCE($2, name),
-            phone_sealed = COALESCE($3, phone_sealed),
-            phone_hash = COALESCE($4, phone_hash),
-            id_number_sealed = CASE WHEN $5 THEN $6 ELSE id_number_sealed END,
-            id_number_hash = CASE WHEN $5 THEN $7 ELSE id_number_hash END,
-            platform = COALESCE($8, platform),
-            enterprise_id = CASE WHEN $9 THEN $10 ELSE enterprise_id END,
-            party_member = COALESCE($11, party_member),
-            version = version + 1,
-            updated_at = now()
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(&edit.name)
-    .bind(edit.phone.as_deref().map(|p| vault.seal(p)))
-    .bind(edit.phone.as_deref().map(|p| vault.lookup_hash(p)))
-    .bind(id_number.is_some())
-    .bind(id_number.and_then(|n| n.as_deref()).map(|n| vault.seal(n)))
-    .bind(
-        id_number
-            .and_then(|n| n.as_deref())
-            .map(|n| vault.lookup_hash(n)),
-    )
-    .bind(&edit.platform)
-    .bind(edit.enterprise_id.is_some())
-    .bind(edit.enterprise_id.flatten())
-    .bind(edit.party_member)
-    .execute(&mut *tx)
-    .await?;
-    let row = load(&mut tx, id).await?;
+    workers::update(&mut tx, vault, id, &edit).await?;
+    let row = workers::load(&mut tx, id).await?;
     events::worker_updated(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
@@ -103,19 +46,10 @@ pub async fn delete(
     let mut tx = pool.begin().await?;
     change::lock(&mut tx, Aggregate::Worker, id, expected_version).await?;
     change::mark_deleted(&mut tx, Aggregate::Worker, id).await?;
-    let row = load(&mut tx, id).await?;
+    let row = workers::load(&mut tx, id).await?;
     events::worker_updated(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ReportInRow {
-    pub id: Uuid,
-    pub worker_id: Uuid,
-    pub community_id: Uuid,
-    pub note: String,
-    pub reported_at: DateTime<Utc>,
 }
 
 /// The worker reports in to the community (报到备案); their community becomes this one.
@@ -139,64 +73,17 @@ pub async fn report_in(
     if let Some(existing) =
         change::claim_request(&mut tx, caller, request_id, Aggregate::ReportIn, id).await?
     {
-        let row = report_in_row(&mut tx, existing).await?;
-        let worker = load(&mut tx, row.worker_id).await?;
+        let row = workers::report_in(&mut tx, existing).await?;
+        let worker = workers::load(&mut tx, row.worker_id).await?;
         return Ok((row, worker));
     }
-    let row: ReportInRow = sqlx::query_as(
-        "INSERT INTO report_ins (id, worker_id, community_id, note) VALUES ($1, $2, $3, $4)
-         RETURNING id, worker_id, community_id, note, reported_at",
-    )
-    .bind(id)
-    .bind(worker_id)
-    .bind(community_id)
-    .bind(note)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE workers SET community_id = $2, reported_in_at = $3, version = version + 1, updated_at = now()
-         WHERE id = $1",
-    )
-    .bind(worker_id)
-    .bind(community_id)
-    .bind(row.reported_at)
-    .execute(&mut *tx)
-    .await?;
-    let worker = load(&mut tx, worker_id).await?;
+    let row = workers::insert_report_in(&mut tx, id, worker_id, community_id, note).await?;
+    workers::move_to_community(&mut tx, worker_id, community_id, row.reported_at).await?;
+    let worker = workers::load(&mut tx, worker_id).await?;
     events::worker_reported_in(&mut tx, &row, worker.version).await?;
     events::worker_updated(&mut tx, &worker).await?;
     tx.commit().await?;
     Ok((row, worker))
-}
-
-async fn report_in_row(tx: &mut PgConnection, id: Uuid) -> Result<ReportInRow, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, worker_id, community_id, note, reported_at FROM report_ins WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(tx)
-    .await
-}
-
-pub async fn list_report_ins(
-    pool: &PgPool,
-    community_id: Option<Uuid>,
-    worker_id: Option<Uuid>,
-    after: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<ReportInRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, worker_id, community_id, note, reported_at FROM report_ins
-         WHERE ($1::uuid IS NULL OR community_id = $1) AND ($2::uuid IS NULL OR worker_id = $2)
-           AND ($3::uuid IS NULL OR id > $3)
-         ORDER BY id LIMIT $4",
-    )
-    .bind(community_id)
-    .bind(worker_id)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
 }
 
 /// Consumer `organization-volunteer-roles`: governance's appointments, shown on the worker.
@@ -215,14 +102,7 @@ impl Handler for VolunteerRoleEvents {
             .filter(|r| *r != VolunteerRole::Unspecified)
             .map(|r| r.as_str_name().to_owned())
             .collect();
-        sqlx::query(
-            "INSERT INTO worker_volunteer_roles (worker_id, role) SELECT $1, unnest($2::text[])
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(worker)
-        .bind(&roles)
-        .execute(&mut *tx)
-        .await?;
+        workers::add_volunteer_roles(tx, worker, &roles).await?;
         Ok(())
     }
 }

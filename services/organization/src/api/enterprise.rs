@@ -16,12 +16,8 @@ use super::{
     LABEL, MAX_REFERENCES, NAME, TEXT, TITLE, check_date, ensure_known, enum_filter, enum_value,
     in_communities, upsert_request_id,
 };
-use crate::{
-    change::Aggregate,
-    enterprises::{self, CensusVisitRow, EnterpriseChange, EnterpriseFilter, EnterpriseRow},
-    forums::{self, ForumRow, IssueRow, NewIssue},
-    rules,
-};
+use crate::store::{self, enterprises::CensusVisitRow, enterprises::EnterpriseRow, forums};
+use crate::{change::Aggregate, enterprises, rules};
 
 pub struct EnterpriseApi {
     pool: PgPool,
@@ -35,7 +31,7 @@ impl EnterpriseApi {
     /// PERMISSION_DENIED unless the enterprise's community is in the caller's scope; NOT_FOUND
     /// when there is no such enterprise.
     async fn ensure_enterprise(&self, caller: &Caller, id: Uuid) -> Result<(), Status> {
-        let community = enterprises::community_of(&self.pool, id)
+        let community = store::enterprises::community_of(&self.pool, id)
             .await
             .map_err(|e| internal("checking the caller's scope", e))?
             .ok_or_else(|| not_found("enterprise", id))?;
@@ -98,7 +94,7 @@ fn visit_to_pb(v: CensusVisitRow) -> pb::CensusVisit {
     }
 }
 
-fn forum_to_pb(f: ForumRow) -> pb::Forum {
+fn forum_to_pb(f: forums::ForumRow) -> pb::Forum {
     pb::Forum {
         id: f.id.to_string(),
         title: f.title,
@@ -110,7 +106,7 @@ fn forum_to_pb(f: ForumRow) -> pb::Forum {
     }
 }
 
-fn issue_to_pb(i: IssueRow) -> pb::EnterpriseIssue {
+fn issue_to_pb(i: forums::IssueRow) -> pb::EnterpriseIssue {
     pb::EnterpriseIssue {
         id: i.id.to_string(),
         forum_id: i.forum_id.to_string(),
@@ -161,7 +157,7 @@ impl EnterpriseService for EnterpriseApi {
         let row = enterprises::upsert(
             &self.pool,
             &caller.subject,
-            EnterpriseChange {
+            enterprises::EnterpriseChange {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,
@@ -192,7 +188,7 @@ impl EnterpriseService for EnterpriseApi {
             .acquire()
             .await
             .map_err(|e| internal("loading the enterprise", e))?;
-        let row = enterprises::get(&mut conn, id)
+        let row = store::enterprises::get(&mut conn, id)
             .await
             .map_err(|e| internal("loading the enterprise", e))?
             .ok_or_else(|| not_found("enterprise", id))?;
@@ -217,13 +213,13 @@ impl EnterpriseService for EnterpriseApi {
             caller.ensure_community(community_id)?;
         }
         ensure_known(&self.pool, Aggregate::Community, community_id).await?;
-        let filter = EnterpriseFilter {
+        let filter = store::enterprises::EnterpriseFilter {
             kind,
             community_id,
             surveyed_only: r.surveyed_only,
             in_communities: in_communities(&caller),
         };
-        let rows = enterprises::list(&self.pool, &filter, after, size)
+        let rows = store::enterprises::list(&self.pool, &filter, after, size)
             .await
             .map_err(|e| internal("listing enterprises", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
@@ -336,7 +332,7 @@ impl EnterpriseService for EnterpriseApi {
         v.into_result()?;
         let enterprise = enterprise.expect("checked");
         self.ensure_enterprise(&caller, enterprise).await?;
-        let rows = enterprises::list_visits(&self.pool, enterprise, after, size)
+        let rows = store::enterprises::list_visits(&self.pool, enterprise, after, size)
             .await
             .map_err(|e| internal("listing census visits", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
@@ -363,7 +359,7 @@ impl EnterpriseService for EnterpriseApi {
         let held_on = check_date(&mut v, "forum.held_on", &f.held_on);
         let enterprise_ids = v.ids("forum.enterprise_ids", &f.enterprise_ids, MAX_REFERENCES);
         v.into_result()?;
-        let row = forums::record_forum(
+        let row = crate::forums::record_forum(
             &self.pool,
             &caller.subject,
             &r.request_id,
@@ -429,11 +425,11 @@ impl EnterpriseService for EnterpriseApi {
             Some(e) => self.ensure_enterprise(&caller, e).await?,
             None => caller.ensure_community(None)?,
         }
-        let row = forums::raise(
+        let row = crate::forums::raise(
             &self.pool,
             &caller.subject,
             &r.request_id,
-            NewIssue {
+            forums::NewIssue {
                 forum_id: forum.expect("validated"),
                 enterprise_id: enterprise,
                 title,
@@ -461,7 +457,7 @@ impl EnterpriseService for EnterpriseApi {
         let resolved_on = check_date(&mut v, "resolved_on", &r.resolved_on);
         v.into_result()?;
         let issue = id.expect("validated");
-        let enterprise = enterprises::enterprise_of_issue(&self.pool, issue)
+        let enterprise = forums::enterprise_of_issue(&self.pool, issue)
             .await
             .map_err(|e| internal("loading the issue", e))?
             .ok_or_else(|| not_found("enterprise issue", issue))?;
@@ -469,7 +465,7 @@ impl EnterpriseService for EnterpriseApi {
             Some(e) => self.ensure_enterprise(&caller, e).await?,
             None => caller.ensure_community(None)?,
         }
-        let row = forums::resolve(
+        let row = crate::forums::resolve(
             &self.pool,
             id.expect("validated"),
             r.expected_version,

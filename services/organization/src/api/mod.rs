@@ -24,16 +24,13 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::registry::{self, CommunityChange, GridChange, RegistryError};
+use crate::store::{access_log, geography, stats, workers};
 use crate::{
-    access_log,
     change::{self, Aggregate, ChangeError},
     domain,
     personal::Vault,
-    registry::{self, CommunityChange, GridChange, RegistryError},
-    rules, stats,
-    store::{self, CommunityRow, GridRow, NewWorker, WorkerFilter},
-    townships::{self, TownshipChange, TownshipRow},
-    workers::{self, ReportInRow, WorkerEdit},
+    rules, townships,
 };
 
 pub struct Api {
@@ -90,7 +87,7 @@ fn registry_status(context: &str, community_field: &str, e: RegistryError) -> St
     }
 }
 
-fn grid_to_pb(g: GridRow) -> pb::Grid {
+fn grid_to_pb(g: geography::GridRow) -> pb::Grid {
     pb::Grid {
         id: g.id.to_string(),
         name: g.name,
@@ -110,7 +107,7 @@ fn grid_to_pb(g: GridRow) -> pb::Grid {
     }
 }
 
-fn community_to_pb(c: CommunityRow) -> pb::Community {
+fn community_to_pb(c: geography::CommunityRow) -> pb::Community {
     pb::Community {
         id: c.id.to_string(),
         name: c.name,
@@ -120,7 +117,7 @@ fn community_to_pb(c: CommunityRow) -> pb::Community {
     }
 }
 
-fn township_to_pb(t: TownshipRow) -> pb::Township {
+fn township_to_pb(t: geography::TownshipRow) -> pb::Township {
     pb::Township {
         id: t.id.to_string(),
         name: t.name,
@@ -129,7 +126,7 @@ fn township_to_pb(t: TownshipRow) -> pb::Township {
     }
 }
 
-fn report_in_to_pb(r: ReportInRow) -> pb::ReportIn {
+fn report_in_to_pb(r: workers::ReportInRow) -> pb::ReportIn {
     pb::ReportIn {
         id: r.id.to_string(),
         worker_id: r.worker_id.to_string(),
@@ -319,7 +316,7 @@ impl OrganizationService for Api {
             &self.vault,
             &caller.subject,
             &r.request_id,
-            NewWorker {
+            workers::NewWorker {
                 name: name.to_owned(),
                 phone: phone.to_owned(),
                 id_number: (!id_number.is_empty()).then(|| id_number.to_ascii_uppercase()),
@@ -397,7 +394,7 @@ impl OrganizationService for Api {
             // number space.
             self.phone_searches.check(&caller.subject)?;
         }
-        let filter = WorkerFilter {
+        let filter = workers::WorkerFilter {
             in_communities: in_communities(&caller),
             name_pattern: (!name.is_empty()).then(|| kit::api::contains_pattern(name)),
             phone_hash: (!phone.is_empty()).then(|| self.vault.lookup_hash(phone)),
@@ -407,7 +404,7 @@ impl OrganizationService for Api {
             enterprise_id,
             organization_id,
         };
-        let rows = store::search_workers(&self.pool, &filter, after, size)
+        let rows = workers::search_workers(&self.pool, &filter, after, size)
             .await
             .map_err(|e| internal("searching workers", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|w| w.id).collect();
@@ -486,7 +483,7 @@ impl OrganizationService for Api {
         request: Request<pb::GetGridRequest>,
     ) -> Result<Response<pb::GetGridResponse>, Status> {
         let id = parse_id("id", &request.get_ref().id)?;
-        let row = store::grid(&self.pool, id)
+        let row = geography::grid(&self.pool, id)
             .await
             .map_err(|e| internal("loading the grid", e))?
             .ok_or_else(|| not_found("grid", id))?;
@@ -506,7 +503,7 @@ impl OrganizationService for Api {
         let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         ensure_known(&self.pool, Aggregate::Community, community).await?;
-        let rows = store::list_grids(&self.pool, community, after, size)
+        let rows = geography::list_grids(&self.pool, community, after, size)
             .await
             .map_err(|e| internal("listing grids", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|g| g.id).collect();
@@ -561,7 +558,7 @@ impl OrganizationService for Api {
         let mut v = Violations::new();
         let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
-        let rows = store::list_communities(&self.pool, after, size)
+        let rows = geography::list_communities(&self.pool, after, size)
             .await
             .map_err(|e| internal("listing communities", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
@@ -606,12 +603,12 @@ impl OrganizationService for Api {
         v.into_result()?;
         let id = id.expect("validated");
         self.worker_in_scope(&caller, id).await?;
-        let row = workers::update(
+        let row = crate::workers::update(
             &self.pool,
             &self.vault,
             id,
             r.expected_version,
-            WorkerEdit {
+            workers::WorkerEdit {
                 name: name.map(str::to_owned),
                 phone: phone.map(str::to_owned),
                 id_number: id_number.map(|n| (!n.is_empty()).then(|| n.to_ascii_uppercase())),
@@ -636,7 +633,7 @@ impl OrganizationService for Api {
         let r = request.into_inner();
         let id = parse_id("worker_id", &r.worker_id)?;
         self.worker_in_scope(&caller, id).await?;
-        let row = workers::delete(&self.pool, id, r.expected_version)
+        let row = crate::workers::delete(&self.pool, id, r.expected_version)
             .await
             .map_err(change_status("deleting the worker"))?;
         Ok(Response::new(pb::DeleteWorkerResponse {
@@ -663,7 +660,7 @@ impl OrganizationService for Api {
             // Staff move a worker only into a community they serve.
             caller.ensure_community(Some(community))?;
         }
-        let (report, row) = workers::report_in(
+        let (report, row) = crate::workers::report_in(
             &self.pool,
             &caller.subject,
             &r.request_id,
@@ -734,7 +731,7 @@ impl OrganizationService for Api {
         let row = townships::upsert(
             &self.pool,
             &caller.subject,
-            TownshipChange {
+            townships::TownshipChange {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,
@@ -758,7 +755,7 @@ impl OrganizationService for Api {
         let mut v = Violations::new();
         let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
-        let rows = townships::list(&self.pool, after, size)
+        let rows = geography::list_townships(&self.pool, after, size)
             .await
             .map_err(|e| internal("listing townships", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();

@@ -18,14 +18,8 @@ use super::{
     MAX_REFERENCES, NAME, NOTE, check_date, ensure_for_worker, ensure_for_workers, ensure_known,
     enum_filter, enum_value, in_communities, upsert_request_id,
 };
-use crate::{
-    change::Aggregate,
-    contacts,
-    guides::{self, GuideChange, GuideRow},
-    joining::{self, JoinRequestRow},
-    rules,
-    tree::{self, OrganizationChange, OrganizationFilter, OrganizationRow},
-};
+use crate::store::{self, guides::GuideRow, joining::JoinRequestRow, tree::OrganizationRow};
+use crate::{change::Aggregate, contacts, guides, joining, rules, tree};
 
 pub struct PartyApi {
     pool: PgPool,
@@ -127,7 +121,7 @@ impl PartyService for PartyApi {
         let row = tree::upsert(
             &self.pool,
             &caller.subject,
-            OrganizationChange {
+            tree::OrganizationChange {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,
@@ -158,7 +152,7 @@ impl PartyService for PartyApi {
             .acquire()
             .await
             .map_err(|e| internal("loading the organization", e))?;
-        let row = tree::get(&mut conn, id)
+        let row = store::tree::get(&mut conn, id)
             .await
             .map_err(|e| internal("loading the organization", e))?
             .ok_or_else(|| kit::api::not_found("organization", id))?;
@@ -181,12 +175,12 @@ impl PartyService for PartyApi {
         let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         ensure_known(&self.pool, Aggregate::Organization, parent_id).await?;
-        let filter = OrganizationFilter {
+        let filter = store::tree::OrganizationFilter {
             parent_id,
             kind,
             formation_mode,
         };
-        let rows = tree::list(&self.pool, &filter, after, size)
+        let rows = store::tree::list(&self.pool, &filter, after, size)
             .await
             .map_err(|e| internal("listing organizations", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
@@ -253,7 +247,7 @@ impl PartyService for PartyApi {
         let reason = v.text("reason", &r.reason, NOTE, !r.approve);
         v.into_result()?;
         let id = id.expect("validated");
-        let worker = joining::worker_of(&self.pool, id)
+        let worker = store::joining::worker_of(&self.pool, id)
             .await
             .map_err(|e| internal("loading the join request", e))?
             .ok_or_else(|| not_found("join request", id))?;
@@ -293,7 +287,7 @@ impl PartyService for PartyApi {
         } else {
             in_communities(&caller)
         };
-        let rows = joining::list(
+        let rows = store::joining::list(
             &self.pool,
             organization,
             worker,
@@ -341,7 +335,7 @@ impl PartyService for PartyApi {
         let row = guides::upsert(
             &self.pool,
             &caller.subject,
-            GuideChange {
+            guides::GuideChange {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,
@@ -373,7 +367,7 @@ impl PartyService for PartyApi {
         v.into_result()?;
         ensure_known(&self.pool, Aggregate::Enterprise, enterprise).await?;
         ensure_known(&self.pool, Aggregate::Organization, organization).await?;
-        let rows = guides::list(&self.pool, kind, enterprise, organization, after, size)
+        let rows = store::guides::list(&self.pool, kind, enterprise, organization, after, size)
             .await
             .map_err(|e| internal("listing guides", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
@@ -479,7 +473,7 @@ impl PartyService for PartyApi {
         } else if let Some(m) = member.or(worker) {
             ensure_for_worker(&self.pool, &caller, m).await?;
         }
-        let rows = contacts::list(&self.pool, member, worker, after, size)
+        let rows = store::contacts::list(&self.pool, member, worker, after, size)
             .await
             .map_err(|e| internal("listing contacts", e))?;
         let ids: Vec<Uuid> = rows
@@ -524,7 +518,7 @@ impl PartyService for PartyApi {
         } else {
             r.load_limit
         };
-        let c = contacts::coverage(&self.pool, community, limit)
+        let c = store::contacts::coverage(&self.pool, community, limit)
             .await
             .map_err(|e| internal("computing contact coverage", e))?;
         let n = |x: i64| i32::try_from(x).unwrap_or(i32::MAX);

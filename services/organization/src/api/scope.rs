@@ -16,8 +16,11 @@ use uuid::Uuid;
 
 use super::Api;
 use crate::{
-    access_log, domain,
-    store::{self, WorkerRow},
+    domain,
+    store::{
+        access_log, geography,
+        workers::{self, WorkerRow},
+    },
 };
 
 /// PERMISSION_DENIED unless the caller may act for `worker` (themself, or staff of the worker's
@@ -30,7 +33,7 @@ pub(crate) async fn ensure_for_worker(
     if caller.has_role(WORKER) && caller.subject == worker.to_string() {
         return Ok(());
     }
-    let community = store::worker_community(pool, worker)
+    let community = workers::worker_community(pool, worker)
         .await
         .map_err(|e| internal("checking the caller's scope", e))?
         .ok_or_else(|| not_found("worker", worker))?;
@@ -47,7 +50,7 @@ pub(crate) async fn ensure_for_workers(
     let Some(communities) = in_communities(caller) else {
         return Ok(());
     };
-    let outside = store::workers_outside(pool, workers, &communities)
+    let outside = workers::workers_outside(pool, workers, &communities)
         .await
         .map_err(|e| internal("checking the caller's scope", e))?;
     match outside.first() {
@@ -121,7 +124,7 @@ impl Api {
         if caller.is_county() {
             return Ok(());
         }
-        match store::grid(&self.pool, id)
+        match geography::grid(&self.pool, id)
             .await
             .map_err(|e| internal("checking the caller's scope", e))?
         {
@@ -136,7 +139,7 @@ impl Api {
         caller: &Caller,
         id: Uuid,
     ) -> Result<WorkerRow, Status> {
-        let row = store::worker(&self.pool, id)
+        let row = workers::worker(&self.pool, id)
             .await
             .map_err(|e| internal("loading the worker", e))?
             .ok_or_else(|| not_found("worker", id))?;

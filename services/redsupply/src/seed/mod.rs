@@ -443,7 +443,7 @@ async fn seed_workers(
             vault,
             SEEDER,
             &format!("seed-worker-{i}"),
-            organization::store::NewWorker {
+            organization::store::workers::NewWorker {
                 name: (*name).to_owned(),
                 phone: (*phone).to_owned(),
                 id_number: None,
@@ -489,7 +489,7 @@ async fn seed_governance(
             vault,
             SEEDER,
             &format!("seed-volunteer-{i}"),
-            organization::store::NewWorker {
+            organization::store::workers::NewWorker {
                 name: format!("Volunteer {:03}", i + 1),
                 phone: format!("1390000{i:04}"),
                 id_number: None,

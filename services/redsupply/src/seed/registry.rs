@@ -9,7 +9,9 @@
 
 use chrono::NaiveDate;
 use organization::{
-    care, contacts, enterprises, forums, guides, joining, personal::Vault, store::NewWorker,
+    care, contacts, enterprises, forums, guides, joining,
+    personal::Vault,
+    store::{self, workers::NewWorker},
     townships, tree, workers,
 };
 use redsupply_proto::organization::v1::{FormationMode, OrganizationKind};
@@ -155,7 +157,7 @@ pub async fn seed(
             pool,
             SEEDER,
             &format!("seed-census-{i}"),
-            enterprises::CensusVisitRow {
+            store::enterprises::CensusVisitRow {
                 enterprise_id: e.id,
                 visited_on: date("2026-04-10") + chrono::Days::new(i as u64),
                 visitor: "Two-New Working Committee census team".into(),
@@ -236,7 +238,7 @@ pub async fn seed(
                 expected_version: 0,
                 request_id: &format!("seed-instructor-{i}"),
                 name: &format!("Instructor {:02}", i + 1),
-                kind: guides::INSTRUCTOR,
+                kind: store::guides::INSTRUCTOR,
                 department: "County Organization Department (evergreen cadres)",
                 enterprise_ids: vec![outlets[i % outlets.len()]],
                 organization_ids,
@@ -258,7 +260,7 @@ pub async fn seed(
                 expected_version: 0,
                 request_id: &format!("seed-commissioner-{i}"),
                 name: &format!("Red Commissioner {:02}", i + 1),
-                kind: guides::RED_COMMISSIONER,
+                kind: store::guides::RED_COMMISSIONER,
                 department: [
                     "Market Supervision Bureau",
                     "Transport Bureau",
@@ -313,7 +315,7 @@ pub async fn seed(
             "",
         )
         .await?;
-        if request.status == joining::PENDING {
+        if request.status == store::joining::PENDING {
             joining::decide(pool, SEEDER, request.id, true, "").await?;
         }
         let start = i * CONTACTS_PER_MEMBER;
@@ -338,7 +340,7 @@ pub async fn seed(
                 pool,
                 SEEDER,
                 &format!("seed-issue-{f}-{k}"),
-                forums::NewIssue {
+                store::forums::NewIssue {
                     forum_id: forum.id,
                     enterprise_id: Some(outlets[(f * 5 + k) % outlets.len()]),
                     title: ISSUES[k],
@@ -351,7 +353,7 @@ pub async fn seed(
             // The last forum's two newest issues are still being worked on.
             let open = f == FORUMS.len() - 1 && k >= 3;
             if !open {
-                if issue.status == forums::OPEN {
+                if issue.status == store::forums::OPEN {
                     forums::resolve(
                         pool,
                         issue.id,
@@ -374,7 +376,7 @@ pub async fn seed(
             vault,
             SEEDER,
             &format!("seed-care-{i}"),
-            care::NewCareVisit {
+            store::care::NewCareVisit {
                 worker_id: others[i * 30],
                 visited_on: date("2026-02-10"),
                 occasion: "Spring Festival",
@@ -400,7 +402,7 @@ pub async fn seed(
                 vault,
                 file.id,
                 0,
-                care::Help {
+                store::care::Help {
                     given_on: "2026-07-01".into(),
                     kind: "hardship grant".into(),
                     description: "Trade union hardship grant".into(),
@@ -433,7 +435,7 @@ async fn org(
     parent: Option<Uuid>,
     mode: FormationMode,
     covers: Vec<Uuid>,
-) -> Result<tree::OrganizationRow, SeedError> {
+) -> Result<store::tree::OrganizationRow, SeedError> {
     Ok(tree::upsert(
         pool,
         SEEDER,

@@ -1,0 +1,262 @@
+//! Enterprises and outlets with the five-clears ledger (五个清台账): headcount, party members,
+//! situation, needs and responsible officer, each with the date a census visit last confirmed it;
+//! and the census visits themselves.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EnterpriseRow {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: i16,
+    pub brand: String,
+    pub community_id: Option<Uuid>,
+    pub address: String,
+    pub headcount: Option<i32>,
+    pub headcount_on: Option<NaiveDate>,
+    pub party_members: Option<i32>,
+    pub party_members_on: Option<NaiveDate>,
+    pub situation: Option<String>,
+    pub situation_on: Option<NaiveDate>,
+    pub needs: Option<String>,
+    pub needs_on: Option<NaiveDate>,
+    pub responsible_officer: Option<String>,
+    pub responsible_officer_on: Option<NaiveDate>,
+    pub last_visited_on: Option<NaiveDate>,
+    pub visits: i32,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The columns an enterprise is written with (the ledger is the census visits' to write).
+pub struct EnterpriseFields<'a> {
+    pub name: &'a str,
+    pub kind: i16,
+    pub brand: &'a str,
+    pub community_id: Option<Uuid>,
+    pub address: &'a str,
+}
+
+macro_rules! enterprise_columns {
+    () => {
+        "id, name, kind, brand, community_id, address, headcount, headcount_on, party_members, party_members_on,
+         situation, situation_on, needs, needs_on, responsible_officer, responsible_officer_on, last_visited_on,
+         visits, version, updated_at, deleted_at"
+    };
+}
+
+pub async fn get(tx: &mut PgConnection, id: Uuid) -> Result<Option<EnterpriseRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        enterprise_columns!(),
+        " FROM enterprises WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(tx)
+    .await
+}
+
+pub async fn update(
+    tx: &mut PgConnection,
+    id: Uuid,
+    f: &EnterpriseFields<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE enterprises SET name = $2, kind = $3, brand = $4, community_id = $5, address = $6,
+            version = version + 1, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(f.name)
+    .bind(f.kind)
+    .bind(f.brand)
+    .bind(f.community_id)
+    .bind(f.address)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn insert(
+    tx: &mut PgConnection,
+    id: Uuid,
+    f: &EnterpriseFields<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO enterprises (id, name, kind, brand, community_id, address)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(f.name)
+    .bind(f.kind)
+    .bind(f.brand)
+    .bind(f.community_id)
+    .bind(f.address)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+pub struct EnterpriseFilter {
+    pub kind: Option<i16>,
+    pub community_id: Option<Uuid>,
+    pub surveyed_only: bool,
+    /// The caller's scope (None: the whole county).
+    pub in_communities: Option<Vec<Uuid>>,
+}
+
+/// The community of an enterprise: `None` when there is no such enterprise.
+pub async fn community_of(pool: &PgPool, id: Uuid) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT community_id FROM enterprises WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn list(
+    pool: &PgPool,
+    f: &EnterpriseFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<EnterpriseRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        enterprise_columns!(),
+        " FROM enterprises
+         WHERE deleted_at IS NULL AND ($1::smallint IS NULL OR kind = $1)
+           AND ($2::uuid IS NULL OR community_id = $2) AND (NOT $3 OR visits > 0)
+           AND ($4::uuid IS NULL OR id > $4)
+           AND ($6::uuid[] IS NULL OR community_id = ANY($6))
+         ORDER BY id LIMIT $5"
+    ))
+    .bind(f.kind)
+    .bind(f.community_id)
+    .bind(f.surveyed_only)
+    .bind(after)
+    .bind(limit)
+    .bind(f.in_communities.as_deref())
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct CensusVisitRow {
+    pub id: Uuid,
+    pub enterprise_id: Uuid,
+    pub visited_on: NaiveDate,
+    pub visitor: String,
+    pub headcount: Option<i32>,
+    pub party_members: Option<i32>,
+    pub situation: Option<String>,
+    pub needs: Option<String>,
+    pub responsible_officer: Option<String>,
+    pub notes: String,
+}
+
+macro_rules! select_visits {
+    () => {
+        "SELECT id, enterprise_id, visited_on, visitor, headcount, party_members, situation, needs, responsible_officer, notes FROM census_visits"
+    };
+}
+
+pub async fn census_visit(tx: &mut PgConnection, id: Uuid) -> Result<CensusVisitRow, sqlx::Error> {
+    sqlx::query_as(concat!(select_visits!(), " WHERE id = $1"))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+}
+
+pub async fn insert_census_visit(
+    tx: &mut PgConnection,
+    id: Uuid,
+    visit: &CensusVisitRow,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO census_visits (id, enterprise_id, visited_on, visitor, headcount, party_members, situation, needs, responsible_officer, notes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(id)
+    .bind(visit.enterprise_id)
+    .bind(visit.visited_on)
+    .bind(&visit.visitor)
+    .bind(visit.headcount)
+    .bind(visit.party_members)
+    .bind(&visit.situation)
+    .bind(&visit.needs)
+    .bind(&visit.responsible_officer)
+    .bind(&visit.notes)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Which of a census visit's figures the ledger takes.
+pub struct Confirmed {
+    pub headcount: bool,
+    pub party_members: bool,
+    pub situation: bool,
+    pub needs: bool,
+    pub responsible_officer: bool,
+}
+
+/// Writes the figures of the visit the ledger takes, each dated by the visit, and counts the
+/// visit; with a new version.
+pub async fn apply_census_visit(
+    tx: &mut PgConnection,
+    visit: &CensusVisitRow,
+    confirmed: &Confirmed,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE enterprises SET
+            headcount = CASE WHEN $3 THEN $4 ELSE headcount END,
+            headcount_on = CASE WHEN $3 THEN $2 ELSE headcount_on END,
+            party_members = CASE WHEN $5 THEN $6 ELSE party_members END,
+            party_members_on = CASE WHEN $5 THEN $2 ELSE party_members_on END,
+            situation = CASE WHEN $7 THEN $8 ELSE situation END,
+            situation_on = CASE WHEN $7 THEN $2 ELSE situation_on END,
+            needs = CASE WHEN $9 THEN $10 ELSE needs END,
+            needs_on = CASE WHEN $9 THEN $2 ELSE needs_on END,
+            responsible_officer = CASE WHEN $11 THEN $12 ELSE responsible_officer END,
+            responsible_officer_on = CASE WHEN $11 THEN $2 ELSE responsible_officer_on END,
+            last_visited_on = GREATEST(last_visited_on, $2),
+            visits = visits + 1,
+            version = version + 1,
+            updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(visit.enterprise_id)
+    .bind(visit.visited_on)
+    .bind(confirmed.headcount)
+    .bind(visit.headcount)
+    .bind(confirmed.party_members)
+    .bind(visit.party_members)
+    .bind(confirmed.situation)
+    .bind(&visit.situation)
+    .bind(confirmed.needs)
+    .bind(&visit.needs)
+    .bind(confirmed.responsible_officer)
+    .bind(&visit.responsible_officer)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn list_visits(
+    pool: &PgPool,
+    enterprise_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<CensusVisitRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        select_visits!(),
+        " WHERE enterprise_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+    ))
+    .bind(enterprise_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
