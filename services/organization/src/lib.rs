@@ -4,23 +4,12 @@
 //! event (`redsupply.organization.*`) from which other services build read models.
 
 pub mod api;
-pub mod care;
+pub mod app;
 pub mod change;
-pub mod contacts;
 pub mod domain;
-pub mod enterprises;
 pub mod events;
-pub mod forums;
-pub mod guides;
-pub mod joining;
 pub mod personal;
-pub mod registry;
-pub mod republish;
-pub mod rules;
 pub mod store;
-pub mod townships;
-pub mod tree;
-pub mod workers;
 
 use std::net::SocketAddr;
 
@@ -100,7 +89,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             producer: "governance",
             subject: "redsupply.governance.volunteer.role_appointed".to_owned(),
         },
-        Arc::new(workers::VolunteerRoleEvents),
+        Arc::new(events::consume::volunteer_roles::VolunteerRoleEvents),
         rt.faults.clone(),
         rt.shutdown.clone(),
     );

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{LABEL, NAME, TEXT, check_date, ensure_for_worker, in_communities};
 use crate::{
-    care,
+    app::care,
     personal::Vault,
     store::{
         self,

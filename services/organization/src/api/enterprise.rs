@@ -17,7 +17,7 @@ use super::{
     in_communities, upsert_request_id,
 };
 use crate::store::{self, enterprises::CensusVisitRow, enterprises::EnterpriseRow, forums};
-use crate::{change::Aggregate, enterprises, rules};
+use crate::{app::enterprise, change::Aggregate, domain, events::publish};
 
 pub struct EnterpriseApi {
     pool: PgPool,
@@ -43,30 +43,9 @@ fn date(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
 
-/// The ledger as published and returned: each figure with the date it was last confirmed.
-pub fn ledger(e: &EnterpriseRow) -> pb::FiveClearsLedger {
-    let count = |v: Option<i32>, on: Option<NaiveDate>| pb::LedgerCount {
-        value: v.unwrap_or_default(),
-        confirmed_on: date(on),
-    };
-    let text = |v: &Option<String>, on: Option<NaiveDate>| pb::LedgerText {
-        value: v.clone().unwrap_or_default(),
-        confirmed_on: date(on),
-    };
-    pb::FiveClearsLedger {
-        headcount: Some(count(e.headcount, e.headcount_on)),
-        party_members: Some(count(e.party_members, e.party_members_on)),
-        situation: Some(text(&e.situation, e.situation_on)),
-        needs: Some(text(&e.needs, e.needs_on)),
-        responsible_officer: Some(text(&e.responsible_officer, e.responsible_officer_on)),
-        last_visited_on: date(e.last_visited_on),
-        visits: e.visits,
-    }
-}
-
 fn enterprise_to_pb(e: EnterpriseRow) -> pb::Enterprise {
     pb::Enterprise {
-        ledger: Some(ledger(&e)),
+        ledger: Some(publish::ledger(&e)),
         id: e.id.to_string(),
         name: e.name,
         kind: i32::from(e.kind),
@@ -99,7 +78,7 @@ fn forum_to_pb(f: forums::ForumRow) -> pb::Forum {
         id: f.id.to_string(),
         title: f.title,
         held_on: f.held_on.to_string(),
-        quarter: rules::quarter(f.held_on),
+        quarter: domain::calendar::quarter(f.held_on),
         enterprise_ids: f.enterprise_ids.iter().map(|u| u.to_string()).collect(),
         issues_raised: i32::try_from(f.issues_raised).unwrap_or(i32::MAX),
         issues_resolved: i32::try_from(f.issues_resolved).unwrap_or(i32::MAX),
@@ -154,10 +133,10 @@ impl EnterpriseService for EnterpriseApi {
             self.ensure_enterprise(&caller, id).await?;
         }
         caller.ensure_community(community_id)?;
-        let row = enterprises::upsert(
+        let row = enterprise::upsert_enterprise(
             &self.pool,
             &caller.subject,
-            enterprises::EnterpriseChange {
+            enterprise::EnterpriseChange {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,
@@ -238,7 +217,7 @@ impl EnterpriseService for EnterpriseApi {
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
         self.ensure_enterprise(&caller, id).await?;
-        let row = enterprises::delete(&self.pool, id, r.expected_version)
+        let row = enterprise::delete_enterprise(&self.pool, id, r.expected_version)
             .await
             .map_err(|e| e.into_status("deleting the enterprise"))?;
         Ok(Response::new(pb::DeleteEnterpriseResponse {
@@ -294,7 +273,7 @@ impl EnterpriseService for EnterpriseApi {
         v.into_result()?;
         self.ensure_enterprise(&caller, enterprise.expect("validated"))
             .await?;
-        let (visit, enterprise) = enterprises::record_visit(
+        let (visit, enterprise) = enterprise::record_census_visit(
             &self.pool,
             &caller.subject,
             &r.request_id,
@@ -359,7 +338,7 @@ impl EnterpriseService for EnterpriseApi {
         let held_on = check_date(&mut v, "forum.held_on", &f.held_on);
         let enterprise_ids = v.ids("forum.enterprise_ids", &f.enterprise_ids, MAX_REFERENCES);
         v.into_result()?;
-        let row = crate::forums::record_forum(
+        let row = enterprise::record_forum(
             &self.pool,
             &caller.subject,
             &r.request_id,
@@ -388,7 +367,7 @@ impl EnterpriseService for EnterpriseApi {
             None
         } else {
             Some(
-                rules::quarter_range(quarter)
+                domain::calendar::quarter_range(quarter)
                     .ok_or_else(|| invalid("quarter", "must look like 2026-Q3"))?,
             )
         };
@@ -425,7 +404,7 @@ impl EnterpriseService for EnterpriseApi {
             Some(e) => self.ensure_enterprise(&caller, e).await?,
             None => caller.ensure_community(None)?,
         }
-        let row = crate::forums::raise(
+        let row = enterprise::raise_enterprise_issue(
             &self.pool,
             &caller.subject,
             &r.request_id,
@@ -465,7 +444,7 @@ impl EnterpriseService for EnterpriseApi {
             Some(e) => self.ensure_enterprise(&caller, e).await?,
             None => caller.ensure_community(None)?,
         }
-        let row = crate::forums::resolve(
+        let row = enterprise::resolve_enterprise_issue(
             &self.pool,
             id.expect("validated"),
             r.expected_version,

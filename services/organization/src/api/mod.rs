@@ -24,13 +24,12 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::registry::{self, CommunityChange, GridChange, RegistryError};
+use crate::app::registry::{self, CommunityChange, GridChange, RegistryError};
 use crate::store::{access_log, geography, stats, workers};
 use crate::{
     change::{self, Aggregate, ChangeError},
     domain,
     personal::Vault,
-    rules, townships,
 };
 
 pub struct Api {
@@ -184,7 +183,7 @@ fn phone<'a>(v: &mut Violations, field: &str, value: &'a str, required: bool) ->
         field,
         value,
         (PHONE, required),
-        domain::valid_phone,
+        domain::numbers::valid_phone,
         PHONE_SHAPE,
     )
 }
@@ -196,7 +195,7 @@ fn id_number<'a>(v: &mut Violations, value: &'a str, shape: &str) -> &'a str {
         "id_number",
         value,
         (ID_NUMBER, false),
-        domain::valid_id_number,
+        domain::numbers::valid_id_number,
         shape,
     )
 }
@@ -221,7 +220,7 @@ pub(crate) fn check_date(
     let parsed = if value.len() > 16 {
         Err("must be a date as YYYY-MM-DD")
     } else {
-        rules::parse_date(value)
+        domain::calendar::parse_date(value)
     };
     match parsed {
         Ok(d) => Some(d),
@@ -427,8 +426,12 @@ impl OrganizationService for Api {
         upsert_request_id(&mut v, id.is_none(), &r.request_id);
         let name = v.line("grid.name", &grid.name, NAME, true);
         let community_id = v.optional_id("grid.community_id", &grid.community_id);
-        let boundary = if v.count("grid.boundary", &grid.boundary, domain::MAX_BOUNDARY_POINTS) {
-            domain::normalize_boundary(&grid.boundary).unwrap_or_else(|e| {
+        let boundary = if v.count(
+            "grid.boundary",
+            &grid.boundary,
+            domain::boundary::MAX_BOUNDARY_POINTS,
+        ) {
+            domain::boundary::normalize_boundary(&grid.boundary).unwrap_or_else(|e| {
                 v.add("grid.boundary", e.to_string());
                 Vec::new()
             })
@@ -603,7 +606,7 @@ impl OrganizationService for Api {
         v.into_result()?;
         let id = id.expect("validated");
         self.worker_in_scope(&caller, id).await?;
-        let row = crate::workers::update(
+        let row = registry::update_worker(
             &self.pool,
             &self.vault,
             id,
@@ -633,7 +636,7 @@ impl OrganizationService for Api {
         let r = request.into_inner();
         let id = parse_id("worker_id", &r.worker_id)?;
         self.worker_in_scope(&caller, id).await?;
-        let row = crate::workers::delete(&self.pool, id, r.expected_version)
+        let row = registry::delete_worker(&self.pool, id, r.expected_version)
             .await
             .map_err(change_status("deleting the worker"))?;
         Ok(Response::new(pb::DeleteWorkerResponse {
@@ -660,7 +663,7 @@ impl OrganizationService for Api {
             // Staff move a worker only into a community they serve.
             caller.ensure_community(Some(community))?;
         }
-        let (report, row) = crate::workers::report_in(
+        let (report, row) = registry::report_in(
             &self.pool,
             &caller.subject,
             &r.request_id,
@@ -728,10 +731,10 @@ impl OrganizationService for Api {
         // Towns and streets are every kind the contract defines.
         let kind = enum_value::<pb::TownshipKind>(&mut v, "township.kind", t.kind);
         v.into_result()?;
-        let row = townships::upsert(
+        let row = registry::upsert_township(
             &self.pool,
             &caller.subject,
-            townships::TownshipChange {
+            registry::TownshipChange {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,

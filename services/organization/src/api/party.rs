@@ -19,7 +19,7 @@ use super::{
     enum_filter, enum_value, in_communities, upsert_request_id,
 };
 use crate::store::{self, guides::GuideRow, joining::JoinRequestRow, tree::OrganizationRow};
-use crate::{change::Aggregate, contacts, guides, joining, rules, tree};
+use crate::{app::party, change::Aggregate, domain};
 
 pub struct PartyApi {
     pool: PgPool,
@@ -118,10 +118,10 @@ impl PartyService for PartyApi {
             check_date(&mut v, "organization.founded_on", &o.founded_on)
         };
         v.into_result()?;
-        let row = tree::upsert(
+        let row = party::upsert_organization(
             &self.pool,
             &caller.subject,
-            tree::OrganizationChange {
+            party::OrganizationChange {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,
@@ -197,7 +197,7 @@ impl PartyService for PartyApi {
     ) -> Result<Response<pb::DeleteOrganizationResponse>, Status> {
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
-        let row = tree::delete(&self.pool, id, r.expected_version)
+        let row = party::delete_organization(&self.pool, id, r.expected_version)
             .await
             .map_err(|e| e.into_status("deleting the organization"))?;
         Ok(Response::new(pb::DeleteOrganizationResponse {
@@ -220,7 +220,7 @@ impl PartyService for PartyApi {
         v.into_result()?;
         let (worker, organization) = (worker.expect("validated"), organization.expect("validated"));
         ensure_for_worker(&self.pool, &caller, worker).await?;
-        let row = joining::request(
+        let row = party::request_to_join(
             &self.pool,
             &caller.subject,
             &r.request_id,
@@ -252,7 +252,7 @@ impl PartyService for PartyApi {
             .map_err(|e| internal("loading the join request", e))?
             .ok_or_else(|| not_found("join request", id))?;
         ensure_for_worker(&self.pool, &caller, worker).await?;
-        let row = joining::decide(&self.pool, &caller.subject, id, r.approve, reason)
+        let row = party::decide_join_request(&self.pool, &caller.subject, id, r.approve, reason)
             .await
             .map_err(|e| e.into_status("deciding the join request"))?;
         Ok(Response::new(pb::DecideJoinRequestResponse {
@@ -332,10 +332,10 @@ impl PartyService for PartyApi {
             "red commissioners are assigned to enterprises, not organizations",
         );
         v.into_result()?;
-        let row = guides::upsert(
+        let row = party::upsert_guide(
             &self.pool,
             &caller.subject,
-            guides::GuideChange {
+            party::GuideChange {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,
@@ -384,7 +384,7 @@ impl PartyService for PartyApi {
     ) -> Result<Response<pb::DeleteGuideResponse>, Status> {
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
-        let row = guides::delete(&self.pool, id, r.expected_version)
+        let row = party::delete_guide(&self.pool, id, r.expected_version)
             .await
             .map_err(|e| e.into_status("deleting the guide"))?;
         Ok(Response::new(pb::DeleteGuideResponse {
@@ -402,13 +402,13 @@ impl PartyService for PartyApi {
         let mut v = Violations::new();
         let member = v.id("member_id", &r.member_id);
         v.check(!r.worker_ids.is_empty(), "worker_ids", "is required");
-        let workers = v.ids("worker_ids", &r.worker_ids, rules::MAX_LINKS_PER_CALL);
+        let workers = v.ids("worker_ids", &r.worker_ids, domain::MAX_LINKS_PER_CALL);
         v.into_result()?;
         let member = member.expect("validated");
         let mut everyone = workers.clone();
         everyone.push(member);
         ensure_for_workers(&self.pool, &caller, &everyone).await?;
-        let (count, version) = contacts::link(&self.pool, member, &workers)
+        let (count, version) = party::link_contacts(&self.pool, member, &workers)
             .await
             .map_err(|e| e.into_status("linking contacts"))?;
         Ok(Response::new(pb::LinkContactsResponse {
@@ -430,7 +430,7 @@ impl PartyService for PartyApi {
         v.into_result()?;
         // The member's community keeps the link: its staff may end it.
         ensure_for_worker(&self.pool, &caller, member.expect("validated")).await?;
-        let (count, version) = contacts::unlink(
+        let (count, version) = party::unlink_contact(
             &self.pool,
             member.expect("validated"),
             worker.expect("validated"),
@@ -508,13 +508,13 @@ impl PartyService for PartyApi {
         let r = request.into_inner();
         let mut v = Violations::new();
         let community = v.optional_id("community_id", &r.community_id);
-        v.within("load_limit", r.load_limit, 0..=rules::MAX_CONTACT_LOAD);
+        v.within("load_limit", r.load_limit, 0..=domain::MAX_CONTACT_LOAD);
         v.into_result()?;
         // County-wide figures are the county's; others ask for a community they serve.
         caller.ensure_community(community)?;
         ensure_known(&self.pool, Aggregate::Community, community).await?;
         let limit = if r.load_limit == 0 {
-            rules::DEFAULT_CONTACT_LOAD
+            domain::DEFAULT_CONTACT_LOAD
         } else {
             r.load_limit
         };

@@ -163,8 +163,8 @@ impl Api {
         pb::Worker {
             id: w.id.to_string(),
             name: w.name.clone(),
-            phone: open(&w.phone_sealed, domain::mask_phone),
-            id_number: open(&w.id_number_sealed, domain::mask_id_number),
+            phone: open(&w.phone_sealed, domain::numbers::mask_phone),
+            id_number: open(&w.id_number_sealed, domain::numbers::mask_id_number),
             platform: w.platform,
             enterprise_id: w.enterprise_id.map(|u| u.to_string()).unwrap_or_default(),
             community_id: w.community_id.map(|u| u.to_string()).unwrap_or_default(),

@@ -9,10 +9,9 @@
 
 use chrono::NaiveDate;
 use organization::{
-    care, contacts, enterprises, forums, guides, joining,
+    app::{care, enterprise, party, registry},
     personal::Vault,
     store::{self, workers::NewWorker},
-    townships, tree, workers,
 };
 use redsupply_proto::organization::v1::{FormationMode, OrganizationKind};
 use sqlx::PgPool;
@@ -108,10 +107,10 @@ fn date(s: &str) -> NaiveDate {
 }
 
 pub async fn seed_township(pool: &PgPool) -> Result<Uuid, SeedError> {
-    let t = townships::upsert(
+    let t = registry::upsert_township(
         pool,
         SEEDER,
-        townships::TownshipChange {
+        registry::TownshipChange {
             id: None,
             expected_version: 0,
             request_id: "seed-township-yancheng",
@@ -133,10 +132,10 @@ pub async fn seed(
     // Enterprises, each surveyed once in the spring census and again for the headcount in autumn.
     let mut outlets = Vec::with_capacity(OUTLETS.len());
     for (i, (name, kind, brand)) in OUTLETS.iter().enumerate() {
-        let e = enterprises::upsert(
+        let e = enterprise::upsert_enterprise(
             pool,
             SEEDER,
-            enterprises::EnterpriseChange {
+            enterprise::EnterpriseChange {
                 id: None,
                 expected_version: 0,
                 request_id: &format!("seed-enterprise-{i}"),
@@ -153,7 +152,7 @@ pub async fn seed(
         )
         .await?;
         let headcount = 40 + (i as i32 * 17) % 90;
-        enterprises::record_visit(
+        enterprise::record_census_visit(
             pool,
             SEEDER,
             &format!("seed-census-{i}"),
@@ -230,10 +229,10 @@ pub async fn seed(
     // 25 instructors (the first 5 assigned to the new organizations) and 12 red commissioners.
     for i in 0..25 {
         let organization_ids = if i < 5 { vec![new_orgs[i]] } else { vec![] };
-        guides::upsert(
+        party::upsert_guide(
             pool,
             SEEDER,
-            guides::GuideChange {
+            party::GuideChange {
                 id: None,
                 expected_version: 0,
                 request_id: &format!("seed-instructor-{i}"),
@@ -252,10 +251,10 @@ pub async fn seed(
         if i % 3 == 0 {
             covers.push(outlets[(i + 12) % outlets.len()]);
         }
-        guides::upsert(
+        party::upsert_guide(
             pool,
             SEEDER,
-            guides::GuideChange {
+            party::GuideChange {
                 id: None,
                 expected_version: 0,
                 request_id: &format!("seed-commissioner-{i}"),
@@ -276,7 +275,7 @@ pub async fn seed(
     // The riders: the first 145 are party members, who report in, join and keep in touch.
     let mut riders = Vec::with_capacity(RIDERS);
     for i in 0..RIDERS {
-        let w = organization::registry::register_worker(
+        let w = registry::register_worker(
             pool,
             vault,
             SEEDER,
@@ -297,7 +296,7 @@ pub async fn seed(
     let (members, others) = riders.split_at(MEMBERS);
     for (i, member) in members.iter().enumerate() {
         let c = community(i).expect("communities were seeded");
-        workers::report_in(
+        registry::report_in(
             pool,
             SEEDER,
             &format!("seed-report-in-{i}"),
@@ -306,7 +305,7 @@ pub async fn seed(
             "reported in at the community party-mass service centre",
         )
         .await?;
-        let request = joining::request(
+        let request = party::request_to_join(
             pool,
             SEEDER,
             &format!("seed-join-{i}"),
@@ -316,17 +315,17 @@ pub async fn seed(
         )
         .await?;
         if request.status == store::joining::PENDING {
-            joining::decide(pool, SEEDER, request.id, true, "").await?;
+            party::decide_join_request(pool, SEEDER, request.id, true, "").await?;
         }
         let start = i * CONTACTS_PER_MEMBER;
-        contacts::link(pool, *member, &others[start..start + CONTACTS_PER_MEMBER]).await?;
+        party::link_contacts(pool, *member, &others[start..start + CONTACTS_PER_MEMBER]).await?;
     }
 
     // Four quarterly forums; 20 issues raised, 18 resolved within weeks.
     let mut raised = 0;
     let mut resolved = 0;
     for (f, (title, held_on)) in FORUMS.iter().enumerate() {
-        let forum = forums::record_forum(
+        let forum = enterprise::record_forum(
             pool,
             SEEDER,
             &format!("seed-forum-{f}"),
@@ -336,7 +335,7 @@ pub async fn seed(
         )
         .await?;
         for k in 0..5 {
-            let issue = forums::raise(
+            let issue = enterprise::raise_enterprise_issue(
                 pool,
                 SEEDER,
                 &format!("seed-issue-{f}-{k}"),
@@ -354,7 +353,7 @@ pub async fn seed(
             let open = f == FORUMS.len() - 1 && k >= 3;
             if !open {
                 if issue.status == store::forums::OPEN {
-                    forums::resolve(
+                    enterprise::resolve_enterprise_issue(
                         pool,
                         issue.id,
                         0,
@@ -436,10 +435,10 @@ async fn org(
     mode: FormationMode,
     covers: Vec<Uuid>,
 ) -> Result<store::tree::OrganizationRow, SeedError> {
-    Ok(tree::upsert(
+    Ok(party::upsert_organization(
         pool,
         SEEDER,
-        tree::OrganizationChange {
+        party::OrganizationChange {
             id: None,
             expected_version: 0,
             request_id,

@@ -1,5 +1,6 @@
-//! Care (能量补给): holiday visits to workers, and hardship files of workers in difficulty with the
-//! help given. The texts are personal, so they are sealed like phone numbers; events carry only ids,
+//! Care's use cases (`CareService`), each one transaction holding the change and its event:
+//! holiday visits to workers (能量补给), and hardship files of workers in difficulty with the help
+//! given. The texts are personal, so they are sealed like phone numbers; events carry only ids,
 //! dates and counts.
 
 use sqlx::{PgConnection, PgPool};
@@ -7,9 +8,9 @@ use uuid::Uuid;
 
 use crate::{
     change::{self, Aggregate, ChangeError},
-    events,
+    domain,
+    events::publish,
     personal::Vault,
-    rules,
     store::care::{self, CareVisitRow, HardshipFile, HardshipFileRow, Help, NewCareVisit},
 };
 
@@ -40,7 +41,7 @@ pub async fn record_visit(
     }
     require_worker(&mut tx, v.worker_id).await?;
     let row = care::insert_visit(&mut tx, vault, id, &v).await?;
-    events::care_visit_recorded(&mut tx, &row).await?;
+    publish::care_visit_recorded(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -65,7 +66,7 @@ pub async fn open_file(
     require_worker(&mut tx, worker_id).await?;
     care::insert_file(&mut tx, vault, id, worker_id, difficulty).await?;
     let row = care::file(&mut tx, id).await?.expect("file just written");
-    events::hardship_file_changed(&mut tx, &row).await?;
+    publish::hardship_file_changed(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -96,16 +97,16 @@ pub async fn record_help(
 ) -> Result<HardshipFileRow, ChangeError> {
     let mut tx = pool.begin().await?;
     let mut f = lock_open(&mut tx, vault, id, expected_version).await?;
-    if f.help.len() >= rules::MAX_HELP_ENTRIES {
+    if f.help.len() >= domain::MAX_HELP_ENTRIES {
         return Err(ChangeError::Precondition(format!(
             "hardship file {id} holds the most entries of help a file may ({}); close it and open another",
-            rules::MAX_HELP_ENTRIES
+            domain::MAX_HELP_ENTRIES
         )));
     }
     f.help.push(help);
     care::write_help(&mut tx, vault, id, &f.help).await?;
     let row = care::file(&mut tx, id).await?.expect("file exists");
-    events::hardship_file_changed(&mut tx, &row).await?;
+    publish::hardship_file_changed(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -121,7 +122,7 @@ pub async fn close_file(
     lock_open(&mut tx, vault, id, expected_version).await?;
     care::close_file(&mut tx, vault, id, outcome).await?;
     let row = care::file(&mut tx, id).await?.expect("file exists");
-    events::hardship_file_changed(&mut tx, &row).await?;
+    publish::hardship_file_changed(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
 }

@@ -1,16 +1,18 @@
-//! The registry's use cases, each one transaction holding the change and its event. The gRPC API
-//! and the demo seed both go through here.
+//! The registry's use cases (`OrganizationService`), each one transaction holding the change and
+//! its event: workers — registration, edits, soft deletion, report-in to a community — and the
+//! county's territory — townships and streets (镇街), communities, grids. The gRPC API and the demo
+//! seed both go through here.
 
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
     change::{self, Aggregate, ChangeError},
-    events,
+    events::publish,
     personal::Vault,
     store::{
-        geography::{self, CommunityRow, GridRow},
-        workers::{self, NewWorker, WorkerRow},
+        geography::{self, CommunityRow, GridRow, TownshipRow},
+        workers::{self, NewWorker, ReportInRow, WorkerEdit, WorkerRow},
     },
 };
 
@@ -64,7 +66,7 @@ pub async fn register_worker(
     }
     let (row, new) = workers::insert_worker(&mut tx, vault, caller, request_id, &worker).await?;
     if new {
-        events::worker_registered(&mut tx, &row).await?;
+        publish::worker_registered(&mut tx, &row).await?;
     }
     tx.commit().await?;
     Ok(row)
@@ -137,7 +139,7 @@ pub async fn upsert_grid(
         id: change.id.unwrap_or_default(),
     })?;
     if changed {
-        events::grid_upserted(&mut tx, &row).await?;
+        publish::grid_upserted(&mut tx, &row).await?;
     }
     tx.commit().await?;
     Ok(row)
@@ -182,7 +184,7 @@ pub async fn upsert_community(
     .await?
     .ok_or(RegistryError::UnknownCommunity(id.unwrap_or_default()))?;
     if changed {
-        events::community_upserted(&mut tx, &row).await?;
+        publish::community_upserted(&mut tx, &row).await?;
     }
     tx.commit().await?;
     Ok(row)
@@ -197,7 +199,122 @@ pub async fn delete_grid(
     let mut tx = pool.begin().await?;
     change::lock(&mut tx, Aggregate::Grid, id, expected_version).await?;
     let row = geography::delete_grid(&mut tx, id).await?;
-    events::grid_deleted(&mut tx, &row).await?;
+    publish::grid_deleted(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
+}
+
+pub struct TownshipChange<'a> {
+    pub id: Option<Uuid>,
+    pub expected_version: i64,
+    pub request_id: &'a str,
+    pub name: &'a str,
+    pub kind: i16,
+}
+
+pub async fn upsert_township(
+    pool: &PgPool,
+    caller: &str,
+    c: TownshipChange<'_>,
+) -> Result<TownshipRow, ChangeError> {
+    let mut tx = pool.begin().await?;
+    let row: TownshipRow = match c.id {
+        Some(id) => {
+            change::lock(&mut tx, Aggregate::Township, id, c.expected_version).await?;
+            geography::update_township(&mut tx, id, c.name, c.kind).await?
+        }
+        None => {
+            let id = Uuid::now_v7();
+            if let Some(existing) =
+                change::claim_request(&mut tx, caller, c.request_id, Aggregate::Township, id)
+                    .await?
+            {
+                return Ok(geography::township(&mut tx, existing)
+                    .await?
+                    .expect("claimed township exists"));
+            }
+            geography::insert_township(&mut tx, id, c.name, c.kind).await?
+        }
+    };
+    // Communities carry their township's name: a rename is a change of each of them too.
+    let renamed = geography::rename_township_communities(&mut tx, row.id, &row.name).await?;
+    for c in &renamed {
+        publish::community_upserted(&mut tx, c).await?;
+    }
+    publish::township_upserted(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn update_worker(
+    pool: &PgPool,
+    vault: &Vault,
+    id: Uuid,
+    expected_version: i64,
+    edit: WorkerEdit,
+) -> Result<WorkerRow, ChangeError> {
+    let mut tx = pool.begin().await?;
+    change::lock(&mut tx, Aggregate::Worker, id, expected_version).await?;
+    if let Some(Some(e)) = edit.enterprise_id
+        && !change::exists(&mut tx, Aggregate::Enterprise, e).await?
+    {
+        return Err(ChangeError::invalid(
+            "enterprise_id",
+            format!("enterprise {e} does not exist"),
+        ));
+    }
+    workers::update(&mut tx, vault, id, &edit).await?;
+    let row = workers::load(&mut tx, id).await?;
+    publish::worker_updated(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Soft delete: tips, points and links keep pointing at the worker; searches and coverage skip them.
+pub async fn delete_worker(
+    pool: &PgPool,
+    id: Uuid,
+    expected_version: i64,
+) -> Result<WorkerRow, ChangeError> {
+    let mut tx = pool.begin().await?;
+    change::lock(&mut tx, Aggregate::Worker, id, expected_version).await?;
+    change::mark_deleted(&mut tx, Aggregate::Worker, id).await?;
+    let row = workers::load(&mut tx, id).await?;
+    publish::worker_updated(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// The worker reports in to the community (报到备案); their community becomes this one.
+pub async fn report_in(
+    pool: &PgPool,
+    caller: &str,
+    request_id: &str,
+    worker_id: Uuid,
+    community_id: Uuid,
+    note: &str,
+) -> Result<(ReportInRow, WorkerRow), ChangeError> {
+    let mut tx = pool.begin().await?;
+    change::lock(&mut tx, Aggregate::Worker, worker_id, 0).await?;
+    if !change::exists(&mut tx, Aggregate::Community, community_id).await? {
+        return Err(ChangeError::invalid(
+            "community_id",
+            format!("community {community_id} does not exist"),
+        ));
+    }
+    let id = Uuid::now_v7();
+    if let Some(existing) =
+        change::claim_request(&mut tx, caller, request_id, Aggregate::ReportIn, id).await?
+    {
+        let row = workers::report_in(&mut tx, existing).await?;
+        let worker = workers::load(&mut tx, row.worker_id).await?;
+        return Ok((row, worker));
+    }
+    let row = workers::insert_report_in(&mut tx, id, worker_id, community_id, note).await?;
+    workers::move_to_community(&mut tx, worker_id, community_id, row.reported_at).await?;
+    let worker = workers::load(&mut tx, worker_id).await?;
+    publish::worker_reported_in(&mut tx, &row, worker.version).await?;
+    publish::worker_updated(&mut tx, &worker).await?;
+    tx.commit().await?;
+    Ok((row, worker))
 }

@@ -1,5 +1,7 @@
-//! Enterprises and outlets with the five-clears ledger (五个清台账): headcount, party members,
-//! situation, needs and responsible officer, each with the date a census visit last confirmed it.
+//! The enterprises' use cases (`EnterpriseService`), each one transaction holding the change and
+//! its event: enterprises and outlets, with the five-clears ledger (五个清台账) each census visit
+//! confirms figure by figure; quarterly forums with enterprises (联席会议, 恳谈会) and the issues
+//! raised there, tracked to resolution with dates.
 
 use chrono::NaiveDate;
 use sqlx::PgPool;
@@ -7,8 +9,12 @@ use uuid::Uuid;
 
 use crate::{
     change::{self, Aggregate, ChangeError},
-    events, rules,
-    store::enterprises::{self, CensusVisitRow, Confirmed, EnterpriseFields, EnterpriseRow},
+    domain,
+    events::publish,
+    store::{
+        enterprises::{self, CensusVisitRow, Confirmed, EnterpriseFields, EnterpriseRow},
+        forums::{self, ForumRow, IssueRow, NewIssue, RESOLVED},
+    },
 };
 
 pub struct EnterpriseChange<'a> {
@@ -22,7 +28,7 @@ pub struct EnterpriseChange<'a> {
     pub address: &'a str,
 }
 
-pub async fn upsert(
+pub async fn upsert_enterprise(
     pool: &PgPool,
     caller: &str,
     c: EnterpriseChange<'_>,
@@ -66,12 +72,12 @@ pub async fn upsert(
     let row = enterprises::get(&mut tx, id)
         .await?
         .expect("enterprise just written");
-    events::enterprise_changed(&mut tx, &row).await?;
+    publish::enterprise_changed(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
 }
 
-pub async fn delete(
+pub async fn delete_enterprise(
     pool: &PgPool,
     id: Uuid,
     expected_version: i64,
@@ -82,13 +88,13 @@ pub async fn delete(
     let row = enterprises::get(&mut tx, id)
         .await?
         .expect("enterprise exists");
-    events::enterprise_changed(&mut tx, &row).await?;
+    publish::enterprise_changed(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
 }
 
 /// Records the visit and updates each figure it confirmed, unless a later visit already did.
-pub async fn record_visit(
+pub async fn record_census_visit(
     pool: &PgPool,
     caller: &str,
     request_id: &str,
@@ -118,7 +124,8 @@ pub async fn record_visit(
         .await?
         .expect("locked");
     let on: NaiveDate = visit.visited_on;
-    let confirms = |last: Option<NaiveDate>, given: bool| given && rules::visit_confirms(last, on);
+    let confirms =
+        |last: Option<NaiveDate>, given: bool| given && domain::calendar::visit_confirms(last, on);
     let confirmed = Confirmed {
         headcount: confirms(e.headcount_on, visit.headcount.is_some()),
         party_members: confirms(e.party_members_on, visit.party_members.is_some()),
@@ -134,7 +141,102 @@ pub async fn record_visit(
     let e = enterprises::get(&mut tx, visit.enterprise_id)
         .await?
         .expect("locked");
-    events::enterprise_changed(&mut tx, &e).await?;
+    publish::enterprise_changed(&mut tx, &e).await?;
     tx.commit().await?;
     Ok((CensusVisitRow { id, ..visit }, e))
+}
+
+pub async fn record_forum(
+    pool: &PgPool,
+    caller: &str,
+    request_id: &str,
+    title: &str,
+    held_on: NaiveDate,
+    enterprise_ids: &[Uuid],
+) -> Result<ForumRow, ChangeError> {
+    let mut tx = pool.begin().await?;
+    let id = Uuid::now_v7();
+    if let Some(existing) =
+        change::claim_request(&mut tx, caller, request_id, Aggregate::Forum, id).await?
+    {
+        return Ok(forums::forum(&mut tx, existing).await?);
+    }
+    change::require_all(
+        &mut tx,
+        Aggregate::Enterprise,
+        "forum.enterprise_ids",
+        enterprise_ids,
+    )
+    .await?;
+    forums::insert_forum(&mut tx, id, title, held_on, enterprise_ids).await?;
+    let row = forums::forum(&mut tx, id).await?;
+    publish::forum_recorded(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn raise_enterprise_issue(
+    pool: &PgPool,
+    caller: &str,
+    request_id: &str,
+    n: NewIssue<'_>,
+) -> Result<IssueRow, ChangeError> {
+    let mut tx = pool.begin().await?;
+    let id = Uuid::now_v7();
+    if let Some(existing) =
+        change::claim_request(&mut tx, caller, request_id, Aggregate::EnterpriseIssue, id).await?
+    {
+        return Ok(forums::issue(&mut tx, existing).await?);
+    }
+    let Some(held_on) = forums::held_on(&mut tx, n.forum_id).await? else {
+        return Err(ChangeError::invalid(
+            "forum_id",
+            format!("forum {} does not exist", n.forum_id),
+        ));
+    };
+    if let Some(e) = n.enterprise_id
+        && !change::exists(&mut tx, Aggregate::Enterprise, e).await?
+    {
+        return Err(ChangeError::invalid(
+            "enterprise_id",
+            format!("enterprise {e} does not exist"),
+        ));
+    }
+    let raised_on = n.raised_on.unwrap_or(held_on);
+    forums::insert_issue(&mut tx, id, &n, raised_on).await?;
+    let row = forums::issue(&mut tx, id).await?;
+    publish::enterprise_issue_changed(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn resolve_enterprise_issue(
+    pool: &PgPool,
+    id: Uuid,
+    expected_version: i64,
+    resolution: &str,
+    resolved_on: NaiveDate,
+) -> Result<IssueRow, ChangeError> {
+    let mut tx = pool.begin().await?;
+    change::lock(&mut tx, Aggregate::EnterpriseIssue, id, expected_version).await?;
+    let current = forums::issue(&mut tx, id).await?;
+    if current.status == RESOLVED {
+        return Err(ChangeError::Precondition(format!(
+            "enterprise issue {id} was already resolved"
+        )));
+    }
+    if resolved_on < current.raised_on {
+        return Err(ChangeError::invalid(
+            "resolved_on",
+            format!(
+                "must not be before the issue was raised ({})",
+                current.raised_on
+            ),
+        ));
+    }
+    forums::resolve_issue(&mut tx, id, resolution, resolved_on).await?;
+    let row = forums::issue(&mut tx, id).await?;
+    publish::enterprise_issue_changed(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(row)
 }

@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{
-    events,
+    events::publish,
     store::{geography, workers},
 };
 
@@ -28,14 +28,14 @@ pub async fn republish(pool: &PgPool) -> Result<Republished, sqlx::Error> {
         pool,
         async |tx, after, limit| workers::workers_after(tx, after, limit).await,
         |w| w.id,
-        async |tx, w| events::worker_updated(tx, w).await,
+        async |tx, w| publish::worker_updated(tx, w).await,
     )
     .await?;
     let communities = in_batches(
         pool,
         async |tx, after, limit| geography::communities_after(tx, after, limit).await,
         |c| c.id,
-        async |tx, c| events::community_upserted(tx, c).await,
+        async |tx, c| publish::community_upserted(tx, c).await,
     )
     .await?;
     let grids = in_batches(
@@ -44,9 +44,9 @@ pub async fn republish(pool: &PgPool) -> Result<Republished, sqlx::Error> {
         |g| g.id,
         async |tx, g| {
             if g.deleted_at.is_some() {
-                events::grid_deleted(tx, g).await
+                publish::grid_deleted(tx, g).await
             } else {
-                events::grid_upserted(tx, g).await
+                publish::grid_upserted(tx, g).await
             }
         },
     )

@@ -1,8 +1,11 @@
 //! The integration events organization publishes, so that other services build read models of
-//! workers, communities and grids. Each is written to the outbox inside the change's transaction.
+//! the registry: workers, townships, communities and grids, the tree, guides, contacts,
+//! enterprises, forums and care. Each is built from `store` rows and written to the outbox inside
+//! the change's transaction (the use case's).
 
+use chrono::NaiveDate;
 use kit::bus::{NewEvent, enqueue};
-use redsupply_proto::{common::v1::LatLng, events::v1 as ev};
+use redsupply_proto::{common::v1::LatLng, events::v1 as ev, organization::v1 as pb};
 use sqlx::PgConnection;
 
 use crate::store::{
@@ -221,6 +224,31 @@ pub async fn contacts_changed(
     Ok(())
 }
 
+fn date(d: Option<NaiveDate>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_default()
+}
+
+/// The ledger as published and returned: each figure with the date it was last confirmed.
+pub fn ledger(e: &EnterpriseRow) -> pb::FiveClearsLedger {
+    let count = |v: Option<i32>, on: Option<NaiveDate>| pb::LedgerCount {
+        value: v.unwrap_or_default(),
+        confirmed_on: date(on),
+    };
+    let text = |v: &Option<String>, on: Option<NaiveDate>| pb::LedgerText {
+        value: v.clone().unwrap_or_default(),
+        confirmed_on: date(on),
+    };
+    pb::FiveClearsLedger {
+        headcount: Some(count(e.headcount, e.headcount_on)),
+        party_members: Some(count(e.party_members, e.party_members_on)),
+        situation: Some(text(&e.situation, e.situation_on)),
+        needs: Some(text(&e.needs, e.needs_on)),
+        responsible_officer: Some(text(&e.responsible_officer, e.responsible_officer_on)),
+        last_visited_on: date(e.last_visited_on),
+        visits: e.visits,
+    }
+}
+
 pub async fn enterprise_changed(
     tx: &mut PgConnection,
     e: &EnterpriseRow,
@@ -230,7 +258,7 @@ pub async fn enterprise_changed(
         name: e.name.clone(),
         kind: i32::from(e.kind),
         community_id: opt_id(e.community_id),
-        ledger: Some(crate::api::enterprise::ledger(e)),
+        ledger: Some(ledger(e)),
         version: e.version,
         deleted: e.deleted_at.is_some(),
         occurred_at: Some(kit::time::to_timestamp(e.updated_at)),
