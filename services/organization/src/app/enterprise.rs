@@ -82,15 +82,16 @@ pub async fn delete_enterprise(
     id: Uuid,
     expected_version: i64,
 ) -> Result<EnterpriseRow, ChangeError> {
-    let mut tx = pool.begin().await?;
-    change::lock(&mut tx, Aggregate::Enterprise, id, expected_version).await?;
-    change::mark_deleted(&mut tx, Aggregate::Enterprise, id).await?;
-    let row = enterprises::get(&mut tx, id)
-        .await?
-        .expect("enterprise exists");
-    publish::enterprise_changed(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(row)
+    super::soft_delete(
+        pool,
+        Aggregate::Enterprise,
+        id,
+        expected_version,
+        super::always,
+        async |tx| Ok(enterprises::get(tx, id).await?.expect("enterprise exists")),
+        async |tx, row| publish::enterprise_changed(tx, row).await,
+    )
+    .await
 }
 
 /// Records the visit and updates each figure it confirmed, unless a later visit already did.

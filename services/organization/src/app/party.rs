@@ -134,19 +134,24 @@ pub async fn delete_organization(
     id: Uuid,
     expected_version: i64,
 ) -> Result<OrganizationRow, ChangeError> {
-    let mut tx = pool.begin().await?;
-    change::lock(&mut tx, Aggregate::Organization, id, expected_version).await?;
-    let (children, members) = tree::children_and_members(&mut tx, id).await?;
-    if children > 0 || members > 0 {
-        return Err(ChangeError::Precondition(format!(
-            "organization {id} still has {children} organizations under it and {members} members"
-        )));
-    }
-    change::mark_deleted(&mut tx, Aggregate::Organization, id).await?;
-    let row = tree::get(&mut tx, id).await?.expect("organization exists");
-    publish::organization_changed(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(row)
+    super::soft_delete(
+        pool,
+        Aggregate::Organization,
+        id,
+        expected_version,
+        async |tx| {
+            let (children, members) = tree::children_and_members(tx, id).await?;
+            if children > 0 || members > 0 {
+                return Err(ChangeError::Precondition(format!(
+                    "organization {id} still has {children} organizations under it and {members} members"
+                )));
+            }
+            Ok(())
+        },
+        async |tx| Ok(tree::get(tx, id).await?.expect("organization exists")),
+        async |tx, row| publish::organization_changed(tx, row).await,
+    )
+    .await
 }
 
 pub async fn request_to_join(
@@ -305,13 +310,16 @@ pub async fn delete_guide(
     id: Uuid,
     expected_version: i64,
 ) -> Result<GuideRow, ChangeError> {
-    let mut tx = pool.begin().await?;
-    change::lock(&mut tx, Aggregate::Guide, id, expected_version).await?;
-    change::mark_deleted(&mut tx, Aggregate::Guide, id).await?;
-    let row = guides::get(&mut tx, id).await?;
-    publish::guide_changed(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(row)
+    super::soft_delete(
+        pool,
+        Aggregate::Guide,
+        id,
+        expected_version,
+        super::always,
+        async |tx| guides::get(tx, id).await,
+        async |tx, row| publish::guide_changed(tx, row).await,
+    )
+    .await
 }
 
 /// Bumps the member's set version and announces the whole set; returns (count, version).

@@ -196,12 +196,16 @@ pub async fn delete_grid(
     id: Uuid,
     expected_version: i64,
 ) -> Result<GridRow, RegistryError> {
-    let mut tx = pool.begin().await?;
-    change::lock(&mut tx, Aggregate::Grid, id, expected_version).await?;
-    let row = geography::delete_grid(&mut tx, id).await?;
-    publish::grid_deleted(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(row)
+    Ok(super::soft_delete(
+        pool,
+        Aggregate::Grid,
+        id,
+        expected_version,
+        super::always,
+        async |tx| geography::load_grid(tx, id).await,
+        async |tx, row| publish::grid_deleted(tx, row).await,
+    )
+    .await?)
 }
 
 pub struct TownshipChange<'a> {
@@ -276,13 +280,16 @@ pub async fn delete_worker(
     id: Uuid,
     expected_version: i64,
 ) -> Result<WorkerRow, ChangeError> {
-    let mut tx = pool.begin().await?;
-    change::lock(&mut tx, Aggregate::Worker, id, expected_version).await?;
-    change::mark_deleted(&mut tx, Aggregate::Worker, id).await?;
-    let row = workers::load(&mut tx, id).await?;
-    publish::worker_updated(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(row)
+    super::soft_delete(
+        pool,
+        Aggregate::Worker,
+        id,
+        expected_version,
+        super::always,
+        async |tx| workers::load(tx, id).await,
+        async |tx, row| publish::worker_updated(tx, row).await,
+    )
+    .await
 }
 
 /// The worker reports in to the community (报到备案); their community becomes this one.

@@ -365,10 +365,12 @@ pub async fn grids_after(
     .await
 }
 
-pub async fn delete_grid(tx: &mut PgConnection, id: Uuid) -> Result<GridRow, sqlx::Error> {
+/// The grid, in the transaction that changes it.
+pub async fn load_grid(tx: &mut PgConnection, id: Uuid) -> Result<GridRow, sqlx::Error> {
     sqlx::query_as(concat!(
-        "UPDATE grids SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = $1 RETURNING ",
-        grid_columns!()
+        "SELECT ",
+        grid_columns!(),
+        " FROM grids WHERE id = $1"
     ))
     .bind(id)
     .fetch_one(tx)
