@@ -93,12 +93,14 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         rt.faults.clone(),
         rt.shutdown.clone(),
     );
-    let routes = Routes::new(OrganizationServiceServer::new(api::Api::new(
-        pool.clone(),
-        vault.clone(),
-        rt.settings.county.clone(),
-        settings.phone_searches_per_minute,
-    )))
+    let routes = Routes::new(OrganizationServiceServer::new(
+        api::registry::RegistryApi::new(
+            pool.clone(),
+            vault.clone(),
+            rt.settings.county.clone(),
+            settings.phone_searches_per_minute,
+        ),
+    ))
     .add_service(PartyServiceServer::new(api::party::PartyApi::new(
         pool.clone(),
     )))

@@ -11,7 +11,10 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{LABEL, NAME, TEXT, check_date, ensure_for_worker, in_communities};
+use super::{
+    ensure_for_worker, in_communities,
+    validate::{LABEL, NAME, TEXT, check_date},
+};
 use crate::{
     app::care,
     personal::Vault,

@@ -1,11 +1,10 @@
 //! `redsupply.organization.v1.EnterpriseService`: enterprises with their five-clears ledger, census
-//! visits, forums and enterprise issues.
+//! visits, forums and enterprise issues. Per RPC: the caller's scope, the request checked, the use
+//! case (`app::enterprise`) or a read of `store`, the rows into protobuf (`convert`).
 
-use chrono::NaiveDate;
 use kit::{
     api::{Violations, internal, invalid, not_found, parse_id},
     auth::{Caller, caller},
-    time::to_timestamp,
 };
 use redsupply_proto::organization::v1::{self as pb, enterprise_service_server::EnterpriseService};
 use sqlx::PgPool;
@@ -13,11 +12,19 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{
-    LABEL, MAX_REFERENCES, NAME, TEXT, TITLE, check_date, ensure_known, enum_filter, enum_value,
-    in_communities, upsert_request_id,
+    convert::{enterprise_to_pb, forum_to_pb, issue_to_pb, visit_to_pb},
+    ensure_known, in_communities,
+    validate::{
+        LABEL, MAX_REFERENCES, NAME, TEXT, TITLE, check_date, count_field, enum_filter, enum_value,
+        upsert_request_id,
+    },
 };
-use crate::store::{self, enterprises::CensusVisitRow, enterprises::EnterpriseRow, forums};
-use crate::{app::enterprise, change::Aggregate, domain, events::publish};
+use crate::{
+    app::enterprise,
+    change::Aggregate,
+    domain,
+    store::{self, enterprises::CensusVisitRow, forums},
+};
 
 pub struct EnterpriseApi {
     pool: PgPool,
@@ -36,74 +43,6 @@ impl EnterpriseApi {
             .map_err(|e| internal("checking the caller's scope", e))?
             .ok_or_else(|| not_found("enterprise", id))?;
         caller.ensure_community(community)
-    }
-}
-
-fn date(d: Option<NaiveDate>) -> String {
-    d.map(|d| d.to_string()).unwrap_or_default()
-}
-
-fn enterprise_to_pb(e: EnterpriseRow) -> pb::Enterprise {
-    pb::Enterprise {
-        ledger: Some(publish::ledger(&e)),
-        id: e.id.to_string(),
-        name: e.name,
-        kind: i32::from(e.kind),
-        brand: e.brand,
-        community_id: e.community_id.map(|u| u.to_string()).unwrap_or_default(),
-        address: e.address,
-        version: e.version,
-        updated_at: Some(to_timestamp(e.updated_at)),
-        deleted_at: e.deleted_at.map(to_timestamp),
-    }
-}
-
-fn visit_to_pb(v: CensusVisitRow) -> pb::CensusVisit {
-    pb::CensusVisit {
-        id: v.id.to_string(),
-        enterprise_id: v.enterprise_id.to_string(),
-        visited_on: v.visited_on.to_string(),
-        visitor: v.visitor,
-        headcount: v.headcount,
-        party_members: v.party_members,
-        situation: v.situation,
-        needs: v.needs,
-        responsible_officer: v.responsible_officer,
-        notes: v.notes,
-    }
-}
-
-fn forum_to_pb(f: forums::ForumRow) -> pb::Forum {
-    pb::Forum {
-        id: f.id.to_string(),
-        title: f.title,
-        held_on: f.held_on.to_string(),
-        quarter: domain::calendar::quarter(f.held_on),
-        enterprise_ids: f.enterprise_ids.iter().map(|u| u.to_string()).collect(),
-        issues_raised: i32::try_from(f.issues_raised).unwrap_or(i32::MAX),
-        issues_resolved: i32::try_from(f.issues_resolved).unwrap_or(i32::MAX),
-    }
-}
-
-fn issue_to_pb(i: forums::IssueRow) -> pb::EnterpriseIssue {
-    pb::EnterpriseIssue {
-        id: i.id.to_string(),
-        forum_id: i.forum_id.to_string(),
-        enterprise_id: i.enterprise_id.map(|u| u.to_string()).unwrap_or_default(),
-        title: i.title,
-        description: i.description,
-        raised_on: i.raised_on.to_string(),
-        status: i32::from(i.status),
-        resolution: i.resolution,
-        resolved_on: date(i.resolved_on),
-        version: i.version,
-    }
-}
-
-/// An optional head count of an enterprise.
-fn count_field(v: &mut Violations, field: &str, value: Option<i32>) {
-    if let Some(n) = value {
-        v.within(field, n, 0..=1_000_000);
     }
 }
 

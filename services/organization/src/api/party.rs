@@ -1,10 +1,10 @@
 //! `redsupply.organization.v1.PartyService`: the organization tree, join requests, guides and
-//! contact links.
+//! contact links. Per RPC: the caller's scope, the request checked, the use case (`app::party`) or
+//! a read of `store`, the rows into protobuf (`convert`).
 
 use kit::{
     api::{Violations, internal, invalid, not_found, parse_id},
     auth::caller,
-    time::to_timestamp,
 };
 use redsupply_proto::{
     organization::v1::{self as pb, party_service_server::PartyService},
@@ -15,11 +15,13 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{
-    MAX_REFERENCES, NAME, NOTE, check_date, ensure_for_worker, ensure_for_workers, ensure_known,
-    enum_filter, enum_value, in_communities, upsert_request_id,
+    convert::{self, guide_to_pb, join_request_to_pb, organization_to_pb},
+    ensure_for_worker, ensure_for_workers, ensure_known, in_communities,
+    validate::{
+        MAX_REFERENCES, NAME, NOTE, check_date, enum_filter, enum_value, upsert_request_id,
+    },
 };
-use crate::store::{self, guides::GuideRow, joining::JoinRequestRow, tree::OrganizationRow};
-use crate::{app::party, change::Aggregate, domain};
+use crate::{app::party, change::Aggregate, domain, store};
 
 pub struct PartyApi {
     pool: PgPool,
@@ -28,59 +30,6 @@ pub struct PartyApi {
 impl PartyApi {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
-    }
-}
-
-fn ids(v: &[Uuid]) -> Vec<String> {
-    v.iter().map(|u| u.to_string()).collect()
-}
-
-fn opt(v: Option<Uuid>) -> String {
-    v.map(|u| u.to_string()).unwrap_or_default()
-}
-
-fn organization_to_pb(o: OrganizationRow) -> pb::Organization {
-    pb::Organization {
-        id: o.id.to_string(),
-        name: o.name,
-        kind: i32::from(o.kind),
-        parent_id: opt(o.parent_id),
-        formation_mode: i32::from(o.formation_mode),
-        community_id: opt(o.community_id),
-        enterprise_ids: ids(&o.enterprise_ids),
-        founded_on: o.founded_on.map(|d| d.to_string()).unwrap_or_default(),
-        version: o.version,
-        updated_at: Some(to_timestamp(o.updated_at)),
-        deleted_at: o.deleted_at.map(to_timestamp),
-        member_count: i32::try_from(o.member_count).unwrap_or(i32::MAX),
-    }
-}
-
-fn join_request_to_pb(j: JoinRequestRow) -> pb::JoinRequest {
-    pb::JoinRequest {
-        id: j.id.to_string(),
-        worker_id: j.worker_id.to_string(),
-        organization_id: j.organization_id.to_string(),
-        status: i32::from(j.status),
-        note: j.note,
-        requested_at: Some(to_timestamp(j.requested_at)),
-        decided_by: j.decided_by.unwrap_or_default(),
-        decided_at: j.decided_at.map(to_timestamp),
-        reason: j.reason,
-        version: j.version,
-    }
-}
-
-fn guide_to_pb(g: GuideRow) -> pb::Guide {
-    pb::Guide {
-        id: g.id.to_string(),
-        name: g.name,
-        kind: i32::from(g.kind),
-        department: g.department,
-        enterprise_ids: ids(&g.enterprise_ids),
-        organization_ids: ids(&g.organization_ids),
-        version: g.version,
-        deleted_at: g.deleted_at.map(to_timestamp),
     }
 }
 
@@ -488,14 +437,7 @@ impl PartyService for PartyApi {
             .collect();
         Ok(Response::new(pb::ListContactsResponse {
             next_page_token: kit::api::next_page_token(&ids, size),
-            links: rows
-                .into_iter()
-                .map(|l| pb::ContactLink {
-                    member_id: l.member_id.to_string(),
-                    worker_id: l.worker_id.to_string(),
-                    linked_at: Some(to_timestamp(l.linked_at)),
-                })
-                .collect(),
+            links: rows.into_iter().map(convert::link_to_pb).collect(),
         }))
     }
 
@@ -521,20 +463,6 @@ impl PartyService for PartyApi {
         let c = store::contacts::coverage(&self.pool, community, limit)
             .await
             .map_err(|e| internal("computing contact coverage", e))?;
-        let n = |x: i64| i32::try_from(x).unwrap_or(i32::MAX);
-        Ok(Response::new(pb::GetContactCoverageResponse {
-            workers: n(c.workers),
-            workers_with_contact: n(c.workers_with_contact),
-            members_in_touch: n(c.members_in_touch),
-            load_limit: limit,
-            members_over_load: c
-                .over_load
-                .into_iter()
-                .map(|(m, w)| pb::MemberLoad {
-                    member_id: m.to_string(),
-                    workers: n(w),
-                })
-                .collect(),
-        }))
+        Ok(Response::new(convert::coverage_to_pb(c, limit)))
     }
 }

@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use tonic::Status;
 use uuid::Uuid;
 
-use super::Api;
+use super::registry::RegistryApi;
 use crate::{
     domain,
     store::{
@@ -25,7 +25,7 @@ use crate::{
 
 /// PERMISSION_DENIED unless the caller may act for `worker` (themself, or staff of the worker's
 /// community); NOT_FOUND when there is no such worker.
-pub(crate) async fn ensure_for_worker(
+pub(super) async fn ensure_for_worker(
     pool: &PgPool,
     caller: &Caller,
     worker: Uuid,
@@ -42,7 +42,7 @@ pub(crate) async fn ensure_for_worker(
 
 /// [`ensure_for_worker`] for staff acting on several workers at once (the first one out of scope
 /// is named); ids of no worker are left to the use case to refuse.
-pub(crate) async fn ensure_for_workers(
+pub(super) async fn ensure_for_workers(
     pool: &PgPool,
     caller: &Caller,
     workers: &[Uuid],
@@ -60,11 +60,11 @@ pub(crate) async fn ensure_for_workers(
 }
 
 /// The communities a list is limited to for this caller (None: the whole county).
-pub(crate) fn in_communities(caller: &Caller) -> Option<Vec<Uuid>> {
+pub(super) fn in_communities(caller: &Caller) -> Option<Vec<Uuid>> {
     caller.visible().communities().map(<[Uuid]>::to_vec)
 }
 
-impl Api {
+impl RegistryApi {
     /// Whether the caller may see this worker's personal numbers in clear: the worker themself,
     /// a county admin, or community staff of the worker's community. Grid officers see them
     /// masked.
