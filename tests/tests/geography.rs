@@ -175,7 +175,7 @@ async fn republishing_fills_read_models_that_missed_the_registry() {
         sqlx::query(sql).execute(&pool).await.unwrap();
     }
     let org = organization::pool(&app.settings.common).unwrap();
-    let done = organization::republish::republish(&org).await.unwrap();
+    let done = organization::app::republish::republish(&org).await.unwrap();
     assert_eq!((done.workers, done.grids), (1, 1), "{done:?}");
     app.await_row(
         "governance to hear of the worker again",

@@ -219,6 +219,9 @@ pub async fn mark_deleted(
     id: Uuid,
 ) -> Result<(), sqlx::Error> {
     let sql = match what {
+        Aggregate::Grid => {
+            "UPDATE grids SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = $1"
+        }
         Aggregate::Worker => {
             "UPDATE workers SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = $1"
         }

@@ -3,26 +3,13 @@
 //! their five-clears ledger; forums and enterprise issues; care. Every change is published as an
 //! event (`redsupply.organization.*`) from which other services build read models.
 
-pub mod access_log;
 pub mod api;
-pub mod care;
+pub mod app;
 pub mod change;
-pub mod contacts;
 pub mod domain;
-pub mod enterprises;
 pub mod events;
-pub mod forums;
-pub mod guides;
-pub mod joining;
-pub mod personal;
-pub mod registry;
-pub mod republish;
-pub mod rules;
-pub mod stats;
+
 pub mod store;
-pub mod townships;
-pub mod tree;
-pub mod workers;
 
 use std::net::SocketAddr;
 
@@ -60,8 +47,8 @@ fn default_phone_searches_per_minute() -> u32 {
 }
 
 impl Settings {
-    pub fn vault(&self) -> Result<personal::Vault, StartError> {
-        personal::Vault::from_hex(self.personal_data_key.expose())
+    pub fn vault(&self) -> Result<domain::personal::Vault, StartError> {
+        domain::personal::Vault::from_hex(self.personal_data_key.expose())
             .map_err(|e| StartError::Invalid(e.to_string()))
     }
 }
@@ -81,7 +68,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         migrate(&pool).await?;
     }
     let vault = settings.vault()?;
-    match store::seal_clear_phones(&pool, &vault).await {
+    match store::workers::seal_clear_phones(&pool, &vault).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(workers = n, "sealed phone numbers stored in clear"),
         Err(e) => {
@@ -93,14 +80,16 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         &pool,
         VOLUNTEER_ROLES_CONSUMER,
         subjects::governance::VOLUNTEER_ROLE_APPOINTED,
-        workers::VolunteerRoleEvents,
+        events::consume::volunteer_roles::VolunteerRoleEvents,
     );
-    let routes = Routes::new(OrganizationServiceServer::new(api::Api::new(
-        pool.clone(),
-        vault.clone(),
-        rt.settings.county.clone(),
-        settings.phone_searches_per_minute,
-    )))
+    let routes = Routes::new(OrganizationServiceServer::new(
+        api::registry::RegistryApi::new(
+            pool.clone(),
+            vault.clone(),
+            rt.settings.county.clone(),
+            settings.phone_searches_per_minute,
+        ),
+    ))
     .add_service(PartyServiceServer::new(api::party::PartyApi::new(
         pool.clone(),
     )))

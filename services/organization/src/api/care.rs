@@ -11,10 +11,17 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{LABEL, NAME, TEXT, check_date, ensure_for_worker, in_communities};
+use super::{
+    ensure_for_worker, in_communities,
+    validate::{LABEL, NAME, TEXT, check_date},
+};
 use crate::{
-    care::{self, CareVisitRow, HardshipFileRow, Help, NewCareVisit},
-    personal::Vault,
+    app::care,
+    domain::personal::Vault,
+    store::{
+        self,
+        care::{CareVisitRow, HardshipFileRow, Help, NewCareVisit},
+    },
 };
 
 pub struct CareApi {
@@ -29,7 +36,7 @@ impl CareApi {
 
     /// PERMISSION_DENIED unless the file's worker is in the caller's scope; NOT_FOUND for none.
     async fn ensure_file(&self, caller: &Caller, file: Uuid) -> Result<(), Status> {
-        let worker = crate::store::hardship_file_worker(&self.pool, file)
+        let worker = store::care::file_worker(&self.pool, file)
             .await
             .map_err(|e| internal("loading the hardship file", e))?
             .ok_or_else(|| not_found("hardship file", file))?;
@@ -143,7 +150,7 @@ impl CareService for CareApi {
             ensure_for_worker(&self.pool, &caller, w).await?;
         }
         let occasion = (!occasion.is_empty()).then_some(occasion);
-        let rows = care::list_visits(
+        let rows = store::care::list_visits(
             &self.pool,
             worker,
             occasion,
@@ -201,7 +208,7 @@ impl CareService for CareApi {
             .acquire()
             .await
             .map_err(|e| internal("loading the hardship file", e))?;
-        let row = care::file(&mut conn, id)
+        let row = store::care::file(&mut conn, id)
             .await
             .map_err(|e| internal("loading the hardship file", e))?
             .ok_or_else(|| not_found("hardship file", id))?;
@@ -230,7 +237,7 @@ impl CareService for CareApi {
             Some(pb::HardshipFileStatus::Closed) => Some(false),
             _ => None,
         };
-        let rows = care::list_files(
+        let rows = store::care::list_files(
             &self.pool,
             worker,
             open,

@@ -1,11 +1,10 @@
 //! `redsupply.organization.v1.EnterpriseService`: enterprises with their five-clears ledger, census
-//! visits, forums and enterprise issues.
+//! visits, forums and enterprise issues. Per RPC: the caller's scope, the request checked, the use
+//! case (`app::enterprise`) or a read of `store`, the rows into protobuf (`convert`).
 
-use chrono::NaiveDate;
 use kit::{
     api::{Violations, internal, invalid, not_found, parse_id},
     auth::{Caller, caller},
-    time::to_timestamp,
 };
 use redsupply_proto::organization::v1::{self as pb, enterprise_service_server::EnterpriseService};
 use sqlx::PgPool;
@@ -13,14 +12,18 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{
-    LABEL, MAX_REFERENCES, NAME, TEXT, TITLE, check_date, ensure_known, enum_filter, enum_value,
-    in_communities, upsert_request_id,
+    convert::{enterprise_to_pb, forum_to_pb, issue_to_pb, visit_to_pb},
+    ensure_known, in_communities,
+    validate::{
+        LABEL, MAX_REFERENCES, NAME, TEXT, TITLE, check_date, count_field, enum_filter, enum_value,
+        upsert_request_id,
+    },
 };
 use crate::{
+    app::enterprise,
     change::Aggregate,
-    enterprises::{self, CensusVisitRow, EnterpriseChange, EnterpriseFilter, EnterpriseRow},
-    forums::{self, ForumRow, IssueRow, NewIssue},
-    rules,
+    domain,
+    store::{self, enterprises::CensusVisitRow, forums},
 };
 
 pub struct EnterpriseApi {
@@ -35,100 +38,11 @@ impl EnterpriseApi {
     /// PERMISSION_DENIED unless the enterprise's community is in the caller's scope; NOT_FOUND
     /// when there is no such enterprise.
     async fn ensure_enterprise(&self, caller: &Caller, id: Uuid) -> Result<(), Status> {
-        let community = enterprises::community_of(&self.pool, id)
+        let community = store::enterprises::community_of(&self.pool, id)
             .await
             .map_err(|e| internal("checking the caller's scope", e))?
             .ok_or_else(|| not_found("enterprise", id))?;
         caller.ensure_community(community)
-    }
-}
-
-fn date(d: Option<NaiveDate>) -> String {
-    d.map(|d| d.to_string()).unwrap_or_default()
-}
-
-/// The ledger as published and returned: each figure with the date it was last confirmed.
-pub fn ledger(e: &EnterpriseRow) -> pb::FiveClearsLedger {
-    let count = |v: Option<i32>, on: Option<NaiveDate>| pb::LedgerCount {
-        value: v.unwrap_or_default(),
-        confirmed_on: date(on),
-    };
-    let text = |v: &Option<String>, on: Option<NaiveDate>| pb::LedgerText {
-        value: v.clone().unwrap_or_default(),
-        confirmed_on: date(on),
-    };
-    pb::FiveClearsLedger {
-        headcount: Some(count(e.headcount, e.headcount_on)),
-        party_members: Some(count(e.party_members, e.party_members_on)),
-        situation: Some(text(&e.situation, e.situation_on)),
-        needs: Some(text(&e.needs, e.needs_on)),
-        responsible_officer: Some(text(&e.responsible_officer, e.responsible_officer_on)),
-        last_visited_on: date(e.last_visited_on),
-        visits: e.visits,
-    }
-}
-
-fn enterprise_to_pb(e: EnterpriseRow) -> pb::Enterprise {
-    pb::Enterprise {
-        ledger: Some(ledger(&e)),
-        id: e.id.to_string(),
-        name: e.name,
-        kind: i32::from(e.kind),
-        brand: e.brand,
-        community_id: e.community_id.map(|u| u.to_string()).unwrap_or_default(),
-        address: e.address,
-        version: e.version,
-        updated_at: Some(to_timestamp(e.updated_at)),
-        deleted_at: e.deleted_at.map(to_timestamp),
-    }
-}
-
-fn visit_to_pb(v: CensusVisitRow) -> pb::CensusVisit {
-    pb::CensusVisit {
-        id: v.id.to_string(),
-        enterprise_id: v.enterprise_id.to_string(),
-        visited_on: v.visited_on.to_string(),
-        visitor: v.visitor,
-        headcount: v.headcount,
-        party_members: v.party_members,
-        situation: v.situation,
-        needs: v.needs,
-        responsible_officer: v.responsible_officer,
-        notes: v.notes,
-    }
-}
-
-fn forum_to_pb(f: ForumRow) -> pb::Forum {
-    pb::Forum {
-        id: f.id.to_string(),
-        title: f.title,
-        held_on: f.held_on.to_string(),
-        quarter: rules::quarter(f.held_on),
-        enterprise_ids: f.enterprise_ids.iter().map(|u| u.to_string()).collect(),
-        issues_raised: i32::try_from(f.issues_raised).unwrap_or(i32::MAX),
-        issues_resolved: i32::try_from(f.issues_resolved).unwrap_or(i32::MAX),
-    }
-}
-
-fn issue_to_pb(i: IssueRow) -> pb::EnterpriseIssue {
-    pb::EnterpriseIssue {
-        id: i.id.to_string(),
-        forum_id: i.forum_id.to_string(),
-        enterprise_id: i.enterprise_id.map(|u| u.to_string()).unwrap_or_default(),
-        title: i.title,
-        description: i.description,
-        raised_on: i.raised_on.to_string(),
-        status: i32::from(i.status),
-        resolution: i.resolution,
-        resolved_on: date(i.resolved_on),
-        version: i.version,
-    }
-}
-
-/// An optional head count of an enterprise.
-fn count_field(v: &mut Violations, field: &str, value: Option<i32>) {
-    if let Some(n) = value {
-        v.within(field, n, 0..=1_000_000);
     }
 }
 
@@ -158,10 +72,10 @@ impl EnterpriseService for EnterpriseApi {
             self.ensure_enterprise(&caller, id).await?;
         }
         caller.ensure_community(community_id)?;
-        let row = enterprises::upsert(
+        let row = enterprise::upsert_enterprise(
             &self.pool,
             &caller.subject,
-            EnterpriseChange {
+            enterprise::EnterpriseChange {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,
@@ -192,7 +106,7 @@ impl EnterpriseService for EnterpriseApi {
             .acquire()
             .await
             .map_err(|e| internal("loading the enterprise", e))?;
-        let row = enterprises::get(&mut conn, id)
+        let row = store::enterprises::get(&mut conn, id)
             .await
             .map_err(|e| internal("loading the enterprise", e))?
             .ok_or_else(|| not_found("enterprise", id))?;
@@ -217,13 +131,13 @@ impl EnterpriseService for EnterpriseApi {
             caller.ensure_community(community_id)?;
         }
         ensure_known(&self.pool, Aggregate::Community, community_id).await?;
-        let filter = EnterpriseFilter {
+        let filter = store::enterprises::EnterpriseFilter {
             kind,
             community_id,
             surveyed_only: r.surveyed_only,
             in_communities: in_communities(&caller),
         };
-        let rows = enterprises::list(&self.pool, &filter, after, size)
+        let rows = store::enterprises::list(&self.pool, &filter, after, size)
             .await
             .map_err(|e| internal("listing enterprises", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
@@ -242,7 +156,7 @@ impl EnterpriseService for EnterpriseApi {
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
         self.ensure_enterprise(&caller, id).await?;
-        let row = enterprises::delete(&self.pool, id, r.expected_version)
+        let row = enterprise::delete_enterprise(&self.pool, id, r.expected_version)
             .await
             .map_err(|e| e.into_status("deleting the enterprise"))?;
         Ok(Response::new(pb::DeleteEnterpriseResponse {
@@ -298,7 +212,7 @@ impl EnterpriseService for EnterpriseApi {
         v.into_result()?;
         self.ensure_enterprise(&caller, enterprise.expect("validated"))
             .await?;
-        let (visit, enterprise) = enterprises::record_visit(
+        let (visit, enterprise) = enterprise::record_census_visit(
             &self.pool,
             &caller.subject,
             &r.request_id,
@@ -336,7 +250,7 @@ impl EnterpriseService for EnterpriseApi {
         v.into_result()?;
         let enterprise = enterprise.expect("checked");
         self.ensure_enterprise(&caller, enterprise).await?;
-        let rows = enterprises::list_visits(&self.pool, enterprise, after, size)
+        let rows = store::enterprises::list_visits(&self.pool, enterprise, after, size)
             .await
             .map_err(|e| internal("listing census visits", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
@@ -363,7 +277,7 @@ impl EnterpriseService for EnterpriseApi {
         let held_on = check_date(&mut v, "forum.held_on", &f.held_on);
         let enterprise_ids = v.ids("forum.enterprise_ids", &f.enterprise_ids, MAX_REFERENCES);
         v.into_result()?;
-        let row = forums::record_forum(
+        let row = enterprise::record_forum(
             &self.pool,
             &caller.subject,
             &r.request_id,
@@ -392,7 +306,7 @@ impl EnterpriseService for EnterpriseApi {
             None
         } else {
             Some(
-                rules::quarter_range(quarter)
+                domain::calendar::quarter_range(quarter)
                     .ok_or_else(|| invalid("quarter", "must look like 2026-Q3"))?,
             )
         };
@@ -429,11 +343,11 @@ impl EnterpriseService for EnterpriseApi {
             Some(e) => self.ensure_enterprise(&caller, e).await?,
             None => caller.ensure_community(None)?,
         }
-        let row = forums::raise(
+        let row = enterprise::raise_enterprise_issue(
             &self.pool,
             &caller.subject,
             &r.request_id,
-            NewIssue {
+            forums::NewIssue {
                 forum_id: forum.expect("validated"),
                 enterprise_id: enterprise,
                 title,
@@ -461,7 +375,7 @@ impl EnterpriseService for EnterpriseApi {
         let resolved_on = check_date(&mut v, "resolved_on", &r.resolved_on);
         v.into_result()?;
         let issue = id.expect("validated");
-        let enterprise = enterprises::enterprise_of_issue(&self.pool, issue)
+        let enterprise = forums::enterprise_of_issue(&self.pool, issue)
             .await
             .map_err(|e| internal("loading the issue", e))?
             .ok_or_else(|| not_found("enterprise issue", issue))?;
@@ -469,7 +383,7 @@ impl EnterpriseService for EnterpriseApi {
             Some(e) => self.ensure_enterprise(&caller, e).await?,
             None => caller.ensure_community(None)?,
         }
-        let row = forums::resolve(
+        let row = enterprise::resolve_enterprise_issue(
             &self.pool,
             id.expect("validated"),
             r.expected_version,

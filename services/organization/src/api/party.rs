@@ -1,10 +1,10 @@
 //! `redsupply.organization.v1.PartyService`: the organization tree, join requests, guides and
-//! contact links.
+//! contact links. Per RPC: the caller's scope, the request checked, the use case (`app::party`) or
+//! a read of `store`, the rows into protobuf (`convert`).
 
 use kit::{
     api::{Violations, internal, invalid, not_found, parse_id},
     auth::caller,
-    time::to_timestamp,
 };
 use redsupply_proto::{
     organization::v1::{self as pb, party_service_server::PartyService},
@@ -15,17 +15,13 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{
-    MAX_REFERENCES, NAME, NOTE, check_date, ensure_for_worker, ensure_for_workers, ensure_known,
-    enum_filter, enum_value, in_communities, upsert_request_id,
+    convert::{self, guide_to_pb, join_request_to_pb, organization_to_pb},
+    ensure_for_worker, ensure_for_workers, ensure_known, in_communities,
+    validate::{
+        MAX_REFERENCES, NAME, NOTE, check_date, enum_filter, enum_value, upsert_request_id,
+    },
 };
-use crate::{
-    change::Aggregate,
-    contacts,
-    guides::{self, GuideChange, GuideRow},
-    joining::{self, JoinRequestRow},
-    rules,
-    tree::{self, OrganizationChange, OrganizationFilter, OrganizationRow},
-};
+use crate::{app::party, change::Aggregate, domain, store};
 
 pub struct PartyApi {
     pool: PgPool,
@@ -34,59 +30,6 @@ pub struct PartyApi {
 impl PartyApi {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
-    }
-}
-
-fn ids(v: &[Uuid]) -> Vec<String> {
-    v.iter().map(|u| u.to_string()).collect()
-}
-
-fn opt(v: Option<Uuid>) -> String {
-    v.map(|u| u.to_string()).unwrap_or_default()
-}
-
-fn organization_to_pb(o: OrganizationRow) -> pb::Organization {
-    pb::Organization {
-        id: o.id.to_string(),
-        name: o.name,
-        kind: i32::from(o.kind),
-        parent_id: opt(o.parent_id),
-        formation_mode: i32::from(o.formation_mode),
-        community_id: opt(o.community_id),
-        enterprise_ids: ids(&o.enterprise_ids),
-        founded_on: o.founded_on.map(|d| d.to_string()).unwrap_or_default(),
-        version: o.version,
-        updated_at: Some(to_timestamp(o.updated_at)),
-        deleted_at: o.deleted_at.map(to_timestamp),
-        member_count: i32::try_from(o.member_count).unwrap_or(i32::MAX),
-    }
-}
-
-fn join_request_to_pb(j: JoinRequestRow) -> pb::JoinRequest {
-    pb::JoinRequest {
-        id: j.id.to_string(),
-        worker_id: j.worker_id.to_string(),
-        organization_id: j.organization_id.to_string(),
-        status: i32::from(j.status),
-        note: j.note,
-        requested_at: Some(to_timestamp(j.requested_at)),
-        decided_by: j.decided_by.unwrap_or_default(),
-        decided_at: j.decided_at.map(to_timestamp),
-        reason: j.reason,
-        version: j.version,
-    }
-}
-
-fn guide_to_pb(g: GuideRow) -> pb::Guide {
-    pb::Guide {
-        id: g.id.to_string(),
-        name: g.name,
-        kind: i32::from(g.kind),
-        department: g.department,
-        enterprise_ids: ids(&g.enterprise_ids),
-        organization_ids: ids(&g.organization_ids),
-        version: g.version,
-        deleted_at: g.deleted_at.map(to_timestamp),
     }
 }
 
@@ -124,10 +67,10 @@ impl PartyService for PartyApi {
             check_date(&mut v, "organization.founded_on", &o.founded_on)
         };
         v.into_result()?;
-        let row = tree::upsert(
+        let row = party::upsert_organization(
             &self.pool,
             &caller.subject,
-            OrganizationChange {
+            party::OrganizationChange {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,
@@ -158,7 +101,7 @@ impl PartyService for PartyApi {
             .acquire()
             .await
             .map_err(|e| internal("loading the organization", e))?;
-        let row = tree::get(&mut conn, id)
+        let row = store::tree::get(&mut conn, id)
             .await
             .map_err(|e| internal("loading the organization", e))?
             .ok_or_else(|| kit::api::not_found("organization", id))?;
@@ -181,12 +124,12 @@ impl PartyService for PartyApi {
         let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         ensure_known(&self.pool, Aggregate::Organization, parent_id).await?;
-        let filter = OrganizationFilter {
+        let filter = store::tree::OrganizationFilter {
             parent_id,
             kind,
             formation_mode,
         };
-        let rows = tree::list(&self.pool, &filter, after, size)
+        let rows = store::tree::list(&self.pool, &filter, after, size)
             .await
             .map_err(|e| internal("listing organizations", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
@@ -203,7 +146,7 @@ impl PartyService for PartyApi {
     ) -> Result<Response<pb::DeleteOrganizationResponse>, Status> {
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
-        let row = tree::delete(&self.pool, id, r.expected_version)
+        let row = party::delete_organization(&self.pool, id, r.expected_version)
             .await
             .map_err(|e| e.into_status("deleting the organization"))?;
         Ok(Response::new(pb::DeleteOrganizationResponse {
@@ -226,7 +169,7 @@ impl PartyService for PartyApi {
         v.into_result()?;
         let (worker, organization) = (worker.expect("validated"), organization.expect("validated"));
         ensure_for_worker(&self.pool, &caller, worker).await?;
-        let row = joining::request(
+        let row = party::request_to_join(
             &self.pool,
             &caller.subject,
             &r.request_id,
@@ -253,12 +196,12 @@ impl PartyService for PartyApi {
         let reason = v.text("reason", &r.reason, NOTE, !r.approve);
         v.into_result()?;
         let id = id.expect("validated");
-        let worker = joining::worker_of(&self.pool, id)
+        let worker = store::joining::worker_of(&self.pool, id)
             .await
             .map_err(|e| internal("loading the join request", e))?
             .ok_or_else(|| not_found("join request", id))?;
         ensure_for_worker(&self.pool, &caller, worker).await?;
-        let row = joining::decide(&self.pool, &caller.subject, id, r.approve, reason)
+        let row = party::decide_join_request(&self.pool, &caller.subject, id, r.approve, reason)
             .await
             .map_err(|e| e.into_status("deciding the join request"))?;
         Ok(Response::new(pb::DecideJoinRequestResponse {
@@ -293,7 +236,7 @@ impl PartyService for PartyApi {
         } else {
             in_communities(&caller)
         };
-        let rows = joining::list(
+        let rows = store::joining::list(
             &self.pool,
             organization,
             worker,
@@ -338,10 +281,10 @@ impl PartyService for PartyApi {
             "red commissioners are assigned to enterprises, not organizations",
         );
         v.into_result()?;
-        let row = guides::upsert(
+        let row = party::upsert_guide(
             &self.pool,
             &caller.subject,
-            GuideChange {
+            party::GuideChange {
                 id,
                 expected_version: r.expected_version,
                 request_id: &r.request_id,
@@ -373,7 +316,7 @@ impl PartyService for PartyApi {
         v.into_result()?;
         ensure_known(&self.pool, Aggregate::Enterprise, enterprise).await?;
         ensure_known(&self.pool, Aggregate::Organization, organization).await?;
-        let rows = guides::list(&self.pool, kind, enterprise, organization, after, size)
+        let rows = store::guides::list(&self.pool, kind, enterprise, organization, after, size)
             .await
             .map_err(|e| internal("listing guides", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
@@ -390,7 +333,7 @@ impl PartyService for PartyApi {
     ) -> Result<Response<pb::DeleteGuideResponse>, Status> {
         let r = request.into_inner();
         let id = parse_id("id", &r.id)?;
-        let row = guides::delete(&self.pool, id, r.expected_version)
+        let row = party::delete_guide(&self.pool, id, r.expected_version)
             .await
             .map_err(|e| e.into_status("deleting the guide"))?;
         Ok(Response::new(pb::DeleteGuideResponse {
@@ -408,13 +351,13 @@ impl PartyService for PartyApi {
         let mut v = Violations::new();
         let member = v.id("member_id", &r.member_id);
         v.check(!r.worker_ids.is_empty(), "worker_ids", "is required");
-        let workers = v.ids("worker_ids", &r.worker_ids, rules::MAX_LINKS_PER_CALL);
+        let workers = v.ids("worker_ids", &r.worker_ids, domain::MAX_LINKS_PER_CALL);
         v.into_result()?;
         let member = member.expect("validated");
         let mut everyone = workers.clone();
         everyone.push(member);
         ensure_for_workers(&self.pool, &caller, &everyone).await?;
-        let (count, version) = contacts::link(&self.pool, member, &workers)
+        let (count, version) = party::link_contacts(&self.pool, member, &workers)
             .await
             .map_err(|e| e.into_status("linking contacts"))?;
         Ok(Response::new(pb::LinkContactsResponse {
@@ -436,7 +379,7 @@ impl PartyService for PartyApi {
         v.into_result()?;
         // The member's community keeps the link: its staff may end it.
         ensure_for_worker(&self.pool, &caller, member.expect("validated")).await?;
-        let (count, version) = contacts::unlink(
+        let (count, version) = party::unlink_contact(
             &self.pool,
             member.expect("validated"),
             worker.expect("validated"),
@@ -479,7 +422,7 @@ impl PartyService for PartyApi {
         } else if let Some(m) = member.or(worker) {
             ensure_for_worker(&self.pool, &caller, m).await?;
         }
-        let rows = contacts::list(&self.pool, member, worker, after, size)
+        let rows = store::contacts::list(&self.pool, member, worker, after, size)
             .await
             .map_err(|e| internal("listing contacts", e))?;
         let ids: Vec<Uuid> = rows
@@ -494,14 +437,7 @@ impl PartyService for PartyApi {
             .collect();
         Ok(Response::new(pb::ListContactsResponse {
             next_page_token: kit::api::next_page_token(&ids, size),
-            links: rows
-                .into_iter()
-                .map(|l| pb::ContactLink {
-                    member_id: l.member_id.to_string(),
-                    worker_id: l.worker_id.to_string(),
-                    linked_at: Some(to_timestamp(l.linked_at)),
-                })
-                .collect(),
+            links: rows.into_iter().map(convert::link_to_pb).collect(),
         }))
     }
 
@@ -514,33 +450,19 @@ impl PartyService for PartyApi {
         let r = request.into_inner();
         let mut v = Violations::new();
         let community = v.optional_id("community_id", &r.community_id);
-        v.within("load_limit", r.load_limit, 0..=rules::MAX_CONTACT_LOAD);
+        v.within("load_limit", r.load_limit, 0..=domain::MAX_CONTACT_LOAD);
         v.into_result()?;
         // County-wide figures are the county's; others ask for a community they serve.
         caller.ensure_community(community)?;
         ensure_known(&self.pool, Aggregate::Community, community).await?;
         let limit = if r.load_limit == 0 {
-            rules::DEFAULT_CONTACT_LOAD
+            domain::DEFAULT_CONTACT_LOAD
         } else {
             r.load_limit
         };
-        let c = contacts::coverage(&self.pool, community, limit)
+        let c = store::contacts::coverage(&self.pool, community, limit)
             .await
             .map_err(|e| internal("computing contact coverage", e))?;
-        let n = |x: i64| i32::try_from(x).unwrap_or(i32::MAX);
-        Ok(Response::new(pb::GetContactCoverageResponse {
-            workers: n(c.workers),
-            workers_with_contact: n(c.workers_with_contact),
-            members_in_touch: n(c.members_in_touch),
-            load_limit: limit,
-            members_over_load: c
-                .over_load
-                .into_iter()
-                .map(|(m, w)| pb::MemberLoad {
-                    member_id: m.to_string(),
-                    workers: n(w),
-                })
-                .collect(),
-        }))
+        Ok(Response::new(convert::coverage_to_pb(c, limit)))
     }
 }

@@ -14,15 +14,18 @@ use sqlx::PgPool;
 use tonic::Status;
 use uuid::Uuid;
 
-use super::Api;
+use super::registry::RegistryApi;
 use crate::{
-    access_log, domain,
-    store::{self, WorkerRow},
+    domain,
+    store::{
+        access_log, geography,
+        workers::{self, WorkerRow},
+    },
 };
 
 /// PERMISSION_DENIED unless the caller may act for `worker` (themself, or staff of the worker's
 /// community); NOT_FOUND when there is no such worker.
-pub(crate) async fn ensure_for_worker(
+pub(super) async fn ensure_for_worker(
     pool: &PgPool,
     caller: &Caller,
     worker: Uuid,
@@ -30,7 +33,7 @@ pub(crate) async fn ensure_for_worker(
     if caller.has_role(WORKER) && caller.subject == worker.to_string() {
         return Ok(());
     }
-    let community = store::worker_community(pool, worker)
+    let community = workers::worker_community(pool, worker)
         .await
         .map_err(|e| internal("checking the caller's scope", e))?
         .ok_or_else(|| not_found("worker", worker))?;
@@ -39,7 +42,7 @@ pub(crate) async fn ensure_for_worker(
 
 /// [`ensure_for_worker`] for staff acting on several workers at once (the first one out of scope
 /// is named); ids of no worker are left to the use case to refuse.
-pub(crate) async fn ensure_for_workers(
+pub(super) async fn ensure_for_workers(
     pool: &PgPool,
     caller: &Caller,
     workers: &[Uuid],
@@ -47,7 +50,7 @@ pub(crate) async fn ensure_for_workers(
     let Some(communities) = in_communities(caller) else {
         return Ok(());
     };
-    let outside = store::workers_outside(pool, workers, &communities)
+    let outside = workers::workers_outside(pool, workers, &communities)
         .await
         .map_err(|e| internal("checking the caller's scope", e))?;
     match outside.first() {
@@ -57,11 +60,11 @@ pub(crate) async fn ensure_for_workers(
 }
 
 /// The communities a list is limited to for this caller (None: the whole county).
-pub(crate) fn in_communities(caller: &Caller) -> Option<Vec<Uuid>> {
+pub(super) fn in_communities(caller: &Caller) -> Option<Vec<Uuid>> {
     caller.visible().communities().map(<[Uuid]>::to_vec)
 }
 
-impl Api {
+impl RegistryApi {
     /// Whether the caller may see this worker's personal numbers in clear: the worker themself,
     /// a county admin, or community staff of the worker's community. Grid officers see them
     /// masked.
@@ -121,7 +124,7 @@ impl Api {
         if caller.is_county() {
             return Ok(());
         }
-        match store::grid(&self.pool, id)
+        match geography::grid(&self.pool, id)
             .await
             .map_err(|e| internal("checking the caller's scope", e))?
         {
@@ -136,7 +139,7 @@ impl Api {
         caller: &Caller,
         id: Uuid,
     ) -> Result<WorkerRow, Status> {
-        let row = store::worker(&self.pool, id)
+        let row = workers::worker(&self.pool, id)
             .await
             .map_err(|e| internal("loading the worker", e))?
             .ok_or_else(|| not_found("worker", id))?;
@@ -160,8 +163,8 @@ impl Api {
         pb::Worker {
             id: w.id.to_string(),
             name: w.name.clone(),
-            phone: open(&w.phone_sealed, domain::mask_phone),
-            id_number: open(&w.id_number_sealed, domain::mask_id_number),
+            phone: open(&w.phone_sealed, domain::numbers::mask_phone),
+            id_number: open(&w.id_number_sealed, domain::numbers::mask_id_number),
             platform: w.platform,
             enterprise_id: w.enterprise_id.map(|u| u.to_string()).unwrap_or_default(),
             community_id: w.community_id.map(|u| u.to_string()).unwrap_or_default(),

@@ -66,7 +66,7 @@ pub async fn migrate(settings: AppSettings) -> anyhow::Result<()> {
 pub async fn republish(settings: AppSettings) -> anyhow::Result<()> {
     let _telemetry = kit::telemetry::init(&settings.common.telemetry, "redsupply-republish")?;
     let pool = organization::pool(&settings.common)?;
-    let done = organization::republish::republish(&pool).await?;
+    let done = organization::app::republish::republish(&pool).await?;
     eprintln!(
         "announced {} workers, {} communities and {} grids; the organization relay publishes them",
         done.workers, done.communities, done.grids

@@ -48,7 +48,7 @@ const WORKERS: [(&str, &str, &str, bool); 6] = [
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     #[error("organization: {0}")]
-    Registry(#[from] organization::registry::RegistryError),
+    Registry(#[from] organization::app::registry::RegistryError),
     #[error("organization: {0}")]
     Change(#[from] organization::change::ChangeError),
     #[error("database: {0}")]
@@ -121,10 +121,10 @@ async fn seed_registry(
     let mut communities = Vec::new();
     let mut grids = Vec::new();
     for (i, name) in COMMUNITIES.iter().enumerate() {
-        let community = organization::registry::upsert_community(
+        let community = organization::app::registry::upsert_community(
             pool,
             SEEDER,
-            organization::registry::CommunityChange {
+            organization::app::registry::CommunityChange {
                 id: None,
                 expected_version: 0,
                 request_id: Some(&format!("seed-community-{i}")),
@@ -141,11 +141,11 @@ async fn seed_registry(
             (lat + CELL, lng + CELL),
             (lat + CELL, lng),
         ];
-        let grid = organization::registry::upsert_grid(
+        let grid = organization::app::registry::upsert_grid(
             pool,
             SEEDER,
             county,
-            organization::registry::GridChange {
+            organization::app::registry::GridChange {
                 id: None,
                 expected_version: 0,
                 request_id: Some(&format!("seed-grid-{i}")),
@@ -428,17 +428,17 @@ async fn seed_education(
 
 async fn seed_workers(
     pool: &PgPool,
-    vault: &organization::personal::Vault,
+    vault: &organization::domain::personal::Vault,
     communities: &[Uuid],
 ) -> Result<Vec<Uuid>, SeedError> {
     let mut ids = Vec::new();
     for (i, (name, phone, platform, party_member)) in WORKERS.iter().enumerate() {
-        let w = organization::registry::register_worker(
+        let w = organization::app::registry::register_worker(
             pool,
             vault,
             SEEDER,
             &format!("seed-worker-{i}"),
-            organization::store::NewWorker {
+            organization::store::workers::NewWorker {
                 name: (*name).to_owned(),
                 phone: (*phone).to_owned(),
                 id_number: None,
@@ -473,18 +473,18 @@ impl Lcg {
 /// 210 tips they reported and the 331 problems they helped solve (on the spot, during 120 services).
 async fn seed_governance(
     org: &PgPool,
-    vault: &organization::personal::Vault,
+    vault: &organization::domain::personal::Vault,
     gov: &PgPool,
     communities: &[Uuid],
 ) -> Result<(usize, usize, usize), SeedError> {
     let mut volunteers = Vec::with_capacity(300);
     for i in 0..300 {
-        let w = organization::registry::register_worker(
+        let w = organization::app::registry::register_worker(
             org,
             vault,
             SEEDER,
             &format!("seed-volunteer-{i}"),
-            organization::store::NewWorker {
+            organization::store::workers::NewWorker {
                 name: format!("Volunteer {:03}", i + 1),
                 phone: format!("1390000{i:04}"),
                 id_number: None,

@@ -9,8 +9,9 @@
 
 use chrono::NaiveDate;
 use organization::{
-    care, contacts, enterprises, forums, guides, joining, personal::Vault, store::NewWorker,
-    townships, tree, workers,
+    app::{care, enterprise, party, registry},
+    domain::personal::Vault,
+    store::{self, workers::NewWorker},
 };
 use redsupply_proto::organization::v1::{FormationMode, OrganizationKind};
 use sqlx::PgPool;
@@ -106,10 +107,10 @@ fn date(s: &str) -> NaiveDate {
 }
 
 pub async fn seed_township(pool: &PgPool) -> Result<Uuid, SeedError> {
-    let t = townships::upsert(
+    let t = registry::upsert_township(
         pool,
         SEEDER,
-        townships::TownshipChange {
+        registry::TownshipChange {
             id: None,
             expected_version: 0,
             request_id: "seed-township-yancheng",
@@ -131,10 +132,10 @@ pub async fn seed(
     // Enterprises, each surveyed once in the spring census and again for the headcount in autumn.
     let mut outlets = Vec::with_capacity(OUTLETS.len());
     for (i, (name, kind, brand)) in OUTLETS.iter().enumerate() {
-        let e = enterprises::upsert(
+        let e = enterprise::upsert_enterprise(
             pool,
             SEEDER,
-            enterprises::EnterpriseChange {
+            enterprise::EnterpriseChange {
                 id: None,
                 expected_version: 0,
                 request_id: &format!("seed-enterprise-{i}"),
@@ -151,11 +152,11 @@ pub async fn seed(
         )
         .await?;
         let headcount = 40 + (i as i32 * 17) % 90;
-        enterprises::record_visit(
+        enterprise::record_census_visit(
             pool,
             SEEDER,
             &format!("seed-census-{i}"),
-            enterprises::CensusVisitRow {
+            store::enterprises::CensusVisitRow {
                 enterprise_id: e.id,
                 visited_on: date("2026-04-10") + chrono::Days::new(i as u64),
                 visitor: "Two-New Working Committee census team".into(),
@@ -228,15 +229,15 @@ pub async fn seed(
     // 25 instructors (the first 5 assigned to the new organizations) and 12 red commissioners.
     for i in 0..25 {
         let organization_ids = if i < 5 { vec![new_orgs[i]] } else { vec![] };
-        guides::upsert(
+        party::upsert_guide(
             pool,
             SEEDER,
-            guides::GuideChange {
+            party::GuideChange {
                 id: None,
                 expected_version: 0,
                 request_id: &format!("seed-instructor-{i}"),
                 name: &format!("Instructor {:02}", i + 1),
-                kind: guides::INSTRUCTOR,
+                kind: store::guides::INSTRUCTOR,
                 department: "County Organization Department (evergreen cadres)",
                 enterprise_ids: vec![outlets[i % outlets.len()]],
                 organization_ids,
@@ -250,15 +251,15 @@ pub async fn seed(
         if i % 3 == 0 {
             covers.push(outlets[(i + 12) % outlets.len()]);
         }
-        guides::upsert(
+        party::upsert_guide(
             pool,
             SEEDER,
-            guides::GuideChange {
+            party::GuideChange {
                 id: None,
                 expected_version: 0,
                 request_id: &format!("seed-commissioner-{i}"),
                 name: &format!("Red Commissioner {:02}", i + 1),
-                kind: guides::RED_COMMISSIONER,
+                kind: store::guides::RED_COMMISSIONER,
                 department: [
                     "Market Supervision Bureau",
                     "Transport Bureau",
@@ -274,7 +275,7 @@ pub async fn seed(
     // The riders: the first 145 are party members, who report in, join and keep in touch.
     let mut riders = Vec::with_capacity(RIDERS);
     for i in 0..RIDERS {
-        let w = organization::registry::register_worker(
+        let w = registry::register_worker(
             pool,
             vault,
             SEEDER,
@@ -295,7 +296,7 @@ pub async fn seed(
     let (members, others) = riders.split_at(MEMBERS);
     for (i, member) in members.iter().enumerate() {
         let c = community(i).expect("communities were seeded");
-        workers::report_in(
+        registry::report_in(
             pool,
             SEEDER,
             &format!("seed-report-in-{i}"),
@@ -304,7 +305,7 @@ pub async fn seed(
             "reported in at the community party-mass service centre",
         )
         .await?;
-        let request = joining::request(
+        let request = party::request_to_join(
             pool,
             SEEDER,
             &format!("seed-join-{i}"),
@@ -313,18 +314,18 @@ pub async fn seed(
             "",
         )
         .await?;
-        if request.status == joining::PENDING {
-            joining::decide(pool, SEEDER, request.id, true, "").await?;
+        if request.status == store::joining::PENDING {
+            party::decide_join_request(pool, SEEDER, request.id, true, "").await?;
         }
         let start = i * CONTACTS_PER_MEMBER;
-        contacts::link(pool, *member, &others[start..start + CONTACTS_PER_MEMBER]).await?;
+        party::link_contacts(pool, *member, &others[start..start + CONTACTS_PER_MEMBER]).await?;
     }
 
     // Four quarterly forums; 20 issues raised, 18 resolved within weeks.
     let mut raised = 0;
     let mut resolved = 0;
     for (f, (title, held_on)) in FORUMS.iter().enumerate() {
-        let forum = forums::record_forum(
+        let forum = enterprise::record_forum(
             pool,
             SEEDER,
             &format!("seed-forum-{f}"),
@@ -334,11 +335,11 @@ pub async fn seed(
         )
         .await?;
         for k in 0..5 {
-            let issue = forums::raise(
+            let issue = enterprise::raise_enterprise_issue(
                 pool,
                 SEEDER,
                 &format!("seed-issue-{f}-{k}"),
-                forums::NewIssue {
+                store::forums::NewIssue {
                     forum_id: forum.id,
                     enterprise_id: Some(outlets[(f * 5 + k) % outlets.len()]),
                     title: ISSUES[k],
@@ -351,8 +352,8 @@ pub async fn seed(
             // The last forum's two newest issues are still being worked on.
             let open = f == FORUMS.len() - 1 && k >= 3;
             if !open {
-                if issue.status == forums::OPEN {
-                    forums::resolve(
+                if issue.status == store::forums::OPEN {
+                    enterprise::resolve_enterprise_issue(
                         pool,
                         issue.id,
                         0,
@@ -374,7 +375,7 @@ pub async fn seed(
             vault,
             SEEDER,
             &format!("seed-care-{i}"),
-            care::NewCareVisit {
+            store::care::NewCareVisit {
                 worker_id: others[i * 30],
                 visited_on: date("2026-02-10"),
                 occasion: "Spring Festival",
@@ -400,7 +401,7 @@ pub async fn seed(
                 vault,
                 file.id,
                 0,
-                care::Help {
+                store::care::Help {
                     given_on: "2026-07-01".into(),
                     kind: "hardship grant".into(),
                     description: "Trade union hardship grant".into(),
@@ -433,11 +434,11 @@ async fn org(
     parent: Option<Uuid>,
     mode: FormationMode,
     covers: Vec<Uuid>,
-) -> Result<tree::OrganizationRow, SeedError> {
-    Ok(tree::upsert(
+) -> Result<store::tree::OrganizationRow, SeedError> {
+    Ok(party::upsert_organization(
         pool,
         SEEDER,
-        tree::OrganizationChange {
+        party::OrganizationChange {
             id: None,
             expected_version: 0,
             request_id,

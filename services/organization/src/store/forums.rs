@@ -1,14 +1,9 @@
-//! Quarterly forums with enterprises (联席会议, 恳谈会) and the issues raised there, tracked to
-//! resolution with dates.
+//! Quarterly forums with enterprises (联席会议, 恳谈会) and the enterprise issues raised there,
+//! with their resolution.
 
 use chrono::NaiveDate;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
-
-use crate::{
-    change::{self, Aggregate, ChangeError},
-    events,
-};
 
 pub const OPEN: i16 = 1;
 pub const RESOLVED: i16 = 2;
@@ -33,35 +28,20 @@ macro_rules! select_forums {
     };
 }
 
-async fn forum(tx: &mut PgConnection, id: Uuid) -> Result<ForumRow, sqlx::Error> {
+pub async fn forum(tx: &mut PgConnection, id: Uuid) -> Result<ForumRow, sqlx::Error> {
     sqlx::query_as(concat!(select_forums!(), " WHERE id = $1"))
         .bind(id)
         .fetch_one(tx)
         .await
 }
 
-pub async fn record_forum(
-    pool: &PgPool,
-    caller: &str,
-    request_id: &str,
+pub async fn insert_forum(
+    tx: &mut PgConnection,
+    id: Uuid,
     title: &str,
     held_on: NaiveDate,
     enterprise_ids: &[Uuid],
-) -> Result<ForumRow, ChangeError> {
-    let mut tx = pool.begin().await?;
-    let id = Uuid::now_v7();
-    if let Some(existing) =
-        change::claim_request(&mut tx, caller, request_id, Aggregate::Forum, id).await?
-    {
-        return Ok(forum(&mut tx, existing).await?);
-    }
-    change::require_all(
-        &mut tx,
-        Aggregate::Enterprise,
-        "forum.enterprise_ids",
-        enterprise_ids,
-    )
-    .await?;
+) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO forums (id, title, held_on, enterprise_ids) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(title)
@@ -69,10 +49,15 @@ pub async fn record_forum(
         .bind(enterprise_ids)
         .execute(&mut *tx)
         .await?;
-    let row = forum(&mut tx, id).await?;
-    events::forum_recorded(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(row)
+    Ok(())
+}
+
+/// The day the forum was held (None: no such forum).
+pub async fn held_on(tx: &mut PgConnection, forum: Uuid) -> Result<Option<NaiveDate>, sqlx::Error> {
+    sqlx::query_scalar("SELECT held_on FROM forums WHERE id = $1")
+        .bind(forum)
+        .fetch_optional(&mut *tx)
+        .await
 }
 
 pub async fn list_forums(
@@ -108,20 +93,6 @@ pub struct IssueRow {
     pub version: i64,
 }
 
-macro_rules! select_issues {
-    () => {
-        "SELECT id, forum_id, enterprise_id, title, description, raised_on, status, resolution, resolved_on, version
-         FROM enterprise_issues"
-    };
-}
-
-async fn issue(tx: &mut PgConnection, id: Uuid) -> Result<IssueRow, sqlx::Error> {
-    sqlx::query_as(concat!(select_issues!(), " WHERE id = $1"))
-        .bind(id)
-        .fetch_one(tx)
-        .await
-}
-
 pub struct NewIssue<'a> {
     pub forum_id: Uuid,
     pub enterprise_id: Option<Uuid>,
@@ -131,38 +102,27 @@ pub struct NewIssue<'a> {
     pub raised_on: Option<NaiveDate>,
 }
 
-pub async fn raise(
-    pool: &PgPool,
-    caller: &str,
-    request_id: &str,
-    n: NewIssue<'_>,
-) -> Result<IssueRow, ChangeError> {
-    let mut tx = pool.begin().await?;
-    let id = Uuid::now_v7();
-    if let Some(existing) =
-        change::claim_request(&mut tx, caller, request_id, Aggregate::EnterpriseIssue, id).await?
-    {
-        return Ok(issue(&mut tx, existing).await?);
-    }
-    let held_on: Option<NaiveDate> = sqlx::query_scalar("SELECT held_on FROM forums WHERE id = $1")
-        .bind(n.forum_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(held_on) = held_on else {
-        return Err(ChangeError::invalid(
-            "forum_id",
-            format!("forum {} does not exist", n.forum_id),
-        ));
+macro_rules! select_issues {
+    () => {
+        "SELECT id, forum_id, enterprise_id, title, description, raised_on, status, resolution, resolved_on, version
+         FROM enterprise_issues"
     };
-    if let Some(e) = n.enterprise_id
-        && !change::exists(&mut tx, Aggregate::Enterprise, e).await?
-    {
-        return Err(ChangeError::invalid(
-            "enterprise_id",
-            format!("enterprise {e} does not exist"),
-        ));
-    }
-    let raised_on = n.raised_on.unwrap_or(held_on);
+}
+
+pub async fn issue(tx: &mut PgConnection, id: Uuid) -> Result<IssueRow, sqlx::Error> {
+    sqlx::query_as(concat!(select_issues!(), " WHERE id = $1"))
+        .bind(id)
+        .fetch_one(tx)
+        .await
+}
+
+/// Inserts the issue, raised on `raised_on` (the request's date, or the forum's).
+pub async fn insert_issue(
+    tx: &mut PgConnection,
+    id: Uuid,
+    n: &NewIssue<'_>,
+    raised_on: NaiveDate,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO enterprise_issues (id, forum_id, enterprise_id, title, description, raised_on)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -175,36 +135,16 @@ pub async fn raise(
     .bind(raised_on)
     .execute(&mut *tx)
     .await?;
-    let row = issue(&mut tx, id).await?;
-    events::enterprise_issue_changed(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(row)
+    Ok(())
 }
 
-pub async fn resolve(
-    pool: &PgPool,
+/// Marks the issue resolved, with a new version.
+pub async fn resolve_issue(
+    tx: &mut PgConnection,
     id: Uuid,
-    expected_version: i64,
     resolution: &str,
     resolved_on: NaiveDate,
-) -> Result<IssueRow, ChangeError> {
-    let mut tx = pool.begin().await?;
-    change::lock(&mut tx, Aggregate::EnterpriseIssue, id, expected_version).await?;
-    let current = issue(&mut tx, id).await?;
-    if current.status == RESOLVED {
-        return Err(ChangeError::Precondition(format!(
-            "enterprise issue {id} was already resolved"
-        )));
-    }
-    if resolved_on < current.raised_on {
-        return Err(ChangeError::invalid(
-            "resolved_on",
-            format!(
-                "must not be before the issue was raised ({})",
-                current.raised_on
-            ),
-        ));
-    }
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE enterprise_issues SET status = 2, resolution = $2, resolved_on = $3, version = version + 1
          WHERE id = $1",
@@ -214,10 +154,18 @@ pub async fn resolve(
     .bind(resolved_on)
     .execute(&mut *tx)
     .await?;
-    let row = issue(&mut tx, id).await?;
-    events::enterprise_issue_changed(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(row)
+    Ok(())
+}
+
+/// The enterprise an issue was raised for: `None` when there is no such issue.
+pub async fn enterprise_of_issue(
+    pool: &PgPool,
+    issue: Uuid,
+) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT enterprise_id FROM enterprise_issues WHERE id = $1")
+        .bind(issue)
+        .fetch_optional(pool)
+        .await
 }
 
 pub async fn list_issues(

@@ -1,17 +1,30 @@
 //! The integration events organization publishes, so that other services build read models of
-//! workers, communities and grids. Each is written to the outbox inside the change's transaction.
+//! the registry: workers, townships, communities and grids, the tree, guides, contacts,
+//! enterprises, forums and care. Each is built from `store` rows and written to the outbox inside
+//! the change's transaction (the use case's).
 
+use chrono::NaiveDate;
 use kit::bus::{NewEvent, enqueue};
-use redsupply_proto::{common::v1::LatLng, events::v1 as ev};
+use redsupply_proto::{common::v1::LatLng, events::v1 as ev, organization::v1 as pb};
 use sqlx::PgConnection;
 
-use crate::store::{CommunityRow, GridRow, WorkerRow};
+use redsupply_proto::subjects::organization::{
+    CARE_VISIT_RECORDED, COMMUNITY_UPSERTED, CONTACTS_CHANGED, ENTERPRISE_CHANGED,
+    ENTERPRISE_ISSUE_CHANGED, FORUM_RECORDED, GRID_DELETED, GRID_UPSERTED, GUIDE_CHANGED,
+    HARDSHIP_FILE_CHANGED, JOIN_REQUEST_CHANGED, ORGANIZATION_CHANGED, SOURCE, TOWNSHIP_UPSERTED,
+    WORKER_REGISTERED, WORKER_REPORTED_IN, WORKER_UPDATED,
+};
 
-pub const SOURCE: &str = "redsupply/organization";
-pub const WORKER_REGISTERED: &str = "redsupply.organization.worker.registered";
-pub const GRID_UPSERTED: &str = "redsupply.organization.grid.upserted";
-pub const GRID_DELETED: &str = "redsupply.organization.grid.deleted";
-pub const COMMUNITY_UPSERTED: &str = "redsupply.organization.community.upserted";
+use crate::store::{
+    care::{CareVisitRow, HardshipFileRow},
+    enterprises::EnterpriseRow,
+    forums::{ForumRow, IssueRow},
+    geography::{CommunityRow, GridRow, TownshipRow},
+    guides::GuideRow,
+    joining::JoinRequestRow,
+    tree::OrganizationRow,
+    workers::{ReportInRow, WorkerRow},
+};
 
 pub async fn worker_registered(tx: &mut PgConnection, w: &WorkerRow) -> Result<(), sqlx::Error> {
     let msg = ev::WorkerRegistered {
@@ -73,19 +86,6 @@ pub async fn grid_deleted(tx: &mut PgConnection, g: &GridRow) -> Result<(), sqlx
     Ok(())
 }
 
-pub const WORKER_UPDATED: &str = "redsupply.organization.worker.updated";
-pub const WORKER_REPORTED_IN: &str = "redsupply.organization.worker.reported_in";
-pub const TOWNSHIP_UPSERTED: &str = "redsupply.organization.township.upserted";
-pub const ORGANIZATION_CHANGED: &str = "redsupply.organization.organization.changed";
-pub const JOIN_REQUEST_CHANGED: &str = "redsupply.organization.join_request.changed";
-pub const GUIDE_CHANGED: &str = "redsupply.organization.guide.changed";
-pub const CONTACTS_CHANGED: &str = "redsupply.organization.contacts.changed";
-pub const ENTERPRISE_CHANGED: &str = "redsupply.organization.enterprise.changed";
-pub const FORUM_RECORDED: &str = "redsupply.organization.forum.recorded";
-pub const ENTERPRISE_ISSUE_CHANGED: &str = "redsupply.organization.enterprise_issue.changed";
-pub const CARE_VISIT_RECORDED: &str = "redsupply.organization.care.visit_recorded";
-pub const HARDSHIP_FILE_CHANGED: &str = "redsupply.organization.care.hardship_file_changed";
-
 fn now() -> Option<prost_types::Timestamp> {
     Some(kit::time::to_timestamp(chrono::Utc::now()))
 }
@@ -116,7 +116,7 @@ pub async fn worker_updated(tx: &mut PgConnection, w: &WorkerRow) -> Result<(), 
 
 pub async fn worker_reported_in(
     tx: &mut PgConnection,
-    r: &crate::workers::ReportInRow,
+    r: &ReportInRow,
     version: i64,
 ) -> Result<(), sqlx::Error> {
     let msg = ev::WorkerReportedIn {
@@ -134,10 +134,7 @@ pub async fn worker_reported_in(
     Ok(())
 }
 
-pub async fn township_upserted(
-    tx: &mut PgConnection,
-    t: &crate::townships::TownshipRow,
-) -> Result<(), sqlx::Error> {
+pub async fn township_upserted(tx: &mut PgConnection, t: &TownshipRow) -> Result<(), sqlx::Error> {
     let msg = ev::TownshipUpserted {
         township_id: t.id.to_string(),
         name: t.name.clone(),
@@ -150,7 +147,7 @@ pub async fn township_upserted(
 
 pub async fn organization_changed(
     tx: &mut PgConnection,
-    o: &crate::tree::OrganizationRow,
+    o: &OrganizationRow,
 ) -> Result<(), sqlx::Error> {
     let msg = ev::OrganizationChanged {
         organization_id: o.id.to_string(),
@@ -170,7 +167,7 @@ pub async fn organization_changed(
 
 pub async fn join_request_changed(
     tx: &mut PgConnection,
-    j: &crate::joining::JoinRequestRow,
+    j: &JoinRequestRow,
 ) -> Result<(), sqlx::Error> {
     let msg = ev::JoinRequestChanged {
         join_request_id: j.id.to_string(),
@@ -184,10 +181,7 @@ pub async fn join_request_changed(
     Ok(())
 }
 
-pub async fn guide_changed(
-    tx: &mut PgConnection,
-    g: &crate::guides::GuideRow,
-) -> Result<(), sqlx::Error> {
+pub async fn guide_changed(tx: &mut PgConnection, g: &GuideRow) -> Result<(), sqlx::Error> {
     let msg = ev::GuideChanged {
         guide_id: g.id.to_string(),
         name: g.name.clone(),
@@ -218,16 +212,41 @@ pub async fn contacts_changed(
     Ok(())
 }
 
+fn date(d: Option<NaiveDate>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_default()
+}
+
+/// The ledger as published and returned: each figure with the date it was last confirmed.
+pub fn ledger(e: &EnterpriseRow) -> pb::FiveClearsLedger {
+    let count = |v: Option<i32>, on: Option<NaiveDate>| pb::LedgerCount {
+        value: v.unwrap_or_default(),
+        confirmed_on: date(on),
+    };
+    let text = |v: &Option<String>, on: Option<NaiveDate>| pb::LedgerText {
+        value: v.clone().unwrap_or_default(),
+        confirmed_on: date(on),
+    };
+    pb::FiveClearsLedger {
+        headcount: Some(count(e.headcount, e.headcount_on)),
+        party_members: Some(count(e.party_members, e.party_members_on)),
+        situation: Some(text(&e.situation, e.situation_on)),
+        needs: Some(text(&e.needs, e.needs_on)),
+        responsible_officer: Some(text(&e.responsible_officer, e.responsible_officer_on)),
+        last_visited_on: date(e.last_visited_on),
+        visits: e.visits,
+    }
+}
+
 pub async fn enterprise_changed(
     tx: &mut PgConnection,
-    e: &crate::enterprises::EnterpriseRow,
+    e: &EnterpriseRow,
 ) -> Result<(), sqlx::Error> {
     let msg = ev::EnterpriseChanged {
         enterprise_id: e.id.to_string(),
         name: e.name.clone(),
         kind: i32::from(e.kind),
         community_id: opt_id(e.community_id),
-        ledger: Some(crate::api::enterprise::ledger(e)),
+        ledger: Some(ledger(e)),
         version: e.version,
         deleted: e.deleted_at.is_some(),
         occurred_at: Some(kit::time::to_timestamp(e.updated_at)),
@@ -236,10 +255,7 @@ pub async fn enterprise_changed(
     Ok(())
 }
 
-pub async fn forum_recorded(
-    tx: &mut PgConnection,
-    f: &crate::forums::ForumRow,
-) -> Result<(), sqlx::Error> {
+pub async fn forum_recorded(tx: &mut PgConnection, f: &ForumRow) -> Result<(), sqlx::Error> {
     let msg = ev::ForumRecorded {
         forum_id: f.id.to_string(),
         held_on: f.held_on.to_string(),
@@ -253,7 +269,7 @@ pub async fn forum_recorded(
 
 pub async fn enterprise_issue_changed(
     tx: &mut PgConnection,
-    i: &crate::forums::IssueRow,
+    i: &IssueRow,
 ) -> Result<(), sqlx::Error> {
     let msg = ev::EnterpriseIssueChanged {
         issue_id: i.id.to_string(),
@@ -274,7 +290,7 @@ pub async fn enterprise_issue_changed(
 
 pub async fn care_visit_recorded(
     tx: &mut PgConnection,
-    v: &crate::care::CareVisitRow,
+    v: &CareVisitRow,
 ) -> Result<(), sqlx::Error> {
     let msg = ev::CareVisitRecorded {
         visit_id: v.id.to_string(),
@@ -289,7 +305,7 @@ pub async fn care_visit_recorded(
 
 pub async fn hardship_file_changed(
     tx: &mut PgConnection,
-    f: &crate::care::HardshipFileRow,
+    f: &HardshipFileRow,
 ) -> Result<(), sqlx::Error> {
     let msg = ev::HardshipFileChanged {
         file_id: f.id.to_string(),

@@ -4,12 +4,12 @@
 //! existed, or before the stream's retention) is filled in. Run once after an upgrade that adds a
 //! read model (`redsupply republish`); running it again is harmless.
 
-use sqlx::{PgConnection, PgPool, postgres::PgRow};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{
-    events,
-    store::{CommunityRow, GridRow, WorkerRow},
+    events::publish,
+    store::{geography, workers},
 };
 
 /// Records re-announced per transaction.
@@ -26,33 +26,27 @@ pub struct Republished {
 pub async fn republish(pool: &PgPool) -> Result<Republished, sqlx::Error> {
     let workers = in_batches(
         pool,
-        concat!(
-            "SELECT ",
-            crate::worker_columns!(),
-            " FROM workers WHERE id > $1 ORDER BY id LIMIT $2"
-        ),
-        |w: &WorkerRow| w.id,
-        async |tx, w| events::worker_updated(tx, w).await,
+        async |tx, after, limit| workers::workers_after(tx, after, limit).await,
+        |w| w.id,
+        async |tx, w| publish::worker_updated(tx, w).await,
     )
     .await?;
     let communities = in_batches(
         pool,
-        "SELECT id, name, township, version, township_id FROM communities
-         WHERE id > $1 ORDER BY id LIMIT $2",
-        |c: &CommunityRow| c.id,
-        async |tx, c| events::community_upserted(tx, c).await,
+        async |tx, after, limit| geography::communities_after(tx, after, limit).await,
+        |c| c.id,
+        async |tx, c| publish::community_upserted(tx, c).await,
     )
     .await?;
     let grids = in_batches(
         pool,
-        "SELECT id, name, community_id, boundary, version, updated_at, deleted_at FROM grids
-         WHERE id > $1 ORDER BY id LIMIT $2",
-        |g: &GridRow| g.id,
+        async |tx, after, limit| geography::grids_after(tx, after, limit).await,
+        |g| g.id,
         async |tx, g| {
             if g.deleted_at.is_some() {
-                events::grid_deleted(tx, g).await
+                publish::grid_deleted(tx, g).await
             } else {
-                events::grid_upserted(tx, g).await
+                publish::grid_upserted(tx, g).await
             }
         },
     )
@@ -64,25 +58,18 @@ pub async fn republish(pool: &PgPool) -> Result<Republished, sqlx::Error> {
     })
 }
 
-/// Announces every row `sql` pages through (by id, `$1` after, `$2` limit), a batch per
-/// transaction; returns how many.
+/// Announces every row `page` pages through (by id: the rows after an id, so many of them), a
+/// batch per transaction; returns how many.
 async fn in_batches<R>(
     pool: &PgPool,
-    sql: &'static str,
+    mut page: impl AsyncFnMut(&mut PgConnection, Uuid, i64) -> Result<Vec<R>, sqlx::Error>,
     id: impl Fn(&R) -> Uuid,
     mut announce: impl AsyncFnMut(&mut PgConnection, &R) -> Result<(), sqlx::Error>,
-) -> Result<u64, sqlx::Error>
-where
-    R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
-{
+) -> Result<u64, sqlx::Error> {
     let (mut after, mut total) = (Uuid::nil(), 0);
     loop {
         let mut tx = pool.begin().await?;
-        let rows: Vec<R> = sqlx::query_as(sql)
-            .bind(after)
-            .bind(BATCH)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows = page(&mut tx, after, BATCH).await?;
         for row in &rows {
             announce(&mut tx, row).await?;
         }

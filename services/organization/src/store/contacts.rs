@@ -1,96 +1,67 @@
-//! Contact links (党支部—党员—群众): a party member keeps in touch with a set of workers. The set
-//! is one aggregate per member with its own version; coverage says how many workers have a contact
-//! and which members carry more than they should.
+//! Contact links (党支部—党员—群众): the workers a party member keeps in touch with, the set's
+//! version (one aggregate per member), and the coverage they give.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{
-    change::{self, Aggregate, ChangeError},
-    events, workers,
-};
-
-/// Bumps the member's set version and announces the whole set; returns (count, version).
-async fn announce(tx: &mut PgConnection, member: Uuid) -> Result<(i32, i64), sqlx::Error> {
-    let version: i64 = sqlx::query_scalar(
+/// Bumps the version of the member's set (the first change makes it 1); returns the new one.
+pub async fn bump_version(tx: &mut PgConnection, member: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
         "INSERT INTO contact_sets (member_id, version) VALUES ($1, 1)
          ON CONFLICT (member_id) DO UPDATE SET version = contact_sets.version + 1
          RETURNING version",
     )
     .bind(member)
     .fetch_one(&mut *tx)
-    .await?;
-    let workers: Vec<Uuid> = sqlx::query_scalar(
+    .await
+}
+
+/// The workers the member keeps in touch with, by id.
+pub async fn workers_of(tx: &mut PgConnection, member: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
         "SELECT worker_id FROM contact_links WHERE member_id = $1 ORDER BY worker_id",
     )
     .bind(member)
     .fetch_all(&mut *tx)
-    .await?;
-    events::contacts_changed(tx, member, &workers, version).await?;
-    Ok((workers.len() as i32, version))
+    .await
 }
 
-/// Adds links from the member to each worker (links that exist are kept). Replays of the same call
-/// change nothing and publish nothing.
-pub async fn link(
-    pool: &PgPool,
+/// Links the member to each worker (links that exist are kept); returns how many are new.
+pub async fn insert_links(
+    tx: &mut PgConnection,
     member: Uuid,
-    worker_ids: &[Uuid],
-) -> Result<(i32, i64), ChangeError> {
-    let mut tx = pool.begin().await?;
-    change::lock(&mut tx, Aggregate::Worker, member, 0).await?;
-    let m = workers::load(&mut tx, member).await?;
-    if !m.party_member {
-        return Err(ChangeError::Precondition(format!(
-            "worker {member} is not a party member"
-        )));
-    }
-    if worker_ids.contains(&member) {
-        return Err(ChangeError::invalid(
-            "worker_ids",
-            "a member does not keep in touch with themselves",
-        ));
-    }
-    change::require_all(&mut tx, Aggregate::Worker, "worker_ids", worker_ids).await?;
-    let added = sqlx::query(
+    workers: &[Uuid],
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
         "INSERT INTO contact_links (member_id, worker_id) SELECT $1, unnest($2::uuid[])
          ON CONFLICT DO NOTHING",
     )
     .bind(member)
-    .bind(worker_ids)
+    .bind(workers)
     .execute(&mut *tx)
     .await?
-    .rows_affected();
-    let result = if added > 0 {
-        announce(&mut tx, member).await?
-    } else {
-        current(&mut tx, member).await?
-    };
-    tx.commit().await?;
-    Ok(result)
+    .rows_affected())
 }
 
-pub async fn unlink(pool: &PgPool, member: Uuid, worker: Uuid) -> Result<(i32, i64), ChangeError> {
-    let mut tx = pool.begin().await?;
-    change::lock(&mut tx, Aggregate::Worker, member, 0).await?;
-    let removed = sqlx::query("DELETE FROM contact_links WHERE member_id = $1 AND worker_id = $2")
-        .bind(member)
-        .bind(worker)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if removed == 0 {
-        return Err(ChangeError::Precondition(format!(
-            "member {member} is not in touch with worker {worker}"
-        )));
-    }
-    let result = announce(&mut tx, member).await?;
-    tx.commit().await?;
-    Ok(result)
+/// Removes the link; returns how many were removed (0 or 1).
+pub async fn delete_link(
+    tx: &mut PgConnection,
+    member: Uuid,
+    worker: Uuid,
+) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM contact_links WHERE member_id = $1 AND worker_id = $2")
+            .bind(member)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+    )
 }
 
-async fn current(tx: &mut PgConnection, member: Uuid) -> Result<(i32, i64), sqlx::Error> {
+/// The member's set as it stands: (count, version).
+pub async fn current(tx: &mut PgConnection, member: Uuid) -> Result<(i32, i64), sqlx::Error> {
     sqlx::query_as(
         "SELECT (SELECT count(*)::int FROM contact_links WHERE member_id = $1),
                 COALESCE((SELECT version FROM contact_sets WHERE member_id = $1), 0)",

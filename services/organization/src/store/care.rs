@@ -1,18 +1,12 @@
 //! Care (能量补给): holiday visits to workers, and hardship files of workers in difficulty with the
-//! help given. The texts are personal, so they are sealed like phone numbers; events carry only ids,
-//! dates and counts.
+//! help given. The texts are personal, so they are sealed like phone numbers.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{
-    change::{self, Aggregate, ChangeError},
-    events,
-    personal::Vault,
-    rules,
-};
+use crate::domain::personal::Vault;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CareVisitRow {
@@ -38,36 +32,21 @@ macro_rules! select_visits {
     };
 }
 
-async fn require_worker(tx: &mut PgConnection, id: Uuid) -> Result<(), ChangeError> {
-    if change::exists(tx, Aggregate::Worker, id).await? {
-        Ok(())
-    } else {
-        Err(ChangeError::invalid(
-            "worker_id",
-            format!("worker {id} does not exist"),
-        ))
-    }
+pub async fn visit(tx: &mut PgConnection, id: Uuid) -> Result<CareVisitRow, sqlx::Error> {
+    sqlx::query_as(concat!(select_visits!(), " WHERE id = $1"))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
 }
 
-pub async fn record_visit(
-    pool: &PgPool,
+/// Inserts the visit, its notes (if any) sealed.
+pub async fn insert_visit(
+    tx: &mut PgConnection,
     vault: &Vault,
-    caller: &str,
-    request_id: &str,
-    v: NewCareVisit<'_>,
-) -> Result<CareVisitRow, ChangeError> {
-    let mut tx = pool.begin().await?;
-    let id = Uuid::now_v7();
-    if let Some(existing) =
-        change::claim_request(&mut tx, caller, request_id, Aggregate::CareVisit, id).await?
-    {
-        return Ok(sqlx::query_as(concat!(select_visits!(), " WHERE id = $1"))
-            .bind(existing)
-            .fetch_one(&mut *tx)
-            .await?);
-    }
-    require_worker(&mut tx, v.worker_id).await?;
-    let row: CareVisitRow = sqlx::query_as(
+    id: Uuid,
+    v: &NewCareVisit<'_>,
+) -> Result<CareVisitRow, sqlx::Error> {
+    sqlx::query_as(
         "INSERT INTO care_visits (id, worker_id, visited_on, occasion, visitor, notes_sealed)
          VALUES ($1, $2, $3, $4, $5, $6)
          RETURNING id, worker_id, visited_on, occasion, visitor, notes_sealed",
@@ -79,10 +58,7 @@ pub async fn record_visit(
     .bind(v.visitor)
     .bind((!v.notes.is_empty()).then(|| vault.seal(v.notes)))
     .fetch_one(&mut *tx)
-    .await?;
-    events::care_visit_recorded(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(row)
+    .await
 }
 
 pub async fn list_visits(
@@ -179,22 +155,22 @@ pub async fn file(tx: &mut PgConnection, id: Uuid) -> Result<Option<HardshipFile
         .await
 }
 
-pub async fn open_file(
-    pool: &PgPool,
+/// The worker a hardship file is about.
+pub async fn file_worker(pool: &PgPool, file: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT worker_id FROM hardship_files WHERE id = $1")
+        .bind(file)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Inserts an open file with no help yet, its difficulty sealed.
+pub async fn insert_file(
+    tx: &mut PgConnection,
     vault: &Vault,
-    caller: &str,
-    request_id: &str,
+    id: Uuid,
     worker_id: Uuid,
     difficulty: &str,
-) -> Result<HardshipFileRow, ChangeError> {
-    let mut tx = pool.begin().await?;
-    let id = Uuid::now_v7();
-    if let Some(existing) =
-        change::claim_request(&mut tx, caller, request_id, Aggregate::HardshipFile, id).await?
-    {
-        return Ok(file(&mut tx, existing).await?.expect("claimed file exists"));
-    }
-    require_worker(&mut tx, worker_id).await?;
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO hardship_files (id, worker_id, difficulty_sealed, help_sealed) VALUES ($1, $2, $3, $4)",
     )
@@ -204,69 +180,35 @@ pub async fn open_file(
     .bind(vault.seal("[]"))
     .execute(&mut *tx)
     .await?;
-    let row = file(&mut tx, id).await?.expect("file just written");
-    events::hardship_file_changed(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(row)
+    Ok(())
 }
 
-async fn lock_open(
+/// Rewrites the file's help (sealed whole), with a new version.
+pub async fn write_help(
     tx: &mut PgConnection,
     vault: &Vault,
     id: Uuid,
-    expected_version: i64,
-) -> Result<HardshipFile, ChangeError> {
-    change::lock(tx, Aggregate::HardshipFile, id, expected_version).await?;
-    let row = file(tx, id).await?.expect("locked file exists");
-    if row.closed_at.is_some() {
-        return Err(ChangeError::Precondition(format!(
-            "hardship file {id} is closed"
-        )));
-    }
-    row.open(vault)
-        .map_err(|e| ChangeError::Precondition(e.to_string()))
-}
-
-pub async fn record_help(
-    pool: &PgPool,
-    vault: &Vault,
-    id: Uuid,
-    expected_version: i64,
-    help: Help,
-) -> Result<HardshipFileRow, ChangeError> {
-    let mut tx = pool.begin().await?;
-    let mut f = lock_open(&mut tx, vault, id, expected_version).await?;
-    if f.help.len() >= rules::MAX_HELP_ENTRIES {
-        return Err(ChangeError::Precondition(format!(
-            "hardship file {id} holds the most entries of help a file may ({}); close it and open another",
-            rules::MAX_HELP_ENTRIES
-        )));
-    }
-    f.help.push(help);
-    let json = serde_json::to_string(&f.help).expect("help serializes");
+    help: &[Help],
+) -> Result<(), sqlx::Error> {
+    let json = serde_json::to_string(help).expect("help serializes");
     sqlx::query(
         "UPDATE hardship_files SET help_sealed = $2, help_entries = $3, version = version + 1 WHERE id = $1",
     )
     .bind(id)
     .bind(vault.seal(&json))
-    .bind(f.help.len() as i32)
+    .bind(help.len() as i32)
     .execute(&mut *tx)
     .await?;
-    let row = file(&mut tx, id).await?.expect("file exists");
-    events::hardship_file_changed(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(row)
+    Ok(())
 }
 
+/// Closes the file with its outcome (sealed), with a new version.
 pub async fn close_file(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     vault: &Vault,
     id: Uuid,
-    expected_version: i64,
     outcome: &str,
-) -> Result<HardshipFileRow, ChangeError> {
-    let mut tx = pool.begin().await?;
-    lock_open(&mut tx, vault, id, expected_version).await?;
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE hardship_files SET outcome_sealed = $2, closed_at = now(), version = version + 1 WHERE id = $1",
     )
@@ -274,10 +216,7 @@ pub async fn close_file(
     .bind(vault.seal(outcome))
     .execute(&mut *tx)
     .await?;
-    let row = file(&mut tx, id).await?.expect("file exists");
-    events::hardship_file_changed(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(row)
+    Ok(())
 }
 
 pub async fn list_files(

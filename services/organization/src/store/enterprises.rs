@@ -1,14 +1,10 @@
 //! Enterprises and outlets with the five-clears ledger (五个清台账): headcount, party members,
-//! situation, needs and responsible officer, each with the date a census visit last confirmed it.
+//! situation, needs and responsible officer, each with the date a census visit last confirmed it;
+//! and the census visits themselves.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
-
-use crate::{
-    change::{self, Aggregate, ChangeError},
-    events, rules,
-};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EnterpriseRow {
@@ -35,23 +31,21 @@ pub struct EnterpriseRow {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// The columns an enterprise is written with (the ledger is the census visits' to write).
+pub struct EnterpriseFields<'a> {
+    pub name: &'a str,
+    pub kind: i16,
+    pub brand: &'a str,
+    pub community_id: Option<Uuid>,
+    pub address: &'a str,
+}
+
 macro_rules! enterprise_columns {
     () => {
         "id, name, kind, brand, community_id, address, headcount, headcount_on, party_members, party_members_on,
          situation, situation_on, needs, needs_on, responsible_officer, responsible_officer_on, last_visited_on,
          visits, version, updated_at, deleted_at"
     };
-}
-
-pub struct EnterpriseChange<'a> {
-    pub id: Option<Uuid>,
-    pub expected_version: i64,
-    pub request_id: &'a str,
-    pub name: &'a str,
-    pub kind: i16,
-    pub brand: &'a str,
-    pub community_id: Option<Uuid>,
-    pub address: &'a str,
 }
 
 pub async fn get(tx: &mut PgConnection, id: Uuid) -> Result<Option<EnterpriseRow>, sqlx::Error> {
@@ -65,81 +59,45 @@ pub async fn get(tx: &mut PgConnection, id: Uuid) -> Result<Option<EnterpriseRow
     .await
 }
 
-pub async fn upsert(
-    pool: &PgPool,
-    caller: &str,
-    c: EnterpriseChange<'_>,
-) -> Result<EnterpriseRow, ChangeError> {
-    let mut tx = pool.begin().await?;
-    if let Some(community) = c.community_id
-        && !change::exists(&mut tx, Aggregate::Community, community).await?
-    {
-        return Err(ChangeError::invalid(
-            "enterprise.community_id",
-            format!("community {community} does not exist"),
-        ));
-    }
-    let id = match c.id {
-        Some(id) => {
-            change::lock(&mut tx, Aggregate::Enterprise, id, c.expected_version).await?;
-            sqlx::query(
-                "UPDATE enterprises SET name = $2, kind = $3, brand = $4, community_id = $5, address = $6,
-                    version = version + 1, updated_at = now()
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(c.name)
-            .bind(c.kind)
-            .bind(c.brand)
-            .bind(c.community_id)
-            .bind(c.address)
-            .execute(&mut *tx)
-            .await?;
-            id
-        }
-        None => {
-            let id = Uuid::now_v7();
-            if let Some(existing) =
-                change::claim_request(&mut tx, caller, c.request_id, Aggregate::Enterprise, id)
-                    .await?
-            {
-                return Ok(get(&mut tx, existing)
-                    .await?
-                    .expect("claimed enterprise exists"));
-            }
-            sqlx::query(
-                "INSERT INTO enterprises (id, name, kind, brand, community_id, address)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(id)
-            .bind(c.name)
-            .bind(c.kind)
-            .bind(c.brand)
-            .bind(c.community_id)
-            .bind(c.address)
-            .execute(&mut *tx)
-            .await?;
-            id
-        }
-    };
-    let row = get(&mut tx, id).await?.expect("enterprise just written");
-    events::enterprise_changed(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(row)
+pub async fn update(
+    tx: &mut PgConnection,
+    id: Uuid,
+    f: &EnterpriseFields<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE enterprises SET name = $2, kind = $3, brand = $4, community_id = $5, address = $6,
+            version = version + 1, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(f.name)
+    .bind(f.kind)
+    .bind(f.brand)
+    .bind(f.community_id)
+    .bind(f.address)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
-pub async fn delete(
-    pool: &PgPool,
+pub async fn insert(
+    tx: &mut PgConnection,
     id: Uuid,
-    expected_version: i64,
-) -> Result<EnterpriseRow, ChangeError> {
-    let mut tx = pool.begin().await?;
-    change::lock(&mut tx, Aggregate::Enterprise, id, expected_version).await?;
-    change::mark_deleted(&mut tx, Aggregate::Enterprise, id).await?;
-    let row = get(&mut tx, id).await?.expect("enterprise exists");
-    events::enterprise_changed(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(row)
+    f: &EnterpriseFields<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO enterprises (id, name, kind, brand, community_id, address)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(f.name)
+    .bind(f.kind)
+    .bind(f.brand)
+    .bind(f.community_id)
+    .bind(f.address)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 pub struct EnterpriseFilter {
@@ -154,17 +112,6 @@ pub struct EnterpriseFilter {
 pub async fn community_of(pool: &PgPool, id: Uuid) -> Result<Option<Option<Uuid>>, sqlx::Error> {
     sqlx::query_scalar("SELECT community_id FROM enterprises WHERE id = $1")
         .bind(id)
-        .fetch_optional(pool)
-        .await
-}
-
-/// The enterprise an issue was raised for: `None` when there is no such issue.
-pub async fn enterprise_of_issue(
-    pool: &PgPool,
-    issue: Uuid,
-) -> Result<Option<Option<Uuid>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT enterprise_id FROM enterprise_issues WHERE id = $1")
-        .bind(issue)
         .fetch_optional(pool)
         .await
 }
@@ -215,46 +162,25 @@ macro_rules! select_visits {
     };
 }
 
-/// Records the visit and updates each figure it confirmed, unless a later visit already did.
-pub async fn record_visit(
-    pool: &PgPool,
-    caller: &str,
-    request_id: &str,
-    visit: CensusVisitRow,
-) -> Result<(CensusVisitRow, EnterpriseRow), ChangeError> {
-    let mut tx = pool.begin().await?;
-    let id = Uuid::now_v7();
-    if let Some(existing) =
-        change::claim_request(&mut tx, caller, request_id, Aggregate::CensusVisit, id).await?
-    {
-        let v: CensusVisitRow = sqlx::query_as(concat!(select_visits!(), " WHERE id = $1"))
-            .bind(existing)
-            .fetch_one(&mut *tx)
-            .await?;
-        let e = get(&mut tx, v.enterprise_id)
-            .await?
-            .expect("visited enterprise");
-        return Ok((v, e));
-    }
-    match change::lock(&mut tx, Aggregate::Enterprise, visit.enterprise_id, 0).await {
-        Err(ChangeError::NotFound { id, .. }) => {
-            return Err(ChangeError::invalid(
-                "visit.enterprise_id",
-                format!("enterprise {id} does not exist"),
-            ));
-        }
-        other => other?,
-    };
-    let e = get(&mut tx, visit.enterprise_id).await?.expect("locked");
-    let on = visit.visited_on;
-    let confirms = |last: Option<NaiveDate>, given: bool| given && rules::visit_confirms(last, on);
+pub async fn census_visit(tx: &mut PgConnection, id: Uuid) -> Result<CensusVisitRow, sqlx::Error> {
+    sqlx::query_as(concat!(select_visits!(), " WHERE id = $1"))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+}
+
+pub async fn insert_census_visit(
+    tx: &mut PgConnection,
+    id: Uuid,
+    visit: &CensusVisitRow,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO census_visits (id, enterprise_id, visited_on, visitor, headcount, party_members, situation, needs, responsible_officer, notes)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(id)
     .bind(visit.enterprise_id)
-    .bind(on)
+    .bind(visit.visited_on)
     .bind(&visit.visitor)
     .bind(visit.headcount)
     .bind(visit.party_members)
@@ -264,6 +190,25 @@ pub async fn record_visit(
     .bind(&visit.notes)
     .execute(&mut *tx)
     .await?;
+    Ok(())
+}
+
+/// Which of a census visit's figures the ledger takes.
+pub struct Confirmed {
+    pub headcount: bool,
+    pub party_members: bool,
+    pub situation: bool,
+    pub needs: bool,
+    pub responsible_officer: bool,
+}
+
+/// Writes the figures of the visit the ledger takes, each dated by the visit, and counts the
+/// visit; with a new version.
+pub async fn apply_census_visit(
+    tx: &mut PgConnection,
+    visit: &CensusVisitRow,
+    confirmed: &Confirmed,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE enterprises SET
             headcount = CASE WHEN $3 THEN $4 ELSE headcount END,
@@ -283,26 +228,20 @@ pub async fn record_visit(
          WHERE id = $1",
     )
     .bind(visit.enterprise_id)
-    .bind(on)
-    .bind(confirms(e.headcount_on, visit.headcount.is_some()))
+    .bind(visit.visited_on)
+    .bind(confirmed.headcount)
     .bind(visit.headcount)
-    .bind(confirms(e.party_members_on, visit.party_members.is_some()))
+    .bind(confirmed.party_members)
     .bind(visit.party_members)
-    .bind(confirms(e.situation_on, visit.situation.is_some()))
+    .bind(confirmed.situation)
     .bind(&visit.situation)
-    .bind(confirms(e.needs_on, visit.needs.is_some()))
+    .bind(confirmed.needs)
     .bind(&visit.needs)
-    .bind(confirms(
-        e.responsible_officer_on,
-        visit.responsible_officer.is_some(),
-    ))
+    .bind(confirmed.responsible_officer)
     .bind(&visit.responsible_officer)
     .execute(&mut *tx)
     .await?;
-    let e = get(&mut tx, visit.enterprise_id).await?.expect("locked");
-    events::enterprise_changed(&mut tx, &e).await?;
-    tx.commit().await?;
-    Ok((CensusVisitRow { id, ..visit }, e))
+    Ok(())
 }
 
 pub async fn list_visits(

@@ -1,0 +1,15 @@
+//! organization's SQL, one file per table family; the row types, and the shapes of what a write
+//! carries, live here. Nothing here opens a transaction: a change and its event share the one the
+//! use case (`app`) opened.
+
+pub mod access_log;
+pub mod care;
+pub mod contacts;
+pub mod enterprises;
+pub mod forums;
+pub mod geography;
+pub mod guides;
+pub mod joining;
+pub mod stats;
+pub mod tree;
+pub mod workers;
