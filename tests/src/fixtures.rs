@@ -1,8 +1,14 @@
 //! The registry a test stands on: communities, grids, workers, enterprises and the party tree,
-//! created as county staff would, each returned once the services that need it know it.
+//! created as county staff would, each returned once the services that need it know it; and the
+//! stations and rewards of the points supermarkets.
 
 use kit::auth::with_bearer;
-use redsupply_proto::{common::v1::LatLng, organization::v1 as org, roles};
+use redsupply_proto::{
+    common::v1::LatLng,
+    organization::v1 as org,
+    roles,
+    stations::v1::{self as st, Amenity, StationHost, StationTier},
+};
 use uuid::Uuid;
 
 use crate::{TestApp, eventually, rid};
@@ -236,5 +242,57 @@ impl TestApp {
             .await
             .unwrap();
         (wc, ic, po)
+    }
+
+    /// A main station `name` at (`latitude`, `longitude`) offering a place to rest, as county
+    /// staff create it.
+    pub async fn create_station(&self, name: &str, latitude: f64, longitude: f64) -> st::Station {
+        self.stations()
+            .await
+            .upsert_station(with_bearer(
+                st::UpsertStationRequest {
+                    request_id: rid(),
+                    station: Some(st::Station {
+                        name: name.into(),
+                        tier: StationTier::Main as i32,
+                        host: StationHost::CommunityCentre as i32,
+                        location: Some(LatLng {
+                            latitude,
+                            longitude,
+                        }),
+                        amenities: vec![Amenity::Rest as i32],
+                        ..Default::default()
+                    }),
+                    expected_version: 0,
+                },
+                &self.admin_token(),
+            ))
+            .await
+            .expect("creating a station")
+            .into_inner()
+            .station
+            .expect("the station")
+    }
+
+    /// A reward of the county catalog, as county staff add it.
+    pub async fn create_reward(&self, name: &str, points_cost: i64) -> st::Reward {
+        self.points()
+            .await
+            .upsert_reward(with_bearer(
+                st::UpsertRewardRequest {
+                    request_id: rid(),
+                    reward: Some(st::Reward {
+                        name: name.into(),
+                        points_cost,
+                        ..Default::default()
+                    }),
+                },
+                &self.admin_token(),
+            ))
+            .await
+            .expect("adding a reward")
+            .into_inner()
+            .reward
+            .expect("the reward")
     }
 }

@@ -14,7 +14,7 @@ use redsupply_proto::{
     },
     organization::v1::{Community, RegisterWorkerRequest, UpsertCommunityRequest},
     roles,
-    stations::v1::{self as pb, Amenity, GetLeaderboardRequest, StationHost, StationTier},
+    stations::v1::{self as pb, GetLeaderboardRequest},
 };
 use redsupply_tests::TestApp;
 use tonic::Code;
@@ -238,49 +238,8 @@ async fn fifty_concurrent_redemptions_never_oversell_nor_overspend() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token();
     let mut points = app.points().await;
-    let station = app
-        .stations()
-        .await
-        .upsert_station(with_bearer(
-            pb::UpsertStationRequest {
-                request_id: "st".into(),
-                station: Some(pb::Station {
-                    name: "Main".into(),
-                    tier: StationTier::Main as i32,
-                    host: StationHost::CommunityCentre as i32,
-                    location: Some(LatLng {
-                        latitude: 29.74,
-                        longitude: 103.57,
-                    }),
-                    amenities: vec![Amenity::Rest as i32],
-                    ..Default::default()
-                }),
-                expected_version: 0,
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .station
-        .unwrap();
-    let reward = points
-        .upsert_reward(with_bearer(
-            pb::UpsertRewardRequest {
-                request_id: "rice".into(),
-                reward: Some(pb::Reward {
-                    name: "5 kg of rice".into(),
-                    points_cost: 5,
-                    ..Default::default()
-                }),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .reward
-        .unwrap();
+    let station = app.create_station("Main", 29.74, 103.57).await;
+    let reward = app.create_reward("5 kg of rice", 5).await;
     // Stock goes to a community that exists, and only registered workers redeem.
     let community_id = app.create_community("Yingchun").await;
     let (rich, _) = app.register_worker_in(Some(community_id), "Rich").await;

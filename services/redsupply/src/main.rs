@@ -72,8 +72,13 @@ enum Command {
         #[command(subcommand)]
         target: LoadTarget,
     },
-    /// Draw the 5-minute service circle's coverage of every grid as an SVG map.
+    /// Draw the 5-minute service circle's coverage of the grids as an SVG map (render it with any
+    /// SVG viewer, or `rsvg-convert -o map.png coverage.svg`).
     CoverageMap {
+        /// Only this grid (repeat for several), drawn around it; default: every grid, over the
+        /// county's configured extent.
+        #[arg(long = "grid")]
+        grids: Vec<uuid::Uuid>,
         /// An amenity (rest, drinking_water, meal_heating, charging, reading, mediation_legal_aid);
         /// empty: any station.
         #[arg(long, default_value = "")]
@@ -275,6 +280,7 @@ fn main() -> anyhow::Result<()> {
                 commands::loadtest_feed(settings, options, json).await
             }
             Command::CoverageMap {
+                grids,
                 amenity,
                 minutes,
                 cell_meters,
@@ -285,6 +291,7 @@ fn main() -> anyhow::Result<()> {
                 commands::coverage_map(
                     settings,
                     commands::MapOptions {
+                        grids,
                         amenity,
                         minutes,
                         cell_meters,

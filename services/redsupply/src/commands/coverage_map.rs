@@ -4,6 +4,9 @@
 use super::*;
 
 pub struct MapOptions {
+    /// Only these grids, and the map drawn around them; empty: every grid over the county's
+    /// configured extent.
+    pub grids: Vec<uuid::Uuid>,
     pub amenity: String,
     pub minutes: u32,
     pub cell_meters: u32,
@@ -14,7 +17,7 @@ pub struct MapOptions {
 
 /// Computes coverage from the stations database (as `GetCoverage` does) and draws it.
 pub async fn coverage_map(settings: AppSettings, o: MapOptions) -> anyhow::Result<()> {
-    use redsupply_proto::stations::v1::Amenity;
+    use redsupply_proto::stations::v1::{Amenity, StationTier};
     let amenity = if o.amenity.is_empty() {
         None
     } else {
@@ -47,11 +50,11 @@ pub async fn coverage_map(settings: AppSettings, o: MapOptions) -> anyhow::Resul
             cell_meters: f64::from(o.cell_meters),
             minute,
             riding_speed_kmh: settings.stations.riding_speed_kmh,
-            grids: Vec::new(),
+            grids: o.grids.clone(),
         },
     )
     .await?;
-    let grids = stations::store::grids(&pool, &[]).await?;
+    let grids = stations::store::grids(&pool, &o.grids).await?;
     let rows = stations::store::list_stations(&pool, None, None, None, 100_000).await?;
     let current = index.current();
     let gaps: Vec<Vec<(f64, f64)>> = report
@@ -77,34 +80,43 @@ pub async fn coverage_map(settings: AppSettings, o: MapOptions) -> anyhow::Resul
         .stations()
         .iter()
         .map(|s| {
-            let name = rows
-                .iter()
-                .find(|r| r.id == s.id)
-                .map(|r| r.name.as_str())
-                .unwrap_or("station");
-            (s, name, stations::domain::qualifies(s, amenity, minute))
+            let row = rows.iter().find(|r| r.id == s.id);
+            redsupply::map::MapStation {
+                point: s,
+                name: row.map_or("station", |r| r.name.as_str()),
+                main: row.is_some_and(|r| r.tier == StationTier::Main as i16),
+                counts: stations::domain::qualifies(s, amenity, minute),
+            }
         })
         .collect();
     let title = format!(
-        "{}-minute service circle ({}), {}",
+        "{}-minute service circle ({})",
         o.minutes,
         if o.amenity.is_empty() {
             "any station"
         } else {
             &o.amenity
         },
-        if o.ignore_hours {
-            "all hours".to_owned()
-        } else {
-            at.with_timezone(
-                &chrono::FixedOffset::east_opt(clock.offset_minutes() * 60).expect("valid offset"),
-            )
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
-        }
     );
+    let offset = chrono::FixedOffset::east_opt(clock.offset_minutes() * 60).expect("valid offset");
+    let when = if o.ignore_hours {
+        "all hours: opening times ignored".to_owned()
+    } else {
+        format!(
+            "stations open at {} (UTC{})",
+            at.with_timezone(&offset).format("%Y-%m-%d %H:%M"),
+            offset
+        )
+    };
+    let extent = if o.grids.is_empty() {
+        settings.common.county.extent
+    } else {
+        around(grids.iter().flat_map(|g| g.boundary.0.iter().copied()))
+    };
     let svg = redsupply::map::render(&redsupply::map::MapInput {
         title: &title,
+        when: &when,
+        extent,
         grids: map_grids,
         stations: map_stations,
         reach_meters: report.reach_meters,
@@ -122,4 +134,20 @@ pub async fn coverage_map(settings: AppSettings, o: MapOptions) -> anyhow::Resul
     }
     println!("map written to {}", o.out.display());
     Ok(())
+}
+
+/// The extent of `points` with a margin of a fifth of its size on every side (at least 200 m).
+fn around(points: impl Iterator<Item = (f64, f64)>) -> kit::geo::Extent {
+    let (mut s, mut w, mut n, mut e) = (90.0f64, 180.0f64, -90.0f64, -180.0f64);
+    for (lat, lng) in points {
+        (s, w, n, e) = (s.min(lat), w.min(lng), n.max(lat), e.max(lng));
+    }
+    let pad_lat = ((n - s) / 5.0).max(0.002);
+    let pad_lng = ((e - w) / 5.0).max(0.002);
+    kit::geo::Extent {
+        south: s - pad_lat,
+        west: w - pad_lng,
+        north: n + pad_lat,
+        east: e + pad_lng,
+    }
 }

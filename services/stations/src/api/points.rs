@@ -5,9 +5,12 @@ use super::*;
 
 fn redeem_status(e: RedeemError) -> Status {
     match e {
-        RedeemError::UnregisteredWorker(id) => {
-            references::unknown("worker_id", "worker", id, "is not registered")
-        }
+        RedeemError::UnregisteredWorker(id) => references::unknown(
+            "worker_id",
+            "worker",
+            id,
+            "is not registered (or was deleted)",
+        ),
         RedeemError::UnknownCommunity(id) => {
             references::unknown("community_id", "community", id, "does not exist")
         }

@@ -237,7 +237,7 @@ async fn registered_worker(
             field,
             what: "worker",
             id: worker,
-            why: "is not registered",
+            why: "is not registered (or was deleted)",
         })
     }
 }

@@ -17,7 +17,7 @@ use crate::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum RedeemError {
-    #[error("worker {0} is not registered")]
+    #[error("worker {0} is not registered (or was deleted)")]
     UnregisteredWorker(uuid::Uuid),
     #[error("reward {0} not found")]
     UnknownReward(uuid::Uuid),

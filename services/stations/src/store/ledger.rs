@@ -173,7 +173,8 @@ pub async fn entries(
 }
 
 /// Net points earned (redemptions excluded) in [from, until) by workers of a community or a
-/// platform; ties go to the lower worker id, so the order never changes between calls.
+/// platform, deleted workers left out; ties go to the lower worker id, so the order never changes
+/// between calls.
 pub async fn leaderboard(
     pool: &PgPool,
     from: DateTime<Utc>,
@@ -186,6 +187,7 @@ pub async fn leaderboard(
         "SELECT l.worker_id, sum(l.points)::bigint AS points
          FROM ledger_entries l JOIN workers w ON w.id = l.worker_id
          WHERE l.reason <> 'redemption' AND l.created_at >= $1 AND l.created_at < $2
+           AND NOT w.deleted
            AND ($3::uuid IS NULL OR w.community_id = $3) AND ($4::text IS NULL OR w.platform = $4)
          GROUP BY l.worker_id HAVING sum(l.points) > 0
          ORDER BY points DESC, l.worker_id ASC LIMIT $5",

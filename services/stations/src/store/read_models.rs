@@ -14,22 +14,27 @@ pub async fn worker_community(
         .await
 }
 
+/// A worker's state at `version`, unless a newer one is here. At the version held, only a
+/// different `deleted` flag is applied (rows from before stations kept the flag say false).
 pub async fn apply_worker(
     tx: &mut PgConnection,
     id: Uuid,
     community: Option<Uuid>,
     platform: &str,
+    deleted: bool,
     version: i64,
 ) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query(
-        "INSERT INTO workers (id, community_id, platform, version) VALUES ($1, $2, $3, $4)
+        "INSERT INTO workers (id, community_id, platform, deleted, version) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (id) DO UPDATE SET community_id = EXCLUDED.community_id, platform = EXCLUDED.platform,
-             version = EXCLUDED.version
-         WHERE workers.version < EXCLUDED.version",
+             deleted = EXCLUDED.deleted, version = EXCLUDED.version
+         WHERE workers.version < EXCLUDED.version
+            OR (workers.version = EXCLUDED.version AND workers.deleted <> EXCLUDED.deleted)",
     )
     .bind(id)
     .bind(community)
     .bind(platform)
+    .bind(deleted)
     .bind(version)
     .execute(tx)
     .await?
@@ -55,12 +60,12 @@ pub async fn apply_community(
         == 1)
 }
 
-/// Whether organization told stations of this worker's registration.
+/// Whether organization told stations of this worker's registration, and not of their deletion.
 pub async fn worker_registered<'e>(
     db: impl sqlx::PgExecutor<'e>,
     id: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workers WHERE id = $1)")
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workers WHERE id = $1 AND NOT deleted)")
         .bind(id)
         .fetch_one(db)
         .await

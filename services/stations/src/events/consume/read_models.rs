@@ -13,13 +13,13 @@ use uuid::Uuid;
 
 use crate::store;
 
-/// Stations' `workers` table (community and platform; worker events decoded by
+/// Stations' `workers` table (community, platform and whether deleted; worker events decoded by
 /// `kit::bus::registry`).
 pub struct Workers;
 
 impl WorkerStore for Workers {
     async fn apply(&self, tx: &mut PgConnection, w: &WorkerState) -> Result<(), sqlx::Error> {
-        store::apply_worker(tx, w.id, w.community, &w.platform, w.version).await?;
+        store::apply_worker(tx, w.id, w.community, &w.platform, w.deleted, w.version).await?;
         Ok(())
     }
 }
