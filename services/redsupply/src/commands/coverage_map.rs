@@ -55,7 +55,7 @@ pub async fn coverage_map(settings: AppSettings, o: MapOptions) -> anyhow::Resul
     )
     .await?;
     let grids = stations::store::grids(&pool, &o.grids).await?;
-    let rows = stations::store::list_stations(&pool, None, None, None, 100_000).await?;
+    let rows = stations::store::list_stations(&pool, None, None, false, None, 100_000).await?;
     let current = index.current();
     let gaps: Vec<Vec<(f64, f64)>> = report
         .grids

@@ -73,6 +73,7 @@ fn refusal(context: &'static str, e: app::stations::StationsError) -> Status {
         E::Invalid { field, why } => invalid(field, why),
         E::Stale { .. } => Status::aborted(e.to_string()),
         E::NameTaken => references::already_exists("station.name", &e.to_string()),
+        E::Retired(_) => Status::failed_precondition(e.to_string()),
         E::Store(e) => internal(context, e),
     }
 }
@@ -125,8 +126,10 @@ impl Api {
                         opens_minute: s.opens_minute,
                         closes_minute: s.closes_minute,
                     }),
-                    open_now,
+                    open_now: open_now && s.retired_at.is_none(),
                     version: s.version,
+                    retired_at: s.retired_at.map(to_timestamp),
+                    retired_reason: s.retired_reason,
                 }
             })
             .collect())

@@ -31,6 +31,9 @@ pub const POLICIES: &[Policy] = &[
                 Open,
             ),
             rule("UpsertStation", STAFF, Community),
+            rule("RetireStation", STAFF, Community),
+            rule("RestoreStation", STAFF, Community),
+            rule("ListStationHistory", STAFF, Community),
             // Anyone may report a broken amenity; setting other states is staff's, in scope.
             rule("ReportAmenityStatus", ANYONE, Community),
             rule("RecordVisit", SELF_OR_STAFF, Worker),

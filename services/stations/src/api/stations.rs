@@ -3,8 +3,107 @@
 
 use super::*;
 
+/// What a retirement or a restoration names, checked.
+fn retirement_of(
+    v: &mut Violations,
+    station_id: &str,
+    reason: &str,
+    expected_version: i64,
+) -> (Option<Uuid>, String, Option<i64>) {
+    let station = v.id("station_id", station_id);
+    let reason = v
+        .text("reason", reason, validate::MAX_NOTE, true)
+        .to_owned();
+    v.within("expected_version", expected_version, 0..=i64::MAX);
+    (
+        station,
+        reason,
+        (expected_version > 0).then_some(expected_version),
+    )
+}
+
+impl Api {
+    /// Retires (`retire`) or restores a station its caller may manage.
+    async fn retirement(
+        &self,
+        caller: &Caller,
+        retire: bool,
+        (station, reason, expected_version): (Option<Uuid>, String, Option<i64>),
+    ) -> Result<pb::Station, Status> {
+        let station = station.expect("checked");
+        self.ensure_station(caller, station).await?;
+        let row = app::stations::set_retired(
+            &self.pool,
+            &app::stations::Retirement {
+                station,
+                retire,
+                reason: &reason,
+                actor: &caller.subject,
+                expected_version,
+            },
+        )
+        .await
+        .map_err(|e| refusal("retiring or restoring the station", e))?;
+        self.refresh().await;
+        self.one(row).await
+    }
+}
+
 #[tonic::async_trait]
 impl StationsService for Api {
+    #[tracing::instrument(name = "RetireStation", skip_all)]
+    async fn retire_station(
+        &self,
+        request: Request<pb::RetireStationRequest>,
+    ) -> Result<Response<pb::RetireStationResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let checked = retirement_of(&mut v, &r.station_id, &r.reason, r.expected_version);
+        v.into_result()?;
+        Ok(Response::new(pb::RetireStationResponse {
+            station: Some(self.retirement(&caller, true, checked).await?),
+        }))
+    }
+
+    #[tracing::instrument(name = "RestoreStation", skip_all)]
+    async fn restore_station(
+        &self,
+        request: Request<pb::RestoreStationRequest>,
+    ) -> Result<Response<pb::RestoreStationResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let checked = retirement_of(&mut v, &r.station_id, &r.reason, r.expected_version);
+        v.into_result()?;
+        Ok(Response::new(pb::RestoreStationResponse {
+            station: Some(self.retirement(&caller, false, checked).await?),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListStationHistory", skip_all)]
+    async fn list_station_history(
+        &self,
+        request: Request<pb::ListStationHistoryRequest>,
+    ) -> Result<Response<pb::ListStationHistoryResponse>, Status> {
+        let caller = caller(&request)?;
+        let station = parse_id("station_id", &request.get_ref().station_id)?;
+        self.ensure_station(&caller, station).await?;
+        let entries = store::station_history(&self.pool, station)
+            .await
+            .map_err(fail("reading the station's history"))?
+            .into_iter()
+            .map(|h| pb::StationHistoryEntry {
+                change: i32::from(h.change),
+                reason: h.reason,
+                actor: h.actor,
+                version: h.version,
+                occurred_at: Some(to_timestamp(h.occurred_at)),
+            })
+            .collect();
+        Ok(Response::new(pb::ListStationHistoryResponse { entries }))
+    }
+
     #[tracing::instrument(name = "FindNearestStations", skip_all)]
     async fn find_nearest_stations(
         &self,
@@ -83,9 +182,10 @@ impl StationsService for Api {
         if let Some(c) = community {
             references::community_to_read(&self.pool, c).await?;
         }
-        let rows = store::list_stations(&self.pool, community, tier, after, size)
-            .await
-            .map_err(fail("listing stations"))?;
+        let rows =
+            store::list_stations(&self.pool, community, tier, r.include_retired, after, size)
+                .await
+                .map_err(fail("listing stations"))?;
         let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
         Ok(Response::new(pb::ListStationsResponse {
             next_page_token: kit::api::next_page_token(&ids, size),

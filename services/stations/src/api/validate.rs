@@ -135,6 +135,8 @@ pub fn station<'a>(v: &mut Violations, s: &'a pb::Station) -> StationInput<'a> {
     let amenities = amenities(v, "station.amenities", &s.amenities);
     // Ignored here (ReportAmenityStatus sets states), but bounded like every list.
     v.count("station.amenity_states", &s.amenity_states, MAX_AMENITIES);
+    // Ignored here too (RetireStation sets it), but checked like every text.
+    v.text("station.retired_reason", &s.retired_reason, MAX_NOTE, false);
     let community = v.optional_id("station.community_id", &s.community_id);
     let hours = opening_hours(v, s.opening_hours.as_ref());
     StationInput {

@@ -1,6 +1,6 @@
 //! The station registry's use cases, each one transaction: saving a station (announced as
-//! `StationUpserted`), an amenity report (`AmenityStatusChanged`), a visit, and stock supplied to a
-//! supermarket. Every replica's index is told to reload in the same transaction. The API calls
+//! `StationUpserted`), retiring and restoring it (with its history), an amenity report
+//! (`AmenityStatusChanged`), a visit, and stock supplied to a supermarket. Every replica's index is told to reload in the same transaction. The API calls
 //! these after validating a request; the demo seed places its stations through [`seed_station`].
 
 use kit::{bus::enqueue, geo::Extent};
@@ -31,6 +31,9 @@ pub enum StationsError {
     Stale { current: i64, expected: i64 },
     #[error("another station has this name")]
     NameTaken,
+    /// The station is retired: restore it first.
+    #[error("station {0} is retired; restore it first")]
+    Retired(Uuid),
     #[error(transparent)]
     Store(#[from] sqlx::Error),
 }
@@ -140,6 +143,7 @@ pub async fn report_amenity(
     let row = store::station(&mut tx, r.station)
         .await?
         .ok_or(StationsError::NotFound("station", r.station))?;
+    active(&row)?;
     if !row.amenities.contains(&r.amenity) {
         return Err(StationsError::Invalid {
             field: "amenity",
@@ -170,6 +174,7 @@ pub async fn record_visit(
     let row = store::station(&mut tx, station)
         .await?
         .ok_or(StationsError::NotFound("station", station))?;
+    active(&row)?;
     if let Some(a) = used.iter().find(|a| !row.amenities.contains(a)) {
         return Err(StationsError::Invalid {
             field: "amenities_used",
@@ -197,9 +202,10 @@ pub async fn supply_stock(
     s: &Supply<'_>,
 ) -> Result<(RewardRow, i64), StationsError> {
     let mut tx = pool.begin().await?;
-    store::station(&mut tx, s.station)
+    let station = store::station(&mut tx, s.station)
         .await?
         .ok_or(StationsError::NotFound("station", s.station))?;
+    active(&station)?;
     known_community(&mut tx, "community_id", s.community).await?;
     let reward = store::reward(&mut tx, s.reward)
         .await?
@@ -216,6 +222,56 @@ pub async fn supply_stock(
     .await?;
     tx.commit().await?;
     Ok((reward, quantity))
+}
+
+/// A retirement or a restoration, by `actor` for `reason`.
+pub struct Retirement<'a> {
+    pub station: Uuid,
+    /// True: retire; false: restore.
+    pub retire: bool,
+    pub reason: &'a str,
+    pub actor: &'a str,
+    /// Refuse unless the station is at this version.
+    pub expected_version: Option<i64>,
+}
+
+/// Retires or restores a station, with a line of its history and the announcement; a station
+/// already in that state is answered as it is, with nothing written.
+pub async fn set_retired(pool: &PgPool, r: &Retirement<'_>) -> Result<StationRow, StationsError> {
+    let mut tx = pool.begin().await?;
+    let row = store::lock_station(&mut tx, r.station)
+        .await?
+        .ok_or(StationsError::NotFound("station", r.station))?;
+    if row.retired_at.is_some() == r.retire {
+        return Ok(row);
+    }
+    if let Some(expected) = r.expected_version
+        && expected != row.version
+    {
+        return Err(StationsError::Stale {
+            current: row.version,
+            expected,
+        });
+    }
+    let row = store::set_retired(&mut tx, r.station, r.retire, r.reason).await?;
+    let change = if r.retire {
+        store::RETIRED
+    } else {
+        store::RESTORED
+    };
+    store::record_station_change(&mut tx, r.station, change, r.reason, r.actor, row.version)
+        .await?;
+    announce_station(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Refuses a change that needs a station in service.
+fn active(row: &StationRow) -> Result<(), StationsError> {
+    match row.retired_at {
+        Some(_) => Err(StationsError::Retired(row.id)),
+        None => Ok(()),
+    }
 }
 
 /// `StationUpserted`, and a wake-up for every replica's index, in the change's transaction.

@@ -25,6 +25,7 @@ pub fn station_upserted(row: &StationRow) -> NewEvent {
         }),
         version: row.version,
         occurred_at: Some(to_timestamp(Utc::now())),
+        retired: row.retired_at.is_some(),
     };
     NewEvent::new(SOURCE, STATION_UPSERTED, row.id, &msg)
 }

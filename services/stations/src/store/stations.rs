@@ -23,6 +23,9 @@ pub struct StationRow {
     pub opens_minute: i32,
     pub closes_minute: i32,
     pub version: i64,
+    /// Set while the station is retired.
+    pub retired_at: Option<DateTime<Utc>>,
+    pub retired_reason: String,
 }
 
 impl StationRow {
@@ -210,10 +213,13 @@ pub async fn stations_by_ids(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<StationR
     .await
 }
 
+/// Stations in id order after `after`, of a community and a tier if given; retired ones only
+/// when `include_retired`.
 pub async fn list_stations(
     pool: &PgPool,
     community: Option<Uuid>,
     tier: Option<i16>,
+    include_retired: bool,
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<StationRow>, sqlx::Error> {
@@ -221,12 +227,14 @@ pub async fn list_stations(
         "SELECT ",
         station_columns!(),
         " FROM stations WHERE ($1::uuid IS NULL OR community_id = $1) AND ($2::smallint IS NULL OR tier = $2)
+           AND ($5 OR retired_at IS NULL)
            AND ($3::uuid IS NULL OR id > $3) ORDER BY id LIMIT $4"
     ))
     .bind(community)
     .bind(tier)
     .bind(after)
     .bind(limit)
+    .bind(include_retired)
     .fetch_all(pool)
     .await
 }
@@ -284,10 +292,13 @@ pub async fn notify_stations_changed(tx: &mut PgConnection) -> Result<(), sqlx::
 
 /// Every station as the index needs it: amenities minus those not working.
 pub async fn station_points(pool: &PgPool) -> Result<Vec<StationPoint>, sqlx::Error> {
-    let rows: Vec<StationRow> =
-        sqlx::query_as(concat!("SELECT ", station_columns!(), " FROM stations"))
-            .fetch_all(pool)
-            .await?;
+    let rows: Vec<StationRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        station_columns!(),
+        " FROM stations WHERE retired_at IS NULL"
+    ))
+    .fetch_all(pool)
+    .await?;
     let broken: Vec<(Uuid, i16)> =
         sqlx::query_as("SELECT station_id, amenity FROM amenity_states WHERE status <> 1")
             .fetch_all(pool)
@@ -308,4 +319,88 @@ pub async fn station_points(pool: &PgPool) -> Result<Vec<StationPoint>, sqlx::Er
                 .collect(),
         })
         .collect())
+}
+
+/// The station locked for a change of its state.
+pub async fn lock_station(
+    tx: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<StationRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        station_columns!(),
+        " FROM stations WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await
+}
+
+/// Retires (`retired` true, with `reason`) or restores the station at a new version.
+pub async fn set_retired(
+    tx: &mut PgConnection,
+    id: Uuid,
+    retired: bool,
+    reason: &str,
+) -> Result<StationRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE stations SET retired_at = CASE WHEN $2 THEN now() END,
+             retired_reason = CASE WHEN $2 THEN $3 ELSE '' END, version = version + 1
+         WHERE id = $1 RETURNING ",
+        station_columns!()
+    ))
+    .bind(id)
+    .bind(retired)
+    .bind(reason)
+    .fetch_one(&mut *tx)
+    .await
+}
+
+/// A line of a station's history.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StationHistoryRow {
+    pub change: i16,
+    pub reason: String,
+    pub actor: String,
+    pub version: i64,
+    pub occurred_at: DateTime<Utc>,
+}
+
+pub const RETIRED: i16 = 1;
+pub const RESTORED: i16 = 2;
+
+pub async fn record_station_change(
+    tx: &mut PgConnection,
+    station: Uuid,
+    change: i16,
+    reason: &str,
+    actor: &str,
+    version: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO station_history (station_id, change, reason, actor, version)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(station)
+    .bind(change)
+    .bind(reason)
+    .bind(actor)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A station's history, newest first.
+pub async fn station_history(
+    pool: &PgPool,
+    station: Uuid,
+) -> Result<Vec<StationHistoryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT change, reason, actor, version, occurred_at FROM station_history
+         WHERE station_id = $1 ORDER BY id DESC",
+    )
+    .bind(station)
+    .fetch_all(pool)
+    .await
 }
