@@ -139,30 +139,53 @@ async fn a_broken_charger_is_reported_shown_and_repaired_and_closed_stations_dro
         ["Near", "Farthest"]
     );
 
-    // A rider finds the charger broken.
-    let shown = c
-        .report_amenity_status(with_bearer(
+    // A rider finds the charger broken: it is shown as reported, and still counts.
+    let reporter = c.clone();
+    let report = |token: String, note: &'static str| {
+        let mut c = reporter.clone();
+        let req = with_bearer(
             pb::ReportAmenityStatusRequest {
                 station_id: near.id.clone(),
                 amenity: Amenity::Charging as i32,
                 status: AmenityStatus::Broken as i32,
-                note: "socket sparks".into(),
+                note: note.into(),
             },
             &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .station
-        .unwrap();
-    let charging = shown
-        .amenity_states
-        .iter()
-        .find(|s| s.amenity == Amenity::Charging as i32)
-        .unwrap();
+        );
+        async move {
+            let shown = c
+                .report_amenity_status(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .station
+                .unwrap();
+            shown
+                .amenity_states
+                .into_iter()
+                .find(|s| s.amenity == Amenity::Charging as i32)
+                .unwrap()
+        }
+    };
+    let charging = report(token.clone(), "socket sparks").await;
     assert_eq!(
-        (charging.status(), charging.note.as_str()),
-        (AmenityStatus::Broken, "socket sparks")
+        (charging.status(), charging.note.as_str(), charging.reports),
+        (AmenityStatus::ReportedBroken, "socket sparks", 1)
+    );
+    assert_eq!(
+        nearest(&mut c, &token, Amenity::Charging, true).await,
+        ["Near", "Farthest"],
+        "one unconfirmed report takes nothing out"
+    );
+    // The same rider again is still one reporter; two more riders make three.
+    assert_eq!(report(token.clone(), "still sparks").await.reports, 1);
+    let second = app.token(roles::WORKER, &Uuid::now_v7().to_string());
+    assert_eq!(report(second.clone(), "no power").await.reports, 2);
+    let third = app.token(roles::WORKER, &Uuid::now_v7().to_string());
+    let charging = report(third, "dead socket").await;
+    assert_eq!(
+        (charging.status(), charging.reports),
+        (AmenityStatus::Broken, 3)
     );
     assert_eq!(
         nearest(&mut c, &token, Amenity::Charging, true).await,
@@ -203,6 +226,22 @@ async fn a_broken_charger_is_reported_shown_and_repaired_and_closed_stations_dro
         nearest(&mut c, &token, Amenity::Charging, true).await,
         ["Near", "Farthest"]
     );
+    // After the repair the earlier reports no longer count, and a report older than the window
+    // (two hours by default) does not either.
+    let again = report(token.clone(), "sparks again").await;
+    assert_eq!(
+        (again.status(), again.reports),
+        (AmenityStatus::ReportedBroken, 1)
+    );
+    let pool = app.db.pool().await;
+    sqlx::query(
+        "UPDATE stations.amenity_reports SET reported_at = now() - interval '3 hours'
+         WHERE note = 'sparks again'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(report(second, "flickers").await.reports, 1);
 
     let err = c
         .report_amenity_status(with_bearer(

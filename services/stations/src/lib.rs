@@ -45,6 +45,9 @@ pub struct Settings {
     /// Amenity reports one caller may file per minute (per replica); 0: no limit.
     #[serde(default = "default_amenity_reports_per_minute")]
     pub amenity_reports_per_minute: u32,
+    /// How many workers' reports, within how long, take an amenity out (`[stations.amenity_reports]`).
+    #[serde(default)]
+    pub amenity_reports: domain::ReportRules,
 }
 
 fn default_utc_offset() -> i32 {
@@ -140,6 +143,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             settings.amenity_reports_per_minute,
             std::time::Duration::from_secs(60),
         ),
+        report_rules: settings.amenity_reports,
     };
     let routes = Routes::new(StationsServiceServer::new(api.clone()))
         .add_service(PointsServiceServer::new(api));

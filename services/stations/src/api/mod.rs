@@ -52,6 +52,8 @@ pub struct Api {
     pub county: kit::geo::Extent,
     /// Amenity reports per caller and minute.
     pub amenity_reports: kit::limit::RateLimit,
+    /// When workers' reports take an amenity out.
+    pub report_rules: domain::ReportRules,
 }
 
 fn fail(context: &'static str) -> impl Fn(sqlx::Error) -> Status {
@@ -116,6 +118,7 @@ impl Api {
                                 }),
                                 note: st.map(|st| st.note.clone()).unwrap_or_default(),
                                 updated_at: st.map(|st| to_timestamp(st.updated_at)),
+                                reports: st.map_or(0, |st| st.reports),
                             }
                         })
                         .collect(),

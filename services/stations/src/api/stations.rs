@@ -271,6 +271,8 @@ impl StationsService for Api {
                 status: status as i32,
                 note,
                 reported_by: &caller.subject,
+                by_worker: caller.is_only(WORKER),
+                rules: self.report_rules,
             },
         )
         .await

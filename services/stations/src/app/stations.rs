@@ -8,6 +8,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{
+    domain::{ReportRules, amenities},
     events::publish,
     store::{self, NewStation, RewardRow, StationRow, Upserted, VisitRow},
 };
@@ -132,6 +133,10 @@ pub struct AmenityReport<'a> {
     pub status: i32,
     pub note: &'a str,
     pub reported_by: &'a str,
+    /// A worker's report ("broken"): it takes the amenity out only as `rules` say. Staff's sets
+    /// the state.
+    pub by_worker: bool,
+    pub rules: ReportRules,
 }
 
 /// Records the amenity's new state and announces it; the station as it stands.
@@ -150,10 +155,33 @@ pub async fn report_amenity(
             why: "this station does not offer it".into(),
         });
     }
-    store::set_amenity_status(&mut tx, r.station, r.amenity, r.status as i16, r.note).await?;
+    let status = if r.by_worker {
+        let before = store::lock_amenity_state(&mut tx, r.station, r.amenity).await?;
+        let window = i32::try_from(r.rules.window_minutes).unwrap_or(i32::MAX);
+        let reporters =
+            store::add_amenity_report(&mut tx, r.station, r.amenity, r.reported_by, r.note, window)
+                .await?;
+        let after = amenities::after_worker_report(before, reporters.max(0) as u32, &r.rules);
+        if after == before && before != amenities::REPORTED_BROKEN {
+            // Already out of service as staff or enough workers said: the report is kept.
+            tx.commit().await?;
+            return Ok(row);
+        }
+        store::set_reported_status(&mut tx, r.station, r.amenity, after, r.note, reporters).await?;
+        after
+    } else {
+        store::set_amenity_status(&mut tx, r.station, r.amenity, r.status as i16, r.note).await?;
+        r.status as i16
+    };
     enqueue(
         &mut tx,
-        publish::amenity_status_changed(r.station, r.amenity, r.status, r.note, r.reported_by),
+        publish::amenity_status_changed(
+            r.station,
+            r.amenity,
+            i32::from(status),
+            r.note,
+            r.reported_by,
+        ),
     )
     .await?;
     store::notify_stations_changed(&mut tx).await?;

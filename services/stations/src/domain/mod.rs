@@ -2,6 +2,10 @@
 //! the county's local time, a nearest-station index, the coverage of grids by the service circle,
 //! and the points rules with their daily caps.
 
+pub mod amenities;
+
+pub use amenities::{COUNTING_STATES, ReportRules};
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Timelike, Utc};
