@@ -242,6 +242,32 @@ async fn a_broken_charger_is_reported_shown_and_repaired_and_closed_stations_dro
     .await
     .unwrap();
     assert_eq!(report(second, "flickers").await.reports, 1);
+    // Staff of another community saying "broken" file a report too; nobody sets the reported
+    // state by hand.
+    let elsewhere = app.scoped_token(
+        roles::COMMUNITY_ADMIN,
+        "clerk-elsewhere",
+        &[Uuid::now_v7()],
+        &[],
+    );
+    let clerk = report(elsewhere.clone(), "seen broken").await;
+    assert_eq!(
+        (clerk.status(), clerk.reports),
+        (AmenityStatus::ReportedBroken, 2)
+    );
+    let by_hand = c
+        .report_amenity_status(with_bearer(
+            pb::ReportAmenityStatusRequest {
+                station_id: near.id.clone(),
+                amenity: Amenity::Charging as i32,
+                status: AmenityStatus::ReportedBroken as i32,
+                note: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(by_hand.code(), Code::InvalidArgument, "{by_hand:?}");
 
     let err = c
         .report_amenity_status(with_bearer(

@@ -93,6 +93,11 @@ impl Projection {
     fn map_height(&self) -> f64 {
         self.pixels((self.extent.north - self.extent.south) * METERS_PER_DEGREE)
     }
+
+    /// As wide as the page allows, or narrower for a tall extent.
+    fn map_width(&self) -> f64 {
+        self.pixels((self.extent.east - self.extent.west) * self.k * METERS_PER_DEGREE)
+    }
 }
 
 /// Where labels went, so that a label that would cover another is left out.
@@ -168,7 +173,7 @@ pub fn render(input: &MapInput<'_>) -> String {
     let _ = write!(
         svg,
         r##"<rect width="100%" height="100%" fill="#fbfbf8"/><clipPath id="area"><rect x="{MARGIN}" y="{TOP}" width="{w:.1}" height="{h:.1}"/></clipPath><rect x="{MARGIN}" y="{TOP}" width="{w:.1}" height="{h:.1}" fill="#ffffff" stroke="#cccccc"/>"##,
-        w = WIDTH - 2.0 * MARGIN,
+        w = p.map_width(),
         h = p.map_height()
     );
     let _ = write!(
@@ -191,6 +196,7 @@ pub fn render(input: &MapInput<'_>) -> String {
             );
         }
     }
+    let mut grid_names = Vec::new();
     for g in &input.grids {
         let pts: Vec<String> = g
             .ring
@@ -214,15 +220,7 @@ pub fn render(input: &MapInput<'_>) -> String {
         } else {
             0.0
         };
-        let text = format!("{} · {pct:.0}% gap", g.name);
-        let (lx, ly) = (x(west) + 4.0, y(north) + 14.0);
-        if labels.place(lx, ly, &text, 11.0) {
-            let _ = write!(
-                svg,
-                r##"<text class="grid-name" x="{lx:.1}" y="{ly:.1}" font-size="11" fill="#3b5b92" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,
-                esc(&text)
-            );
-        }
+        grid_names.push(((north, west), format!("{} · {pct:.0}% gap", g.name)));
     }
     let reach = p.pixels(input.reach_meters);
     for s in shown.iter().filter(|s| s.counts) {
@@ -243,8 +241,12 @@ pub fn render(input: &MapInput<'_>) -> String {
             esc(s.name)
         );
     }
-    // Names last, main stations first, each where no other name is.
-    let mut named: Vec<&&MapStation> = shown.iter().collect();
+    // Names last, main stations first, then the grids', each where no other name is; only
+    // what lies inside the area gets a name.
+    let mut named: Vec<&&MapStation> = shown
+        .iter()
+        .filter(|s| input.extent.contains(s.point.latitude, s.point.longitude))
+        .collect();
     named.sort_by_key(|s| (!s.main, s.name));
     for s in named {
         let r = if s.main { 6.0 } else { 4.0 };
@@ -254,6 +256,16 @@ pub fn render(input: &MapInput<'_>) -> String {
                 svg,
                 r##"<text class="name" x="{lx:.2}" y="{ly:.2}" font-size="10" fill="#222222" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,
                 esc(s.name)
+            );
+        }
+    }
+    for ((north, west), text) in &grid_names {
+        let (lx, ly) = (x(*west) + 4.0, y(*north) + 14.0);
+        if input.extent.contains(*north, *west) && labels.place(lx, ly, text, 11.0) {
+            let _ = write!(
+                svg,
+                r##"<text class="grid-name" x="{lx:.1}" y="{ly:.1}" font-size="11" fill="#3b5b92" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,
+                esc(text)
             );
         }
     }
@@ -339,6 +351,20 @@ mod tests {
         );
         // The projection's middle latitude is 29.7°, the point's 29.74°: within 0.1%.
         assert!((east - p.pixels(r)).abs() / p.pixels(r) < 0.001, "{east}");
+    }
+
+    #[test]
+    fn a_tall_area_is_drawn_narrower_not_wider_than_itself() {
+        let tall = Projection::new(Extent {
+            south: 29.0,
+            west: 103.5,
+            north: 30.0,
+            east: 103.52,
+        });
+        assert!(tall.map_height() <= 2_000.01, "{}", tall.map_height());
+        assert!(tall.map_width() < WIDTH - 2.0 * MARGIN);
+        // The east edge of the area is the east edge of the frame.
+        assert!((tall.x(103.52) - (MARGIN + tall.map_width())).abs() < 0.01);
     }
 
     #[test]

@@ -145,9 +145,13 @@ async fn commit_batch(pool: &PgPool, tips_per_minute: u32, batch: Vec<Pending>) 
             }
         }
         Err(e) => {
-            let e = Arc::new(e);
-            for p in batch {
-                let _ = p.reply.send(Err(e.clone()));
+            // The last reply takes the error itself, so a tip alone in its batch gets its own
+            // cause back whole (what its status is made from), not a copy.
+            let mut e = Some(Arc::new(e));
+            let n = batch.len();
+            for (i, p) in batch.into_iter().enumerate() {
+                let err = if i + 1 == n { e.take() } else { e.clone() };
+                let _ = p.reply.send(Err(err.expect("an error for every tip")));
             }
         }
     }

@@ -252,12 +252,25 @@ impl StationsService for Api {
         v.into_result()?;
         // Each report flips what every search shows: one caller cannot flood them.
         self.amenity_reports.check(&caller.subject)?;
+        if status == AmenityStatus::ReportedBroken {
+            return Err(invalid(
+                "status",
+                "REPORTED_BROKEN follows from workers' reports; report BROKEN",
+            ));
+        }
         if caller.is_only(WORKER) && status != AmenityStatus::Broken {
             return Err(Status::permission_denied(
                 "workers report amenities broken; staff mark repairs",
             ));
         }
-        if status != AmenityStatus::Broken {
+        // Staff of the station's community set its states; anyone else saying "broken" files a
+        // report, as a worker does.
+        let in_scope = !caller.is_only(WORKER)
+            && self
+                .ensure_station(&caller, station.expect("checked"))
+                .await
+                .is_ok();
+        if status != AmenityStatus::Broken && !in_scope {
             // Repairs and closures are marked by the staff of the station's community.
             self.ensure_station(&caller, station.expect("checked"))
                 .await?;
@@ -271,7 +284,7 @@ impl StationsService for Api {
                 status: status as i32,
                 note,
                 reported_by: &caller.subject,
-                by_worker: caller.is_only(WORKER),
+                by_worker: !in_scope,
                 rules: self.report_rules,
             },
         )

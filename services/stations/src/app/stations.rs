@@ -145,7 +145,7 @@ pub async fn report_amenity(
     r: &AmenityReport<'_>,
 ) -> Result<StationRow, StationsError> {
     let mut tx = pool.begin().await?;
-    let row = store::station(&mut tx, r.station)
+    let row = store::share_station(&mut tx, r.station)
         .await?
         .ok_or(StationsError::NotFound("station", r.station))?;
     active(&row)?;
@@ -199,7 +199,7 @@ pub async fn record_visit(
 ) -> Result<VisitRow, StationsError> {
     let mut tx = pool.begin().await?;
     registered_worker(&mut tx, "worker_id", worker).await?;
-    let row = store::station(&mut tx, station)
+    let row = store::share_station(&mut tx, station)
         .await?
         .ok_or(StationsError::NotFound("station", station))?;
     active(&row)?;
@@ -230,7 +230,7 @@ pub async fn supply_stock(
     s: &Supply<'_>,
 ) -> Result<(RewardRow, i64), StationsError> {
     let mut tx = pool.begin().await?;
-    let station = store::station(&mut tx, s.station)
+    let station = store::share_station(&mut tx, s.station)
         .await?
         .ok_or(StationsError::NotFound("station", s.station))?;
     active(&station)?;

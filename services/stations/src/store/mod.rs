@@ -7,12 +7,14 @@ macro_rules! station_columns {
     };
 }
 
+mod amenities;
 mod ledger;
 mod read_models;
 mod stations;
 mod supermarket;
 mod visits;
 
+pub use amenities::*;
 pub use ledger::*;
 pub use read_models::*;
 pub use stations::*;
