@@ -286,13 +286,15 @@ pub async fn share_station(
     tx: &mut PgConnection,
     id: Uuid,
 ) -> Result<Option<StationRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        station_columns!(),
-        " FROM stations WHERE id = $1 FOR SHARE"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *tx)
+    held_station(
+        tx,
+        id,
+        concat!(
+            "SELECT ",
+            station_columns!(),
+            " FROM stations WHERE id = $1 FOR SHARE"
+        ),
+    )
     .await
 }
 
@@ -301,14 +303,27 @@ pub async fn lock_station(
     tx: &mut PgConnection,
     id: Uuid,
 ) -> Result<Option<StationRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        station_columns!(),
-        " FROM stations WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *tx)
+    held_station(
+        tx,
+        id,
+        concat!(
+            "SELECT ",
+            station_columns!(),
+            " FROM stations WHERE id = $1 FOR UPDATE"
+        ),
+    )
     .await
+}
+
+async fn held_station(
+    tx: &mut PgConnection,
+    id: Uuid,
+    select: &'static str,
+) -> Result<Option<StationRow>, sqlx::Error> {
+    sqlx::query_as(select)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
 }
 
 /// Retires (`retired` true, with `reason`) or restores the station at a new version.
