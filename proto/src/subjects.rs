@@ -41,7 +41,11 @@ pub mod stations {
     pub const AMENITY_STATUS_CHANGED: &str = "redsupply.stations.station.amenity_status_changed";
     pub const POINTS_AWARDED: &str = "redsupply.stations.points.awarded";
     pub const POINTS_REVERSED: &str = "redsupply.stations.points.reversed";
+    pub const POINTS_RELEASED: &str = "redsupply.stations.points.released";
     pub const REWARD_REDEEMED: &str = "redsupply.stations.reward.redeemed";
+    pub const REWARD_CHANGED: &str = "redsupply.stations.reward.changed";
+    pub const STOCK_SUPPLIED: &str = "redsupply.stations.stock.supplied";
+    pub const REDEMPTION_CHANGED: &str = "redsupply.stations.redemption.changed";
 }
 
 pub mod governance {
@@ -54,6 +58,8 @@ pub mod governance {
     pub const CASE_REROUTED: &str = "redsupply.governance.case.rerouted";
     pub const CASE_ESCALATED: &str = "redsupply.governance.case.escalated";
     pub const VOLUNTEER_SERVICE_RECORDED: &str = "redsupply.governance.volunteer.service_recorded";
+    pub const VOLUNTEER_SERVICE_CONFIRMED: &str =
+        "redsupply.governance.volunteer.service_confirmed";
     pub const VOLUNTEER_ROLE_APPOINTED: &str = "redsupply.governance.volunteer.role_appointed";
     /// Every governance event (stations awards points for several of them).
     pub const ALL: &str = "redsupply.governance.>";
@@ -109,8 +115,12 @@ mod tests {
                     s::STATION_UPSERTED,
                     s::AMENITY_STATUS_CHANGED,
                     s::POINTS_AWARDED,
+                    s::POINTS_RELEASED,
                     s::POINTS_REVERSED,
                     s::REWARD_REDEEMED,
+                    s::REWARD_CHANGED,
+                    s::STOCK_SUPPLIED,
+                    s::REDEMPTION_CHANGED,
                 ],
             ),
             (
@@ -125,6 +135,7 @@ mod tests {
                     g::CASE_REROUTED,
                     g::CASE_ESCALATED,
                     g::VOLUNTEER_SERVICE_RECORDED,
+                    g::VOLUNTEER_SERVICE_CONFIRMED,
                     g::VOLUNTEER_ROLE_APPOINTED,
                     g::ALL,
                 ],

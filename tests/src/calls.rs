@@ -13,7 +13,9 @@ use redsupply_proto::{
         WatchCasesRequest, WatchCasesResponse,
     },
     organization::v1::{GetWorkerRequest, SearchWorkersRequest, Worker},
-    stations::v1::{Balance, GetBalanceRequest, LedgerEntry, ListLedgerEntriesRequest},
+    stations::v1::{
+        Balance, GetBalanceRequest, GetLeaderboardRequest, LedgerEntry, ListLedgerEntriesRequest,
+    },
 };
 use uuid::Uuid;
 
@@ -207,7 +209,7 @@ impl TestApp {
 
     /// A worker's balance as the API reports it, or its refusal (NOT_FOUND while stations knows
     /// nothing of the worker).
-    pub async fn try_balance(&self, worker: Uuid) -> Result<i64, tonic::Status> {
+    pub async fn try_balance_parts(&self, worker: Uuid) -> Result<Balance, tonic::Status> {
         Ok(self
             .points()
             .await
@@ -220,24 +222,39 @@ impl TestApp {
             .await?
             .into_inner()
             .balance
-            .expect("balance")
-            .points)
+            .expect("balance"))
     }
 
-    /// A worker's balance as the API reports it.
+    /// A worker's available points (what they may redeem) as the API reports them.
     pub async fn balance(&self, worker: Uuid) -> i64 {
-        self.try_balance(worker).await.expect("balance")
+        self.balance_parts(worker).await.points
     }
 
-    /// Waits until the worker's balance is `points`; meanwhile stations may not know the worker
-    /// yet (its registration and its points arrive by events).
-    pub async fn await_balance(&self, worker: Uuid, points: i64) {
-        let mut last = 0;
+    /// A worker's balance in its parts (available, pending, debt) as the API reports it.
+    pub async fn balance_parts(&self, worker: Uuid) -> Balance {
+        self.try_balance_parts(worker).await.expect("balance")
+    }
+
+    /// What a worker has earned and kept: available + pending - debt.
+    pub async fn standing(&self, worker: Uuid) -> i64 {
+        let b = self.balance_parts(worker).await;
+        b.points + b.pending - b.debt
+    }
+
+    /// Waits until the worker's balance satisfies `test`; meanwhile stations may not know the
+    /// worker yet (its registration and its points arrive by events).
+    pub async fn await_balance_where(
+        &self,
+        worker: Uuid,
+        what: &str,
+        test: impl Fn(&Balance) -> bool,
+    ) -> Balance {
+        let mut last = None;
         let reached = tokio::time::timeout(DEADLINE, async {
             loop {
-                match self.try_balance(worker).await {
-                    Ok(p) if p == points => return,
-                    Ok(p) => last = p,
+                match self.try_balance_parts(worker).await {
+                    Ok(b) if test(&b) => return b,
+                    Ok(b) => last = Some(b),
                     Err(s) if s.code() == tonic::Code::NotFound => {}
                     Err(s) => panic!("balance: {s:?}"),
                 }
@@ -245,7 +262,52 @@ impl TestApp {
             }
         })
         .await;
-        assert!(reached.is_ok(), "balance stayed at {last}, not {points}");
+        match reached {
+            Ok(b) => b,
+            Err(_) => panic!("the balance never became {what}: last {last:?}"),
+        }
+    }
+
+    /// Waits until the worker's available points are `points`.
+    pub async fn await_balance(&self, worker: Uuid, points: i64) {
+        self.await_balance_where(worker, &format!("{points} available"), |b| {
+            b.points == points
+        })
+        .await;
+    }
+
+    /// This month's honours (the county's month, UTC+8) of a community, as county staff read them:
+    /// (worker id, points that still stand), best first.
+    pub async fn honours(&self, community: Uuid) -> Vec<(String, i64)> {
+        let month = (chrono::Utc::now() + chrono::Duration::hours(8))
+            .format("%Y-%m")
+            .to_string();
+        self.points()
+            .await
+            .get_leaderboard(with_bearer(
+                GetLeaderboardRequest {
+                    month,
+                    community_id: community.to_string(),
+                    limit: 10,
+                    ..Default::default()
+                },
+                &self.admin_token(),
+            ))
+            .await
+            .expect("the leaderboard")
+            .into_inner()
+            .entries
+            .into_iter()
+            .map(|e| (e.worker_id, e.points))
+            .collect()
+    }
+
+    /// Waits until what the worker has earned and kept (available + pending - debt) is `points`.
+    pub async fn await_standing(&self, worker: Uuid, points: i64) {
+        self.await_balance_where(worker, &format!("{points} standing"), |b| {
+            b.points + b.pending - b.debt == points
+        })
+        .await;
     }
 }
 

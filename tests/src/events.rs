@@ -8,6 +8,23 @@ use uuid::Uuid;
 use crate::TestApp;
 
 impl TestApp {
+    /// `hours` of volunteer service by `worker`, confirmed, as governance would announce them
+    /// (10 points an hour under the default rules).
+    pub async fn confirmed_volunteer_hours(&self, worker: Uuid, hours: f64) -> Uuid {
+        self.publish_event(
+            redsupply_proto::subjects::governance::VOLUNTEER_SERVICE_CONFIRMED,
+            &redsupply_proto::events::v1::VolunteerServiceConfirmed {
+                record_id: Uuid::now_v7().to_string(),
+                worker_id: worker.to_string(),
+                hours,
+                recorded_hours: hours,
+                confirmed_by: "county-admin".into(),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
     /// Publishes an integration event as its producer's relay would (for consumers whose producer
     /// belongs to another part of the system).
     pub async fn publish_event(&self, subject: &str, message: &impl prost::Message) -> Uuid {

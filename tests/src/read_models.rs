@@ -93,17 +93,23 @@ impl TestApp {
 
     /// Every balance equals the sum of its worker's ledger entries.
     pub async fn assert_ledger_replays(&self) {
-        let drift: Vec<(Uuid, i64, i64)> = sqlx::query_as(
-            "SELECT b.worker_id, b.points, COALESCE(sum(l.points), 0)::bigint
+        // Every part of every balance is the sum of its ledger's movements of that part.
+        let drift: Vec<(Uuid, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT b.worker_id, b.points, b.pending, b.debt,
+                    COALESCE(sum(l.points - l.pending_change + l.debt_change), 0)::bigint,
+                    COALESCE(sum(l.pending_change), 0)::bigint, COALESCE(sum(l.debt_change), 0)::bigint
              FROM stations.balances b LEFT JOIN stations.ledger_entries l ON l.worker_id = b.worker_id
-             GROUP BY b.worker_id, b.points HAVING b.points <> COALESCE(sum(l.points), 0)",
+             GROUP BY b.worker_id, b.points, b.pending, b.debt
+             HAVING b.points <> COALESCE(sum(l.points - l.pending_change + l.debt_change), 0)
+                 OR b.pending <> COALESCE(sum(l.pending_change), 0)
+                 OR b.debt <> COALESCE(sum(l.debt_change), 0)",
         )
         .fetch_all(&self.db.pool().await)
         .await
         .expect("ledger query");
         assert!(
             drift.is_empty(),
-            "balances differ from their ledgers: {drift:?}"
+            "balances (available, pending, debt) differ from their ledgers: {drift:?}"
         );
     }
 }

@@ -106,5 +106,5 @@ async fn an_event_claiming_another_sender_is_parked_and_pays_nothing() {
     assert!(letter.error.contains("ce-source"), "{}", letter.error);
     app.consumer_idle("governance", stations::POINTS_CONSUMER)
         .await;
-    assert_eq!(app.balance(worker).await, 0, "a forged tip paid points");
+    assert_eq!(app.standing(worker).await, 0, "a forged tip paid points");
 }

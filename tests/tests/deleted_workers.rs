@@ -2,54 +2,27 @@
 //! redeem or to record a visit, while their ledger stays readable. Against the real stack: the
 //! deletion travels from organization to stations as an event.
 
-use chrono::Utc;
 use kit::auth::with_bearer;
 use redsupply_proto::{
-    events::v1::VolunteerServiceRecorded,
     organization::v1::DeleteWorkerRequest,
     roles,
-    stations::v1::{self as pb, Amenity, GetLeaderboardRequest},
+    stations::v1::{self as pb, Amenity},
 };
 use redsupply_tests::TestApp;
 use tonic::Code;
 use uuid::Uuid;
 
-/// Ten points for `worker` (an hour of volunteer service, as governance would announce it).
+/// Ten points for `worker` (an hour of confirmed volunteer service, as governance would
+/// announce it).
 async fn earn(app: &TestApp, worker: Uuid) {
-    app.publish_event(
-        "redsupply.governance.volunteer.service_recorded",
-        &VolunteerServiceRecorded {
-            record_id: Uuid::now_v7().to_string(),
-            worker_id: worker.to_string(),
-            hours: 1.0,
-            ..Default::default()
-        },
-    )
-    .await;
+    app.confirmed_volunteer_hours(worker, 1.0).await;
 }
 
 async fn leaders(app: &TestApp, community: Uuid) -> Vec<String> {
-    // The county's month (UTC+8), as the leaderboard counts it.
-    let month = (Utc::now() + chrono::Duration::hours(8))
-        .format("%Y-%m")
-        .to_string();
-    app.points()
+    app.honours(community)
         .await
-        .get_leaderboard(with_bearer(
-            GetLeaderboardRequest {
-                month,
-                community_id: community.to_string(),
-                limit: 10,
-                ..Default::default()
-            },
-            &app.admin_token(),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .entries
         .into_iter()
-        .map(|e| e.worker_id)
+        .map(|(w, _)| w)
         .collect()
 }
 

@@ -137,11 +137,23 @@ async fn a_burst_of_tips_is_dispatched_and_awarded_as_tip_by_tip_handling_would(
     assert_eq!(versions, (1..=10).collect::<Vec<_>>());
     assert_eq!(assigned.iter().filter(|e| e.merged).count(), 9);
 
-    // Five reporters, eight tips each: the daily cap (50 points, 5 a tip) is not reached.
+    // Five reporters, eight tips each: the daily cap (50 points, 5 a tip) is not reached; a tip
+    // merged into the crossing's case earns tip_merged, the first report tip_submitted.
     app.consumer_idle("governance", stations::POINTS_CONSUMER)
         .await;
+    let rules = &app.settings.stations.points;
     for r in &reporters {
-        app.await_balance(*r, 40).await;
+        let (routed, merged): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status <> 3), count(*) FILTER (WHERE status = 3)
+             FROM governance.tips WHERE reporter_id = $1",
+        )
+        .bind(r)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(routed + merged, 8);
+        app.await_standing(*r, routed * rules.tip_submitted + merged * rules.tip_merged)
+            .await;
     }
     let awards: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM stations.ledger_entries WHERE reason = 'tip_submitted'",

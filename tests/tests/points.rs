@@ -7,7 +7,6 @@ use futures::future::join_all;
 use kit::auth::with_bearer;
 use redsupply_proto::{
     common::v1::LatLng,
-    events::v1::VolunteerServiceRecorded,
     governance::v1::{
         CaseStatus, ConfirmResolutionRequest, RejectTipRequest, SubmitTipRequest, TipCategory,
         TipStatus, UpdateCaseRequest,
@@ -20,7 +19,9 @@ use redsupply_tests::TestApp;
 use tonic::Code;
 use uuid::Uuid;
 
-async fn tip(app: &TestApp, worker: Uuid, token: &str, request_id: &str) -> String {
+/// A tip at its own spot (`spot` × ~110 m north of the others), so that none merges into
+/// another's case.
+async fn tip(app: &TestApp, worker: Uuid, token: &str, request_id: &str, spot: u32) -> String {
     app.submit_tip(
         SubmitTipRequest {
             request_id: request_id.into(),
@@ -28,7 +29,7 @@ async fn tip(app: &TestApp, worker: Uuid, token: &str, request_id: &str) -> Stri
             category: TipCategory::Dispute as i32,
             description: "Shop refuses riders the toilet".into(),
             location: Some(LatLng {
-                latitude: 29.735,
+                latitude: 29.735 + 0.001 * f64::from(spot),
                 longitude: 103.565,
             }),
             ..Default::default()
@@ -40,16 +41,7 @@ async fn tip(app: &TestApp, worker: Uuid, token: &str, request_id: &str) -> Stri
 }
 
 async fn volunteer(app: &TestApp, worker: Uuid, hours: f64) {
-    app.publish_event(
-        "redsupply.governance.volunteer.service_recorded",
-        &VolunteerServiceRecorded {
-            record_id: Uuid::now_v7().to_string(),
-            worker_id: worker.to_string(),
-            hours,
-            ..Default::default()
-        },
-    )
-    .await;
+    app.confirmed_volunteer_hours(worker, hours).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,9 +49,13 @@ async fn a_rejected_tip_takes_its_award_back_and_the_ledger_replays_to_every_bal
     let app = TestApp::spawn().await;
     let grid = app.create_grid("Grid", 29.73, 103.56, 0.01).await;
     let (worker, token) = app.register_worker("Li Wei").await;
-    let kept = tip(&app, worker, &token, "kept").await;
-    let false_tip = tip(&app, worker, &token, "false").await;
-    app.await_balance(worker, 10).await;
+    let kept = tip(&app, worker, &token, "kept", 0).await;
+    let false_tip = tip(&app, worker, &token, "false", 1).await;
+    // Both tips' points are pending until their cases are taken on.
+    let b = app
+        .await_balance_where(worker, "10 pending", |b| b.pending == 10)
+        .await;
+    assert_eq!((b.points, b.debt), (0, 0));
 
     let officer = app.scoped_token(roles::GRID_OFFICER, "officer", &[], &[grid]);
     let app_ref = &app;
@@ -85,7 +81,7 @@ async fn a_rejected_tip_takes_its_award_back_and_the_ledger_replays_to_every_bal
         }
     };
     assert_eq!(reject().await.status(), TipStatus::Rejected);
-    app.await_balance(worker, 5).await;
+    app.await_standing(worker, 5).await;
     assert_eq!(
         reject().await.status(),
         TipStatus::Rejected,
@@ -93,7 +89,8 @@ async fn a_rejected_tip_takes_its_award_back_and_the_ledger_replays_to_every_bal
     );
     app.consumer_idle("governance", stations::POINTS_CONSUMER)
         .await;
-    assert_eq!(app.balance(worker).await, 5);
+    let b = app.balance_parts(worker).await;
+    assert_eq!((b.points, b.pending, b.debt), (0, 5, 0));
 
     let entries = app.ledger_entries(worker, &token).await;
     let mut reasons: Vec<(String, i64)> = entries
@@ -151,11 +148,11 @@ async fn confirmed_and_resolved_cases_credit_their_reporters_and_caps_hold_per_d
     .await;
     app.create_grid("Grid", 29.73, 103.56, 0.01).await;
     let (worker, token) = app.register_worker("Wang Fang").await;
-    let first = tip(&app, worker, &token, "t0").await;
+    let first = tip(&app, worker, &token, "t0", 0).await;
     for i in 1..4 {
-        tip(&app, worker, &token, &format!("t{i}")).await;
+        tip(&app, worker, &token, &format!("t{i}"), i).await;
     }
-    app.await_balance(worker, 12).await; // 5 + 5 + 2, then the cap
+    app.await_standing(worker, 12).await; // 5 + 5 + 2, then the cap
     // Every tip dispatched means every tip event is on the stream; then let the points consumer
     // finish before counting.
     app.await_count(
@@ -189,8 +186,12 @@ async fn confirmed_and_resolved_cases_credit_their_reporters_and_caps_hold_per_d
         )
         .await;
     }
-    // Accepting earns nothing any more; resolving earns case_resolved.
-    app.await_balance(worker, 12 + 3).await;
+    // Accepting earns nothing more but confirms the tip: its 5 become available (the other
+    // tips' 7 stay pending); resolving earns case_resolved.
+    let b = app
+        .await_balance_where(worker, "8 available", |b| b.points == 5 + 3)
+        .await;
+    assert_eq!((b.pending, b.debt), (7, 0));
     // New notes, a reopening and a second resolution earn nothing more: once per case and reason.
     for (status, note) in [
         (CaseStatus::Resolved, "photo of the fix attached"),
@@ -210,7 +211,7 @@ async fn confirmed_and_resolved_cases_credit_their_reporters_and_caps_hold_per_d
     }
     // Once governance's outbox is empty its events are on the stream; then the consumer drains.
     points_settled(&app).await;
-    assert_eq!(app.balance(worker).await, 12 + 3);
+    assert_eq!(app.standing(worker).await, 12 + 3);
 
     // The reporter confirms the fix: tip_confirmed, once, however often they say so.
     for _ in 0..2 {
@@ -227,9 +228,9 @@ async fn confirmed_and_resolved_cases_credit_their_reporters_and_caps_hold_per_d
             .await
             .unwrap();
     }
-    app.await_balance(worker, 12 + 3 + 2).await;
+    app.await_balance(worker, 5 + 3 + 2).await;
     points_settled(&app).await;
-    assert_eq!(app.balance(worker).await, 12 + 3 + 2);
+    assert_eq!(app.standing(worker).await, 12 + 3 + 2);
     app.assert_ledger_replays().await;
 }
 

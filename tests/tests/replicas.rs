@@ -126,5 +126,5 @@ async fn two_replicas_of_everything_give_one_case_and_one_award_per_tip() {
         (TIPS as i64, TIPS as i64, TIPS as i64)
     );
     let balance = app.balance_as(worker, &token).await;
-    assert_eq!(balance.points, 5 * TIPS as i64);
+    assert_eq!(balance.pending, 5 * TIPS as i64);
 }

@@ -364,7 +364,7 @@ async fn staff_file_tips_only_where_they_serve_and_a_second_role_grants_nothing(
     let (w, token) = &c.worker;
     app.submit_tip_at(*w, token, TipCategory::Traffic, IN_A2)
         .await;
-    app.await_balance(*w, 5).await;
+    app.await_standing(*w, 5).await;
     // The staff-filed tip's case is resolved and the worker confirms the fix: still nothing.
     let gateway = app.gateway().await;
     for status in [CaseStatus::Accepted, CaseStatus::Resolved] {
@@ -395,7 +395,7 @@ async fn staff_file_tips_only_where_they_serve_and_a_second_role_grants_nothing(
         .unwrap();
     app.consumer_idle("governance", stations::POINTS_CONSUMER)
         .await;
-    assert_eq!(app.balance(*w).await, 5, "only the worker's own tip pays");
+    assert_eq!(app.standing(*w).await, 5, "only the worker's own tip pays");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

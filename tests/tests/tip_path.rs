@@ -42,8 +42,11 @@ async fn routed_tip(
     app.tip_as(tip_id, token).await
 }
 
+/// What the worker has earned and kept, as they read it (a tip's points are pending until its
+/// case is taken on).
 async fn balance(app: &TestApp, token: &str, worker: Uuid) -> i64 {
-    app.balance_as(worker, token).await.points
+    let b = app.balance_as(worker, token).await;
+    b.points + b.pending - b.debt
 }
 
 async fn next_change(stream: &mut tonic::Streaming<WatchCasesResponse>) -> WatchCasesResponse {

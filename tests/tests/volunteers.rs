@@ -210,3 +210,129 @@ async fn the_demo_county_reports_210_tips_and_331_problems_solved() {
         by_grid.len()
     );
 }
+
+/// A finished shift earns nothing until a team leader (not the volunteer themself) or county
+/// staff confirms it, for at most the hours recorded; a second confirmation changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_confirmed_shift_earns_its_hours() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token();
+    let (rider, rider_token) = app.register_worker("Zhou Qiang").await;
+    let (leader, leader_token) = app.register_worker("Team leader Wu").await;
+    for (w, t) in [(rider, &rider_token), (leader, &leader_token)] {
+        app.join_volunteer_team(w, t).await.unwrap();
+    }
+    app.appoint_volunteer_role(leader, VolunteerRole::TeamLeader, &admin)
+        .await
+        .unwrap();
+    let pool = app.db.pool().await;
+    // A shift of two hours: checked in, the clock moved back two hours, checked out.
+    let shift = |worker: uuid::Uuid, token: String, request_id: &'static str| {
+        let app = &app;
+        let pool = pool.clone();
+        async move {
+            let mut c = app.volunteers().await;
+            let open = c
+                .start_volunteer_service(with_bearer(
+                    pb::StartVolunteerServiceRequest {
+                        request_id: request_id.into(),
+                        worker_id: worker.to_string(),
+                        role: 0,
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .record
+                .unwrap();
+            sqlx::query(
+                "UPDATE governance.service_records SET started_at = now() - interval '2 hours'
+                 WHERE id = $1::uuid",
+            )
+            .bind(&open.id)
+            .execute(&pool)
+            .await
+            .unwrap();
+            c.end_volunteer_service(with_bearer(
+                pb::EndVolunteerServiceRequest {
+                    record_id: open.id,
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .record
+            .unwrap()
+        }
+    };
+    let ridden = shift(rider, rider_token.clone(), "r1").await;
+    assert!((ridden.hours - 2.0).abs() < 0.01, "{}", ridden.hours);
+    let led = shift(leader, leader_token.clone(), "l1").await;
+    let confirm = |record: &str, hours: f64, token: &str| {
+        let app = &app;
+        let req = with_bearer(
+            pb::ConfirmVolunteerServiceRequest {
+                record_id: record.into(),
+                hours,
+            },
+            token,
+        );
+        async move { app.volunteers().await.confirm_volunteer_service(req).await }
+    };
+    // Recorded, not confirmed: no points.
+    app.await_count(
+        "both services announced",
+        "SELECT count(*) FROM governance.outbox",
+        0,
+    )
+    .await;
+    app.consumer_idle("governance", stations::POINTS_CONSUMER)
+        .await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM stations.ledger_entries")
+            .await,
+        0
+    );
+    let own = confirm(&ridden.id, 0.0, &rider_token).await.unwrap_err();
+    assert_eq!(own.code(), Code::PermissionDenied, "not a team leader");
+    let own = confirm(&led.id, 0.0, &leader_token).await.unwrap_err();
+    assert_eq!(own.code(), Code::PermissionDenied, "a leader's own shift");
+    let more = confirm(&ridden.id, 3.0, &leader_token).await.unwrap_err();
+    assert_eq!(more.code(), Code::InvalidArgument);
+    assert!(more.message().contains("hours"), "{more:?}");
+
+    // The leader confirms 1.5 of the rider's 2 hours: 15 points, once.
+    let done = confirm(&ridden.id, 1.5, &leader_token)
+        .await
+        .unwrap()
+        .into_inner()
+        .record
+        .unwrap();
+    assert_eq!(
+        (done.confirmed_by.as_str(), done.confirmed_hours),
+        (leader.to_string().as_str(), 1.5)
+    );
+    app.await_balance(rider, 15).await;
+    let again = confirm(&ridden.id, 2.0, &admin)
+        .await
+        .unwrap()
+        .into_inner()
+        .record
+        .unwrap();
+    assert_eq!(again.confirmed_hours, 1.5, "the first confirmation stands");
+    // County staff confirm the leader's shift as recorded.
+    confirm(&led.id, 0.0, &admin).await.unwrap();
+    app.await_balance(leader, 20).await;
+    app.await_count(
+        "the confirmations announced",
+        "SELECT count(*) FROM governance.outbox",
+        0,
+    )
+    .await;
+    app.consumer_idle("governance", stations::POINTS_CONSUMER)
+        .await;
+    assert_eq!(app.balance(rider).await, 15);
+}

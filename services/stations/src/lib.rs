@@ -82,6 +82,9 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         ));
     }
     let clock = settings.clock()?;
+    if let Some(problem) = settings.points.problem() {
+        return Err(StartError::Invalid(problem));
+    }
     let pool = pool(&rt.settings)?;
     if rt.settings.database.migrate_on_start {
         migrate(&pool).await?;
@@ -98,6 +101,11 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     let tasks = vec![
         stations.spawn_refresher(pool.clone(), shutdown.clone()),
         kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, shutdown.clone()),
+        app::release::spawn_sweeper(
+            pool.clone(),
+            std::time::Duration::from_secs(settings.points.release_sweep_secs),
+            shutdown.clone(),
+        ),
         rt.spawn_consumer(
             &pool,
             POINTS_CONSUMER,

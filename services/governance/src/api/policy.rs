@@ -69,6 +69,9 @@ pub const POLICIES: &[Policy] = &[
             rule("JoinVolunteerTeam", SELF_OR_COUNTY, Worker),
             rule("StartVolunteerService", SELF_OR_COUNTY, Worker),
             rule("EndVolunteerService", SELF_OR_COUNTY, Worker),
+            // A worker who leads a squad (VOLUNTEER_ROLE_TEAM_LEADER) confirms others' shifts,
+            // never their own; county staff any shift (checked in `app::volunteers`).
+            rule("ConfirmVolunteerService", SELF_OR_COUNTY, Worker),
             rule("AppointVolunteerRole", &[COUNTY_ADMIN], County),
             rule("ListVolunteers", &[COUNTY_ADMIN], County),
         ],

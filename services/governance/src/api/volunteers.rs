@@ -13,7 +13,10 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::app::volunteers::{self, VolunteerError};
+use crate::{
+    app::volunteers::{self, ConfirmedBy, VolunteerError},
+    domain::volunteers::MAX_SERVICE_HOURS,
+};
 
 #[derive(Clone)]
 pub struct VolunteerApi {
@@ -38,6 +41,7 @@ fn status_of(context: &str, e: VolunteerError) -> Status {
     match e {
         VolunteerError::NotFound(id) => not_found("service record", id),
         VolunteerError::Refused(why) => Status::failed_precondition(why),
+        e @ VolunteerError::TooManyHours(_) => kit::api::invalid("hours", e.to_string()),
         VolunteerError::Denied(status) => status,
         VolunteerError::Store(e) => internal(context, e),
     }
@@ -158,6 +162,34 @@ impl VolunteerService for VolunteerApi {
         .await
         .map_err(|e| status_of("ending the service", e))?;
         Ok(Response::new(pb::EndVolunteerServiceResponse {
+            record: Some(row.to_pb()),
+        }))
+    }
+
+    #[tracing::instrument(name = "ConfirmVolunteerService", skip_all)]
+    async fn confirm_volunteer_service(
+        &self,
+        request: Request<pb::ConfirmVolunteerServiceRequest>,
+    ) -> Result<Response<pb::ConfirmVolunteerServiceResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let id = v.id("record_id", &r.record_id);
+        v.check(
+            r.hours.is_finite() && (0.0..=MAX_SERVICE_HOURS).contains(&r.hours),
+            "hours",
+            "must be between 0 (as recorded) and 12",
+        );
+        v.into_result()?;
+        let by = if caller.is_only(WORKER) {
+            ConfirmedBy::Worker(parse_id("caller", &caller.subject)?)
+        } else {
+            ConfirmedBy::Staff(caller.subject.clone())
+        };
+        let row = volunteers::confirm_service(&self.pool, id.expect("checked"), r.hours, &by)
+            .await
+            .map_err(|e| status_of("confirming the service", e))?;
+        Ok(Response::new(pb::ConfirmVolunteerServiceResponse {
             record: Some(row.to_pb()),
         }))
     }

@@ -143,7 +143,9 @@ impl Cases {
         if from != to {
             // Tips staff filed in a worker's name earn that worker nothing.
             let reporters = store::case_reporters_paid(tx, case.id).await?;
-            publish::case_status_changed(tx, &updated, case.status, actor, &reporters).await?;
+            let tips = store::case_standing_tips(tx, case.id).await?;
+            publish::case_status_changed(tx, &updated, case.status, actor, &reporters, &tips)
+                .await?;
         }
         Ok(snapshot)
     }
@@ -319,11 +321,14 @@ impl Cases {
             return Ok(out);
         }
         let tip = store::reject_tip(&mut tx, id, reason).await?;
-        publish::tip_rejected(&mut tx, &tip, reason, actor).await?;
+        let mut reporter_keeps_case = false;
         if let Some(case_id) = tip.case_id
             && let Some(case) = store::lock_case(&mut tx, case_id).await?
         {
             let left = store::case_reporters(&mut tx, case_id).await?;
+            reporter_keeps_case = store::case_reporters_paid(&mut tx, case_id)
+                .await?
+                .contains(&tip.reporter_id);
             let from = status_of(case.status);
             if left.is_empty() && from != CaseStatus::Closed {
                 self.void(&mut tx, &case, actor, &format!("tip {id}: {reason}"))
@@ -334,6 +339,8 @@ impl Cases {
                 record_case_change(&mut tx, &case, &touched, actor, &reason, "").await?;
             }
         }
+        // What the case paid the reporter stands only if another of their tips is in it.
+        publish::tip_rejected(&mut tx, &tip, reason, actor, reporter_keeps_case).await?;
         let out = store::tip_view(&mut tx, &tip).await?;
         tx.commit().await?;
         tracing::info!(tip_id = %id, "tip rejected");

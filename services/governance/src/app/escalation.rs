@@ -34,9 +34,8 @@ pub fn spawn_sweeper(
                 Ok(n) => tracing::info!(escalated = n, "overdue cases escalated"),
                 Err(e) => tracing::warn!(error = %e, "escalation sweep failed; retrying"),
             }
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = shutdown.cancelled() => break,
+            if kit::shutdown::sleep_or_shutdown(every, &shutdown).await {
+                break;
             }
         }
     })
@@ -47,11 +46,7 @@ pub async fn sweep_once(pool: &PgPool) -> Result<usize, sqlx::Error> {
     let mut total = 0;
     loop {
         let mut tx = pool.begin().await?;
-        let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-            .bind(SWEEP_LOCK)
-            .fetch_one(&mut *tx)
-            .await?;
-        if !ours {
+        if !kit::db::try_sweep_lock(&mut tx, SWEEP_LOCK).await? {
             return Ok(total);
         }
         let due = store::lock_overdue(&mut tx, 100).await?;

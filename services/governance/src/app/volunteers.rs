@@ -1,6 +1,7 @@
 //! The "Hu Wan Jia" volunteer team: workers join, staff appoint them to the five roles, and a
 //! service runs from check-in to check-out. A finished service is published
-//! (`VolunteerServiceRecorded`) so that stations awards its hours; a new role is published
+//! (`VolunteerServiceRecorded`); once a team leader or county staff confirms it
+//! (`VolunteerServiceConfirmed`) stations awards its hours. A new role is published
 //! (`VolunteerRoleAppointed`) so that organization shows it.
 
 use chrono::{DateTime, Utc};
@@ -9,7 +10,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    domain::volunteers::service_hours,
+    domain::volunteers::{ConfirmRefusal, Confirmer, confirmation, service_hours},
     events::publish,
     store::{self, ServiceRecordRow},
 };
@@ -22,6 +23,9 @@ pub enum VolunteerError {
     /// The team's rules do not allow it.
     #[error("{0}")]
     Refused(&'static str),
+    /// More hours than the service recorded.
+    #[error("at most the {0:.2} hours recorded")]
+    TooManyHours(f64),
     /// The caller may not do this to this record (the check `api` passed in said so).
     #[error("{}", .0.message())]
     Denied(tonic::Status),
@@ -79,7 +83,7 @@ pub async fn appoint(
     Ok(true)
 }
 
-/// Records a whole service at once (the demo seed's history) with its event.
+/// Records a whole, confirmed service at once (the demo seed's history) with its events.
 pub async fn record_past_service(
     pool: &PgPool,
     worker: Uuid,
@@ -104,6 +108,9 @@ pub async fn record_past_service(
     .await?;
     if let Some(row) = row {
         publish::service_recorded(&mut tx, &row).await?;
+        // History brought in from the team's paper records was confirmed on paper.
+        let row = store::confirm_service(&mut tx, row.id, "paper records", hours).await?;
+        publish::service_confirmed(&mut tx, &row).await?;
     }
     tx.commit().await
 }
@@ -164,6 +171,64 @@ where
     let hours = service_hours(open.started_at, now);
     let row = store::close_service(&mut tx, id, now, hours, problems_solved, note).await?;
     publish::service_recorded(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Who asks to confirm a service: staff, or the worker with this id.
+pub enum ConfirmedBy {
+    Staff(String),
+    Worker(Uuid),
+}
+
+/// Confirms a finished service for `hours` (0: as recorded) and announces it, once: a confirmed
+/// service is answered as it is.
+pub async fn confirm_service(
+    pool: &PgPool,
+    id: Uuid,
+    hours: f64,
+    by: &ConfirmedBy,
+) -> Result<ServiceRecordRow, VolunteerError> {
+    let mut tx = pool.begin().await?;
+    let record = store::lock_service(&mut tx, id)
+        .await?
+        .ok_or(VolunteerError::NotFound(id))?;
+    let roles: Vec<i32>;
+    let (confirmer, actor) = match by {
+        ConfirmedBy::Staff(subject) => (Confirmer::Staff, subject.clone()),
+        ConfirmedBy::Worker(worker) => {
+            roles = store::roles_of(&mut tx, *worker)
+                .await?
+                .into_iter()
+                .map(i32::from)
+                .collect();
+            (
+                Confirmer::Volunteer {
+                    worker: *worker,
+                    roles: &roles,
+                },
+                worker.to_string(),
+            )
+        }
+    };
+    let hours =
+        confirmation(&confirmer, record.worker_id, record.hours, hours).map_err(|r| match r {
+            ConfirmRefusal::NotLeader => VolunteerError::Denied(tonic::Status::permission_denied(
+                "only a team leader (or county staff) confirms a shift",
+            )),
+            ConfirmRefusal::OwnShift => VolunteerError::Denied(tonic::Status::permission_denied(
+                "a team leader does not confirm their own shift",
+            )),
+            ConfirmRefusal::StillOpen => {
+                VolunteerError::Refused("the service is still open; check out first")
+            }
+            ConfirmRefusal::MoreThanRecorded(h) => VolunteerError::TooManyHours(h),
+        })?;
+    if record.confirmed_at.is_some() {
+        return Ok(record);
+    }
+    let row = store::confirm_service(&mut tx, id, &actor, hours).await?;
+    publish::service_confirmed(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
 }

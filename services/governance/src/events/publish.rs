@@ -11,7 +11,8 @@ use redsupply_proto::{
     events::v1 as ev,
     subjects::governance::{
         CASE_ASSIGNED, CASE_ESCALATED, CASE_REROUTED, CASE_STATUS_CHANGED, SOURCE, TIP_CONFIRMED,
-        TIP_REJECTED, TIP_SUBMITTED, VOLUNTEER_ROLE_APPOINTED, VOLUNTEER_SERVICE_RECORDED,
+        TIP_REJECTED, TIP_SUBMITTED, VOLUNTEER_ROLE_APPOINTED, VOLUNTEER_SERVICE_CONFIRMED,
+        VOLUNTEER_SERVICE_RECORDED,
     },
 };
 use sqlx::PgConnection;
@@ -57,6 +58,7 @@ pub fn case_assigned_event(case: &CaseRow, tip_id: Uuid, merged: bool) -> NewEve
         occurred_at: Some(to_timestamp(Utc::now())),
         merged,
         number: case.number.clone().unwrap_or_default(),
+        case_status: i32::from(case.status),
     };
     NewEvent::new(SOURCE, CASE_ASSIGNED, case.id, &msg)
 }
@@ -67,6 +69,7 @@ pub async fn case_status_changed(
     previous_status: i16,
     changed_by: &str,
     reporters: &[Uuid],
+    tips: &[Uuid],
 ) -> Result<Uuid, sqlx::Error> {
     let msg = ev::CaseStatusChanged {
         case_id: case.id.to_string(),
@@ -79,6 +82,7 @@ pub async fn case_status_changed(
         previous_status: i32::from(previous_status),
         public_reply: case.public_reply.clone(),
         resolution: i32::from(case.resolution),
+        tip_ids: tips.iter().map(Uuid::to_string).collect(),
     };
     enqueue(
         tx,
@@ -87,11 +91,13 @@ pub async fn case_status_changed(
     .await
 }
 
+/// `reporter_keeps_case`: the reporter has another tip in the tip's case that is not rejected.
 pub async fn tip_rejected(
     tx: &mut PgConnection,
     tip: &TipRow,
     reason: &str,
     rejected_by: &str,
+    reporter_keeps_case: bool,
 ) -> Result<Uuid, sqlx::Error> {
     let msg = ev::TipRejected {
         tip_id: tip.id.to_string(),
@@ -99,6 +105,8 @@ pub async fn tip_rejected(
         reason: reason.to_owned(),
         rejected_by: rejected_by.to_owned(),
         occurred_at: Some(to_timestamp(Utc::now())),
+        case_id: tip.case_id.map(|c| c.to_string()).unwrap_or_default(),
+        reporter_keeps_case,
     };
     enqueue(tx, NewEvent::new(SOURCE, TIP_REJECTED, tip.id, &msg)).await
 }
@@ -184,6 +192,26 @@ pub async fn role_appointed(
     enqueue(
         tx,
         NewEvent::new(SOURCE, VOLUNTEER_ROLE_APPOINTED, worker, &msg),
+    )
+    .await
+}
+
+/// A finished service confirmed for its hours: what earns its points.
+pub async fn service_confirmed(
+    tx: &mut PgConnection,
+    r: &ServiceRecordRow,
+) -> Result<Uuid, sqlx::Error> {
+    let msg = ev::VolunteerServiceConfirmed {
+        record_id: r.id.to_string(),
+        worker_id: r.worker_id.to_string(),
+        hours: r.confirmed_hours.unwrap_or(0.0),
+        confirmed_by: r.confirmed_by.clone().unwrap_or_default(),
+        occurred_at: Some(to_timestamp(r.confirmed_at.unwrap_or_else(Utc::now))),
+        recorded_hours: r.hours.unwrap_or(0.0),
+    };
+    enqueue(
+        tx,
+        NewEvent::new(SOURCE, VOLUNTEER_SERVICE_CONFIRMED, r.id, &msg),
     )
     .await
 }

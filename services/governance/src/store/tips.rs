@@ -77,6 +77,18 @@ pub async fn case_reporters(
     .await
 }
 
+/// The case's tips that are not rejected.
+pub async fn case_standing_tips(
+    conn: &mut PgConnection,
+    case_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM tips WHERE case_id = $1 AND status <> $2 ORDER BY id")
+        .bind(case_id)
+        .bind(pb::TipStatus::Rejected as i16)
+        .fetch_all(conn)
+        .await
+}
+
 pub async fn case_tip_ids(
     conn: &mut PgConnection,
     case_id: Uuid,

@@ -17,6 +17,9 @@ pub struct ServiceRecordRow {
     pub hours: Option<f64>,
     pub problems_solved: i32,
     pub note: String,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub confirmed_by: Option<String>,
+    pub confirmed_hours: Option<f64>,
 }
 
 impl ServiceRecordRow {
@@ -30,13 +33,16 @@ impl ServiceRecordRow {
             hours: self.hours.unwrap_or(0.0),
             problems_solved: self.problems_solved,
             note: self.note.clone(),
+            confirmed_at: self.confirmed_at.map(to_timestamp),
+            confirmed_by: self.confirmed_by.clone().unwrap_or_default(),
+            confirmed_hours: self.confirmed_hours.unwrap_or(0.0),
         }
     }
 }
 
 macro_rules! record_columns {
     () => {
-        "id, worker_id, role, started_at, ended_at, hours, problems_solved, note"
+        "id, worker_id, role, started_at, ended_at, hours, problems_solved, note, confirmed_at, confirmed_by, confirmed_hours"
     };
 }
 
@@ -231,6 +237,26 @@ pub async fn close_service(
     .bind(hours)
     .bind(problems_solved)
     .bind(note)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// Confirms a finished service for `hours`, once.
+pub async fn confirm_service(
+    conn: &mut PgConnection,
+    id: Uuid,
+    by: &str,
+    hours: f64,
+) -> Result<ServiceRecordRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE service_records SET confirmed_at = now(), confirmed_by = $2, confirmed_hours = $3
+         WHERE id = $1 RETURNING ",
+        record_columns!(),
+        ""
+    ))
+    .bind(id)
+    .bind(by)
+    .bind(hours)
     .fetch_one(&mut *conn)
     .await
 }

@@ -6,10 +6,12 @@
 mod failure;
 mod listen;
 mod once;
+mod sweep;
 
 pub use failure::{StoreFailure, classify};
 pub use listen::{spawn_listener, spawn_wakeups};
 pub use once::create_once;
+pub use sweep::try_sweep_lock;
 
 use std::str::FromStr;
 

@@ -7,6 +7,7 @@ mod points;
 pub mod policy;
 mod references;
 mod stations;
+mod supermarket;
 mod validate;
 
 use std::collections::HashMap;
@@ -31,11 +32,7 @@ use uuid::Uuid;
 
 use self::validate::MAX_LIMIT;
 use crate::{
-    app::{
-        self,
-        index::Stations,
-        supermarket::{self, Redeem, RedeemError},
-    },
+    app::{self, index::Stations},
     domain::{self, LocalClock, travel_minutes},
     store::{self, StationRow},
 };

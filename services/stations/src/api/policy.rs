@@ -4,7 +4,7 @@
 //! the worker's community.
 
 use kit::auth::{
-    Reach::{Community, County, Open, Worker},
+    Reach::{Community, Open, Worker},
     policy::Policy,
     rule,
 };
@@ -49,11 +49,18 @@ pub const POLICIES: &[Policy] = &[
         rules: &[
             rule("GetBalance", SELF_OR_STAFF, Worker),
             rule("ListLedgerEntries", SELF_OR_STAFF, Worker),
-            rule("UpsertReward", &[COUNTY_ADMIN], County),
+            // The county's default catalog is county staff's; a community's own rewards its staff's.
+            rule("UpsertReward", STAFF, Community),
             rule("ListRewards", ANYONE, Open),
             rule("SupplyStock", STAFF, Community),
+            rule("ListStockLots", STAFF, Community),
             // The clerk of the worker's community hands the goods over; never county-wide.
             rule("Redeem", &[WORKER, COMMUNITY_ADMIN], Worker),
+            // The clerk's list of a community, or a worker's own.
+            rule("ListRedemptions", SELF_OR_STAFF, Community),
+            rule("HandOverRedemption", STAFF, Community),
+            // The clerk, or the worker for their own pending redemption.
+            rule("CancelRedemption", SELF_OR_STAFF, Community),
             rule("GetLeaderboard", ANYONE, Open),
         ],
     },

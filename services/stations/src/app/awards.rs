@@ -1,17 +1,24 @@
-//! The points rules at work: an award locks the worker's balance row, applies the daily cap of its
-//! source, appends one ledger entry per source event and publishes `PointsAwarded`; a rejected
-//! tip's award is taken back by a compensating entry (`PointsReversed`), never by deleting one.
-//! The consumers in `events::consume::awards` decide which events earn what and call here.
+//! The points rules at work, one function per thing that happened elsewhere (the consumers in
+//! `events::consume::awards` decode and call here). Every entry locks the worker's balance row
+//! first (workers in id order when there are several), applies the daily cap of its source,
+//! appends one ledger entry per source event and publishes it. A tip's points are pending until
+//! the tip is confirmed ([`super::release`]); a rejected tip takes back everything that flowed
+//! from it for its reporter by compensating entries, never by deleting one, and what was already
+//! spent becomes a debt.
 
-use chrono::Utc;
+use std::collections::HashMap;
+
+use chrono::{Duration, Utc};
 use kit::bus::enqueue;
+use redsupply_proto::governance::v1::CaseStatus;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::release;
 use crate::{
-    domain::{self, LocalClock, PointsSettings},
+    domain::{self, LocalClock, Movement, PointsSettings},
     events::publish,
-    store::{self, NewEntry},
+    store::{self, NewEntry, PendingAward},
 };
 
 pub const REASON_TIP_SUBMITTED: &str = "tip_submitted";
@@ -20,6 +27,8 @@ pub const REASON_CASE_RESOLVED: &str = "case_resolved";
 pub const REASON_VOLUNTEER: &str = "volunteer_service";
 pub const REASON_TRAINING_ATTENDED: &str = "training_attended";
 pub const REASON_REDEMPTION: &str = "redemption";
+pub const REASON_REDEMPTION_CANCELLED: &str = "redemption_cancelled";
+pub const REASON_TIP_RELEASED: &str = "tip_released";
 
 /// The rules and the clock that draws the daily line.
 #[derive(Clone)]
@@ -28,8 +37,26 @@ pub struct Rules {
     pub clock: LocalClock,
 }
 
-/// One award: `amount` for `reason`, capped per day, once per source event.
-pub struct Award<'a> {
+/// Case statuses that confirm the case's tips: someone took the case on.
+pub fn confirms(status: CaseStatus) -> bool {
+    matches!(
+        status,
+        CaseStatus::Accepted | CaseStatus::InProgress | CaseStatus::Resolved
+    )
+}
+
+/// What a tip's awards are recorded against (and taken back by).
+pub fn tip_ref(tip: &str) -> String {
+    format!("tip:{tip}")
+}
+
+/// What a case's awards to its reporters are recorded against.
+pub fn case_ref(case: &str) -> String {
+    format!("case:{case}")
+}
+
+/// One credit to available: `amount` for `reason`, capped per day, once per source event.
+pub struct Credit<'a> {
     pub worker: Uuid,
     pub amount: i64,
     pub reason: &'a str,
@@ -37,32 +64,38 @@ pub struct Award<'a> {
     pub subject_ref: Option<String>,
 }
 
-/// Applies an award inside the caller's transaction. Returns the points actually awarded.
-pub async fn award(tx: &mut PgConnection, rules: &Rules, a: Award<'_>) -> Result<i64, sqlx::Error> {
-    if a.amount <= 0 {
+/// Credits available points (repaying debt first) inside the caller's transaction. Returns the
+/// points credited.
+pub async fn credit(
+    tx: &mut PgConnection,
+    rules: &Rules,
+    c: Credit<'_>,
+) -> Result<i64, sqlx::Error> {
+    if c.amount <= 0 {
         return Ok(0);
     }
-    store::lock_balance(tx, a.worker).await?;
-    let cap = rules.points.daily_cap.get(a.reason).copied();
+    let balance = store::lock_balance(tx, c.worker).await?;
+    let cap = rules.points.daily_cap.get(c.reason).copied();
     let earned = if cap.is_some() {
-        store::earned_since(tx, a.worker, a.reason, rules.clock.start_of_day(Utc::now())).await?
+        store::earned_since(tx, c.worker, c.reason, rules.clock.start_of_day(Utc::now())).await?
     } else {
         0
     };
-    let points = domain::capped(a.amount, cap, earned);
+    let points = domain::capped(c.amount, cap, earned);
     if points == 0 {
-        tracing::info!(reason = a.reason, "daily cap reached; nothing awarded");
+        tracing::info!(reason = c.reason, "daily cap reached; nothing awarded");
         return Ok(0);
     }
     let Some((entry, balance)) = store::append_entry(
         tx,
         &NewEntry {
-            worker: a.worker,
-            points,
-            reason: a.reason,
-            source_event_id: a.source_event,
-            subject_ref: a.subject_ref.as_deref(),
+            worker: c.worker,
+            movement: Movement::credit(balance, points),
+            reason: c.reason,
+            source_event_id: c.source_event,
+            subject_ref: c.subject_ref.as_deref(),
             reverses: None,
+            releases: None,
         },
     )
     .await?
@@ -71,70 +104,45 @@ pub async fn award(tx: &mut PgConnection, rules: &Rules, a: Award<'_>) -> Result
         return Ok(0);
     };
     enqueue(tx, publish::points_awarded(&entry, balance)).await?;
-    tracing::info!(points, balance, reason = a.reason, "points awarded");
+    tracing::info!(
+        points,
+        available = balance.available,
+        debt = balance.debt,
+        reason = c.reason,
+        "points awarded"
+    );
     Ok(points)
 }
 
-/// Takes back every award made for `subject_ref` (never more than the balance holds).
-pub async fn reverse(
-    tx: &mut PgConnection,
-    subject_ref: &str,
-    why: &str,
-    source_event: Uuid,
-) -> Result<i64, sqlx::Error> {
-    let mut total = 0;
-    for original in store::awards_for(tx, subject_ref).await? {
-        let balance = store::lock_balance(tx, original.worker_id).await?;
-        let points = domain::reversal(original.points, balance);
-        let reason = format!("{why}:{}", original.reason);
-        let Some((entry, balance)) = store::append_entry(
-            tx,
-            &NewEntry {
-                worker: original.worker_id,
-                points: -points,
-                reason: &reason,
-                source_event_id: source_event,
-                subject_ref: Some(subject_ref),
-                reverses: Some(original.id),
-            },
-        )
-        .await?
-        else {
-            continue;
-        };
-        enqueue(tx, publish::points_reversed(&entry, original.id, balance)).await?;
-        tracing::info!(points = -points, balance, "points reversed");
-        total += points;
-    }
-    Ok(total)
+/// A submitted tip: its event, reporter, id, and whether staff filed it in the reporter's name.
+#[derive(Debug, Clone, Copy)]
+pub struct SubmittedTip {
+    pub event: Uuid,
+    pub reporter: Uuid,
+    pub tip: Uuid,
+    pub filed_by_staff: bool,
 }
 
-/// What a tip's awards are recorded against (and reversed by).
-pub fn tip_ref(tip: &str) -> String {
-    format!("tip:{tip}")
-}
-
-/// The awards of many submitted tips `(event, reporter, tip, filed by staff)` in a few statements:
-/// the same rules as [`award`] one by one (balances locked in worker order, no award for a tip
-/// filed by staff or already rejected, the daily cap applied in event order, one entry per event).
+/// The awards of submitted tips, one or many, in a few statements: balances locked in worker
+/// order; no award for a tip filed by staff or already rejected; `tip_merged` for a tip already
+/// known to be merged; the daily cap applied in event order; one entry per event. The points are
+/// pending (queued for release after `pending_days`) unless the tip's case was accepted first.
 pub async fn award_tips(
     tx: &mut PgConnection,
     rules: &Rules,
-    tips: &[(Uuid, Uuid, Uuid, bool)],
+    tips: &[SubmittedTip],
 ) -> Result<(), sqlx::Error> {
     if tips.is_empty() {
         return Ok(());
     }
-    let mut workers: Vec<Uuid> = tips.iter().map(|t| t.1).collect();
+    let mut workers: Vec<Uuid> = tips.iter().map(|t| t.reporter).collect();
     workers.sort_unstable();
     workers.dedup();
-    let mut balances = store::lock_balances(tx, &workers).await?;
-    let amount = rules.points.tip_submitted;
-    if amount <= 0 {
-        return Ok(());
-    }
-    let tip_ids: Vec<Uuid> = tips.iter().map(|t| t.2).collect();
-    let rejected = store::rejected_among(tx, &tip_ids).await?;
+    // The reporters' balance rows order this against a rejection of the same tips.
+    let locked = store::lock_balances(tx, &workers).await?;
+    let mut balances = locked.clone();
+    let tip_ids: Vec<Uuid> = tips.iter().map(|t| t.tip).collect();
+    let marks = store::tip_marks(tx, &tip_ids).await?;
     let cap = rules.points.daily_cap.get(REASON_TIP_SUBMITTED).copied();
     let mut earned = match cap {
         Some(_) => {
@@ -143,46 +151,72 @@ pub async fn award_tips(
         }
         None => Default::default(),
     };
-    let refs: Vec<String> = tips.iter().map(|t| tip_ref(&t.2.to_string())).collect();
+    let refs: Vec<String> = tips.iter().map(|t| tip_ref(&t.tip.to_string())).collect();
     let mut entries = Vec::with_capacity(tips.len());
-    for ((event, worker, tip, by_staff), subject) in tips.iter().zip(&refs) {
-        if *by_staff || rejected.contains(tip) {
+    for (t, subject) in tips.iter().zip(&refs) {
+        let mark = marks.get(&t.tip).copied().unwrap_or_default();
+        if t.filed_by_staff || mark.rejected {
             continue;
         }
-        let so_far = earned.entry(*worker).or_default();
-        let points = domain::capped(amount, cap, *so_far);
-        if points == 0 {
+        let so_far = earned.entry(t.reporter).or_default();
+        let points = domain::capped(rules.points.for_tip(mark.merged), cap, *so_far);
+        if points <= 0 {
             continue;
         }
         *so_far += points;
+        let balance = balances.entry(t.reporter).or_default();
+        let movement = if mark.confirmed {
+            Movement::credit(*balance, points)
+        } else {
+            Movement::pending(points)
+        };
+        *balance = balance.after(movement);
         entries.push(NewEntry {
-            worker: *worker,
-            points,
+            worker: t.reporter,
+            movement,
             reason: REASON_TIP_SUBMITTED,
-            source_event_id: *event,
+            source_event_id: t.event,
             subject_ref: Some(subject),
             reverses: None,
+            releases: None,
         });
     }
-    let mut appended = store::append_awards(tx, &entries).await?;
+    let mut appended = store::append_credits(tx, &entries).await?;
     // RETURNING order is not promised: running balances follow the events' order.
-    let order: std::collections::HashMap<Uuid, usize> = entries
+    let order: HashMap<Uuid, usize> = entries
         .iter()
         .enumerate()
         .map(|(i, e)| (e.source_event_id, i))
         .collect();
     appended.sort_by_key(|e| order.get(&e.source_event_id).copied().unwrap_or(usize::MAX));
-    let mut deltas: std::collections::HashMap<Uuid, i64> = Default::default();
+    // Announced balances follow what was appended, from the balances as locked.
+    let mut running = locked;
+    let mut moves: HashMap<Uuid, Movement> = HashMap::new();
     let mut announced = Vec::with_capacity(appended.len());
+    let mut queued = Vec::new();
+    let tip_of: HashMap<Uuid, Uuid> = tips.iter().map(|t| (t.event, t.tip)).collect();
     for entry in &appended {
-        *deltas.entry(entry.worker_id).or_default() += entry.points;
-        let balance = balances.entry(entry.worker_id).or_default();
-        *balance += entry.points;
+        let m = entry.movement();
+        let sum = moves.entry(entry.worker_id).or_default();
+        sum.points += m.points;
+        sum.pending_change += m.pending_change;
+        sum.debt_change += m.debt_change;
+        let balance = running.entry(entry.worker_id).or_default();
+        *balance = balance.after(m);
         announced.push(publish::points_awarded(entry, *balance));
+        if m.pending_change > 0 {
+            queued.push(PendingAward {
+                entry_id: entry.id,
+                worker_id: entry.worker_id,
+                tip_id: tip_of[&entry.source_event_id],
+            });
+        }
     }
-    if !deltas.is_empty() {
-        store::add_to_balances(tx, &deltas).await?;
+    if !moves.is_empty() {
+        store::move_balances(tx, &moves).await?;
     }
+    let release_after = Utc::now() + Duration::days(i64::from(rules.points.pending_days));
+    store::queue_pending(tx, &queued, release_after).await?;
     kit::bus::enqueue_batch(tx, announced, &[]).await?;
     tracing::info!(
         tips = tips.len(),
@@ -190,4 +224,245 @@ pub async fn award_tips(
         "tips awarded together"
     );
     Ok(())
+}
+
+/// A tip joined a case: a merged tip earns `tip_merged` (what it earned beyond is taken back, or
+/// its award, still to come, is made smaller), and a tip joining a case already taken on is
+/// confirmed.
+pub async fn tip_assigned(
+    tx: &mut PgConnection,
+    rules: &Rules,
+    event: Uuid,
+    tip: Uuid,
+    merged: bool,
+    case_status: CaseStatus,
+) -> Result<(), sqlx::Error> {
+    let confirmed = confirms(case_status);
+    if !merged && !confirmed {
+        return Ok(());
+    }
+    store::mark_tip(tx, tip, merged, confirmed).await?;
+    if merged {
+        let subject = tip_ref(&tip.to_string());
+        for award in store::standing_awards(tx, &subject, None).await? {
+            if award.entry.reason != REASON_TIP_SUBMITTED {
+                continue;
+            }
+            let excess = award.standing - award.standing.min(rules.points.tip_merged);
+            if excess > 0 {
+                take_back(tx, &award, excess, "tip_merged", event).await?;
+            }
+        }
+    }
+    if confirmed {
+        release::release_tips(tx, &[tip]).await?;
+    }
+    Ok(())
+}
+
+/// A case changed status: taking it on confirms its tips; resolving it pays each reporter
+/// `case_resolved`, once per case however often it is reopened.
+pub async fn case_progressed(
+    tx: &mut PgConnection,
+    rules: &Rules,
+    event: Uuid,
+    case: &str,
+    status: CaseStatus,
+    reporters: &[Uuid],
+    tips: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    if confirms(status) && !tips.is_empty() {
+        store::mark_confirmed(tx, tips).await?;
+        release::release_tips(tx, tips).await?;
+    }
+    if status != CaseStatus::Resolved {
+        return Ok(());
+    }
+    let subject = case_ref(case);
+    let mut reporters = reporters.to_vec();
+    reporters.sort_unstable();
+    for worker in reporters {
+        store::lock_balance(tx, worker).await?;
+        if store::awarded_for(tx, worker, REASON_CASE_RESOLVED, &subject).await? {
+            continue;
+        }
+        credit(
+            tx,
+            rules,
+            Credit {
+                worker,
+                amount: rules.points.case_resolved,
+                reason: REASON_CASE_RESOLVED,
+                source_event: event,
+                subject_ref: Some(subject.clone()),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The reporter of a resolved case says it is fixed: `tip_confirmed`, once per tip (taken back
+/// with the tip's other points should it be rejected later).
+pub async fn fix_confirmed(
+    tx: &mut PgConnection,
+    rules: &Rules,
+    event: Uuid,
+    tip: Uuid,
+    case: &str,
+    reporter: Uuid,
+    filed_by_staff: bool,
+) -> Result<(), sqlx::Error> {
+    let subject = tip_ref(&tip.to_string());
+    store::lock_balance(tx, reporter).await?;
+    // Before confirmations existed the same reason was earned per case, on ACCEPTED: a
+    // reporter paid that way is not paid again.
+    let paid_per_case = case_ref(case);
+    let rejected = store::tip_marks(tx, &[tip])
+        .await?
+        .get(&tip)
+        .is_some_and(|m| m.rejected);
+    if filed_by_staff
+        || rejected
+        || store::awarded_for(tx, reporter, REASON_TIP_CONFIRMED, &subject).await?
+        || store::awarded_for(tx, reporter, REASON_TIP_CONFIRMED, &paid_per_case).await?
+    {
+        return Ok(());
+    }
+    credit(
+        tx,
+        rules,
+        Credit {
+            worker: reporter,
+            amount: rules.points.tip_confirmed,
+            reason: REASON_TIP_CONFIRMED,
+            source_event: event,
+            subject_ref: Some(subject),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// What a rejection needs to know about the tip.
+pub struct RejectedTip<'a> {
+    pub tip: Uuid,
+    pub reporter: Option<Uuid>,
+    /// The case it was in, if any.
+    pub case: Option<&'a str>,
+    /// The reporter still has another tip standing in that case.
+    pub reporter_keeps_case: bool,
+}
+
+/// A tip rejected as false: everything that flowed from it for its reporter is taken back (its
+/// own awards, and what its case paid them unless another of their tips keeps them in it); what
+/// was spent already becomes debt. An award arriving later is not made.
+pub async fn tip_rejected(
+    tx: &mut PgConnection,
+    event: Uuid,
+    r: &RejectedTip<'_>,
+) -> Result<i64, sqlx::Error> {
+    if let Some(reporter) = r.reporter {
+        // Ordered against the award of the same tip (see `award_tips`).
+        store::lock_balance(tx, reporter).await?;
+    }
+    store::mark_tip_rejected(tx, r.tip).await?;
+    let mut awards = store::standing_awards(tx, &tip_ref(&r.tip.to_string()), None).await?;
+    if let (Some(case), Some(reporter), false) = (r.case, r.reporter, r.reporter_keeps_case) {
+        awards.extend(store::standing_awards(tx, &case_ref(case), Some(reporter)).await?);
+    }
+    awards.sort_by_key(|a| a.entry.worker_id);
+    let mut total = 0;
+    for award in &awards {
+        total += take_back(tx, award, award.standing, "tip_rejected", event).await?;
+    }
+    for pending in store::pending_of_tips(tx, &[r.tip]).await? {
+        store::dequeue_pending(tx, pending.entry_id).await?;
+    }
+    Ok(total)
+}
+
+/// Takes `points` back from `award` (pending first, then available, the rest as debt) by an
+/// entry whose reason is `why:<the award's reason>`. Returns the points taken.
+async fn take_back(
+    tx: &mut PgConnection,
+    award: &store::StandingAward,
+    points: i64,
+    why: &str,
+    event: Uuid,
+) -> Result<i64, sqlx::Error> {
+    let original = &award.entry;
+    let balance = store::lock_balance(tx, original.worker_id).await?;
+    let reason = format!("{why}:{}", original.reason);
+    let Some((entry, balance)) = store::append_entry(
+        tx,
+        &NewEntry {
+            worker: original.worker_id,
+            movement: Movement::take_back(balance, points, award.still_pending),
+            reason: &reason,
+            source_event_id: event,
+            subject_ref: original.subject_ref.as_deref(),
+            reverses: Some(original.id),
+            releases: None,
+        },
+    )
+    .await?
+    else {
+        return Ok(0);
+    };
+    enqueue(tx, publish::points_reversed(&entry, original.id, balance)).await?;
+    tracing::info!(
+        points = entry.points,
+        available = balance.available,
+        pending = balance.pending,
+        debt = balance.debt,
+        reason,
+        "points taken back"
+    );
+    Ok(points)
+}
+
+/// A volunteer's shift, confirmed by a team leader or staff: points per confirmed hour.
+pub async fn volunteer_confirmed(
+    tx: &mut PgConnection,
+    rules: &Rules,
+    event: Uuid,
+    worker: Uuid,
+    record: &str,
+    hours: f64,
+) -> Result<i64, sqlx::Error> {
+    credit(
+        tx,
+        rules,
+        Credit {
+            worker,
+            amount: domain::volunteer_points(hours, rules.points.volunteer_hour),
+            reason: REASON_VOLUNTEER,
+            source_event: event,
+            subject_ref: Some(format!("volunteer:{record}")),
+        },
+    )
+    .await
+}
+
+/// A training session attended.
+pub async fn training_attended(
+    tx: &mut PgConnection,
+    rules: &Rules,
+    event: Uuid,
+    worker: Uuid,
+    session: &str,
+) -> Result<i64, sqlx::Error> {
+    credit(
+        tx,
+        rules,
+        Credit {
+            worker,
+            amount: rules.points.training_attended,
+            reason: REASON_TRAINING_ATTENDED,
+            source_event: event,
+            subject_ref: Some(format!("session:{session}")),
+        },
+    )
+    .await
 }

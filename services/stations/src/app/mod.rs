@@ -1,10 +1,11 @@
 //! Use cases of stations, the only place a transaction opens: the station registry, amenity
-//! reports, visits and stock ([`stations`]), points awarded and taken back ([`awards`]),
+//! reports, visits and stock ([`stations`]), points awarded and taken back ([`awards`]), pending points released ([`release`]),
 //! redemptions in the supermarkets ([`supermarket`]), the in-memory station index ([`index`]) and coverage answers
 //! over it ([`coverage`]).
 
 pub mod awards;
 pub mod coverage;
 pub mod index;
+pub mod release;
 pub mod stations;
 pub mod supermarket;

@@ -224,11 +224,12 @@ pub struct Supply<'a> {
     pub quantity: i64,
 }
 
-/// Adds the stock; the reward and the community's stock of it afterwards.
+/// Adds a lot to the stock and announces it (a retried supply answers the first lot); the
+/// reward and what the supply brought.
 pub async fn supply_stock(
     pool: &PgPool,
     s: &Supply<'_>,
-) -> Result<(RewardRow, i64), StationsError> {
+) -> Result<(RewardRow, store::Supplied), StationsError> {
     let mut tx = pool.begin().await?;
     let station = store::share_station(&mut tx, s.station)
         .await?
@@ -238,18 +239,35 @@ pub async fn supply_stock(
     let reward = store::reward(&mut tx, s.reward)
         .await?
         .ok_or(StationsError::NotFound("reward", s.reward))?;
-    let quantity = store::supply(
+    if !reward.offered_in(s.community) {
+        return Err(StationsError::UnknownReference {
+            field: "reward_id",
+            what: "reward",
+            id: s.reward,
+            why: "is another community's, not on this community's catalog",
+        });
+    }
+    let supplied = store::supply(
         &mut tx,
-        s.caller,
-        s.request_id,
-        s.station,
-        s.community,
-        s.reward,
-        s.quantity,
+        &store::NewLot {
+            caller: s.caller,
+            request_id: s.request_id,
+            station: s.station,
+            community: s.community,
+            reward: s.reward,
+            quantity: s.quantity,
+        },
     )
     .await?;
+    if supplied.fresh {
+        enqueue(
+            &mut tx,
+            publish::stock_supplied(&supplied.lot, supplied.stock),
+        )
+        .await?;
+    }
     tx.commit().await?;
-    Ok((reward, quantity))
+    Ok((reward, supplied))
 }
 
 /// A retirement or a restoration, by `actor` for `reason`.

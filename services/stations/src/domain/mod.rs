@@ -1,17 +1,16 @@
 //! Stations and points rules, without I/O: great-circle distance and riding time, opening hours in
 //! the county's local time, a nearest-station index, the coverage of grids by the service circle,
-//! and the points rules with their daily caps.
+//! and the points rules ([`points`]) and amenity reports ([`amenities`]).
 
 pub mod amenities;
+pub mod points;
 
 pub use amenities::{COUNTING_STATES, ReportRules};
-
-use std::collections::HashMap;
+pub use points::{Balance, Movement, PointsSettings, capped, volunteer_points};
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Timelike, Utc};
 use geo::{Contains, LineString, Point, Polygon};
 use rstar::{AABB, PointDistance, RTree, RTreeObject};
-use serde::Deserialize;
 use uuid::Uuid;
 
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
@@ -281,48 +280,6 @@ pub fn coverage(
     Coverage { cells, gaps }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct PointsSettings {
-    /// Points for each submitted tip.
-    pub tip_submitted: i64,
-    /// Points for attending a training session.
-    #[serde(default)]
-    pub training_attended: i64,
-    /// Points when the grid office confirms (accepts) a tip's case.
-    #[serde(default)]
-    pub tip_confirmed: i64,
-    /// Points for each reporter when their case is resolved.
-    #[serde(default)]
-    pub case_resolved: i64,
-    /// Points per hour of volunteer service (pro rata).
-    #[serde(default)]
-    pub volunteer_hour: i64,
-    /// Most points a worker earns from one source in one local day; absent: no cap.
-    #[serde(default)]
-    pub daily_cap: HashMap<String, i64>,
-}
-
-/// Points actually awarded: the rule's amount, cut so that today's total stays within the cap.
-pub fn capped(amount: i64, cap: Option<i64>, earned_today: i64) -> i64 {
-    match cap {
-        Some(cap) => amount.min((cap - earned_today).max(0)),
-        None => amount,
-    }
-}
-
-/// A reversal takes back what was awarded, but never more than the balance holds.
-pub fn reversal(awarded: i64, balance: i64) -> i64 {
-    awarded.min(balance).max(0)
-}
-
-/// Whole points for `hours` of volunteer service.
-pub fn volunteer_points(hours: f64, per_hour: i64) -> i64 {
-    if !hours.is_finite() || hours <= 0.0 {
-        return 0;
-    }
-    (hours * per_hour as f64).floor() as i64
-}
-
 pub fn one_day() -> Duration {
     Duration::days(1)
 }
@@ -455,16 +412,5 @@ mod tests {
         ];
         let c = coverage(&far, 200.0, 1_250.0, &index, |_| true);
         assert_eq!(c.gaps.len(), c.cells);
-    }
-
-    #[test]
-    fn caps_reversals_and_hours_are_whole_and_bounded() {
-        assert_eq!(capped(5, Some(12), 10), 2);
-        assert_eq!(capped(5, Some(12), 15), 0);
-        assert_eq!(capped(5, None, 1_000), 5);
-        assert_eq!(reversal(5, 3), 3);
-        assert_eq!(reversal(5, 10), 5);
-        assert_eq!(volunteer_points(2.5, 10), 25);
-        assert_eq!(volunteer_points(f64::NAN, 10), 0);
     }
 }

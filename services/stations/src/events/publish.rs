@@ -7,13 +7,17 @@ use redsupply_proto::{
     common::v1::LatLng,
     events::v1 as ev,
     subjects::stations::{
-        AMENITY_STATUS_CHANGED, POINTS_AWARDED, POINTS_REVERSED, REWARD_REDEEMED, SOURCE,
-        STATION_UPSERTED,
+        AMENITY_STATUS_CHANGED, POINTS_AWARDED, POINTS_RELEASED, POINTS_REVERSED,
+        REDEMPTION_CHANGED, REWARD_CHANGED, REWARD_REDEEMED, SOURCE, STATION_UPSERTED,
+        STOCK_SUPPLIED,
     },
 };
 use uuid::Uuid;
 
-use crate::store::{EntryRow, RedemptionRow, StationRow};
+use crate::{
+    domain::Balance,
+    store::{EntryRow, LotRow, RedemptionRow, RewardRow, StationRow},
+};
 
 pub fn station_upserted(row: &StationRow) -> NewEvent {
     let msg = ev::StationUpserted {
@@ -49,21 +53,26 @@ pub fn amenity_status_changed(
 }
 
 /// An award's entry, with the worker's balance after it.
-pub fn points_awarded(entry: &EntryRow, balance: i64) -> NewEvent {
+pub fn points_awarded(entry: &EntryRow, balance: Balance) -> NewEvent {
+    let m = entry.movement();
     let msg = ev::PointsAwarded {
         entry_id: entry.id.to_string(),
         worker_id: entry.worker_id.to_string(),
         points: entry.points,
         reason: entry.reason.clone(),
         source_event_id: entry.source_event_id.to_string(),
-        balance,
+        balance: balance.available,
         occurred_at: Some(to_timestamp(entry.created_at)),
+        pending: m.pending_change > 0,
+        pending_balance: balance.pending,
+        debt: balance.debt,
+        repaid: m.repaid(),
     };
     NewEvent::new(SOURCE, POINTS_AWARDED, entry.worker_id, &msg)
 }
 
-/// A compensating entry that takes back `reversed`, with the balance after it.
-pub fn points_reversed(entry: &EntryRow, reversed: Uuid, balance: i64) -> NewEvent {
+/// A compensating entry that takes back (some of) `reversed`, with the balance after it.
+pub fn points_reversed(entry: &EntryRow, reversed: Uuid, balance: Balance) -> NewEvent {
     let msg = ev::PointsReversed {
         entry_id: entry.id.to_string(),
         worker_id: entry.worker_id.to_string(),
@@ -71,13 +80,34 @@ pub fn points_reversed(entry: &EntryRow, reversed: Uuid, balance: i64) -> NewEve
         reason: entry.reason.clone(),
         reversed_entry_id: reversed.to_string(),
         source_event_id: entry.source_event_id.to_string(),
-        balance,
+        balance: balance.available,
         occurred_at: Some(to_timestamp(entry.created_at)),
+        pending_balance: balance.pending,
+        debt: balance.debt,
+        from_pending: -entry.pending_change,
+        into_debt: entry.debt_change.max(0),
     };
     NewEvent::new(SOURCE, POINTS_REVERSED, entry.worker_id, &msg)
 }
 
-pub fn reward_redeemed(row: &RedemptionRow, balance: i64) -> NewEvent {
+/// Pending points of `released` become available.
+pub fn points_released(entry: &EntryRow, released: Uuid, balance: Balance) -> NewEvent {
+    let m = entry.movement();
+    let msg = ev::PointsReleased {
+        entry_id: entry.id.to_string(),
+        worker_id: entry.worker_id.to_string(),
+        released_entry_id: released.to_string(),
+        points: -m.pending_change,
+        repaid: m.repaid(),
+        balance: balance.available,
+        pending_balance: balance.pending,
+        debt: balance.debt,
+        occurred_at: Some(to_timestamp(entry.created_at)),
+    };
+    NewEvent::new(SOURCE, POINTS_RELEASED, entry.worker_id, &msg)
+}
+
+pub fn reward_redeemed(row: &RedemptionRow, balance: Balance) -> NewEvent {
     let msg = ev::RewardRedeemed {
         redemption_id: row.id.to_string(),
         worker_id: row.worker_id.to_string(),
@@ -85,8 +115,59 @@ pub fn reward_redeemed(row: &RedemptionRow, balance: i64) -> NewEvent {
         reward_id: row.reward_id.to_string(),
         quantity: row.quantity,
         points: row.points,
-        balance,
+        balance: balance.available,
         occurred_at: Some(to_timestamp(Utc::now())),
     };
     NewEvent::new(SOURCE, REWARD_REDEEMED, row.id, &msg)
+}
+
+pub fn reward_changed(row: &RewardRow, by: &str) -> NewEvent {
+    let msg = ev::RewardChanged {
+        reward_id: row.id.to_string(),
+        name: row.name.clone(),
+        points_cost: row.points_cost,
+        active: row.active,
+        community_id: row.community_id.map(|c| c.to_string()).unwrap_or_default(),
+        changed_by: by.to_owned(),
+        occurred_at: Some(to_timestamp(Utc::now())),
+    };
+    NewEvent::new(SOURCE, REWARD_CHANGED, row.id, &msg)
+}
+
+/// A lot supplied, with the community's stock of the reward after it.
+pub fn stock_supplied(lot: &LotRow, stock: i64) -> NewEvent {
+    let msg = ev::StockSupplied {
+        lot_id: lot.id.to_string(),
+        station_id: lot.station_id.to_string(),
+        community_id: lot.community_id.to_string(),
+        reward_id: lot.reward_id.to_string(),
+        quantity: lot.quantity,
+        stock,
+        supplied_by: lot.created_by.clone(),
+        occurred_at: Some(to_timestamp(lot.supplied_at)),
+    };
+    NewEvent::new(SOURCE, STOCK_SUPPLIED, lot.id, &msg)
+}
+
+/// A redemption handed over or cancelled (`returned` points given back), with the worker's
+/// balance after it.
+pub fn redemption_changed(
+    row: &RedemptionRow,
+    by: &str,
+    returned: i64,
+    balance: Balance,
+) -> NewEvent {
+    let msg = ev::RedemptionChanged {
+        redemption_id: row.id.to_string(),
+        worker_id: row.worker_id.to_string(),
+        community_id: row.community_id.to_string(),
+        reward_id: row.reward_id.to_string(),
+        status: i32::from(row.status),
+        reason: row.cancel_reason.clone(),
+        changed_by: by.to_owned(),
+        points_returned: returned,
+        balance: balance.available,
+        occurred_at: Some(to_timestamp(row.changed_at.unwrap_or_else(Utc::now))),
+    };
+    NewEvent::new(SOURCE, REDEMPTION_CHANGED, row.id, &msg)
 }

@@ -1,11 +1,21 @@
-//! The points ledger and balances: every award and redemption locks the worker's balance row
-//! first, so caps and the never-below-zero rule hold under concurrency; one by one and set-wise.
+//! The points ledger and balances: every entry locks the worker's balance row first, so caps and
+//! the never-below-zero rules hold under concurrency; each entry stores its movement of the three
+//! parts (`domain::Movement`) and the balance row moves by the same amounts. One by one and
+//! set-wise.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+
+use crate::domain::{Balance, Movement};
+
+macro_rules! entry_columns {
+    () => {
+        "id, worker_id, points, reason, source_event_id, created_at, subject_ref, pending_change, debt_change"
+    };
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EntryRow {
@@ -16,18 +26,50 @@ pub struct EntryRow {
     pub source_event_id: Uuid,
     pub created_at: DateTime<Utc>,
     pub subject_ref: Option<String>,
+    pub pending_change: i64,
+    pub debt_change: i64,
+}
+
+impl EntryRow {
+    pub fn movement(&self) -> Movement {
+        Movement {
+            points: self.points,
+            pending_change: self.pending_change,
+            debt_change: self.debt_change,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct BalanceRow {
+    points: i64,
+    pending: i64,
+    debt: i64,
+}
+
+impl From<BalanceRow> for Balance {
+    fn from(r: BalanceRow) -> Self {
+        Balance {
+            available: r.points,
+            pending: r.pending,
+            debt: r.debt,
+        }
+    }
 }
 
 /// Locks the worker's balance row (creating it at zero) and returns the balance.
-pub async fn lock_balance(tx: &mut PgConnection, worker: Uuid) -> Result<i64, sqlx::Error> {
+pub async fn lock_balance(tx: &mut PgConnection, worker: Uuid) -> Result<Balance, sqlx::Error> {
     sqlx::query("INSERT INTO balances (worker_id, points) VALUES ($1, 0) ON CONFLICT DO NOTHING")
         .bind(worker)
         .execute(&mut *tx)
         .await?;
-    sqlx::query_scalar("SELECT points FROM balances WHERE worker_id = $1 FOR UPDATE")
-        .bind(worker)
-        .fetch_one(tx)
-        .await
+    let row: BalanceRow = sqlx::query_as(
+        "SELECT points, pending, debt FROM balances WHERE worker_id = $1 FOR UPDATE",
+    )
+    .bind(worker)
+    .fetch_one(tx)
+    .await?;
+    Ok(row.into())
 }
 
 /// Points a worker earned from `reason` since `since`.
@@ -50,47 +92,60 @@ pub async fn earned_since(
 
 pub struct NewEntry<'a> {
     pub worker: Uuid,
-    pub points: i64,
+    pub movement: Movement,
     pub reason: &'a str,
     pub source_event_id: Uuid,
     pub subject_ref: Option<&'a str>,
+    /// A take-back: the award whose points it takes.
     pub reverses: Option<Uuid>,
+    /// A release: the pending award it makes available.
+    pub releases: Option<Uuid>,
 }
 
-/// Appends an entry unless one exists for (source event, reason, worker), and moves the balance (whose
-/// row the caller has locked). Returns the entry and the new balance when appended.
+/// Appends an entry unless one exists for (source event, reason, worker), and moves the balance
+/// (whose row the caller has locked). Returns the entry and the new balance when appended.
 pub async fn append_entry(
     tx: &mut PgConnection,
     e: &NewEntry<'_>,
-) -> Result<Option<(EntryRow, i64)>, sqlx::Error> {
-    let entry: Option<EntryRow> = sqlx::query_as(
-        "INSERT INTO ledger_entries (id, worker_id, points, reason, source_event_id, subject_ref, reverses_entry_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+) -> Result<Option<(EntryRow, Balance)>, sqlx::Error> {
+    let m = e.movement;
+    let entry: Option<EntryRow> = sqlx::query_as(concat!(
+        "INSERT INTO ledger_entries (id, worker_id, points, reason, source_event_id, subject_ref,
+             reverses_entry_id, releases_entry_id, pending_change, debt_change)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (source_event_id, reason, worker_id) DO NOTHING
-         RETURNING id, worker_id, points, reason, source_event_id, created_at, subject_ref",
-    )
+         RETURNING ",
+        entry_columns!()
+    ))
     .bind(Uuid::now_v7())
     .bind(e.worker)
-    .bind(e.points)
+    .bind(m.points)
     .bind(e.reason)
     .bind(e.source_event_id)
     .bind(e.subject_ref)
     .bind(e.reverses)
+    .bind(e.releases)
+    .bind(m.pending_change)
+    .bind(m.debt_change)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(entry) = entry else {
         return Ok(None);
     };
     // The caller locked (and so created) the row. An upsert would not do: PostgreSQL checks the
-    // never-negative constraint on the row it proposes to insert, even when it then updates.
-    let balance: i64 = sqlx::query_scalar(
-        "UPDATE balances SET points = points + $2, updated_at = now() WHERE worker_id = $1 RETURNING points",
+    // never-negative constraints on the row it proposes to insert, even when it then updates.
+    let balance: BalanceRow = sqlx::query_as(
+        "UPDATE balances SET points = points + $2, pending = pending + $3, debt = debt + $4,
+             updated_at = now()
+         WHERE worker_id = $1 RETURNING points, pending, debt",
     )
     .bind(e.worker)
-    .bind(e.points)
+    .bind(m.available_change())
+    .bind(m.pending_change)
+    .bind(m.debt_change)
     .fetch_one(&mut *tx)
     .await?;
-    Ok(Some((entry, balance)))
+    Ok(Some((entry, balance.into())))
 }
 
 /// Whether the worker already holds a positive entry for `reason` and `subject_ref`.
@@ -111,6 +166,60 @@ pub async fn awarded_for(
     .await
 }
 
+/// An award with what still stands of it (its points less what was taken back) and what of it
+/// is still pending.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StandingAward {
+    #[sqlx(flatten)]
+    pub entry: EntryRow,
+    pub standing: i64,
+    pub still_pending: i64,
+}
+
+macro_rules! standing_award {
+    ($where:literal) => {
+        concat!(
+            "SELECT e.id, e.worker_id, e.points, e.reason, e.source_event_id, e.created_at, e.subject_ref,
+                    e.pending_change, e.debt_change,
+                    e.points + COALESCE((SELECT sum(r.points) FROM ledger_entries r
+                                         WHERE r.reverses_entry_id = e.id), 0)::bigint AS standing,
+                    e.pending_change + COALESCE((SELECT sum(r.pending_change) FROM ledger_entries r
+                                         WHERE r.reverses_entry_id = e.id OR r.releases_entry_id = e.id), 0)::bigint
+                        AS still_pending
+             FROM ledger_entries e WHERE ",
+            $where
+        )
+    };
+}
+
+/// The awards for `subject_ref` (of one worker, or of all) of which something still stands.
+pub async fn standing_awards(
+    tx: &mut PgConnection,
+    subject_ref: &str,
+    worker: Option<Uuid>,
+) -> Result<Vec<StandingAward>, sqlx::Error> {
+    let rows: Vec<StandingAward> = sqlx::query_as(standing_award!(
+        "e.subject_ref = $1 AND e.points > 0 AND e.reverses_entry_id IS NULL
+         AND ($2::uuid IS NULL OR e.worker_id = $2) ORDER BY e.id"
+    ))
+    .bind(subject_ref)
+    .bind(worker)
+    .fetch_all(tx)
+    .await?;
+    Ok(rows.into_iter().filter(|a| a.standing > 0).collect())
+}
+
+/// One award with what stands of it and what is still pending.
+pub async fn award_state(
+    tx: &mut PgConnection,
+    entry: Uuid,
+) -> Result<Option<StandingAward>, sqlx::Error> {
+    sqlx::query_as(standing_award!("e.id = $1"))
+        .bind(entry)
+        .fetch_optional(tx)
+        .await
+}
+
 /// Records a rejected tip; true the first time.
 pub async fn mark_tip_rejected(tx: &mut PgConnection, tip: Uuid) -> Result<bool, sqlx::Error> {
     Ok(
@@ -123,36 +232,13 @@ pub async fn mark_tip_rejected(tx: &mut PgConnection, tip: Uuid) -> Result<bool,
     )
 }
 
-pub async fn tip_rejected(tx: &mut PgConnection, tip: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rejected_tips WHERE tip_id = $1)")
-        .bind(tip)
-        .fetch_one(tx)
-        .await
-}
-
-/// Positive entries awarded for `subject_ref` and not yet reversed.
-pub async fn awards_for(
-    tx: &mut PgConnection,
-    subject_ref: &str,
-) -> Result<Vec<EntryRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, worker_id, points, reason, source_event_id, created_at, subject_ref FROM ledger_entries e
-         WHERE subject_ref = $1 AND points > 0
-           AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses_entry_id = e.id)",
-    )
-    .bind(subject_ref)
-    .fetch_all(tx)
-    .await
-}
-
-pub async fn balance(pool: &PgPool, worker_id: Uuid) -> Result<i64, sqlx::Error> {
-    Ok(
-        sqlx::query_scalar("SELECT points FROM balances WHERE worker_id = $1")
+pub async fn balance(pool: &PgPool, worker_id: Uuid) -> Result<Balance, sqlx::Error> {
+    let row: Option<BalanceRow> =
+        sqlx::query_as("SELECT points, pending, debt FROM balances WHERE worker_id = $1")
             .bind(worker_id)
             .fetch_optional(pool)
-            .await?
-            .unwrap_or(0),
-    )
+            .await?;
+    Ok(row.map(Balance::from).unwrap_or_default())
 }
 
 pub async fn entries(
@@ -161,10 +247,12 @@ pub async fn entries(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, worker_id, points, reason, source_event_id, created_at, subject_ref FROM ledger_entries
-         WHERE worker_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3",
-    )
+    sqlx::query_as(concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM ledger_entries
+         WHERE worker_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+    ))
     .bind(worker_id)
     .bind(after)
     .bind(limit)
@@ -172,9 +260,10 @@ pub async fn entries(
     .await
 }
 
-/// Net points earned (redemptions excluded) in [from, until) by workers of a community or a
-/// platform, deleted workers left out; ties go to the lower worker id, so the order never changes
-/// between calls.
+/// Points that still stand from awards made in [from, until), whenever they were taken back, by
+/// workers of a community or a platform (deleted workers left out; redemptions and their
+/// refunds are spending, not earning); ties go to the lower worker id, so the order never
+/// changes between calls.
 pub async fn leaderboard(
     pool: &PgPool,
     from: DateTime<Utc>,
@@ -184,12 +273,16 @@ pub async fn leaderboard(
     limit: i64,
 ) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT l.worker_id, sum(l.points)::bigint AS points
+        "SELECT l.worker_id,
+                sum(l.points + COALESCE((SELECT sum(r.points) FROM ledger_entries r
+                                         WHERE r.reverses_entry_id = l.id), 0))::bigint AS points
          FROM ledger_entries l JOIN workers w ON w.id = l.worker_id
-         WHERE l.reason <> 'redemption' AND l.created_at >= $1 AND l.created_at < $2
+         WHERE l.points > 0 AND l.reverses_entry_id IS NULL AND l.reason <> 'redemption_cancelled'
+           AND l.created_at >= $1 AND l.created_at < $2
            AND NOT w.deleted
            AND ($3::uuid IS NULL OR w.community_id = $3) AND ($4::text IS NULL OR w.platform = $4)
-         GROUP BY l.worker_id HAVING sum(l.points) > 0
+         GROUP BY l.worker_id HAVING sum(l.points + COALESCE((SELECT sum(r.points) FROM ledger_entries r
+                                         WHERE r.reverses_entry_id = l.id), 0)) > 0
          ORDER BY points DESC, l.worker_id ASC LIMIT $5",
     )
     .bind(from)
@@ -202,13 +295,13 @@ pub async fn leaderboard(
 }
 
 // ---- Set-wise awards for many submitted tips at once (the same effects as `lock_balance`,
-// `tip_rejected`, `earned_since` and `append_entry`, in one statement each).
+// `earned_since` and `append_entry`, in one statement each).
 
 /// Locks the workers' balance rows in id order (creating them at zero); returns the balances.
 pub async fn lock_balances(
     tx: &mut PgConnection,
     workers: &[Uuid],
-) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
+) -> Result<HashMap<Uuid, Balance>, sqlx::Error> {
     sqlx::query(
         "INSERT INTO balances (worker_id, points) SELECT w, 0 FROM unnest($1::uuid[]) AS w ORDER BY w
          ON CONFLICT DO NOTHING",
@@ -222,27 +315,26 @@ pub async fn lock_balances(
     let mut sorted = workers.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
-    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
-        "SELECT b.worker_id, b.points FROM unnest($1::uuid[]) AS w,
-         LATERAL (SELECT worker_id, points FROM balances WHERE worker_id = w FOR UPDATE) AS b",
+    let rows: Vec<(Uuid, i64, i64, i64)> = sqlx::query_as(
+        "SELECT b.worker_id, b.points, b.pending, b.debt FROM unnest($1::uuid[]) AS w,
+         LATERAL (SELECT worker_id, points, pending, debt FROM balances WHERE worker_id = w FOR UPDATE) AS b",
     )
     .bind(&sorted)
     .fetch_all(tx)
     .await?;
-    Ok(rows.into_iter().collect())
-}
-
-/// Which of these tips were rejected.
-pub async fn rejected_among(
-    tx: &mut PgConnection,
-    tips: &[Uuid],
-) -> Result<std::collections::HashSet<Uuid>, sqlx::Error> {
-    let rows: Vec<Uuid> =
-        sqlx::query_scalar("SELECT tip_id FROM rejected_tips WHERE tip_id = ANY($1)")
-            .bind(tips)
-            .fetch_all(tx)
-            .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|(w, available, pending, debt)| {
+            (
+                w,
+                Balance {
+                    available,
+                    pending,
+                    debt,
+                },
+            )
+        })
+        .collect())
 }
 
 /// Points each worker earned for `reason` since `since`.
@@ -268,45 +360,73 @@ pub async fn earned_since_many(
     Ok(rows.into_iter().collect())
 }
 
-/// Appends awards (no reversals) unless their source event already has its entry; returns the
-/// entries appended, in the order given. The caller locked the balances and adds to them.
-pub async fn append_awards(
+/// Appends credits (no take-backs or releases) unless their source event already has its entry;
+/// returns the entries appended. The caller locked the balances and moves them.
+pub async fn append_credits(
     tx: &mut PgConnection,
     entries: &[NewEntry<'_>],
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
-    sqlx::query_as(
-        "INSERT INTO ledger_entries (id, worker_id, points, reason, source_event_id, subject_ref)
-         SELECT u.id, u.worker_id, u.points, u.reason, u.source_event_id, u.subject_ref
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::text[], $5::uuid[], $6::text[]) WITH ORDINALITY
-              AS u(id, worker_id, points, reason, source_event_id, subject_ref, n)
+    sqlx::query_as(concat!(
+        "INSERT INTO ledger_entries (id, worker_id, points, reason, source_event_id, subject_ref,
+             pending_change, debt_change)
+         SELECT u.id, u.worker_id, u.points, u.reason, u.source_event_id, u.subject_ref,
+             u.pending_change, u.debt_change
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::text[], $5::uuid[], $6::text[],
+                     $7::int8[], $8::int8[]) WITH ORDINALITY
+              AS u(id, worker_id, points, reason, source_event_id, subject_ref, pending_change, debt_change, n)
          ORDER BY u.n
          ON CONFLICT (source_event_id, reason, worker_id) DO NOTHING
-         RETURNING id, worker_id, points, reason, source_event_id, created_at, subject_ref",
-    )
+         RETURNING ",
+        entry_columns!()
+    ))
     .bind(entries.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.worker).collect::<Vec<_>>())
-    .bind(entries.iter().map(|e| e.points).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.movement.points).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.reason).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.source_event_id).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.subject_ref).collect::<Vec<_>>())
+    .bind(
+        entries
+            .iter()
+            .map(|e| e.movement.pending_change)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        entries
+            .iter()
+            .map(|e| e.movement.debt_change)
+            .collect::<Vec<_>>(),
+    )
     .fetch_all(tx)
     .await
 }
 
-/// Adds to locked balances (one delta per worker).
-pub async fn add_to_balances(
+/// Moves locked balances (one summed movement per worker).
+pub async fn move_balances(
     tx: &mut PgConnection,
-    deltas: &HashMap<Uuid, i64>,
+    moves: &HashMap<Uuid, Movement>,
 ) -> Result<(), sqlx::Error> {
-    let (workers, points): (Vec<Uuid>, Vec<i64>) = deltas.iter().map(|(w, p)| (*w, *p)).unzip();
+    let mut workers = Vec::with_capacity(moves.len());
+    let (mut available, mut pending, mut debt) = (Vec::new(), Vec::new(), Vec::new());
+    for (w, m) in moves {
+        workers.push(*w);
+        available.push(m.available_change());
+        pending.push(m.pending_change);
+        debt.push(m.debt_change);
+    }
     // An upsert finds each row through the primary key, whatever the statistics say (an UPDATE
     // joined to the list scanned the whole table); every row exists and is locked already.
     sqlx::query(
-        "INSERT INTO balances (worker_id, points) SELECT * FROM UNNEST($1::uuid[], $2::int8[])
-         ON CONFLICT (worker_id) DO UPDATE SET points = balances.points + EXCLUDED.points, updated_at = now()",
+        "INSERT INTO balances (worker_id, points, pending, debt)
+         SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::int8[])
+         ON CONFLICT (worker_id) DO UPDATE SET points = balances.points + EXCLUDED.points,
+             pending = balances.pending + EXCLUDED.pending, debt = balances.debt + EXCLUDED.debt,
+             updated_at = now()",
     )
     .bind(&workers)
-    .bind(&points)
+    .bind(&available)
+    .bind(&pending)
+    .bind(&debt)
     .execute(tx)
     .await?;
     Ok(())

@@ -9,14 +9,18 @@ macro_rules! station_columns {
 
 mod amenities;
 mod ledger;
+mod pending;
 mod read_models;
+mod redemptions;
 mod stations;
 mod supermarket;
 mod visits;
 
 pub use amenities::*;
 pub use ledger::*;
+pub use pending::*;
 pub use read_models::*;
+pub use redemptions::*;
 pub use stations::*;
 pub use supermarket::*;
 pub use visits::*;

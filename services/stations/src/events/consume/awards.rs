@@ -1,28 +1,39 @@
 //! The consumers that turn other services' events into points: `stations-points` (governance:
-//! submitted tips, confirmed and resolved cases, rejected tips, volunteer service) and
-//! `stations-attendance` (education: training attended). Each decides which event earns what for
-//! whom and awards it through `app::awards`.
+//! submitted, assigned, rejected and confirmed tips, case progress, confirmed volunteer service)
+//! and `stations-attendance` (education: training attended). Each decodes the event, checks its
+//! ids, and hands it to `app::awards`, where the rules live.
 
 use kit::bus::{Event, Handler, HandlerError};
 use redsupply_proto::{
     events::v1 as ev,
-    governance::v1::CaseStatus,
     subjects::governance::{
         CASE_ASSIGNED, CASE_STATUS_CHANGED, TIP_CONFIRMED, TIP_REJECTED, TIP_SUBMITTED,
-        VOLUNTEER_SERVICE_RECORDED,
+        VOLUNTEER_SERVICE_CONFIRMED,
     },
 };
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::{
-    app::awards::{
-        Award, REASON_CASE_RESOLVED, REASON_TIP_CONFIRMED, REASON_TIP_SUBMITTED,
-        REASON_TRAINING_ATTENDED, REASON_VOLUNTEER, Rules, award, award_tips, reverse, tip_ref,
-    },
-    domain, store,
-};
+use crate::app::awards::{self, Rules, SubmittedTip};
+
+fn id(text: &str) -> Result<Uuid, HandlerError> {
+    Uuid::parse_str(text).map_err(HandlerError::permanent)
+}
+
+fn ids(texts: &[String]) -> Result<Vec<Uuid>, HandlerError> {
+    texts.iter().map(|t| id(t)).collect()
+}
+
+fn submitted(event: &Event) -> Result<SubmittedTip, HandlerError> {
+    let e: ev::TipSubmitted = event.decode()?;
+    Ok(SubmittedTip {
+        event: event.id,
+        reporter: id(&e.reporter_id)?,
+        tip: id(&e.tip_id)?,
+        filed_by_staff: e.filed_by_staff,
+    })
+}
 
 /// Consumer `stations-points`: every governance event that earns or costs points.
 pub struct GovernanceAwards {
@@ -30,13 +41,17 @@ pub struct GovernanceAwards {
 }
 
 impl Handler for GovernanceAwards {
-    /// A case assignment (one per tip) earns nothing.
+    /// A tip that opens a case of its own changes nothing about its points; only a merged tip,
+    /// or one joining a case already taken on, does.
     fn ignores(&self, event: &Event) -> bool {
         event.subject == CASE_ASSIGNED
+            && event
+                .decode::<ev::CaseAssigned>()
+                .is_ok_and(|e| !e.merged && !awards::confirms(e.case_status()))
     }
 
-    /// Under load a group is all submitted tips (case assignments are ignored before they get
-    /// here): those are awarded set-wise. A group holding anything else goes event by event.
+    /// Under load a group is all submitted tips: those are awarded set-wise. A group holding
+    /// anything else goes event by event.
     async fn handle_many(
         &self,
         tx: &mut PgConnection,
@@ -48,152 +63,103 @@ impl Handler for GovernanceAwards {
             }
             return Ok(());
         }
-        let mut tips = Vec::with_capacity(events.len());
-        for event in events {
-            let e: ev::TipSubmitted = event.decode()?;
-            let worker = Uuid::parse_str(&e.reporter_id).map_err(HandlerError::permanent)?;
-            let tip = Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?;
-            tips.push((event.id, worker, tip, e.filed_by_staff));
-        }
-        award_tips(tx, &self.rules, &tips).await?;
+        let tips = events
+            .iter()
+            .map(|e| submitted(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        awards::award_tips(tx, &self.rules, &tips).await?;
         Ok(())
     }
 
     async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
+        let rules = &self.rules;
         match event.subject.as_str() {
             TIP_SUBMITTED => {
-                let e: ev::TipSubmitted = event.decode()?;
-                let worker = Uuid::parse_str(&e.reporter_id).map_err(HandlerError::permanent)?;
-                let tip = Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?;
-                let span = tracing::info_span!("award", worker_id = %worker, tip_id = %e.tip_id);
-                async {
-                    // The reporter's balance row orders this against a rejection of the same tip.
-                    store::lock_balance(tx, worker).await?;
-                    if e.filed_by_staff {
-                        tracing::info!("filed by staff for the reporter; no award");
-                        return Ok(());
-                    }
-                    if store::tip_rejected(tx, tip).await? {
-                        tracing::info!("tip already rejected; no award");
-                        return Ok(());
-                    }
-                    award(
-                        tx,
-                        &self.rules,
-                        Award {
-                            worker,
-                            amount: self.rules.points.tip_submitted,
-                            reason: REASON_TIP_SUBMITTED,
-                            source_event: event.id,
-                            subject_ref: Some(tip_ref(&e.tip_id)),
-                        },
-                    )
+                let tip = submitted(event)?;
+                let span =
+                    tracing::info_span!("award", worker_id = %tip.reporter, tip_id = %tip.tip);
+                awards::award_tips(tx, rules, &[tip])
+                    .instrument(span)
                     .await?;
-                    Ok(())
-                }
+            }
+            CASE_ASSIGNED => {
+                let e: ev::CaseAssigned = event.decode()?;
+                let span = tracing::info_span!("award", tip_id = %e.tip_id, case_id = %e.case_id);
+                awards::tip_assigned(
+                    tx,
+                    rules,
+                    event.id,
+                    id(&e.tip_id)?,
+                    e.merged,
+                    e.case_status(),
+                )
                 .instrument(span)
-                .await
+                .await?;
             }
             CASE_STATUS_CHANGED => {
                 let e: ev::CaseStatusChanged = event.decode()?;
                 if e.previous_status == e.status {
                     return Ok(());
                 }
-                let (reason, amount) = match e.status() {
-                    CaseStatus::Resolved => (REASON_CASE_RESOLVED, self.rules.points.case_resolved),
-                    _ => return Ok(()),
-                };
-                let span = tracing::info_span!("award", case_id = %e.case_id, reason);
-                async {
-                    let subject = format!("case:{}", e.case_id);
-                    for reporter in &e.reporter_ids {
-                        let worker = Uuid::parse_str(reporter).map_err(HandlerError::permanent)?;
-                        // Once per case and reason, however often the case is reopened.
-                        store::lock_balance(tx, worker).await?;
-                        if store::awarded_for(tx, worker, reason, &subject).await? {
-                            continue;
-                        }
-                        award(
-                            tx,
-                            &self.rules,
-                            Award {
-                                worker,
-                                amount,
-                                reason,
-                                source_event: event.id,
-                                subject_ref: Some(subject.clone()),
-                            },
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                }
+                let span = tracing::info_span!("award", case_id = %e.case_id, status = e.status);
+                awards::case_progressed(
+                    tx,
+                    rules,
+                    event.id,
+                    &e.case_id,
+                    e.status(),
+                    &ids(&e.reporter_ids)?,
+                    &ids(&e.tip_ids)?,
+                )
                 .instrument(span)
-                .await
+                .await?;
             }
             TIP_CONFIRMED => {
-                // The reporter confirmed the fix: once per tip, and reversed with the tip's other
-                // points should it be rejected later.
                 let e: ev::TipConfirmed = event.decode()?;
-                let worker = Uuid::parse_str(&e.reporter_id).map_err(HandlerError::permanent)?;
-                let tip = Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?;
-                let subject = tip_ref(&e.tip_id);
-                store::lock_balance(tx, worker).await?;
-                // Before confirmations existed the same reason was earned per case, on ACCEPTED:
-                // a reporter paid that way is not paid again.
-                let paid_per_case = format!("case:{}", e.case_id);
-                if e.filed_by_staff
-                    || store::tip_rejected(tx, tip).await?
-                    || store::awarded_for(tx, worker, REASON_TIP_CONFIRMED, &subject).await?
-                    || store::awarded_for(tx, worker, REASON_TIP_CONFIRMED, &paid_per_case).await?
-                {
-                    return Ok(());
-                }
-                award(
+                awards::fix_confirmed(
                     tx,
-                    &self.rules,
-                    Award {
-                        worker,
-                        amount: self.rules.points.tip_confirmed,
-                        reason: REASON_TIP_CONFIRMED,
-                        source_event: event.id,
-                        subject_ref: Some(subject),
-                    },
+                    rules,
+                    event.id,
+                    id(&e.tip_id)?,
+                    &e.case_id,
+                    id(&e.reporter_id)?,
+                    e.filed_by_staff,
                 )
                 .await?;
-                Ok(())
             }
             TIP_REJECTED => {
                 let e: ev::TipRejected = event.decode()?;
-                let tip = Uuid::parse_str(&e.tip_id).map_err(HandlerError::permanent)?;
-                if let Ok(reporter) = Uuid::parse_str(&e.reporter_id) {
-                    // Ordered against the award of the same tip (see above).
-                    store::lock_balance(tx, reporter).await?;
-                }
-                store::mark_tip_rejected(tx, tip).await?;
-                reverse(tx, &tip_ref(&e.tip_id), "tip_rejected", event.id).await?;
-                Ok(())
-            }
-            VOLUNTEER_SERVICE_RECORDED => {
-                let e: ev::VolunteerServiceRecorded = event.decode()?;
-                let worker = Uuid::parse_str(&e.worker_id).map_err(HandlerError::permanent)?;
-                award(
+                let span = tracing::info_span!("take back", tip_id = %e.tip_id);
+                awards::tip_rejected(
                     tx,
-                    &self.rules,
-                    Award {
-                        worker,
-                        amount: domain::volunteer_points(e.hours, self.rules.points.volunteer_hour),
-                        reason: REASON_VOLUNTEER,
-                        source_event: event.id,
-                        subject_ref: Some(format!("volunteer:{}", e.record_id)),
+                    event.id,
+                    &awards::RejectedTip {
+                        tip: id(&e.tip_id)?,
+                        reporter: Uuid::parse_str(&e.reporter_id).ok(),
+                        case: Some(e.case_id.as_str()).filter(|c| !c.is_empty()),
+                        reporter_keeps_case: e.reporter_keeps_case,
                     },
                 )
+                .instrument(span)
                 .await?;
-                Ok(())
             }
-            // Other governance events earn nothing.
-            _ => Ok(()),
+            VOLUNTEER_SERVICE_CONFIRMED => {
+                let e: ev::VolunteerServiceConfirmed = event.decode()?;
+                awards::volunteer_confirmed(
+                    tx,
+                    rules,
+                    event.id,
+                    id(&e.worker_id)?,
+                    &e.record_id,
+                    e.hours,
+                )
+                .await?;
+            }
+            // Other governance events earn nothing; a recorded (unconfirmed) volunteer service
+            // earns nothing yet.
+            _ => {}
         }
+        Ok(())
     }
 }
 
@@ -205,21 +171,11 @@ pub struct AttendanceAwards {
 impl Handler for AttendanceAwards {
     async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
         let e: ev::AttendanceRecorded = event.decode()?;
-        let worker = Uuid::parse_str(&e.worker_id).map_err(HandlerError::permanent)?;
+        let worker = id(&e.worker_id)?;
         let span = tracing::info_span!("award", worker_id = %worker, session_id = %e.session_id);
-        award(
-            tx,
-            &self.rules,
-            Award {
-                worker,
-                amount: self.rules.points.training_attended,
-                reason: REASON_TRAINING_ATTENDED,
-                source_event: event.id,
-                subject_ref: Some(format!("session:{}", e.session_id)),
-            },
-        )
-        .instrument(span)
-        .await?;
+        awards::training_attended(tx, &self.rules, event.id, worker, &e.session_id)
+            .instrument(span)
+            .await?;
         Ok(())
     }
 }
