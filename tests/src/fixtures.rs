@@ -274,6 +274,32 @@ impl TestApp {
             .expect("the station")
     }
 
+    /// `quantity` of `reward` supplied by `station` to `community`'s supermarket, as county
+    /// staff record it (the request id names all four, so a second call adds nothing).
+    pub async fn supply(
+        &self,
+        station: &st::Station,
+        community: Uuid,
+        reward: &st::Reward,
+        quantity: i64,
+    ) -> st::SupplyStockResponse {
+        self.points()
+            .await
+            .supply_stock(with_bearer(
+                st::SupplyStockRequest {
+                    request_id: format!("{}-{community}-{}-{quantity}", station.id, reward.id),
+                    station_id: station.id.clone(),
+                    community_id: community.to_string(),
+                    reward_id: reward.id.clone(),
+                    quantity,
+                },
+                &self.admin_token(),
+            ))
+            .await
+            .expect("supplying stock")
+            .into_inner()
+    }
+
     /// A reward of the county catalog, as county staff add it.
     pub async fn create_reward(&self, name: &str, points_cost: i64) -> st::Reward {
         self.points()

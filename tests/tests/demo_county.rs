@@ -70,9 +70,17 @@ async fn the_demo_county_is_seeded_once_and_served() {
             .all(|w| w[0].distance_meters <= w[1].distance_meters),
         "nearest first"
     );
-    // 15 km/h: minutes = meters / 250.
+    // 15 km/h (minutes = meters / 250), but 8 km/h in the ceramics market's crowded lanes.
     for n in &near {
-        assert!((n.travel_minutes - n.distance_meters / 250.0).abs() < 1e-6);
+        let slow = n
+            .station
+            .as_ref()
+            .unwrap()
+            .name
+            .starts_with("Ceramics Market");
+        let kmh = if slow { 8.0 } else { 15.0 };
+        assert_eq!(n.riding_speed_kmh, kmh);
+        assert!((n.travel_minutes - n.distance_meters * 60.0 / (kmh * 1000.0)).abs() < 1e-6);
     }
 
     let legal_aid = app

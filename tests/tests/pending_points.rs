@@ -41,7 +41,6 @@ async fn tip_at(app: &TestApp, worker: Uuid, token: &str, request_id: &str, lat:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_false_tip_whose_points_were_spent_ends_in_a_debt_that_the_next_award_repays() {
     let app = TestApp::spawn().await;
-    let admin = app.admin_token();
     app.create_grid("Grid", 29.73, 103.56, 0.01).await;
     let community = app.create_community("Yingchun").await;
     let (rider, token) = app.register_worker_in(Some(community), "Li Wei").await;
@@ -49,20 +48,8 @@ async fn a_false_tip_whose_points_were_spent_ends_in_a_debt_that_the_next_award_
     app.stations_know_worker(rider).await;
     let station = app.create_station("Main", 29.74, 103.57).await;
     let reward = app.create_reward("A bottle of water", 5).await;
-    let mut points = app.points().await;
-    points
-        .supply_stock(with_bearer(
-            pb::SupplyStockRequest {
-                request_id: "stock".into(),
-                station_id: station.id.clone(),
-                community_id: community.to_string(),
-                reward_id: reward.id.clone(),
-                quantity: 10,
-            },
-            &admin,
-        ))
-        .await
-        .unwrap();
+    app.supply(&station, community, &reward, 10).await;
+    let points = app.points().await;
     let redeem = |request_id: &str| {
         let mut points = points.clone();
         let req = with_bearer(
@@ -285,4 +272,112 @@ async fn a_merged_tip_earns_less_and_pending_points_wait_their_days_unless_rejec
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
+}
+
+/// Governance's events may reach stations in another order than they were written (replicas,
+/// redeliveries): a tip's case taken on before its award arrives, a rejection before the
+/// resolution of the case. The rules hold either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn news_that_arrives_before_the_award_or_after_the_rejection_is_applied_all_the_same() {
+    use redsupply_proto::subjects::governance as g;
+    let app = TestApp::spawn().await;
+    let community = app.create_community("Yingchun").await;
+    let (rider, token) = app.register_worker_in(Some(community), "Li Wei").await;
+    app.stations_know_community(community).await;
+    app.stations_know_worker(rider).await;
+    let station = app.create_station("Main", 29.74, 103.57).await;
+    let reward = app.create_reward("Water", 5).await;
+    app.supply(&station, community, &reward, 1).await;
+    let mut points = app.points().await;
+    let (first, second, case) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let submitted = |tip: Uuid| ev::TipSubmitted {
+        tip_id: tip.to_string(),
+        reporter_id: rider.to_string(),
+        ..Default::default()
+    };
+    // The first tip is taken on, spent, then found false: 5 owed.
+    app.publish_event(g::TIP_SUBMITTED, &submitted(first)).await;
+    app.await_balance_where(rider, "5 pending", |b| b.pending == 5)
+        .await;
+    app.publish_event(
+        g::CASE_STATUS_CHANGED,
+        &ev::CaseStatusChanged {
+            case_id: case.to_string(),
+            status: CaseStatus::Accepted as i32,
+            previous_status: CaseStatus::Assigned as i32,
+            reporter_ids: vec![rider.to_string()],
+            tip_ids: vec![first.to_string()],
+            ..Default::default()
+        },
+    )
+    .await;
+    app.await_balance(rider, 5).await;
+    points
+        .redeem(with_bearer(
+            pb::RedeemRequest {
+                request_id: "water".into(),
+                worker_id: rider.to_string(),
+                community_id: community.to_string(),
+                reward_id: reward.id.clone(),
+                quantity: 1,
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    app.publish_event(
+        g::TIP_REJECTED,
+        &ev::TipRejected {
+            tip_id: first.to_string(),
+            reporter_id: rider.to_string(),
+            case_id: case.to_string(),
+            reporter_keeps_case: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    app.await_balance_where(rider, "5 owed", |b| b.debt == 5)
+        .await;
+    // The case is resolved after the rejection: the false tip's reporter is not paid for it.
+    app.publish_event(
+        g::CASE_STATUS_CHANGED,
+        &ev::CaseStatusChanged {
+            case_id: case.to_string(),
+            status: CaseStatus::Resolved as i32,
+            previous_status: CaseStatus::Accepted as i32,
+            reporter_ids: vec![rider.to_string()],
+            ..Default::default()
+        },
+    )
+    .await;
+    // A second tip joins a case already taken on before its own award arrives: the award is
+    // confirmed at once and repays the debt.
+    app.publish_event(
+        g::CASE_ASSIGNED,
+        &ev::CaseAssigned {
+            case_id: Uuid::now_v7().to_string(),
+            tip_id: second.to_string(),
+            reporter_id: rider.to_string(),
+            case_status: CaseStatus::InProgress as i32,
+            ..Default::default()
+        },
+    )
+    .await;
+    app.publish_event(g::TIP_SUBMITTED, &submitted(second))
+        .await;
+    let b = app
+        .await_balance_where(rider, "the debt repaid", |b| b.debt == 0)
+        .await;
+    assert_eq!((b.points, b.pending), (0, 0));
+    app.consumer_idle("governance", stations::POINTS_CONSUMER)
+        .await;
+    let reasons: Vec<String> = app
+        .ledger_entries(rider, &token)
+        .await
+        .into_iter()
+        .map(|e| e.reason)
+        .collect();
+    assert!(!reasons.iter().any(|r| r == "case_resolved"), "{reasons:?}");
+    assert_eq!(app.balance_parts(rider).await.debt, 0);
+    app.assert_ledger_replays().await;
 }

@@ -485,6 +485,7 @@ async fn coverage_shows_the_parts_of_a_grid_beyond_five_minutes_of_a_station() {
                 cell_meters: 100,
                 at: None,
                 grid_ids: vec![grid.to_string()],
+                ..Default::default()
             },
             &admin,
         );

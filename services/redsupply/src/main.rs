@@ -79,6 +79,9 @@ enum Command {
         /// county's configured extent.
         #[arg(long = "grid")]
         grids: Vec<uuid::Uuid>,
+        /// Only this community's grids, drawn around them.
+        #[arg(long)]
+        community: Option<uuid::Uuid>,
         /// An amenity (rest, drinking_water, meal_heating, charging, reading, mediation_legal_aid);
         /// empty: any station.
         #[arg(long, default_value = "")]
@@ -281,6 +284,7 @@ fn main() -> anyhow::Result<()> {
             }
             Command::CoverageMap {
                 grids,
+                community,
                 amenity,
                 minutes,
                 cell_meters,
@@ -292,6 +296,7 @@ fn main() -> anyhow::Result<()> {
                     settings,
                     commands::MapOptions {
                         grids,
+                        community,
                         amenity,
                         minutes,
                         cell_meters,

@@ -24,6 +24,8 @@ pub struct MapStation<'a> {
     pub main: bool,
     /// Open, with the amenity asked for, at the time of the view: it counts for coverage.
     pub counts: bool,
+    /// How far it reaches in the minutes of the view, at its riding speed.
+    pub reach_meters: f64,
 }
 
 pub struct MapInput<'a> {
@@ -34,6 +36,7 @@ pub struct MapInput<'a> {
     pub extent: Extent,
     pub grids: Vec<MapGrid<'a>>,
     pub stations: Vec<MapStation<'a>>,
+    /// The reach at the county's speed (stations with their own speed reach their own).
     pub reach_meters: f64,
     pub cell_meters: f64,
 }
@@ -150,7 +153,12 @@ pub fn render(input: &MapInput<'_>) -> String {
     let height = TOP + p.map_height() + BOTTOM;
     let (x, y) = (|lng| p.x(lng), |lat| p.y(lat));
     // A station whose circle reaches into the area is drawn (clipped to it): it covers part of it.
-    let reach_lat = input.reach_meters / METERS_PER_DEGREE;
+    let farthest = input
+        .stations
+        .iter()
+        .map(|s| s.reach_meters)
+        .fold(input.reach_meters, f64::max);
+    let reach_lat = farthest / METERS_PER_DEGREE;
     let reach_lng = reach_lat / p.k;
     let near = Extent {
         south: input.extent.south - reach_lat,
@@ -222,8 +230,8 @@ pub fn render(input: &MapInput<'_>) -> String {
         };
         grid_names.push(((north, west), format!("{} · {pct:.0}% gap", g.name)));
     }
-    let reach = p.pixels(input.reach_meters);
     for s in shown.iter().filter(|s| s.counts) {
+        let reach = p.pixels(s.reach_meters);
         let _ = write!(
             svg,
             r##"<circle class="reach" cx="{:.2}" cy="{:.2}" r="{reach:.2}" fill="#1a9850" fill-opacity="0.06" stroke="#1a9850" stroke-dasharray="4 3"/>"##,
@@ -284,16 +292,16 @@ pub fn render(input: &MapInput<'_>) -> String {
     let ly = by + 26.0;
     let _ = write!(
         svg,
-        r##"<g font-size="12"><circle cx="{MARGIN}" cy="{ly}" r="5" fill="#1a9850"/><text x="{}" y="{}">counts (its {:.0} m circle); larger: main station</text><circle cx="{}" cy="{ly}" r="5" fill="#999999"/><text x="{}" y="{}">closed or lacking the amenity</text><rect x="{}" y="{}" width="10" height="10" fill="#d7301f" fill-opacity="0.45"/><text x="{}" y="{}">gap</text></g>"##,
+        r##"<g font-size="12"><circle cx="{MARGIN}" cy="{ly}" r="5" fill="#1a9850"/><text x="{}" y="{}">counts (its {:.0} m circle, less where riders are slower); larger: main station</text><circle cx="{}" cy="{ly}" r="5" fill="#999999"/><text x="{}" y="{}">closed or lacking the amenity</text><rect x="{}" y="{}" width="10" height="10" fill="#d7301f" fill-opacity="0.45"/><text x="{}" y="{}">gap</text></g>"##,
         MARGIN + 10.0,
         ly + 4.0,
         input.reach_meters,
-        MARGIN + 360.0,
-        MARGIN + 370.0,
+        MARGIN + 530.0,
+        MARGIN + 540.0,
         ly + 4.0,
-        MARGIN + 590.0,
+        MARGIN + 760.0,
         ly - 5.0,
-        MARGIN + 605.0,
+        MARGIN + 775.0,
         ly + 4.0
     );
     if labels.left_out > 0 {
@@ -329,6 +337,7 @@ mod tests {
             latitude,
             longitude,
             working: vec![1],
+            riding_speed_kmh: None,
             hours: Hours {
                 always_open: true,
                 opens: 0,
@@ -409,18 +418,21 @@ mod tests {
                     name: "Main <1>",
                     main: true,
                     counts: true,
+                    reach_meters: 1_250.0,
                 },
                 MapStation {
                     point: &branch,
                     name: "Branch",
                     main: false,
                     counts: false,
+                    reach_meters: 1_250.0,
                 },
                 MapStation {
                     point: &far,
                     name: "Far away",
                     main: false,
                     counts: true,
+                    reach_meters: 1_250.0,
                 },
             ],
             reach_meters: 1_250.0,
@@ -464,12 +476,14 @@ mod tests {
                     name: "Branch next door",
                     main: false,
                     counts: true,
+                    reach_meters: 1_250.0,
                 },
                 MapStation {
                     point: &b,
                     name: "Main",
                     main: true,
                     counts: true,
+                    reach_meters: 1_250.0,
                 },
             ],
             reach_meters: 1_250.0,

@@ -50,6 +50,7 @@ fn stations() -> StationIndex {
                     opens: 0,
                     closes: 0,
                 },
+                riding_speed_kmh: None,
             })
             .collect(),
     )
@@ -62,10 +63,14 @@ fn bench(c: &mut Criterion) {
         max_minutes: 5.0,
         cell_meters: 25.0,
         minute: Some(600),
-        riding_speed_kmh: 15.0,
+        speeds: domain::Speeds::county(15.0),
         grids: Vec::new(),
+        community: None,
     };
-    let reach = domain::reach_meters(q.max_minutes, q.riding_speed_kmh);
+    let reach = domain::Reach {
+        minutes: q.max_minutes,
+        speeds: &q.speeds,
+    };
     let mut group = c.benchmark_group("coverage");
     group.sample_size(10);
     group.bench_function("sampling 9 grids at 25 m (a miss)", |b| {
@@ -73,7 +78,7 @@ fn bench(c: &mut Criterion) {
             grids
                 .iter()
                 .map(|g| {
-                    domain::coverage(&g.boundary, q.cell_meters, reach, &index, |_| true).cells
+                    domain::coverage(&g.boundary, q.cell_meters, &reach, &index, |_| true).cells
                 })
                 .sum::<usize>()
         })

@@ -19,6 +19,7 @@ fn county(n: usize) -> Vec<StationPoint> {
                 opens: 8 * 60,
                 closes: 21 * 60,
             },
+            riding_speed_kmh: None,
         })
         .collect()
 }

@@ -36,13 +36,18 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub listen: SocketAddr,
-    /// Riding speed for travel minutes and the service circle (km/h).
+    /// Riding speed for travel minutes and the service circle (km/h), where neither the station
+    /// nor an area of `speed_areas` sets its own.
     pub riding_speed_kmh: f64,
+    /// Areas with a riding speed of their own (`[[stations.speed_areas]]`); the first holding a
+    /// station gives its speed.
+    #[serde(default)]
+    pub speed_areas: Vec<domain::SpeedArea>,
     /// The county's offset from UTC in minutes (opening hours, daily caps, months).
     #[serde(default = "default_utc_offset")]
     pub utc_offset_minutes: i32,
     pub points: domain::PointsSettings,
-    /// Amenity reports one caller may file per minute (per replica); 0: no limit.
+    /// Amenity reports one caller may file per minute, counted over every replica; 0: no limit.
     #[serde(default = "default_amenity_reports_per_minute")]
     pub amenity_reports_per_minute: u32,
     /// How many workers' reports, within how long, take an amenity out (`[stations.amenity_reports]`).
@@ -59,6 +64,14 @@ fn default_amenity_reports_per_minute() -> u32 {
 }
 
 impl Settings {
+    /// The riding speeds: the county's and its areas'.
+    pub fn speeds(&self) -> domain::Speeds {
+        domain::Speeds {
+            county_kmh: self.riding_speed_kmh,
+            areas: self.speed_areas.clone(),
+        }
+    }
+
     pub fn clock(&self) -> Result<domain::LocalClock, StartError> {
         domain::LocalClock::new(self.utc_offset_minutes).ok_or_else(|| {
             StartError::Invalid("stations.utc_offset_minutes must be within ±24 h".into())
@@ -76,10 +89,8 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 
 /// Starts the gRPC servers, the station index, the outbox relay and the consumers.
 pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartError> {
-    if settings.riding_speed_kmh.is_nan() || settings.riding_speed_kmh <= 0.0 {
-        return Err(StartError::Invalid(
-            "stations.riding_speed_kmh must be above 0".into(),
-        ));
+    if let Some(problem) = settings.speeds().problem() {
+        return Err(StartError::Invalid(problem));
     }
     let clock = settings.clock()?;
     if let Some(problem) = settings.points.problem() {
@@ -141,7 +152,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     ];
     let api = api::Api {
         pool: pool.clone(),
-        riding_speed_kmh: settings.riding_speed_kmh,
+        speeds: settings.speeds(),
         clock,
         stations,
         coverage: app::coverage::CoverageCache::default(),
@@ -152,6 +163,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             std::time::Duration::from_secs(60),
         ),
         report_rules: settings.amenity_reports,
+        amenity_reports_per_minute: settings.amenity_reports_per_minute,
     };
     let routes = Routes::new(StationsServiceServer::new(api.clone()))
         .add_service(PointsServiceServer::new(api));

@@ -80,7 +80,7 @@ impl Dispatch {
             // The snapshot is read after the link, so it counts this tip's reporter too.
             let snapshot =
                 store::record_change(tx, case.id, Some(store::Before::of(&case))).await?;
-            publish::case_assigned(tx, &case, tip.id, true).await?;
+            publish::case_assigned(tx, &case, &tip, true).await?;
             span.record("case_id", tracing::field::display(case.id));
             span.record("merged", true);
             tracing::info!(
@@ -127,7 +127,7 @@ impl Dispatch {
         )
         .await?;
         store::record_change(tx, case.id, None).await?;
-        publish::case_assigned(tx, &case, tip.id, false).await?;
+        publish::case_assigned(tx, &case, &tip, false).await?;
         span.record("case_id", tracing::field::display(case.id));
         span.record(
             "grid_id",
@@ -311,7 +311,7 @@ impl Dispatch {
                 case: case.to_pb(tip_ids),
                 before,
             });
-            announced.push(publish::case_assigned_event(case, tip.id, merged));
+            announced.push(publish::case_assigned_event(case, tip, merged));
         }
         if !new_cases.is_empty() {
             store::insert_cases(tx, &new_cases).await?;

@@ -40,17 +40,18 @@ pub fn tip_submitted_event(tip: &TipRow) -> NewEvent {
 pub async fn case_assigned(
     tx: &mut PgConnection,
     case: &CaseRow,
-    tip_id: Uuid,
+    tip: &TipRow,
     merged: bool,
 ) -> Result<Uuid, sqlx::Error> {
-    enqueue(tx, case_assigned_event(case, tip_id, merged)).await
+    enqueue(tx, case_assigned_event(case, tip, merged)).await
 }
 
 /// The CaseAssigned event of a tip routed (or merged) into `case` at its current version.
-pub fn case_assigned_event(case: &CaseRow, tip_id: Uuid, merged: bool) -> NewEvent {
+pub fn case_assigned_event(case: &CaseRow, tip: &TipRow, merged: bool) -> NewEvent {
     let msg = ev::CaseAssigned {
         case_id: case.id.to_string(),
-        tip_id: tip_id.to_string(),
+        tip_id: tip.id.to_string(),
+        reporter_id: tip.reporter_id.to_string(),
         grid_id: case.grid_id.map(|g| g.to_string()).unwrap_or_default(),
         department: case.department.clone(),
         due_at: Some(to_timestamp(case.due_at)),

@@ -7,6 +7,8 @@ pub struct MapOptions {
     /// Only these grids, and the map drawn around them; empty: every grid over the county's
     /// configured extent.
     pub grids: Vec<uuid::Uuid>,
+    /// Only this community's grids, and the map drawn around them.
+    pub community: Option<uuid::Uuid>,
     pub amenity: String,
     pub minutes: u32,
     pub cell_meters: u32,
@@ -39,6 +41,11 @@ pub async fn coverage_map(settings: AppSettings, o: MapOptions) -> anyhow::Resul
     let clock = settings.stations.clock()?;
     let minute = (!o.ignore_hours).then(|| clock.minute_of_day(at));
     let pool = stations::pool(&settings.common)?;
+    let speeds = settings.stations.speeds();
+    let reach = stations::domain::Reach {
+        minutes: f64::from(o.minutes),
+        speeds: &speeds,
+    };
     let index = stations::app::index::Stations::default();
     index.reload(&pool).await?;
     let report = stations::app::coverage::coverage_report(
@@ -49,12 +56,16 @@ pub async fn coverage_map(settings: AppSettings, o: MapOptions) -> anyhow::Resul
             max_minutes: f64::from(o.minutes),
             cell_meters: f64::from(o.cell_meters),
             minute,
-            riding_speed_kmh: settings.stations.riding_speed_kmh,
+            speeds: speeds.clone(),
             grids: o.grids.clone(),
+            community: o.community,
         },
     )
     .await?;
-    let grids = stations::store::grids(&pool, &o.grids).await?;
+    let grids = stations::store::grids(&pool, &o.grids, o.community).await?;
+    if grids.is_empty() && (o.community.is_some() || !o.grids.is_empty()) {
+        bail!("no grid with a boundary matches --grid/--community");
+    }
     let rows = stations::store::list_stations(&pool, None, None, false, None, 100_000).await?;
     let current = index.current();
     let gaps: Vec<Vec<(f64, f64)>> = report
@@ -86,6 +97,7 @@ pub async fn coverage_map(settings: AppSettings, o: MapOptions) -> anyhow::Resul
                 name: row.map_or("station", |r| r.name.as_str()),
                 main: row.is_some_and(|r| r.tier == StationTier::Main as i16),
                 counts: stations::domain::qualifies(s, amenity, minute),
+                reach_meters: reach.of(s),
             }
         })
         .collect();
@@ -108,7 +120,7 @@ pub async fn coverage_map(settings: AppSettings, o: MapOptions) -> anyhow::Resul
             offset
         )
     };
-    let extent = if o.grids.is_empty() {
+    let extent = if o.grids.is_empty() && o.community.is_none() {
         settings.common.county.extent
     } else {
         around(grids.iter().flat_map(|g| g.boundary.0.iter().copied()))

@@ -38,6 +38,7 @@ pub(super) async fn seed_stations(pool: &PgPool, communities: &[Uuid]) -> Result
             amenities: &all,
             community_id: communities.get(4).copied(),
             hours: ALWAYS,
+            riding_speed_kmh: None,
         },
     )
     .await?;
@@ -62,6 +63,7 @@ pub(super) async fn seed_stations(pool: &PgPool, communities: &[Uuid]) -> Result
                     opens: 8 * 60,
                     closes: 21 * 60,
                 },
+                riding_speed_kmh: None,
             },
         )
         .await?;
@@ -99,6 +101,8 @@ pub(super) async fn seed_stations(pool: &PgPool, communities: &[Uuid]) -> Result
                 address: name,
                 amenities: &basic,
                 community_id: None,
+                // The ceramics market's lanes are crowded: riders are slower around it.
+                riding_speed_kmh: (host == H::MassOrganizationSite).then_some(8.0),
                 // Bank branches keep office hours; the market site stays open late.
                 hours: if host == H::BankBranch {
                     Hours {

@@ -40,15 +40,18 @@ use crate::{
 #[derive(Clone)]
 pub struct Api {
     pub pool: PgPool,
-    pub riding_speed_kmh: f64,
+    /// Riding speeds: the county's, its areas', each station's own.
+    pub speeds: domain::Speeds,
     pub clock: LocalClock,
     pub stations: Stations,
     /// Coverage answers until a station or grid changes.
     pub coverage: crate::app::coverage::CoverageCache,
     /// Where the county lies: stations outside it are refused.
     pub county: kit::geo::Extent,
-    /// Amenity reports per caller and minute.
+    /// Amenity reports per caller and minute: this replica's first guard (the count every
+    /// replica shares is the stored reports', `app::stations::report_amenity`).
     pub amenity_reports: kit::limit::RateLimit,
+    pub amenity_reports_per_minute: u32,
     /// When workers' reports take an amenity out.
     pub report_rules: domain::ReportRules,
 }
@@ -73,6 +76,7 @@ fn refusal(context: &'static str, e: app::stations::StationsError) -> Status {
         E::Stale { .. } => Status::aborted(e.to_string()),
         E::NameTaken => references::already_exists("station.name", &e.to_string()),
         E::Retired(_) => Status::failed_precondition(e.to_string()),
+        E::TooManyReports(_) => Status::resource_exhausted(e.to_string()),
         E::Store(e) => internal(context, e),
     }
 }
@@ -130,6 +134,7 @@ impl Api {
                     version: s.version,
                     retired_at: s.retired_at.map(to_timestamp),
                     retired_reason: s.retired_reason,
+                    riding_speed_kmh: s.riding_speed_kmh.unwrap_or(0.0),
                 }
             })
             .collect())

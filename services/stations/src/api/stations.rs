@@ -118,14 +118,14 @@ impl StationsService for Api {
         let limit = if r.limit == 0 { 5 } else { r.limit as usize };
         let minute = r.open_now.then(|| self.clock.minute_of_day(Utc::now()));
         let index = self.stations.current();
-        let found: Vec<(Uuid, f64)> = index
+        let found: Vec<(Uuid, f64, f64)> = index
             .nearest(lat, lng, limit, f64::MAX, |s| {
                 domain::qualifies(s, amenity, minute)
             })
             .into_iter()
-            .map(|(s, d)| (s.id, d))
+            .map(|(s, d)| (s.id, d, self.speeds.at(s)))
             .collect();
-        let ids: Vec<Uuid> = found.iter().map(|(id, _)| *id).collect();
+        let ids: Vec<Uuid> = found.iter().map(|(id, _, _)| *id).collect();
         let rows = store::stations_by_ids(&self.pool, &ids)
             .await
             .map_err(fail("finding stations"))?;
@@ -135,11 +135,12 @@ impl StationsService for Api {
         Ok(Response::new(pb::FindNearestStationsResponse {
             stations: found
                 .into_iter()
-                .filter_map(|(id, d)| {
+                .filter_map(|(id, d, speed)| {
                     Some(pb::NearbyStation {
                         station: Some(by_id.get(&id.to_string())?.clone()),
                         distance_meters: d,
-                        travel_minutes: travel_minutes(d, self.riding_speed_kmh),
+                        travel_minutes: travel_minutes(d, speed),
+                        riding_speed_kmh: speed,
                     })
                 })
                 .collect(),
@@ -286,6 +287,7 @@ impl StationsService for Api {
                 reported_by: &caller.subject,
                 by_worker: !in_scope,
                 rules: self.report_rules,
+                per_minute: self.amenity_reports_per_minute,
             },
         )
         .await
@@ -384,7 +386,11 @@ impl StationsService for Api {
         );
         let at = validate::optional_time(&mut v, "at", r.at.as_ref());
         let grids = v.ids("grid_ids", &r.grid_ids, validate::MAX_GRID_IDS);
+        let community = v.optional_id("community_id", &r.community_id);
         v.into_result()?;
+        if let Some(c) = community {
+            references::community_to_read(&self.pool, c).await?;
+        }
         let report = self
             .coverage
             .get(
@@ -403,8 +409,9 @@ impl StationsService for Api {
                         f64::from(r.cell_meters)
                     },
                     minute: Some(self.clock.minute_of_day(at.unwrap_or_else(Utc::now))),
-                    riding_speed_kmh: self.riding_speed_kmh,
+                    speeds: self.speeds.clone(),
                     grids,
+                    community,
                 },
             )
             .await?;

@@ -277,9 +277,14 @@ impl Api {
         );
         v.into_result()?;
         match (worker, community) {
-            // A worker's own list, in any community.
-            (Some(w), None) => self.ensure_for_worker(&caller, w).await?,
-            (Some(w), Some(_)) if is_self(&caller, w) => {}
+            // A worker's own list, in any community (county staff too); community staff list
+            // their own supermarket's.
+            (Some(w), _) if is_self(&caller, w) || caller.is_county() => {}
+            (_, None) => {
+                return Err(Status::permission_denied(
+                    "staff list a supermarket of their own community: give community_id",
+                ));
+            }
             (_, c) => caller.ensure_community(c)?,
         }
         if let Some(c) = community {

@@ -106,6 +106,7 @@ pub struct StationInput<'a> {
     pub amenities: Vec<i16>,
     pub community: Option<Uuid>,
     pub hours: Hours,
+    pub riding_speed_kmh: Option<f64>,
 }
 
 impl StationInput<'_> {
@@ -120,6 +121,7 @@ impl StationInput<'_> {
             amenities: &self.amenities,
             community_id: self.community,
             hours: self.hours,
+            riding_speed_kmh: self.riding_speed_kmh,
         }
     }
 }
@@ -139,6 +141,11 @@ pub fn station<'a>(v: &mut Violations, s: &'a pb::Station) -> StationInput<'a> {
     v.text("station.retired_reason", &s.retired_reason, MAX_NOTE, false);
     let community = v.optional_id("station.community_id", &s.community_id);
     let hours = opening_hours(v, s.opening_hours.as_ref());
+    v.check(
+        s.riding_speed_kmh == 0.0 || (1.0..=60.0).contains(&s.riding_speed_kmh),
+        "station.riding_speed_kmh",
+        "must be 0 (the area's or county's) or within 1..=60 km/h",
+    );
     StationInput {
         id,
         name,
@@ -150,6 +157,7 @@ pub fn station<'a>(v: &mut Violations, s: &'a pb::Station) -> StationInput<'a> {
         amenities,
         community,
         hours,
+        riding_speed_kmh: (s.riding_speed_kmh > 0.0).then_some(s.riding_speed_kmh),
     }
 }
 

@@ -14,7 +14,7 @@ use redsupply_proto::governance::v1::CaseStatus;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::release;
+use super::{release, take_back::take_back};
 use crate::{
     domain::{self, LocalClock, Movement, PointsSettings},
     events::publish,
@@ -140,7 +140,6 @@ pub async fn award_tips(
     workers.dedup();
     // The reporters' balance rows order this against a rejection of the same tips.
     let locked = store::lock_balances(tx, &workers).await?;
-    let mut balances = locked.clone();
     let tip_ids: Vec<Uuid> = tips.iter().map(|t| t.tip).collect();
     let marks = store::tip_marks(tx, &tip_ids).await?;
     let cap = rules.points.daily_cap.get(REASON_TIP_SUBMITTED).copied();
@@ -153,6 +152,8 @@ pub async fn award_tips(
     };
     let refs: Vec<String> = tips.iter().map(|t| tip_ref(&t.tip.to_string())).collect();
     let mut entries = Vec::with_capacity(tips.len());
+    // Tips whose case was taken on before their award came: released at once.
+    let mut confirmed = Vec::new();
     for (t, subject) in tips.iter().zip(&refs) {
         let mark = marks.get(&t.tip).copied().unwrap_or_default();
         if t.filed_by_staff || mark.rejected {
@@ -164,13 +165,10 @@ pub async fn award_tips(
             continue;
         }
         *so_far += points;
-        let balance = balances.entry(t.reporter).or_default();
-        let movement = if mark.confirmed {
-            Movement::credit(*balance, points)
-        } else {
-            Movement::pending(points)
-        };
-        *balance = balance.after(movement);
+        if mark.confirmed {
+            confirmed.push(t.tip);
+        }
+        let movement = Movement::pending(points);
         entries.push(NewEntry {
             worker: t.reporter,
             movement,
@@ -212,12 +210,24 @@ pub async fn award_tips(
             });
         }
     }
+    if appended.len() < entries.len() {
+        tracing::warn!(
+            planned = entries.len(),
+            appended = appended.len(),
+            "some tips were awarded before; the daily cap counted them twice in this group"
+        );
+    }
+    // Every movement here is pending (never a credit that repays debt): the set-wise upsert
+    // proposes rows no constraint refuses.
     if !moves.is_empty() {
         store::move_balances(tx, &moves).await?;
     }
     let release_after = Utc::now() + Duration::days(i64::from(rules.points.pending_days));
     store::queue_pending(tx, &queued, release_after).await?;
     kit::bus::enqueue_batch(tx, announced, &[]).await?;
+    if !confirmed.is_empty() {
+        release::release_tips(tx, &confirmed).await?;
+    }
     tracing::info!(
         tips = tips.len(),
         awarded = appended.len(),
@@ -228,12 +238,14 @@ pub async fn award_tips(
 
 /// A tip joined a case: a merged tip earns `tip_merged` (what it earned beyond is taken back, or
 /// its award, still to come, is made smaller), and a tip joining a case already taken on is
-/// confirmed.
+/// confirmed. The reporter's balance row is locked first, which orders this against the tip's
+/// award and its rejection.
 pub async fn tip_assigned(
     tx: &mut PgConnection,
     rules: &Rules,
     event: Uuid,
     tip: Uuid,
+    reporter: Option<Uuid>,
     merged: bool,
     case_status: CaseStatus,
 ) -> Result<(), sqlx::Error> {
@@ -241,16 +253,23 @@ pub async fn tip_assigned(
     if !merged && !confirmed {
         return Ok(());
     }
+    if let Some(reporter) = reporter {
+        store::lock_balance(tx, reporter).await?;
+    }
     store::mark_tip(tx, tip, merged, confirmed).await?;
     if merged {
         let subject = tip_ref(&tip.to_string());
+        let keep = rules.points.tip_merged;
         for award in store::standing_awards(tx, &subject, None).await? {
-            if award.entry.reason != REASON_TIP_SUBMITTED {
-                continue;
-            }
-            let excess = award.standing - award.standing.min(rules.points.tip_merged);
-            if excess > 0 {
-                take_back(tx, &award, excess, "tip_merged", event).await?;
+            if award.entry.reason == REASON_TIP_SUBMITTED {
+                take_back(
+                    tx,
+                    &award.entry,
+                    |standing| standing - standing.min(keep),
+                    "tip_merged",
+                    event,
+                )
+                .await?;
             }
         }
     }
@@ -261,7 +280,8 @@ pub async fn tip_assigned(
 }
 
 /// A case changed status: taking it on confirms its tips; resolving it pays each reporter
-/// `case_resolved`, once per case however often it is reopened.
+/// `case_resolved`, once per case however often it is reopened, unless a rejection of their tip
+/// forfeited it. Every worker concerned is locked first, in id order.
 pub async fn case_progressed(
     tx: &mut PgConnection,
     rules: &Rules,
@@ -271,7 +291,20 @@ pub async fn case_progressed(
     reporters: &[Uuid],
     tips: &[Uuid],
 ) -> Result<(), sqlx::Error> {
-    if confirms(status) && !tips.is_empty() {
+    let confirming = confirms(status) && !tips.is_empty();
+    let mut workers = reporters.to_vec();
+    if confirming {
+        workers.extend(
+            store::pending_of_tips(tx, tips)
+                .await?
+                .iter()
+                .map(|p| p.worker_id),
+        );
+    }
+    workers.sort_unstable();
+    workers.dedup();
+    store::lock_balances(tx, &workers).await?;
+    if confirming {
         store::mark_confirmed(tx, tips).await?;
         release::release_tips(tx, tips).await?;
     }
@@ -282,8 +315,9 @@ pub async fn case_progressed(
     let mut reporters = reporters.to_vec();
     reporters.sort_unstable();
     for worker in reporters {
-        store::lock_balance(tx, worker).await?;
-        if store::awarded_for(tx, worker, REASON_CASE_RESOLVED, &subject).await? {
+        if store::awarded_for(tx, worker, REASON_CASE_RESOLVED, &subject).await?
+            || store::case_forfeited(tx, case, worker).await?
+        {
             continue;
         }
         credit(
@@ -342,84 +376,6 @@ pub async fn fix_confirmed(
     )
     .await?;
     Ok(())
-}
-
-/// What a rejection needs to know about the tip.
-pub struct RejectedTip<'a> {
-    pub tip: Uuid,
-    pub reporter: Option<Uuid>,
-    /// The case it was in, if any.
-    pub case: Option<&'a str>,
-    /// The reporter still has another tip standing in that case.
-    pub reporter_keeps_case: bool,
-}
-
-/// A tip rejected as false: everything that flowed from it for its reporter is taken back (its
-/// own awards, and what its case paid them unless another of their tips keeps them in it); what
-/// was spent already becomes debt. An award arriving later is not made.
-pub async fn tip_rejected(
-    tx: &mut PgConnection,
-    event: Uuid,
-    r: &RejectedTip<'_>,
-) -> Result<i64, sqlx::Error> {
-    if let Some(reporter) = r.reporter {
-        // Ordered against the award of the same tip (see `award_tips`).
-        store::lock_balance(tx, reporter).await?;
-    }
-    store::mark_tip_rejected(tx, r.tip).await?;
-    let mut awards = store::standing_awards(tx, &tip_ref(&r.tip.to_string()), None).await?;
-    if let (Some(case), Some(reporter), false) = (r.case, r.reporter, r.reporter_keeps_case) {
-        awards.extend(store::standing_awards(tx, &case_ref(case), Some(reporter)).await?);
-    }
-    awards.sort_by_key(|a| a.entry.worker_id);
-    let mut total = 0;
-    for award in &awards {
-        total += take_back(tx, award, award.standing, "tip_rejected", event).await?;
-    }
-    for pending in store::pending_of_tips(tx, &[r.tip]).await? {
-        store::dequeue_pending(tx, pending.entry_id).await?;
-    }
-    Ok(total)
-}
-
-/// Takes `points` back from `award` (pending first, then available, the rest as debt) by an
-/// entry whose reason is `why:<the award's reason>`. Returns the points taken.
-async fn take_back(
-    tx: &mut PgConnection,
-    award: &store::StandingAward,
-    points: i64,
-    why: &str,
-    event: Uuid,
-) -> Result<i64, sqlx::Error> {
-    let original = &award.entry;
-    let balance = store::lock_balance(tx, original.worker_id).await?;
-    let reason = format!("{why}:{}", original.reason);
-    let Some((entry, balance)) = store::append_entry(
-        tx,
-        &NewEntry {
-            worker: original.worker_id,
-            movement: Movement::take_back(balance, points, award.still_pending),
-            reason: &reason,
-            source_event_id: event,
-            subject_ref: original.subject_ref.as_deref(),
-            reverses: Some(original.id),
-            releases: None,
-        },
-    )
-    .await?
-    else {
-        return Ok(0);
-    };
-    enqueue(tx, publish::points_reversed(&entry, original.id, balance)).await?;
-    tracing::info!(
-        points = entry.points,
-        available = balance.available,
-        pending = balance.pending,
-        debt = balance.debt,
-        reason,
-        "points taken back"
-    );
-    Ok(points)
 }
 
 /// A volunteer's shift, confirmed by a team leader or staff: points per confirmed hour.

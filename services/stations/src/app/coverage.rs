@@ -53,7 +53,7 @@ impl CoverageCache {
         q: &CoverageQuery,
     ) -> Result<Arc<pb::GetCoverageResponse>, Status> {
         // The grids are read each time (one small query): their content is part of the key.
-        let grids = store::grids(pool, &q.grids)
+        let grids = store::grids(pool, &q.grids, q.community)
             .await
             .map_err(|e| internal("loading grids", e))?;
         let (index, generation) = stations.current_with_generation();
@@ -115,9 +115,15 @@ fn keep(answers: &Answers, key: u64, answer: Arc<pb::GetCoverageResponse>) {
 /// Everything the answer depends on: the query, the station index's generation, and the grids.
 pub fn fingerprint(q: &CoverageQuery, generation: u64, grids: &[store::GridRow]) -> u64 {
     let mut h = DefaultHasher::new();
-    (q.amenity, q.minute, &q.grids, generation).hash(&mut h);
-    for v in [q.max_minutes, q.cell_meters, q.riding_speed_kmh] {
+    (q.amenity, q.minute, &q.grids, q.community, generation).hash(&mut h);
+    for v in [q.max_minutes, q.cell_meters, q.speeds.county_kmh] {
         v.to_bits().hash(&mut h);
+    }
+    for a in &q.speeds.areas {
+        a.name.hash(&mut h);
+        for v in [a.riding_speed_kmh, a.south, a.west, a.north, a.east] {
+            v.to_bits().hash(&mut h);
+        }
     }
     for g in grids {
         (g.id, &g.name).hash(&mut h);
@@ -138,8 +144,11 @@ pub struct CoverageQuery {
     pub cell_meters: f64,
     /// Local minute of day for "open"; `None`: ignore opening hours.
     pub minute: Option<i32>,
-    pub riding_speed_kmh: f64,
+    /// Each station's riding speed: its own, its area's, or the county's.
+    pub speeds: domain::Speeds,
     pub grids: Vec<Uuid>,
+    /// Only this community's grids.
+    pub community: Option<Uuid>,
 }
 
 /// Coverage of the grids (all, or those asked for: NOT_FOUND for one that does not exist) —
@@ -150,7 +159,7 @@ pub async fn coverage_report(
     stations: &Stations,
     q: &CoverageQuery,
 ) -> Result<pb::GetCoverageResponse, Status> {
-    let grids = store::grids(pool, &q.grids)
+    let grids = store::grids(pool, &q.grids, q.community)
         .await
         .map_err(|e| internal("loading grids", e))?;
     coverage_of(grids, stations.current(), q).await
@@ -175,15 +184,22 @@ pub async fn coverage_of(
         ));
     }
     let found: std::collections::HashSet<Uuid> = grids.iter().map(|g| g.id).collect();
-    if let Some(missing) = q.grids.iter().find(|id| !found.contains(id)) {
+    if q.community.is_none()
+        && let Some(missing) = q.grids.iter().find(|id| !found.contains(id))
+    {
         return Err(not_found("grid", missing));
     }
-    let reach = domain::reach_meters(q.max_minutes, q.riding_speed_kmh);
+    let reach = domain::reach_meters(q.max_minutes, q.speeds.county_kmh);
     let (cell, amenity, minute) = (q.cell_meters, q.amenity, q.minute);
+    let (minutes, speeds) = (q.max_minutes, q.speeds.clone());
     let out = tokio::task::spawn_blocking(move || {
+        let reach = domain::Reach {
+            minutes,
+            speeds: &speeds,
+        };
         grids
             .into_iter()
-            .map(|g| grid_coverage(g, cell, reach, &index, amenity, minute))
+            .map(|g| grid_coverage(g, cell, &reach, &index, amenity, minute))
             .collect::<Result<Vec<_>, Status>>()
     })
     .await
@@ -197,14 +213,7 @@ pub async fn coverage_of(
 
 /// The cells a sampling of `ring` at `cell_meters` takes (its bounding box's).
 fn sampling_cells(ring: &[(f64, f64)], cell_meters: f64) -> f64 {
-    let (mut lat_min, mut lat_max, mut lng_min, mut lng_max) =
-        (90.0f64, -90.0f64, 180.0f64, -180.0f64);
-    for &(lat, lng) in ring {
-        lat_min = lat_min.min(lat);
-        lat_max = lat_max.max(lat);
-        lng_min = lng_min.min(lng);
-        lng_max = lng_max.max(lng);
-    }
+    let (lat_min, lat_max, lng_min, lng_max) = domain::coverage::bounds(ring);
     let h = distance_meters(lat_min, lng_min, lat_max, lng_min);
     let w = distance_meters(lat_min, lng_min, lat_min, lng_max);
     (h / cell_meters) * (w / cell_meters)
@@ -213,7 +222,7 @@ fn sampling_cells(ring: &[(f64, f64)], cell_meters: f64) -> f64 {
 fn grid_coverage(
     g: store::GridRow,
     cell_meters: f64,
-    reach: f64,
+    reach: &domain::Reach<'_>,
     index: &domain::StationIndex,
     amenity: Option<i16>,
     minute: Option<i32>,
@@ -262,8 +271,9 @@ mod tests {
             max_minutes: 5.0,
             cell_meters: 100.0,
             minute: Some(600),
-            riding_speed_kmh: 15.0,
+            speeds: domain::Speeds::county(15.0),
             grids: Vec::new(),
+            community: None,
         }
     }
 
@@ -288,6 +298,11 @@ mod tests {
             ..query()
         };
         assert_ne!(key, fingerprint(&charging, 1, &g));
+        let slower = CoverageQuery {
+            speeds: domain::Speeds::county(12.0),
+            ..query()
+        };
+        assert_ne!(key, fingerprint(&slower, 1, &g), "another speed");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Use cases of stations, the only place a transaction opens: the station registry, amenity
-//! reports, visits and stock ([`stations`]), points awarded and taken back ([`awards`]), pending points released ([`release`]),
+//! reports, visits and stock ([`stations`]), points awarded ([`awards`]) and taken back ([`take_back`]), pending points released ([`release`]),
 //! redemptions in the supermarkets ([`supermarket`]), the in-memory station index ([`index`]) and coverage answers
 //! over it ([`coverage`]).
 
@@ -9,3 +9,4 @@ pub mod index;
 pub mod release;
 pub mod stations;
 pub mod supermarket;
+pub mod take_back;

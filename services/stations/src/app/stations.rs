@@ -35,6 +35,9 @@ pub enum StationsError {
     /// The station is retired: restore it first.
     #[error("station {0} is retired; restore it first")]
     Retired(Uuid),
+    /// The reporter filed their `0` reports of the last minute already.
+    #[error("at most {0} amenity reports a minute; try again shortly")]
+    TooManyReports(u32),
     #[error(transparent)]
     Store(#[from] sqlx::Error),
 }
@@ -137,6 +140,8 @@ pub struct AmenityReport<'a> {
     /// the state.
     pub by_worker: bool,
     pub rules: ReportRules,
+    /// Reports one reporter may file a minute, across replicas (0: no limit).
+    pub per_minute: u32,
 }
 
 /// Records the amenity's new state and announces it; the station as it stands.
@@ -156,6 +161,12 @@ pub async fn report_amenity(
         });
     }
     let status = if r.by_worker {
+        if r.per_minute > 0
+            && store::reports_in_last_minute(&mut tx, r.reported_by).await?
+                >= i64::from(r.per_minute)
+        {
+            return Err(StationsError::TooManyReports(r.per_minute));
+        }
         let before = store::lock_amenity_state(&mut tx, r.station, r.amenity).await?;
         let window = i32::try_from(r.rules.window_minutes).unwrap_or(i32::MAX);
         let reporters =

@@ -155,7 +155,9 @@ where
         _ => {}
     }
     let row = store::set_redemption_status(&mut tx, id, store::HANDED_OVER, by, "").await?;
-    let balance = store::lock_balance(&mut tx, row.worker_id).await?;
+    // Read, not locked: a hand-over moves no points, and taking the balance row after the
+    // redemption's would invert the order a cancellation takes them in.
+    let balance = store::balance_in(&mut tx, row.worker_id).await?;
     enqueue(&mut tx, publish::redemption_changed(&row, by, 0, balance)).await?;
     tx.commit().await?;
     Ok(row)

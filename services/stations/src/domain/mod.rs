@@ -3,13 +3,14 @@
 //! and the points rules ([`points`]) and amenity reports ([`amenities`]).
 
 pub mod amenities;
+pub mod coverage;
 pub mod points;
 
 pub use amenities::{COUNTING_STATES, ReportRules};
+pub use coverage::{Coverage, Reach, SpeedArea, Speeds, coverage};
 pub use points::{Balance, Movement, PointsSettings, capped, volunteer_points};
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Timelike, Utc};
-use geo::{Contains, LineString, Point, Polygon};
 use rstar::{AABB, PointDistance, RTree, RTreeObject};
 use uuid::Uuid;
 
@@ -133,6 +134,8 @@ pub struct StationPoint {
     /// Amenities offered and working.
     pub working: Vec<i16>,
     pub hours: Hours,
+    /// The station's own riding speed (km/h); None: its area's or the county's ([`Speeds`]).
+    pub riding_speed_kmh: Option<f64>,
 }
 
 /// A station placed on the unit sphere: straight-line distance there orders stations exactly as
@@ -221,63 +224,35 @@ impl StationIndex {
     }
 }
 
+impl StationIndex {
+    /// Whether some station that passes `keep` lies within its own `reach` of the point; no
+    /// station reaches beyond `max_reach`.
+    pub fn covered(
+        &self,
+        lat: f64,
+        lng: f64,
+        max_reach: f64,
+        reach: impl Fn(&StationPoint) -> f64,
+        keep: impl Fn(&StationPoint) -> bool,
+    ) -> bool {
+        for p in self.tree.nearest_neighbor_iter(&to_xyz(lat, lng)) {
+            let s = &self.stations[p.index];
+            let d = distance_meters(lat, lng, s.latitude, s.longitude);
+            if d > max_reach {
+                return false;
+            }
+            if d <= reach(s) && keep(s) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
 /// A station qualifies for coverage or search when open at `minute` and, if an amenity is asked
 /// for, offering it in working order.
 pub fn qualifies(s: &StationPoint, amenity: Option<i16>, minute: Option<i32>) -> bool {
     amenity.is_none_or(|a| s.working.contains(&a)) && minute.is_none_or(|m| s.hours.open_at(m))
-}
-
-/// The coverage of one grid: sampled cells, and the centres of those beyond reach.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Coverage {
-    pub cells: usize,
-    pub gaps: Vec<(f64, f64)>,
-}
-
-/// Samples the grid (open ring of (lat, lng)) on a square lattice of `cell_meters` and keeps the
-/// cells whose centre lies inside it and more than `reach_m` from every qualifying station.
-pub fn coverage(
-    ring: &[(f64, f64)],
-    cell_meters: f64,
-    reach_m: f64,
-    index: &StationIndex,
-    keep: impl Fn(&StationPoint) -> bool,
-) -> Coverage {
-    let polygon = Polygon::new(
-        LineString::from(
-            ring.iter()
-                .map(|&(lat, lng)| (lng, lat))
-                .collect::<Vec<_>>(),
-        ),
-        vec![],
-    );
-    let (mut lat_min, mut lat_max, mut lng_min, mut lng_max) =
-        (90.0f64, -90.0f64, 180.0f64, -180.0f64);
-    for &(lat, lng) in ring {
-        lat_min = lat_min.min(lat);
-        lat_max = lat_max.max(lat);
-        lng_min = lng_min.min(lng);
-        lng_max = lng_max.max(lng);
-    }
-    let dlat = cell_meters / 111_195.0;
-    let dlng = dlat / ((lat_min + lat_max) / 2.0).to_radians().cos().max(0.01);
-    let mut cells = 0;
-    let mut gaps = Vec::new();
-    let mut lat = lat_min + dlat / 2.0;
-    while lat < lat_max {
-        let mut lng = lng_min + dlng / 2.0;
-        while lng < lng_max {
-            if polygon.contains(&Point::new(lng, lat)) {
-                cells += 1;
-                if index.nearest(lat, lng, 1, reach_m, &keep).is_empty() {
-                    gaps.push((lat, lng));
-                }
-            }
-            lng += dlng;
-        }
-        lat += dlat;
-    }
-    Coverage { cells, gaps }
 }
 
 pub fn one_day() -> Duration {
@@ -285,7 +260,7 @@ pub fn one_day() -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -358,7 +333,7 @@ mod tests {
         assert_eq!(parse_month("2100-12"), Some((2100, 12)));
     }
 
-    fn station(id: u128, lat: f64, lng: f64, working: &[i16]) -> StationPoint {
+    pub(super) fn station(id: u128, lat: f64, lng: f64, working: &[i16]) -> StationPoint {
         StationPoint {
             id: Uuid::from_u128(id),
             latitude: lat,
@@ -369,6 +344,7 @@ mod tests {
                 opens: 0,
                 closes: 0,
             },
+            riding_speed_kmh: None,
         }
     }
 
@@ -389,28 +365,5 @@ mod tests {
         assert_eq!(charging.len(), 2);
         let within_1km = index.nearest(29.741, 103.570, 5, 1_000.0, |_| true);
         assert_eq!(within_1km.len(), 2);
-    }
-
-    #[test]
-    fn a_grid_far_from_every_station_is_all_gap_and_one_around_a_station_has_none_near_it() {
-        let index = StationIndex::new(vec![station(1, 29.740, 103.570, &[1])]);
-        // ~1.1 km square centred on the station: everything within 1,250 m is covered.
-        let around = [
-            (29.735, 103.565),
-            (29.735, 103.575),
-            (29.745, 103.575),
-            (29.745, 103.565),
-        ];
-        let c = coverage(&around, 100.0, 1_250.0, &index, |_| true);
-        assert!(c.cells > 50);
-        assert!(c.gaps.is_empty(), "{:?}", c.gaps.len());
-        let far = [
-            (29.80, 103.60),
-            (29.80, 103.61),
-            (29.81, 103.61),
-            (29.81, 103.60),
-        ];
-        let c = coverage(&far, 200.0, 1_250.0, &index, |_| true);
-        assert_eq!(c.gaps.len(), c.cells);
     }
 }

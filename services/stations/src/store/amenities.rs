@@ -134,3 +134,22 @@ pub async fn set_reported_status(
     .await?;
     Ok(())
 }
+
+/// How many amenity reports `reporter` filed in the last minute, counted under a lock on the
+/// reporter (the limit holds across replicas and concurrent calls).
+pub async fn reports_in_last_minute(
+    tx: &mut PgConnection,
+    reporter: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 18))")
+        .bind(reporter)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query_scalar(
+        "SELECT count(*) FROM amenity_reports
+         WHERE reporter = $1 AND reported_at > clock_timestamp() - interval '1 minute'",
+    )
+    .bind(reporter)
+    .fetch_one(tx)
+    .await
+}

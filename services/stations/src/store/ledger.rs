@@ -232,6 +232,16 @@ pub async fn mark_tip_rejected(tx: &mut PgConnection, tip: Uuid) -> Result<bool,
     )
 }
 
+/// The balance as this transaction sees it, without locking it.
+pub async fn balance_in(conn: &mut PgConnection, worker_id: Uuid) -> Result<Balance, sqlx::Error> {
+    let row: Option<BalanceRow> =
+        sqlx::query_as("SELECT points, pending, debt FROM balances WHERE worker_id = $1")
+            .bind(worker_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(Balance::from).unwrap_or_default())
+}
+
 pub async fn balance(pool: &PgPool, worker_id: Uuid) -> Result<Balance, sqlx::Error> {
     let row: Option<BalanceRow> =
         sqlx::query_as("SELECT points, pending, debt FROM balances WHERE worker_id = $1")

@@ -3,7 +3,7 @@
 
 macro_rules! station_columns {
     () => {
-        "id, name, tier, host, latitude, longitude, address, amenities, community_id, always_open, opens_minute, closes_minute, version, retired_at, retired_reason"
+        "id, name, tier, host, latitude, longitude, address, amenities, community_id, always_open, opens_minute, closes_minute, version, retired_at, retired_reason, riding_speed_kmh"
     };
 }
 

@@ -1,6 +1,7 @@
 //! What the release of pending points needs: the queue of pending awards (the ledger stays the
 //! record of what they hold), and what stations has heard about tips whose award may come later
-//! (rejected, merged into a case, confirmed by their case's acceptance).
+//! (rejected, merged into a case, confirmed by their case's acceptance), and the cases whose pay a
+//! reporter forfeited by a false tip.
 
 use std::collections::HashMap;
 
@@ -148,4 +149,34 @@ pub async fn tip_marks(
             )
         })
         .collect())
+}
+
+/// A rejected tip's reporter forfeits what its case would pay them later (`case_resolved`).
+pub async fn forfeit_case(
+    tx: &mut PgConnection,
+    case: &str,
+    worker: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO case_forfeits (case_id, worker_id) VALUES ($1::uuid, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(case)
+    .bind(worker)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn case_forfeited(
+    tx: &mut PgConnection,
+    case: &str,
+    worker: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM case_forfeits WHERE case_id = $1::uuid AND worker_id = $2)",
+    )
+    .bind(case)
+    .bind(worker)
+    .fetch_one(tx)
+    .await
 }

@@ -102,20 +102,27 @@ pub async fn community_known<'e>(
     .await
 }
 
+/// Applies a newer version of a grid; at the version held, fills in the community of a row
+/// written before stations kept it (a re-announcement corrects old rows).
 pub async fn apply_grid(
     tx: &mut PgConnection,
     id: Uuid,
     name: &str,
+    community: Option<Uuid>,
     boundary: &[(f64, f64)],
     version: i64,
 ) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query(
-        "INSERT INTO grids (id, name, boundary, version) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, boundary = EXCLUDED.boundary, version = EXCLUDED.version
-         WHERE grids.version < EXCLUDED.version",
+        "INSERT INTO grids (id, name, community_id, boundary, version) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, community_id = EXCLUDED.community_id,
+             boundary = EXCLUDED.boundary, version = EXCLUDED.version
+         WHERE grids.version < EXCLUDED.version
+            OR (grids.version = EXCLUDED.version AND grids.community_id IS NULL
+                AND EXCLUDED.community_id IS NOT NULL)",
     )
     .bind(id)
     .bind(name)
+    .bind(community)
     .bind(Json(boundary))
     .bind(version)
     .execute(tx)
@@ -150,13 +157,20 @@ pub struct GridRow {
     pub boundary: Json<Vec<(f64, f64)>>,
 }
 
-pub async fn grids(pool: &PgPool, only: &[Uuid]) -> Result<Vec<GridRow>, sqlx::Error> {
+/// The grids with a boundary (those of `only`, or all), of `community` if given.
+pub async fn grids(
+    pool: &PgPool,
+    only: &[Uuid],
+    community: Option<Uuid>,
+) -> Result<Vec<GridRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, name, boundary FROM grids
          WHERE jsonb_array_length(boundary) >= 3 AND (cardinality($1::uuid[]) = 0 OR id = ANY($1))
+           AND ($2::uuid IS NULL OR community_id = $2)
          ORDER BY id",
     )
     .bind(only)
+    .bind(community)
     .fetch_all(pool)
     .await
 }

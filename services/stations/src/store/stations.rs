@@ -26,6 +26,8 @@ pub struct StationRow {
     /// Set while the station is retired.
     pub retired_at: Option<DateTime<Utc>>,
     pub retired_reason: String,
+    /// The station's own riding speed (km/h); None: its area's or the county's.
+    pub riding_speed_kmh: Option<f64>,
 }
 
 impl StationRow {
@@ -49,6 +51,8 @@ pub struct NewStation<'a> {
     pub amenities: &'a [i16],
     pub community_id: Option<Uuid>,
     pub hours: Hours,
+    /// None: its area's or the county's.
+    pub riding_speed_kmh: Option<f64>,
 }
 
 /// Inserts or updates a station by name (the demo seed runs more than once); returns it and
@@ -59,20 +63,21 @@ pub async fn upsert_station_by_name(
 ) -> Result<(StationRow, bool), sqlx::Error> {
     let upsert = sqlx::query_as(concat!(
         "INSERT INTO stations (id, name, tier, host, latitude, longitude, address, amenities, community_id,
-                               always_open, opens_minute, closes_minute, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'seed')
+                               always_open, opens_minute, closes_minute, riding_speed_kmh, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'seed')
          ON CONFLICT (name) DO UPDATE SET tier = EXCLUDED.tier, host = EXCLUDED.host,
              latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude, address = EXCLUDED.address,
              amenities = EXCLUDED.amenities, community_id = EXCLUDED.community_id,
              always_open = EXCLUDED.always_open, opens_minute = EXCLUDED.opens_minute,
-             closes_minute = EXCLUDED.closes_minute, version = stations.version + 1
+             closes_minute = EXCLUDED.closes_minute, riding_speed_kmh = EXCLUDED.riding_speed_kmh,
+             version = stations.version + 1
          WHERE (stations.tier, stations.host, stations.latitude, stations.longitude, stations.address,
                 stations.amenities, stations.community_id, stations.always_open,
-                stations.opens_minute, stations.closes_minute)
+                stations.opens_minute, stations.closes_minute, stations.riding_speed_kmh)
                IS DISTINCT FROM
                (EXCLUDED.tier, EXCLUDED.host, EXCLUDED.latitude, EXCLUDED.longitude, EXCLUDED.address,
                 EXCLUDED.amenities, EXCLUDED.community_id, EXCLUDED.always_open,
-                EXCLUDED.opens_minute, EXCLUDED.closes_minute)
+                EXCLUDED.opens_minute, EXCLUDED.closes_minute, EXCLUDED.riding_speed_kmh)
          RETURNING ",
         station_columns!()
     ))
@@ -87,7 +92,8 @@ pub async fn upsert_station_by_name(
     .bind(s.community_id)
     .bind(s.hours.always_open)
     .bind(s.hours.opens)
-    .bind(s.hours.closes);
+    .bind(s.hours.closes)
+    .bind(s.riding_speed_kmh);
     let unchanged = sqlx::query_as(concat!(
         "SELECT ",
         station_columns!(),
@@ -128,7 +134,7 @@ pub async fn save_station(
         let row = sqlx::query_as(concat!(
             "UPDATE stations SET name = $2, tier = $3, host = $4, latitude = $5, longitude = $6,
                  address = $7, amenities = $8, community_id = $9, always_open = $10,
-                 opens_minute = $11, closes_minute = $12, version = version + 1
+                 opens_minute = $11, closes_minute = $12, riding_speed_kmh = $13, version = version + 1
              WHERE id = $1 RETURNING ",
             station_columns!()
         ))
@@ -144,14 +150,16 @@ pub async fn save_station(
         .bind(s.hours.always_open)
         .bind(s.hours.opens)
         .bind(s.hours.closes)
+        .bind(s.riding_speed_kmh)
         .fetch_one(&mut *tx)
         .await?;
         return Ok(Upserted::Done(row, true));
     }
     let insert = sqlx::query_as(concat!(
         "INSERT INTO stations (id, name, tier, host, latitude, longitude, address, amenities, community_id,
-                               always_open, opens_minute, closes_minute, created_by, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                               always_open, opens_minute, closes_minute, created_by, request_id,
+                               riding_speed_kmh)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          ON CONFLICT (created_by, request_id) DO NOTHING RETURNING ",
         station_columns!()
     ))
@@ -168,7 +176,8 @@ pub async fn save_station(
     .bind(s.hours.opens)
     .bind(s.hours.closes)
     .bind(caller)
-    .bind(request_id);
+    .bind(request_id)
+    .bind(s.riding_speed_kmh);
     let existing = sqlx::query_as(concat!(
         "SELECT ",
         station_columns!(),
@@ -270,6 +279,7 @@ pub async fn station_points(pool: &PgPool) -> Result<Vec<StationPoint>, sqlx::Er
             latitude: s.latitude,
             longitude: s.longitude,
             hours: s.hours(),
+            riding_speed_kmh: s.riding_speed_kmh,
             working: s
                 .amenities
                 .iter()

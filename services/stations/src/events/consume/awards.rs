@@ -15,7 +15,10 @@ use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::app::awards::{self, Rules, SubmittedTip};
+use crate::app::{
+    awards::{self, Rules, SubmittedTip},
+    take_back,
+};
 
 fn id(text: &str) -> Result<Uuid, HandlerError> {
     Uuid::parse_str(text).map_err(HandlerError::permanent)
@@ -85,11 +88,14 @@ impl Handler for GovernanceAwards {
             CASE_ASSIGNED => {
                 let e: ev::CaseAssigned = event.decode()?;
                 let span = tracing::info_span!("award", tip_id = %e.tip_id, case_id = %e.case_id);
+                // Events from before CaseAssigned named the reporter have none.
+                let reporter = Uuid::parse_str(&e.reporter_id).ok();
                 awards::tip_assigned(
                     tx,
                     rules,
                     event.id,
                     id(&e.tip_id)?,
+                    reporter,
                     e.merged,
                     e.case_status(),
                 )
@@ -130,10 +136,10 @@ impl Handler for GovernanceAwards {
             TIP_REJECTED => {
                 let e: ev::TipRejected = event.decode()?;
                 let span = tracing::info_span!("take back", tip_id = %e.tip_id);
-                awards::tip_rejected(
+                take_back::tip_rejected(
                     tx,
                     event.id,
-                    &awards::RejectedTip {
+                    &take_back::RejectedTip {
                         tip: id(&e.tip_id)?,
                         reporter: Uuid::parse_str(&e.reporter_id).ok(),
                         case: Some(e.case_id.as_str()).filter(|c| !c.is_empty()),

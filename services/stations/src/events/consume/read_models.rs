@@ -51,7 +51,8 @@ impl Handler for GridEvents {
             .iter()
             .map(|p| (p.latitude, p.longitude))
             .collect();
-        store::apply_grid(tx, id, &e.name, &ring, e.version).await?;
+        let community = Uuid::parse_str(&e.community_id).ok();
+        store::apply_grid(tx, id, &e.name, community, &ring, e.version).await?;
         Ok(())
     }
 }
