@@ -111,6 +111,7 @@ async fn a_deleted_worker_leaves_the_leaderboard_and_can_no_longer_redeem_or_vis
                 station_id: station.id.clone(),
                 worker_id: gone.to_string(),
                 amenities_used: vec![Amenity::Rest as i32],
+                location: None,
             },
             &admin,
         ))

@@ -238,6 +238,7 @@ async fn bad_text_ids_lists_enums_and_numbers_are_refused_naming_the_field_and_n
                 station_id: main.id.clone(),
                 worker_id: worker.to_string(),
                 amenities_used: vec![Amenity::Rest as i32; 100_000],
+                location: main.location,
             },
             &token,
         ))
@@ -405,6 +406,7 @@ async fn writes_naming_a_worker_or_community_that_does_not_exist_are_refused() {
                 station_id: main.id.clone(),
                 worker_id: worker.to_string(),
                 amenities_used: vec![Amenity::Rest as i32],
+                location: main.location,
             },
             &token,
         );

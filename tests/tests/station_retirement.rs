@@ -147,6 +147,7 @@ async fn a_retired_station_leaves_searches_and_takes_nothing_until_it_is_restore
                 station_id: station.id.clone(),
                 worker_id: worker.to_string(),
                 amenities_used: vec![Amenity::Rest as i32],
+                location: station.location,
             },
             &worker_token,
         ))
@@ -207,6 +208,7 @@ async fn a_retired_station_leaves_searches_and_takes_nothing_until_it_is_restore
                 station_id: station.id.clone(),
                 worker_id: worker.to_string(),
                 amenities_used: vec![Amenity::Rest as i32],
+                location: station.location,
             },
             &worker_token,
         ))

@@ -376,7 +376,12 @@ async fn visits_give_usage_per_station_amenity_and_hour() {
     let (w2, _) = app.register_worker("Wang Fang").await;
     app.stations_know_worker(w1).await;
     app.stations_know_worker(w2).await;
-    let visit = |worker: Uuid, request_id: &str, used: &[Amenity]| {
+    // A worker checks in from a few steps away (about 55 m north of the station).
+    let here = LatLng {
+        latitude: 29.7405,
+        longitude: 103.57,
+    };
+    let visit_from = |worker: Uuid, request_id: &str, used: &[Amenity], at: Option<LatLng>| {
         let mut c = c.clone();
         let req = with_bearer(
             pb::RecordVisitRequest {
@@ -384,10 +389,14 @@ async fn visits_give_usage_per_station_amenity_and_hour() {
                 station_id: s.id.clone(),
                 worker_id: worker.to_string(),
                 amenities_used: used.iter().map(|a| *a as i32).collect(),
+                location: at,
             },
             &app.token(roles::WORKER, &worker.to_string()),
         );
         async move { c.record_visit(req).await }
+    };
+    let visit = |worker: Uuid, request_id: &str, used: &[Amenity]| {
+        visit_from(worker, request_id, used, Some(here))
     };
     let first = visit(w1, "v1", &[Amenity::Rest, Amenity::Charging])
         .await
@@ -402,6 +411,25 @@ async fn visits_give_usage_per_station_amenity_and_hour() {
         .visit
         .unwrap();
     assert_eq!(first.id, retry.id);
+    assert_eq!(first.proof(), pb::VisitProof::Location);
+    assert!(
+        (first.distance_meters - 55.6).abs() < 1.0,
+        "{}",
+        first.distance_meters
+    );
+    // A check-in needs where the worker stands, and near the station.
+    let err = visit_from(w2, "nowhere", &[], None).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("location"), "{err:?}");
+    let across_town = LatLng {
+        latitude: 29.75,
+        longitude: 103.57,
+    };
+    let err = visit_from(w2, "far", &[], Some(across_town))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("1112 m from the station"), "{err:?}");
     visit(w1, "v2", &[Amenity::DrinkingWater]).await.unwrap();
     visit(w2, "v1", &[Amenity::Charging]).await.unwrap();
     let err = visit(w2, "v2", &[Amenity::Reading]).await.unwrap_err();
@@ -414,6 +442,7 @@ async fn visits_give_usage_per_station_amenity_and_hour() {
                 station_id: s.id.clone(),
                 worker_id: w2.to_string(),
                 amenities_used: vec![],
+                location: Some(here),
             },
             &app.token(roles::WORKER, &w1.to_string()),
         ))

@@ -50,6 +50,9 @@ pub struct Settings {
     /// Amenity reports one caller may file per minute, counted over every replica; 0: no limit.
     #[serde(default = "default_amenity_reports_per_minute")]
     pub amenity_reports_per_minute: u32,
+    /// How far from a station a worker may check in (their location is the visit's proof).
+    #[serde(default = "default_visit_radius")]
+    pub visit_radius_meters: f64,
     /// How many workers' reports, within how long, take an amenity out (`[stations.amenity_reports]`).
     #[serde(default)]
     pub amenity_reports: domain::ReportRules,
@@ -57,6 +60,10 @@ pub struct Settings {
 
 fn default_utc_offset() -> i32 {
     480
+}
+
+fn default_visit_radius() -> f64 {
+    300.0
 }
 
 fn default_amenity_reports_per_minute() -> u32 {
@@ -93,6 +100,11 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         return Err(StartError::Invalid(problem));
     }
     let clock = settings.clock()?;
+    if !(settings.visit_radius_meters.is_finite() && settings.visit_radius_meters >= 10.0) {
+        return Err(StartError::Invalid(
+            "stations.visit_radius_meters must be at least 10".into(),
+        ));
+    }
     if let Some(problem) = settings.points.problem() {
         return Err(StartError::Invalid(problem));
     }
@@ -164,6 +176,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         ),
         report_rules: settings.amenity_reports,
         amenity_reports_per_minute: settings.amenity_reports_per_minute,
+        visit_radius_meters: settings.visit_radius_meters,
     };
     let routes = Routes::new(StationsServiceServer::new(api.clone()))
         .add_service(PointsServiceServer::new(api));

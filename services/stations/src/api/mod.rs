@@ -52,6 +52,8 @@ pub struct Api {
     /// replica shares is the stored reports', `app::stations::report_amenity`).
     pub amenity_reports: kit::limit::RateLimit,
     pub amenity_reports_per_minute: u32,
+    /// How far from a station a worker may check in.
+    pub visit_radius_meters: f64,
     /// When workers' reports take an amenity out.
     pub report_rules: domain::ReportRules,
 }
@@ -77,6 +79,10 @@ fn refusal(context: &'static str, e: app::stations::StationsError) -> Status {
         E::NameTaken => references::already_exists("station.name", &e.to_string()),
         E::Retired(_) => Status::failed_precondition(e.to_string()),
         E::TooManyReports(_) => Status::resource_exhausted(e.to_string()),
+        E::TooFar { .. } => {
+            let description = e.to_string();
+            references::precondition("location", "TOO_FAR", &description)
+        }
         E::Store(e) => internal(context, e),
     }
 }

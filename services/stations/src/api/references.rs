@@ -24,6 +24,12 @@ pub fn unknown(field: &str, what: &str, id: Uuid, why: &str) -> Status {
     )
 }
 
+/// FAILED_PRECONDITION naming `field` with the violation `kind`.
+pub fn precondition(field: &str, kind: &str, description: &str) -> Status {
+    let details = ErrorDetails::with_precondition_failure_violation(kind, field, description);
+    Status::with_error_details(Code::FailedPrecondition, description.to_owned(), details)
+}
+
 /// ALREADY_EXISTS naming `field`, with the field in the details as a bad request names it.
 pub fn already_exists(field: &str, description: &str) -> Status {
     let details = ErrorDetails::with_bad_request_violation(field, description);

@@ -310,13 +310,28 @@ impl StationsService for Api {
         let station = v.id("station_id", &r.station_id);
         let worker = v.id("worker_id", &r.worker_id);
         let used = validate::amenities(&mut v, "amenities_used", &r.amenities_used);
+        let at = r.location.as_ref().map(|l| v.location("location", Some(l)));
         v.into_result()?;
         let (station, worker) = (station.expect("checked"), worker.expect("checked"));
         self.ensure_for_worker(&caller, worker).await?;
         references::settle_worker(&self.pool, worker).await?;
-        let visit = app::stations::record_visit(&self.pool, &r.request_id, station, worker, &used)
-            .await
-            .map_err(|e| refusal("recording the visit", e))?;
+        // Staff of the worker's community record a visit at the counter; a worker checks in
+        // from where they stand.
+        let by_staff = !(caller.has_role(WORKER) && caller.subject == worker.to_string());
+        let visit = app::stations::record_visit(
+            &self.pool,
+            &app::stations::Visit {
+                request_id: &r.request_id,
+                station,
+                worker,
+                used: &used,
+                by_staff,
+                at,
+                radius_m: self.visit_radius_meters,
+            },
+        )
+        .await
+        .map_err(|e| refusal("recording the visit", e))?;
         Ok(Response::new(pb::RecordVisitResponse {
             visit: Some(pb::Visit {
                 id: visit.id.to_string(),
@@ -324,6 +339,8 @@ impl StationsService for Api {
                 worker_id: visit.worker_id.to_string(),
                 amenities_used: visit.amenities_used.into_iter().map(i32::from).collect(),
                 visited_at: Some(to_timestamp(visit.visited_at)),
+                proof: i32::from(visit.proof),
+                distance_meters: visit.distance_meters.unwrap_or(0.0),
             }),
         }))
     }

@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{
-    domain::{ReportRules, amenities},
+    domain::{self, ReportRules, amenities},
     events::publish,
     store::{self, NewStation, RewardRow, StationRow, Upserted, VisitRow},
 };
@@ -36,6 +36,9 @@ pub enum StationsError {
     #[error("station {0} is retired; restore it first")]
     Retired(Uuid),
     /// The reporter filed their `0` reports of the last minute already.
+    /// The worker checked in too far from the station.
+    #[error("location: {meters:.0} m from the station; a visit is recorded within {radius:.0} m")]
+    TooFar { meters: f64, radius: f64 },
     #[error("at most {0} amenity reports a minute; try again shortly")]
     TooManyReports(u32),
     #[error(transparent)]
@@ -200,27 +203,61 @@ pub async fn report_amenity(
     Ok(row)
 }
 
-/// A registered worker's visit to a station, using amenities it offers; once per `request_id`.
-pub async fn record_visit(
-    pool: &PgPool,
-    request_id: &str,
-    station: Uuid,
-    worker: Uuid,
-    used: &[i16],
-) -> Result<VisitRow, StationsError> {
+/// A visit to record: by whom (the worker themself, or staff at the counter) and from where.
+pub struct Visit<'a> {
+    pub request_id: &'a str,
+    pub station: Uuid,
+    pub worker: Uuid,
+    pub used: &'a [i16],
+    pub by_staff: bool,
+    /// Where the worker stands, if given.
+    pub at: Option<(f64, f64)>,
+    pub radius_m: f64,
+}
+
+/// Records a visit once per request id: a retry answers the first visit whatever happened since
+/// (the worker deleted, the station retired); a new one needs a registered worker, a station in
+/// service offering what was used, and its proof.
+pub async fn record_visit(pool: &PgPool, v: &Visit<'_>) -> Result<VisitRow, StationsError> {
     let mut tx = pool.begin().await?;
-    registered_worker(&mut tx, "worker_id", worker).await?;
-    let row = store::share_station(&mut tx, station)
+    if let Some(done) = store::visit_by_request(&mut tx, v.worker, v.request_id).await? {
+        return Ok(done);
+    }
+    registered_worker(&mut tx, "worker_id", v.worker).await?;
+    let row = store::share_station(&mut tx, v.station)
         .await?
-        .ok_or(StationsError::NotFound("station", station))?;
+        .ok_or(StationsError::NotFound("station", v.station))?;
     active(&row)?;
-    if let Some(a) = used.iter().find(|a| !row.amenities.contains(a)) {
+    if let Some(a) = v.used.iter().find(|a| !row.amenities.contains(a)) {
         return Err(StationsError::Invalid {
             field: "amenities_used",
             why: format!("the station does not offer amenity {a}"),
         });
     }
-    let visit = store::record_visit(&mut tx, request_id, station, worker, used).await?;
+    let (proof, distance) =
+        domain::visit_proof(v.by_staff, v.at, (row.latitude, row.longitude), v.radius_m).map_err(
+            |r| match r {
+                domain::VisitRefusal::NoLocation => StationsError::Invalid {
+                    field: "location",
+                    why: "is required when a worker records their own visit".into(),
+                },
+                domain::VisitRefusal::TooFar { meters, radius } => {
+                    StationsError::TooFar { meters, radius }
+                }
+            },
+        )?;
+    let visit = store::record_visit(
+        &mut tx,
+        &store::NewVisit {
+            request_id: v.request_id,
+            station: v.station,
+            worker: v.worker,
+            amenities: v.used,
+            proof,
+            distance_meters: distance,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(visit)
 }

@@ -59,12 +59,13 @@ pub async fn redeem(
     r: &Redeem<'_>,
 ) -> Result<(RedemptionRow, Balance), SupermarketError> {
     let mut tx = pool.begin().await?;
-    if !store::worker_registered(&mut *tx, r.worker).await? {
-        return Err(SupermarketError::UnregisteredWorker(r.worker));
-    }
     let balance = store::lock_balance(&mut tx, r.worker).await?;
+    // A retry answers the first redemption, whatever happened since (the worker deleted).
     if let Some(done) = store::redemption_by_request(&mut tx, r.worker, r.request_id).await? {
         return Ok((done, balance));
+    }
+    if !store::worker_registered(&mut *tx, r.worker).await? {
+        return Err(SupermarketError::UnregisteredWorker(r.worker));
     }
     let reward = store::reward(&mut tx, r.reward)
         .await?

@@ -255,6 +255,40 @@ pub fn qualifies(s: &StationPoint, amenity: Option<i16>, minute: Option<i32>) ->
     amenity.is_none_or(|a| s.working.contains(&a)) && minute.is_none_or(|m| s.hours.open_at(m))
 }
 
+/// What proves a visit: staff recording it at the counter, or the worker's own check-in from
+/// within `radius_m` of the station. `at`: where the worker stands, if given.
+pub fn visit_proof(
+    by_staff: bool,
+    at: Option<(f64, f64)>,
+    station: (f64, f64),
+    radius_m: f64,
+) -> Result<(i16, Option<f64>), VisitRefusal> {
+    if by_staff {
+        return Ok((
+            VISIT_BY_STAFF,
+            at.map(|(lat, lng)| distance_meters(lat, lng, station.0, station.1)),
+        ));
+    }
+    let (lat, lng) = at.ok_or(VisitRefusal::NoLocation)?;
+    let d = distance_meters(lat, lng, station.0, station.1);
+    if d > radius_m {
+        return Err(VisitRefusal::TooFar {
+            meters: d,
+            radius: radius_m,
+        });
+    }
+    Ok((VISIT_BY_LOCATION, Some(d)))
+}
+
+pub const VISIT_BY_LOCATION: i16 = 1;
+pub const VISIT_BY_STAFF: i16 = 2;
+
+#[derive(Debug, PartialEq)]
+pub enum VisitRefusal {
+    NoLocation,
+    TooFar { meters: f64, radius: f64 },
+}
+
 pub fn one_day() -> Duration {
     Duration::days(1)
 }
@@ -346,6 +380,24 @@ pub(crate) mod tests {
             },
             riding_speed_kmh: None,
         }
+    }
+
+    #[test]
+    fn a_worker_checks_in_from_near_the_station_and_staff_need_no_location() {
+        let station = (29.740, 103.570);
+        assert_eq!(
+            visit_proof(false, None, station, 300.0),
+            Err(VisitRefusal::NoLocation)
+        );
+        let (proof, d) = visit_proof(false, Some((29.741, 103.570)), station, 300.0).unwrap();
+        assert_eq!(proof, VISIT_BY_LOCATION);
+        assert!((d.unwrap() - 111.2).abs() < 1.0);
+        let far = visit_proof(false, Some((29.750, 103.570)), station, 300.0);
+        assert!(matches!(far, Err(VisitRefusal::TooFar { meters, .. }) if meters > 1_000.0));
+        assert_eq!(
+            visit_proof(true, None, station, 300.0),
+            Ok((VISIT_BY_STAFF, None))
+        );
     }
 
     #[test]

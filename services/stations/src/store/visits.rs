@@ -4,6 +4,12 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+macro_rules! visit_columns {
+    () => {
+        "id, station_id, worker_id, amenities_used, visited_at, proof, distance_meters"
+    };
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct VisitRow {
     pub id: Uuid,
@@ -11,41 +17,63 @@ pub struct VisitRow {
     pub worker_id: Uuid,
     pub amenities_used: Vec<i16>,
     pub visited_at: DateTime<Utc>,
+    /// 0 none (before proofs), 1 the worker's location, 2 staff.
+    pub proof: i16,
+    pub distance_meters: Option<f64>,
+}
+
+/// The visit the worker recorded under `request_id`, if any.
+pub async fn visit_by_request(
+    tx: &mut PgConnection,
+    worker: Uuid,
+    request_id: &str,
+) -> Result<Option<VisitRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        visit_columns!(),
+        " FROM visits WHERE worker_id = $1 AND request_id = $2"
+    ))
+    .bind(worker)
+    .bind(request_id)
+    .fetch_optional(tx)
+    .await
+}
+
+pub struct NewVisit<'a> {
+    pub request_id: &'a str,
+    pub station: Uuid,
+    pub worker: Uuid,
+    pub amenities: &'a [i16],
+    pub proof: i16,
+    pub distance_meters: Option<f64>,
 }
 
 /// Records a visit (idempotent on the worker's request id) inside the caller's transaction.
 pub async fn record_visit(
     tx: &mut PgConnection,
-    request_id: &str,
-    station: Uuid,
-    worker: Uuid,
-    amenities: &[i16],
+    v: &NewVisit<'_>,
 ) -> Result<VisitRow, sqlx::Error> {
-    let inserted: Option<VisitRow> = sqlx::query_as(
-        "INSERT INTO visits (id, station_id, worker_id, amenities_used, request_id) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (worker_id, request_id) DO NOTHING
-         RETURNING id, station_id, worker_id, amenities_used, visited_at",
-    )
+    let insert = sqlx::query_as(concat!(
+        "INSERT INTO visits (id, station_id, worker_id, amenities_used, request_id, proof, distance_meters)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (worker_id, request_id) DO NOTHING RETURNING ",
+        visit_columns!()
+    ))
     .bind(Uuid::now_v7())
-    .bind(station)
-    .bind(worker)
-    .bind(amenities)
-    .bind(request_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    match inserted {
-        Some(v) => Ok(v),
-        None => {
-            sqlx::query_as(
-                "SELECT id, station_id, worker_id, amenities_used, visited_at FROM visits
-                 WHERE worker_id = $1 AND request_id = $2",
-            )
-            .bind(worker)
-            .bind(request_id)
-            .fetch_one(tx)
-            .await
-        }
-    }
+    .bind(v.station)
+    .bind(v.worker)
+    .bind(v.amenities)
+    .bind(v.request_id)
+    .bind(v.proof)
+    .bind(v.distance_meters);
+    let existing = sqlx::query_as(concat!(
+        "SELECT ",
+        visit_columns!(),
+        " FROM visits WHERE worker_id = $1 AND request_id = $2"
+    ))
+    .bind(v.worker)
+    .bind(v.request_id);
+    Ok(kit::db::create_once(tx, insert, existing).await?.0)
 }
 
 pub struct Usage {
