@@ -24,7 +24,7 @@ impl TestApp {
         self.register_worker_with(org::RegisterWorkerRequest {
             request_id: rid(),
             name: name.into(),
-            phone: "13900000000".into(),
+            phone: crate::unique_phone(),
             platform: "Meituan".into(),
             community_id: community.map(|c| c.to_string()),
             ..Default::default()
@@ -38,7 +38,7 @@ impl TestApp {
         self.register_worker_with(org::RegisterWorkerRequest {
             request_id: rid(),
             name: name.into(),
-            phone: "13912345678".into(),
+            phone: crate::unique_phone(),
             platform: "Meituan".into(),
             party_member,
             ..Default::default()

@@ -69,6 +69,14 @@ pub async fn next_case_change(
 }
 
 /// A fresh request id (for the creates that need one).
+/// A phone number no other worker of this test run has: the registry refuses to register the
+/// same phone twice.
+pub fn unique_phone() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("139{:08}", n % 100_000_000)
+}
+
 pub fn rid() -> String {
     uuid::Uuid::now_v7().to_string()
 }

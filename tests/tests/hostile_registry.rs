@@ -33,7 +33,7 @@ fn register(name: &str, enterprise: Option<String>) -> org::RegisterWorkerReques
     org::RegisterWorkerRequest {
         request_id: rid(),
         name: name.into(),
-        phone: "13900000000".into(),
+        phone: redsupply_tests::unique_phone(),
         platform: "Meituan".into(),
         enterprise_id: enterprise,
         ..Default::default()

@@ -106,7 +106,12 @@ async fn census_visits_keep_the_five_clears_ledger_current() {
         .unwrap()
         .into_inner()
         .visits;
-    assert_eq!(visits.len(), 2);
+    let dates: Vec<&str> = visits.iter().map(|v| v.visited_on.as_str()).collect();
+    assert_eq!(
+        dates,
+        ["2026-04-01", "2026-03-01"],
+        "by visit date, newest first"
+    );
     let surveyed = ent
         .list_enterprises(with_bearer(
             pb::ListEnterprisesRequest {
@@ -248,18 +253,54 @@ async fn guides_are_assigned_and_forum_issues_are_tracked_to_resolution() {
         .issue
         .unwrap();
     assert_eq!(issue.raised_on, "2026-09-15", "raised at the forum");
+    // Not before its forum, and nothing dated after today: an issue, its resolution, a forum.
+    let early = ent
+        .raise_enterprise_issue(with_bearer(
+            pb::RaiseEnterpriseIssueRequest {
+                request_id: rid(),
+                forum_id: forum.id.clone(),
+                enterprise_id: outlets[0].clone(),
+                title: "Tax relief".into(),
+                raised_on: "2026-08-01".into(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_invalid(early, "raised_on");
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::hours(8 + 24))
+        .format("%Y-%m-%d")
+        .to_string();
+    let future_forum = ent
+        .record_forum(with_bearer(
+            pb::RecordForumRequest {
+                request_id: rid(),
+                forum: Some(pb::Forum {
+                    title: "Joint meeting".into(),
+                    held_on: tomorrow.clone(),
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_invalid(future_forum, "forum.held_on");
     let resolve = |on: &str| pb::ResolveEnterpriseIssueRequest {
         id: issue.id.clone(),
         resolution: "Bank extended the loan by a year".into(),
         resolved_on: on.into(),
         expected_version: 0,
     };
-    assert_invalid(
-        ent.resolve_enterprise_issue(with_bearer(resolve("2026-09-01"), &admin))
-            .await
-            .unwrap_err(),
-        "resolved_on",
-    );
+    for not_then in ["2026-09-01", "2099-12-31", tomorrow.as_str()] {
+        assert_invalid(
+            ent.resolve_enterprise_issue(with_bearer(resolve(not_then), &admin))
+                .await
+                .unwrap_err(),
+            "resolved_on",
+        );
+    }
     let done = ent
         .resolve_enterprise_issue(with_bearer(resolve("2026-10-08"), &admin))
         .await

@@ -368,6 +368,11 @@ async fn members_keep_in_touch_and_coverage_counts_them() {
     assert_eq!(tight.members_over_load.len(), 1);
     assert_eq!(tight.members_over_load[0].member_id, member.to_string());
     assert_eq!(tight.members_over_load[0].workers, 3);
+    assert_eq!(tight.members_over_load_total, 1);
+    assert_eq!(
+        tight.members_over_load[0].member_name, "Zhang Qiang",
+        "a name beside the id"
+    );
 
     let after = party
         .unlink_contact(with_bearer(

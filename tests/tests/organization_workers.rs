@@ -199,3 +199,103 @@ async fn volunteer_roles_appointed_in_governance_show_on_the_worker() {
     })
     .await;
 }
+
+/// The same person registered twice, by phone or by ID number, is refused with ALREADY_EXISTS
+/// pointing at the record that exists, found through the lookup hashes (the answer holds no
+/// number); a retried registration answers the first; a deleted record's phone is free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_person_is_registered_once_and_the_answer_points_at_the_record() {
+    use tonic_types::StatusExt;
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token();
+    let register = |request_id: &str, phone: &str, id_number: &str| {
+        let app = &app;
+        let req = with_bearer(
+            pb::RegisterWorkerRequest {
+                request_id: request_id.into(),
+                name: "Li Wei".into(),
+                phone: phone.into(),
+                id_number: id_number.into(),
+                platform: "Meituan".into(),
+                ..Default::default()
+            },
+            &admin,
+        );
+        async move { app.organization().await.register_worker(req).await }
+    };
+    let first = register("r1", "13811112222", "51018119900101123X")
+        .await
+        .unwrap()
+        .into_inner()
+        .worker
+        .unwrap();
+    let again = register("r1", "13811112222", "51018119900101123X")
+        .await
+        .unwrap()
+        .into_inner()
+        .worker
+        .unwrap();
+    assert_eq!(first.id, again.id, "a retry is the same registration");
+    for (phone, id_number, field) in [
+        ("13811112222", "", "phone"),
+        ("13899990000", "51018119900101123X", "id_number"),
+    ] {
+        let err = register(&rid(), phone, id_number).await.unwrap_err();
+        assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
+        let violations = err
+            .get_details_bad_request()
+            .expect("a bad request")
+            .field_violations;
+        assert_eq!(violations[0].field, field);
+        let info = err
+            .get_details_resource_info()
+            .expect("the existing record");
+        assert_eq!(
+            (info.resource_type.as_str(), info.resource_name.as_str()),
+            ("worker", first.id.as_str())
+        );
+        assert!(!err.message().contains("1381111") && !err.message().contains("5101811990"));
+    }
+    // Another worker may not take the phone either.
+    let other = register(&rid(), "13855556666", "")
+        .await
+        .unwrap()
+        .into_inner()
+        .worker
+        .unwrap();
+    let err = app
+        .organization()
+        .await
+        .update_worker(with_bearer(
+            pb::UpdateWorkerRequest {
+                worker_id: other.id.clone(),
+                phone: Some("13811112222".into()),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
+    // Once the first record is deleted, the person can be registered again.
+    app.organization()
+        .await
+        .delete_worker(with_bearer(
+            pb::DeleteWorkerRequest {
+                worker_id: first.id.clone(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    let anew = register(&rid(), "13811112222", "51018119900101123X")
+        .await
+        .unwrap();
+    assert_ne!(anew.into_inner().worker.unwrap().id, first.id);
+    assert_eq!(
+        app.count("SELECT count(*) FROM organization.workers WHERE deleted_at IS NULL")
+            .await,
+        2
+    );
+}

@@ -387,7 +387,7 @@ async fn the_monthly_leaderboard_ranks_by_points_and_breaks_ties_by_id() {
             .register_worker_with(RegisterWorkerRequest {
                 request_id: name.into(),
                 name: name.into(),
-                phone: "13900000000".into(),
+                phone: redsupply_tests::unique_phone(),
                 platform: platform.into(),
                 community_id: Some(community.id.clone()),
                 ..Default::default()

@@ -421,21 +421,19 @@ async fn community_staff_see_their_communities_workers_and_every_unmasking_is_lo
         }
     };
 
-    assert_eq!(get(w1, clerk.clone()).await.unwrap().phone, "13900000000");
+    let phone = get(w1, clerk.clone()).await.unwrap().phone;
+    assert!(phone.len() == 11 && !phone.contains('*'), "{phone}");
     denied(
         get(w2, clerk.clone()).await,
         "clerk of c1 reads a worker of c2",
     );
     assert_eq!(
         get(w1, officer.clone()).await.unwrap().phone,
-        "139****0000",
+        format!("139****{}", &phone[7..]),
         "grid officers see numbers masked"
     );
     denied(get(w2, officer.clone()).await, "officer of c1 reads c2");
-    assert_eq!(
-        get(w1, w1_token.clone()).await.unwrap().phone,
-        "13900000000"
-    );
+    assert_eq!(get(w1, w1_token.clone()).await.unwrap().phone, phone);
 
     let found = org
         .clone()

@@ -28,12 +28,38 @@ pub struct CommonSettings {
 }
 
 /// Where the county lies and what its grids may be: every service refuses a location outside it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct CountySettings {
     #[serde(default)]
     pub extent: crate::geo::Extent,
     #[serde(default)]
     pub grids: crate::geo::GridRules,
+    /// The county's offset from UTC in minutes (Beijing time, 480): what "today" is for dated
+    /// records, which may not lie after it.
+    #[serde(default = "default_utc_offset")]
+    pub utc_offset_minutes: i32,
+}
+
+fn default_utc_offset() -> i32 {
+    480
+}
+
+impl Default for CountySettings {
+    fn default() -> Self {
+        CountySettings {
+            extent: Default::default(),
+            grids: Default::default(),
+            utc_offset_minutes: default_utc_offset(),
+        }
+    }
+}
+
+impl CountySettings {
+    /// Today's date in the county.
+    pub fn today(&self) -> chrono::NaiveDate {
+        (chrono::Utc::now() + chrono::Duration::minutes(i64::from(self.utc_offset_minutes)))
+            .date_naive()
+    }
 }
 
 /// gRPC over TLS, and client certificates for machine clients.

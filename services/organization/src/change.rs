@@ -158,6 +158,13 @@ pub enum ChangeError {
     Precondition(String),
     #[error("request_id was already used to create a {0}")]
     RequestIdReused(String),
+    /// `field`'s value belongs to another live record (found through its lookup hash).
+    #[error("{field}: already registered for {} {id}", .what.name())]
+    AlreadyExists {
+        field: &'static str,
+        what: Aggregate,
+        id: Uuid,
+    },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -180,6 +187,11 @@ impl ChangeError {
             ChangeError::Stale { .. } => Status::aborted(self.to_string()),
             ChangeError::Invalid { field, message } => invalid(field, message),
             ChangeError::RequestIdReused(_) => invalid("request_id", self.to_string()),
+            ChangeError::AlreadyExists { field, what, id } => kit::api::already_exists(
+                field,
+                &format!("already registered for {} {id}", what.name()),
+                Some((what.name(), &id.to_string())),
+            ),
             ChangeError::Database(e) => internal(context, e),
         }
     }

@@ -94,11 +94,12 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         pool.clone(),
     )))
     .add_service(EnterpriseServiceServer::new(
-        api::enterprise::EnterpriseApi::new(pool.clone()),
+        api::enterprise::EnterpriseApi::new(pool.clone(), rt.settings.county.clone()),
     ))
     .add_service(CareServiceServer::new(api::care::CareApi::new(
         pool.clone(),
         vault,
+        rt.settings.county.clone(),
     )));
     let serving = kit::grpc::serve(settings.listen, routes, api::POLICIES, rt, pool).await?;
     Ok(Running::new(SCHEMA, serving, vec![relay, roles]))

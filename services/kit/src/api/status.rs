@@ -22,6 +22,20 @@ pub fn parse_id(field: &str, value: &str) -> Result<uuid::Uuid, Status> {
     uuid::Uuid::parse_str(value).map_err(|_| invalid(field, "must be a UUID"))
 }
 
+/// ALREADY_EXISTS naming `field` (as a bad request names it) and, when given, the record that
+/// holds the value (`what` `id`, as resource info), so a client can go to it.
+pub fn already_exists(field: &str, description: &str, existing: Option<(&str, &str)>) -> Status {
+    let mut details = tonic_types::ErrorDetails::with_bad_request_violation(field, description);
+    if let Some((what, id)) = existing {
+        details.set_resource_info(what, id, "", description);
+    }
+    <Status as tonic_types::StatusExt>::with_error_details(
+        Code::AlreadyExists,
+        format!("{field}: {description}"),
+        details,
+    )
+}
+
 pub fn not_found(what: &str, id: impl std::fmt::Display) -> Status {
     Status::not_found(format!("{what} {id} not found"))
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     ensure_for_worker, in_communities,
-    validate::{LABEL, NAME, TEXT, check_date},
+    validate::{LABEL, NAME, TEXT, check_past_date},
 };
 use crate::{
     app::care,
@@ -27,11 +27,17 @@ use crate::{
 pub struct CareApi {
     pool: PgPool,
     vault: Vault,
+    /// What "today" is: visits and help are not dated after it.
+    county: kit::settings::CountySettings,
 }
 
 impl CareApi {
-    pub fn new(pool: PgPool, vault: Vault) -> Self {
-        Self { pool, vault }
+    pub fn new(pool: PgPool, vault: Vault, county: kit::settings::CountySettings) -> Self {
+        Self {
+            pool,
+            vault,
+            county,
+        }
     }
 
     /// PERMISSION_DENIED unless the file's worker is in the caller's scope; NOT_FOUND for none.
@@ -108,7 +114,12 @@ impl CareService for CareApi {
         // The visit's id is the service's to assign: one echoed back is ignored, if it is an id.
         v.optional_id("visit.id", &visit.id);
         let worker = v.id("visit.worker_id", &visit.worker_id);
-        let on = check_date(&mut v, "visit.visited_on", &visit.visited_on);
+        let on = check_past_date(
+            &mut v,
+            "visit.visited_on",
+            &visit.visited_on,
+            self.county.today(),
+        );
         let occasion = v.line("visit.occasion", &visit.occasion, LABEL, true);
         let visitor = v.line("visit.visitor", &visit.visitor, NAME, true);
         let notes = v.text("visit.notes", &visit.notes, TEXT, false);
@@ -268,7 +279,8 @@ impl CareService for CareApi {
         let help = r.help.ok_or_else(|| invalid("help", "is required"))?;
         let mut v = Violations::new();
         let id = v.id("file_id", &r.file_id);
-        let given_on = check_date(&mut v, "help.given_on", &help.given_on);
+        let given_on =
+            check_past_date(&mut v, "help.given_on", &help.given_on, self.county.today());
         let kind = v.line("help.kind", &help.kind, LABEL, true);
         let description = v.text("help.description", &help.description, TEXT, false);
         v.within("help.amount_yuan", help.amount_yuan, 0..=10_000_000);

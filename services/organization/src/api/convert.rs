@@ -254,12 +254,14 @@ pub(super) fn coverage_to_pb(c: Coverage, load_limit: i32) -> pb::GetContactCove
         workers_with_contact: n(c.workers_with_contact),
         members_in_touch: n(c.members_in_touch),
         load_limit,
+        members_over_load_total: n(c.over_load_total),
         members_over_load: c
             .over_load
             .into_iter()
-            .map(|(m, w)| pb::MemberLoad {
+            .map(|(m, name, w)| pb::MemberLoad {
                 member_id: m.to_string(),
                 workers: n(w),
+                member_name: name,
             })
             .collect(),
     }

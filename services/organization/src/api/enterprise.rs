@@ -15,8 +15,8 @@ use super::{
     convert::{enterprise_to_pb, forum_to_pb, issue_to_pb, visit_to_pb},
     ensure_known, in_communities,
     validate::{
-        LABEL, MAX_REFERENCES, NAME, TEXT, TITLE, check_date, count_field, enum_filter, enum_value,
-        upsert_request_id,
+        LABEL, MAX_REFERENCES, NAME, TEXT, TITLE, check_past_date, count_field, enum_filter,
+        enum_value, upsert_request_id,
     },
 };
 use crate::{
@@ -28,11 +28,13 @@ use crate::{
 
 pub struct EnterpriseApi {
     pool: PgPool,
+    /// What "today" is: census visits, forums and issues are not dated after it.
+    county: kit::settings::CountySettings,
 }
 
 impl EnterpriseApi {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, county: kit::settings::CountySettings) -> Self {
+        Self { pool, county }
     }
 
     /// PERMISSION_DENIED unless the enterprise's community is in the caller's scope; NOT_FOUND
@@ -177,14 +179,12 @@ impl EnterpriseService for EnterpriseApi {
         // The visit's id is the service's to assign: one echoed back is ignored, if it is an id.
         v.optional_id("visit.id", &visit.id);
         let enterprise = v.id("visit.enterprise_id", &visit.enterprise_id);
-        let on = check_date(&mut v, "visit.visited_on", &visit.visited_on);
-        if let Some(d) = on {
-            v.check(
-                d <= chrono::Utc::now().date_naive() + chrono::Days::new(1),
-                "visit.visited_on",
-                "must not be in the future",
-            );
-        }
+        let on = check_past_date(
+            &mut v,
+            "visit.visited_on",
+            &visit.visited_on,
+            self.county.today(),
+        );
         let visitor = v.line("visit.visitor", &visit.visitor, NAME, true);
         count_field(&mut v, "visit.headcount", visit.headcount);
         count_field(&mut v, "visit.party_members", visit.party_members);
@@ -274,7 +274,7 @@ impl EnterpriseService for EnterpriseApi {
         v.optional_id("forum.id", &f.id);
         v.line("forum.quarter", &f.quarter, 16, false);
         let title = v.line("forum.title", &f.title, TITLE, true);
-        let held_on = check_date(&mut v, "forum.held_on", &f.held_on);
+        let held_on = check_past_date(&mut v, "forum.held_on", &f.held_on, self.county.today());
         let enterprise_ids = v.ids("forum.enterprise_ids", &f.enterprise_ids, MAX_REFERENCES);
         v.into_result()?;
         let row = enterprise::record_forum(
@@ -336,7 +336,7 @@ impl EnterpriseService for EnterpriseApi {
         let raised_on = if r.raised_on.is_empty() {
             None
         } else {
-            check_date(&mut v, "raised_on", &r.raised_on)
+            check_past_date(&mut v, "raised_on", &r.raised_on, self.county.today())
         };
         v.into_result()?;
         match enterprise {
@@ -372,7 +372,8 @@ impl EnterpriseService for EnterpriseApi {
         let mut v = Violations::new();
         let id = v.id("id", &r.id);
         let resolution = v.text("resolution", &r.resolution, TEXT, true);
-        let resolved_on = check_date(&mut v, "resolved_on", &r.resolved_on);
+        let resolved_on =
+            check_past_date(&mut v, "resolved_on", &r.resolved_on, self.county.today());
         v.into_result()?;
         let issue = id.expect("validated");
         let enterprise = forums::enterprise_of_issue(&self.pool, issue)

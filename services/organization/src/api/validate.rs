@@ -93,6 +93,22 @@ pub(super) fn upsert_request_id(v: &mut Violations, creating: bool, value: &str)
     }
 }
 
+/// Parses a required `YYYY-MM-DD` field of something that happened: not after `today` (the
+/// county's).
+pub(super) fn check_past_date(
+    v: &mut Violations,
+    field: &str,
+    value: &str,
+    today: chrono::NaiveDate,
+) -> Option<chrono::NaiveDate> {
+    let date = check_date(v, field, value)?;
+    if date > today {
+        v.add(field, format!("must not be after today ({today})"));
+        return None;
+    }
+    Some(date)
+}
+
 /// Parses a required `YYYY-MM-DD` field.
 pub(super) fn check_date(
     v: &mut Violations,

@@ -204,6 +204,12 @@ pub async fn raise_enterprise_issue(
         ));
     }
     let raised_on = n.raised_on.unwrap_or(held_on);
+    if raised_on < held_on {
+        return Err(ChangeError::invalid(
+            "raised_on",
+            format!("must not be before its forum was held ({held_on})"),
+        ));
+    }
     forums::insert_issue(&mut tx, id, &n, raised_on).await?;
     let row = forums::issue(&mut tx, id).await?;
     publish::enterprise_issue_changed(&mut tx, &row).await?;

@@ -54,6 +54,22 @@ pub async fn register_worker(
     worker: NewWorker,
 ) -> Result<WorkerRow, RegistryError> {
     let mut tx = pool.begin().await?;
+    // A retried registration answers the first one.
+    if let Some(done) = workers::by_request(&mut tx, caller, request_id).await? {
+        return Ok(done);
+    }
+    // The same person registered twice: point at the record that exists.
+    let phone = vault.lookup_hash(&worker.phone);
+    let id_number = worker.id_number.as_deref().map(|n| vault.lookup_hash(n));
+    if let Some((id, field)) =
+        workers::registered_with(&mut tx, Some(&phone), id_number.as_deref(), None).await?
+    {
+        return Err(RegistryError::Change(ChangeError::AlreadyExists {
+            field,
+            what: Aggregate::Worker,
+            id,
+        }));
+    }
     if let Some(c) = worker.community_id
         && !geography::community_exists(&mut tx, c).await?
     {
@@ -259,6 +275,23 @@ pub async fn update_worker(
 ) -> Result<WorkerRow, ChangeError> {
     let mut tx = pool.begin().await?;
     change::lock(&mut tx, Aggregate::Worker, id, expected_version).await?;
+    let phone = edit.phone.as_deref().map(|p| vault.lookup_hash(p));
+    let id_number = edit
+        .id_number
+        .as_ref()
+        .and_then(|n| n.as_deref())
+        .map(|n| vault.lookup_hash(n));
+    if (phone.is_some() || id_number.is_some())
+        && let Some((other, field)) =
+            workers::registered_with(&mut tx, phone.as_deref(), id_number.as_deref(), Some(id))
+                .await?
+    {
+        return Err(ChangeError::AlreadyExists {
+            field,
+            what: Aggregate::Worker,
+            id: other,
+        });
+    }
     if let Some(Some(e)) = edit.enterprise_id
         && !change::exists(&mut tx, Aggregate::Enterprise, e).await?
     {

@@ -120,7 +120,10 @@ pub struct Coverage {
     pub workers: i64,
     pub workers_with_contact: i64,
     pub members_in_touch: i64,
-    pub over_load: Vec<(Uuid, i64)>,
+    /// (member, their name, workers they carry), most loaded first, at most 100.
+    pub over_load: Vec<(Uuid, String, i64)>,
+    /// How many members are over the load, listed or not.
+    pub over_load_total: i64,
 }
 
 /// Coverage of live workers (of one community, or all) by live members.
@@ -144,22 +147,27 @@ pub async fn coverage(
     .bind(community)
     .fetch_one(pool)
     .await?;
-    let over_load: Vec<(Uuid, i64)> = sqlx::query_as(
-        "SELECT l.member_id, count(*) FROM contact_links l
+    let rows: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
+        "SELECT l.member_id, m.name, count(*), count(*) OVER () FROM contact_links l
          JOIN workers w ON w.id = l.worker_id AND w.deleted_at IS NULL
          JOIN workers m ON m.id = l.member_id AND m.deleted_at IS NULL
          WHERE ($1::uuid IS NULL OR w.community_id = $1)
-         GROUP BY l.member_id HAVING count(*) > $2
+         GROUP BY l.member_id, m.name HAVING count(*) > $2
          ORDER BY count(*) DESC, l.member_id LIMIT 100",
     )
     .bind(community)
     .bind(i64::from(load_limit))
     .fetch_all(pool)
     .await?;
+    let over_load_total = rows.first().map_or(0, |r| r.3);
     Ok(Coverage {
         workers,
         workers_with_contact,
         members_in_touch,
-        over_load,
+        over_load: rows
+            .into_iter()
+            .map(|(m, name, n, _)| (m, name, n))
+            .collect(),
+        over_load_total,
     })
 }

@@ -252,7 +252,12 @@ pub async fn list_visits(
 ) -> Result<Vec<CensusVisitRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         select_visits!(),
-        " WHERE enterprise_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        // By visit date, newest first (paper forms are entered late and out of order); the
+        // page token is the last visit's id, its place found through its date.
+        " WHERE enterprise_id = $1
+           AND ($2::uuid IS NULL
+                OR (visited_on, id) < (SELECT c.visited_on, c.id FROM census_visits c WHERE c.id = $2))
+         ORDER BY visited_on DESC, id DESC LIMIT $3"
     ))
     .bind(enterprise_id)
     .bind(after)

@@ -57,6 +57,55 @@ macro_rules! worker_columns {
     };
 }
 
+/// The live worker (other than `except`) already registered with this phone or ID number, and
+/// which of the two it shares; looked up through the lookup hashes (no number is read), under a
+/// lock on each hash so that two registrations of the same person at once cannot both pass.
+pub async fn registered_with(
+    tx: &mut PgConnection,
+    phone_hash: Option<&[u8]>,
+    id_number_hash: Option<&[u8]>,
+    except: Option<Uuid>,
+) -> Result<Option<(Uuid, &'static str)>, sqlx::Error> {
+    let mut keys: Vec<&[u8]> = phone_hash.into_iter().chain(id_number_hash).collect();
+    keys.sort_unstable();
+    for key in keys {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended(encode($1, 'hex'), 20))")
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let found: Option<(Uuid, bool)> = sqlx::query_as(
+        "SELECT id, phone_hash IS NOT DISTINCT FROM $1 FROM workers
+         WHERE deleted_at IS NULL AND ($3::uuid IS NULL OR id <> $3)
+           AND (($1::bytea IS NOT NULL AND phone_hash = $1)
+                OR ($2::bytea IS NOT NULL AND id_number_hash = $2))
+         ORDER BY id LIMIT 1",
+    )
+    .bind(phone_hash)
+    .bind(id_number_hash)
+    .bind(except)
+    .fetch_optional(tx)
+    .await?;
+    Ok(found.map(|(id, by_phone)| (id, if by_phone { "phone" } else { "id_number" })))
+}
+
+/// The worker this caller registered with `request_id`, if any.
+pub async fn by_request(
+    tx: &mut PgConnection,
+    caller: &str,
+    request_id: &str,
+) -> Result<Option<WorkerRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        worker_columns!(),
+        " FROM workers WHERE registered_by = $1 AND request_id = $2"
+    ))
+    .bind(caller)
+    .bind(request_id)
+    .fetch_optional(tx)
+    .await
+}
+
 /// Inserts the worker unless this caller already registered one with `request_id`; returns the
 /// worker and whether it is new.
 pub async fn insert_worker(

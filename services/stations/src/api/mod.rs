@@ -76,7 +76,7 @@ fn refusal(context: &'static str, e: app::stations::StationsError) -> Status {
         } => references::unknown(field, what, id, why),
         E::Invalid { field, why } => invalid(field, why),
         E::Stale { .. } => Status::aborted(e.to_string()),
-        E::NameTaken => references::already_exists("station.name", &e.to_string()),
+        E::NameTaken => kit::api::already_exists("station.name", &e.to_string(), None),
         E::Retired(_) => Status::failed_precondition(e.to_string()),
         E::TooManyReports(_) => Status::resource_exhausted(e.to_string()),
         E::TooFar { .. } => {

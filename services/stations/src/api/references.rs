@@ -30,16 +30,6 @@ pub fn precondition(field: &str, kind: &str, description: &str) -> Status {
     Status::with_error_details(Code::FailedPrecondition, description.to_owned(), details)
 }
 
-/// ALREADY_EXISTS naming `field`, with the field in the details as a bad request names it.
-pub fn already_exists(field: &str, description: &str) -> Status {
-    let details = ErrorDetails::with_bad_request_violation(field, description);
-    Status::with_error_details(
-        Code::AlreadyExists,
-        format!("{field}: {description}"),
-        details,
-    )
-}
-
 fn lookup(e: sqlx::Error) -> Status {
     internal("checking a reference", e)
 }
