@@ -101,6 +101,7 @@ impl TestApp {
                     enterprise: Some(enterprise),
                     request_id: rid(),
                     expected_version: 0,
+                    update_mask: None,
                 },
                 &self.admin_token(),
             ))
@@ -202,6 +203,7 @@ impl TestApp {
                     }),
                     request_id: rid(),
                     expected_version: 0,
+                    update_mask: None,
                 },
                 &self.admin_token(),
             ))

@@ -163,6 +163,7 @@ async fn text_with_nul_or_control_characters_is_a_field_error() {
                 }),
                 request_id: rid(),
                 expected_version: 0,
+                update_mask: None,
             },
             &admin,
         ))
@@ -324,6 +325,7 @@ async fn repeated_fields_are_bounded_before_their_elements_are_read() {
                 }),
                 request_id: rid(),
                 expected_version: 0,
+                update_mask: None,
             },
             &admin,
         ))

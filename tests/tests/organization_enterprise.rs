@@ -158,6 +158,7 @@ async fn guides_are_assigned_and_forum_issues_are_tracked_to_resolution() {
             }),
             request_id: rid(),
             expected_version: 0,
+            update_mask: None,
         };
     party
         .upsert_guide(with_bearer(

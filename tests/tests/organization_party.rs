@@ -79,6 +79,7 @@ async fn the_organization_tree_has_three_levels_and_refuses_what_does_not_fit() 
                 }),
                 request_id: rid(),
                 expected_version: 0,
+                update_mask: None,
             },
             &app.token(COMMUNITY_ADMIN, "community-staff"),
         ))
@@ -98,6 +99,7 @@ async fn the_organization_tree_has_three_levels_and_refuses_what_does_not_fit() 
         }),
         request_id: String::new(),
         expected_version: version,
+        update_mask: None,
     };
     let stale = party
         .upsert_organization(with_bearer(renamed(po.version + 5), &admin))

@@ -595,6 +595,7 @@ async fn care_files_enterprises_and_figures_stay_within_the_clerks_communities()
                 }),
                 request_id: Uuid::now_v7().to_string(),
                 expected_version: 0,
+                update_mask: None,
             },
             token,
         )

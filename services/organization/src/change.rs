@@ -224,6 +224,55 @@ pub async fn lock(
     }
 }
 
+/// Locks a soft-deletable aggregate, deleted or not, at the caller's version (0: any); whether
+/// it is deleted.
+pub async fn lock_any(
+    tx: &mut PgConnection,
+    what: Aggregate,
+    id: Uuid,
+    expected: i64,
+) -> Result<bool, ChangeError> {
+    let sql = what.lock_sql().ok_or(ChangeError::NotFound { what, id })?;
+    let row: Option<(i64, bool)> = sqlx::query_as(sql)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    match row {
+        None => Err(ChangeError::NotFound { what, id }),
+        Some((v, _)) if expected != 0 && v != expected => Err(ChangeError::Stale {
+            what,
+            current: v,
+            expected,
+        }),
+        Some((_, deleted)) => Ok(deleted),
+    }
+}
+
+/// Undoes a soft delete of a locked aggregate, with a new version.
+pub async fn mark_restored(
+    tx: &mut PgConnection,
+    what: Aggregate,
+    id: Uuid,
+) -> Result<(), sqlx::Error> {
+    let sql = match what {
+        Aggregate::Worker => {
+            "UPDATE workers SET deleted_at = NULL, version = version + 1, updated_at = now() WHERE id = $1"
+        }
+        Aggregate::Organization => {
+            "UPDATE organizations SET deleted_at = NULL, version = version + 1, updated_at = now() WHERE id = $1"
+        }
+        Aggregate::Guide => {
+            "UPDATE guides SET deleted_at = NULL, version = version + 1, updated_at = now() WHERE id = $1"
+        }
+        Aggregate::Enterprise => {
+            "UPDATE enterprises SET deleted_at = NULL, version = version + 1, updated_at = now() WHERE id = $1"
+        }
+        other => unreachable!("{} is not restored here", other.name()),
+    };
+    sqlx::query(sql).bind(id).execute(tx).await?;
+    Ok(())
+}
+
 /// Soft-deletes a locked aggregate: it keeps its row (and history), with a new version.
 pub async fn mark_deleted(
     tx: &mut PgConnection,

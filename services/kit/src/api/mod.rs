@@ -1,8 +1,10 @@
 //! Turning failures into `tonic::Status` without losing them: field violations become
 //! `INVALID_ARGUMENT` with `BadRequest` details; internal errors keep their cause in the log (with the
-//! trace id) and as the status's source; lists share one paging rule.
+//! trace id) and as the status's source; lists share one paging rule; updates may name their
+//! fields ([`mask`]).
 
 mod lookup;
+pub mod mask;
 mod paging;
 mod status;
 mod violations;

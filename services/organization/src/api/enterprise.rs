@@ -32,9 +32,24 @@ pub struct EnterpriseApi {
     county: kit::settings::CountySettings,
 }
 
+/// What an update may not name in its mask: ids, versions, and the ledger census visits keep.
+const ENTERPRISE_KEPT: &[&str] = &["id", "version", "updated_at", "deleted_at", "ledger"];
+
 impl EnterpriseApi {
     pub fn new(pool: PgPool, county: kit::settings::CountySettings) -> Self {
         Self { pool, county }
+    }
+
+    /// The stored enterprise as the API answers it, with its version (a masked update's base).
+    async fn enterprise_pb(&self, id: Uuid) -> Result<(pb::Enterprise, i64), Status> {
+        let fail = |e| internal("loading the enterprise", e);
+        let mut conn = self.pool.acquire().await.map_err(fail)?;
+        let row = store::enterprises::get(&mut conn, id)
+            .await
+            .map_err(fail)?
+            .ok_or_else(|| not_found("enterprise", id))?;
+        let version = row.version;
+        Ok((enterprise_to_pb(row), version))
     }
 
     /// PERMISSION_DENIED unless the enterprise's community is in the caller's scope; NOT_FOUND
@@ -60,6 +75,16 @@ impl EnterpriseService for EnterpriseApi {
         let e = r
             .enterprise
             .ok_or_else(|| invalid("enterprise", "is required"))?;
+        let (e, expected_version) = kit::api::mask::merge(
+            "redsupply.organization.v1.Enterprise",
+            ENTERPRISE_KEPT,
+            r.update_mask.as_ref(),
+            Uuid::parse_str(&e.id).ok(),
+            r.expected_version,
+            e,
+            |id| self.enterprise_pb(id),
+        )
+        .await?;
         let mut v = Violations::new();
         let id = v.optional_id("enterprise.id", &e.id);
         upsert_request_id(&mut v, id.is_none(), &r.request_id);
@@ -79,7 +104,7 @@ impl EnterpriseService for EnterpriseApi {
             &caller.subject,
             enterprise::EnterpriseChange {
                 id,
-                expected_version: r.expected_version,
+                expected_version,
                 request_id: &r.request_id,
                 name,
                 kind: kind.expect("validated"),
@@ -162,6 +187,23 @@ impl EnterpriseService for EnterpriseApi {
             .await
             .map_err(|e| e.into_status("deleting the enterprise"))?;
         Ok(Response::new(pb::DeleteEnterpriseResponse {
+            enterprise: Some(enterprise_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "RestoreEnterprise", skip_all)]
+    async fn restore_enterprise(
+        &self,
+        request: Request<pb::RestoreEnterpriseRequest>,
+    ) -> Result<Response<pb::RestoreEnterpriseResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let id = parse_id("id", &r.id)?;
+        self.ensure_enterprise(&caller, id).await?;
+        let row = enterprise::restore_enterprise(&self.pool, id, r.expected_version)
+            .await
+            .map_err(|e| e.into_status("restoring the enterprise"))?;
+        Ok(Response::new(pb::RestoreEnterpriseResponse {
             enterprise: Some(enterprise_to_pb(row)),
         }))
     }

@@ -7,6 +7,7 @@
 pub mod care;
 mod convert;
 pub mod enterprise;
+mod guides;
 pub mod party;
 mod policy;
 pub mod registry;

@@ -17,19 +17,32 @@ use uuid::Uuid;
 use super::{
     convert::{self, guide_to_pb, join_request_to_pb, organization_to_pb},
     ensure_for_worker, ensure_for_workers, ensure_known, in_communities,
-    validate::{
-        MAX_REFERENCES, NAME, NOTE, check_date, enum_filter, enum_value, upsert_request_id,
-    },
+    validate::{MAX_REFERENCES, NAME, NOTE, check_date, enum_filter, upsert_request_id},
 };
 use crate::{app::party, change::Aggregate, domain, store};
 
 pub struct PartyApi {
-    pool: PgPool,
+    pub(super) pool: PgPool,
 }
+
+/// What an update may not name in its mask: ids, versions and what the service keeps.
+const ORGANIZATION_KEPT: &[&str] = &["id", "version", "updated_at", "deleted_at", "member_count"];
 
 impl PartyApi {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
+    }
+
+    /// The stored organization as the API answers it, with its version (a masked update's base).
+    async fn organization_pb(&self, id: Uuid) -> Result<(pb::Organization, i64), Status> {
+        let fail = |e| internal("loading the organization", e);
+        let mut conn = self.pool.acquire().await.map_err(fail)?;
+        let row = store::tree::get(&mut conn, id)
+            .await
+            .map_err(fail)?
+            .ok_or_else(|| kit::api::not_found("organization", id))?;
+        let version = row.version;
+        Ok((organization_to_pb(row), version))
     }
 }
 
@@ -45,6 +58,17 @@ impl PartyService for PartyApi {
         let o = r
             .organization
             .ok_or_else(|| invalid("organization", "is required"))?;
+        let id = Uuid::parse_str(&o.id).ok();
+        let (o, expected_version) = kit::api::mask::merge(
+            "redsupply.organization.v1.Organization",
+            ORGANIZATION_KEPT,
+            r.update_mask.as_ref(),
+            id,
+            r.expected_version,
+            o,
+            |id| self.organization_pb(id),
+        )
+        .await?;
         let mut v = Violations::new();
         let id = v.optional_id("organization.id", &o.id);
         upsert_request_id(&mut v, id.is_none(), &r.request_id);
@@ -72,7 +96,7 @@ impl PartyService for PartyApi {
             &caller.subject,
             party::OrganizationChange {
                 id,
-                expected_version: r.expected_version,
+                expected_version,
                 request_id: &r.request_id,
                 name,
                 kind: kind.expect("validated"),
@@ -150,6 +174,21 @@ impl PartyService for PartyApi {
             .await
             .map_err(|e| e.into_status("deleting the organization"))?;
         Ok(Response::new(pb::DeleteOrganizationResponse {
+            organization: Some(organization_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "RestoreOrganization", skip_all)]
+    async fn restore_organization(
+        &self,
+        request: Request<pb::RestoreOrganizationRequest>,
+    ) -> Result<Response<pb::RestoreOrganizationResponse>, Status> {
+        let r = request.into_inner();
+        let id = parse_id("id", &r.id)?;
+        let row = party::restore_organization(&self.pool, id, r.expected_version)
+            .await
+            .map_err(|e| e.into_status("restoring the organization"))?;
+        Ok(Response::new(pb::RestoreOrganizationResponse {
             organization: Some(organization_to_pb(row)),
         }))
     }
@@ -259,47 +298,7 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::UpsertGuideRequest>,
     ) -> Result<Response<pb::UpsertGuideResponse>, Status> {
-        let caller = caller(&request)?;
-        let r = request.into_inner();
-        let g = r.guide.ok_or_else(|| invalid("guide", "is required"))?;
-        let mut v = Violations::new();
-        let id = v.optional_id("guide.id", &g.id);
-        upsert_request_id(&mut v, id.is_none(), &r.request_id);
-        let name = v.line("guide.name", &g.name, NAME, true);
-        let department = v.line("guide.department", &g.department, NAME, false);
-        // Instructors and red commissioners: every kind defined.
-        let kind = enum_value::<pb::GuideKind>(&mut v, "guide.kind", g.kind);
-        let enterprise_ids = v.ids("guide.enterprise_ids", &g.enterprise_ids, MAX_REFERENCES);
-        let organization_ids = v.ids(
-            "guide.organization_ids",
-            &g.organization_ids,
-            MAX_REFERENCES,
-        );
-        v.check(
-            g.kind != pb::GuideKind::RedCommissioner as i32 || organization_ids.is_empty(),
-            "guide.organization_ids",
-            "red commissioners are assigned to enterprises, not organizations",
-        );
-        v.into_result()?;
-        let row = party::upsert_guide(
-            &self.pool,
-            &caller.subject,
-            party::GuideChange {
-                id,
-                expected_version: r.expected_version,
-                request_id: &r.request_id,
-                name,
-                kind: kind.expect("validated"),
-                department,
-                enterprise_ids,
-                organization_ids,
-            },
-        )
-        .await
-        .map_err(|e| e.into_status("saving the guide"))?;
-        Ok(Response::new(pb::UpsertGuideResponse {
-            guide: Some(guide_to_pb(row)),
-        }))
+        self.upsert_guide_rpc(request).await
     }
 
     #[tracing::instrument(name = "ListGuides", skip_all)]
@@ -337,6 +336,21 @@ impl PartyService for PartyApi {
             .await
             .map_err(|e| e.into_status("deleting the guide"))?;
         Ok(Response::new(pb::DeleteGuideResponse {
+            guide: Some(guide_to_pb(row)),
+        }))
+    }
+
+    #[tracing::instrument(name = "RestoreGuide", skip_all)]
+    async fn restore_guide(
+        &self,
+        request: Request<pb::RestoreGuideRequest>,
+    ) -> Result<Response<pb::RestoreGuideResponse>, Status> {
+        let r = request.into_inner();
+        let id = parse_id("id", &r.id)?;
+        let row = party::restore_guide(&self.pool, id, r.expected_version)
+            .await
+            .map_err(|e| e.into_status("restoring the guide"))?;
+        Ok(Response::new(pb::RestoreGuideResponse {
             guide: Some(guide_to_pb(row)),
         }))
     }

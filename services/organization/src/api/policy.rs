@@ -33,6 +33,7 @@ pub const POLICIES: &[Policy] = &[
             rule("GetWorker", ANYONE, Worker),
             rule("UpdateWorker", SELF_OR_STAFF, Worker),
             rule("DeleteWorker", STAFF, Worker),
+            rule("RestoreWorker", STAFF, Worker),
             rule("SearchWorkers", FIELD_STAFF, Community),
             rule("ReportIn", SELF_OR_STAFF, Worker),
             rule("ListReportIns", ANYONE, Worker),
@@ -53,6 +54,7 @@ pub const POLICIES: &[Policy] = &[
         rules: &[
             rule("UpsertOrganization", COUNTY, County),
             rule("DeleteOrganization", COUNTY, County),
+            rule("RestoreOrganization", COUNTY, County),
             rule("GetOrganization", ANYONE, Open),
             rule("ListOrganizations", ANYONE, Open),
             rule("RequestToJoin", SELF_OR_STAFF, Worker),
@@ -61,6 +63,7 @@ pub const POLICIES: &[Policy] = &[
             // Instructors and red commissioners serve the county's organizations.
             rule("UpsertGuide", COUNTY, County),
             rule("DeleteGuide", COUNTY, County),
+            rule("RestoreGuide", COUNTY, County),
             rule("ListGuides", ANYONE, Open),
             rule("LinkContacts", STAFF, Worker),
             rule("UnlinkContact", STAFF, Worker),
@@ -73,6 +76,7 @@ pub const POLICIES: &[Policy] = &[
         rules: &[
             rule("UpsertEnterprise", STAFF, Community),
             rule("DeleteEnterprise", STAFF, Community),
+            rule("RestoreEnterprise", STAFF, Community),
             rule("GetEnterprise", FIELD_STAFF, Community),
             rule("ListEnterprises", FIELD_STAFF, Community),
             rule("RecordCensusVisit", FIELD_STAFF, Community),

@@ -328,6 +328,23 @@ impl OrganizationService for RegistryApi {
         }))
     }
 
+    #[tracing::instrument(name = "RestoreWorker", skip_all)]
+    async fn restore_worker(
+        &self,
+        request: Request<pb::RestoreWorkerRequest>,
+    ) -> Result<Response<pb::RestoreWorkerResponse>, Status> {
+        let caller = caller(&request)?;
+        let r = request.into_inner();
+        let id = parse_id("worker_id", &r.worker_id)?;
+        self.worker_in_scope(&caller, id).await?;
+        let row = registry::restore_worker(&self.pool, id, r.expected_version)
+            .await
+            .map_err(change_status("restoring the worker"))?;
+        Ok(Response::new(pb::RestoreWorkerResponse {
+            worker: Some(self.worker_view(&caller, row, "RestoreWorker").await?),
+        }))
+    }
+
     #[tracing::instrument(name = "ReportIn", skip_all)]
     async fn report_in(
         &self,

@@ -94,6 +94,24 @@ pub async fn delete_enterprise(
     .await
 }
 
+/// Undoes an enterprise's deletion.
+pub async fn restore_enterprise(
+    pool: &PgPool,
+    id: Uuid,
+    expected_version: i64,
+) -> Result<EnterpriseRow, ChangeError> {
+    super::restore(
+        pool,
+        Aggregate::Enterprise,
+        id,
+        expected_version,
+        super::always,
+        async |tx| Ok(enterprises::get(tx, id).await?.expect("enterprise exists")),
+        async |tx, row| publish::enterprise_changed(tx, row).await,
+    )
+    .await
+}
+
 /// Records the visit and updates each figure it confirmed, unless a later visit already did.
 pub async fn record_census_visit(
     pool: &PgPool,

@@ -36,6 +36,30 @@ async fn soft_delete<R>(
     Ok(row)
 }
 
+/// Undoes [`soft_delete`] in one transaction: lock the aggregate at the caller's version (0: any),
+/// let `check` refuse (what it needs must be live), mark it live with a new version, `load` and
+/// `announce` it. A live aggregate is answered as it stands, with nothing written.
+async fn restore<R>(
+    pool: &PgPool,
+    what: Aggregate,
+    id: Uuid,
+    expected_version: i64,
+    check: impl AsyncFnOnce(&mut PgConnection) -> Result<(), ChangeError>,
+    load: impl AsyncFnOnce(&mut PgConnection) -> Result<R, sqlx::Error>,
+    announce: impl AsyncFnOnce(&mut PgConnection, &R) -> Result<(), sqlx::Error>,
+) -> Result<R, ChangeError> {
+    let mut tx = pool.begin().await?;
+    if !change::lock_any(&mut tx, what, id, expected_version).await? {
+        return Ok(load(&mut tx).await?);
+    }
+    check(&mut tx).await?;
+    change::mark_restored(&mut tx, what, id).await?;
+    let row = load(&mut tx).await?;
+    announce(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
 /// A `check` for [`soft_delete`] that refuses nothing.
 async fn always(_: &mut PgConnection) -> Result<(), ChangeError> {
     Ok(())

@@ -322,6 +322,52 @@ pub async fn delete_guide(
     .await
 }
 
+/// Undoes an organization's deletion, unless its parent is deleted too (restore that first).
+pub async fn restore_organization(
+    pool: &PgPool,
+    id: Uuid,
+    expected_version: i64,
+) -> Result<OrganizationRow, ChangeError> {
+    super::restore(
+        pool,
+        Aggregate::Organization,
+        id,
+        expected_version,
+        async |tx| {
+            let row = tree::get(tx, id).await?.expect("organization exists");
+            if let Some(parent) = row.parent_id
+                && !change::exists(tx, Aggregate::Organization, parent).await?
+            {
+                return Err(ChangeError::Precondition(format!(
+                    "its parent organization {parent} is deleted; restore it first"
+                )));
+            }
+            Ok(())
+        },
+        async |tx| Ok(tree::get(tx, id).await?.expect("organization exists")),
+        async |tx, row| publish::organization_changed(tx, row).await,
+    )
+    .await
+}
+
+/// Undoes a guide's deletion.
+pub async fn restore_guide(
+    pool: &PgPool,
+    id: Uuid,
+    expected_version: i64,
+) -> Result<GuideRow, ChangeError> {
+    super::restore(
+        pool,
+        Aggregate::Guide,
+        id,
+        expected_version,
+        super::always,
+        async |tx| guides::get(tx, id).await,
+        async |tx, row| publish::guide_changed(tx, row).await,
+    )
+    .await
+}
+
 /// Bumps the member's set version and announces the whole set; returns (count, version).
 async fn announce(tx: &mut PgConnection, member: Uuid) -> Result<(i32, i64), sqlx::Error> {
     let version = contacts::bump_version(tx, member).await?;

@@ -325,6 +325,36 @@ pub async fn delete_worker(
     .await
 }
 
+/// Undoes a worker's deletion, unless another live worker now holds their phone or ID number.
+pub async fn restore_worker(
+    pool: &PgPool,
+    id: Uuid,
+    expected_version: i64,
+) -> Result<WorkerRow, ChangeError> {
+    super::restore(
+        pool,
+        Aggregate::Worker,
+        id,
+        expected_version,
+        async |tx| {
+            let (phone, id_number) = workers::hashes_of(tx, id).await?;
+            match workers::registered_with(tx, phone.as_deref(), id_number.as_deref(), Some(id))
+                .await?
+            {
+                Some((other, field)) => Err(ChangeError::AlreadyExists {
+                    field,
+                    what: Aggregate::Worker,
+                    id: other,
+                }),
+                None => Ok(()),
+            }
+        },
+        async |tx| workers::load(tx, id).await,
+        async |tx, row| publish::worker_updated(tx, row).await,
+    )
+    .await
+}
+
 /// The worker reports in to the community (报到备案); their community becomes this one.
 pub async fn report_in(
     pool: &PgPool,

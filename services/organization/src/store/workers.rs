@@ -89,6 +89,17 @@ pub async fn registered_with(
     Ok(found.map(|(id, by_phone)| (id, if by_phone { "phone" } else { "id_number" })))
 }
 
+/// The worker's lookup hashes: phone, and ID number if recorded.
+pub async fn hashes_of(
+    tx: &mut PgConnection,
+    id: Uuid,
+) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), sqlx::Error> {
+    sqlx::query_as("SELECT phone_hash, id_number_hash FROM workers WHERE id = $1")
+        .bind(id)
+        .fetch_one(tx)
+        .await
+}
+
 /// The worker this caller registered with `request_id`, if any.
 pub async fn by_request(
     tx: &mut PgConnection,
