@@ -27,6 +27,7 @@ pub mod organization {
     pub const ENTERPRISE_ISSUE_CHANGED: &str = "redsupply.organization.enterprise_issue.changed";
     pub const CARE_VISIT_RECORDED: &str = "redsupply.organization.care.visit_recorded";
     pub const HARDSHIP_FILE_CHANGED: &str = "redsupply.organization.care.hardship_file_changed";
+    pub const MEMBERSHIP_CHANGED: &str = "redsupply.organization.membership.changed";
 }
 
 pub mod education {
@@ -101,6 +102,7 @@ mod tests {
                     o::ENTERPRISE_ISSUE_CHANGED,
                     o::CARE_VISIT_RECORDED,
                     o::HARDSHIP_FILE_CHANGED,
+                    o::MEMBERSHIP_CHANGED,
                 ],
             ),
             (

@@ -80,7 +80,7 @@ impl TestApp {
                         ..Default::default()
                     }),
                     request_id: Uuid::now_v7().to_string(),
-                    expected_version: 0,
+                    ..Default::default()
                 },
                 &self.admin_token(),
             ))
@@ -152,7 +152,7 @@ impl TestApp {
                         ..Default::default()
                     }),
                     request_id: Uuid::now_v7().to_string(),
-                    expected_version: 0,
+                    ..Default::default()
                 },
                 &self.admin_token(),
             ))
@@ -265,7 +265,7 @@ impl TestApp {
                         amenities: vec![Amenity::Rest as i32],
                         ..Default::default()
                     }),
-                    expected_version: 0,
+                    ..Default::default()
                 },
                 &self.admin_token(),
             ))
@@ -314,6 +314,7 @@ impl TestApp {
                         points_cost,
                         ..Default::default()
                     }),
+                    update_mask: None,
                 },
                 &self.admin_token(),
             ))

@@ -68,6 +68,7 @@ async fn bad_input_is_refused_naming_each_field() {
                 }),
                 request_id: "g".into(),
                 expected_version: 0,
+                update_mask: None,
             },
             &app.admin_token(),
         ))
@@ -277,6 +278,7 @@ async fn a_nul_character_in_text_is_a_field_error_never_internal() {
                 }),
                 request_id: Uuid::now_v7().to_string(),
                 expected_version: 0,
+                update_mask: None,
             },
             &admin,
         ))

@@ -45,7 +45,7 @@ fn station(name: &str, latitude: f64, longitude: f64) -> pb::UpsertStationReques
             ..Default::default()
         }),
         request_id: Uuid::now_v7().to_string(),
-        expected_version: 0,
+        ..Default::default()
     }
 }
 
@@ -326,7 +326,7 @@ async fn grid_boundaries_lie_in_the_county_and_not_over_another_grid() {
                             ..Default::default()
                         }),
                         request_id,
-                        expected_version: 0,
+                        ..Default::default()
                     },
                     &admin,
                 ))

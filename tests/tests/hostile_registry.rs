@@ -145,6 +145,7 @@ async fn text_with_nul_or_control_characters_is_a_field_error() {
                 }),
                 request_id: "x".repeat(1_000_000),
                 expected_version: 0,
+                update_mask: None,
             },
             &admin,
         ))
@@ -281,6 +282,7 @@ async fn enum_values_that_would_wrap_are_refused() {
                     }),
                     request_id: rid(),
                     expected_version: 0,
+                    update_mask: None,
                 },
                 &admin,
             ))
@@ -381,6 +383,7 @@ async fn repeated_fields_are_bounded_before_their_elements_are_read() {
                     }),
                     request_id: rid(),
                     expected_version: 0,
+                    update_mask: None,
                 },
                 &admin,
             ))
@@ -521,6 +524,7 @@ async fn creates_need_a_request_id() {
                 }),
                 request_id: String::new(),
                 expected_version: 0,
+                update_mask: None,
             },
             &admin,
         ))

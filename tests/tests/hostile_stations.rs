@@ -76,6 +76,7 @@ async fn upsert(
             request_id: request_id.into(),
             station: Some(s),
             expected_version: 0,
+            update_mask: None,
         },
         token,
     ))
@@ -92,6 +93,7 @@ async fn reward(p: &mut PointsServiceClient<Channel>, token: &str) -> pb::Reward
                 points_cost: 5,
                 ..Default::default()
             }),
+            update_mask: None,
         },
         token,
     ))
@@ -200,6 +202,7 @@ async fn bad_text_ids_lists_enums_and_numbers_are_refused_naming_the_field_and_n
                     points_cost,
                     ..Default::default()
                 }),
+                update_mask: None,
             },
             &admin,
         );

@@ -24,6 +24,7 @@ async fn a_worker_edits_only_their_own_record_reports_in_and_stations_follows() 
                 }),
                 request_id: rid(),
                 expected_version: 0,
+                update_mask: None,
             },
             &admin,
         ))

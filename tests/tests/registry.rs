@@ -46,6 +46,7 @@ async fn stale_updates_are_refused_and_deleted_grids_leave_the_read_models() {
                 }),
                 request_id: String::new(),
                 expected_version,
+                update_mask: None,
             },
             &admin,
         );

@@ -33,6 +33,7 @@ fn station(name: &str, latitude: f64, longitude: f64, speed: f64) -> pb::UpsertS
             ..Default::default()
         }),
         expected_version: 0,
+        update_mask: None,
     }
 }
 

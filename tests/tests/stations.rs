@@ -48,6 +48,7 @@ async fn create(
             request_id: s.name.clone(),
             station: Some(s),
             expected_version: 0,
+            update_mask: None,
         },
         admin,
     ))
@@ -296,6 +297,7 @@ async fn a_broken_charger_is_reported_shown_and_repaired_and_closed_stations_dro
                 station: Some(renamed.clone()),
                 request_id: String::new(),
                 expected_version: near.version + 5,
+                update_mask: None,
             },
             &admin,
         ))
@@ -308,6 +310,7 @@ async fn a_broken_charger_is_reported_shown_and_repaired_and_closed_stations_dro
                 station: Some(renamed),
                 request_id: String::new(),
                 expected_version: near.version,
+                update_mask: None,
             },
             &admin,
         ))
@@ -330,6 +333,7 @@ async fn a_broken_charger_is_reported_shown_and_repaired_and_closed_stations_dro
                     ..Default::default()
                 }),
                 expected_version: 0,
+                update_mask: None,
             },
             &admin,
         ))

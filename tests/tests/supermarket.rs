@@ -37,6 +37,7 @@ async fn a_clerk_runs_the_community_supermarket_from_catalog_to_counter() {
                     community_id: community.into(),
                     ..Default::default()
                 }),
+                update_mask: None,
             },
             token,
         );

@@ -205,23 +205,38 @@ pub async fn lock(
     id: Uuid,
     expected: i64,
 ) -> Result<i64, ChangeError> {
-    let Some(sql) = what.lock_sql() else {
-        return Err(ChangeError::NotFound { what, id });
-    };
-    let row: Option<(i64, bool)> = sqlx::query_as(sql)
+    let (version, deleted) = lock_row(tx, what, id).await?;
+    if deleted {
+        return Err(ChangeError::Deleted { what, id });
+    }
+    at_version(what, version, expected)?;
+    Ok(version)
+}
+
+/// Locks the row: `(version, deleted)`.
+async fn lock_row(
+    tx: &mut PgConnection,
+    what: Aggregate,
+    id: Uuid,
+) -> Result<(i64, bool), ChangeError> {
+    let sql = what.lock_sql().ok_or(ChangeError::NotFound { what, id })?;
+    sqlx::query_as(sql)
         .bind(id)
         .fetch_optional(&mut *tx)
-        .await?;
-    match row {
-        None => Err(ChangeError::NotFound { what, id }),
-        Some((_, true)) => Err(ChangeError::Deleted { what, id }),
-        Some((v, false)) if expected != 0 && v != expected => Err(ChangeError::Stale {
+        .await?
+        .ok_or(ChangeError::NotFound { what, id })
+}
+
+/// Refuses a change made against another version than the current one (0: any).
+fn at_version(what: Aggregate, current: i64, expected: i64) -> Result<(), ChangeError> {
+    if expected != 0 && current != expected {
+        return Err(ChangeError::Stale {
             what,
-            current: v,
+            current,
             expected,
-        }),
-        Some((v, false)) => Ok(v),
+        });
     }
+    Ok(())
 }
 
 /// Locks a soft-deletable aggregate, deleted or not, at the caller's version (0: any); whether
@@ -232,20 +247,9 @@ pub async fn lock_any(
     id: Uuid,
     expected: i64,
 ) -> Result<bool, ChangeError> {
-    let sql = what.lock_sql().ok_or(ChangeError::NotFound { what, id })?;
-    let row: Option<(i64, bool)> = sqlx::query_as(sql)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    match row {
-        None => Err(ChangeError::NotFound { what, id }),
-        Some((v, _)) if expected != 0 && v != expected => Err(ChangeError::Stale {
-            what,
-            current: v,
-            expected,
-        }),
-        Some((_, deleted)) => Ok(deleted),
-    }
+    let (version, deleted) = lock_row(tx, what, id).await?;
+    at_version(what, version, expected)?;
+    Ok(deleted)
 }
 
 /// Undoes a soft delete of a locked aggregate, with a new version.
@@ -255,6 +259,9 @@ pub async fn mark_restored(
     id: Uuid,
 ) -> Result<(), sqlx::Error> {
     let sql = match what {
+        Aggregate::Grid => {
+            "UPDATE grids SET deleted_at = NULL, version = version + 1, updated_at = now() WHERE id = $1"
+        }
         Aggregate::Worker => {
             "UPDATE workers SET deleted_at = NULL, version = version + 1, updated_at = now() WHERE id = $1"
         }

@@ -29,7 +29,8 @@ pub const SCHEMA: &str = "organization";
 /// The durable consumer of governance's volunteer appointments.
 pub const VOLUNTEER_ROLES_CONSUMER: &str = "organization-volunteer-roles";
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// Every migration of the schema (tests replay part of it to build a database written before).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {

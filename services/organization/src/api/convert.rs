@@ -18,6 +18,7 @@ use crate::{
         geography::{CommunityRow, GridRow, TownshipRow},
         guides::GuideRow,
         joining::JoinRequestRow,
+        membership::SpellRow,
         stats::Stats,
         tree::OrganizationRow,
         workers::ReportInRow,
@@ -110,6 +111,25 @@ pub(super) fn join_request_to_pb(j: JoinRequestRow) -> pb::JoinRequest {
         decided_at: j.decided_at.map(to_timestamp),
         reason: j.reason,
         version: j.version,
+    }
+}
+
+pub(super) fn spell_to_pb(m: SpellRow) -> pb::MembershipSpell {
+    pb::MembershipSpell {
+        id: m.id.to_string(),
+        worker_id: m.worker_id.to_string(),
+        worker_name: m.worker_name,
+        organization_id: m.organization_id.to_string(),
+        organization_name: m.organization_name,
+        joined_at: Some(to_timestamp(m.joined_at)),
+        start: i32::from(m.start_how),
+        join_request_id: opt(m.join_request_id),
+        started_by: m.started_by,
+        left_at: m.left_at.map(to_timestamp),
+        end: m.end_how.map_or(0, i32::from),
+        reason: m.reason,
+        ended_by: m.ended_by,
+        transferred_to: opt(m.transferred_to),
     }
 }
 

@@ -8,10 +8,12 @@ pub mod care;
 mod convert;
 pub mod enterprise;
 mod guides;
+mod membership;
 pub mod party;
 mod policy;
 pub mod registry;
 mod scope;
+mod territory;
 mod validate;
 
 pub use policy::POLICIES;

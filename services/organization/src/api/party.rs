@@ -1,9 +1,10 @@
 //! `redsupply.organization.v1.PartyService`: the organization tree, join requests, guides and
-//! contact links. Per RPC: the caller's scope, the request checked, the use case (`app::party`) or
-//! a read of `store`, the rows into protobuf (`convert`).
+//! contact links (join requests and membership in `membership.rs`, guides in `guides.rs`). Per
+//! RPC: the caller's scope, the request checked, the use case (`app`) or a read of `store`, the
+//! rows into protobuf (`convert`).
 
 use kit::{
-    api::{Violations, internal, invalid, not_found, parse_id},
+    api::{Violations, internal, invalid, parse_id},
     auth::caller,
 };
 use redsupply_proto::{
@@ -15,9 +16,9 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{
-    convert::{self, guide_to_pb, join_request_to_pb, organization_to_pb},
-    ensure_for_worker, ensure_for_workers, ensure_known, in_communities,
-    validate::{MAX_REFERENCES, NAME, NOTE, check_date, enum_filter, upsert_request_id},
+    convert::{self, guide_to_pb, organization_to_pb},
+    ensure_for_worker, ensure_for_workers, ensure_known,
+    validate::{MAX_REFERENCES, NAME, check_date, enum_filter, upsert_request_id},
 };
 use crate::{app::party, change::Aggregate, domain, store};
 
@@ -198,29 +199,7 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::RequestToJoinRequest>,
     ) -> Result<Response<pb::RequestToJoinResponse>, Status> {
-        let caller = caller(&request)?;
-        let r = request.into_inner();
-        let mut v = Violations::new();
-        v.request_id(&r.request_id);
-        let worker = v.id("worker_id", &r.worker_id);
-        let organization = v.id("organization_id", &r.organization_id);
-        let note = v.text("note", &r.note, NOTE, false);
-        v.into_result()?;
-        let (worker, organization) = (worker.expect("validated"), organization.expect("validated"));
-        ensure_for_worker(&self.pool, &caller, worker).await?;
-        let row = party::request_to_join(
-            &self.pool,
-            &caller.subject,
-            &r.request_id,
-            worker,
-            organization,
-            note,
-        )
-        .await
-        .map_err(|e| e.into_status("recording the join request"))?;
-        Ok(Response::new(pb::RequestToJoinResponse {
-            join_request: Some(join_request_to_pb(row)),
-        }))
+        self.request_to_join_rpc(request).await
     }
 
     #[tracing::instrument(name = "DecideJoinRequest", skip_all)]
@@ -228,24 +207,7 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::DecideJoinRequestRequest>,
     ) -> Result<Response<pb::DecideJoinRequestResponse>, Status> {
-        let caller = caller(&request)?;
-        let r = request.into_inner();
-        let mut v = Violations::new();
-        let id = v.id("id", &r.id);
-        let reason = v.text("reason", &r.reason, NOTE, !r.approve);
-        v.into_result()?;
-        let id = id.expect("validated");
-        let worker = store::joining::worker_of(&self.pool, id)
-            .await
-            .map_err(|e| internal("loading the join request", e))?
-            .ok_or_else(|| not_found("join request", id))?;
-        ensure_for_worker(&self.pool, &caller, worker).await?;
-        let row = party::decide_join_request(&self.pool, &caller.subject, id, r.approve, reason)
-            .await
-            .map_err(|e| e.into_status("deciding the join request"))?;
-        Ok(Response::new(pb::DecideJoinRequestResponse {
-            join_request: Some(join_request_to_pb(row)),
-        }))
+        self.decide_join_request_rpc(request).await
     }
 
     #[tracing::instrument(name = "ListJoinRequests", skip_all)]
@@ -253,44 +215,39 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::ListJoinRequestsRequest>,
     ) -> Result<Response<pb::ListJoinRequestsResponse>, Status> {
-        let caller = caller(&request)?;
-        let r = request.into_inner();
-        let mut v = Violations::new();
-        let organization = v.optional_id("organization_id", &r.organization_id);
-        let worker = v.optional_id("worker_id", &r.worker_id);
-        let status = enum_filter::<pb::JoinRequestStatus>(&mut v, "status", r.status);
-        v.check(
-            !caller.is_only(WORKER) || worker.is_some(),
-            "worker_id",
-            "a worker lists only their own requests",
-        );
-        let (size, after) = v.page(r.page_size, &r.page_token);
-        v.into_result()?;
-        if let Some(w) = worker {
-            ensure_for_worker(&self.pool, &caller, w).await?;
-        }
-        ensure_known(&self.pool, Aggregate::Organization, organization).await?;
-        let scope = if worker.is_some() {
-            None
-        } else {
-            in_communities(&caller)
-        };
-        let rows = store::joining::list(
-            &self.pool,
-            organization,
-            worker,
-            status,
-            scope.as_deref(),
-            after,
-            size,
-        )
-        .await
-        .map_err(|e| internal("listing join requests", e))?;
-        let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
-        Ok(Response::new(pb::ListJoinRequestsResponse {
-            next_page_token: kit::api::next_page_token(&ids, size),
-            join_requests: rows.into_iter().map(join_request_to_pb).collect(),
-        }))
+        self.list_join_requests_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "LeaveOrganization", skip_all)]
+    async fn leave_organization(
+        &self,
+        request: Request<pb::LeaveOrganizationRequest>,
+    ) -> Result<Response<pb::LeaveOrganizationResponse>, Status> {
+        self.leave_organization_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "TransferMember", skip_all)]
+    async fn transfer_member(
+        &self,
+        request: Request<pb::TransferMemberRequest>,
+    ) -> Result<Response<pb::TransferMemberResponse>, Status> {
+        self.transfer_member_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "RemoveMember", skip_all)]
+    async fn remove_member(
+        &self,
+        request: Request<pb::RemoveMemberRequest>,
+    ) -> Result<Response<pb::RemoveMemberResponse>, Status> {
+        self.remove_member_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "ListMembershipHistory", skip_all)]
+    async fn list_membership_history(
+        &self,
+        request: Request<pb::ListMembershipHistoryRequest>,
+    ) -> Result<Response<pb::ListMembershipHistoryResponse>, Status> {
+        self.list_membership_history_rpc(request).await
     }
 
     #[tracing::instrument(name = "UpsertGuide", skip_all)]

@@ -39,6 +39,7 @@ pub const POLICIES: &[Policy] = &[
             rule("ListReportIns", ANYONE, Worker),
             rule("UpsertGrid", STAFF, Community),
             rule("DeleteGrid", STAFF, Community),
+            rule("RestoreGrid", STAFF, Community),
             rule("GetGrid", ANYONE, Open),
             rule("ListGrids", ANYONE, Open),
             rule("UpsertCommunity", COUNTY, County),
@@ -60,6 +61,11 @@ pub const POLICIES: &[Policy] = &[
             rule("RequestToJoin", SELF_OR_STAFF, Worker),
             rule("DecideJoinRequest", STAFF, Worker),
             rule("ListJoinRequests", SELF_OR_STAFF, Worker),
+            // A member may leave on their own say; transfers and removals are staff's.
+            rule("LeaveOrganization", SELF_OR_STAFF, Worker),
+            rule("TransferMember", STAFF, Worker),
+            rule("RemoveMember", STAFF, Worker),
+            rule("ListMembershipHistory", SELF_OR_STAFF, Worker),
             // Instructors and red commissioners serve the county's organizations.
             rule("UpsertGuide", COUNTY, County),
             rule("DeleteGuide", COUNTY, County),

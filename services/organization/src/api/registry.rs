@@ -1,11 +1,11 @@
 //! `redsupply.organization.v1.OrganizationService`: workers (registration, reads, searches,
 //! edits, report-ins and who saw their personal numbers), the county's territory (townships,
-//! communities, grids) and the registry's headline figures. Per RPC: the caller's scope, the
-//! request into a typed command (`validate`), the use case (`app::registry`) or a read of
-//! `store`, the rows into protobuf (`convert`).
+//! communities, grids, in `territory.rs`) and the registry's headline figures. Per RPC: the
+//! caller's scope, the request into a typed command (`validate`), the use case (`app::registry`)
+//! or a read of `store`, the rows into protobuf (`convert`).
 
 use kit::{
-    api::{Violations, internal, invalid, not_found, page_size, parse_id},
+    api::{Violations, internal, page_size, parse_id},
     auth::caller,
 };
 use redsupply_proto::{
@@ -18,13 +18,13 @@ use uuid::Uuid;
 
 use super::{
     change_status, convert, ensure_known, in_communities, registry_status,
-    validate::{self, LABEL, NAME, NOTE, upsert_request_id},
+    validate::{self, LABEL, NAME, NOTE},
 };
 use crate::{
-    app::registry::{self, GridChange},
+    app::registry,
     change::Aggregate,
     domain::personal::Vault,
-    store::{access_log, geography, stats, workers},
+    store::{access_log, stats, workers},
 };
 
 pub struct RegistryApi {
@@ -32,7 +32,7 @@ pub struct RegistryApi {
     pub(super) pool: PgPool,
     pub(super) vault: Vault,
     /// Where the county lies and what its grids may be.
-    county: kit::settings::CountySettings,
+    pub(super) county: kit::settings::CountySettings,
     /// Searches by phone number per caller and minute.
     phone_searches: kit::limit::RateLimit,
 }
@@ -67,6 +67,7 @@ impl OrganizationService for RegistryApi {
         let caller = caller(&request)?;
         let r = request.into_inner();
         let worker = validate::new_worker(&r)?;
+        super::scope::may_record_membership(&caller, worker.party_member)?;
         if caller.is_staff() && !caller.is_county() {
             // Staff register workers into a community they serve.
             caller.ensure_community(worker.community_id)?;
@@ -171,38 +172,7 @@ impl OrganizationService for RegistryApi {
         &self,
         request: Request<pb::UpsertGridRequest>,
     ) -> Result<Response<pb::UpsertGridResponse>, Status> {
-        let caller = caller(&request)?;
-        let r = request.into_inner();
-        let grid = r.grid.ok_or_else(|| invalid("grid", "is required"))?;
-        let mut v = Violations::new();
-        let id = v.optional_id("grid.id", &grid.id);
-        upsert_request_id(&mut v, id.is_none(), &r.request_id);
-        let name = v.line("grid.name", &grid.name, NAME, true);
-        let community_id = v.optional_id("grid.community_id", &grid.community_id);
-        let boundary = validate::boundary(&mut v, &grid.boundary);
-        v.into_result()?;
-        if let Some(id) = id {
-            self.ensure_grid(&caller, id).await?;
-        }
-        caller.ensure_community(community_id)?;
-        let row = registry::upsert_grid(
-            &self.pool,
-            &caller.subject,
-            &self.county,
-            GridChange {
-                id,
-                expected_version: r.expected_version,
-                request_id: (!r.request_id.is_empty()).then_some(r.request_id.as_str()),
-                name,
-                community_id,
-                boundary: &boundary,
-            },
-        )
-        .await
-        .map_err(|e| registry_status("saving the grid", "grid.community_id", e))?;
-        Ok(Response::new(pb::UpsertGridResponse {
-            grid: Some(convert::grid_to_pb(row)),
-        }))
+        self.upsert_grid_rpc(request).await
     }
 
     #[tracing::instrument(name = "DeleteGrid", skip_all)]
@@ -210,16 +180,15 @@ impl OrganizationService for RegistryApi {
         &self,
         request: Request<pb::DeleteGridRequest>,
     ) -> Result<Response<pb::DeleteGridResponse>, Status> {
-        let caller = caller(&request)?;
-        let r = request.into_inner();
-        let id = parse_id("id", &r.id)?;
-        self.ensure_grid(&caller, id).await?;
-        let row = registry::delete_grid(&self.pool, id, r.expected_version)
-            .await
-            .map_err(|e| registry_status("deleting the grid", "grid.community_id", e))?;
-        Ok(Response::new(pb::DeleteGridResponse {
-            grid: Some(convert::grid_to_pb(row)),
-        }))
+        self.delete_grid_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "RestoreGrid", skip_all)]
+    async fn restore_grid(
+        &self,
+        request: Request<pb::RestoreGridRequest>,
+    ) -> Result<Response<pb::RestoreGridResponse>, Status> {
+        self.restore_grid_rpc(request).await
     }
 
     #[tracing::instrument(name = "GetGrid", skip_all)]
@@ -227,14 +196,7 @@ impl OrganizationService for RegistryApi {
         &self,
         request: Request<pb::GetGridRequest>,
     ) -> Result<Response<pb::GetGridResponse>, Status> {
-        let id = parse_id("id", &request.get_ref().id)?;
-        let row = geography::grid(&self.pool, id)
-            .await
-            .map_err(|e| internal("loading the grid", e))?
-            .ok_or_else(|| not_found("grid", id))?;
-        Ok(Response::new(pb::GetGridResponse {
-            grid: Some(convert::grid_to_pb(row)),
-        }))
+        self.get_grid_rpc(request).await
     }
 
     #[tracing::instrument(name = "ListGrids", skip_all)]
@@ -242,20 +204,7 @@ impl OrganizationService for RegistryApi {
         &self,
         request: Request<pb::ListGridsRequest>,
     ) -> Result<Response<pb::ListGridsResponse>, Status> {
-        let r = request.into_inner();
-        let mut v = Violations::new();
-        let community = v.optional_id("community_id", &r.community_id);
-        let (size, after) = v.page(r.page_size, &r.page_token);
-        v.into_result()?;
-        ensure_known(&self.pool, Aggregate::Community, community).await?;
-        let rows = geography::list_grids(&self.pool, community, after, size)
-            .await
-            .map_err(|e| internal("listing grids", e))?;
-        let ids: Vec<Uuid> = rows.iter().map(|g| g.id).collect();
-        Ok(Response::new(pb::ListGridsResponse {
-            next_page_token: kit::api::next_page_token(&ids, size),
-            grids: rows.into_iter().map(convert::grid_to_pb).collect(),
-        }))
+        self.list_grids_rpc(request).await
     }
 
     #[tracing::instrument(name = "UpsertCommunity", skip_all)]
@@ -263,15 +212,7 @@ impl OrganizationService for RegistryApi {
         &self,
         request: Request<pb::UpsertCommunityRequest>,
     ) -> Result<Response<pb::UpsertCommunityResponse>, Status> {
-        let caller = caller(&request)?;
-        let r = request.into_inner();
-        let change = validate::community_change(&r)?;
-        let row = registry::upsert_community(&self.pool, &caller.subject, change)
-            .await
-            .map_err(|e| registry_status("saving the community", "community.id", e))?;
-        Ok(Response::new(pb::UpsertCommunityResponse {
-            community: Some(convert::community_to_pb(row)),
-        }))
+        self.upsert_community_rpc(request).await
     }
 
     #[tracing::instrument(name = "ListCommunities", skip_all)]
@@ -279,18 +220,7 @@ impl OrganizationService for RegistryApi {
         &self,
         request: Request<pb::ListCommunitiesRequest>,
     ) -> Result<Response<pb::ListCommunitiesResponse>, Status> {
-        let r = request.into_inner();
-        let mut v = Violations::new();
-        let (size, after) = v.page(r.page_size, &r.page_token);
-        v.into_result()?;
-        let rows = geography::list_communities(&self.pool, after, size)
-            .await
-            .map_err(|e| internal("listing communities", e))?;
-        let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
-        Ok(Response::new(pb::ListCommunitiesResponse {
-            next_page_token: kit::api::next_page_token(&ids, size),
-            communities: rows.into_iter().map(convert::community_to_pb).collect(),
-        }))
+        self.list_communities_rpc(request).await
     }
 
     #[tracing::instrument(name = "UpdateWorker", skip_all)]
@@ -303,9 +233,16 @@ impl OrganizationService for RegistryApi {
         let staff = caller.has_role(COUNTY_ADMIN) || caller.has_role(COMMUNITY_ADMIN);
         let (id, edit) = validate::worker_edit(&r, staff)?;
         self.worker_in_scope(&caller, id).await?;
-        let row = registry::update_worker(&self.pool, &self.vault, id, r.expected_version, edit)
-            .await
-            .map_err(change_status("updating the worker"))?;
+        let row = registry::update_worker(
+            &self.pool,
+            &self.vault,
+            &caller.subject,
+            id,
+            r.expected_version,
+            edit,
+        )
+        .await
+        .map_err(change_status("updating the worker"))?;
         Ok(Response::new(pb::UpdateWorkerResponse {
             worker: Some(self.worker_view(&caller, row, "UpdateWorker").await?),
         }))
@@ -337,7 +274,7 @@ impl OrganizationService for RegistryApi {
         let r = request.into_inner();
         let id = parse_id("worker_id", &r.worker_id)?;
         self.worker_in_scope(&caller, id).await?;
-        let row = registry::restore_worker(&self.pool, id, r.expected_version)
+        let row = registry::restore_worker(&self.pool, &caller.subject, id, r.expected_version)
             .await
             .map_err(change_status("restoring the worker"))?;
         Ok(Response::new(pb::RestoreWorkerResponse {
@@ -420,15 +357,7 @@ impl OrganizationService for RegistryApi {
         &self,
         request: Request<pb::UpsertTownshipRequest>,
     ) -> Result<Response<pb::UpsertTownshipResponse>, Status> {
-        let caller = caller(&request)?;
-        let r = request.into_inner();
-        let change = validate::township_change(&r)?;
-        let row = registry::upsert_township(&self.pool, &caller.subject, change)
-            .await
-            .map_err(change_status("saving the township"))?;
-        Ok(Response::new(pb::UpsertTownshipResponse {
-            township: Some(convert::township_to_pb(row)),
-        }))
+        self.upsert_township_rpc(request).await
     }
 
     #[tracing::instrument(name = "ListTownships", skip_all)]
@@ -436,18 +365,7 @@ impl OrganizationService for RegistryApi {
         &self,
         request: Request<pb::ListTownshipsRequest>,
     ) -> Result<Response<pb::ListTownshipsResponse>, Status> {
-        let r = request.into_inner();
-        let mut v = Violations::new();
-        let (size, after) = v.page(r.page_size, &r.page_token);
-        v.into_result()?;
-        let rows = geography::list_townships(&self.pool, after, size)
-            .await
-            .map_err(|e| internal("listing townships", e))?;
-        let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
-        Ok(Response::new(pb::ListTownshipsResponse {
-            next_page_token: kit::api::next_page_token(&ids, size),
-            townships: rows.into_iter().map(convert::township_to_pb).collect(),
-        }))
+        self.list_townships_rpc(request).await
     }
 
     #[tracing::instrument(name = "ListPersonalDataAccess", skip_all)]

@@ -178,3 +178,14 @@ impl RegistryApi {
         }
     }
 }
+
+/// Party membership is staff's to record (or an approved join request's), never a worker's own
+/// say: a worker registering themself may not declare it (as UpdateWorker refuses it to them).
+pub(super) fn may_record_membership(caller: &Caller, party_member: bool) -> Result<(), Status> {
+    if party_member && !caller.is_staff() {
+        return Err(Status::permission_denied(
+            "party_member: party membership is recorded by staff, not declared at registration",
+        ));
+    }
+    Ok(())
+}

@@ -4,6 +4,7 @@
 
 pub mod care;
 pub mod enterprise;
+pub mod membership;
 pub mod party;
 pub mod registry;
 pub mod republish;

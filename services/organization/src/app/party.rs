@@ -226,15 +226,47 @@ pub async fn decide_join_request(
     }
     if approve {
         change::lock(&mut tx, Aggregate::Worker, current.worker_id, 0).await?;
-        if !change::exists(&mut tx, Aggregate::Organization, current.organization_id).await? {
+        if tree::live_kind(&mut tx, current.organization_id)
+            .await?
+            .is_none()
+        {
             return Err(ChangeError::Precondition(format!(
                 "organization {} was deleted",
                 current.organization_id
             )));
         }
-        workers::set_organization(&mut tx, current.worker_id, current.organization_id).await?;
+        // What held when the request was made is checked again: staff may have cleared the
+        // membership since, or the worker joined another organization.
         let worker = workers::load(&mut tx, current.worker_id).await?;
-        publish::worker_updated(&mut tx, &worker).await?;
+        if !worker.party_member {
+            return Err(ChangeError::Precondition(format!(
+                "worker {} is no longer recorded as a party member",
+                current.worker_id
+            )));
+        }
+        match worker.organization_id {
+            None => {}
+            Some(other) if other == current.organization_id => {
+                return Err(ChangeError::Precondition(format!(
+                    "worker {} is already a member of organization {other}",
+                    current.worker_id
+                )));
+            }
+            Some(other) => {
+                return Err(ChangeError::Precondition(format!(
+                    "worker {} is a member of organization {other}: transfer them instead",
+                    current.worker_id
+                )));
+            }
+        }
+        super::membership::join(
+            &mut tx,
+            current.worker_id,
+            current.organization_id,
+            id,
+            caller,
+        )
+        .await?;
     }
     let status = if approve { APPROVED } else { DECLINED };
     joining::decide(&mut tx, id, status, caller, reason).await?;

@@ -12,6 +12,8 @@ use crate::{
     events::publish,
     store::{
         geography::{self, CommunityRow, GridRow, TownshipRow},
+        membership::{End, MEMBERSHIP_CLEARED, REMOVED},
+        tree,
         workers::{self, NewWorker, ReportInRow, WorkerEdit, WorkerRow},
     },
 };
@@ -126,19 +128,8 @@ pub async fn upsert_grid(
         None => false,
     };
     if !unchanged {
-        let shape = kit::geo::Boundary::new(change.boundary, &county.extent, &county.grids)?;
-        let tolerance = county.grids.grid_overlap_tolerance;
-        for other in geography::other_grids(&mut tx, change.id, caller, change.request_id).await? {
-            let share = shape.overlap_with(&other.boundary);
-            if share > tolerance {
-                return Err(RegistryError::Overlap {
-                    other: other.id,
-                    name: other.name,
-                    share,
-                    tolerance,
-                });
-            }
-        }
+        let others = geography::other_grids(&mut tx, change.id, caller, change.request_id).await?;
+        fits_among(county, change.boundary, &others)?;
     }
     let (row, changed) = geography::upsert_grid(
         &mut tx,
@@ -157,6 +148,53 @@ pub async fn upsert_grid(
     if changed {
         publish::grid_upserted(&mut tx, &row).await?;
     }
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Whether a boundary follows the county's grid rules and overlaps none of `others` beyond the
+/// tolerance (the first it overlaps is named).
+fn fits_among(
+    county: &kit::settings::CountySettings,
+    boundary: &[(f64, f64)],
+    others: &[geography::GridShape],
+) -> Result<(), RegistryError> {
+    let shape = kit::geo::Boundary::new(boundary, &county.extent, &county.grids)?;
+    let tolerance = county.grids.grid_overlap_tolerance;
+    for other in others {
+        let share = shape.overlap_with(&other.boundary);
+        if share > tolerance {
+            return Err(RegistryError::Overlap {
+                other: other.id,
+                name: other.name.clone(),
+                share,
+                tolerance,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Undoes a grid's deletion, unless it now overlaps a live grid drawn since (or no longer follows
+/// the county's grid rules); announced as upserted with a new version, so read models route to
+/// it again. A live grid is answered as it stands.
+pub async fn restore_grid(
+    pool: &PgPool,
+    county: &kit::settings::CountySettings,
+    id: Uuid,
+    expected_version: i64,
+) -> Result<GridRow, RegistryError> {
+    let mut tx = pool.begin().await?;
+    if !change::lock_any(&mut tx, Aggregate::Grid, id, expected_version).await? {
+        return Ok(geography::load_grid(&mut tx, id).await?);
+    }
+    geography::lock_grid_layout(&mut tx).await?;
+    let grid = geography::load_grid(&mut tx, id).await?;
+    let others = geography::other_grids(&mut tx, Some(id), "", None).await?;
+    fits_among(county, &grid.boundary, &others)?;
+    change::mark_restored(&mut tx, Aggregate::Grid, id).await?;
+    let row = geography::load_grid(&mut tx, id).await?;
+    publish::grid_upserted(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -269,6 +307,7 @@ pub async fn upsert_township(
 pub async fn update_worker(
     pool: &PgPool,
     vault: &Vault,
+    caller: &str,
     id: Uuid,
     expected_version: i64,
     edit: WorkerEdit,
@@ -301,8 +340,25 @@ pub async fn update_worker(
         ));
     }
     workers::update(&mut tx, vault, id, &edit).await?;
-    let row = workers::load(&mut tx, id).await?;
-    publish::worker_updated(&mut tx, &row).await?;
+    let mut row = workers::load(&mut tx, id).await?;
+    // No longer a party member: no longer a member of their organization either (the worker is
+    // announced with the spell that ended).
+    let cleared = edit.party_member == Some(false) && row.organization_id.is_some();
+    let end = End {
+        how: MEMBERSHIP_CLEARED,
+        reason: "party membership cleared",
+        by: caller,
+        transferred_to: None,
+    };
+    if cleared
+        && super::membership::end(&mut tx, id, &end, false)
+            .await?
+            .is_some()
+    {
+        row = workers::load(&mut tx, id).await?;
+    } else {
+        publish::worker_updated(&mut tx, &row).await?;
+    }
     tx.commit().await?;
     Ok(row)
 }
@@ -328,6 +384,7 @@ pub async fn delete_worker(
 /// Undoes a worker's deletion, unless another live worker now holds their phone or ID number.
 pub async fn restore_worker(
     pool: &PgPool,
+    caller: &str,
     id: Uuid,
     expected_version: i64,
 ) -> Result<WorkerRow, ChangeError> {
@@ -338,16 +395,30 @@ pub async fn restore_worker(
         expected_version,
         async |tx| {
             let (phone, id_number) = workers::hashes_of(tx, id).await?;
-            match workers::registered_with(tx, phone.as_deref(), id_number.as_deref(), Some(id))
-                .await?
+            if let Some((other, field)) =
+                workers::registered_with(tx, phone.as_deref(), id_number.as_deref(), Some(id))
+                    .await?
             {
-                Some((other, field)) => Err(ChangeError::AlreadyExists {
+                return Err(ChangeError::AlreadyExists {
                     field,
                     what: Aggregate::Worker,
                     id: other,
-                }),
-                None => Ok(()),
+                });
             }
+            // Their organization may have been deleted meanwhile (a deleted worker is not
+            // counted as its member): they come back as a member of none.
+            if let Some(organization) = workers::load(tx, id).await?.organization_id
+                && tree::live_kind(tx, organization).await?.is_none()
+            {
+                let end = End {
+                    how: REMOVED,
+                    reason: "their organization was deleted while they were",
+                    by: caller,
+                    transferred_to: None,
+                };
+                super::membership::end(tx, id, &end, true).await?;
+            }
+            Ok(())
         },
         async |tx| workers::load(tx, id).await,
         async |tx, row| publish::worker_updated(tx, row).await,

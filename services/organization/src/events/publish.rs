@@ -11,8 +11,8 @@ use sqlx::PgConnection;
 use redsupply_proto::subjects::organization::{
     CARE_VISIT_RECORDED, COMMUNITY_UPSERTED, CONTACTS_CHANGED, ENTERPRISE_CHANGED,
     ENTERPRISE_ISSUE_CHANGED, FORUM_RECORDED, GRID_DELETED, GRID_UPSERTED, GUIDE_CHANGED,
-    HARDSHIP_FILE_CHANGED, JOIN_REQUEST_CHANGED, ORGANIZATION_CHANGED, SOURCE, TOWNSHIP_UPSERTED,
-    WORKER_REGISTERED, WORKER_REPORTED_IN, WORKER_UPDATED,
+    HARDSHIP_FILE_CHANGED, JOIN_REQUEST_CHANGED, MEMBERSHIP_CHANGED, ORGANIZATION_CHANGED, SOURCE,
+    TOWNSHIP_UPSERTED, WORKER_REGISTERED, WORKER_REPORTED_IN, WORKER_UPDATED,
 };
 
 use crate::store::{
@@ -22,6 +22,7 @@ use crate::store::{
     geography::{CommunityRow, GridRow, TownshipRow},
     guides::GuideRow,
     joining::JoinRequestRow,
+    membership::SpellRow,
     tree::OrganizationRow,
     workers::{ReportInRow, WorkerRow},
 };
@@ -178,6 +179,31 @@ pub async fn join_request_changed(
         occurred_at: now(),
     };
     enqueue(tx, NewEvent::new(SOURCE, JOIN_REQUEST_CHANGED, j.id, &msg)).await?;
+    Ok(())
+}
+
+/// A spell began or ended; `worker_version` is the worker's version after the change.
+pub async fn membership_changed(
+    tx: &mut PgConnection,
+    m: &SpellRow,
+    worker_version: i64,
+) -> Result<(), sqlx::Error> {
+    let msg = ev::MembershipChanged {
+        spell_id: m.id.to_string(),
+        worker_id: m.worker_id.to_string(),
+        organization_id: m.organization_id.to_string(),
+        start: i32::from(m.start_how),
+        end: m.end_how.map_or(0, i32::from),
+        reason: m.reason.clone(),
+        worker_version,
+        occurred_at: now(),
+        transferred_to: opt_id(m.transferred_to),
+    };
+    enqueue(
+        tx,
+        NewEvent::new(SOURCE, MEMBERSHIP_CHANGED, m.worker_id, &msg),
+    )
+    .await?;
     Ok(())
 }
 

@@ -138,7 +138,7 @@ pub async fn coverage(
          ), live_links AS (
              SELECT l.member_id, l.worker_id FROM contact_links l
              JOIN scope s ON s.id = l.worker_id
-             JOIN workers m ON m.id = l.member_id AND m.deleted_at IS NULL
+             JOIN workers m ON m.id = l.member_id AND m.deleted_at IS NULL AND m.party_member
          )
          SELECT (SELECT count(*) FROM scope),
                 (SELECT count(DISTINCT worker_id) FROM live_links),
@@ -150,7 +150,7 @@ pub async fn coverage(
     let rows: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
         "SELECT l.member_id, m.name, count(*), count(*) OVER () FROM contact_links l
          JOIN workers w ON w.id = l.worker_id AND w.deleted_at IS NULL
-         JOIN workers m ON m.id = l.member_id AND m.deleted_at IS NULL
+         JOIN workers m ON m.id = l.member_id AND m.deleted_at IS NULL AND m.party_member
          WHERE ($1::uuid IS NULL OR w.community_id = $1)
          GROUP BY l.member_id, m.name HAVING count(*) > $2
          ORDER BY count(*) DESC, l.member_id LIMIT 100",

@@ -175,6 +175,13 @@ pub async fn upsert_community(
     }
 }
 
+pub async fn community(pool: &PgPool, id: Uuid) -> Result<Option<CommunityRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name, township, version, township_id FROM communities WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
 pub async fn list_communities(
     pool: &PgPool,
     after: Option<Uuid>,

@@ -10,6 +10,7 @@ pub mod forums;
 pub mod geography;
 pub mod guides;
 pub mod joining;
+pub mod membership;
 pub mod stats;
 pub mod tree;
 pub mod workers;

@@ -40,7 +40,7 @@ pub async fn compute(pool: &PgPool, communities: Option<&[Uuid]>) -> Result<Stat
         "WITH live_links AS (
              SELECT l.member_id, l.worker_id FROM contact_links l
              JOIN workers w ON w.id = l.worker_id AND w.deleted_at IS NULL AND ($1::uuid[] IS NULL OR w.community_id = ANY($1))
-             JOIN workers m ON m.id = l.member_id AND m.deleted_at IS NULL
+             JOIN workers m ON m.id = l.member_id AND m.deleted_at IS NULL AND m.party_member
          )
          SELECT
            (SELECT count(*) FROM townships t WHERE $1::uuid[] IS NULL

@@ -51,10 +51,14 @@ pub async fn get(tx: &mut PgConnection, id: Uuid) -> Result<Option<OrganizationR
 
 /// The kind of a live (not deleted) organization.
 pub async fn live_kind(tx: &mut PgConnection, id: Uuid) -> Result<Option<i16>, sqlx::Error> {
-    sqlx::query_scalar("SELECT kind FROM organizations WHERE id = $1 AND deleted_at IS NULL")
-        .bind(id)
-        .fetch_optional(tx)
-        .await
+    // FOR SHARE: a deletion (which locks the row for update) waits for what is placed under the
+    // organization, or in it, and then counts it; or this waits and finds it deleted.
+    sqlx::query_scalar(
+        "SELECT kind FROM organizations WHERE id = $1 AND deleted_at IS NULL FOR SHARE",
+    )
+    .bind(id)
+    .fetch_optional(tx)
+    .await
 }
 
 /// Whether the county has a live working committee.

@@ -252,17 +252,22 @@ pub async fn update(
     Ok(())
 }
 
-/// Makes the worker a member of the organization, with a new version.
+/// Sets the organization the worker is a member of (None: none), with a new version; with
+/// `party_member` false their party membership is cleared too.
 pub async fn set_organization(
     tx: &mut PgConnection,
     worker: Uuid,
-    organization: Uuid,
+    organization: Option<Uuid>,
+    party_member: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE workers SET organization_id = $2, version = version + 1, updated_at = now() WHERE id = $1",
+        "UPDATE workers SET organization_id = $2, party_member = party_member AND $3,
+            version = version + 1, updated_at = now()
+         WHERE id = $1",
     )
     .bind(worker)
     .bind(organization)
+    .bind(party_member)
     .execute(&mut *tx)
     .await?;
     Ok(())

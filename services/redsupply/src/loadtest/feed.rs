@@ -279,7 +279,7 @@ pub async fn run(
                         ..Default::default()
                     }),
                     request_id: format!("feed-bench-grid-{i}"),
-                    expected_version: 0,
+                    ..Default::default()
                 },
                 &admin,
             ))

@@ -22,7 +22,34 @@ fn retirement_of(
     )
 }
 
+/// What an update may not name in its mask: ids, versions, and what reports and retirement keep.
+const STATION_KEPT: &[&str] = &[
+    "id",
+    "version",
+    "amenity_states",
+    "open_now",
+    "retired_at",
+    "retired_reason",
+];
+
 impl Api {
+    /// The stored station as the API answers it, with its version (a masked update's base).
+    async fn station_pb(&self, id: Uuid) -> Result<(pb::Station, i64), Status> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(fail("loading the station"))?;
+        let row = store::station(&mut conn, id)
+            .await
+            .map_err(fail("loading the station"))?
+            .ok_or_else(|| not_found("station", id))?;
+        drop(conn);
+        let station = self.one(row).await?;
+        let version = station.version;
+        Ok((station, version))
+    }
+
     /// Retires (`retire`) or restores a station its caller may manage.
     async fn retirement(
         &self,
@@ -201,14 +228,22 @@ impl StationsService for Api {
     ) -> Result<Response<pb::UpsertStationResponse>, Status> {
         let caller = caller(&request)?;
         let r = request.into_inner();
-        let s = r
-            .station
-            .as_ref()
-            .ok_or_else(|| invalid("station", "is required"))?;
+        let s = r.station.ok_or_else(|| invalid("station", "is required"))?;
+        let target = Uuid::parse_str(&s.id).ok();
+        let (s, expected_version) = kit::api::mask::merge(
+            "redsupply.stations.v1.Station",
+            STATION_KEPT,
+            r.update_mask.as_ref(),
+            target,
+            r.expected_version,
+            s,
+            |id| self.station_pb(id),
+        )
+        .await?;
         let mut v = Violations::new();
-        let input = validate::station(&mut v, s);
+        let input = validate::station(&mut v, &s);
         validate::upsert_request_id(&mut v, input.id.is_none(), &r.request_id);
-        v.within("expected_version", r.expected_version, 0..=i64::MAX);
+        v.within("expected_version", expected_version, 0..=i64::MAX);
         v.into_result()?;
         if let Some(id) = input.id {
             self.ensure_station(&caller, id).await?;
@@ -224,7 +259,7 @@ impl StationsService for Api {
                 caller: &caller.subject,
                 request_id: &r.request_id,
                 id: input.id,
-                expected_version: (r.expected_version > 0).then_some(r.expected_version),
+                expected_version: (expected_version > 0).then_some(expected_version),
                 station: input.new_station(),
             },
         )

@@ -92,6 +92,27 @@ impl Api {
         let caller = caller(&request)?;
         let r = request.into_inner();
         let reward = r.reward.ok_or_else(|| invalid("reward", "is required"))?;
+        let (reward, _) = kit::api::mask::merge(
+            "redsupply.stations.v1.Reward",
+            &["id", "community_id"],
+            r.update_mask.as_ref(),
+            Uuid::parse_str(&reward.id).ok(),
+            0,
+            reward,
+            |id| async move {
+                let mut conn = self
+                    .pool
+                    .acquire()
+                    .await
+                    .map_err(fail("loading the reward"))?;
+                let row = store::reward(&mut conn, id)
+                    .await
+                    .map_err(fail("loading the reward"))?
+                    .ok_or_else(|| not_found("reward", id))?;
+                Ok((reward_to_pb(row), 0))
+            },
+        )
+        .await?;
         let mut v = Violations::new();
         let id = v.optional_id("reward.id", &reward.id);
         let community = v.optional_id("reward.community_id", &reward.community_id);
