@@ -76,6 +76,14 @@ impl Aggregate {
         }
     }
 
+    /// What a record no longer standing was: withdrawn (records of what happened), or deleted.
+    pub fn gone(self) -> &'static str {
+        match self {
+            Aggregate::EnterpriseIssue | Aggregate::CensusVisit => "withdrawn",
+            _ => "deleted",
+        }
+    }
+
     /// The statements that look an id up, over the aggregate's table (soft-deleted aggregates
     /// are live while `deleted_at` is null).
     fn lookups(self) -> Lookups {
@@ -125,12 +133,15 @@ impl Aggregate {
             }
             Aggregate::Forum => "SELECT version, FALSE FROM forums WHERE id = $1 FOR UPDATE",
             Aggregate::EnterpriseIssue => {
-                "SELECT version, FALSE FROM enterprise_issues WHERE id = $1 FOR UPDATE"
+                "SELECT version, withdrawn_at IS NOT NULL FROM enterprise_issues WHERE id = $1 FOR UPDATE"
+            }
+            Aggregate::CensusVisit => {
+                "SELECT version, withdrawn_at IS NOT NULL FROM census_visits WHERE id = $1 FOR UPDATE"
             }
             Aggregate::HardshipFile => {
                 "SELECT version, FALSE FROM hardship_files WHERE id = $1 FOR UPDATE"
             }
-            Aggregate::CareVisit | Aggregate::ReportIn | Aggregate::CensusVisit => return None,
+            Aggregate::CareVisit | Aggregate::ReportIn => return None,
         })
     }
 }
@@ -139,7 +150,7 @@ impl Aggregate {
 pub enum ChangeError {
     #[error("{} {id} not found", .what.name())]
     NotFound { what: Aggregate, id: Uuid },
-    #[error("{} {id} was deleted", .what.name())]
+    #[error("{} {id} was {}", .what.name(), .what.gone())]
     Deleted { what: Aggregate, id: Uuid },
     #[error("the {} is at version {current}, not {expected}; reload and retry", .what.name())]
     Stale {

@@ -19,6 +19,7 @@ use crate::{
         guides::GuideRow,
         joining::JoinRequestRow,
         membership::SpellRow,
+        revisions::{CENSUS_VISIT, ENTERPRISE_ISSUE, RevisionRow},
         stats::Stats,
         tree::OrganizationRow,
         workers::ReportInRow,
@@ -177,6 +178,9 @@ pub(super) fn visit_to_pb(v: CensusVisitRow) -> pb::CensusVisit {
         needs: v.needs,
         responsible_officer: v.responsible_officer,
         notes: v.notes,
+        version: v.version,
+        withdrawn_at: v.withdrawn_at.map(to_timestamp),
+        withdrawn_reason: v.withdrawn_reason,
     }
 }
 
@@ -204,6 +208,8 @@ pub(super) fn issue_to_pb(i: IssueRow) -> pb::EnterpriseIssue {
         resolution: i.resolution,
         resolved_on: date(i.resolved_on),
         version: i.version,
+        withdrawn_at: i.withdrawn_at.map(to_timestamp),
+        withdrawn_reason: i.withdrawn_reason,
     }
 }
 
@@ -284,5 +290,31 @@ pub(super) fn coverage_to_pb(c: Coverage, load_limit: i32) -> pb::GetContactCove
                 member_name: name,
             })
             .collect(),
+    }
+}
+
+pub(super) fn revision_to_pb(r: RevisionRow) -> pb::Revision {
+    use pb::revision::Before;
+    use prost::Message;
+    // Written by this service from the message it names: a row that does not decode is shown
+    // without its before.
+    let before = match r.kind {
+        CENSUS_VISIT => pb::CensusVisit::decode(r.before.as_slice())
+            .ok()
+            .map(Before::CensusVisit),
+        ENTERPRISE_ISSUE => pb::EnterpriseIssue::decode(r.before.as_slice())
+            .ok()
+            .map(Before::Issue),
+        _ => None,
+    };
+    pb::Revision {
+        record_id: r.record_id.to_string(),
+        version: r.version,
+        action: i32::from(r.action),
+        fields: r.fields,
+        reason: r.reason,
+        changed_by: r.changed_by,
+        changed_at: Some(to_timestamp(r.changed_at)),
+        before,
     }
 }

@@ -1,5 +1,5 @@
 //! `redsupply.organization.v1.EnterpriseService`: enterprises with their five-clears ledger, census
-//! visits, forums and enterprise issues. Per RPC: the caller's scope, the request checked, the use
+//! visits (in `records.rs`, with corrections and withdrawals), forums and enterprise issues. Per RPC: the caller's scope, the request checked, the use
 //! case (`app::enterprise`) or a read of `store`, the rows into protobuf (`convert`).
 
 use kit::{
@@ -12,24 +12,24 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{
-    convert::{enterprise_to_pb, forum_to_pb, issue_to_pb, visit_to_pb},
+    convert::{enterprise_to_pb, forum_to_pb, issue_to_pb},
     ensure_known, in_communities,
     validate::{
-        LABEL, MAX_REFERENCES, NAME, TEXT, TITLE, check_past_date, count_field, enum_filter,
-        enum_value, upsert_request_id,
+        LABEL, MAX_REFERENCES, NAME, TEXT, TITLE, check_past_date, enum_filter, enum_value,
+        upsert_request_id,
     },
 };
 use crate::{
     app::enterprise,
     change::Aggregate,
     domain,
-    store::{self, enterprises::CensusVisitRow, forums},
+    store::{self, forums},
 };
 
 pub struct EnterpriseApi {
-    pool: PgPool,
+    pub(super) pool: PgPool,
     /// What "today" is: census visits, forums and issues are not dated after it.
-    county: kit::settings::CountySettings,
+    pub(super) county: kit::settings::CountySettings,
 }
 
 /// What an update may not name in its mask: ids, versions, and the ledger census visits keep.
@@ -54,7 +54,7 @@ impl EnterpriseApi {
 
     /// PERMISSION_DENIED unless the enterprise's community is in the caller's scope; NOT_FOUND
     /// when there is no such enterprise.
-    async fn ensure_enterprise(&self, caller: &Caller, id: Uuid) -> Result<(), Status> {
+    pub(super) async fn ensure_enterprise(&self, caller: &Caller, id: Uuid) -> Result<(), Status> {
         let community = store::enterprises::community_of(&self.pool, id)
             .await
             .map_err(|e| internal("checking the caller's scope", e))?
@@ -213,70 +213,7 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::RecordCensusVisitRequest>,
     ) -> Result<Response<pb::RecordCensusVisitResponse>, Status> {
-        let caller = caller(&request)?;
-        let r = request.into_inner();
-        let visit = r.visit.ok_or_else(|| invalid("visit", "is required"))?;
-        let mut v = Violations::new();
-        v.request_id(&r.request_id);
-        // The visit's id is the service's to assign: one echoed back is ignored, if it is an id.
-        v.optional_id("visit.id", &visit.id);
-        let enterprise = v.id("visit.enterprise_id", &visit.enterprise_id);
-        let on = check_past_date(
-            &mut v,
-            "visit.visited_on",
-            &visit.visited_on,
-            self.county.today(),
-        );
-        let visitor = v.line("visit.visitor", &visit.visitor, NAME, true);
-        count_field(&mut v, "visit.headcount", visit.headcount);
-        count_field(&mut v, "visit.party_members", visit.party_members);
-        if let (Some(h), Some(p)) = (visit.headcount, visit.party_members) {
-            v.check(
-                p <= h,
-                "visit.party_members",
-                "must not exceed the headcount",
-            );
-        }
-        // A figure given is confirmed by the visit: present, not blank.
-        let situation = visit
-            .situation
-            .as_deref()
-            .map(|t| v.text("visit.situation", t, 1_000, true).to_owned());
-        let needs = visit
-            .needs
-            .as_deref()
-            .map(|t| v.text("visit.needs", t, 1_000, true).to_owned());
-        let responsible_officer = visit.responsible_officer.as_deref().map(|t| {
-            v.line("visit.responsible_officer", t, NAME, true)
-                .to_owned()
-        });
-        let notes = v.text("visit.notes", &visit.notes, TEXT, false);
-        v.into_result()?;
-        self.ensure_enterprise(&caller, enterprise.expect("validated"))
-            .await?;
-        let (visit, enterprise) = enterprise::record_census_visit(
-            &self.pool,
-            &caller.subject,
-            &r.request_id,
-            CensusVisitRow {
-                id: Uuid::nil(),
-                enterprise_id: enterprise.expect("validated"),
-                visited_on: on.expect("validated"),
-                visitor: visitor.to_owned(),
-                headcount: visit.headcount,
-                party_members: visit.party_members,
-                situation,
-                needs,
-                responsible_officer,
-                notes: notes.to_owned(),
-            },
-        )
-        .await
-        .map_err(|e| e.into_status("recording the census visit"))?;
-        Ok(Response::new(pb::RecordCensusVisitResponse {
-            visit: Some(visit_to_pb(visit)),
-            enterprise: Some(enterprise_to_pb(enterprise)),
-        }))
+        self.record_census_visit_rpc(request).await
     }
 
     #[tracing::instrument(name = "ListCensusVisits", skip_all)]
@@ -284,22 +221,7 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::ListCensusVisitsRequest>,
     ) -> Result<Response<pb::ListCensusVisitsResponse>, Status> {
-        let caller = caller(&request)?;
-        let r = request.into_inner();
-        let mut v = Violations::new();
-        let enterprise = v.id("enterprise_id", &r.enterprise_id);
-        let (size, after) = v.page(r.page_size, &r.page_token);
-        v.into_result()?;
-        let enterprise = enterprise.expect("checked");
-        self.ensure_enterprise(&caller, enterprise).await?;
-        let rows = store::enterprises::list_visits(&self.pool, enterprise, after, size)
-            .await
-            .map_err(|e| internal("listing census visits", e))?;
-        let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
-        Ok(Response::new(pb::ListCensusVisitsResponse {
-            next_page_token: kit::api::next_page_token(&ids, size),
-            visits: rows.into_iter().map(visit_to_pb).collect(),
-        }))
+        self.list_census_visits_rpc(request).await
     }
 
     #[tracing::instrument(name = "RecordForum", skip_all)]
@@ -438,6 +360,46 @@ impl EnterpriseService for EnterpriseApi {
         Ok(Response::new(pb::ResolveEnterpriseIssueResponse {
             issue: Some(issue_to_pb(row)),
         }))
+    }
+
+    #[tracing::instrument(name = "CorrectCensusVisit", skip_all)]
+    async fn correct_census_visit(
+        &self,
+        request: Request<pb::CorrectCensusVisitRequest>,
+    ) -> Result<Response<pb::CorrectCensusVisitResponse>, Status> {
+        self.correct_census_visit_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "WithdrawCensusVisit", skip_all)]
+    async fn withdraw_census_visit(
+        &self,
+        request: Request<pb::WithdrawCensusVisitRequest>,
+    ) -> Result<Response<pb::WithdrawCensusVisitResponse>, Status> {
+        self.withdraw_census_visit_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "CorrectEnterpriseIssue", skip_all)]
+    async fn correct_enterprise_issue(
+        &self,
+        request: Request<pb::CorrectEnterpriseIssueRequest>,
+    ) -> Result<Response<pb::CorrectEnterpriseIssueResponse>, Status> {
+        self.correct_enterprise_issue_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "WithdrawEnterpriseIssue", skip_all)]
+    async fn withdraw_enterprise_issue(
+        &self,
+        request: Request<pb::WithdrawEnterpriseIssueRequest>,
+    ) -> Result<Response<pb::WithdrawEnterpriseIssueResponse>, Status> {
+        self.withdraw_enterprise_issue_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "ListRevisions", skip_all)]
+    async fn list_revisions(
+        &self,
+        request: Request<pb::ListRevisionsRequest>,
+    ) -> Result<Response<pb::ListRevisionsResponse>, Status> {
+        self.list_revisions_rpc(request).await
     }
 
     #[tracing::instrument(name = "ListEnterpriseIssues", skip_all)]

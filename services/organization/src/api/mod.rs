@@ -11,6 +11,7 @@ mod guides;
 mod membership;
 pub mod party;
 mod policy;
+mod records;
 pub mod registry;
 mod scope;
 mod territory;

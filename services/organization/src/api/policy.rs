@@ -93,6 +93,13 @@ pub const POLICIES: &[Policy] = &[
             rule("RaiseEnterpriseIssue", STAFF, Community),
             rule("ResolveEnterpriseIssue", STAFF, Community),
             rule("ListEnterpriseIssues", FIELD_STAFF, Community),
+            // Corrections and withdrawals are the community's staff's (a field officer's entry is
+            // put right by them); anyone who reads a record reads its revisions.
+            rule("CorrectCensusVisit", STAFF, Community),
+            rule("WithdrawCensusVisit", STAFF, Community),
+            rule("CorrectEnterpriseIssue", STAFF, Community),
+            rule("WithdrawEnterpriseIssue", STAFF, Community),
+            rule("ListRevisions", FIELD_STAFF, Community),
         ],
     },
     Policy {

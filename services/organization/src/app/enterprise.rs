@@ -161,8 +161,9 @@ pub async fn record_census_visit(
         .await?
         .expect("locked");
     publish::enterprise_changed(&mut tx, &e).await?;
+    let visit = enterprises::census_visit(&mut tx, id).await?;
     tx.commit().await?;
-    Ok((CensusVisitRow { id, ..visit }, e))
+    Ok((visit, e))
 }
 
 pub async fn record_forum(

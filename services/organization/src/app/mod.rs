@@ -3,6 +3,7 @@
 //! the transaction.
 
 pub mod care;
+pub mod corrections;
 pub mod enterprise;
 pub mod membership;
 pub mod party;

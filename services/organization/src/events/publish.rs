@@ -305,6 +305,7 @@ pub async fn enterprise_issue_changed(
         resolved_on: i.resolved_on.map(|d| d.to_string()).unwrap_or_default(),
         version: i.version,
         occurred_at: now(),
+        withdrawn: i.withdrawn_at.is_some(),
     };
     enqueue(
         tx,

@@ -154,11 +154,17 @@ pub struct CensusVisitRow {
     pub needs: Option<String>,
     pub responsible_officer: Option<String>,
     pub notes: String,
+    pub version: i64,
+    /// Set once the visit is withdrawn: it no longer counts in the ledger.
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    pub withdrawn_reason: String,
 }
 
 macro_rules! select_visits {
     () => {
-        "SELECT id, enterprise_id, visited_on, visitor, headcount, party_members, situation, needs, responsible_officer, notes FROM census_visits"
+        "SELECT id, enterprise_id, visited_on, visitor, headcount, party_members, situation, needs, responsible_officer, notes,
+            version, withdrawn_at, withdrawn_reason
+         FROM census_visits"
     };
 }
 
@@ -188,6 +194,77 @@ pub async fn insert_census_visit(
     .bind(&visit.needs)
     .bind(&visit.responsible_officer)
     .bind(&visit.notes)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes the corrected visit (the same id and enterprise) with a new version.
+pub async fn correct_census_visit(
+    tx: &mut PgConnection,
+    visit: &CensusVisitRow,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE census_visits SET visited_on = $2, visitor = $3, headcount = $4, party_members = $5,
+            situation = $6, needs = $7, responsible_officer = $8, notes = $9, version = version + 1
+         WHERE id = $1",
+    )
+    .bind(visit.id)
+    .bind(visit.visited_on)
+    .bind(&visit.visitor)
+    .bind(visit.headcount)
+    .bind(visit.party_members)
+    .bind(&visit.situation)
+    .bind(&visit.needs)
+    .bind(&visit.responsible_officer)
+    .bind(&visit.notes)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks the visit withdrawn, with a new version.
+pub async fn withdraw_census_visit(
+    tx: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE census_visits SET withdrawn_at = now(), withdrawn_reason = $2, version = version + 1
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Derives the enterprise's ledger again from the visits that stand: each figure from the latest
+/// visit that gave it (by visit date, then by recording), the last visit date and the count of
+/// visits; with a new version. (A visit corrected or withdrawn may have been what a figure
+/// stood on.)
+pub async fn derive_ledger(tx: &mut PgConnection, enterprise: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "WITH v AS (SELECT * FROM census_visits WHERE enterprise_id = $1 AND withdrawn_at IS NULL)
+         UPDATE enterprises e SET
+            (headcount, headcount_on) = (SELECT headcount, visited_on FROM v
+                WHERE headcount IS NOT NULL ORDER BY visited_on DESC, id DESC LIMIT 1),
+            (party_members, party_members_on) = (SELECT party_members, visited_on FROM v
+                WHERE party_members IS NOT NULL ORDER BY visited_on DESC, id DESC LIMIT 1),
+            (situation, situation_on) = (SELECT situation, visited_on FROM v
+                WHERE situation IS NOT NULL ORDER BY visited_on DESC, id DESC LIMIT 1),
+            (needs, needs_on) = (SELECT needs, visited_on FROM v
+                WHERE needs IS NOT NULL ORDER BY visited_on DESC, id DESC LIMIT 1),
+            (responsible_officer, responsible_officer_on) = (SELECT responsible_officer, visited_on
+                FROM v WHERE responsible_officer IS NOT NULL ORDER BY visited_on DESC, id DESC LIMIT 1),
+            last_visited_on = (SELECT max(visited_on) FROM v),
+            visits = (SELECT count(*) FROM v),
+            version = e.version + 1,
+            updated_at = now()
+         WHERE e.id = $1",
+    )
+    .bind(enterprise)
     .execute(&mut *tx)
     .await?;
     Ok(())

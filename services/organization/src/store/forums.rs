@@ -1,7 +1,7 @@
 //! Quarterly forums with enterprises (联席会议, 恳谈会) and the enterprise issues raised there,
 //! with their resolution.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -22,8 +22,10 @@ pub struct ForumRow {
 macro_rules! select_forums {
     () => {
         "SELECT id, title, held_on, enterprise_ids, version,
-            (SELECT count(*) FROM enterprise_issues i WHERE i.forum_id = forums.id) AS issues_raised,
-            (SELECT count(*) FROM enterprise_issues i WHERE i.forum_id = forums.id AND i.status = 2) AS issues_resolved
+            (SELECT count(*) FROM enterprise_issues i
+              WHERE i.forum_id = forums.id AND i.withdrawn_at IS NULL) AS issues_raised,
+            (SELECT count(*) FROM enterprise_issues i
+              WHERE i.forum_id = forums.id AND i.status = 2 AND i.withdrawn_at IS NULL) AS issues_resolved
          FROM forums"
     };
 }
@@ -91,6 +93,9 @@ pub struct IssueRow {
     pub resolution: String,
     pub resolved_on: Option<NaiveDate>,
     pub version: i64,
+    /// Set once the issue is withdrawn: it no longer counts as raised or resolved.
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    pub withdrawn_reason: String,
 }
 
 pub struct NewIssue<'a> {
@@ -104,7 +109,8 @@ pub struct NewIssue<'a> {
 
 macro_rules! select_issues {
     () => {
-        "SELECT id, forum_id, enterprise_id, title, description, raised_on, status, resolution, resolved_on, version
+        "SELECT id, forum_id, enterprise_id, title, description, raised_on, status, resolution, resolved_on, version,
+            withdrawn_at, withdrawn_reason
          FROM enterprise_issues"
     };
 }
@@ -152,6 +158,42 @@ pub async fn resolve_issue(
     .bind(id)
     .bind(resolution)
     .bind(resolved_on)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes the corrected issue (the same id, forum and status) with a new version.
+pub async fn correct_issue(tx: &mut PgConnection, i: &IssueRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE enterprise_issues SET enterprise_id = $2, title = $3, description = $4, raised_on = $5,
+            resolution = $6, resolved_on = $7, version = version + 1
+         WHERE id = $1",
+    )
+    .bind(i.id)
+    .bind(i.enterprise_id)
+    .bind(&i.title)
+    .bind(&i.description)
+    .bind(i.raised_on)
+    .bind(&i.resolution)
+    .bind(i.resolved_on)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks the issue withdrawn, with a new version.
+pub async fn withdraw_issue(
+    tx: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE enterprise_issues SET withdrawn_at = now(), withdrawn_reason = $2, version = version + 1
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(reason)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -1,0 +1,132 @@
+//! Corrections and withdrawals of what was recorded — census visits and enterprise issues — each
+//! in one transaction with its revision (who, why, which fields, the record as it stood) and its
+//! event. A census visit changed derives its enterprise's ledger again from the visits that
+//! stand; a withdrawn record is kept, marked, and counts no more.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{
+    change::{self, Aggregate, ChangeError},
+    events::publish,
+    store::{
+        enterprises::{self, CensusVisitRow, EnterpriseRow},
+        forums::{self, IssueRow, RESOLVED},
+        revisions::{self, CENSUS_VISIT, CORRECTED, ENTERPRISE_ISSUE, Revision, WITHDRAWN},
+    },
+};
+
+/// Why and by whom a record changes, which fields, and its encoding before the change.
+pub struct Change<'a> {
+    pub by: &'a str,
+    pub reason: &'a str,
+    pub expected_version: i64,
+    /// The fields corrected (empty: a withdrawal).
+    pub fields: &'a [String],
+    pub before: &'a [u8],
+}
+
+fn revision<'a>(c: &'a Change<'a>, record_id: Uuid, version: i64, kind: i16) -> Revision<'a> {
+    Revision {
+        record_id,
+        version,
+        action: if c.fields.is_empty() {
+            WITHDRAWN
+        } else {
+            CORRECTED
+        },
+        fields: c.fields,
+        reason: c.reason,
+        by: c.by,
+        kind,
+        before: c.before,
+    }
+}
+
+/// The visit corrected (`Some`) or withdrawn (`None`), and its enterprise's ledger derived again.
+pub async fn change_census_visit(
+    pool: &PgPool,
+    id: Uuid,
+    corrected: Option<CensusVisitRow>,
+    c: &Change<'_>,
+) -> Result<(CensusVisitRow, EnterpriseRow), ChangeError> {
+    let mut tx = pool.begin().await?;
+    let enterprise = enterprises::census_visit(&mut tx, id).await?.enterprise_id;
+    // The enterprise first, as a new visit takes it: its ledger is what changes.
+    change::lock(&mut tx, Aggregate::Enterprise, enterprise, 0).await?;
+    change::lock(&mut tx, Aggregate::CensusVisit, id, c.expected_version).await?;
+    match corrected {
+        Some(visit) => {
+            enterprises::correct_census_visit(&mut tx, &CensusVisitRow { id, ..visit }).await?
+        }
+        None => enterprises::withdraw_census_visit(&mut tx, id, c.reason).await?,
+    }
+    let visit = enterprises::census_visit(&mut tx, id).await?;
+    revisions::insert(&mut tx, &revision(c, id, visit.version, CENSUS_VISIT)).await?;
+    enterprises::derive_ledger(&mut tx, enterprise).await?;
+    let e = enterprises::get(&mut tx, enterprise)
+        .await?
+        .expect("locked enterprise");
+    publish::enterprise_changed(&mut tx, &e).await?;
+    tx.commit().await?;
+    Ok((visit, e))
+}
+
+/// The issue corrected (`Some`) or withdrawn (`None`). A correction keeps it after its forum and
+/// before its resolution, and an enterprise it names must exist.
+pub async fn change_enterprise_issue(
+    pool: &PgPool,
+    id: Uuid,
+    corrected: Option<IssueRow>,
+    c: &Change<'_>,
+) -> Result<IssueRow, ChangeError> {
+    let mut tx = pool.begin().await?;
+    change::lock(&mut tx, Aggregate::EnterpriseIssue, id, c.expected_version).await?;
+    let current = forums::issue(&mut tx, id).await?;
+    match corrected {
+        Some(issue) => {
+            let held_on = forums::held_on(&mut tx, current.forum_id)
+                .await?
+                .expect("an issue's forum exists");
+            if issue.raised_on < held_on {
+                return Err(ChangeError::invalid(
+                    "issue.raised_on",
+                    format!("must not be before its forum was held ({held_on})"),
+                ));
+            }
+            if current.status == RESOLVED && issue.resolved_on.is_some_and(|r| r < issue.raised_on)
+            {
+                return Err(ChangeError::invalid(
+                    "issue.resolved_on",
+                    format!(
+                        "must not be before the issue was raised ({})",
+                        issue.raised_on
+                    ),
+                ));
+            }
+            if current.status != RESOLVED
+                && (issue.resolved_on.is_some() || !issue.resolution.is_empty())
+            {
+                return Err(ChangeError::invalid(
+                    "issue.resolution",
+                    "an open issue has no resolution to correct: resolve it",
+                ));
+            }
+            if let Some(e) = issue.enterprise_id
+                && !change::exists(&mut tx, Aggregate::Enterprise, e).await?
+            {
+                return Err(ChangeError::invalid(
+                    "issue.enterprise_id",
+                    format!("enterprise {e} does not exist"),
+                ));
+            }
+            forums::correct_issue(&mut tx, &IssueRow { id, ..issue }).await?;
+        }
+        None => forums::withdraw_issue(&mut tx, id, c.reason).await?,
+    }
+    let row = forums::issue(&mut tx, id).await?;
+    revisions::insert(&mut tx, &revision(c, id, row.version, ENTERPRISE_ISSUE)).await?;
+    publish::enterprise_issue_changed(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(row)
+}
