@@ -270,6 +270,85 @@ async fn a_corrected_issue_stays_after_its_forum_and_a_withdrawn_one_counts_no_m
         .unwrap();
     assert_eq!(fixed.title, "Loan extension");
     assert_eq!(fixed.raised_on, issue.raised_on);
+    // Against a version that is not the current one: refused, nothing written.
+    let stale = ent
+        .correct_enterprise_issue(with_bearer(
+            pb::CorrectEnterpriseIssueRequest {
+                expected_version: issue.version,
+                ..correct(
+                    pb::EnterpriseIssue {
+                        id: issue.id.clone(),
+                        title: "Late".into(),
+                        ..Default::default()
+                    },
+                    &["title"],
+                )
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted, "{stale:?}");
+
+    // A resolved issue keeps a resolution: it may be put right, not emptied.
+    let other = ent
+        .raise_enterprise_issue(with_bearer(
+            pb::RaiseEnterpriseIssueRequest {
+                request_id: rid(),
+                forum_id: forum.id.clone(),
+                title: "Tax relief".into(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .issue
+        .unwrap();
+    ent.resolve_enterprise_issue(with_bearer(
+        pb::ResolveEnterpriseIssueRequest {
+            id: other.id.clone(),
+            resolution: "deferred to Q4".into(),
+            resolved_on: "2026-10-01".into(),
+            expected_version: 0,
+        },
+        &admin,
+    ))
+    .await
+    .unwrap();
+    let emptied = ent
+        .correct_enterprise_issue(with_bearer(
+            correct(
+                pb::EnterpriseIssue {
+                    id: other.id.clone(),
+                    ..Default::default()
+                },
+                &["resolution"],
+            ),
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_invalid(emptied, "issue.resolution");
+    let reworded = ent
+        .correct_enterprise_issue(with_bearer(
+            correct(
+                pb::EnterpriseIssue {
+                    id: other.id.clone(),
+                    resolution: "relief granted for Q4".into(),
+                    ..Default::default()
+                },
+                &["resolution", "resolution"],
+            ),
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .issue
+        .unwrap();
+    assert_eq!(reworded.resolved_on, "2026-10-01");
 
     let stats = async || {
         app.organization()
@@ -301,7 +380,21 @@ async fn a_corrected_issue_stays_after_its_forum_and_a_withdrawn_one_counts_no_m
         .unwrap()
         .into_inner()
         .forums;
-    assert_eq!(listed[0].issues_raised, 0, "{listed:?}");
+    assert_eq!(listed[0].issues_raised, 1, "{listed:?}");
+    let open = ent
+        .list_enterprise_issues(with_bearer(
+            pb::ListEnterpriseIssuesRequest {
+                forum_id: forum.id.clone(),
+                status: pb::EnterpriseIssueStatus::Open as i32,
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .issues;
+    assert!(open.is_empty(), "a withdrawn issue is not open: {open:?}");
     // A withdrawn issue is not resolved afterwards.
     let resolve = ent
         .resolve_enterprise_issue(with_bearer(

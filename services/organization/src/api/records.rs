@@ -129,7 +129,15 @@ const DATE: usize = 16;
 /// The paths a correction names, checked to be a mask at all (`merge` checks each path).
 fn mask_paths(mask: Option<&prost_types::FieldMask>) -> Result<Vec<String>, Status> {
     match mask {
-        Some(m) if !m.paths.is_empty() && !m.paths.iter().any(|p| p == "*") => Ok(m.paths.clone()),
+        Some(m) if !m.paths.is_empty() && !m.paths.iter().any(|p| p == "*") => {
+            let mut paths: Vec<String> = Vec::with_capacity(m.paths.len());
+            for p in &m.paths {
+                if !paths.contains(p) {
+                    paths.push(p.clone());
+                }
+            }
+            Ok(paths)
+        }
         _ => Err(invalid(
             "update_mask",
             "name the fields the correction changes",
@@ -253,6 +261,7 @@ impl EnterpriseApi {
         let id = id.expect("validated");
         let fields = mask_paths(r.update_mask.as_ref())?;
         let (before, _) = self.visit_pb(&caller, id).await?;
+        at_version(r.expected_version, before.version)?;
         let (merged, expected_version) = kit::api::mask::merge(
             "redsupply.organization.v1.CensusVisit",
             VISIT_KEPT,
@@ -291,6 +300,7 @@ impl EnterpriseApi {
         let r = request.into_inner();
         let (id, reason) = withdrawal(&r.id, &r.reason)?;
         let (before, version) = self.visit_pb(&caller, id).await?;
+        at_version(r.expected_version, version)?;
         let change = Change {
             by: &caller.subject,
             reason,
@@ -322,6 +332,7 @@ impl EnterpriseApi {
         let id = id.expect("validated");
         let fields = mask_paths(r.update_mask.as_ref())?;
         let (before, _) = self.issue_pb(&caller, id).await?;
+        at_version(r.expected_version, before.version)?;
         let (i, expected_version) = kit::api::mask::merge(
             "redsupply.organization.v1.EnterpriseIssue",
             ISSUE_KEPT,
@@ -391,6 +402,7 @@ impl EnterpriseApi {
         let r = request.into_inner();
         let (id, reason) = withdrawal(&r.id, &r.reason)?;
         let (before, version) = self.issue_pb(&caller, id).await?;
+        at_version(r.expected_version, version)?;
         let change = Change {
             by: &caller.subject,
             reason,
@@ -448,6 +460,17 @@ fn withdrawal<'r>(id: &str, reason: &'r str) -> Result<(Uuid, &'r str), Status> 
     let reason = v.text("reason", reason, NOTE, true);
     v.into_result()?;
     Ok((id.expect("validated"), reason))
+}
+
+/// ABORTED unless the caller's version (0: any) is the one just read: the revision's `before` is
+/// that version, and the change's lock checks the row is still at it.
+fn at_version(given: i64, read: i64) -> Result<(), Status> {
+    if given != 0 && given != read {
+        return Err(Status::aborted(format!(
+            "the record is at version {read}, not {given}; reload and retry"
+        )));
+    }
+    Ok(())
 }
 
 /// The version a change is made against: the caller's, or the one just read (0: any).

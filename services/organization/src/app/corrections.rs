@@ -94,25 +94,45 @@ pub async fn change_enterprise_issue(
                     format!("must not be before its forum was held ({held_on})"),
                 ));
             }
-            if current.status == RESOLVED && issue.resolved_on.is_some_and(|r| r < issue.raised_on)
-            {
-                return Err(ChangeError::invalid(
-                    "issue.resolved_on",
-                    format!(
-                        "must not be before the issue was raised ({})",
-                        issue.raised_on
-                    ),
-                ));
+            if current.status == RESOLVED {
+                // A resolved issue keeps what resolving it requires.
+                let Some(resolved_on) = issue.resolved_on else {
+                    return Err(ChangeError::invalid(
+                        "issue.resolved_on",
+                        "a resolved issue keeps its date of resolution",
+                    ));
+                };
+                if issue.resolution.trim().is_empty() {
+                    return Err(ChangeError::invalid(
+                        "issue.resolution",
+                        "a resolved issue keeps its resolution",
+                    ));
+                }
+                if resolved_on < issue.raised_on {
+                    return Err(ChangeError::invalid(
+                        "issue.resolved_on",
+                        format!(
+                            "must not be before the issue was raised ({})",
+                            issue.raised_on
+                        ),
+                    ));
+                }
+            } else {
+                let given = if issue.resolved_on.is_some() {
+                    Some("issue.resolved_on")
+                } else {
+                    (!issue.resolution.is_empty()).then_some("issue.resolution")
+                };
+                if let Some(field) = given {
+                    return Err(ChangeError::invalid(
+                        field,
+                        "an open issue has no resolution to correct: resolve it",
+                    ));
+                }
             }
-            if current.status != RESOLVED
-                && (issue.resolved_on.is_some() || !issue.resolution.is_empty())
-            {
-                return Err(ChangeError::invalid(
-                    "issue.resolution",
-                    "an open issue has no resolution to correct: resolve it",
-                ));
-            }
+            // Only an enterprise the correction moves the issue to must be live.
             if let Some(e) = issue.enterprise_id
+                && issue.enterprise_id != current.enterprise_id
                 && !change::exists(&mut tx, Aggregate::Enterprise, e).await?
             {
                 return Err(ChangeError::invalid(

@@ -219,11 +219,13 @@ pub async fn list_issues(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<IssueRow>, sqlx::Error> {
-    // Out of scope: issues of enterprises in other communities, and those of no enterprise.
+    // Out of scope: issues of enterprises in other communities, and those of no enterprise. A
+    // status asked for is of the issues that stand; unfiltered lists show the withdrawn too.
     sqlx::query_as(concat!(
         select_issues!(),
         " WHERE ($1::uuid IS NULL OR forum_id = $1) AND ($2::uuid IS NULL OR enterprise_id = $2)
-            AND ($3::smallint IS NULL OR status = $3) AND ($4::uuid IS NULL OR id > $4)
+            AND ($3::smallint IS NULL OR (status = $3 AND withdrawn_at IS NULL))
+            AND ($4::uuid IS NULL OR id > $4)
             AND ($6::uuid[] IS NULL OR enterprise_id IN (
                  SELECT id FROM enterprises WHERE community_id = ANY($6)))
           ORDER BY id LIMIT $5"
