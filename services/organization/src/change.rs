@@ -239,7 +239,7 @@ async fn lock_row(
 }
 
 /// Refuses a change made against another version than the current one (0: any).
-fn at_version(what: Aggregate, current: i64, expected: i64) -> Result<(), ChangeError> {
+pub fn at_version(what: Aggregate, current: i64, expected: i64) -> Result<(), ChangeError> {
     if expected != 0 && current != expected {
         return Err(ChangeError::Stale {
             what,

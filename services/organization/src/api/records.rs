@@ -22,6 +22,7 @@ use crate::{
         corrections::{self, Change},
         enterprise,
     },
+    change::{self, Aggregate},
     store::{self, enterprises::CensusVisitRow, forums::IssueRow},
 };
 
@@ -261,7 +262,7 @@ impl EnterpriseApi {
         let id = id.expect("validated");
         let fields = mask_paths(r.update_mask.as_ref())?;
         let (before, _) = self.visit_pb(&caller, id).await?;
-        at_version(r.expected_version, before.version)?;
+        stands_at(Aggregate::CensusVisit, before.version, r.expected_version)?;
         let (merged, expected_version) = kit::api::mask::merge(
             "redsupply.organization.v1.CensusVisit",
             VISIT_KEPT,
@@ -300,11 +301,11 @@ impl EnterpriseApi {
         let r = request.into_inner();
         let (id, reason) = withdrawal(&r.id, &r.reason)?;
         let (before, version) = self.visit_pb(&caller, id).await?;
-        at_version(r.expected_version, version)?;
+        stands_at(Aggregate::CensusVisit, version, r.expected_version)?;
         let change = Change {
             by: &caller.subject,
             reason,
-            expected_version: expected_or(r.expected_version, version),
+            expected_version: version,
             fields: &[],
             before: &before.encode_to_vec(),
         };
@@ -332,7 +333,11 @@ impl EnterpriseApi {
         let id = id.expect("validated");
         let fields = mask_paths(r.update_mask.as_ref())?;
         let (before, _) = self.issue_pb(&caller, id).await?;
-        at_version(r.expected_version, before.version)?;
+        stands_at(
+            Aggregate::EnterpriseIssue,
+            before.version,
+            r.expected_version,
+        )?;
         let (i, expected_version) = kit::api::mask::merge(
             "redsupply.organization.v1.EnterpriseIssue",
             ISSUE_KEPT,
@@ -402,11 +407,11 @@ impl EnterpriseApi {
         let r = request.into_inner();
         let (id, reason) = withdrawal(&r.id, &r.reason)?;
         let (before, version) = self.issue_pb(&caller, id).await?;
-        at_version(r.expected_version, version)?;
+        stands_at(Aggregate::EnterpriseIssue, version, r.expected_version)?;
         let change = Change {
             by: &caller.subject,
             reason,
-            expected_version: expected_or(r.expected_version, version),
+            expected_version: version,
             fields: &[],
             before: &before.encode_to_vec(),
         };
@@ -464,16 +469,6 @@ fn withdrawal<'r>(id: &str, reason: &'r str) -> Result<(Uuid, &'r str), Status> 
 
 /// ABORTED unless the caller's version (0: any) is the one just read: the revision's `before` is
 /// that version, and the change's lock checks the row is still at it.
-fn at_version(given: i64, read: i64) -> Result<(), Status> {
-    if given != 0 && given != read {
-        return Err(Status::aborted(format!(
-            "the record is at version {read}, not {given}; reload and retry"
-        )));
-    }
-    Ok(())
-}
-
-/// The version a change is made against: the caller's, or the one just read (0: any).
-fn expected_or(given: i64, read: i64) -> i64 {
-    if given == 0 { read } else { given }
+fn stands_at(what: Aggregate, read: i64, given: i64) -> Result<(), Status> {
+    change::at_version(what, read, given).map_err(|e| e.into_status("checking the version"))
 }
