@@ -24,8 +24,10 @@ pub mod organization {
     pub const CONTACTS_CHANGED: &str = "redsupply.organization.contacts.changed";
     pub const ENTERPRISE_CHANGED: &str = "redsupply.organization.enterprise.changed";
     pub const FORUM_RECORDED: &str = "redsupply.organization.forum.recorded";
+    pub const FORUM_CHANGED: &str = "redsupply.organization.forum.changed";
     pub const ENTERPRISE_ISSUE_CHANGED: &str = "redsupply.organization.enterprise_issue.changed";
     pub const CARE_VISIT_RECORDED: &str = "redsupply.organization.care.visit_recorded";
+    pub const CARE_VISIT_CHANGED: &str = "redsupply.organization.care.visit_changed";
     pub const HARDSHIP_FILE_CHANGED: &str = "redsupply.organization.care.hardship_file_changed";
     pub const MEMBERSHIP_CHANGED: &str = "redsupply.organization.membership.changed";
 }
@@ -99,8 +101,10 @@ mod tests {
                     o::CONTACTS_CHANGED,
                     o::ENTERPRISE_CHANGED,
                     o::FORUM_RECORDED,
+                    o::FORUM_CHANGED,
                     o::ENTERPRISE_ISSUE_CHANGED,
                     o::CARE_VISIT_RECORDED,
+                    o::CARE_VISIT_CHANGED,
                     o::HARDSHIP_FILE_CHANGED,
                     o::MEMBERSHIP_CHANGED,
                 ],

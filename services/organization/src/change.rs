@@ -24,6 +24,9 @@ macro_rules! lookups {
     ($table:literal, soft_deleted) => {
         lookups!(@ $table, " AND deleted_at IS NULL")
     };
+    ($table:literal, withdrawable) => {
+        lookups!(@ $table, " AND withdrawn_at IS NULL")
+    };
     (@ $table:literal, $live:literal) => {
         Lookups {
             exists: concat!("SELECT EXISTS (SELECT 1 FROM ", $table, " WHERE id = $1", $live, ")"),
@@ -79,13 +82,17 @@ impl Aggregate {
     /// What a record no longer standing was: withdrawn (records of what happened), or deleted.
     pub fn gone(self) -> &'static str {
         match self {
-            Aggregate::EnterpriseIssue | Aggregate::CensusVisit => "withdrawn",
+            Aggregate::EnterpriseIssue
+            | Aggregate::CensusVisit
+            | Aggregate::Forum
+            | Aggregate::CareVisit
+            | Aggregate::HardshipFile => "withdrawn",
             _ => "deleted",
         }
     }
 
     /// The statements that look an id up, over the aggregate's table (soft-deleted aggregates
-    /// are live while `deleted_at` is null).
+    /// are live while `deleted_at` is null, records of what happened while not withdrawn).
     fn lookups(self) -> Lookups {
         match self {
             Aggregate::Grid => lookups!("grids", soft_deleted),
@@ -96,17 +103,17 @@ impl Aggregate {
             Aggregate::JoinRequest => lookups!("join_requests"),
             Aggregate::Guide => lookups!("guides", soft_deleted),
             Aggregate::Enterprise => lookups!("enterprises", soft_deleted),
-            Aggregate::Forum => lookups!("forums"),
-            Aggregate::EnterpriseIssue => lookups!("enterprise_issues"),
-            Aggregate::CareVisit => lookups!("care_visits"),
-            Aggregate::HardshipFile => lookups!("hardship_files"),
+            Aggregate::Forum => lookups!("forums", withdrawable),
+            Aggregate::EnterpriseIssue => lookups!("enterprise_issues", withdrawable),
+            Aggregate::CareVisit => lookups!("care_visits", withdrawable),
+            Aggregate::HardshipFile => lookups!("hardship_files", withdrawable),
             Aggregate::ReportIn => lookups!("report_ins"),
-            Aggregate::CensusVisit => lookups!("census_visits"),
+            Aggregate::CensusVisit => lookups!("census_visits", withdrawable),
         }
     }
 
-    /// Locks the row and reads `(version, deleted)`; `None` for aggregates never changed after
-    /// they are created (visits, report-ins).
+    /// Locks the row and reads `(version, deleted or withdrawn)`; `None` for report-ins, never
+    /// changed after they are made.
     fn lock_sql(self) -> Option<&'static str> {
         Some(match self {
             Aggregate::Grid => {
@@ -131,7 +138,9 @@ impl Aggregate {
             Aggregate::Enterprise => {
                 "SELECT version, deleted_at IS NOT NULL FROM enterprises WHERE id = $1 FOR UPDATE"
             }
-            Aggregate::Forum => "SELECT version, FALSE FROM forums WHERE id = $1 FOR UPDATE",
+            Aggregate::Forum => {
+                "SELECT version, withdrawn_at IS NOT NULL FROM forums WHERE id = $1 FOR UPDATE"
+            }
             Aggregate::EnterpriseIssue => {
                 "SELECT version, withdrawn_at IS NOT NULL FROM enterprise_issues WHERE id = $1 FOR UPDATE"
             }
@@ -139,9 +148,12 @@ impl Aggregate {
                 "SELECT version, withdrawn_at IS NOT NULL FROM census_visits WHERE id = $1 FOR UPDATE"
             }
             Aggregate::HardshipFile => {
-                "SELECT version, FALSE FROM hardship_files WHERE id = $1 FOR UPDATE"
+                "SELECT version, withdrawn_at IS NOT NULL FROM hardship_files WHERE id = $1 FOR UPDATE"
             }
-            Aggregate::CareVisit | Aggregate::ReportIn => return None,
+            Aggregate::CareVisit => {
+                "SELECT version, withdrawn_at IS NOT NULL FROM care_visits WHERE id = $1 FOR UPDATE"
+            }
+            Aggregate::ReportIn => return None,
         })
     }
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     ensure_for_worker, in_communities,
-    validate::{LABEL, NAME, TEXT, check_past_date},
+    validate::{LABEL, NAME, NOTE, TEXT, check_past_date},
 };
 use crate::{
     app::care,
@@ -25,10 +25,10 @@ use crate::{
 };
 
 pub struct CareApi {
-    pool: PgPool,
-    vault: Vault,
+    pub(super) pool: PgPool,
+    pub(super) vault: Vault,
     /// What "today" is: visits and help are not dated after it.
-    county: kit::settings::CountySettings,
+    pub(super) county: kit::settings::CountySettings,
 }
 
 impl CareApi {
@@ -41,7 +41,7 @@ impl CareApi {
     }
 
     /// PERMISSION_DENIED unless the file's worker is in the caller's scope; NOT_FOUND for none.
-    async fn ensure_file(&self, caller: &Caller, file: Uuid) -> Result<(), Status> {
+    pub(super) async fn ensure_file(&self, caller: &Caller, file: Uuid) -> Result<(), Status> {
         let worker = store::care::file_worker(&self.pool, file)
             .await
             .map_err(|e| internal("loading the hardship file", e))?
@@ -49,26 +49,33 @@ impl CareApi {
         ensure_for_worker(&self.pool, caller, worker).await
     }
 
-    fn visit_to_pb(&self, v: CareVisitRow) -> pb::CareVisit {
-        let notes = match v.notes_sealed.as_deref().map(|s| self.vault.open(s)) {
+    /// A sealed text of a care visit opened; one that does not decrypt is logged and shown empty.
+    fn open_text(&self, visit: Uuid, sealed: Option<&[u8]>) -> String {
+        match sealed.map(|s| self.vault.open(s)) {
             None => String::new(),
             Some(Ok(n)) => n,
             Some(Err(e)) => {
-                tracing::error!(visit_id = %v.id, error = %e, "care notes do not decrypt");
+                tracing::error!(visit_id = %visit, error = %e, "a care text does not decrypt");
                 String::new()
             }
-        };
+        }
+    }
+
+    pub(super) fn visit_to_pb(&self, v: CareVisitRow) -> pb::CareVisit {
         pb::CareVisit {
+            notes: self.open_text(v.id, v.notes_sealed.as_deref()),
+            withdrawn_reason: self.open_text(v.id, v.withdrawn_reason_sealed.as_deref()),
             id: v.id.to_string(),
             worker_id: v.worker_id.to_string(),
             visited_on: v.visited_on.to_string(),
             occasion: v.occasion,
             visitor: v.visitor,
-            notes,
+            version: v.version,
+            withdrawn_at: v.withdrawn_at.map(to_timestamp),
         }
     }
 
-    fn file_to_pb(&self, row: HardshipFileRow) -> Result<pb::HardshipFile, Status> {
+    pub(super) fn file_to_pb(&self, row: HardshipFileRow) -> Result<pb::HardshipFile, Status> {
         let f = row
             .open(&self.vault)
             .map_err(|e| internal("opening the hardship file", e))?;
@@ -95,6 +102,8 @@ impl CareApi {
             opened_at: Some(to_timestamp(f.row.opened_at)),
             closed_at: f.row.closed_at.map(to_timestamp),
             version: f.row.version,
+            withdrawn_at: f.row.withdrawn_at.map(to_timestamp),
+            withdrawn_reason: f.withdrawn_reason,
         })
     }
 }
@@ -123,6 +132,13 @@ impl CareService for CareApi {
         let occasion = v.line("visit.occasion", &visit.occasion, LABEL, true);
         let visitor = v.line("visit.visitor", &visit.visitor, NAME, true);
         let notes = v.text("visit.notes", &visit.notes, TEXT, false);
+        // A withdrawal is not recorded with the visit: given, it is ignored once well-formed.
+        v.text(
+            "visit.withdrawn_reason",
+            &visit.withdrawn_reason,
+            NOTE,
+            false,
+        );
         v.into_result()?;
         ensure_for_worker(&self.pool, &caller, worker.expect("validated")).await?;
         let row = care::record_visit(
@@ -329,5 +345,45 @@ impl CareService for CareApi {
         Ok(Response::new(pb::CloseHardshipFileResponse {
             file: Some(self.file_to_pb(row)?),
         }))
+    }
+
+    #[tracing::instrument(name = "CorrectCareVisit", skip_all)]
+    async fn correct_care_visit(
+        &self,
+        request: Request<pb::CorrectCareVisitRequest>,
+    ) -> Result<Response<pb::CorrectCareVisitResponse>, Status> {
+        self.correct_care_visit_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "WithdrawCareVisit", skip_all)]
+    async fn withdraw_care_visit(
+        &self,
+        request: Request<pb::WithdrawCareVisitRequest>,
+    ) -> Result<Response<pb::WithdrawCareVisitResponse>, Status> {
+        self.withdraw_care_visit_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "CorrectHardshipFile", skip_all)]
+    async fn correct_hardship_file(
+        &self,
+        request: Request<pb::CorrectHardshipFileRequest>,
+    ) -> Result<Response<pb::CorrectHardshipFileResponse>, Status> {
+        self.correct_hardship_file_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "WithdrawHardshipFile", skip_all)]
+    async fn withdraw_hardship_file(
+        &self,
+        request: Request<pb::WithdrawHardshipFileRequest>,
+    ) -> Result<Response<pb::WithdrawHardshipFileResponse>, Status> {
+        self.withdraw_hardship_file_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "ListCareRevisions", skip_all)]
+    async fn list_care_revisions(
+        &self,
+        request: Request<pb::ListCareRevisionsRequest>,
+    ) -> Result<Response<pb::ListCareRevisionsResponse>, Status> {
+        self.list_care_revisions_rpc(request).await
     }
 }

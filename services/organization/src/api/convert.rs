@@ -19,7 +19,7 @@ use crate::{
         guides::GuideRow,
         joining::JoinRequestRow,
         membership::SpellRow,
-        revisions::{CENSUS_VISIT, ENTERPRISE_ISSUE, RevisionRow},
+        revisions::{CENSUS_VISIT, ENTERPRISE_ISSUE, FORUM, RevisionRow},
         stats::Stats,
         tree::OrganizationRow,
         workers::ReportInRow,
@@ -193,6 +193,9 @@ pub(super) fn forum_to_pb(f: ForumRow) -> pb::Forum {
         enterprise_ids: f.enterprise_ids.iter().map(|u| u.to_string()).collect(),
         issues_raised: i32::try_from(f.issues_raised).unwrap_or(i32::MAX),
         issues_resolved: i32::try_from(f.issues_resolved).unwrap_or(i32::MAX),
+        version: f.version,
+        withdrawn_at: f.withdrawn_at.map(to_timestamp),
+        withdrawn_reason: f.withdrawn_reason,
     }
 }
 
@@ -305,6 +308,9 @@ pub(super) fn revision_to_pb(r: RevisionRow) -> pb::Revision {
         ENTERPRISE_ISSUE => pb::EnterpriseIssue::decode(r.before.as_slice())
             .ok()
             .map(Before::Issue),
+        FORUM => pb::Forum::decode(r.before.as_slice())
+            .ok()
+            .map(Before::Forum),
         _ => None,
     };
     pb::Revision {

@@ -15,7 +15,7 @@ use super::{
     convert::{enterprise_to_pb, forum_to_pb, issue_to_pb},
     ensure_known, in_communities,
     validate::{
-        LABEL, MAX_REFERENCES, NAME, TEXT, TITLE, check_past_date, enum_filter, enum_value,
+        LABEL, MAX_REFERENCES, NAME, NOTE, TEXT, TITLE, check_past_date, enum_filter, enum_value,
         upsert_request_id,
     },
 };
@@ -240,6 +240,8 @@ impl EnterpriseService for EnterpriseApi {
         let title = v.line("forum.title", &f.title, TITLE, true);
         let held_on = check_past_date(&mut v, "forum.held_on", &f.held_on, self.county.today());
         let enterprise_ids = v.ids("forum.enterprise_ids", &f.enterprise_ids, MAX_REFERENCES);
+        // A withdrawal is not recorded with the forum: given, it is ignored once well-formed.
+        v.text("forum.withdrawn_reason", &f.withdrawn_reason, NOTE, false);
         v.into_result()?;
         let row = enterprise::record_forum(
             &self.pool,
@@ -392,6 +394,22 @@ impl EnterpriseService for EnterpriseApi {
         request: Request<pb::WithdrawEnterpriseIssueRequest>,
     ) -> Result<Response<pb::WithdrawEnterpriseIssueResponse>, Status> {
         self.withdraw_enterprise_issue_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "CorrectForum", skip_all)]
+    async fn correct_forum(
+        &self,
+        request: Request<pb::CorrectForumRequest>,
+    ) -> Result<Response<pb::CorrectForumResponse>, Status> {
+        self.correct_forum_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "WithdrawForum", skip_all)]
+    async fn withdraw_forum(
+        &self,
+        request: Request<pb::WithdrawForumRequest>,
+    ) -> Result<Response<pb::WithdrawForumResponse>, Status> {
+        self.withdraw_forum_rpc(request).await
     }
 
     #[tracing::instrument(name = "ListRevisions", skip_all)]

@@ -5,8 +5,11 @@
 //! refusals to statuses, and the check of ids a list is filtered by.
 
 pub mod care;
+mod care_records;
 mod convert;
+mod correction;
 pub mod enterprise;
+mod forums;
 mod guides;
 mod membership;
 pub mod party;

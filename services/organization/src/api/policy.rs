@@ -100,6 +100,8 @@ pub const POLICIES: &[Policy] = &[
             rule("CorrectEnterpriseIssue", STAFF, Community),
             rule("WithdrawEnterpriseIssue", STAFF, Community),
             rule("ListRevisions", FIELD_STAFF, Community),
+            rule("CorrectForum", COUNTY, County),
+            rule("WithdrawForum", COUNTY, County),
         ],
     },
     Policy {
@@ -112,6 +114,11 @@ pub const POLICIES: &[Policy] = &[
             rule("ListHardshipFiles", STAFF, Worker),
             rule("RecordHelp", STAFF, Worker),
             rule("CloseHardshipFile", STAFF, Worker),
+            rule("CorrectCareVisit", STAFF, Worker),
+            rule("WithdrawCareVisit", STAFF, Worker),
+            rule("CorrectHardshipFile", STAFF, Worker),
+            rule("WithdrawHardshipFile", STAFF, Worker),
+            rule("ListCareRevisions", STAFF, Worker),
         ],
     },
 ];

@@ -1,6 +1,7 @@
 //! What was recorded in `EnterpriseService` (the trait impl in `enterprise.rs` calls here): census
 //! visits recorded and listed; census visits and enterprise issues corrected (`update_mask`, the
-//! same checks as their recording) or withdrawn, each with a reason; and their revisions.
+//! same checks as their recording) or withdrawn, each with a reason; and the revisions of these
+//! and of forums (`forums.rs`).
 
 use chrono::NaiveDate;
 use kit::{
@@ -14,6 +15,7 @@ use uuid::Uuid;
 
 use super::{
     convert::{enterprise_to_pb, issue_to_pb, revision_to_pb, visit_to_pb},
+    correction::{DATE, mask_paths, merged, stands_at, withdrawal},
     enterprise::EnterpriseApi,
     validate::{NAME, NOTE, TEXT, TITLE, check_past_date, count_field},
 };
@@ -22,7 +24,7 @@ use crate::{
         corrections::{self, Change},
         enterprise,
     },
-    change::{self, Aggregate},
+    change::Aggregate,
     store::{self, enterprises::CensusVisitRow, forums::IssueRow},
 };
 
@@ -122,28 +124,6 @@ fn issue_texts(v: &mut Violations, i: &pb::EnterpriseIssue) {
     v.text("issue.resolution", &i.resolution, TEXT, false);
     v.line("issue.resolved_on", &i.resolved_on, DATE, false);
     v.text("issue.withdrawn_reason", &i.withdrawn_reason, NOTE, false);
-}
-
-/// Longer than any YYYY-MM-DD.
-const DATE: usize = 16;
-
-/// The paths a correction names, checked to be a mask at all (`merge` checks each path).
-fn mask_paths(mask: Option<&prost_types::FieldMask>) -> Result<Vec<String>, Status> {
-    match mask {
-        Some(m) if !m.paths.is_empty() && !m.paths.iter().any(|p| p == "*") => {
-            let mut paths: Vec<String> = Vec::with_capacity(m.paths.len());
-            for p in &m.paths {
-                if !paths.contains(p) {
-                    paths.push(p.clone());
-                }
-            }
-            Ok(paths)
-        }
-        _ => Err(invalid(
-            "update_mask",
-            "name the fields the correction changes",
-        )),
-    }
 }
 
 impl EnterpriseApi {
@@ -262,15 +242,15 @@ impl EnterpriseApi {
         let id = id.expect("validated");
         let fields = mask_paths(r.update_mask.as_ref())?;
         let (before, _) = self.visit_pb(&caller, id).await?;
-        stands_at(Aggregate::CensusVisit, before.version, r.expected_version)?;
-        let (merged, expected_version) = kit::api::mask::merge(
+        let (merged, expected_version) = merged(
+            Aggregate::CensusVisit,
             "redsupply.organization.v1.CensusVisit",
             VISIT_KEPT,
             r.update_mask.as_ref(),
-            Some(id),
             r.expected_version,
             visit,
-            |_| std::future::ready(Ok((before.clone(), before.version))),
+            &before,
+            (id, before.version),
         )
         .await?;
         let mut v = Violations::new();
@@ -333,19 +313,15 @@ impl EnterpriseApi {
         let id = id.expect("validated");
         let fields = mask_paths(r.update_mask.as_ref())?;
         let (before, _) = self.issue_pb(&caller, id).await?;
-        stands_at(
+        let (i, expected_version) = merged(
             Aggregate::EnterpriseIssue,
-            before.version,
-            r.expected_version,
-        )?;
-        let (i, expected_version) = kit::api::mask::merge(
             "redsupply.organization.v1.EnterpriseIssue",
             ISSUE_KEPT,
             r.update_mask.as_ref(),
-            Some(id),
             r.expected_version,
             issue,
-            |_| std::future::ready(Ok((before.clone(), before.version))),
+            &before,
+            (id, before.version),
         )
         .await?;
         let today = self.county.today();
@@ -434,41 +410,40 @@ impl EnterpriseApi {
         let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
         let record = record.expect("validated");
-        // The record's scope: a census visit's enterprise, or an issue's.
+        // The record's scope: a census visit's enterprise, or an issue's; a forum is the
+        // county's, read by anyone who reads revisions.
         if let Err(not_a_visit) = self.visit_pb(&caller, record).await {
             if not_a_visit.code() != tonic::Code::NotFound {
                 return Err(not_a_visit);
             }
-            self.issue_pb(&caller, record).await.map_err(|e| {
-                if e.code() == tonic::Code::NotFound {
-                    not_found("census visit or enterprise issue", record)
-                } else {
-                    e
+            match self.issue_pb(&caller, record).await {
+                Err(e) if e.code() == tonic::Code::NotFound => {
+                    self.forum_pb(record).await.map_err(|e| {
+                        if e.code() == tonic::Code::NotFound {
+                            not_found("census visit, enterprise issue or forum", record)
+                        } else {
+                            e
+                        }
+                    })?;
                 }
-            })?;
+                other => {
+                    other?;
+                }
+            }
         }
-        let rows = store::revisions::list(&self.pool, record, after, size)
-            .await
-            .map_err(|e| internal("listing revisions", e))?;
+        let rows = store::revisions::list(
+            &self.pool,
+            record,
+            store::revisions::ENTERPRISE_KINDS,
+            after,
+            size,
+        )
+        .await
+        .map_err(|e| internal("listing revisions", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
         Ok(Response::new(pb::ListRevisionsResponse {
             next_page_token: kit::api::next_page_token(&ids, size),
             revisions: rows.into_iter().map(revision_to_pb).collect(),
         }))
     }
-}
-
-/// A withdrawal's record and reason, checked.
-fn withdrawal<'r>(id: &str, reason: &'r str) -> Result<(Uuid, &'r str), Status> {
-    let mut v = Violations::new();
-    let id = v.id("id", id);
-    let reason = v.text("reason", reason, NOTE, true);
-    v.into_result()?;
-    Ok((id.expect("validated"), reason))
-}
-
-/// ABORTED unless the caller's version (0: any) is the one just read: the revision's `before` is
-/// that version, and the change's lock checks the row is still at it.
-fn stands_at(what: Aggregate, read: i64, given: i64) -> Result<(), Status> {
-    change::at_version(what, read, given).map_err(|e| e.into_status("checking the version"))
 }

@@ -1,8 +1,10 @@
-//! Corrections and withdrawals of what was recorded — census visits and enterprise issues — each
-//! in one transaction with its revision (who, why, which fields, the record as it stood) and its
-//! event. A census visit changed derives its enterprise's ledger again from the visits that
-//! stand; a withdrawn record is kept, marked, and counts no more.
+//! Corrections and withdrawals of what was recorded — census visits, enterprise issues and
+//! forums (care records in `care.rs`) — each in one transaction with its revision (who, why,
+//! which fields, the record as it stood) and its event. A census visit changed derives its
+//! enterprise's ledger again from the visits that stand; a withdrawn record is kept, marked, and
+//! counts no more.
 
+use chrono::NaiveDate;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -11,8 +13,8 @@ use crate::{
     events::publish,
     store::{
         enterprises::{self, CensusVisitRow, EnterpriseRow},
-        forums::{self, IssueRow, RESOLVED},
-        revisions::{self, CENSUS_VISIT, CORRECTED, ENTERPRISE_ISSUE, Revision, WITHDRAWN},
+        forums::{self, ForumRow, IssueRow, RESOLVED},
+        revisions::{self, CENSUS_VISIT, CORRECTED, ENTERPRISE_ISSUE, FORUM, Revision, WITHDRAWN},
     },
 };
 
@@ -26,7 +28,13 @@ pub struct Change<'a> {
     pub before: &'a [u8],
 }
 
-fn revision<'a>(c: &'a Change<'a>, record_id: Uuid, version: i64, kind: i16) -> Revision<'a> {
+/// The change as a revision of `record_id` (its reason and before as given).
+pub(crate) fn revision<'a>(
+    c: &'a Change<'a>,
+    record_id: Uuid,
+    version: i64,
+    kind: i16,
+) -> Revision<'a> {
     Revision {
         record_id,
         version,
@@ -37,6 +45,7 @@ fn revision<'a>(c: &'a Change<'a>, record_id: Uuid, version: i64, kind: i16) -> 
         },
         fields: c.fields,
         reason: c.reason,
+        reason_sealed: None,
         by: c.by,
         kind,
         before: c.before,
@@ -85,9 +94,12 @@ pub async fn change_enterprise_issue(
     let current = forums::issue(&mut tx, id).await?;
     match corrected {
         Some(issue) => {
-            let held_on = forums::held_on(&mut tx, current.forum_id)
+            // An issue that stands has a forum that stands (a forum is withdrawn only once
+            // none of its issues stands), held against a concurrent change of its date.
+            let held_on = forums::standing_held_on(&mut tx, current.forum_id)
                 .await?
-                .expect("an issue's forum exists");
+                .flatten()
+                .expect("a standing issue's forum stands");
             if issue.raised_on < held_on {
                 return Err(ChangeError::invalid(
                     "issue.raised_on",
@@ -147,6 +159,68 @@ pub async fn change_enterprise_issue(
     let row = forums::issue(&mut tx, id).await?;
     revisions::insert(&mut tx, &revision(c, id, row.version, ENTERPRISE_ISSUE)).await?;
     publish::enterprise_issue_changed(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// What a forum's correction writes.
+pub struct ForumContent<'a> {
+    pub title: &'a str,
+    pub held_on: NaiveDate,
+    pub enterprise_ids: &'a [Uuid],
+}
+
+/// The forum corrected (`Some`) or withdrawn (`None`). Its date stays on or before the day its
+/// first issue was raised; it is withdrawn only once none of its issues stands.
+pub async fn change_forum(
+    pool: &PgPool,
+    id: Uuid,
+    corrected: Option<ForumContent<'_>>,
+    c: &Change<'_>,
+) -> Result<ForumRow, ChangeError> {
+    let mut tx = pool.begin().await?;
+    change::lock(&mut tx, Aggregate::Forum, id, c.expected_version).await?;
+    // Issues raised meanwhile wait for this lock (they hold the forum FOR SHARE).
+    let (standing, first_raised) = forums::standing_issues(&mut tx, id).await?;
+    match corrected {
+        Some(f) => {
+            if let Some(first) = first_raised
+                && f.held_on > first
+            {
+                return Err(ChangeError::invalid(
+                    "forum.held_on",
+                    format!("must not be after the day its first issue was raised ({first})"),
+                ));
+            }
+            // Only enterprises the correction adds must be live.
+            let current = forums::forum(&mut tx, id).await?;
+            let added: Vec<Uuid> = f
+                .enterprise_ids
+                .iter()
+                .filter(|e| !current.enterprise_ids.contains(e))
+                .copied()
+                .collect();
+            change::require_all(
+                &mut tx,
+                Aggregate::Enterprise,
+                "forum.enterprise_ids",
+                &added,
+            )
+            .await?;
+            forums::correct_forum(&mut tx, id, f.title, f.held_on, f.enterprise_ids).await?;
+        }
+        None => {
+            if standing > 0 {
+                return Err(ChangeError::Precondition(format!(
+                    "forum {id} has {standing} issue(s) that stand: withdraw them first"
+                )));
+            }
+            forums::withdraw_forum(&mut tx, id, c.reason).await?;
+        }
+    }
+    let row = forums::forum(&mut tx, id).await?;
+    revisions::insert(&mut tx, &revision(c, id, row.version, FORUM)).await?;
+    publish::forum_changed(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(row)
 }

@@ -208,11 +208,20 @@ pub async fn raise_enterprise_issue(
     {
         return Ok(forums::issue(&mut tx, existing).await?);
     }
-    let Some(held_on) = forums::held_on(&mut tx, n.forum_id).await? else {
-        return Err(ChangeError::invalid(
-            "forum_id",
-            format!("forum {} does not exist", n.forum_id),
-        ));
+    let held_on = match forums::standing_held_on(&mut tx, n.forum_id).await? {
+        Some(Some(on)) => on,
+        Some(None) => {
+            return Err(ChangeError::Deleted {
+                what: Aggregate::Forum,
+                id: n.forum_id,
+            });
+        }
+        None => {
+            return Err(ChangeError::invalid(
+                "forum_id",
+                format!("forum {} does not exist", n.forum_id),
+            ));
+        }
     };
     if let Some(e) = n.enterprise_id
         && !change::exists(&mut tx, Aggregate::Enterprise, e).await?

@@ -51,11 +51,16 @@ impl Vault {
 
     /// nonce (24 bytes) || ciphertext.
     pub fn seal(&self, plaintext: &str) -> Vec<u8> {
+        self.seal_bytes(plaintext.as_bytes())
+    }
+
+    /// [`Vault::seal`] for bytes that are not text (an encoded record).
+    pub fn seal_bytes(&self, plaintext: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; 24];
         rand::fill(&mut nonce);
         let ct = self
             .cipher
-            .encrypt(XNonce::from_slice(&nonce), plaintext.as_bytes())
+            .encrypt(XNonce::from_slice(&nonce), plaintext)
             .expect("encryption of a short value cannot fail");
         let mut out = nonce.to_vec();
         out.extend(ct);
@@ -63,15 +68,18 @@ impl Vault {
     }
 
     pub fn open(&self, sealed: &[u8]) -> Result<String, PersonalDataError> {
+        String::from_utf8(self.open_bytes(sealed)?).map_err(|_| PersonalDataError::Undecryptable)
+    }
+
+    /// What [`Vault::seal_bytes`] sealed.
+    pub fn open_bytes(&self, sealed: &[u8]) -> Result<Vec<u8>, PersonalDataError> {
         if sealed.len() < 24 {
             return Err(PersonalDataError::Undecryptable);
         }
         let (nonce, ct) = sealed.split_at(24);
-        let pt = self
-            .cipher
+        self.cipher
             .decrypt(XNonce::from_slice(nonce), ct)
-            .map_err(|_| PersonalDataError::Undecryptable)?;
-        String::from_utf8(pt).map_err(|_| PersonalDataError::Undecryptable)
+            .map_err(|_| PersonalDataError::Undecryptable)
     }
 
     /// The lookup hash of a normalized value (exact match only).

@@ -9,10 +9,11 @@ use redsupply_proto::{common::v1::LatLng, events::v1 as ev, organization::v1 as 
 use sqlx::PgConnection;
 
 use redsupply_proto::subjects::organization::{
-    CARE_VISIT_RECORDED, COMMUNITY_UPSERTED, CONTACTS_CHANGED, ENTERPRISE_CHANGED,
-    ENTERPRISE_ISSUE_CHANGED, FORUM_RECORDED, GRID_DELETED, GRID_UPSERTED, GUIDE_CHANGED,
-    HARDSHIP_FILE_CHANGED, JOIN_REQUEST_CHANGED, MEMBERSHIP_CHANGED, ORGANIZATION_CHANGED, SOURCE,
-    TOWNSHIP_UPSERTED, WORKER_REGISTERED, WORKER_REPORTED_IN, WORKER_UPDATED,
+    CARE_VISIT_CHANGED, CARE_VISIT_RECORDED, COMMUNITY_UPSERTED, CONTACTS_CHANGED,
+    ENTERPRISE_CHANGED, ENTERPRISE_ISSUE_CHANGED, FORUM_CHANGED, FORUM_RECORDED, GRID_DELETED,
+    GRID_UPSERTED, GUIDE_CHANGED, HARDSHIP_FILE_CHANGED, JOIN_REQUEST_CHANGED, MEMBERSHIP_CHANGED,
+    ORGANIZATION_CHANGED, SOURCE, TOWNSHIP_UPSERTED, WORKER_REGISTERED, WORKER_REPORTED_IN,
+    WORKER_UPDATED,
 };
 
 use crate::store::{
@@ -293,6 +294,19 @@ pub async fn forum_recorded(tx: &mut PgConnection, f: &ForumRow) -> Result<(), s
     Ok(())
 }
 
+pub async fn forum_changed(tx: &mut PgConnection, f: &ForumRow) -> Result<(), sqlx::Error> {
+    let msg = ev::ForumChanged {
+        forum_id: f.id.to_string(),
+        held_on: f.held_on.to_string(),
+        enterprise_ids: ids(&f.enterprise_ids),
+        version: f.version,
+        occurred_at: now(),
+        withdrawn: f.withdrawn_at.is_some(),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, FORUM_CHANGED, f.id, &msg)).await?;
+    Ok(())
+}
+
 pub async fn enterprise_issue_changed(
     tx: &mut PgConnection,
     i: &IssueRow,
@@ -323,10 +337,26 @@ pub async fn care_visit_recorded(
         visit_id: v.id.to_string(),
         worker_id: v.worker_id.to_string(),
         visited_on: v.visited_on.to_string(),
-        version: 1,
+        version: v.version,
         occurred_at: now(),
     };
     enqueue(tx, NewEvent::new(SOURCE, CARE_VISIT_RECORDED, v.id, &msg)).await?;
+    Ok(())
+}
+
+pub async fn care_visit_changed(
+    tx: &mut PgConnection,
+    v: &CareVisitRow,
+) -> Result<(), sqlx::Error> {
+    let msg = ev::CareVisitChanged {
+        visit_id: v.id.to_string(),
+        worker_id: v.worker_id.to_string(),
+        visited_on: v.visited_on.to_string(),
+        version: v.version,
+        occurred_at: now(),
+        withdrawn: v.withdrawn_at.is_some(),
+    };
+    enqueue(tx, NewEvent::new(SOURCE, CARE_VISIT_CHANGED, v.id, &msg)).await?;
     Ok(())
 }
 
@@ -341,6 +371,7 @@ pub async fn hardship_file_changed(
         help_entries: f.help_entries,
         version: f.version,
         occurred_at: now(),
+        withdrawn: f.withdrawn_at.is_some(),
     };
     enqueue(tx, NewEvent::new(SOURCE, HARDSHIP_FILE_CHANGED, f.id, &msg)).await?;
     Ok(())

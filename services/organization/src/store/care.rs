@@ -16,6 +16,10 @@ pub struct CareVisitRow {
     pub occasion: String,
     pub visitor: String,
     pub notes_sealed: Option<Vec<u8>>,
+    pub version: i64,
+    /// Set once the visit is withdrawn; the reason sealed.
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    pub withdrawn_reason_sealed: Option<Vec<u8>>,
 }
 
 pub struct NewCareVisit<'a> {
@@ -28,7 +32,9 @@ pub struct NewCareVisit<'a> {
 
 macro_rules! select_visits {
     () => {
-        "SELECT id, worker_id, visited_on, occasion, visitor, notes_sealed FROM care_visits"
+        "SELECT id, worker_id, visited_on, occasion, visitor, notes_sealed, version, withdrawn_at,
+            withdrawn_reason_sealed
+         FROM care_visits"
     };
 }
 
@@ -49,7 +55,8 @@ pub async fn insert_visit(
     sqlx::query_as(
         "INSERT INTO care_visits (id, worker_id, visited_on, occasion, visitor, notes_sealed)
          VALUES ($1, $2, $3, $4, $5, $6)
-         RETURNING id, worker_id, visited_on, occasion, visitor, notes_sealed",
+         RETURNING id, worker_id, visited_on, occasion, visitor, notes_sealed, version, withdrawn_at,
+            withdrawn_reason_sealed",
     )
     .bind(id)
     .bind(v.worker_id)
@@ -59,6 +66,61 @@ pub async fn insert_visit(
     .bind((!v.notes.is_empty()).then(|| vault.seal(v.notes)))
     .fetch_one(&mut *tx)
     .await
+}
+
+/// Writes the corrected visit (the same id and worker), its notes sealed, with a new version.
+pub async fn correct_visit(
+    tx: &mut PgConnection,
+    vault: &Vault,
+    id: Uuid,
+    v: &NewCareVisit<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE care_visits SET visited_on = $2, occasion = $3, visitor = $4, notes_sealed = $5,
+            version = version + 1
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(v.visited_on)
+    .bind(v.occasion)
+    .bind(v.visitor)
+    .bind((!v.notes.is_empty()).then(|| vault.seal(v.notes)))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks a care record withdrawn, its reason sealed, with a new version.
+pub async fn withdraw(
+    tx: &mut PgConnection,
+    vault: &Vault,
+    what: CareRecord,
+    id: Uuid,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    let sql = match what {
+        CareRecord::Visit => {
+            "UPDATE care_visits SET withdrawn_at = now(), withdrawn_reason_sealed = $2,
+                version = version + 1 WHERE id = $1"
+        }
+        CareRecord::HardshipFile => {
+            "UPDATE hardship_files SET withdrawn_at = now(), withdrawn_reason_sealed = $2,
+                version = version + 1 WHERE id = $1"
+        }
+    };
+    sqlx::query(sql)
+        .bind(id)
+        .bind(vault.seal(reason))
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// The two kinds of care record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CareRecord {
+    Visit,
+    HardshipFile,
 }
 
 pub async fn list_visits(
@@ -106,6 +168,9 @@ pub struct HardshipFileRow {
     pub opened_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub version: i64,
+    /// Set once the file is withdrawn; the reason sealed.
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    pub withdrawn_reason_sealed: Option<Vec<u8>>,
 }
 
 /// A file with its texts opened.
@@ -115,6 +180,7 @@ pub struct HardshipFile {
     pub difficulty: String,
     pub help: Vec<Help>,
     pub outcome: String,
+    pub withdrawn_reason: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,22 +194,26 @@ impl HardshipFileRow {
         let difficulty = text(&self.difficulty_sealed)?;
         let help =
             serde_json::from_str(&text(&self.help_sealed)?).map_err(|_| Undecryptable(id))?;
-        let outcome = match &self.outcome_sealed {
-            Some(s) => text(s)?,
-            None => String::new(),
+        let optional = |s: &Option<Vec<u8>>| match s {
+            Some(s) => text(s),
+            None => Ok(String::new()),
         };
+        let outcome = optional(&self.outcome_sealed)?;
+        let withdrawn_reason = optional(&self.withdrawn_reason_sealed)?;
         Ok(HardshipFile {
             row: self,
             difficulty,
             help,
             outcome,
+            withdrawn_reason,
         })
     }
 }
 
 macro_rules! select_files {
     () => {
-        "SELECT id, worker_id, difficulty_sealed, help_sealed, help_entries, outcome_sealed, opened_at, closed_at, version
+        "SELECT id, worker_id, difficulty_sealed, help_sealed, help_entries, outcome_sealed, opened_at, closed_at, version,
+            withdrawn_at, withdrawn_reason_sealed
          FROM hardship_files"
     };
 }
@@ -219,6 +289,32 @@ pub async fn close_file(
     Ok(())
 }
 
+/// Writes the corrected texts of a file (help sealed whole; the outcome only of a closed file),
+/// with a new version.
+pub async fn correct_file(
+    tx: &mut PgConnection,
+    vault: &Vault,
+    id: Uuid,
+    difficulty: &str,
+    help: &[Help],
+    outcome: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let json = serde_json::to_string(help).expect("help serializes");
+    sqlx::query(
+        "UPDATE hardship_files SET difficulty_sealed = $2, help_sealed = $3, help_entries = $4,
+            outcome_sealed = CASE WHEN closed_at IS NULL THEN NULL ELSE $5 END, version = version + 1
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(vault.seal(difficulty))
+    .bind(vault.seal(&json))
+    .bind(help.len() as i32)
+    .bind(outcome.map(|o| vault.seal(o)))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 pub async fn list_files(
     pool: &PgPool,
     worker_id: Option<Uuid>,
@@ -229,7 +325,7 @@ pub async fn list_files(
 ) -> Result<Vec<HardshipFileRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         select_files!(),
-        " WHERE ($1::uuid IS NULL OR worker_id = $1) AND ($2::bool IS NULL OR (closed_at IS NULL) = $2)
+        " WHERE ($1::uuid IS NULL OR worker_id = $1) AND ($2::bool IS NULL OR ((closed_at IS NULL) = $2 AND withdrawn_at IS NULL))
             AND ($3::uuid IS NULL OR id > $3)
             AND ($5::uuid[] IS NULL OR worker_id IN (SELECT id FROM workers WHERE community_id = ANY($5)))
           ORDER BY id LIMIT $4"

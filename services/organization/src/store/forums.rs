@@ -17,6 +17,9 @@ pub struct ForumRow {
     pub version: i64,
     pub issues_raised: i64,
     pub issues_resolved: i64,
+    /// Set once the forum is withdrawn: it no longer counts and takes no issues.
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    pub withdrawn_reason: String,
 }
 
 macro_rules! select_forums {
@@ -25,7 +28,8 @@ macro_rules! select_forums {
             (SELECT count(*) FROM enterprise_issues i
               WHERE i.forum_id = forums.id AND i.withdrawn_at IS NULL) AS issues_raised,
             (SELECT count(*) FROM enterprise_issues i
-              WHERE i.forum_id = forums.id AND i.status = 2 AND i.withdrawn_at IS NULL) AS issues_resolved
+              WHERE i.forum_id = forums.id AND i.status = 2 AND i.withdrawn_at IS NULL) AS issues_resolved,
+            withdrawn_at, withdrawn_reason
          FROM forums"
     };
 }
@@ -54,12 +58,71 @@ pub async fn insert_forum(
     Ok(())
 }
 
-/// The day the forum was held (None: no such forum).
-pub async fn held_on(tx: &mut PgConnection, forum: Uuid) -> Result<Option<NaiveDate>, sqlx::Error> {
-    sqlx::query_scalar("SELECT held_on FROM forums WHERE id = $1")
-        .bind(forum)
-        .fetch_optional(&mut *tx)
-        .await
+/// The day a forum that stands was held, the forum held against a concurrent correction or
+/// withdrawal until the transaction ends; `None`: no such forum, `Some(None)`: withdrawn.
+pub async fn standing_held_on(
+    tx: &mut PgConnection,
+    forum: Uuid,
+) -> Result<Option<Option<NaiveDate>>, sqlx::Error> {
+    let row: Option<(NaiveDate, bool)> = sqlx::query_as(
+        "SELECT held_on, withdrawn_at IS NOT NULL FROM forums WHERE id = $1 FOR SHARE",
+    )
+    .bind(forum)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.map(|(on, withdrawn)| (!withdrawn).then_some(on)))
+}
+
+/// Of the forum's issues that stand: how many, and the earliest day one was raised.
+pub async fn standing_issues(
+    tx: &mut PgConnection,
+    forum: Uuid,
+) -> Result<(i64, Option<NaiveDate>), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), min(raised_on) FROM enterprise_issues
+         WHERE forum_id = $1 AND withdrawn_at IS NULL",
+    )
+    .bind(forum)
+    .fetch_one(&mut *tx)
+    .await
+}
+
+/// Writes the corrected forum with a new version.
+pub async fn correct_forum(
+    tx: &mut PgConnection,
+    id: Uuid,
+    title: &str,
+    held_on: NaiveDate,
+    enterprise_ids: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE forums SET title = $2, held_on = $3, enterprise_ids = $4, version = version + 1
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(title)
+    .bind(held_on)
+    .bind(enterprise_ids)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks the forum withdrawn, with a new version.
+pub async fn withdraw_forum(
+    tx: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE forums SET withdrawn_at = now(), withdrawn_reason = $2, version = version + 1
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 pub async fn list_forums(

@@ -61,15 +61,15 @@ pub async fn compute(pool: &PgPool, communities: Option<&[Uuid]>) -> Result<Stat
            (SELECT count(*) FROM guides WHERE deleted_at IS NULL AND kind = 2) AS red_commissioners,
            (SELECT count(DISTINCT member_id) FROM live_links) AS members_in_touch,
            (SELECT count(DISTINCT worker_id) FROM live_links) AS workers_in_touch,
-           (SELECT count(*) FROM forums) AS forums,
+           (SELECT count(*) FROM forums WHERE withdrawn_at IS NULL) AS forums,
            (SELECT count(*) FROM enterprise_issues WHERE withdrawn_at IS NULL AND ($1::uuid[] IS NULL
               OR enterprise_id IN (SELECT id FROM enterprises WHERE community_id = ANY($1)))) AS enterprise_issues,
            (SELECT count(*) FROM enterprise_issues WHERE status = 2 AND withdrawn_at IS NULL AND ($1::uuid[] IS NULL
               OR enterprise_id IN (SELECT id FROM enterprises WHERE community_id = ANY($1)))) AS enterprise_issues_resolved,
-           (SELECT count(*) FROM care_visits WHERE $1::uuid[] IS NULL
-              OR worker_id IN (SELECT id FROM workers WHERE community_id = ANY($1))) AS care_visits,
-           (SELECT count(*) FROM hardship_files WHERE $1::uuid[] IS NULL
-              OR worker_id IN (SELECT id FROM workers WHERE community_id = ANY($1))) AS hardship_files,
+           (SELECT count(*) FROM care_visits WHERE withdrawn_at IS NULL AND ($1::uuid[] IS NULL
+              OR worker_id IN (SELECT id FROM workers WHERE community_id = ANY($1)))) AS care_visits,
+           (SELECT count(*) FROM hardship_files WHERE withdrawn_at IS NULL AND ($1::uuid[] IS NULL
+              OR worker_id IN (SELECT id FROM workers WHERE community_id = ANY($1)))) AS hardship_files,
            (SELECT count(*) FROM join_requests WHERE status = 2 AND ($1::uuid[] IS NULL
               OR worker_id IN (SELECT id FROM workers WHERE community_id = ANY($1)))) AS join_requests_approved",
     )
