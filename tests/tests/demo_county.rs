@@ -154,6 +154,46 @@ async fn the_demo_county_is_seeded_once_and_served() {
         4,
         "every formation mode"
     );
+    // The Q4 forum of the demo falls in the fourth quarter's figures.
+    let q4 = app
+        .organization()
+        .await
+        .get_organization_stats(with_bearer(
+            GetOrganizationStatsRequest {
+                period: "2026-Q4".into(),
+                ..Default::default()
+            },
+            &app.admin_token(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .period
+        .unwrap();
+    assert_eq!(q4.forums_held, 1, "{q4:?}");
+    // Each outlet's ledger beside the registry: China Post's ledger counts 52 riders, fewer
+    // than the workers registered with it.
+    let reviews = app
+        .enterprises()
+        .await
+        .list_ledger_reviews(with_bearer(
+            redsupply_proto::organization::v1::ListLedgerReviewsRequest {
+                page_size: 50,
+                ..Default::default()
+            },
+            &app.admin_token(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reviews.total, 19);
+    let post = reviews
+        .reviews
+        .iter()
+        .find(|r| r.enterprise_name == "China Post EMS Jiajiang")
+        .expect("China Post's ledger");
+    assert_eq!(post.ledger_headcount, Some(52));
+    assert!(post.registered_workers > 52, "{post:?}");
     assert_eq!(
         (
             first.registry.outlets_surveyed,

@@ -689,7 +689,7 @@ async fn care_files_enterprises_and_figures_stay_within_the_clerks_communities()
         async move {
             app.organization()
                 .await
-                .get_organization_stats(with_bearer(GetOrganizationStatsRequest {}, &token))
+                .get_organization_stats(with_bearer(GetOrganizationStatsRequest::default(), &token))
                 .await
                 .unwrap()
                 .into_inner()

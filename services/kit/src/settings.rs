@@ -60,6 +60,13 @@ impl CountySettings {
         (chrono::Utc::now() + chrono::Duration::minutes(i64::from(self.utc_offset_minutes)))
             .date_naive()
     }
+
+    /// The instant the county's day `date` begins.
+    pub fn day_starts(&self, date: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+        (date.and_time(chrono::NaiveTime::MIN)
+            - chrono::Duration::minutes(i64::from(self.utc_offset_minutes)))
+        .and_utc()
+    }
 }
 
 /// gRPC over TLS, and client certificates for machine clients.

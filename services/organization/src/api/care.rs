@@ -188,7 +188,10 @@ impl CareService for CareApi {
         .await
         .map_err(|e| internal("listing care visits", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        let refs: Vec<Uuid> = rows.iter().map(|x| x.worker_id).collect();
+        let names = super::names_of(&self.pool, refs).await?;
         Ok(Response::new(pb::ListCareVisitsResponse {
+            names,
             next_page_token: kit::api::next_page_token(&ids, size),
             visits: rows.into_iter().map(|x| self.visit_to_pb(x)).collect(),
         }))
@@ -275,11 +278,14 @@ impl CareService for CareApi {
         .await
         .map_err(|e| internal("listing hardship files", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        let workers: Vec<Uuid> = rows.iter().map(|x| x.worker_id).collect();
         let files = rows
             .into_iter()
             .map(|f| self.file_to_pb(f))
             .collect::<Result<Vec<_>, _>>()?;
+        let names = super::names_of(&self.pool, workers).await?;
         Ok(Response::new(pb::ListHardshipFilesResponse {
+            names,
             next_page_token: kit::api::next_page_token(&ids, size),
             files,
         }))

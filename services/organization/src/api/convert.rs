@@ -227,12 +227,13 @@ pub(super) fn access_to_pb(a: AccessRow) -> pb::PersonalDataAccess {
 }
 
 /// A count as the contract carries it (saturating).
-fn n(x: i64) -> i32 {
+pub(super) fn n(x: i64) -> i32 {
     i32::try_from(x).unwrap_or(i32::MAX)
 }
 
 pub(super) fn stats_to_pb(s: Stats) -> pb::GetOrganizationStatsResponse {
     pb::GetOrganizationStatsResponse {
+        period: None,
         townships: n(s.townships),
         communities: n(s.communities),
         grids: n(s.grids),

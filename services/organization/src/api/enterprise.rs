@@ -168,7 +168,10 @@ impl EnterpriseService for EnterpriseApi {
             .await
             .map_err(|e| internal("listing enterprises", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        let refs: Vec<Uuid> = rows.iter().filter_map(|x| x.community_id).collect();
+        let names = super::names_of(&self.pool, refs).await?;
         Ok(Response::new(pb::ListEnterprisesResponse {
+            names,
             next_page_token: kit::api::next_page_token(&ids, size),
             enterprises: rows.into_iter().map(enterprise_to_pb).collect(),
         }))
@@ -280,7 +283,13 @@ impl EnterpriseService for EnterpriseApi {
             .await
             .map_err(|e| internal("listing forums", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        let refs: Vec<Uuid> = rows
+            .iter()
+            .flat_map(|x| x.enterprise_ids.iter().copied())
+            .collect();
+        let names = super::names_of(&self.pool, refs).await?;
         Ok(Response::new(pb::ListForumsResponse {
+            names,
             next_page_token: kit::api::next_page_token(&ids, size),
             forums: rows.into_iter().map(forum_to_pb).collect(),
         }))
@@ -412,6 +421,14 @@ impl EnterpriseService for EnterpriseApi {
         self.withdraw_forum_rpc(request).await
     }
 
+    #[tracing::instrument(name = "ListLedgerReviews", skip_all)]
+    async fn list_ledger_reviews(
+        &self,
+        request: Request<pb::ListLedgerReviewsRequest>,
+    ) -> Result<Response<pb::ListLedgerReviewsResponse>, Status> {
+        self.ledger_reviews_rpc(request).await
+    }
+
     #[tracing::instrument(name = "ListRevisions", skip_all)]
     async fn list_revisions(
         &self,
@@ -450,7 +467,10 @@ impl EnterpriseService for EnterpriseApi {
         .await
         .map_err(|e| internal("listing enterprise issues", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        let refs: Vec<Uuid> = rows.iter().filter_map(|x| x.enterprise_id).collect();
+        let names = super::names_of(&self.pool, refs).await?;
         Ok(Response::new(pb::ListEnterpriseIssuesResponse {
+            names,
             next_page_token: kit::api::next_page_token(&ids, size),
             issues: rows.into_iter().map(issue_to_pb).collect(),
         }))

@@ -143,7 +143,13 @@ impl PartyApi {
         .await
         .map_err(|e| internal("listing join requests", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        let refs: Vec<Uuid> = rows
+            .iter()
+            .flat_map(|x| [x.worker_id, x.organization_id])
+            .collect();
+        let names = super::names_of(&self.pool, refs).await?;
         Ok(Response::new(pb::ListJoinRequestsResponse {
+            names,
             next_page_token: kit::api::next_page_token(&ids, size),
             join_requests: rows.into_iter().map(join_request_to_pb).collect(),
         }))
@@ -254,7 +260,14 @@ impl PartyApi {
         .await
         .map_err(|e| internal("listing the membership history", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        let refs: Vec<Uuid> = rows
+            .iter()
+            .flat_map(|x| [Some(x.worker_id), Some(x.organization_id), x.transferred_to])
+            .flatten()
+            .collect();
+        let names = super::names_of(&self.pool, refs).await?;
         Ok(Response::new(pb::ListMembershipHistoryResponse {
+            names,
             next_page_token: kit::api::next_page_token(&ids, size),
             spells: rows.into_iter().map(spell_to_pb).collect(),
         }))

@@ -16,11 +16,13 @@ pub mod party;
 mod policy;
 mod records;
 pub mod registry;
+mod reports;
 mod scope;
 mod territory;
 mod validate;
 
 pub use policy::POLICIES;
+use reports::names_of;
 use scope::{ensure_for_worker, ensure_for_workers, in_communities};
 
 use kit::api::{internal, invalid, not_found};

@@ -158,7 +158,14 @@ impl PartyService for PartyApi {
             .await
             .map_err(|e| internal("listing organizations", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        let refs: Vec<Uuid> = rows
+            .iter()
+            .flat_map(|x| [x.community_id, x.parent_id])
+            .flatten()
+            .collect();
+        let names = super::names_of(&self.pool, refs).await?;
         Ok(Response::new(pb::ListOrganizationsResponse {
+            names,
             next_page_token: kit::api::next_page_token(&ids, size),
             organizations: rows.into_iter().map(organization_to_pb).collect(),
         }))
@@ -406,7 +413,13 @@ impl PartyService for PartyApi {
                 }
             })
             .collect();
+        let refs: Vec<Uuid> = rows
+            .iter()
+            .flat_map(|x| [x.member_id, x.worker_id])
+            .collect();
+        let names = super::names_of(&self.pool, refs).await?;
         Ok(Response::new(pb::ListContactsResponse {
+            names,
             next_page_token: kit::api::next_page_token(&ids, size),
             links: rows.into_iter().map(convert::link_to_pb).collect(),
         }))

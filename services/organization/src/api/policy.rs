@@ -100,6 +100,7 @@ pub const POLICIES: &[Policy] = &[
             rule("CorrectEnterpriseIssue", STAFF, Community),
             rule("WithdrawEnterpriseIssue", STAFF, Community),
             rule("ListRevisions", FIELD_STAFF, Community),
+            rule("ListLedgerReviews", FIELD_STAFF, Community),
             rule("CorrectForum", COUNTY, County),
             rule("WithdrawForum", COUNTY, County),
         ],

@@ -221,7 +221,9 @@ impl EnterpriseApi {
             .await
             .map_err(|e| internal("listing census visits", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
+        let names = super::names_of(&self.pool, [enterprise]).await?;
         Ok(Response::new(pb::ListCensusVisitsResponse {
+            names,
             next_page_token: kit::api::next_page_token(&ids, size),
             visits: rows.into_iter().map(visit_to_pb).collect(),
         }))

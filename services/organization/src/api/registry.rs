@@ -24,7 +24,7 @@ use crate::{
     app::registry,
     change::Aggregate,
     domain::personal::Vault,
-    store::{access_log, stats, workers},
+    store::{access_log, workers},
 };
 
 pub struct RegistryApi {
@@ -161,7 +161,14 @@ impl OrganizationService for RegistryApi {
             .await
             .map_err(|e| internal("searching workers", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|w| w.id).collect();
+        let refs: Vec<Uuid> = rows
+            .iter()
+            .flat_map(|w| [w.enterprise_id, w.community_id, w.organization_id])
+            .flatten()
+            .collect();
+        let names = super::names_of(&self.pool, refs).await?;
         Ok(Response::new(pb::SearchWorkersResponse {
+            names,
             next_page_token: kit::api::next_page_token(&ids, size),
             workers: self.worker_views(&caller, rows, "SearchWorkers").await?,
         }))
@@ -406,10 +413,6 @@ impl OrganizationService for RegistryApi {
         &self,
         request: Request<pb::GetOrganizationStatsRequest>,
     ) -> Result<Response<pb::GetOrganizationStatsResponse>, Status> {
-        let caller = caller(&request)?;
-        let s = stats::compute(&self.pool, in_communities(&caller).as_deref())
-            .await
-            .map_err(|e| internal("computing the registry's figures", e))?;
-        Ok(Response::new(convert::stats_to_pb(s)))
+        self.organization_stats_rpc(request).await
     }
 }

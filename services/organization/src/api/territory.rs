@@ -168,7 +168,10 @@ impl RegistryApi {
             .await
             .map_err(|e| internal("listing grids", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|g| g.id).collect();
+        let refs: Vec<Uuid> = rows.iter().filter_map(|g| g.community_id).collect();
+        let names = super::names_of(&self.pool, refs).await?;
         Ok(Response::new(pb::ListGridsResponse {
+            names,
             next_page_token: kit::api::next_page_token(&ids, size),
             grids: rows.into_iter().map(convert::grid_to_pb).collect(),
         }))

@@ -11,6 +11,7 @@ pub mod geography;
 pub mod guides;
 pub mod joining;
 pub mod membership;
+pub mod reports;
 pub mod revisions;
 pub mod stats;
 pub mod tree;
