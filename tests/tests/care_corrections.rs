@@ -182,6 +182,20 @@ async fn a_forum_is_corrected_within_its_issues_and_withdrawn_once_none_stands()
         .unwrap_err();
     assert_eq!(raise.code(), Code::FailedPrecondition, "{raise:?}");
     assert!(raise.message().contains("withdrawn"), "{raise:?}");
+    let retitle = ent
+        .correct_forum(with_bearer(
+            correct(
+                pb::Forum {
+                    title: "Late".into(),
+                    ..Default::default()
+                },
+                &["title"],
+            ),
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(retitle.code(), Code::FailedPrecondition, "{retitle:?}");
 
     let revisions = ent
         .list_revisions(with_bearer(
@@ -526,6 +540,36 @@ async fn care_records_are_put_right_with_a_sealed_history() {
     .await
     .unwrap();
     assert_eq!(rows.len(), 4, "two changes of each record");
+    let sealed: Vec<Option<Vec<u8>>> = sqlx::query_scalar(
+        "SELECT reason_sealed FROM organization.revisions WHERE record_id = ANY($1::uuid[])
+         UNION ALL SELECT withdrawn_reason_sealed FROM organization.care_visits
+         UNION ALL SELECT withdrawn_reason_sealed FROM organization.hardship_files",
+    )
+    .bind(vec![
+        visit.id.parse::<uuid::Uuid>().unwrap(),
+        file.id.parse().unwrap(),
+    ])
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        sealed.iter().flatten().count(),
+        6,
+        "four changes, two withdrawals"
+    );
+    for bytes in sealed.iter().flatten() {
+        for text in [
+            "about his father",
+            "another Liu Yang",
+            "wrong worker",
+            "wrong form",
+        ] {
+            assert!(
+                !bytes.windows(text.len()).any(|w| w == text.as_bytes()),
+                "{text} in clear"
+            );
+        }
+    }
     for (reason, before) in &rows {
         assert_eq!(reason, "", "the reason is sealed");
         for text in ["Mother in hospital", "Rent two months", "Spring Festival"] {

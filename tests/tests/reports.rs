@@ -282,7 +282,9 @@ async fn lists_name_what_their_records_refer_to() {
     let community = app.create_community("Yingchun").await;
     let clerk = app.scoped_token(COMMUNITY_ADMIN, "clerk-1", &[community], &[]);
     let outlet = enterprise_in(&app, community, "China Post Jiajiang").await;
-    let (worker, _) = app.register_worker_in(Some(community), "Liu Yang").await;
+    let elsewhere = app.create_community("Xinchang").await;
+    let far = enterprise_in(&app, elsewhere, "Yunda Muchen").await;
+    let (worker, worker_token) = app.register_worker_in(Some(community), "Liu Yang").await;
     let mut ent = app.enterprises().await;
     let forum = ent
         .record_forum(with_bearer(
@@ -291,7 +293,7 @@ async fn lists_name_what_their_records_refer_to() {
                 forum: Some(pb::Forum {
                     title: "Q4 talk".into(),
                     held_on: "2026-10-15".into(),
-                    enterprise_ids: vec![outlet.id.clone()],
+                    enterprise_ids: vec![outlet.id.clone(), far.id.clone()],
                     ..Default::default()
                 }),
             },
@@ -339,6 +341,16 @@ async fn lists_name_what_their_records_refer_to() {
         forums.names.get(&outlet.id).map(String::as_str),
         Some("China Post Jiajiang")
     );
+    // Names follow what the caller may read: not an enterprise of another community, and no
+    // enterprise at all for a worker.
+    assert!(!forums.names.contains_key(&far.id), "{:?}", forums.names);
+    let as_worker = ent
+        .list_forums(with_bearer(pb::ListForumsRequest::default(), &worker_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(as_worker.forums.len(), 1);
+    assert!(as_worker.names.is_empty(), "{:?}", as_worker.names);
 
     let mut care = app.care().await;
     care.record_care_visit(with_bearer(

@@ -189,7 +189,7 @@ impl CareService for CareApi {
         .map_err(|e| internal("listing care visits", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
         let refs: Vec<Uuid> = rows.iter().map(|x| x.worker_id).collect();
-        let names = super::names_of(&self.pool, refs).await?;
+        let names = super::names_of(&self.pool, &caller, refs).await?;
         Ok(Response::new(pb::ListCareVisitsResponse {
             names,
             next_page_token: kit::api::next_page_token(&ids, size),
@@ -283,7 +283,7 @@ impl CareService for CareApi {
             .into_iter()
             .map(|f| self.file_to_pb(f))
             .collect::<Result<Vec<_>, _>>()?;
-        let names = super::names_of(&self.pool, workers).await?;
+        let names = super::names_of(&self.pool, &caller, workers).await?;
         Ok(Response::new(pb::ListHardshipFilesResponse {
             names,
             next_page_token: kit::api::next_page_token(&ids, size),

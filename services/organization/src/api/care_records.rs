@@ -180,7 +180,11 @@ impl CareApi {
         visit_texts(&mut v, &visit);
         v.into_result()?;
         let id = id.expect("validated");
-        let fields = mask_paths(r.update_mask.as_ref())?;
+        let fields = mask_paths(
+            r.update_mask.as_ref(),
+            "redsupply.organization.v1.CareVisit",
+            VISIT_KEPT,
+        )?;
         let (before, version) = self.care_visit_pb(&caller, id).await?;
         let (merged, expected_version) = merged(
             Aggregate::CareVisit,
@@ -263,7 +267,11 @@ impl CareApi {
         file_texts(&mut v, &file);
         v.into_result()?;
         let id = id.expect("validated");
-        let fields = mask_paths(r.update_mask.as_ref())?;
+        let fields = mask_paths(
+            r.update_mask.as_ref(),
+            "redsupply.organization.v1.HardshipFile",
+            FILE_KEPT,
+        )?;
         let (before, version) = self.hardship_file_pb(&caller, id).await?;
         let (merged, expected_version) = merged(
             Aggregate::HardshipFile,

@@ -11,19 +11,16 @@ use crate::change::{self, Aggregate};
 /// Longer than any YYYY-MM-DD.
 pub(super) const DATE: usize = 16;
 
-/// The paths a correction names, checked to be a mask at all (`merge` checks each path).
-pub(super) fn mask_paths(mask: Option<&prost_types::FieldMask>) -> Result<Vec<String>, Status> {
-    match mask {
-        Some(m) if !m.paths.is_empty() && !m.paths.iter().any(|p| p == "*") => {
-            let mut paths: Vec<String> = Vec::with_capacity(m.paths.len());
-            for p in &m.paths {
-                if !paths.contains(p) {
-                    paths.push(p.clone());
-                }
-            }
-            Ok(paths)
-        }
-        _ => Err(invalid(
+/// The paths a correction of a `full_name` names, each a field it may change (not one of
+/// `fixed`), checked before anything is looked up; a mask naming a field twice counts it once.
+pub(super) fn mask_paths(
+    mask: Option<&prost_types::FieldMask>,
+    full_name: &str,
+    fixed: &[&str],
+) -> Result<Vec<String>, Status> {
+    match kit::api::mask::Update::parse(mask, full_name, fixed)? {
+        kit::api::mask::Update::Fields(fields) => Ok(fields),
+        kit::api::mask::Update::Replace => Err(invalid(
             "update_mask",
             "name the fields the correction changes",
         )),

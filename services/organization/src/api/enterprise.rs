@@ -169,7 +169,7 @@ impl EnterpriseService for EnterpriseApi {
             .map_err(|e| internal("listing enterprises", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
         let refs: Vec<Uuid> = rows.iter().filter_map(|x| x.community_id).collect();
-        let names = super::names_of(&self.pool, refs).await?;
+        let names = super::names_of(&self.pool, &caller, refs).await?;
         Ok(Response::new(pb::ListEnterprisesResponse {
             names,
             next_page_token: kit::api::next_page_token(&ids, size),
@@ -266,6 +266,7 @@ impl EnterpriseService for EnterpriseApi {
         &self,
         request: Request<pb::ListForumsRequest>,
     ) -> Result<Response<pb::ListForumsResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let quarter = v.line("quarter", &r.quarter, 16, false);
@@ -287,7 +288,7 @@ impl EnterpriseService for EnterpriseApi {
             .iter()
             .flat_map(|x| x.enterprise_ids.iter().copied())
             .collect();
-        let names = super::names_of(&self.pool, refs).await?;
+        let names = super::names_of(&self.pool, &caller, refs).await?;
         Ok(Response::new(pb::ListForumsResponse {
             names,
             next_page_token: kit::api::next_page_token(&ids, size),
@@ -468,7 +469,7 @@ impl EnterpriseService for EnterpriseApi {
         .map_err(|e| internal("listing enterprise issues", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
         let refs: Vec<Uuid> = rows.iter().filter_map(|x| x.enterprise_id).collect();
-        let names = super::names_of(&self.pool, refs).await?;
+        let names = super::names_of(&self.pool, &caller, refs).await?;
         Ok(Response::new(pb::ListEnterpriseIssuesResponse {
             names,
             next_page_token: kit::api::next_page_token(&ids, size),

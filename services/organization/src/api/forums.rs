@@ -77,7 +77,11 @@ impl EnterpriseApi {
         );
         v.into_result()?;
         let id = id.expect("validated");
-        let fields = mask_paths(r.update_mask.as_ref())?;
+        let fields = mask_paths(
+            r.update_mask.as_ref(),
+            "redsupply.organization.v1.Forum",
+            FORUM_KEPT,
+        )?;
         let (before, version) = self.forum_pb(id).await?;
         let (merged, expected_version) = merged(
             Aggregate::Forum,

@@ -147,7 +147,7 @@ impl PartyApi {
             .iter()
             .flat_map(|x| [x.worker_id, x.organization_id])
             .collect();
-        let names = super::names_of(&self.pool, refs).await?;
+        let names = super::names_of(&self.pool, &caller, refs).await?;
         Ok(Response::new(pb::ListJoinRequestsResponse {
             names,
             next_page_token: kit::api::next_page_token(&ids, size),
@@ -265,7 +265,7 @@ impl PartyApi {
             .flat_map(|x| [Some(x.worker_id), Some(x.organization_id), x.transferred_to])
             .flatten()
             .collect();
-        let names = super::names_of(&self.pool, refs).await?;
+        let names = super::names_of(&self.pool, &caller, refs).await?;
         Ok(Response::new(pb::ListMembershipHistoryResponse {
             names,
             next_page_token: kit::api::next_page_token(&ids, size),

@@ -140,6 +140,7 @@ impl PartyService for PartyApi {
         &self,
         request: Request<pb::ListOrganizationsRequest>,
     ) -> Result<Response<pb::ListOrganizationsResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let parent_id = v.optional_id("parent_id", &r.parent_id);
@@ -163,7 +164,7 @@ impl PartyService for PartyApi {
             .flat_map(|x| [x.community_id, x.parent_id])
             .flatten()
             .collect();
-        let names = super::names_of(&self.pool, refs).await?;
+        let names = super::names_of(&self.pool, &caller, refs).await?;
         Ok(Response::new(pb::ListOrganizationsResponse {
             names,
             next_page_token: kit::api::next_page_token(&ids, size),
@@ -417,7 +418,7 @@ impl PartyService for PartyApi {
             .iter()
             .flat_map(|x| [x.member_id, x.worker_id])
             .collect();
-        let names = super::names_of(&self.pool, refs).await?;
+        let names = super::names_of(&self.pool, &caller, refs).await?;
         Ok(Response::new(pb::ListContactsResponse {
             names,
             next_page_token: kit::api::next_page_token(&ids, size),

@@ -221,7 +221,7 @@ impl EnterpriseApi {
             .await
             .map_err(|e| internal("listing census visits", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|x| x.id).collect();
-        let names = super::names_of(&self.pool, [enterprise]).await?;
+        let names = super::names_of(&self.pool, &caller, [enterprise]).await?;
         Ok(Response::new(pb::ListCensusVisitsResponse {
             names,
             next_page_token: kit::api::next_page_token(&ids, size),
@@ -242,7 +242,11 @@ impl EnterpriseApi {
         visit_texts(&mut v, &visit);
         v.into_result()?;
         let id = id.expect("validated");
-        let fields = mask_paths(r.update_mask.as_ref())?;
+        let fields = mask_paths(
+            r.update_mask.as_ref(),
+            "redsupply.organization.v1.CensusVisit",
+            VISIT_KEPT,
+        )?;
         let (before, _) = self.visit_pb(&caller, id).await?;
         let (merged, expected_version) = merged(
             Aggregate::CensusVisit,
@@ -313,7 +317,11 @@ impl EnterpriseApi {
         issue_texts(&mut v, &issue);
         v.into_result()?;
         let id = id.expect("validated");
-        let fields = mask_paths(r.update_mask.as_ref())?;
+        let fields = mask_paths(
+            r.update_mask.as_ref(),
+            "redsupply.organization.v1.EnterpriseIssue",
+            ISSUE_KEPT,
+        )?;
         let (before, _) = self.issue_pb(&caller, id).await?;
         let (i, expected_version) = merged(
             Aggregate::EnterpriseIssue,

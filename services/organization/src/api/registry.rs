@@ -166,7 +166,7 @@ impl OrganizationService for RegistryApi {
             .flat_map(|w| [w.enterprise_id, w.community_id, w.organization_id])
             .flatten()
             .collect();
-        let names = super::names_of(&self.pool, refs).await?;
+        let names = super::names_of(&self.pool, &caller, refs).await?;
         Ok(Response::new(pb::SearchWorkersResponse {
             names,
             next_page_token: kit::api::next_page_token(&ids, size),

@@ -24,7 +24,7 @@ use crate::{
     change::Aggregate,
     domain,
     store::{
-        reports::{self, LedgerSelection, Period},
+        reports::{self, LedgerSelection, NameScope, Period},
         stats,
     },
 };
@@ -72,15 +72,23 @@ async fn report_communities(
 }
 
 /// The names of what `ids` name (workers, enterprises, organizations, communities, townships,
-/// grids), by id, for a list's `names`.
+/// grids) that `caller` may read, by id, for a list's `names`: workers and enterprises only for
+/// staff within their scope (a worker reads their own name).
 pub(super) async fn names_of(
     pool: &PgPool,
+    caller: &Caller,
     ids: impl IntoIterator<Item = Uuid>,
 ) -> Result<HashMap<String, String>, Status> {
     let mut ids: Vec<Uuid> = ids.into_iter().collect();
     ids.sort_unstable();
     ids.dedup();
-    let found = reports::names(pool, &ids)
+    let communities = in_communities(caller);
+    let scope = NameScope {
+        staff: caller.is_staff(),
+        communities: communities.as_deref(),
+        caller: caller.subject.parse().ok(),
+    };
+    let found = reports::names(pool, &ids, scope)
         .await
         .map_err(|e| internal("reading the names of the listed references", e))?;
     Ok(found

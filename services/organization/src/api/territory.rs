@@ -158,6 +158,7 @@ impl RegistryApi {
         &self,
         request: Request<pb::ListGridsRequest>,
     ) -> Result<Response<pb::ListGridsResponse>, Status> {
+        let caller = caller(&request)?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let community = v.optional_id("community_id", &r.community_id);
@@ -169,7 +170,7 @@ impl RegistryApi {
             .map_err(|e| internal("listing grids", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|g| g.id).collect();
         let refs: Vec<Uuid> = rows.iter().filter_map(|g| g.community_id).collect();
-        let names = super::names_of(&self.pool, refs).await?;
+        let names = super::names_of(&self.pool, &caller, refs).await?;
         Ok(Response::new(pb::ListGridsResponse {
             names,
             next_page_token: kit::api::next_page_token(&ids, size),

@@ -133,7 +133,7 @@ pub async fn list_visits(
 ) -> Result<Vec<CareVisitRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         select_visits!(),
-        " WHERE ($1::uuid IS NULL OR worker_id = $1) AND ($2::text IS NULL OR occasion = $2)
+        " WHERE ($1::uuid IS NULL OR worker_id = $1) AND ($2::text IS NULL OR (occasion = $2 AND withdrawn_at IS NULL))
             AND ($3::uuid IS NULL OR id > $3)
             AND ($5::uuid[] IS NULL OR worker_id IN (SELECT id FROM workers WHERE community_id = ANY($5)))
           ORDER BY id LIMIT $4"

@@ -133,7 +133,8 @@ pub async fn list_forums(
 ) -> Result<Vec<ForumRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         select_forums!(),
-        " WHERE ($1::date IS NULL OR held_on BETWEEN $1 AND $2) AND ($3::uuid IS NULL OR id > $3)
+        " WHERE ($1::date IS NULL OR (held_on BETWEEN $1 AND $2 AND withdrawn_at IS NULL))
+            AND ($3::uuid IS NULL OR id > $3)
           ORDER BY id LIMIT $4"
     ))
     .bind(between.map(|b| b.0))

@@ -34,7 +34,7 @@ pub struct PeriodFigures {
 }
 
 /// What happened within `p` over `communities` (None: the whole county); forums are the
-/// county's and counted county-wide. Only records that stand count.
+/// county's and counted county-wide. Only records that stand count, and only of live workers.
 pub async fn period_figures(
     pool: &PgPool,
     communities: Option<&[Uuid]>,
@@ -42,7 +42,8 @@ pub async fn period_figures(
 ) -> Result<PeriodFigures, sqlx::Error> {
     sqlx::query_as(
         "WITH scoped_workers AS (
-             SELECT id FROM workers WHERE $1::uuid[] IS NULL OR community_id = ANY($1)
+             SELECT id FROM workers
+             WHERE deleted_at IS NULL AND ($1::uuid[] IS NULL OR community_id = ANY($1))
          ), scoped_enterprises AS (
              SELECT id FROM enterprises WHERE $1::uuid[] IS NULL OR community_id = ANY($1)
          ), visits AS (
@@ -51,10 +52,11 @@ pub async fn period_figures(
                AND enterprise_id IN (SELECT id FROM scoped_enterprises)
          )
          SELECT
-           (SELECT count(*) FROM workers WHERE deleted_at IS NULL AND registered_at >= $2 AND registered_at < $3
+           (SELECT count(*) FROM workers WHERE registered_at >= $2 AND registered_at < $3
               AND id IN (SELECT id FROM scoped_workers)) AS workers_registered,
            (SELECT count(DISTINCT worker_id) FROM report_ins WHERE reported_at >= $2 AND reported_at < $3
-              AND ($1::uuid[] IS NULL OR community_id = ANY($1))) AS workers_reported_in,
+              AND ($1::uuid[] IS NULL OR community_id = ANY($1))
+              AND worker_id IN (SELECT id FROM workers WHERE deleted_at IS NULL)) AS workers_reported_in,
            (SELECT count(*) FROM join_requests WHERE status = 2 AND decided_at >= $2 AND decided_at < $3
               AND worker_id IN (SELECT id FROM scoped_workers)) AS join_requests_approved,
            (SELECT count(*) FROM membership_spells WHERE joined_at >= $2 AND joined_at < $3
@@ -144,21 +146,40 @@ pub async fn ledger_reviews(
     Ok((rows, total))
 }
 
+/// Whose names a caller may read beside a list: organizations, communities, townships and grids
+/// are the county's open structure; workers and enterprises only within `communities` (None:
+/// the county) and only for staff, and a worker their own name.
+#[derive(Debug, Clone, Copy)]
+pub struct NameScope<'a> {
+    pub staff: bool,
+    pub communities: Option<&'a [Uuid]>,
+    pub caller: Option<Uuid>,
+}
+
 /// The names of the workers, enterprises, organizations, communities, townships and grids
-/// among `ids` (deleted ones included; ids of nothing named are left out).
-pub async fn names(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+/// among `ids` that `scope` may read (deleted ones included; others are left out).
+pub async fn names(
+    pool: &PgPool,
+    ids: &[Uuid],
+    scope: NameScope<'_>,
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     sqlx::query_as(
         "SELECT id, name FROM workers WHERE id = ANY($1)
+            AND (id = $4 OR ($2 AND ($3::uuid[] IS NULL OR community_id = ANY($3))))
          UNION ALL SELECT id, name FROM enterprises WHERE id = ANY($1)
+            AND $2 AND ($3::uuid[] IS NULL OR community_id = ANY($3))
          UNION ALL SELECT id, name FROM organizations WHERE id = ANY($1)
          UNION ALL SELECT id, name FROM communities WHERE id = ANY($1)
          UNION ALL SELECT id, name FROM townships WHERE id = ANY($1)
          UNION ALL SELECT id, name FROM grids WHERE id = ANY($1)",
     )
     .bind(ids)
+    .bind(scope.staff)
+    .bind(scope.communities)
+    .bind(scope.caller)
     .fetch_all(pool)
     .await
 }
