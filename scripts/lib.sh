@@ -150,6 +150,37 @@ ensure_runtime_packages() {
   export_nats_server_bin
 }
 
+# promtool, for the alert rules' unit tests: on PATH, or taken out of Debian's `prometheus`
+# package into .data/tools without installing it (installing would start a Prometheus server).
+ensure_promtool() {
+  if command -v promtool >/dev/null 2>&1; then
+    PROMTOOL=$(command -v promtool)
+    return
+  fi
+  PROMTOOL="$DATA_DIR/tools/promtool"
+  [[ -x $PROMTOOL ]] && return
+  command -v apt-get >/dev/null 2>&1 || die "need promtool (Prometheus) but there is no apt-get; install it by hand"
+  local work
+  work=$(mktemp -d)
+  log "fetching promtool from Debian's prometheus package"
+  if ! (cd "$work" && apt-get download prometheus >/dev/null 2>&1); then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update >/dev/null
+    APT_UPDATED=1
+    (cd "$work" && apt-get download prometheus)
+  fi
+  dpkg-deb -x "$work"/prometheus_*.deb "$work/x"
+  mkdir -p "$DATA_DIR/tools"
+  install -m 0755 "$work/x/usr/bin/promtool" "$PROMTOOL"
+  rm -rf "$work"
+}
+
+# The alert rules are valid and each alert's unit tests pass (deploy/prometheus/alerts_test.yml).
+check_alerts() {
+  ensure_promtool
+  "$PROMTOOL" check rules deploy/prometheus/alerts.yml
+  (cd deploy/prometheus && "$PROMTOOL" test rules alerts_test.yml)
+}
+
 ensure_packages() {
   ensure_runtime_packages
   # Tests generate RSA keys (JWKS) and certificates (mTLS) with it.

@@ -45,6 +45,36 @@ impl TestDb {
         }
     }
 
+    /// Takes the database away from every client (new connections refused, open ones ended),
+    /// as an outage would, until [`TestDb::reopen`].
+    pub async fn cut_off(&self) {
+        self.admin(&format!(
+            "ALTER DATABASE {name} ALLOW_CONNECTIONS false;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'",
+            name = self.name
+        ))
+        .await;
+    }
+
+    /// Lets clients connect again after [`TestDb::cut_off`].
+    pub async fn reopen(&self) {
+        self.admin(&format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+            self.name
+        ))
+        .await;
+    }
+
+    async fn admin(&self, sql: &str) {
+        let mut conn = PgConnection::connect(&self.admin_url)
+            .await
+            .expect("PostgreSQL answers at REDSUPPLY_TEST_DATABASE_URL");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await
+            .expect("an admin statement on the test database");
+    }
+
     /// A pool on the test database (no schema set: qualify table names).
     pub async fn pool(&self) -> PgPool {
         PgPool::connect(&self.url)

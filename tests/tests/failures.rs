@@ -1,5 +1,5 @@
-//! The tip's path under failure: a consumer that dies between its effect and its ack, and NATS
-//! going away while tips keep arriving.
+//! The tip's path under failure: a consumer that dies between its effect and its ack, NATS
+//! going away while tips keep arriving, and the database going away under the probes.
 
 use std::time::Duration;
 
@@ -189,4 +189,51 @@ async fn tips_keep_coming_in_while_nats_is_down_and_none_is_lost_when_it_returns
         let tip = app.tip_as(&id, &token).await;
         assert_eq!(tip.status(), TipStatus::Routed);
     }
+}
+
+/// The status of one health entry (None: no answer).
+async fn entry_status(
+    health: &mut tonic_health::pb::health_client::HealthClient<tonic::transport::Channel>,
+    entry: &str,
+) -> Option<ServingStatus> {
+    health
+        .check(HealthCheckRequest {
+            service: entry.into(),
+        })
+        .await
+        .ok()
+        .map(|r| r.into_inner().status())
+}
+
+/// What the probes see of a database outage: the overall entry (readiness) turns NOT_SERVING and
+/// back, while the liveness entry stays SERVING throughout, so no pod is restarted for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_makes_pods_unready_but_leaves_them_alive() {
+    let app = TestApp::spawn().await;
+    let mut health = app.health(ServiceName::Organization).await;
+    assert_eq!(
+        entry_status(&mut health, kit::grpc::LIVENESS_HEALTH).await,
+        Some(ServingStatus::Serving)
+    );
+    app.db.cut_off().await;
+    eventually("readiness to turn NOT_SERVING", || {
+        let mut health = health.clone();
+        async move {
+            (entry_status(&mut health, "").await == Some(ServingStatus::NotServing)).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(
+        entry_status(&mut health, kit::grpc::LIVENESS_HEALTH).await,
+        Some(ServingStatus::Serving),
+        "alive while the database is away"
+    );
+    app.db.reopen().await;
+    eventually("readiness to return", || {
+        let mut health = health.clone();
+        async move {
+            (entry_status(&mut health, "").await == Some(ServingStatus::Serving)).then_some(())
+        }
+    })
+    .await;
 }

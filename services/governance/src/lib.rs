@@ -183,6 +183,13 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         .add_service(VolunteerServiceServer::new(api::volunteers::VolunteerApi {
             pool: api.pool.clone(),
         }));
+    // The counters alerts watch, at zero before their first increment.
+    for counter in ["tips_rate_limited_total", "feed_undecodable_total"] {
+        metrics::counter!(counter).increment(0);
+    }
+    for new in ["true", "false"] {
+        metrics::counter!("tips_submitted_total", "new" => new).increment(0);
+    }
     let serving = kit::grpc::serve(settings.listen, routes, api::POLICIES, rt, pool).await?;
     Ok(Running::new(SCHEMA, serving, tasks))
 }

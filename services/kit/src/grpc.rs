@@ -2,7 +2,8 @@
 //! `grpc.health.v1` and server reflection (v1 and v1alpha), a layer that gives every call a span
 //! (child of the caller's `traceparent`) and its metrics, a health watcher, and graceful shutdown.
 //!
-//! Health: the overall entry ("") and each service name are SERVING while the database answers.
+//! Health: the overall entry ("") and each service name are SERVING once the database has
+//! answered and while it does (readiness); `liveness` is SERVING while the process answers.
 //! NATS has its own entry, `nats`: an outage shows there and in metrics but does not stop intake,
 //! because the outbox holds events until NATS is back.
 
@@ -38,6 +39,9 @@ use crate::{
 
 /// The health entry that reports the NATS connection.
 pub const NATS_HEALTH: &str = "nats";
+/// The health entry liveness and startup probes ask: SERVING while the process answers, whatever
+/// the database or NATS do, so that an outage makes pods unready and never restarts them.
+pub const LIVENESS_HEALTH: &str = "liveness";
 
 /// A running gRPC server.
 pub struct Serving {
@@ -67,11 +71,15 @@ pub async fn serve(
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (reporter, health) = tonic_health::server::health_reporter();
-    for name in service_names {
+    // Not ready until the first database check has answered (the reporter starts "" SERVING).
+    for name in service_names.iter().chain(&["", NATS_HEALTH]) {
         reporter
             .set_service_status(*name, ServingStatus::NotServing)
             .await;
     }
+    reporter
+        .set_service_status(LIVENESS_HEALTH, ServingStatus::Serving)
+        .await;
     tokio::spawn(watch_health(
         reporter,
         service_names.to_vec(),
@@ -168,14 +176,24 @@ async fn watch_health(
     shutdown: Shutdown,
 ) {
     loop {
-        let db_up = matches!(
-            tokio::time::timeout(
-                Duration::from_secs(2),
-                sqlx::query("SELECT 1").execute(&pool)
-            )
-            .await,
-            Ok(Ok(_))
-        );
+        let started = std::time::Instant::now();
+        let db_up = match tokio::time::timeout(Duration::from_secs(2), pool.acquire()).await {
+            Ok(Ok(mut conn)) => {
+                metrics::histogram!("db_pool_acquire_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                matches!(
+                    tokio::time::timeout(
+                        Duration::from_secs(2),
+                        sqlx::query("SELECT 1").execute(&mut *conn)
+                    )
+                    .await,
+                    Ok(Ok(_))
+                )
+            }
+            _ => false,
+        };
+        crate::metric_catalogue::record_pool(&pool);
+        crate::metric_catalogue::sample_process();
         let status = if db_up {
             ServingStatus::Serving
         } else {

@@ -10,6 +10,7 @@ pub mod db;
 pub mod geo;
 pub mod grpc;
 pub mod limit;
+pub mod metric_catalogue;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

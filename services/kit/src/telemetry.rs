@@ -59,7 +59,10 @@ pub fn init(
             .with_current_span(false)
             .boxed()
     } else {
-        tracing_subscriber::fmt::layer().boxed()
+        // Colour only for a person at a terminal: log files and collectors get plain text.
+        tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .boxed()
     };
     let (otel, provider) = if settings.otlp_endpoint.is_empty() {
         (None, None)
@@ -93,15 +96,20 @@ pub fn install_propagator() {
     global::set_text_map_propagator(TraceContextPropagator::new());
 }
 
-/// Serves `/metrics` for Prometheus on `admin.listen`, when set. Needs a Tokio runtime.
+/// Serves `/metrics` for Prometheus on `admin.listen`, when set, every metric of the catalogue
+/// described. Needs a Tokio runtime.
 pub fn install_metrics(admin: &AdminSettings) -> Result<(), TelemetryError> {
     if let Some(addr) = admin.listen {
         metrics_exporter_prometheus::PrometheusBuilder::new()
             .with_http_listener(addr)
-            .set_buckets(&[
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ])?
+            .set_buckets(crate::metric_catalogue::SECOND_BUCKETS)?
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full("intake_batch_size".into()),
+                crate::metric_catalogue::COUNT_BUCKETS,
+            )?
             .install()?;
+        crate::metric_catalogue::describe();
+        crate::metric_catalogue::sample_process();
         tracing::info!(%addr, "metrics on http://{addr}/metrics");
     }
     Ok(())

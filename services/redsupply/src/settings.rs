@@ -19,9 +19,37 @@ pub struct AppSettings {
 }
 
 impl AppSettings {
-    /// Defaults, then `file`, then `REDSUPPLY__…` variables.
+    /// Defaults, then `file`, then `REDSUPPLY__…` variables. A key nothing reads (a typo such as
+    /// `otlp_endpiont` or `[databse]`, in the file or a variable) stops the load, naming it and
+    /// the nearest documented key.
     pub fn load(file: Option<&Path>) -> Result<Self, config::ConfigError> {
-        kit::settings::load(DEFAULTS, file)
+        use kit::settings::read_section;
+        const SERVICES: [&str; 4] = ["organization", "education", "stations", "governance"];
+        let config = kit::settings::layered(DEFAULTS, file)?;
+        let (common, mut unread): (kit::CommonSettings, _) = read_section(config.clone())?;
+        // The services' sections are read below, each by its own settings.
+        unread.retain(|k| !SERVICES.contains(&k.split('.').next().unwrap_or_default()));
+        /// One service's section, its unread keys added to `unread` under its name.
+        fn read<T: serde::de::DeserializeOwned>(
+            config: &config::Config,
+            name: &str,
+            unread: &mut Vec<String>,
+        ) -> Result<T, config::ConfigError> {
+            let (settings, more) = read_section(config.get::<config::Value>(name)?)?;
+            unread.extend(more.into_iter().map(|k: String| format!("{name}.{k}")));
+            Ok(settings)
+        }
+        let settings = AppSettings {
+            organization: read(&config, "organization", &mut unread)?,
+            education: read(&config, "education", &mut unread)?,
+            stations: read(&config, "stations", &mut unread)?,
+            governance: read(&config, "governance", &mut unread)?,
+            common,
+        };
+        match kit::settings::unknown_key_error(&unread, DEFAULTS) {
+            Some(e) => Err(e),
+            None => Ok(settings),
+        }
     }
 
     /// The keys shipped in the defaults that these settings still use: they are public, so with
@@ -89,5 +117,40 @@ mod tests {
         s.common.auth.hs256_previous_keys =
             vec![AppSettings::load(None).unwrap().common.auth.hs256_key];
         assert_eq!(s.development_keys_in_use(), ["auth.hs256_key"]);
+    }
+
+    fn load_file(text: &str) -> Result<AppSettings, String> {
+        let dir = std::env::temp_dir().join(format!("redsupply-settings-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("redsupply.toml");
+        std::fs::write(&path, text).unwrap();
+        let loaded = AppSettings::load(Some(&path)).map_err(|e| e.to_string());
+        std::fs::remove_dir_all(&dir).unwrap();
+        loaded
+    }
+
+    #[test]
+    fn a_misspelt_setting_stops_the_load_naming_it_and_the_key_it_meant() {
+        let e = load_file("[telemetry]\notlp_endpiont = \"http://collector:4317\"\n").unwrap_err();
+        assert!(e.contains("`telemetry.otlp_endpiont`"), "{e}");
+        assert!(e.contains("did you mean `telemetry.otlp_endpoint`"), "{e}");
+        let e = load_file("[databse]\nmax_connections = 4\n").unwrap_err();
+        assert!(e.contains("`databse"), "{e}");
+        // In a service's section too.
+        let e = load_file("[governance]\ntips_per_minut = 5\n").unwrap_err();
+        assert!(
+            e.contains("did you mean `governance.tips_per_minute`"),
+            "{e}"
+        );
+        // Known keys load.
+        let s = load_file("[governance]\ntips_per_minute = 5\n[database]\nmax_connections = 4\n")
+            .unwrap();
+        assert_eq!(
+            (
+                s.governance.tips_per_minute,
+                s.common.database.max_connections
+            ),
+            (5, 4)
+        );
     }
 }

@@ -81,6 +81,7 @@ pub fn spawn_relay(
         bus,
         producer,
     };
+    crate::metric_catalogue::register_relay(producer);
     tokio::spawn(relay.run(shutdown))
 }
 

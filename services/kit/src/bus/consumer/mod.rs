@@ -80,6 +80,7 @@ struct Prepared {
 impl<H: Handler> Runner<H> {
     async fn run(self, shutdown: Shutdown) {
         let durable = self.spec.durable;
+        crate::metric_catalogue::register_consumer(durable);
         let mut failures = 0u32;
         'outer: while !shutdown.is_cancelled() {
             let mut consumer = match self.consumer().await {
