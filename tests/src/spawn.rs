@@ -104,6 +104,12 @@ impl TestApp {
         let mut running = redsupply::start(&self.settings, &[name], &rt)
             .await
             .expect("service starts");
+        if let Some(r) = running.last()
+            && self.settings.common.tls.cert_path.is_empty()
+        {
+            // Over TLS a test connects with its own certificates and waits itself.
+            await_ready(r.addr).await;
+        }
         self.hosted.insert(
             name,
             Hosted {
@@ -124,6 +130,9 @@ impl TestApp {
             .pop()
             .expect("one service");
         let addr = running.addr;
+        if self.settings.common.tls.cert_path.is_empty() {
+            await_ready(addr).await;
+        }
         self.replicas.push((
             name,
             Hosted {
@@ -173,4 +182,22 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.rt.shutdown.cancel();
     }
+}
+
+/// Waits until the service at `addr` is ready, as a readiness probe would: its overall health
+/// SERVING, which it is once its first database check has answered.
+async fn await_ready(addr: SocketAddr) {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    eventually("the service to be ready", || async move {
+        let status = HealthClient::new(connect(addr).await)
+            .check(HealthCheckRequest::default())
+            .await
+            .ok()?
+            .into_inner()
+            .status();
+        (status == ServingStatus::Serving).then_some(())
+    })
+    .await;
 }

@@ -315,14 +315,24 @@ where
                 carrier.insert(key.to_owned(), v.to_owned());
             }
         }
-        let span = tracing::info_span!("grpc", otel.name = %method, otel.kind = "server", rpc.method = %method);
+        let span = tracing::info_span!(
+            "grpc",
+            otel.name = %method,
+            otel.kind = "server",
+            rpc.method = %method,
+            rpc.grpc.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        );
         telemetry::set_parent_from(&span, &carrier);
+        telemetry::record_ids(&span);
         // The clone-and-swap keeps the service that was polled ready.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let start = Instant::now();
         Box::pin(async move {
-            let res = inner.call(req).instrument(span).await;
+            let res = inner.call(req).instrument(span.clone()).await;
             let code = match &res {
                 Ok(r) => r
                     .headers()
@@ -332,6 +342,11 @@ where
                     .to_owned(),
                 Err(_) => "transport".to_owned(),
             };
+            // A failed call's span says so, with its status (read by trace backends).
+            span.record("rpc.grpc.status_code", code.as_str());
+            if code != "0" {
+                span.record("otel.status_code", "ERROR");
+            }
             metrics::histogram!("grpc_server_handling_seconds", "method" => method.clone())
                 .record(start.elapsed().as_secs_f64());
             metrics::counter!("grpc_server_handled_total", "method" => method, "code" => code)

@@ -257,8 +257,11 @@ impl<H: Handler> Runner<H> {
             event.id = %event.id,
             event.subject = %event.subject,
             delivered,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
         );
         telemetry::set_parent_from(&span, &event.headers);
+        telemetry::record_ids(&span);
         let untrusted = super::trust::sender_mismatch(self.spec.producer, &event);
         Prepared {
             msg,
@@ -296,7 +299,14 @@ impl<H: Handler> Runner<H> {
             return Ok(());
         }
         if items.len() > 1 && items.iter().all(|i| i.has_id) {
-            match self.apply_group(&items).await {
+            // The group's span is a root of its own, linked to the trace of every event in it.
+            let group = tracing::info_span!(
+                "consume group",
+                consumer = self.spec.durable,
+                events = items.len()
+            );
+            telemetry::link_to(&group, items.iter().map(|i| &i.span));
+            match self.apply_group(&items).instrument(group).await {
                 Ok(outcomes) => {
                     metrics::counter!("consumer_groups_applied_total", "consumer" => self.spec.durable)
                         .increment(1);

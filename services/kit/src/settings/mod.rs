@@ -5,6 +5,9 @@
 use std::{fmt, net::SocketAddr, path::Path, time::Duration};
 
 use config::{Config, Environment, File, FileFormat};
+
+mod keys;
+pub use keys::{read_section, unknown_key_error};
 use serde::{Deserialize, de::DeserializeOwned};
 
 /// Settings every service shares. A binary embeds them with `#[serde(flatten)]` next to its own.
@@ -213,9 +216,14 @@ pub struct TelemetrySettings {
     /// An `EnvFilter` directive; `RUST_LOG` wins when set.
     #[serde(default = "defaults::log_filter")]
     pub log_filter: String,
-    /// OTLP/gRPC collector, e.g. `http://otel-collector:4317`; empty: no export.
+    /// OTLP/gRPC collector, e.g. `http://otel-collector:4317`; empty: no export. `https://`
+    /// speaks TLS, trusting the Mozilla roots and `otlp_ca_file`.
     #[serde(default)]
     pub otlp_endpoint: String,
+    /// A PEM file of the CA that signed the collector's certificate (a private CA); empty: the
+    /// public roots only.
+    #[serde(default)]
+    pub otlp_ca_file: String,
 }
 
 impl Default for TelemetrySettings {
@@ -224,6 +232,7 @@ impl Default for TelemetrySettings {
             log_format: defaults::log_format(),
             log_filter: defaults::log_filter(),
             otlp_endpoint: String::new(),
+            otlp_ca_file: String::new(),
         }
     }
 }
@@ -305,90 +314,6 @@ fn layered_with(
                 .with_list_parse_key("auth.hs256_previous_keys"),
         )
         .build()
-}
-
-/// Reads `T` from `source` (a whole configuration, or one section's value) and names every key
-/// it holds that `T` does not read, as dotted paths within `source`.
-pub fn read_section<'de, T, D>(source: D) -> Result<(T, Vec<String>), D::Error>
-where
-    T: Deserialize<'de>,
-    D: serde::Deserializer<'de>,
-{
-    let mut unread = Vec::new();
-    let value = serde_ignored::deserialize(source, |path| unread.push(path.to_string()))?;
-    Ok((value, unread))
-}
-
-/// The error for settings keys nothing reads (a typo, or a key of another release), naming the
-/// first and the nearest documented key: a start with a misspelt setting would run on a default.
-pub fn unknown_key_error(unread: &[String], defaults_toml: &str) -> Option<config::ConfigError> {
-    let key = unread.first()?;
-    let known = documented_keys(defaults_toml);
-    let hint = nearest(key, &known)
-        .map(|k| format!("; did you mean `{k}`?"))
-        .unwrap_or_default();
-    let env = format!("REDSUPPLY__{}", key.replace('.', "__").to_uppercase());
-    let more = match unread.len() {
-        1 => String::new(),
-        n => format!(" (and {} more: {})", n - 1, unread[1..].join(", ")),
-    };
-    Some(config::ConfigError::Message(format!(
-        "unknown setting `{key}` (in the settings file, or the variable {env}){hint}{more}"
-    )))
-}
-
-/// Every key the defaults file sets, as dotted paths.
-fn documented_keys(defaults_toml: &str) -> Vec<String> {
-    fn walk(prefix: &str, value: &config::Value, out: &mut Vec<String>) {
-        if let Ok(table) = value.clone().into_table() {
-            for (k, v) in table {
-                let path = if prefix.is_empty() {
-                    k
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                walk(&path, &v, out);
-                out.push(path);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    if let Ok(c) = Config::builder()
-        .add_source(File::from_str(defaults_toml, FileFormat::Toml))
-        .build()
-        && let Ok(root) = c.try_deserialize::<config::Map<String, config::Value>>()
-    {
-        for (k, v) in root {
-            walk(&k, &v, &mut out);
-            out.push(k);
-        }
-    }
-    out
-}
-
-/// The known key closest to `key` by edit distance, if close enough to be a typo of it.
-fn nearest<'k>(key: &str, known: &'k [String]) -> Option<&'k str> {
-    known
-        .iter()
-        .map(|k| (edit_distance(key, k), k))
-        .filter(|(d, k)| *d <= 3.max(k.len() / 6))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k.as_str())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 mod defaults {
