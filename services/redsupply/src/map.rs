@@ -41,6 +41,9 @@ pub struct MapInput<'a> {
     pub cell_meters: f64,
 }
 
+mod text;
+use text::{esc, halo_text};
+
 const WIDTH: f64 = 1000.0;
 const MARGIN: f64 = 40.0;
 /// Room above the map for the title and the time.
@@ -49,13 +52,6 @@ const TOP: f64 = 70.0;
 const BOTTOM: f64 = 80.0;
 /// Metres in a degree of latitude (and of longitude at the equator).
 const METERS_PER_DEGREE: f64 = 111_195.0;
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// The local projection of an extent onto the page: equirectangular about the extent's middle
 /// latitude, one scale for both axes.
@@ -260,21 +256,13 @@ pub fn render(input: &MapInput<'_>) -> String {
         let r = if s.main { 6.0 } else { 4.0 };
         let (lx, ly) = (x(s.point.longitude) + r + 2.0, y(s.point.latitude) + 3.5);
         if labels.place(lx, ly, s.name, 10.0) {
-            let _ = write!(
-                svg,
-                r##"<text class="name" x="{lx:.2}" y="{ly:.2}" font-size="10" fill="#222222" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,
-                esc(s.name)
-            );
+            halo_text(&mut svg, "name", (lx, ly), 10.0, "#222222", s.name);
         }
     }
     for ((north, west), text) in &grid_names {
         let (lx, ly) = (x(*west) + 4.0, y(*north) + 14.0);
         if input.extent.contains(*north, *west) && labels.place(lx, ly, text, 11.0) {
-            let _ = write!(
-                svg,
-                r##"<text class="grid-name" x="{lx:.1}" y="{ly:.1}" font-size="11" fill="#3b5b92" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,
-                esc(text)
-            );
+            halo_text(&mut svg, "grid-name", (lx, ly), 11.0, "#3b5b92", text);
         }
     }
     svg.push_str("</g>");
