@@ -177,10 +177,11 @@ async fn watch_health(
 ) {
     loop {
         let started = std::time::Instant::now();
-        let db_up = match tokio::time::timeout(Duration::from_secs(2), pool.acquire()).await {
+        let acquired = tokio::time::timeout(Duration::from_secs(2), pool.acquire()).await;
+        // Waits that time out or fail count too: they are what an exhausted pool looks like.
+        metrics::histogram!("db_pool_acquire_seconds").record(started.elapsed().as_secs_f64());
+        let db_up = match acquired {
             Ok(Ok(mut conn)) => {
-                metrics::histogram!("db_pool_acquire_seconds")
-                    .record(started.elapsed().as_secs_f64());
                 matches!(
                     tokio::time::timeout(
                         Duration::from_secs(2),
@@ -343,8 +344,17 @@ where
                 Err(_) => "transport".to_owned(),
             };
             // A failed call's span says so, with its status (read by trace backends).
-            span.record("rpc.grpc.status_code", code.as_str());
-            if code != "0" {
+            match code.parse::<i64>() {
+                Ok(n) => span.record("rpc.grpc.status_code", n),
+                Err(_) => span.record("rpc.grpc.status_code", code.as_str()),
+            };
+            // A server span is in error for the server's faults only (OpenTelemetry's gRPC
+            // conventions): UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE,
+            // DATA_LOSS, or a transport failure; a refused request is the caller's.
+            if matches!(
+                code.as_str(),
+                "2" | "4" | "12" | "13" | "14" | "15" | "transport"
+            ) {
                 span.record("otel.status_code", "ERROR");
             }
             metrics::histogram!("grpc_server_handling_seconds", "method" => method.clone())

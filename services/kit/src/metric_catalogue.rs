@@ -231,14 +231,21 @@ pub fn sample_process() {
         return;
     };
     let f: Vec<&str> = rest.split_whitespace().collect();
-    // utime, stime (14, 15), starttime (22), rss in pages (24), counted from 1 with pid and comm.
+    // utime, stime (14, 15) and starttime (22), counted from 1 with pid and comm.
     let field = |n: usize| f.get(n - 3).and_then(|v| v.parse::<f64>().ok());
     let ticks = 100.0; // USER_HZ on Linux
     if let (Some(u), Some(s)) = (field(14), field(15)) {
         metrics::counter!("process_cpu_seconds_total").absolute(((u + s) / ticks) as u64);
     }
-    if let Some(rss) = field(24) {
-        metrics::gauge!("process_resident_memory_bytes").set(rss * 4096.0);
+    if let Some(kb) = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+    {
+        metrics::gauge!("process_resident_memory_bytes").set(kb * 1024.0);
     }
     if let (Some(start), Some(boot)) = (field(22), boot_time()) {
         metrics::gauge!("process_start_time_seconds").set(boot + start / ticks);

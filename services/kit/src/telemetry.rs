@@ -56,11 +56,12 @@ pub fn init(
         _ => EnvFilter::try_new(&settings.log_filter)?,
     };
     let fmt = if settings.log_format.eq_ignore_ascii_case("json") {
-        // The current span's fields ride on each line: its trace_id and span_id among them.
+        // The fields of every span the line is in ride on it (`spans`): the call's or the event's
+        // trace_id and span_id among them, whatever spans handlers open inside.
         tracing_subscriber::fmt::layer()
             .json()
-            .with_current_span(true)
-            .with_span_list(false)
+            .with_current_span(false)
+            .with_span_list(true)
             .boxed()
     } else {
         // Colour only for a person at a terminal: log files and collectors get plain text.
