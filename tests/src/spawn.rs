@@ -1,6 +1,7 @@
 //! Starting and stopping the stack: `TestApp`, the four services against a fresh database and a
-//! private `nats-server`, each with its own shutdown switch (so a test can stop, crash or restart
-//! one alone), and a second replica of a service beside the first.
+//! private `nats-server` (or a three-node JetStream cluster), each with its own shutdown switch (so
+//! a test can stop, crash or restart one alone), and a second replica of a service beside the
+//! first.
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
@@ -41,7 +42,21 @@ impl TestApp {
     /// Starts all four services on a database the test prepared (say, one with history written at
     /// an older schema version); the remaining migrations apply first.
     pub async fn spawn_on(db: TestDb, tweak: impl FnOnce(&mut AppSettings)) -> Self {
-        let nats = Nats::start().await;
+        Self::spawn_with_nats(db, Nats::start().await, tweak).await
+    }
+
+    /// Starts all four services on a three-node JetStream cluster, every stream replicated on
+    /// all three nodes, as production runs.
+    pub async fn spawn_on_cluster(tweak: impl FnOnce(&mut AppSettings)) -> Self {
+        let nats = Nats::start_cluster(3).await;
+        Self::spawn_with_nats(TestDb::create().await, nats, |s| {
+            s.common.nats.stream_replicas = 3;
+            tweak(s);
+        })
+        .await
+    }
+
+    async fn spawn_with_nats(db: TestDb, nats: Nats, tweak: impl FnOnce(&mut AppSettings)) -> Self {
         let mut settings = AppSettings::load(None).expect("default settings");
         settings.common.development = true;
         settings.common.database.url = kit::settings::Secret::new(db.url.clone());

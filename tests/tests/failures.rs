@@ -52,6 +52,19 @@ async fn a_consumer_that_dies_after_its_effect_but_before_its_ack_changes_nothin
         }
     })
     .await;
+    // A consumer that stopped only comes back with a restart: liveness asks for one.
+    for service in [ServiceName::Governance, ServiceName::Stations] {
+        let health = app.health(service).await;
+        eventually("liveness to turn NOT_SERVING", || {
+            let mut health = health.clone();
+            async move {
+                (entry_status(&mut health, kit::grpc::LIVENESS_HEALTH).await
+                    == Some(ServingStatus::NotServing))
+                .then_some(())
+            }
+        })
+        .await;
+    }
 
     // The processes restart; JetStream redelivers the unacknowledged event after ack_wait.
     app.stop_service(ServiceName::Governance).await;

@@ -3,7 +3,9 @@
 //! (child of the caller's `traceparent`) and its metrics, a health watcher, and graceful shutdown.
 //!
 //! Health: the overall entry ("") and each service name are SERVING once the database has
-//! answered and while it does (readiness); `liveness` is SERVING while the process answers.
+//! answered and while it does (readiness); `liveness` is SERVING while the process answers and
+//! every background task of the service (its consumers, relay, sweepers) still runs: a task that
+//! ended before shutdown only comes back with a restart, which a failing liveness probe brings.
 //! NATS has its own entry, `nats`: an outage shows there and in metrics but does not stop intake,
 //! because the outbox holds events until NATS is back.
 
@@ -47,6 +49,8 @@ pub const LIVENESS_HEALTH: &str = "liveness";
 pub struct Serving {
     pub addr: SocketAddr,
     pub task: JoinHandle<Result<(), tonic::transport::Error>>,
+    health: HealthReporter,
+    shutdown: Shutdown,
 }
 
 /// Binds `listen` (port 0 picks a free one) and serves `routes` with health and reflection until
@@ -81,7 +85,7 @@ pub async fn serve(
         .set_service_status(LIVENESS_HEALTH, ServingStatus::Serving)
         .await;
     tokio::spawn(watch_health(
-        reporter,
+        reporter.clone(),
         service_names.to_vec(),
         pool,
         bus,
@@ -117,6 +121,7 @@ pub async fn serve(
             required: tls.require_grid_system_certificate,
         };
     }
+    let server_shutdown = shutdown.clone();
     let task = tokio::spawn(async move {
         builder
             .layer(ObserveLayer::new(policies))
@@ -132,12 +137,17 @@ pub async fn serve(
                         }
                     })
                 }),
-                shutdown.cancelled_owned(),
+                server_shutdown.cancelled_owned(),
             )
             .await
     });
     tracing::info!(%addr, services = ?service_names, "gRPC listening");
-    Ok(Serving { addr, task })
+    Ok(Serving {
+        addr,
+        task,
+        health: reporter,
+        shutdown,
+    })
 }
 
 /// The server's TLS from settings: none when no certificate is configured.
@@ -175,11 +185,19 @@ async fn watch_health(
     bus: Bus,
     shutdown: Shutdown,
 ) {
+    // `redsupply.governance.v1.GovernanceService` → `governance`: the label of this server's
+    // database and NATS figures (one process may serve several).
+    let service = names
+        .first()
+        .copied()
+        .and_then(|n| n.split('.').nth(1))
+        .unwrap_or("unknown");
     loop {
         let started = std::time::Instant::now();
         let acquired = tokio::time::timeout(Duration::from_secs(2), pool.acquire()).await;
         // Waits that time out or fail count too: they are what an exhausted pool looks like.
-        metrics::histogram!("db_pool_acquire_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("db_pool_acquire_seconds", "service" => service)
+            .record(started.elapsed().as_secs_f64());
         let db_up = match acquired {
             Ok(Ok(mut conn)) => {
                 matches!(
@@ -193,8 +211,7 @@ async fn watch_health(
             }
             _ => false,
         };
-        crate::metric_catalogue::record_pool(&pool);
-        crate::metric_catalogue::sample_process();
+        crate::metric_catalogue::record_pool(&pool, service);
         let status = if db_up {
             ServingStatus::Serving
         } else {
@@ -215,8 +232,8 @@ async fn watch_health(
                 },
             )
             .await;
-        metrics::gauge!("database_up").set(f64::from(u8::from(db_up)));
-        metrics::gauge!("nats_connected").set(f64::from(u8::from(nats_up)));
+        metrics::gauge!("database_up", "service" => service).set(f64::from(u8::from(db_up)));
+        metrics::gauge!("nats_connected", "service" => service).set(f64::from(u8::from(nats_up)));
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = shutdown.cancelled() => break,
@@ -230,6 +247,37 @@ async fn watch_health(
         reporter
             .set_service_status(*name, ServingStatus::NotServing)
             .await;
+    }
+}
+
+/// Turns liveness NOT_SERVING once a background task has ended before shutdown (a consumer that
+/// crashed, a relay that returned): the process still answers calls but no longer does all of
+/// its work, and only a restart starts the task again.
+async fn watch_tasks(
+    name: &'static str,
+    health: HealthReporter,
+    shutdown: Shutdown,
+    tasks: Vec<tokio::task::AbortHandle>,
+) {
+    loop {
+        if crate::shutdown::sleep_or_shutdown(Duration::from_secs(1), &shutdown).await {
+            return;
+        }
+        let Some(task) = tasks.iter().position(tokio::task::AbortHandle::is_finished) else {
+            continue;
+        };
+        if shutdown.is_cancelled() {
+            return;
+        }
+        tracing::error!(
+            service = name,
+            task,
+            "a background task stopped; liveness is NOT_SERVING so that the process is restarted"
+        );
+        health
+            .set_service_status(LIVENESS_HEALTH, ServingStatus::NotServing)
+            .await;
+        return;
     }
 }
 
@@ -376,6 +424,12 @@ pub struct Running {
 
 impl Running {
     pub fn new(name: &'static str, serving: Serving, tasks: Vec<JoinHandle<()>>) -> Self {
+        tokio::spawn(watch_tasks(
+            name,
+            serving.health,
+            serving.shutdown,
+            tasks.iter().map(JoinHandle::abort_handle).collect(),
+        ));
         Self {
             name,
             addr: serving.addr,

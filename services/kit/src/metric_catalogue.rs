@@ -13,6 +13,9 @@ pub enum Kind {
     Gauge,
     Seconds,
     Counts,
+    /// Seconds an event waited from its commit at the producer to its effect here: longer than a
+    /// call, so buckets up to minutes (an outage's backlog).
+    Delay,
 }
 
 /// Every metric: name, kind, HELP.
@@ -61,6 +64,11 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
         "consumer_ack_pending",
         Kind::Gauge,
         "Events delivered to the durable consumer and not yet acknowledged",
+    ),
+    (
+        "consumer_event_delay_seconds",
+        Kind::Delay,
+        "Time from an event's commit at its producer to the commit of its effect here, by consumer and subject (tip to case: governance-dispatch; tip to award: stations-points on redsupply.governance.tip.submitted)",
     ),
     (
         "consumer_applied_total",
@@ -144,8 +152,9 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
     ),
     (
         "process_cpu_seconds_total",
-        Kind::Counter,
-        "CPU time the process used, user and system",
+        // A gauge: the `metrics` crate counts in whole numbers, and CPU time needs hundredths.
+        Kind::Gauge,
+        "CPU time the process used, user and system (a running total; rate() it)",
     ),
     (
         "process_resident_memory_bytes",
@@ -171,6 +180,31 @@ pub const SECOND_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// Buckets of event delays: 5 ms to 10 minutes.
+pub const DELAY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0,
+];
+
+/// A Prometheus exporter with the catalogue's buckets: seconds by default, counts and delays
+/// where a histogram's kind says so.
+pub fn exporter() -> metrics_exporter_prometheus::PrometheusBuilder {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let mut builder = PrometheusBuilder::new()
+        .set_buckets(SECOND_BUCKETS)
+        .expect("second buckets are not empty");
+    for (name, kind, _) in CATALOGUE {
+        let buckets = match kind {
+            Kind::Counts => COUNT_BUCKETS,
+            Kind::Delay => DELAY_BUCKETS,
+            _ => continue,
+        };
+        builder = builder
+            .set_buckets_for_metric(Matcher::Full((*name).to_owned()), buckets)
+            .expect("buckets are not empty");
+    }
+    builder
+}
+
 /// Gives every metric of the catalogue its HELP text and unit (before or after the recorder sees
 /// its first sample).
 pub fn describe() {
@@ -182,8 +216,11 @@ pub fn describe() {
             }
             Kind::Counter => describe_counter!(name, *help),
             Kind::Gauge if name.ends_with("_bytes") => describe_gauge!(name, Unit::Bytes, *help),
+            Kind::Gauge if name.ends_with("_seconds_total") => {
+                describe_gauge!(name, Unit::Seconds, *help)
+            }
             Kind::Gauge => describe_gauge!(name, *help),
-            Kind::Seconds => describe_histogram!(name, Unit::Seconds, *help),
+            Kind::Seconds | Kind::Delay => describe_histogram!(name, Unit::Seconds, *help),
             Kind::Counts => describe_histogram!(name, *help),
         }
     }
@@ -220,6 +257,21 @@ pub fn register_relay(producer: &'static str) {
     }
 }
 
+/// Samples the process's own figures every 5 s for as long as the runtime runs: one sampler per
+/// process, however many services it serves.
+pub fn spawn_process_sampler() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        tokio::spawn(async {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                sample_process();
+            }
+        });
+    });
+}
+
 /// The process's CPU time, resident memory, open files and start time, read from `/proc` (on
 /// other systems nothing is recorded).
 pub fn sample_process() {
@@ -235,7 +287,7 @@ pub fn sample_process() {
     let field = |n: usize| f.get(n - 3).and_then(|v| v.parse::<f64>().ok());
     let ticks = 100.0; // USER_HZ on Linux
     if let (Some(u), Some(s)) = (field(14), field(15)) {
-        metrics::counter!("process_cpu_seconds_total").absolute(((u + s) / ticks) as u64);
+        metrics::gauge!("process_cpu_seconds_total").set((u + s) / ticks);
     }
     if let Some(kb) = std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -265,14 +317,14 @@ fn boot_time() -> Option<f64> {
         .ok()
 }
 
-/// The pool's connections in use and idle, and its limit.
-pub fn record_pool(pool: &sqlx::PgPool) {
+/// `service`'s pool: connections in use and idle, and its limit.
+pub fn record_pool(pool: &sqlx::PgPool, service: &'static str) {
     let size = f64::from(pool.size());
     let idle = pool.num_idle() as f64;
-    metrics::gauge!("db_pool_connections", "state" => "in_use").set((size - idle).max(0.0));
-    metrics::gauge!("db_pool_connections", "state" => "idle").set(idle);
-    metrics::gauge!("db_pool_connections", "state" => "max")
-        .set(f64::from(pool.options().get_max_connections()));
+    let gauge = |state: &'static str| metrics::gauge!("db_pool_connections", "service" => service, "state" => state);
+    gauge("in_use").set((size - idle).max(0.0));
+    gauge("idle").set(idle);
+    gauge("max").set(f64::from(pool.options().get_max_connections()));
 }
 
 #[cfg(test)]
@@ -283,15 +335,7 @@ mod tests {
     /// consumer's dead letters at zero before the first one, batch sizes in count buckets.
     #[test]
     fn a_fresh_scrape_has_help_for_every_metric_and_failure_counters_at_zero() {
-        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
-            .set_buckets(SECOND_BUCKETS)
-            .unwrap()
-            .set_buckets_for_metric(
-                metrics_exporter_prometheus::Matcher::Full("intake_batch_size".into()),
-                COUNT_BUCKETS,
-            )
-            .unwrap()
-            .build_recorder();
+        let recorder = exporter().build_recorder();
         let handle = recorder.handle();
         metrics::with_local_recorder(&recorder, || {
             describe();
@@ -300,6 +344,8 @@ mod tests {
             register_relay("governance");
             sample_process();
             metrics::histogram!("intake_batch_size").record(3.0);
+            metrics::histogram!("consumer_event_delay_seconds", "consumer" => "stations-points")
+                .record(45.0);
         });
         let scrape = handle.render();
         assert!(
@@ -310,6 +356,12 @@ mod tests {
         assert!(
             scrape.contains("intake_batch_size_bucket{le=\"4\"} 1"),
             "{scrape}"
+        );
+        assert!(
+            scrape.contains(
+                "consumer_event_delay_seconds_bucket{consumer=\"stations-points\",le=\"60\"} 1"
+            ),
+            "an outage's delay falls in a bucket of minutes: {scrape}"
         );
         assert!(scrape.contains("build_info{"));
         let typed: Vec<&str> = scrape

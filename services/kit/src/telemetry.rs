@@ -118,19 +118,16 @@ pub fn install_propagator() {
 }
 
 /// Serves `/metrics` for Prometheus on `admin.listen`, when set, every metric of the catalogue
-/// described. Needs a Tokio runtime.
-pub fn install_metrics(admin: &AdminSettings) -> Result<(), TelemetryError> {
+/// described, `build_info` naming `services` (`governance`, or `organization+education+…` when
+/// one process serves several) and the process's own figures sampled. Needs a Tokio runtime.
+pub fn install_metrics(admin: &AdminSettings, services: &str) -> Result<(), TelemetryError> {
     if let Some(addr) = admin.listen {
-        metrics_exporter_prometheus::PrometheusBuilder::new()
+        crate::metric_catalogue::exporter()
             .with_http_listener(addr)
-            .set_buckets(crate::metric_catalogue::SECOND_BUCKETS)?
-            .set_buckets_for_metric(
-                metrics_exporter_prometheus::Matcher::Full("intake_batch_size".into()),
-                crate::metric_catalogue::COUNT_BUCKETS,
-            )?
             .install()?;
         crate::metric_catalogue::describe();
-        crate::metric_catalogue::sample_process();
+        crate::metric_catalogue::record_build_info(services);
+        crate::metric_catalogue::spawn_process_sampler();
         tracing::info!(%addr, "metrics on http://{addr}/metrics");
     }
     Ok(())

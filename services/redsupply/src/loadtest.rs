@@ -254,6 +254,11 @@ pub async fn run(o: &Options, tokens: &Tokens) -> anyhow::Result<Report> {
         tokio::time::sleep_until(intended).await;
         let (reporter, token) = reporters[(i as usize) % reporters.len()].clone();
         let mut client = clients[(i as usize) % clients.len()].clone();
+        // Where a replica is gone, the tip goes once more (same request_id) to the next one, as
+        // a rider's app retries.
+        // (Channels are grouped by endpoint, `connections` to each.)
+        let mut fallback = (o.governance.len() > 1)
+            .then(|| clients[(i as usize + o.connections.max(1)) % clients.len()].clone());
         let (histogram, errors, accepted, done) = (
             histogram.clone(),
             errors.clone(),
@@ -292,7 +297,12 @@ pub async fn run(o: &Options, tokens: &Tokens) -> anyhow::Result<Report> {
                 photo_urls: vec![],
                 observed_at: None,
             };
-            let result = client.submit_tip(with_bearer(req, &token)).await;
+            let mut result = client.submit_tip(with_bearer(req.clone(), &token)).await;
+            if let (Err(status), Some(other)) = (&result, fallback.as_mut())
+                && status.code() == tonic::Code::Unavailable
+            {
+                result = other.submit_tip(with_bearer(req, &token)).await;
+            }
             let elapsed = Instant::now().saturating_duration_since(intended);
             drop(permit);
             match result {

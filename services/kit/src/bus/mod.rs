@@ -55,6 +55,14 @@ pub enum BusError {
     },
 }
 
+/// The servers of `nats.url`: one URL or a comma-separated list of a cluster's nodes.
+fn servers(url: &str) -> Vec<&str> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// A NATS connection with its JetStream context. Cheap to clone.
 #[derive(Clone)]
 pub struct Bus {
@@ -82,7 +90,7 @@ impl Bus {
             .event_callback(|event| async move {
                 tracing::info!(%event, "NATS connection event");
             })
-            .connect(settings.url.as_str())
+            .connect(servers(&settings.url))
             .await?;
         let jetstream = jetstream::new(client.clone());
         Ok(Self {
@@ -175,5 +183,17 @@ impl Faults {
             }
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cluster_is_given_as_a_comma_separated_list() {
+        assert_eq!(
+            super::servers("nats://127.0.0.1:54222, nats://127.0.0.1:54223,"),
+            ["nats://127.0.0.1:54222", "nats://127.0.0.1:54223"]
+        );
+        assert_eq!(super::servers("nats://nats:4222"), ["nats://nats:4222"]);
     }
 }

@@ -118,6 +118,8 @@ impl DatabaseSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct NatsSettings {
+    /// One server, or several separated by commas (the nodes of a cluster; the client also
+    /// learns the others from the server it reaches).
     pub url: String,
     /// The NATS user this process connects as (empty: anonymous, which a server configured with
     /// `deploy/nats/redsupply-auth.conf` refuses): each service its own name, tools `operator`.

@@ -28,9 +28,8 @@ pub async fn serve(settings: AppSettings, services: &[ServiceName]) -> anyhow::R
         .join("+");
     let _telemetry =
         kit::telemetry::init(&settings.common.telemetry, &format!("redsupply-{label}"))?;
-    kit::telemetry::install_metrics(&settings.common.admin)
+    kit::telemetry::install_metrics(&settings.common.admin, &label)
         .context("starting the metrics listener (admin.listen)")?;
-    kit::metric_catalogue::record_build_info(&label);
     let shipped_keys = settings.development_keys_in_use();
     if !shipped_keys.is_empty() && settings.common.development {
         tracing::warn!(

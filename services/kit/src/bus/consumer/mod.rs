@@ -65,6 +65,26 @@ enum Outcome {
     Ignored,
 }
 
+/// How long `event` took from its commit at the producer (its `ce-time`) to its effect's commit
+/// here: tip to case, tip to award, and every other event's trip.
+fn record_delay(durable: &'static str, event: &Event) {
+    let Some(at) = event
+        .headers
+        .get(headers::TIME)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    else {
+        return;
+    };
+    let delay = chrono::Utc::now().signed_duration_since(at);
+    let seconds = delay.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
+    metrics::histogram!(
+        "consumer_event_delay_seconds",
+        "consumer" => durable,
+        "subject" => event.subject.clone()
+    )
+    .record(seconds.max(0.0));
+}
+
 /// The consumer task ends as a crashed process would (tests only).
 struct Crashed;
 
@@ -395,6 +415,7 @@ impl<H: Handler> Runner<H> {
             Ok(Outcome::Applied) => {
                 self.handler.after_commit(&event);
                 metrics::counter!("consumer_applied_total", "consumer" => durable).increment(1);
+                record_delay(durable, &event);
                 if self.faults.take_crash_after_commit(durable) {
                     return Err(Crashed);
                 }
