@@ -503,18 +503,33 @@ def run_header(meta):
     ]
 
 
-def chaos_markdown(c, meta):
-    out = ["<!-- bench:chaos:begin -->", "## Chaos run", ""]
+def chaos_markdown(c, meta, cluster=False):
+    name = "chaos-cluster" if cluster else "chaos"
+    out = [f"<!-- bench:{name}:begin -->",
+           "## Chaos run on the cluster" if cluster else "## Chaos run", ""]
     out += run_header(meta)
-    out += [
-        f"`scripts/bench --chaos`: {c['duration']:g} s at {c['rate']:g} tips/s with `--verify` "
-        f"(verify timeout {meta.get('verify_timeout', '?')} s) while each service is killed with "
-        "SIGKILL once and started again (`scripts/dev start`), and the private `nats-server` is "
-        f"restarted twice ({meta.get('nats_signal', 'SIGTERM')}, then started on the same JetStream store). "
-        "Times are seconds "
-        "since the load generator started.", "",
-        "| t (s) | event | detail |", "|---|---|---|",
-    ]
+    if cluster:
+        out += [
+            f"`scripts/bench --chaos --cluster`: {c['duration']:g} s at {c['rate']:g} tips/s with "
+            f"`--verify` (verify timeout {meta.get('verify_timeout', '?')} s) on the production "
+            "shape: a three-node JetStream cluster (every stream R3) and two replicas of each "
+            "service, the load spread over both governance replicas (a tip refused as UNAVAILABLE "
+            "goes once more to the other, with the same request_id). A replica of governance is "
+            "killed (SIGKILL) and started again, the node leading the tips' stream is killed and "
+            "brought back 20 s later, the private PostgreSQL is restarted (`pg_ctl stop -m fast`, "
+            "start), and a replica of stations is killed and started again. Times are seconds "
+            "since the load generator started.", "",
+        ]
+    else:
+        out += [
+            f"`scripts/bench --chaos`: {c['duration']:g} s at {c['rate']:g} tips/s with `--verify` "
+            f"(verify timeout {meta.get('verify_timeout', '?')} s) while each service is killed with "
+            "SIGKILL once and started again (`scripts/dev start`), and the private `nats-server` is "
+            f"restarted twice ({meta.get('nats_signal', 'SIGTERM')}, then started on the same JetStream store). "
+            "Times are seconds "
+            "since the load generator started.", "",
+        ]
+    out += ["| t (s) | event | detail |", "|---|---|---|"]
     for e in c["events"]:
         out.append(f"| {e['t']:.1f} | {e['what']} | {e['detail']} |")
     sql = c.get("sql", {})
@@ -544,7 +559,7 @@ def chaos_markdown(c, meta):
         out += ["", "First lost / duplicated tips:", ""]
         out += [f"- lost {x}" for x in c.get("lost_examples", [])]
         out += [f"- duplicated {x}" for x in c.get("dup_examples", [])]
-    out += ["", "<!-- bench:chaos:end -->"]
+    out += ["", f"<!-- bench:{name}:end -->"]
     return "\n".join(out)
 
 
@@ -637,6 +652,7 @@ def cmd_report(a):
     except OSError:
         old = ""
     rates_sec, chaos_sec = section(old, "rates"), section(old, "chaos")
+    cluster_sec = section(old, "chaos-cluster")
     if a.rates is not None:
         rows = read_jsonl(a.rates)
         rates_sec, _ = rates_markdown(rows, meta, os.path.basename(a.svg))
@@ -644,7 +660,10 @@ def cmd_report(a):
             f.write(svg_plot(rows, meta))
     if a.chaos is not None:
         with open(a.chaos) as f:
-            chaos_sec = chaos_markdown(json.load(f), meta)
+            if a.cluster:
+                cluster_sec = chaos_markdown(json.load(f), meta, cluster=True)
+            else:
+                chaos_sec = chaos_markdown(json.load(f), meta)
     ratio = ratio_of(rates_sec)
     parts = ["# Red Supply benchmark", "",
              "Written by `scripts/bench` (rates and ceiling) and `scripts/bench --chaos` (chaos run); "
@@ -654,6 +673,8 @@ def cmd_report(a):
         parts += [rates_sec, ""]
     if chaos_sec:
         parts += [chaos_sec, ""]
+    if cluster_sec:
+        parts += [cluster_sec, ""]
     parts.append(f"ratio: {ratio}" if ratio else "ratio: n/a (no rate run yet: run scripts/bench)")
     with open(a.results, "w") as f:
         f.write("\n".join(parts) + "\n")
@@ -756,6 +777,7 @@ def main():
     s.add_argument("--svg", required=True)
     s.add_argument("--rates")
     s.add_argument("--chaos")
+    s.add_argument("--cluster", action="store_true", help="the chaos run was on the cluster")
     s.add_argument("--meta", action="append", default=[], help="KEY=VALUE")
     s = sub.add_parser("feed")
     s.add_argument("--report", required=True)

@@ -214,28 +214,41 @@ ensure_runtime_packages() {
   export_nats_server_bin
 }
 
-# promtool, for the alert rules' unit tests: on PATH, or taken out of Debian's `prometheus`
+# A program of Debian's `prometheus` package (promtool, prometheus) on PATH, or taken out of the
 # package into .data/tools without installing it (installing would start a Prometheus server).
-ensure_promtool() {
-  if command -v promtool >/dev/null 2>&1; then
-    PROMTOOL=$(command -v promtool)
+# Prints its path.
+prometheus_tool() {
+  local name=$1 tool="$DATA_DIR/tools/$1" work
+  if command -v "$name" >/dev/null 2>&1; then
+    command -v "$name"
     return
   fi
-  PROMTOOL="$DATA_DIR/tools/promtool"
-  [[ -x $PROMTOOL ]] && return
-  command -v apt-get >/dev/null 2>&1 || die "need promtool (Prometheus) but there is no apt-get; install it by hand"
-  local work
-  work=$(mktemp -d)
-  log "fetching promtool from Debian's prometheus package"
-  if ! (cd "$work" && apt-get download prometheus >/dev/null 2>&1); then
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update >/dev/null
-    APT_UPDATED=1
-    (cd "$work" && apt-get download prometheus)
+  if [[ ! -x $tool ]]; then
+    command -v apt-get >/dev/null 2>&1 || die "need $name (Prometheus) but there is no apt-get; install it by hand"
+    work=$(mktemp -d)
+    log "fetching $name from Debian's prometheus package"
+    if ! (cd "$work" && apt-get download prometheus >/dev/null 2>&1); then
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get update >/dev/null
+      APT_UPDATED=1
+      (cd "$work" && apt-get download prometheus >&2) || {
+        rm -rf "$work"
+        die "could not download Debian's prometheus package"
+      }
+    fi
+    dpkg-deb -x "$work"/prometheus_*.deb "$work/x" &&
+      mkdir -p "$DATA_DIR/tools" &&
+      install -m 0755 "$work/x/usr/bin/$name" "$tool" || {
+      rm -rf "$work"
+      die "could not take $name out of Debian's prometheus package"
+    }
+    rm -rf "$work"
   fi
-  dpkg-deb -x "$work"/prometheus_*.deb "$work/x"
-  mkdir -p "$DATA_DIR/tools"
-  install -m 0755 "$work/x/usr/bin/promtool" "$PROMTOOL"
-  rm -rf "$work"
+  printf '%s\n' "$tool"
+}
+
+# promtool, for the alert rules' unit tests.
+ensure_promtool() {
+  PROMTOOL=$(prometheus_tool promtool)
 }
 
 # The alert rules are valid and each alert's unit tests pass (deploy/prometheus/alerts_test.yml).
@@ -513,7 +526,8 @@ stop_private_nats() {
 
 # ---------------------------------------------------------------------------
 # A three-node JetStream cluster on loopback (scripts/dev up --cluster, the bench's --cluster):
-# node i takes client port 54222+i-1 and route port 56222+i-1, its store in .data/nats-cluster/ni.
+# node i takes client port 54222+i-1, route port 56222+i-1 and monitoring port 58222+i-1 (/jsz
+# shows which node leads each stream), its store in .data/nats-cluster/ni.
 # ---------------------------------------------------------------------------
 
 NATS_CLUSTER_NODES=(n1 n2 n3)
@@ -521,6 +535,7 @@ NATS_CLUSTER_DIR="$DATA_DIR/nats-cluster"
 
 nats_node_port() { echo $((PRIVATE_NATS_PORT + ${1#n} - 1)); }
 nats_node_route_port() { echo $((56222 + ${1#n} - 1)); }
+nats_node_monitor_port() { echo $((58222 + ${1#n} - 1)); }
 
 # The cluster's client URLs, comma-separated (nats.url takes such a list).
 nats_cluster_url() {
@@ -541,6 +556,7 @@ start_nats_node() {
   cp "$NATS_AUTH_CONF" "$dir/redsupply-auth.conf"
   {
     printf 'server_name: %s\n' "$node"
+    printf 'http: "127.0.0.1:%s"\n' "$(nats_node_monitor_port "$node")"
     printf 'jetstream { store_dir: "%s" }\n' "$dir/js"
     printf 'cluster { name: redsupply, listen: "127.0.0.1:%s", routes: [%s] }\n' \
       "$(nats_node_route_port "$node")" "$(IFS=,; echo "${routes[*]}")"
@@ -562,6 +578,30 @@ start_nats_node() {
 }
 
 nats_node_pid() { pidfile_pid "$NATS_CLUSTER_DIR/$1/nats.pid" nats-server; }
+
+# The node that leads JetStream stream NAME, as a running node's /jsz reports it.
+nats_stream_leader() {
+  local n
+  for n in "${NATS_CLUSTER_NODES[@]}"; do
+    nats_node_pid "$n" >/dev/null || continue
+    python3 - "$(nats_node_monitor_port "$n")" "$1" <<'PY' && return 0
+import json, sys, urllib.request
+url = f"http://127.0.0.1:{sys.argv[1]}/jsz?accounts=true&streams=true"
+try:
+    report = json.load(urllib.request.urlopen(url, timeout=2))
+except Exception:
+    sys.exit(1)
+for account in report.get("account_details") or []:
+    for stream in account.get("stream_detail") or []:
+        leader = (stream.get("cluster") or {}).get("leader")
+        if stream.get("name") == sys.argv[2] and leader:
+            print(leader)
+            sys.exit(0)
+sys.exit(1)
+PY
+  done
+  return 1
+}
 
 # SIGKILL (a lost node) or SIGTERM one node.
 stop_nats_node() {

@@ -37,6 +37,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// 32 bytes in hex: the master key of personal data at rest (phone and ID numbers).
     pub personal_data_key: kit::settings::Secret,
+    /// Master keys `personal_data_key` replaced (newest first), kept during a rotation.
+    #[serde(default)]
+    pub previous_personal_data_keys: Vec<kit::settings::Secret>,
     /// Searches by phone number one caller may make per minute, per replica
     /// (RESOURCE_EXHAUSTED beyond); 0: no limit.
     #[serde(default = "default_phone_searches_per_minute")]
@@ -49,7 +52,12 @@ fn default_phone_searches_per_minute() -> u32 {
 
 impl Settings {
     pub fn vault(&self) -> Result<domain::personal::Vault, StartError> {
-        domain::personal::Vault::from_hex(self.personal_data_key.expose())
+        let previous: Vec<&str> = self
+            .previous_personal_data_keys
+            .iter()
+            .map(|k| k.expose())
+            .collect();
+        domain::personal::Vault::with_previous(self.personal_data_key.expose(), &previous)
             .map_err(|e| StartError::Invalid(e.to_string()))
     }
 }

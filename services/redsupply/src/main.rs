@@ -103,6 +103,11 @@ enum Command {
         #[command(subcommand)]
         action: DeadLetterAction,
     },
+    /// Personal data at rest: re-seal it with the current key after a rotation.
+    PersonalData {
+        #[command(subcommand)]
+        action: PersonalDataAction,
+    },
     /// Walk one tip through the running stack as a demo worker.
     Demo {
         #[arg(long, default_value = "http://127.0.0.1:50054")]
@@ -175,6 +180,17 @@ enum LoadTarget {
         /// One JSON document on stdout instead of the table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PersonalDataAction {
+    /// Seal every value (and lookup hash) with organization.personal_data_key that a previous
+    /// key sealed; safe to run while the services serve, and to run again.
+    Reseal {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
     },
 }
 
@@ -315,6 +331,9 @@ fn main() -> anyhow::Result<()> {
                     commands::dead_letters_replay(settings, service, id).await
                 }
             },
+            Command::PersonalData {
+                action: PersonalDataAction::Reseal { batch },
+            } => commands::reseal_personal_data(settings, batch).await,
             Command::Demo {
                 governance,
                 stations,

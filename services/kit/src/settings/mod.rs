@@ -313,7 +313,8 @@ fn layered_with(
                 .try_parsing(true)
                 .list_separator(",")
                 .with_list_parse_key("nats.backoff_ms")
-                .with_list_parse_key("auth.hs256_previous_keys"),
+                .with_list_parse_key("auth.hs256_previous_keys")
+                .with_list_parse_key("organization.previous_personal_data_keys"),
         )
         .build()
 }

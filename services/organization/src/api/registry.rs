@@ -150,7 +150,7 @@ impl OrganizationService for RegistryApi {
         let filter = workers::WorkerFilter {
             in_communities: in_communities(&caller),
             name_pattern: (!name.is_empty()).then(|| kit::api::contains_pattern(name)),
-            phone_hash: (!phone.is_empty()).then(|| self.vault.lookup_hash(phone)),
+            phone_hashes: (!phone.is_empty()).then(|| self.vault.lookup_hashes(phone)),
             platform: (!platform.is_empty()).then(|| platform.to_owned()),
             community_id: community,
             party_member: r.party_member,

@@ -9,6 +9,7 @@ pub mod membership;
 pub mod party;
 pub mod registry;
 pub mod republish;
+pub mod reseal;
 
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;

@@ -61,11 +61,13 @@ pub async fn register_worker(
         return Ok(done);
     }
     // The same person registered twice: point at the record that exists.
-    let phone = vault.lookup_hash(&worker.phone);
-    let id_number = worker.id_number.as_deref().map(|n| vault.lookup_hash(n));
-    if let Some((id, field)) =
-        workers::registered_with(&mut tx, Some(&phone), id_number.as_deref(), None).await?
-    {
+    let phone = vault.lookup_hashes(&worker.phone);
+    let id_number = worker
+        .id_number
+        .as_deref()
+        .map(|n| vault.lookup_hashes(n))
+        .unwrap_or_default();
+    if let Some((id, field)) = workers::registered_with(&mut tx, &phone, &id_number, None).await? {
         return Err(RegistryError::Change(ChangeError::AlreadyExists {
             field,
             what: Aggregate::Worker,
@@ -314,16 +316,20 @@ pub async fn update_worker(
 ) -> Result<WorkerRow, ChangeError> {
     let mut tx = pool.begin().await?;
     change::lock(&mut tx, Aggregate::Worker, id, expected_version).await?;
-    let phone = edit.phone.as_deref().map(|p| vault.lookup_hash(p));
+    let phone = edit
+        .phone
+        .as_deref()
+        .map(|p| vault.lookup_hashes(p))
+        .unwrap_or_default();
     let id_number = edit
         .id_number
         .as_ref()
         .and_then(|n| n.as_deref())
-        .map(|n| vault.lookup_hash(n));
-    if (phone.is_some() || id_number.is_some())
+        .map(|n| vault.lookup_hashes(n))
+        .unwrap_or_default();
+    if (!phone.is_empty() || !id_number.is_empty())
         && let Some((other, field)) =
-            workers::registered_with(&mut tx, phone.as_deref(), id_number.as_deref(), Some(id))
-                .await?
+            workers::registered_with(&mut tx, &phone, &id_number, Some(id)).await?
     {
         return Err(ChangeError::AlreadyExists {
             field,
@@ -394,10 +400,16 @@ pub async fn restore_worker(
         id,
         expected_version,
         async |tx| {
+            // The stored hashes: during a key rotation a duplicate whose hash is still the other
+            // key's is found only once `redsupply personal-data reseal` has run.
             let (phone, id_number) = workers::hashes_of(tx, id).await?;
-            if let Some((other, field)) =
-                workers::registered_with(tx, phone.as_deref(), id_number.as_deref(), Some(id))
-                    .await?
+            if let Some((other, field)) = workers::registered_with(
+                tx,
+                &Vec::from_iter(phone),
+                &Vec::from_iter(id_number),
+                Some(id),
+            )
+            .await?
             {
                 return Err(ChangeError::AlreadyExists {
                     field,

@@ -13,6 +13,7 @@ pub mod joining;
 pub mod membership;
 pub mod reports;
 pub mod revisions;
+pub mod sealed;
 pub mod stats;
 pub mod tree;
 pub mod workers;

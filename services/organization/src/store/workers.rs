@@ -58,15 +58,22 @@ macro_rules! worker_columns {
 }
 
 /// The live worker (other than `except`) already registered with this phone or ID number, and
-/// which of the two it shares; looked up through the lookup hashes (no number is read), under a
-/// lock on each hash so that two registrations of the same person at once cannot both pass.
+/// which of the two it shares; looked up through the lookup hashes (no number is read: each
+/// number's hashes under every configured key, current first, since stored hashes may still be
+/// the previous key's during a rotation), under a lock on each current hash so that two
+/// registrations of the same person at once cannot both pass.
 pub async fn registered_with(
     tx: &mut PgConnection,
-    phone_hash: Option<&[u8]>,
-    id_number_hash: Option<&[u8]>,
+    phone_hashes: &[Vec<u8>],
+    id_number_hashes: &[Vec<u8>],
     except: Option<Uuid>,
 ) -> Result<Option<(Uuid, &'static str)>, sqlx::Error> {
-    let mut keys: Vec<&[u8]> = phone_hash.into_iter().chain(id_number_hash).collect();
+    let mut keys: Vec<&[u8]> = phone_hashes
+        .first()
+        .into_iter()
+        .chain(id_number_hashes.first())
+        .map(Vec::as_slice)
+        .collect();
     keys.sort_unstable();
     for key in keys {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended(encode($1, 'hex'), 20))")
@@ -75,14 +82,13 @@ pub async fn registered_with(
             .await?;
     }
     let found: Option<(Uuid, bool)> = sqlx::query_as(
-        "SELECT id, phone_hash IS NOT DISTINCT FROM $1 FROM workers
+        "SELECT id, coalesce(phone_hash = ANY($1), false) FROM workers
          WHERE deleted_at IS NULL AND ($3::uuid IS NULL OR id <> $3)
-           AND (($1::bytea IS NOT NULL AND phone_hash = $1)
-                OR ($2::bytea IS NOT NULL AND id_number_hash = $2))
+           AND (phone_hash = ANY($1) OR id_number_hash = ANY($2))
          ORDER BY id LIMIT 1",
     )
-    .bind(phone_hash)
-    .bind(id_number_hash)
+    .bind(phone_hashes)
+    .bind(id_number_hashes)
     .bind(except)
     .fetch_optional(tx)
     .await?;
@@ -390,7 +396,8 @@ pub struct WorkerFilter {
     /// An `ILIKE` pattern for the name, built by `kit::api::contains_pattern` (the caller's `%`,
     /// `_` and backslash escaped with backslash, the default escape character the statement uses).
     pub name_pattern: Option<String>,
-    pub phone_hash: Option<Vec<u8>>,
+    /// The number's lookup hashes under every configured key.
+    pub phone_hashes: Option<Vec<Vec<u8>>>,
     pub platform: Option<String>,
     pub community_id: Option<Uuid>,
     pub party_member: Option<bool>,
@@ -411,7 +418,7 @@ pub async fn search_workers(
         worker_columns!(),
         " FROM workers
          WHERE deleted_at IS NULL AND ($1::text IS NULL OR name ILIKE $1)
-           AND ($2::bytea IS NULL OR phone_hash = $2)
+           AND ($2::bytea[] IS NULL OR phone_hash = ANY($2))
            AND ($3::text IS NULL OR platform = $3)
            AND ($4::uuid IS NULL OR community_id = $4)
            AND ($5::bool IS NULL OR party_member = $5)
@@ -422,7 +429,7 @@ pub async fn search_workers(
          ORDER BY id LIMIT $7"
     ))
     .bind(&f.name_pattern)
-    .bind(&f.phone_hash)
+    .bind(&f.phone_hashes)
     .bind(&f.platform)
     .bind(f.community_id)
     .bind(f.party_member)

@@ -278,6 +278,27 @@ pub async fn demo(
     Ok(())
 }
 
+/// `redsupply personal-data reseal`: every sealed value moved to the current key, one line per
+/// column.
+pub async fn reseal_personal_data(settings: AppSettings, batch: i64) -> anyhow::Result<()> {
+    let vault = settings.organization.vault()?;
+    let pool = startup::pool(&settings, ServiceName::Organization)?;
+    println!(
+        "{:<40} {:>9} {:>16}",
+        "column", "resealed", "already current"
+    );
+    for r in organization::app::reseal::reseal(&pool, &vault, batch).await? {
+        println!(
+            "{:<40} {:>9} {:>16}",
+            r.column, r.resealed, r.already_current
+        );
+    }
+    println!(
+        "every value is sealed with the current key: organization.previous_personal_data_keys can be emptied"
+    );
+    Ok(())
+}
+
 pub async fn dead_letters_list(
     settings: AppSettings,
     service: Option<ServiceName>,
