@@ -531,7 +531,9 @@ stop_private_nats() {
 # ---------------------------------------------------------------------------
 
 NATS_CLUSTER_NODES=(n1 n2 n3)
-NATS_CLUSTER_DIR="$DATA_DIR/nats-cluster"
+# The bench gives its cluster a store of its own (REDSUPPLY_NATS_CLUSTER_DIR), as it does the single
+# server, so a bench run never wipes the dev stack's events.
+NATS_CLUSTER_DIR=${REDSUPPLY_NATS_CLUSTER_DIR:-$DATA_DIR/nats-cluster}
 
 nats_node_port() { echo $((PRIVATE_NATS_PORT + ${1#n} - 1)); }
 nats_node_route_port() { echo $((56222 + ${1#n} - 1)); }
@@ -617,7 +619,8 @@ stop_nats_node() {
   rm -f "$NATS_CLUSTER_DIR/$node/nats.pid"
 }
 
-# Every node running; waits until JetStream has a meta leader (streams can be created).
+# Every node running (each answers on its client port; the services retry their stream creation
+# until JetStream has elected a meta leader).
 ensure_nats_cluster() {
   local n
   if nats_answers "$PRIVATE_NATS_URL" 2>/dev/null && ! nats_node_pid n1 >/dev/null; then

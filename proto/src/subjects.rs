@@ -68,6 +68,55 @@ pub mod governance {
     pub const ALL: &str = "redsupply.governance.>";
 }
 
+/// Every concrete event subject (no wildcards): what a metric may be labelled with.
+pub const EVERY: &[&str] = &[
+    organization::WORKER_REGISTERED,
+    organization::WORKER_UPDATED,
+    organization::WORKER_REPORTED_IN,
+    organization::TOWNSHIP_UPSERTED,
+    organization::COMMUNITY_UPSERTED,
+    organization::GRID_UPSERTED,
+    organization::GRID_DELETED,
+    organization::ORGANIZATION_CHANGED,
+    organization::JOIN_REQUEST_CHANGED,
+    organization::GUIDE_CHANGED,
+    organization::CONTACTS_CHANGED,
+    organization::ENTERPRISE_CHANGED,
+    organization::FORUM_RECORDED,
+    organization::FORUM_CHANGED,
+    organization::ENTERPRISE_ISSUE_CHANGED,
+    organization::CARE_VISIT_RECORDED,
+    organization::CARE_VISIT_CHANGED,
+    organization::HARDSHIP_FILE_CHANGED,
+    organization::MEMBERSHIP_CHANGED,
+    education::LEARNING_SITE_CREATED,
+    education::ATTENDANCE_RECORDED,
+    stations::STATION_UPSERTED,
+    stations::AMENITY_STATUS_CHANGED,
+    stations::POINTS_AWARDED,
+    stations::POINTS_REVERSED,
+    stations::POINTS_RELEASED,
+    stations::REWARD_REDEEMED,
+    stations::REWARD_CHANGED,
+    stations::STOCK_SUPPLIED,
+    stations::REDEMPTION_CHANGED,
+    governance::TIP_SUBMITTED,
+    governance::TIP_REJECTED,
+    governance::TIP_CONFIRMED,
+    governance::CASE_ASSIGNED,
+    governance::CASE_STATUS_CHANGED,
+    governance::CASE_REROUTED,
+    governance::CASE_ESCALATED,
+    governance::VOLUNTEER_SERVICE_RECORDED,
+    governance::VOLUNTEER_SERVICE_CONFIRMED,
+    governance::VOLUNTEER_ROLE_APPOINTED,
+];
+
+/// Whether `subject` is one of the contract's events.
+pub fn is_event(subject: &str) -> bool {
+    EVERY.contains(&subject)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -147,6 +196,21 @@ mod tests {
                 ],
             ),
         ]
+    }
+
+    #[test]
+    fn every_lists_each_concrete_subject_of_this_file() {
+        let source = include_str!("subjects.rs");
+        let code = source.split("#[cfg(test)]").next().unwrap();
+        let mut named = 0;
+        for quoted in code.split('"').skip(1).step_by(2) {
+            if quoted.starts_with("redsupply.") && !quoted.contains('>') {
+                named += 1;
+                assert!(is_event(quoted), "{quoted} is missing from EVERY");
+            }
+        }
+        assert_eq!(named, EVERY.len());
+        assert!(!is_event("redsupply.governance.>"));
     }
 
     #[test]

@@ -124,6 +124,36 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
     names
 }
 
+/// The label names a PromQL expression filters on (`{name="…"}`) or groups by (`by (name)`).
+fn label_names(expr: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let word = |t: &str| {
+        let t = t.trim();
+        (!t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .then(|| t.to_owned())
+    };
+    let mut rest = expr;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').map_or(rest.len(), |c| open + c);
+        for matcher in rest[open + 1..close].split(',') {
+            if let Some(name) = matcher.split(['=', '!']).next().and_then(word) {
+                names.insert(name);
+            }
+        }
+        rest = &rest[close..];
+    }
+    for keyword in ["by", "without"] {
+        let mut rest = expr;
+        while let Some(at) = rest.find(&format!("{keyword} (")) {
+            let list = &rest[at + keyword.len() + 2..];
+            let end = list.find(')').unwrap_or(list.len());
+            names.extend(list[..end].split(',').filter_map(word));
+            rest = &list[end..];
+        }
+    }
+    names
+}
+
 #[test]
 fn names_are_read_from_promql_without_labels_functions_or_numbers() {
     let names = metric_names(
@@ -133,6 +163,34 @@ fn names_are_read_from_promql_without_labels_functions_or_numbers() {
         names.into_iter().collect::<Vec<_>>(),
         ["build_info", "grpc_server_handling_seconds_bucket"]
     );
+}
+
+#[test]
+fn label_names_are_read_from_matchers_and_groupings() {
+    let labels = label_names(
+        r#"sum by (service, le) (rate(x_bucket{namespace=~"$ns",consumer!="a"}[5m])) / on (pod) y"#,
+    );
+    assert_eq!(
+        labels.into_iter().collect::<Vec<_>>(),
+        ["consumer", "le", "namespace", "service"]
+    );
+}
+
+/// The label names of a Prometheus text scrape, and those Prometheus adds to every target.
+fn scraped_labels(scrape: &str) -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = ["namespace", "pod", "instance", "job"]
+        .map(String::from)
+        .into();
+    for line in scrape.lines().filter(|l| !l.starts_with('#')) {
+        if let Some((_, labels)) = line.split_once('{') {
+            for pair in labels.split("\",") {
+                if let Some((name, _)) = pair.split_once("=\"") {
+                    names.insert(name.trim_start_matches(',').to_owned());
+                }
+            }
+        }
+    }
+    names
 }
 
 /// The series names of a Prometheus text scrape.
@@ -167,6 +225,10 @@ async fn every_metric_the_dashboard_queries_is_in_a_scrape_of_the_stack() {
         .flat_map(|e| metric_names(e))
         .collect();
     assert!(wanted.len() >= 15, "the dashboard's metrics: {wanted:?}");
+    let wanted_labels: BTreeSet<String> = expressions(&dashboard)
+        .iter()
+        .flat_map(|e| label_names(e))
+        .collect();
 
     // The exporter the services run with, on a port of its own, before the services register
     // their series.
@@ -209,14 +271,19 @@ async fn every_metric_the_dashboard_queries_is_in_a_scrape_of_the_stack() {
     // Some series come with the next round of a periodic task (consumer lag every 5 s).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let have = scraped_names(&scrape(addr).await);
-        let missing: Vec<&String> = wanted.iter().filter(|n| !have.contains(*n)).collect();
+        let text = scrape(addr).await;
+        let (have, labels) = (scraped_names(&text), scraped_labels(&text));
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|n| !have.contains(*n))
+            .chain(wanted_labels.iter().filter(|l| !labels.contains(*l)))
+            .collect();
         if missing.is_empty() {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the dashboard queries metrics the stack does not export: {missing:?}"
+            "the dashboard queries metrics or labels the stack does not export: {missing:?}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

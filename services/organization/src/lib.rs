@@ -52,10 +52,12 @@ fn default_phone_searches_per_minute() -> u32 {
 
 impl Settings {
     pub fn vault(&self) -> Result<domain::personal::Vault, StartError> {
+        // An empty entry (an empty variable in a Secret outside a rotation) is no key.
         let previous: Vec<&str> = self
             .previous_personal_data_keys
             .iter()
-            .map(|k| k.expose())
+            .map(|k| k.expose().trim())
+            .filter(|k| !k.is_empty())
             .collect();
         domain::personal::Vault::with_previous(self.personal_data_key.expose(), &previous)
             .map_err(|e| StartError::Invalid(e.to_string()))

@@ -145,7 +145,8 @@ impl Vault {
             && rest.len() >= KEY_ID_LEN
         {
             let (id, body) = rest.split_at(KEY_ID_LEN);
-            if let Some(plain) = keys().find(|k| k.id == id).and_then(|k| k.decrypt(body)) {
+            // Two keys may share an id (4 bytes): try each that has it.
+            if let Some(plain) = keys().filter(|k| k.id == id).find_map(|k| k.decrypt(body)) {
                 return Ok(plain);
             }
         }

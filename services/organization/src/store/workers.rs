@@ -60,8 +60,8 @@ macro_rules! worker_columns {
 /// The live worker (other than `except`) already registered with this phone or ID number, and
 /// which of the two it shares; looked up through the lookup hashes (no number is read: each
 /// number's hashes under every configured key, current first, since stored hashes may still be
-/// the previous key's during a rotation), under a lock on each current hash so that two
-/// registrations of the same person at once cannot both pass.
+/// the previous key's during a rotation), under a lock on each hash so that two registrations
+/// (or a registration and a restore) of the same person at once cannot both pass.
 pub async fn registered_with(
     tx: &mut PgConnection,
     phone_hashes: &[Vec<u8>],
@@ -69,12 +69,12 @@ pub async fn registered_with(
     except: Option<Uuid>,
 ) -> Result<Option<(Uuid, &'static str)>, sqlx::Error> {
     let mut keys: Vec<&[u8]> = phone_hashes
-        .first()
-        .into_iter()
-        .chain(id_number_hashes.first())
+        .iter()
+        .chain(id_number_hashes)
         .map(Vec::as_slice)
         .collect();
     keys.sort_unstable();
+    keys.dedup();
     for key in keys {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended(encode($1, 'hex'), 20))")
             .bind(key)

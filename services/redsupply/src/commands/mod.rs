@@ -287,15 +287,24 @@ pub async fn reseal_personal_data(settings: AppSettings, batch: i64) -> anyhow::
         "{:<40} {:>9} {:>16}",
         "column", "resealed", "already current"
     );
+    let mut resealed = 0;
     for r in organization::app::reseal::reseal(&pool, &vault, batch).await? {
         println!(
             "{:<40} {:>9} {:>16}",
             r.column, r.resealed, r.already_current
         );
+        resealed += r.resealed;
     }
-    println!(
-        "every value is sealed with the current key: organization.previous_personal_data_keys can be emptied"
-    );
+    if resealed == 0 {
+        println!(
+            "nothing was left under a previous key: organization.previous_personal_data_keys can be emptied"
+        );
+    } else {
+        // A pod still on the old settings may have sealed more meanwhile: the next run shows.
+        println!(
+            "re-sealed {resealed} values; run it once more: when it re-seals nothing, organization.previous_personal_data_keys can be emptied"
+        );
+    }
     Ok(())
 }
 
