@@ -18,6 +18,7 @@ import math
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 import urllib.request
@@ -98,6 +99,41 @@ def metric_sum(text, name):
     return total
 
 
+def machine_busy_ticks():
+    """Busy CPU ticks of the whole machine since boot (/proc/stat: all but idle and iowait)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    # guest and guest_nice (fields 8, 9) are already in user and nice.
+    return sum(fields[:8]) - idle
+
+
+PG_TOTALS = (
+    "select coalesce(sum(calls), 0), coalesce(sum(total_exec_time), 0), "
+    "coalesce(sum(total_plan_time), 0) from pg_stat_statements s join pg_database d "
+    "on d.oid = s.dbid where d.datname = current_database(); "
+    "select coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) from pg_stat_user_tables"
+)
+
+
+def pg_totals(url):
+    """The bench database's statement totals (calls, exec ms, plan ms) and rows written so far."""
+    try:
+        out = subprocess.run(["psql", "-X", "-w", "-q", "-At", "-F", " ", url, "-c", PG_TOTALS],
+                             capture_output=True, text=True, timeout=5,
+                             env={**os.environ, "PGCONNECT_TIMEOUT": "3"})
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    nums = out.stdout.split()
+    if out.returncode != 0 or len(nums) != 4:
+        return None
+    calls, exec_ms, plan_ms, rows = (float(x) for x in nums)
+    return {"calls": calls, "exec_ms": exec_ms, "plan_ms": plan_ms, "rows": rows}
+
+
 def cmd_sample(a):
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
@@ -109,7 +145,9 @@ def cmd_sample(a):
         n = 0
         while not stop["now"] and time.monotonic() - t0 < a.max_seconds:
             row = {"t": round(time.monotonic() - t0, 3), "wall": round(time.time(), 3),
-                   "procs": {}, "metrics": {}}
+                   "procs": {}, "metrics": {}, "machine_ticks": machine_busy_ticks()}
+            if a.pg_url:
+                row["pg"] = pg_totals(a.pg_url)
             for name, pidfile in pidfiles.items():
                 pid = read_pidfile(pidfile)
                 st = proc_stat(pid) if pid else None
@@ -290,6 +328,35 @@ def report_fields(rep):
     }
 
 
+def cost_per_tip(samples, window):
+    """What one tip cost over the load window: machine CPU ms, PostgreSQL statement ms (execution,
+    planning), statements (each one round trip: the services do not pipeline) and rows written,
+    each divided by the tips governance took in the window."""
+    out = {}
+    if not samples:
+        return out
+    i0, i1 = window
+    t0, t1 = submitted(samples[i0]), submitted(samples[i1])
+    tips = (t1 - t0) if t0 is not None and t1 is not None else None
+    if not tips:
+        return out
+    m0, m1 = samples[i0].get("machine_ticks"), samples[i1].get("machine_ticks")
+    if m0 is not None and m1 is not None:
+        out["machine_cpu_ms"] = (m1 - m0) / os.sysconf("SC_CLK_TCK") * 1000 / tips
+    # The nearest samples with database totals (a psql may have timed out).
+    def pg_at(i, step):
+        while 0 <= i < len(samples) and not samples[i].get("pg"):
+            i += step
+        return samples[i]["pg"] if 0 <= i < len(samples) else None
+    p0, p1 = pg_at(i0, -1) or pg_at(i0, 1), pg_at(i1, 1) or pg_at(i1, -1)
+    if p0 and p1:
+        out["pg_exec_ms"] = (p1["exec_ms"] - p0["exec_ms"]) / tips
+        out["pg_plan_ms"] = (p1["plan_ms"] - p0["plan_ms"]) / tips
+        out["statements"] = (p1["calls"] - p0["calls"]) / tips
+        out["rows_written"] = (p1["rows"] - p0["rows"]) / tips
+    return out
+
+
 def cmd_step(a):
     rep = load_report(a.loadtest)
     samples = load_samples(a.samples)
@@ -298,6 +365,7 @@ def cmd_step(a):
     row = {"rate": a.rate, "rc": a.rc}
     row.update(report_fields(rep))
     row["cpu"], row["rss_mb"] = cpu, rss
+    row["per_tip"] = cost_per_tip(samples, window)
     row["load_seconds"] = round(samples[window[1]]["t"] - samples[window[0]]["t"], 1) if samples else None
     backlogs = [backlog(s) for s in samples]
     row["backlog_max"] = max(backlogs) if backlogs else None
@@ -429,7 +497,10 @@ def rates_markdown(rows, meta, svg_name):
     out += run_header(meta)
     out += [
         "### One-commit-per-tip ceiling (pgbench)", "",
-        f"**{ceiling:,.0f} transactions/s** on the same PostgreSQL "
+        f"**{ceiling:,.0f} transactions/s**"
+        + (f" (median of three pgbench runs spread over the bench: {', '.join(f'{float(x):,.0f}' for x in meta['pgbench_runs'].split(','))}/s)"
+           if meta.get("pgbench_runs") else "")
+        + " on the same PostgreSQL "
         f"(`{meta.get('pg_version', '?')}`, synchronous_commit={meta.get('pg_sync_commit', '?')}, "
         f"fsync={meta.get('pg_fsync', '?')}): one transaction inserts a row shaped like "
         "`governance.tips` and one shaped like the kit's `outbox` (same columns and indexes, "
@@ -474,6 +545,24 @@ def rates_markdown(rows, meta, svg_name):
                   "pass" if r["pass"] else "fail: " + "; ".join(r.get("reasons", []))]
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
+    if any(r.get("per_tip") for r in rows):
+        out += ["### Cost per tip", "",
+                "Over each step's load window, divided by the tips governance took in it: the "
+                "whole machine's CPU (`/proc/stat`, every process: load tool, NATS, PostgreSQL, "
+                "services), PostgreSQL's statement time in the bench database "
+                "(`pg_stat_statements` with `track_planning`: execution and planning), its "
+                "statements (each one round trip: the services do not pipeline), and the rows "
+                "inserted, updated and deleted (`pg_stat_user_tables`).", "",
+                "| rate/s | machine CPU ms | PG exec ms | PG plan ms | statements (round trips) | rows written |",
+                "|---|---|---|---|---|---|"]
+        def num(v, f):
+            return "–" if v is None else format(v, f)
+        for r in rows:
+            c = r.get("per_tip") or {}
+            out.append(f"| {r['rate']:g} | {num(c.get('machine_cpu_ms'), '.2f')} | "
+                       f"{num(c.get('pg_exec_ms'), '.2f')} | {num(c.get('pg_plan_ms'), '.2f')} | "
+                       f"{num(c.get('statements'), '.1f')} | {num(c.get('rows_written'), '.1f')} |")
+        out.append("")
     errs = {}
     for r in rows:
         for k, v in (r.get("errors") or {}).items():
@@ -751,6 +840,7 @@ def main():
     s.add_argument("--max-seconds", type=float, default=3600)
     s.add_argument("--proc", action="append", default=[], help="NAME=PIDFILE")
     s.add_argument("--pg-pid", type=int, default=0, help="the postmaster's pid")
+    s.add_argument("--pg-url", default="", help="the bench database (statement and row totals)")
     s.add_argument("--metrics", action="append", default=[], help="NAME=PORT")
     s = sub.add_parser("backlog")
     s.add_argument("--metrics", action="append", default=[], help="NAME=PORT")

@@ -352,7 +352,7 @@ start_private_postgres() {
     preload="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
   log "starting private PostgreSQL on 127.0.0.1:$PRIVATE_PG_PORT (log: $PG_LOG)"
   as_pg_owner "$bindir/pg_ctl" -D "$PG_DIR" \
-    -o "-p $PRIVATE_PG_PORT -k '$PG_SOCK_DIR' -c listen_addresses=127.0.0.1 -c fsync=on $preload" \
+    -o "-p $PRIVATE_PG_PORT -k '$PG_SOCK_DIR' -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200 $preload" \
     -l "$PG_LOG" start -w -t 60 >&2 ||
     {
       tail -n 20 "$PG_LOG" >&2
