@@ -503,17 +503,23 @@ start_private_nats() {
   setsid nohup "$NATS_SERVER_BIN" -c "$NATS_AUTH_CONF" -a 127.0.0.1 -p "$PRIVATE_NATS_PORT" -js \
     -sd "$store" -l "$DATA_DIR/nats.log" -P "$DATA_DIR/nats.pid" \
     </dev/null >"$DATA_DIR/nats.out" 2>&1 &
-  local pid=$! i
+  await_nats_start $! "$PRIVATE_NATS_PORT" "$DATA_DIR/nats" nats-server
+}
+
+# Waits up to 15 s for the nats-server PID to answer on PORT; PREFIX.out and PREFIX.log are its
+# output and log, shown when it exits or never answers.
+await_nats_start() { # await_nats_start PID PORT PREFIX NAME
+  local pid=$1 port=$2 prefix=$3 name=$4 i
   for ((i = 0; i < 150; i++)); do
-    nats_answers "$PRIVATE_NATS_URL" 2>/dev/null && return 0
+    nats_answers "nats://127.0.0.1:$port" 2>/dev/null && return 0
     if ! pid_alive "$pid"; then
-      tail -n 20 "$DATA_DIR/nats.out" "$DATA_DIR/nats.log" >&2 2>/dev/null || true
-      die "nats-server exited during startup"
+      tail -n 20 "$prefix.out" "$prefix.log" >&2 2>/dev/null || true
+      die "$name exited during startup"
     fi
     sleep 0.1
   done
-  tail -n 20 "$DATA_DIR/nats.log" >&2 2>/dev/null || true
-  die "nats-server did not answer on 127.0.0.1:$PRIVATE_NATS_PORT within 15s"
+  tail -n 20 "$prefix.log" >&2 2>/dev/null || true
+  die "$name did not answer on 127.0.0.1:$port within 15s"
 }
 
 stop_private_nats() {
@@ -567,16 +573,7 @@ start_nats_node() {
   log "starting nats-server $node on 127.0.0.1:$port (cluster route $(nats_node_route_port "$node"), log: $dir/nats.log)"
   setsid nohup "$NATS_SERVER_BIN" -c "$dir/server.conf" -a 127.0.0.1 -p "$port" \
     -l "$dir/nats.log" -P "$dir/nats.pid" </dev/null >"$dir/nats.out" 2>&1 &
-  local pid=$! i
-  for ((i = 0; i < 150; i++)); do
-    nats_answers "nats://127.0.0.1:$port" 2>/dev/null && return 0
-    if ! pid_alive "$pid"; then
-      tail -n 20 "$dir/nats.out" "$dir/nats.log" >&2 2>/dev/null || true
-      die "nats-server $node exited during startup"
-    fi
-    sleep 0.1
-  done
-  die "nats-server $node did not answer on 127.0.0.1:$port within 15s"
+  await_nats_start $! "$port" "$dir/nats" "nats-server $node"
 }
 
 nats_node_pid() { pidfile_pid "$NATS_CLUSTER_DIR/$1/nats.pid" nats-server; }

@@ -13,6 +13,27 @@ use uuid::Uuid;
 
 use crate::{TestApp, eventually, rid};
 
+/// A tip of `category` by `reporter` at 29.735, 103.565: inside the grid tests create with
+/// `create_grid("Grid", 29.73, 103.56, 0.01)`.
+pub fn tip_in_grid(
+    reporter: Uuid,
+    request_id: &str,
+    category: redsupply_proto::governance::v1::TipCategory,
+    description: &str,
+) -> redsupply_proto::governance::v1::SubmitTipRequest {
+    redsupply_proto::governance::v1::SubmitTipRequest {
+        request_id: request_id.into(),
+        reporter_id: reporter.to_string(),
+        category: category as i32,
+        description: description.into(),
+        location: Some(LatLng {
+            latitude: 29.735,
+            longitude: 103.565,
+        }),
+        ..Default::default()
+    }
+}
+
 impl TestApp {
     /// Registers a worker and returns its id and a worker token for it.
     pub async fn register_worker(&self, name: &str) -> (Uuid, String) {

@@ -23,6 +23,7 @@ use redsupply_proto::governance::v1::WatchCasesResponse;
 use tonic::transport::Channel;
 
 pub use checks::{assert_invalid, field_violations};
+pub use fixtures::tip_in_grid;
 pub use nats::Nats;
 pub use pg::TestDb;
 pub use spawn::TestApp;

@@ -2,25 +2,17 @@
 //! all three. Killing the node that leads the tips' stream, between two rounds of tips, loses no
 //! tip, makes no second case and pays no award twice.
 
-use redsupply_proto::{
-    common::v1::LatLng,
-    governance::v1::{SubmitTipRequest, TipCategory},
-};
-use redsupply_tests::{TestApp, eventually};
+use redsupply_proto::governance::v1::{SubmitTipRequest, TipCategory};
+use redsupply_tests::{TestApp, eventually, tip_in_grid};
 use uuid::Uuid;
 
 fn new_tip(reporter: Uuid, request_id: &str) -> SubmitTipRequest {
-    SubmitTipRequest {
-        request_id: request_id.into(),
-        reporter_id: reporter.to_string(),
-        category: TipCategory::SafetyHazard as i32,
-        description: "Loose paving stones on the cycle lane".into(),
-        location: Some(LatLng {
-            latitude: 29.735,
-            longitude: 103.565,
-        }),
-        ..Default::default()
-    }
+    tip_in_grid(
+        reporter,
+        request_id,
+        TipCategory::SafetyHazard,
+        "Loose paving stones on the cycle lane",
+    )
 }
 
 /// The node that leads `stream` (its cluster info, once a leader is elected).

@@ -4,11 +4,8 @@
 
 use std::{collections::BTreeSet, net::SocketAddr, time::Duration};
 
-use redsupply_proto::{
-    common::v1::LatLng,
-    governance::v1::{SubmitTipRequest, TipCategory, WatchCasesRequest},
-};
-use redsupply_tests::TestApp;
+use redsupply_proto::governance::v1::{TipCategory, WatchCasesRequest};
+use redsupply_tests::{TestApp, tip_in_grid};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const DASHBOARD: &str = include_str!("../../deploy/grafana/redsupply.json");
@@ -249,17 +246,12 @@ async fn every_metric_the_dashboard_queries_is_in_a_scrape_of_the_stack() {
         .await;
     let tip = app
         .submit_tip(
-            SubmitTipRequest {
-                request_id: "dashboard".into(),
-                reporter_id: worker.to_string(),
-                category: TipCategory::Traffic as i32,
-                description: "Signal out at the crossing".into(),
-                location: Some(LatLng {
-                    latitude: 29.735,
-                    longitude: 103.565,
-                }),
-                ..Default::default()
-            },
+            tip_in_grid(
+                worker,
+                "dashboard",
+                TipCategory::Traffic,
+                "Signal out at the crossing",
+            ),
             &token,
         )
         .await;

@@ -5,26 +5,18 @@ use std::time::Duration;
 
 use kit::auth::with_bearer;
 use redsupply::ServiceName;
-use redsupply_proto::{
-    common::v1::LatLng,
-    governance::v1::{SubmitTipRequest, TipCategory, TipStatus},
-};
-use redsupply_tests::{TestApp, eventually};
+use redsupply_proto::governance::v1::{SubmitTipRequest, TipCategory, TipStatus};
+use redsupply_tests::{TestApp, eventually, tip_in_grid};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 use uuid::Uuid;
 
 fn new_tip(reporter: Uuid, request_id: &str) -> SubmitTipRequest {
-    SubmitTipRequest {
-        request_id: request_id.into(),
-        reporter_id: reporter.to_string(),
-        category: TipCategory::SafetyHazard as i32,
-        description: "Manhole cover missing".into(),
-        location: Some(LatLng {
-            latitude: 29.735,
-            longitude: 103.565,
-        }),
-        ..Default::default()
-    }
+    tip_in_grid(
+        reporter,
+        request_id,
+        TipCategory::SafetyHazard,
+        "Manhole cover missing",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

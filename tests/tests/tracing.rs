@@ -5,11 +5,8 @@ use std::collections::HashMap;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
-use redsupply_proto::{
-    common::v1::LatLng,
-    governance::v1::{SubmitTipRequest, TipCategory},
-};
-use redsupply_tests::{TestApp, eventually};
+use redsupply_proto::governance::v1::TipCategory;
+use redsupply_tests::{TestApp, eventually, tip_in_grid};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,17 +25,12 @@ async fn intake_dispatch_and_award_share_one_trace() {
     let (worker, token) = app.register_worker("Zhao Min").await;
     let tip = app
         .submit_tip(
-            SubmitTipRequest {
-                request_id: "traced".into(),
-                reporter_id: worker.to_string(),
-                category: TipCategory::Environment as i32,
-                description: "Rubbish dumped by the river".into(),
-                location: Some(LatLng {
-                    latitude: 29.735,
-                    longitude: 103.565,
-                }),
-                ..Default::default()
-            },
+            tip_in_grid(
+                worker,
+                "traced",
+                TipCategory::Environment,
+                "Rubbish dumped by the river",
+            ),
             &token,
         )
         .await;

@@ -78,7 +78,9 @@ pub async fn reseal(
                 values.push(vault.seal_bytes(&plain));
                 ids.push(id);
             }
-            done.resealed += sealed::rewrite(&mut tx, column, &ids, &values, &hashes).await?;
+            if !ids.is_empty() {
+                done.resealed += sealed::rewrite(&mut tx, column, &ids, &values, &hashes).await?;
+            }
             tx.commit().await?;
         }
         tracing::info!(

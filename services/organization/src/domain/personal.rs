@@ -111,6 +111,11 @@ impl Vault {
         Ok(Self { current, previous })
     }
 
+    /// Every configured key, the current one first.
+    fn keys(&self) -> impl Iterator<Item = &Keys> {
+        std::iter::once(&self.current).chain(&self.previous)
+    }
+
     /// MAGIC || key id (4 bytes) || nonce (24 bytes) || ciphertext.
     pub fn seal(&self, plaintext: &str) -> Vec<u8> {
         self.seal_bytes(plaintext.as_bytes())
@@ -140,17 +145,20 @@ impl Vault {
     /// What [`Vault::seal_bytes`] sealed, with whichever configured key sealed it; values sealed
     /// before keys carried an id (nonce || ciphertext) are tried with each key.
     pub fn open_bytes(&self, sealed: &[u8]) -> Result<Vec<u8>, PersonalDataError> {
-        let keys = || std::iter::once(&self.current).chain(&self.previous);
         if let Some(rest) = sealed.strip_prefix(&MAGIC)
             && rest.len() >= KEY_ID_LEN
         {
             let (id, body) = rest.split_at(KEY_ID_LEN);
             // Two keys may share an id (4 bytes): try each that has it.
-            if let Some(plain) = keys().filter(|k| k.id == id).find_map(|k| k.decrypt(body)) {
+            if let Some(plain) = self
+                .keys()
+                .filter(|k| k.id == id)
+                .find_map(|k| k.decrypt(body))
+            {
                 return Ok(plain);
             }
         }
-        keys()
+        self.keys()
             .find_map(|k| k.decrypt(sealed))
             .ok_or(PersonalDataError::Undecryptable)
     }
@@ -171,10 +179,7 @@ impl Vault {
     /// The value's lookup hash under every configured key (current first): what a stored hash
     /// may be while a rotation is under way.
     pub fn lookup_hashes(&self, value: &str) -> Vec<Vec<u8>> {
-        std::iter::once(&self.current)
-            .chain(&self.previous)
-            .map(|k| k.lookup_hash(value))
-            .collect()
+        self.keys().map(|k| k.lookup_hash(value)).collect()
     }
 }
 
