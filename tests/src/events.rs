@@ -41,9 +41,26 @@ impl TestApp {
         message: &impl prost::Message,
     ) -> Uuid {
         let id = Uuid::now_v7();
+        self.republish_event(subject, source, id, message).await;
+        id
+    }
+
+    /// Publishes event `id` again, as a relay does that crashed between its publish and its
+    /// confirmation and comes back after JetStream's duplicate window: the same `ce-id`, a new
+    /// `Nats-Msg-Id`, so the stream holds it twice and every consumer receives it again.
+    pub async fn republish_event(
+        &self,
+        subject: &str,
+        source: &str,
+        id: Uuid,
+        message: &impl prost::Message,
+    ) {
         let mut h = async_nats::HeaderMap::new();
         h.insert(kit::bus::headers::ID, id.to_string().as_str());
-        h.insert(kit::bus::headers::MSG_ID, id.to_string().as_str());
+        h.insert(
+            kit::bus::headers::MSG_ID,
+            Uuid::now_v7().to_string().as_str(),
+        );
         h.insert(kit::bus::headers::SOURCE, source);
         self.rt
             .bus
@@ -58,7 +75,6 @@ impl TestApp {
             .expect("publish")
             .await
             .expect("acknowledged");
-        id
     }
 
     /// Every event `producer` has published on `subject` so far, decoded, oldest first.

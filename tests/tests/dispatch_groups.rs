@@ -162,6 +162,22 @@ async fn a_burst_of_tips_is_dispatched_and_awarded_as_tip_by_tip_handling_would(
     .await
     .unwrap();
     assert_eq!(awards, 40);
+    // Each merged tip's award was cut to tip_merged by one take-back (many of them set-wise).
+    let take_backs: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT t.points, a.points FROM stations.ledger_entries t
+         JOIN stations.ledger_entries a ON a.id = t.reverses_entry_id
+         WHERE t.reason = 'tip_merged:tip_submitted'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(take_backs.len(), 9, "{take_backs:?}");
+    for (taken, awarded) in take_backs {
+        assert_eq!(
+            (taken, awarded),
+            (rules.tip_merged - rules.tip_submitted, rules.tip_submitted)
+        );
+    }
     app.assert_ledger_replays().await;
 }
 

@@ -52,6 +52,10 @@ pub struct Settings {
     /// Tips one reporter may submit per minute; 0: no limit.
     #[serde(default)]
     pub tips_per_minute: u32,
+    /// How long tip intake waits after a tip arrives for others to share its commit (ms); 0:
+    /// only those already waiting.
+    #[serde(default = "default_intake_linger_ms")]
+    pub intake_linger_ms: u64,
     pub escalation_sweep_secs: u64,
     pub merge: domain::MergeSettings,
     /// How long after closing staff (or the reporter saying "not fixed") may reopen a case.
@@ -64,6 +68,10 @@ pub struct Settings {
 
 fn default_utc_offset() -> i32 {
     480
+}
+
+fn default_intake_linger_ms() -> u64 {
+    3
 }
 
 fn default_watch_poll_ms() -> u64 {
@@ -160,7 +168,11 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         kit::bus::registry::WorkerEvents(events::consume::workers::Workers),
     ));
 
-    let (intake, committers) = app::intake::Intake::spawn(pool.clone(), settings.tips_per_minute);
+    let (intake, committers) = app::intake::Intake::spawn(
+        &pool,
+        settings.tips_per_minute,
+        Duration::from_millis(settings.intake_linger_ms),
+    );
     tasks.extend(committers);
     let api = api::Api {
         cases,

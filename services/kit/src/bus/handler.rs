@@ -107,6 +107,16 @@ pub trait Handler: Send + Sync + 'static {
         }
     }
 
+    /// Whether the effect of `event` is keyed by the event itself, so that applying it again
+    /// changes nothing: a row whose unique key a redelivery repeats (a ledger entry per source
+    /// event), or a state the first application left behind and the handler checks (a tip no
+    /// longer waiting for dispatch). Such an event is applied without an inbox row; the handler
+    /// alone guarantees that a redelivery, or the same event twice in one group, has no second
+    /// effect.
+    fn keyed_by_effect(&self, _event: &Event) -> bool {
+        false
+    }
+
     /// Whether the event has no effect at all here (a consumer of a wide subject that acts on
     /// few of its events): it is acknowledged without a transaction or an inbox row.
     fn ignores(&self, _event: &Event) -> bool {

@@ -2,10 +2,15 @@
 //! whoever waits on it. The relay wakes on new outbox rows through it; the case feed and the
 //! in-memory indexes (grids, stations) refresh through [`spawn_listener`].
 
+/// The shortest time between two runs of a listener's `on_change` woken by notifications.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Runs `on_change` at once, after `NOTIFY`s on `channel` (from any replica), and every
 /// `fallback` in case a notification was missed — how a service keeps an in-memory copy of a table
 /// current across replicas. Notifications are read as they arrive by a task of their own (see
-/// [`spawn_wakeups`]) and coalesce: however many arrive while `on_change` runs, it runs once more.
+/// [`spawn_wakeups`]) and coalesce: however many arrive while `on_change` runs, it runs once more;
+/// and it runs at most once per [`SETTLE`], so that a burst of commits (the case feed hears of
+/// every dispatch group's) shares one run instead of costing one each.
 pub fn spawn_listener<F, Fut>(
     pool: sqlx::PgPool,
     channel: &'static str,
@@ -21,9 +26,17 @@ where
     let wakeups = spawn_wakeups(pool, channel.to_owned(), wake.clone(), shutdown.clone());
     tokio::spawn(async move {
         loop {
+            let started = tokio::time::Instant::now();
             on_change().await;
             tokio::select! {
-                _ = wake.notified() => {}
+                _ = wake.notified() => {
+                    let rest = SETTLE.saturating_sub(started.elapsed());
+                    if !rest.is_zero() && crate::shutdown::sleep_or_shutdown(rest, &shutdown).await {
+                        break;
+                    }
+                    // What was notified meanwhile is served by the run that follows.
+                    let _ = futures::FutureExt::now_or_never(wake.notified());
+                }
                 _ = tokio::time::sleep(fallback) => {}
                 _ = shutdown.cancelled() => break,
             }

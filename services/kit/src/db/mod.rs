@@ -48,6 +48,32 @@ pub fn connect(settings: &DatabaseSettings, schema: &str) -> Result<PgPool, sqlx
         .connect_lazy_with(options))
 }
 
+/// Begins a transaction whose statements run on generic plans, planned once per connection.
+///
+/// For the hot paths (consumers, intake) whose statements have one shape and bind arrays: on a
+/// custom plan PostgreSQL plans each call again, and measured under load that planning cost
+/// half as much as the execution. `SET LOCAL` ends with the transaction, so the pool's other
+/// users keep the default; and the `SET` travels with the `BEGIN` (one round trip).
+pub async fn begin_generic(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    pool.begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
+        .await
+}
+
+/// A pool of `max_connections` beside `pool` (same database, schema and settings) whose
+/// statements always run on generic plans: for a hot path that holds its own connections and
+/// runs only statements of one shape (see [`begin_generic`]).
+pub fn generic_plans_pool(pool: &PgPool, max_connections: u32) -> PgPool {
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("plan_cache_mode", "force_generic_plan")]);
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .connect_lazy_with(options)
+}
+
 /// Applies the bus tables and then the service's own migrations (versions 100 and up) to `schema`.
 pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> Result<(), MigrateError> {
     let migrations: Vec<_> = BUS_MIGRATIONS

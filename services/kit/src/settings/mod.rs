@@ -153,6 +153,10 @@ pub struct NatsSettings {
     /// Consumers: events fetched per pull.
     #[serde(default = "defaults::consumer_batch")]
     pub consumer_batch: usize,
+    /// Consumers: after an event arrives, how long more may join its transaction (a relay's batch
+    /// arrives over a few ms; taken one by one, each costs a transaction). 0: only what came.
+    #[serde(default = "defaults::consumer_linger_ms")]
+    pub consumer_linger_ms: u64,
 }
 
 impl NatsSettings {
@@ -164,6 +168,9 @@ impl NatsSettings {
     }
     pub fn relay_linger(&self) -> Duration {
         Duration::from_millis(self.relay_linger_ms)
+    }
+    pub fn consumer_linger(&self) -> Duration {
+        Duration::from_millis(self.consumer_linger_ms)
     }
     /// The delay before redelivery number `delivered` + 1.
     pub fn backoff(&self, delivered: i64) -> Duration {
@@ -358,6 +365,9 @@ mod defaults {
     }
     pub fn consumer_batch() -> usize {
         256
+    }
+    pub fn consumer_linger_ms() -> u64 {
+        5
     }
     pub fn algorithm() -> String {
         "HS256".into()

@@ -141,7 +141,8 @@ pub async fn award_tips(
     // The reporters' balance rows order this against a rejection of the same tips.
     let locked = store::lock_balances(tx, &workers).await?;
     let tip_ids: Vec<Uuid> = tips.iter().map(|t| t.tip).collect();
-    let marks = store::tip_marks(tx, &tip_ids).await?;
+    let events: Vec<Uuid> = tips.iter().map(|t| t.event).collect();
+    let marks = store::tip_marks(tx, &tip_ids, &events, REASON_TIP_SUBMITTED).await?;
     let cap = rules.points.daily_cap.get(REASON_TIP_SUBMITTED).copied();
     let mut earned = match cap {
         Some(_) => {
@@ -156,7 +157,8 @@ pub async fn award_tips(
     let mut confirmed = Vec::new();
     for (t, subject) in tips.iter().zip(&refs) {
         let mark = marks.get(&t.tip).copied().unwrap_or_default();
-        if t.filed_by_staff || mark.rejected {
+        // A redelivered submission (its entry is there) counts for nothing, not even the cap.
+        if t.filed_by_staff || mark.rejected || mark.awarded {
             continue;
         }
         let so_far = earned.entry(t.reporter).or_default();
@@ -352,7 +354,7 @@ pub async fn fix_confirmed(
     // Before confirmations existed the same reason was earned per case, on ACCEPTED: a
     // reporter paid that way is not paid again.
     let paid_per_case = case_ref(case);
-    let rejected = store::tip_marks(tx, &[tip])
+    let rejected = store::tip_marks(tx, &[tip], &[], REASON_TIP_CONFIRMED)
         .await?
         .get(&tip)
         .is_some_and(|m| m.rejected);

@@ -59,17 +59,22 @@ impl From<BalanceRow> for Balance {
 
 /// Locks the worker's balance row (creating it at zero) and returns the balance.
 pub async fn lock_balance(tx: &mut PgConnection, worker: Uuid) -> Result<Balance, sqlx::Error> {
+    // The row exists but for a worker's first entry: lock it in one round trip, and create it
+    // only when it is not there.
+    let lock = || {
+        sqlx::query_as::<_, BalanceRow>(
+            "SELECT points, pending, debt FROM balances WHERE worker_id = $1 FOR UPDATE",
+        )
+        .bind(worker)
+    };
+    if let Some(row) = lock().fetch_optional(&mut *tx).await? {
+        return Ok(row.into());
+    }
     sqlx::query("INSERT INTO balances (worker_id, points) VALUES ($1, 0) ON CONFLICT DO NOTHING")
         .bind(worker)
         .execute(&mut *tx)
         .await?;
-    let row: BalanceRow = sqlx::query_as(
-        "SELECT points, pending, debt FROM balances WHERE worker_id = $1 FOR UPDATE",
-    )
-    .bind(worker)
-    .fetch_one(tx)
-    .await?;
-    Ok(row.into())
+    Ok(lock().fetch_one(tx).await?.into())
 }
 
 /// Points a worker earned from `reason` since `since`.
@@ -109,13 +114,24 @@ pub async fn append_entry(
     e: &NewEntry<'_>,
 ) -> Result<Option<(EntryRow, Balance)>, sqlx::Error> {
     let m = e.movement;
-    let entry: Option<EntryRow> = sqlx::query_as(concat!(
-        "INSERT INTO ledger_entries (id, worker_id, points, reason, source_event_id, subject_ref,
-             reverses_entry_id, releases_entry_id, pending_change, debt_change)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (source_event_id, reason, worker_id) DO NOTHING
-         RETURNING ",
-        entry_columns!()
+    // The entry and the move of its balance in one statement; the balance moves only when the
+    // entry was new. The caller locked (and so created) the row. An upsert would not do:
+    // PostgreSQL checks the never-negative constraints on the row it proposes to insert, even
+    // when it then updates.
+    let appended: Option<AppendedRow> = sqlx::query_as(concat!(
+        "WITH e AS (
+             INSERT INTO ledger_entries (id, worker_id, points, reason, source_event_id, subject_ref,
+                 reverses_entry_id, releases_entry_id, pending_change, debt_change)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (source_event_id, reason, worker_id) DO NOTHING
+             RETURNING ",
+        entry_columns!(),
+        "), b AS (
+             UPDATE balances SET points = points + $11, pending = pending + $9, debt = debt + $10,
+                 updated_at = now()
+             WHERE worker_id = $2 AND EXISTS (SELECT 1 FROM e)
+             RETURNING points AS balance_points, pending AS balance_pending, debt AS balance_debt)
+         SELECT e.*, b.* FROM e, b"
     ))
     .bind(Uuid::now_v7())
     .bind(e.worker)
@@ -127,25 +143,27 @@ pub async fn append_entry(
     .bind(e.releases)
     .bind(m.pending_change)
     .bind(m.debt_change)
+    .bind(m.available_change())
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(entry) = entry else {
-        return Ok(None);
-    };
-    // The caller locked (and so created) the row. An upsert would not do: PostgreSQL checks the
-    // never-negative constraints on the row it proposes to insert, even when it then updates.
-    let balance: BalanceRow = sqlx::query_as(
-        "UPDATE balances SET points = points + $2, pending = pending + $3, debt = debt + $4,
-             updated_at = now()
-         WHERE worker_id = $1 RETURNING points, pending, debt",
-    )
-    .bind(e.worker)
-    .bind(m.available_change())
-    .bind(m.pending_change)
-    .bind(m.debt_change)
-    .fetch_one(&mut *tx)
-    .await?;
-    Ok(Some((entry, balance.into())))
+    Ok(appended.map(|a| {
+        let balance = BalanceRow {
+            points: a.balance_points,
+            pending: a.balance_pending,
+            debt: a.balance_debt,
+        };
+        (a.entry, balance.into())
+    }))
+}
+
+/// An appended entry and its worker's balance after it.
+#[derive(sqlx::FromRow)]
+struct AppendedRow {
+    #[sqlx(flatten)]
+    entry: EntryRow,
+    balance_points: i64,
+    balance_pending: i64,
+    balance_debt: i64,
 }
 
 /// Whether the worker already holds a positive entry for `reason` and `subject_ref`.
@@ -312,26 +330,33 @@ pub async fn lock_balances(
     tx: &mut PgConnection,
     workers: &[Uuid],
 ) -> Result<HashMap<Uuid, Balance>, sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO balances (worker_id, points) SELECT w, 0 FROM unnest($1::uuid[]) AS w ORDER BY w
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(workers)
-    .execute(&mut *tx)
-    .await?;
     // One primary-key probe per worker, in id order: with `worker_id = ANY($1)` the planner
     // chose a sequential scan of the whole table (1.1 ms for 6 rows of 4,230, measured), since
-    // it underprices testing every row against the array.
+    // it underprices testing every row against the array. The rows exist but for workers' first
+    // entries: those are created, and locked, only when missing.
     let mut sorted = workers.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
-    let rows: Vec<(Uuid, i64, i64, i64)> = sqlx::query_as(
-        "SELECT b.worker_id, b.points, b.pending, b.debt FROM unnest($1::uuid[]) AS w,
-         LATERAL (SELECT worker_id, points, pending, debt FROM balances WHERE worker_id = w FOR UPDATE) AS b",
-    )
-    .bind(&sorted)
-    .fetch_all(tx)
-    .await?;
+    let lock = |workers: Vec<Uuid>| {
+        sqlx::query_as::<_, (Uuid, i64, i64, i64)>(
+            "SELECT b.worker_id, b.points, b.pending, b.debt FROM unnest($1::uuid[]) AS w,
+             LATERAL (SELECT worker_id, points, pending, debt FROM balances WHERE worker_id = w FOR UPDATE) AS b",
+        )
+        .bind(workers)
+    };
+    let mut rows = lock(sorted.clone()).fetch_all(&mut *tx).await?;
+    if rows.len() < sorted.len() {
+        let found: std::collections::HashSet<Uuid> = rows.iter().map(|r| r.0).collect();
+        let missing: Vec<Uuid> = sorted.into_iter().filter(|w| !found.contains(w)).collect();
+        sqlx::query(
+            "INSERT INTO balances (worker_id, points) SELECT w, 0 FROM unnest($1::uuid[]) AS w ORDER BY w
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&missing)
+        .execute(&mut *tx)
+        .await?;
+        rows.extend(lock(missing).fetch_all(&mut *tx).await?);
+    }
     Ok(rows
         .into_iter()
         .map(|(w, available, pending, debt)| {
@@ -376,7 +401,7 @@ pub async fn append_credits(
     tx: &mut PgConnection,
     entries: &[NewEntry<'_>],
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let query = sqlx::query_as(concat!(
         "INSERT INTO ledger_entries (id, worker_id, points, reason, source_event_id, subject_ref,
              pending_change, debt_change)
          SELECT u.id, u.worker_id, u.points, u.reason, u.source_event_id, u.subject_ref,
@@ -388,27 +413,41 @@ pub async fn append_credits(
          ON CONFLICT (source_event_id, reason, worker_id) DO NOTHING
          RETURNING ",
         entry_columns!()
-    ))
-    .bind(entries.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
-    .bind(entries.iter().map(|e| e.worker).collect::<Vec<_>>())
-    .bind(entries.iter().map(|e| e.movement.points).collect::<Vec<_>>())
-    .bind(entries.iter().map(|e| e.reason).collect::<Vec<_>>())
-    .bind(entries.iter().map(|e| e.source_event_id).collect::<Vec<_>>())
-    .bind(entries.iter().map(|e| e.subject_ref).collect::<Vec<_>>())
-    .bind(
-        entries
-            .iter()
-            .map(|e| e.movement.pending_change)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        entries
-            .iter()
-            .map(|e| e.movement.debt_change)
-            .collect::<Vec<_>>(),
-    )
-    .fetch_all(tx)
-    .await
+    ));
+    bind_entries(query, entries).fetch_all(tx).await
+}
+
+/// Binds new entries' columns as arrays, `$1` to `$8`: fresh ids, workers, points, reasons,
+/// source events, subject refs, pending and debt changes (what every set-wise append inserts).
+pub(super) fn bind_entries<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    entries: &[NewEntry<'_>],
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    let column = |f: fn(&NewEntry<'_>) -> i64| entries.iter().map(f).collect::<Vec<_>>();
+    query
+        .bind(entries.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| e.worker).collect::<Vec<_>>())
+        .bind(column(|e| e.movement.points))
+        .bind(
+            entries
+                .iter()
+                .map(|e| e.reason.to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            entries
+                .iter()
+                .map(|e| e.source_event_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            entries
+                .iter()
+                .map(|e| e.subject_ref.map(str::to_owned))
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(|e| e.movement.pending_change))
+        .bind(column(|e| e.movement.debt_change))
 }
 
 /// Moves locked balances (one summed movement per worker).

@@ -8,12 +8,15 @@ macro_rules! station_columns {
 }
 
 mod amenities;
+// Its column macros serve `take_backs` too.
+#[macro_use]
 mod ledger;
 mod pending;
 mod read_models;
 mod redemptions;
 mod stations;
 mod supermarket;
+mod take_backs;
 mod visits;
 
 pub use amenities::*;
@@ -23,4 +26,5 @@ pub use read_models::*;
 pub use redemptions::*;
 pub use stations::*;
 pub use supermarket::*;
+pub use take_backs::*;
 pub use visits::*;

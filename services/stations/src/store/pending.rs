@@ -87,6 +87,8 @@ pub struct TipMarks {
     pub rejected: bool,
     pub merged: bool,
     pub confirmed: bool,
+    /// Its submission event has its ledger entry already (a redelivery).
+    pub awarded: bool,
 }
 
 /// Notes that a tip was merged into an existing case and/or confirmed.
@@ -121,30 +123,39 @@ pub async fn mark_confirmed(tx: &mut PgConnection, tips: &[Uuid]) -> Result<(), 
     Ok(())
 }
 
-/// What is known of each of these tips (only tips with news are in the map).
+/// What is known of each of these tips (only tips with news are in the map); with
+/// `submissions` (the event that submitted each tip, in the same order) also whether that event
+/// earned its `reason` entry already.
 pub async fn tip_marks(
     tx: &mut PgConnection,
     tips: &[Uuid],
+    submissions: &[Uuid],
+    reason: &str,
 ) -> Result<HashMap<Uuid, TipMarks>, sqlx::Error> {
-    let rows: Vec<(Uuid, bool, bool, bool)> = sqlx::query_as(
-        "SELECT t.id, r.tip_id IS NOT NULL, COALESCE(m.merged, FALSE), COALESCE(m.confirmed, FALSE)
-         FROM unnest($1::uuid[]) AS t(id)
+    let rows: Vec<(Uuid, bool, bool, bool, bool)> = sqlx::query_as(
+        "SELECT t.id, r.tip_id IS NOT NULL, COALESCE(m.merged, FALSE), COALESCE(m.confirmed, FALSE), a.awarded
+         FROM unnest($1::uuid[], $2::uuid[]) AS t(id, ev)
          LEFT JOIN rejected_tips r ON r.tip_id = t.id
          LEFT JOIN tip_marks m ON m.tip_id = t.id
-         WHERE r.tip_id IS NOT NULL OR m.tip_id IS NOT NULL",
+         CROSS JOIN LATERAL (SELECT t.ev IS NOT NULL AND EXISTS (
+             SELECT 1 FROM ledger_entries l WHERE l.source_event_id = t.ev AND l.reason = $3)) AS a(awarded)
+         WHERE t.id IS NOT NULL AND (r.tip_id IS NOT NULL OR m.tip_id IS NOT NULL OR a.awarded)",
     )
     .bind(tips)
+    .bind(submissions)
+    .bind(reason)
     .fetch_all(tx)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(t, rejected, merged, confirmed)| {
+        .map(|(t, rejected, merged, confirmed, awarded)| {
             (
                 t,
                 TipMarks {
                     rejected,
                     merged,
                     confirmed,
+                    awarded,
                 },
             )
         })

@@ -15,6 +15,13 @@ fn tip_id(event: &Event) -> Result<Uuid, HandlerError> {
 }
 
 impl Handler for Dispatch {
+    /// Dispatch is keyed by the tip's own state: it locks the tip and acts only while the tip
+    /// is still `received`, so a redelivered submission finds it routed (or merged, or
+    /// rejected) and changes nothing, with no inbox row.
+    fn keyed_by_effect(&self, _event: &Event) -> bool {
+        true
+    }
+
     async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
         let tip_id = tip_id(event)?;
         let span = tracing::info_span!("dispatch", tip_id = %tip_id, case_id = tracing::field::Empty, grid_id = tracing::field::Empty, merged = tracing::field::Empty);

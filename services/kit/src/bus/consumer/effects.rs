@@ -1,6 +1,7 @@
 //! The consumer's database side: an event's (or a group's) inbox row and the handler's effect in
-//! one transaction, so a redelivered event finds its row and changes nothing; and the dead-letter
-//! row of an event given up on.
+//! one transaction, so a redelivered event finds its row and changes nothing (unless the effect
+//! is keyed by the event itself, [`Handler::keyed_by_effect`], and needs no row); and the
+//! dead-letter row of an event given up on.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -18,18 +19,34 @@ impl<H: Handler> Runner<H> {
         &self,
         items: &[Prepared],
     ) -> Result<Vec<Outcome>, HandlerError> {
-        let mut tx = self.pool.begin().await?;
-        let ids: Vec<Uuid> = items.iter().map(|i| i.event.id).collect();
-        let fresh: std::collections::HashSet<Uuid> = sqlx::query_scalar(
-            "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
-             ON CONFLICT DO NOTHING RETURNING event_id",
-        )
-        .bind(self.spec.durable)
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
+        let mut tx = crate::db::begin_generic(&self.pool).await?;
+        // Events whose effect is keyed by themselves need no inbox row (and, when none does, the
+        // group no inbox statement).
+        let keyed: std::collections::HashSet<Uuid> = items
+            .iter()
+            .filter(|i| self.handler.keyed_by_effect(&i.event))
+            .map(|i| i.event.id)
+            .collect();
+        let ids: Vec<Uuid> = items
+            .iter()
+            .map(|i| i.event.id)
+            .filter(|id| !keyed.contains(id))
+            .collect();
+        let mut fresh: std::collections::HashSet<Uuid> = if ids.is_empty() {
+            Default::default()
+        } else {
+            sqlx::query_scalar(
+                "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
+                 ON CONFLICT DO NOTHING RETURNING event_id",
+            )
+            .bind(self.spec.durable)
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect()
+        };
+        fresh.extend(keyed);
         // An event delivered twice within the group is applied once.
         let mut first = std::collections::HashSet::new();
         let outcomes: Vec<Outcome> = items
@@ -59,6 +76,10 @@ impl<H: Handler> Runner<H> {
         conn: &mut PgConnection,
         event: &Event,
     ) -> Result<Outcome, HandlerError> {
+        if self.handler.keyed_by_effect(event) {
+            self.handler.handle(conn, event).await?;
+            return Ok(Outcome::Applied);
+        }
         let fresh = sqlx::query(
             "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )

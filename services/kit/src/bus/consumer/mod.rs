@@ -90,6 +90,16 @@ fn record_delay(durable: &'static str, event: &Event) {
     .record(seconds.max(0.0));
 }
 
+/// What became of a pull while a group was gathered from it.
+enum Pull {
+    /// More may come.
+    Open,
+    /// Every message it asked for came, or it expired: pull again.
+    Ended,
+    /// It broke off: look the consumer up again.
+    Broken,
+}
+
 /// The consumer task ends as a crashed process would (tests only).
 struct Crashed;
 
@@ -163,19 +173,8 @@ impl<H: Handler> Runner<H> {
                     let Some(next) = next else { break };
                     match next {
                         Ok(msg) => {
-                            // Whatever else has already arrived joins this one transaction.
-                            let mut group = vec![msg];
-                            let mut broken = false;
-                            while group.len() < self.bus.settings().consumer_batch.max(1) {
-                                match messages.next().now_or_never() {
-                                    Some(Some(Ok(m))) => group.push(m),
-                                    Some(Some(Err(_))) => {
-                                        broken = true;
-                                        break;
-                                    }
-                                    _ => break,
-                                }
-                            }
+                            // Whatever else arrives within the linger joins this transaction.
+                            let (group, pull) = self.gather(msg, &mut messages).await;
                             if self.process_group(group).await.is_err() {
                                 tracing::warn!(
                                     consumer = durable,
@@ -183,8 +182,10 @@ impl<H: Handler> Runner<H> {
                                 );
                                 return;
                             }
-                            if broken {
-                                continue 'outer;
+                            match pull {
+                                Pull::Open => {}
+                                Pull::Ended => break,
+                                Pull::Broken => continue 'outer,
                             }
                         }
                         Err(e) => {
@@ -202,6 +203,33 @@ impl<H: Handler> Runner<H> {
             }
         }
         tracing::info!(consumer = durable, "consumer stopped");
+    }
+
+    /// The group `first` opens: what else arrives within `consumer_linger` of it, up to
+    /// `consumer_batch`; and what became of the pull meanwhile.
+    async fn gather(
+        &self,
+        first: async_nats::jetstream::Message,
+        messages: &mut async_nats::jetstream::consumer::pull::Batch,
+    ) -> (Vec<async_nats::jetstream::Message>, Pull) {
+        let settings = self.bus.settings();
+        let deadline = tokio::time::Instant::now() + settings.consumer_linger();
+        let mut group = vec![first];
+        while group.len() < settings.consumer_batch.max(1) {
+            let next = match messages.next().now_or_never() {
+                Some(next) => next,
+                None => match tokio::time::timeout_at(deadline, messages.next()).await {
+                    Ok(next) => next,
+                    Err(_) => break,
+                },
+            };
+            match next {
+                Some(Ok(m)) => group.push(m),
+                Some(Err(_)) => return (group, Pull::Broken),
+                None => return (group, Pull::Ended),
+            }
+        }
+        (group, Pull::Open)
     }
 
     async fn consumer(&self) -> Result<PullConsumer, BusError> {
@@ -359,7 +387,7 @@ impl<H: Handler> Runner<H> {
         }
         let mut results: Vec<Result<Outcome, HandlerError>> = Vec::with_capacity(items.len());
         let committed: Result<(), HandlerError> = async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = crate::db::begin_generic(&self.pool).await?;
             for item in &items {
                 if !item.has_id {
                     results.push(Err(HandlerError::permanent(

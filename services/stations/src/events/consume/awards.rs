@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::app::{
     awards::{self, Rules, SubmittedTip},
+    merges::{self, MergedTip},
     take_back,
 };
 
@@ -38,6 +39,26 @@ fn submitted(event: &Event) -> Result<SubmittedTip, HandlerError> {
     })
 }
 
+/// A tip merged into a case nobody has taken on yet, naming its reporter: what the set-wise
+/// merge path takes (anything else about a case goes event by event).
+fn merged_only(event: &Event) -> Result<Option<MergedTip>, HandlerError> {
+    if event.subject != CASE_ASSIGNED {
+        return Ok(None);
+    }
+    let e: ev::CaseAssigned = event.decode()?;
+    let Ok(reporter) = Uuid::parse_str(&e.reporter_id) else {
+        return Ok(None);
+    };
+    if !e.merged || awards::confirms(e.case_status()) {
+        return Ok(None);
+    }
+    Ok(Some(MergedTip {
+        event: event.id,
+        tip: id(&e.tip_id)?,
+        reporter,
+    }))
+}
+
 /// Consumer `stations-points`: every governance event that earns or costs points.
 pub struct GovernanceAwards {
     pub rules: Rules,
@@ -53,24 +74,37 @@ impl Handler for GovernanceAwards {
                 .is_ok_and(|e| !e.merged && !awards::confirms(e.case_status()))
     }
 
-    /// Under load a group is all submitted tips: those are awarded set-wise. A group holding
-    /// anything else goes event by event.
+    /// A tip's award is keyed by its submission event (one ledger entry per source event, and a
+    /// tip already awarded is skipped before the daily cap counts it): a redelivery writes
+    /// nothing, with no inbox row.
+    fn keyed_by_effect(&self, event: &Event) -> bool {
+        event.subject == TIP_SUBMITTED
+    }
+
+    /// Under load a group is mostly submitted tips and tips merged into a case not yet taken
+    /// on: the submissions are awarded set-wise first, then the merges taken back set-wise, then
+    /// the group's other events one by one, in their order. A tip's submission precedes its
+    /// merge, and its merge every later event about it, in the stream: each tip keeps its order.
     async fn handle_many(
         &self,
         tx: &mut PgConnection,
         events: &[&Event],
     ) -> Result<(), HandlerError> {
-        if !events.iter().all(|e| e.subject == TIP_SUBMITTED) {
-            for event in events {
-                self.handle(&mut *tx, event).await?;
+        let (mut tips, mut merges, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+        for event in events {
+            if event.subject == TIP_SUBMITTED {
+                tips.push(submitted(event)?);
+            } else if let Some(merge) = merged_only(event)? {
+                merges.push(merge);
+            } else {
+                rest.push(*event);
             }
-            return Ok(());
         }
-        let tips = events
-            .iter()
-            .map(|e| submitted(e))
-            .collect::<Result<Vec<_>, _>>()?;
-        awards::award_tips(tx, &self.rules, &tips).await?;
+        awards::award_tips(&mut *tx, &self.rules, &tips).await?;
+        merges::tips_merged(&mut *tx, &self.rules, &merges).await?;
+        for event in rest {
+            self.handle(&mut *tx, event).await?;
+        }
         Ok(())
     }
 
