@@ -12,20 +12,36 @@ use redsupply_proto::{
 use redsupply_tests::{TestApp, tip_in_grid};
 use uuid::Uuid;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_submission_delivered_again_changes_no_case_no_award_and_no_cap() {
-    // Each tip opens a case of its own; two tips' points reach the daily cap.
-    let mut app = TestApp::spawn_with(|s| {
+/// The submission event governance published for tip `id`.
+async fn submission_of(app: &TestApp, id: &str) -> TipSubmitted {
+    app.published::<TipSubmitted>("governance", TIP_SUBMITTED)
+        .await
+        .into_iter()
+        .find(|e| e.tip_id == id)
+        .expect("the tip's submission")
+}
+
+/// A stack where each tip opens a case of its own, with no per-minute limit and a daily cap of
+/// `cap` points for submissions, and one registered reporter (with their token).
+async fn one_reporter(cap: i64) -> (TestApp, Uuid, String) {
+    let app = TestApp::spawn_with(|s| {
         s.governance.merge.distance_meters = 0.0;
         s.governance.tips_per_minute = 0;
         s.stations
             .points
             .daily_cap
-            .insert("tip_submitted".into(), 10);
+            .insert("tip_submitted".into(), cap);
     })
     .await;
     app.create_grid("Grid", 29.73, 103.56, 0.01).await;
     let (worker, token) = app.register_worker("Zhou Min").await;
+    (app, worker, token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_delivered_again_changes_no_case_no_award_and_no_cap() {
+    // Two tips' points reach the daily cap.
+    let (mut app, worker, token) = one_reporter(10).await;
     let tip = |request: &str| {
         tip_in_grid(
             worker,
@@ -47,12 +63,7 @@ async fn a_submission_delivered_again_changes_no_case_no_award_and_no_cap() {
     .fetch_one(&pool)
     .await
     .unwrap();
-    let submitted = app
-        .published::<TipSubmitted>("governance", TIP_SUBMITTED)
-        .await
-        .into_iter()
-        .find(|e| e.tip_id == first.id)
-        .expect("the first tip's submission");
+    let submitted = submission_of(&app, &first.id).await;
 
     // With stations away, the first submission comes again and a second tip arrives: stations
     // finds both waiting when it returns and applies them together.
@@ -111,4 +122,56 @@ async fn a_submission_delivered_again_changes_no_case_no_award_and_no_cap() {
         0,
         "tip submissions need no inbox row (other governance events still have theirs)"
     );
+}
+
+/// A submission the daily cap left without points has no ledger entry to key it: delivered
+/// again when the cap would have room (a later day, or a raised cap), it still earns nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capped_submission_delivered_again_earns_nothing_when_the_cap_has_room() {
+    let (mut app, worker, token) = one_reporter(5).await;
+    let tip = |request: &str| tip_in_grid(worker, request, TipCategory::Traffic, "Signal out");
+    app.submit_tip(tip("first"), &token).await;
+    app.await_balance_where(worker, "5 pending", |b| b.pending == 5)
+        .await;
+    let capped = app.submit_tip(tip("capped"), &token).await;
+    app.await_count(
+        "the second tip to be capped",
+        "SELECT count(*) FROM stations.capped_submissions",
+        1,
+    )
+    .await;
+    let pool = app.db.pool().await;
+    let event: Uuid = sqlx::query_scalar("SELECT event_id FROM stations.capped_submissions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let submitted = submission_of(&app, &capped.id).await;
+
+    // The cap now has room, as it would on the next day; the capped submission comes again.
+    app.stop_service(ServiceName::Stations).await;
+    app.settings
+        .stations
+        .points
+        .daily_cap
+        .insert("tip_submitted".into(), 100);
+    app.start_service(ServiceName::Stations).await;
+    app.republish_event(TIP_SUBMITTED, SOURCE, event, &submitted)
+        .await;
+    // A third tip shows the cap's room is real and marks when the redelivery is behind us.
+    app.submit_tip(tip("third"), &token).await;
+    app.await_balance_where(worker, "10 pending", |b| b.pending == 10)
+        .await;
+    app.consumer_idle("governance", stations::POINTS_CONSUMER)
+        .await;
+    let balance = app.balance_as(worker, &token).await;
+    assert_eq!(
+        balance.pending, 10,
+        "the capped tip was paid on its redelivery"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM stations.ledger_entries WHERE reason = 'tip_submitted'")
+            .await,
+        2
+    );
+    app.assert_ledger_replays().await;
 }

@@ -63,7 +63,7 @@ impl Intake {
     /// calls at shutdown) and the queue is empty, so no accepted call goes unanswered.
     ///
     /// The committers have connections of their own (one each), whose statements run on generic
-    /// plans: intake's two statements have one shape, and re-planning them cost about a sixth
+    /// plans: intake's statements have one shape each, and re-planning them cost about a sixth
     /// of their execution.
     pub fn spawn(
         pool: &PgPool,

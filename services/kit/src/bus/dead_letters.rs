@@ -1,8 +1,8 @@
 //! Dead letters: events a consumer gave up on, kept with their payload, headers and last error so
 //! an operator can see them and, once the cause is fixed, replay them. A replay publishes the same
 //! event again (same `ce-id`, a fresh `Nats-Msg-Id` so JetStream's duplicate window lets it
-//! through): consumers that already applied it skip it by their inbox; the one that parked it
-//! applies it now.
+//! through): consumers that already applied it skip it by their inbox (or their effect's own key,
+//! `Handler::keyed_by_effect`); the one that parked it applies it now.
 
 use std::collections::HashMap;
 

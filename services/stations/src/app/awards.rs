@@ -114,6 +114,16 @@ pub async fn credit(
     Ok(points)
 }
 
+/// Locks these workers' balances (creating missing ones) in id order, before a group's awards and
+/// take-backs lock them again in parts.
+pub async fn lock_reporters(tx: &mut PgConnection, workers: &[Uuid]) -> Result<(), sqlx::Error> {
+    let mut workers = workers.to_vec();
+    workers.sort_unstable();
+    workers.dedup();
+    store::lock_balances(tx, &workers).await?;
+    Ok(())
+}
+
 /// A submitted tip: its event, reporter, id, and whether staff filed it in the reporter's name.
 #[derive(Debug, Clone, Copy)]
 pub struct SubmittedTip {
@@ -155,6 +165,8 @@ pub async fn award_tips(
     let mut entries = Vec::with_capacity(tips.len());
     // Tips whose case was taken on before their award came: released at once.
     let mut confirmed = Vec::new();
+    // Submissions the cap left nothing: recorded, since no entry says they were handled.
+    let mut capped = Vec::new();
     for (t, subject) in tips.iter().zip(&refs) {
         let mark = marks.get(&t.tip).copied().unwrap_or_default();
         // A redelivered submission (its entry is there) counts for nothing, not even the cap.
@@ -164,6 +176,7 @@ pub async fn award_tips(
         let so_far = earned.entry(t.reporter).or_default();
         let points = domain::capped(rules.points.for_tip(mark.merged), cap, *so_far);
         if points <= 0 {
+            capped.push((t.event, t.reporter));
             continue;
         }
         *so_far += points;
@@ -181,6 +194,7 @@ pub async fn award_tips(
             releases: None,
         });
     }
+    store::record_capped(tx, &capped).await?;
     let mut appended = store::append_credits(tx, &entries).await?;
     // RETURNING order is not promised: running balances follow the events' order.
     let order: HashMap<Uuid, usize> = entries

@@ -27,15 +27,16 @@ pub struct MergedTip {
 /// Marks the tips merged and takes back what each one's award earned beyond `tip_merged`: the
 /// reporters' balances locked first (in id order), what stands of each award read under the
 /// lock, one compensating entry per award (pending first, then available, the rest as debt),
-/// every balance moved and every take-back announced. An award not made by the reporter's tip
-/// (never the case) is refused with an error, and the consumer applies the events one by one.
+/// every balance moved and every take-back announced. Returns false, having changed nothing the
+/// caller keeps, for what only the one-by-one path handles (an award not the reporter's, a merge
+/// applied before): the caller undoes its transaction and applies the events one by one.
 pub async fn tips_merged(
     tx: &mut PgConnection,
     rules: &Rules,
     merged: &[MergedTip],
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     if merged.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     let mut workers: Vec<Uuid> = merged.iter().map(|m| m.reporter).collect();
     workers.sort_unstable();
@@ -68,10 +69,8 @@ pub async fn tips_merged(
                 .as_ref()
                 .and_then(|s| event_of.get(s)),
         ) else {
-            return Err(sqlx::Error::Protocol(format!(
-                "award {} is not its reporter's",
-                award.entry.id
-            )));
+            tracing::warn!(award = %award.entry.id, "an award that is not its reporter's");
+            return Ok(false);
         };
         let movement = Movement::take_back(*balance, points, award.still_pending);
         *balance = balance.after(movement);
@@ -86,20 +85,34 @@ pub async fn tips_merged(
             releases: None,
         });
     }
-    let appended = store::append_take_backs(tx, &entries).await?;
+    let mut appended = store::append_take_backs(tx, &entries).await?;
     if appended.len() != entries.len() {
         // A merge applied before (the inbox should have said so): the balances announced here
         // would be wrong, so the events go one by one.
-        return Err(sqlx::Error::Protocol(format!(
-            "{} of {} take-backs were made before",
-            entries.len() - appended.len(),
-            entries.len()
-        )));
+        tracing::warn!(
+            planned = entries.len(),
+            appended = appended.len(),
+            "take-backs made before"
+        );
+        return Ok(false);
     }
+    // RETURNING order is not promised: announcements follow the order the balances moved in.
+    let order: HashMap<Uuid, usize> = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| Some((e.reverses?, i)))
+        .collect();
     let reversed_by: HashMap<(Uuid, Uuid), Uuid> = entries
         .iter()
         .filter_map(|e| Some(((e.source_event_id, e.worker), e.reverses?)))
         .collect();
+    appended.sort_by_key(|e| {
+        reversed_by
+            .get(&(e.source_event_id, e.worker_id))
+            .and_then(|original| order.get(original))
+            .copied()
+            .unwrap_or(usize::MAX)
+    });
     let mut announced = Vec::with_capacity(appended.len());
     for entry in &appended {
         let Some(original) = reversed_by.get(&(entry.source_event_id, entry.worker_id)) else {
@@ -113,5 +126,5 @@ pub async fn tips_merged(
         taken_back = appended.len(),
         "merged tips' awards taken back together"
     );
-    Ok(())
+    Ok(true)
 }

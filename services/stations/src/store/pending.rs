@@ -87,7 +87,8 @@ pub struct TipMarks {
     pub rejected: bool,
     pub merged: bool,
     pub confirmed: bool,
-    /// Its submission event has its ledger entry already (a redelivery).
+    /// Its submission event was handled already (a redelivery): it has its ledger entry, or it
+    /// was capped.
     pub awarded: bool,
 }
 
@@ -125,7 +126,7 @@ pub async fn mark_confirmed(tx: &mut PgConnection, tips: &[Uuid]) -> Result<(), 
 
 /// What is known of each of these tips (only tips with news are in the map); with
 /// `submissions` (the event that submitted each tip, in the same order) also whether that event
-/// earned its `reason` entry already.
+/// was handled already: it earned its `reason` entry, or the day's cap left it nothing.
 pub async fn tip_marks(
     tx: &mut PgConnection,
     tips: &[Uuid],
@@ -137,8 +138,9 @@ pub async fn tip_marks(
          FROM unnest($1::uuid[], $2::uuid[]) AS t(id, ev)
          LEFT JOIN rejected_tips r ON r.tip_id = t.id
          LEFT JOIN tip_marks m ON m.tip_id = t.id
-         CROSS JOIN LATERAL (SELECT t.ev IS NOT NULL AND EXISTS (
-             SELECT 1 FROM ledger_entries l WHERE l.source_event_id = t.ev AND l.reason = $3)) AS a(awarded)
+         CROSS JOIN LATERAL (SELECT t.ev IS NOT NULL AND (EXISTS (
+             SELECT 1 FROM ledger_entries l WHERE l.source_event_id = t.ev AND l.reason = $3)
+             OR EXISTS (SELECT 1 FROM capped_submissions c WHERE c.event_id = t.ev))) AS a(awarded)
          WHERE t.id IS NOT NULL AND (r.tip_id IS NOT NULL OR m.tip_id IS NOT NULL OR a.awarded)",
     )
     .bind(tips)
@@ -190,4 +192,23 @@ pub async fn case_forfeited(
     .bind(worker)
     .fetch_one(tx)
     .await
+}
+
+/// Records submissions the daily cap left without points (see [`tip_marks`]).
+pub async fn record_capped(
+    tx: &mut PgConnection,
+    capped: &[(Uuid, Uuid)],
+) -> Result<(), sqlx::Error> {
+    if capped.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO capped_submissions (event_id, worker_id)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(capped.iter().map(|c| c.0).collect::<Vec<_>>())
+    .bind(capped.iter().map(|c| c.1).collect::<Vec<_>>())
+    .execute(tx)
+    .await?;
+    Ok(())
 }

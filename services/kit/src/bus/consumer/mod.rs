@@ -1,8 +1,8 @@
-//! Idempotent consumers: a durable JetStream pull consumer whose handler runs inside a database
-//! transaction that also records `(consumer, event id)` in the inbox. Events that arrive together
-//! share one transaction (each in its own savepoint). The effect and the inbox row commit
-//! together, then the event is acknowledged; a redelivered event finds its inbox row and is
-//! acknowledged without effect. A failing event is redelivered with back-off, and after
+//! Idempotent consumers: a durable JetStream pull consumer whose handler runs in a transaction that
+//! also records `(consumer, event id)` in the inbox, unless the effect is keyed by the event itself
+//! ([`Handler::keyed_by_effect`]). Events arriving within `consumer_linger_ms` share a transaction.
+//! The effect commits, then the event is acknowledged; a redelivery finds its inbox row (or its
+//! effect) and changes nothing. A failing event is redelivered with back-off, and after
 //! `max_deliver` attempts (or at once, when it cannot be decoded) parked as a dead letter.
 
 mod effects;
@@ -260,7 +260,7 @@ impl<H: Handler> Runner<H> {
         let existing = consumer.info().await.map_err(|e| err(e.into()))?;
         if existing.config.filter_subject != self.spec.subject {
             // A durable left by an older release with another filter: replace it. It restarts from
-            // the stream's first event; the inbox makes the replay harmless.
+            // the stream's first event; the inbox (or the effect's key) makes the replay harmless.
             tracing::warn!(
                 consumer = self.spec.durable,
                 old = %existing.config.filter_subject,
@@ -494,7 +494,7 @@ impl<H: Handler> Runner<H> {
 
 async fn ack(msg: &async_nats::jetstream::Message, kind: AckKind) {
     if let Err(e) = msg.ack_with(kind).await {
-        // The event comes back after ack_wait; the inbox makes the second pass harmless.
+        // The event comes back after ack_wait; the inbox (or the effect's key) makes it harmless.
         tracing::warn!(error = %e, "acknowledgement failed");
     }
 }

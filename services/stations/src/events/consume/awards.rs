@@ -100,8 +100,22 @@ impl Handler for GovernanceAwards {
                 rest.push(*event);
             }
         }
+        if !tips.is_empty() && !merges.is_empty() {
+            // Both parts lock balances: every reporter of the group at once, in id order, so
+            // that two replicas' groups cannot take the same workers in opposite orders.
+            let reporters: Vec<Uuid> = tips
+                .iter()
+                .map(|t| t.reporter)
+                .chain(merges.iter().map(|m| m.reporter))
+                .collect();
+            awards::lock_reporters(&mut *tx, &reporters).await?;
+        }
         awards::award_tips(&mut *tx, &self.rules, &tips).await?;
-        merges::tips_merged(&mut *tx, &self.rules, &merges).await?;
+        if !merges::tips_merged(&mut *tx, &self.rules, &merges).await? {
+            return Err(HandlerError::transient(
+                "merged tips the set-wise path does not take",
+            ));
+        }
         for event in rest {
             self.handle(&mut *tx, event).await?;
         }
