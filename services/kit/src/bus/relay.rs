@@ -64,13 +64,11 @@ pub fn spawn_relay(
     // it only ever looks rows up by `seq`. A queue table's statistics are always wrong (it fills
     // and empties between two ANALYZEs), and a sequential scan of it reads every dead row left
     // since the last VACUUM; so no sequential scans on these connections.
-    let options = (*pool.connect_options())
-        .clone()
-        .options([("synchronous_commit", "off"), ("enable_seqscan", "off")]);
-    let relay_pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(pool.options().get_acquire_timeout())
-        .connect_lazy_with(options);
+    let relay_pool = crate::db::side_pool(
+        &pool,
+        2,
+        &[("synchronous_commit", "off"), ("enable_seqscan", "off")],
+    );
     let relay = Relay {
         batch: bus.settings().relay_batch.max(1),
         poll: bus.settings().relay_poll(),

@@ -62,16 +62,26 @@ pub async fn begin_generic(
 }
 
 /// A pool of `max_connections` beside `pool` (same database, schema and settings) whose
-/// statements always run on generic plans: for a hot path that holds its own connections and
-/// runs only statements of one shape (see [`begin_generic`]).
-pub fn generic_plans_pool(pool: &PgPool, max_connections: u32) -> PgPool {
+/// sessions also set `settings`: for a hot path that holds connections of its own (the outbox
+/// relay, tip intake).
+pub fn side_pool(pool: &PgPool, max_connections: u32, settings: &[(&str, &str)]) -> PgPool {
     let options = (*pool.connect_options())
         .clone()
-        .options([("plan_cache_mode", "force_generic_plan")]);
+        .options(settings.iter().copied());
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(pool.options().get_acquire_timeout())
         .connect_lazy_with(options)
+}
+
+/// A [`side_pool`] whose statements always run on generic plans: for a hot path that runs only
+/// statements of one shape each (see [`begin_generic`]).
+pub fn generic_plans_pool(pool: &PgPool, max_connections: u32) -> PgPool {
+    side_pool(
+        pool,
+        max_connections,
+        &[("plan_cache_mode", "force_generic_plan")],
+    )
 }
 
 /// Applies the bus tables and then the service's own migrations (versions 100 and up) to `schema`.

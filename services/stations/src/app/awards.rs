@@ -117,10 +117,7 @@ pub async fn credit(
 /// Locks these workers' balances (creating missing ones) in id order, before a group's awards and
 /// take-backs lock them again in parts.
 pub async fn lock_reporters(tx: &mut PgConnection, workers: &[Uuid]) -> Result<(), sqlx::Error> {
-    let mut workers = workers.to_vec();
-    workers.sort_unstable();
-    workers.dedup();
-    store::lock_balances(tx, &workers).await?;
+    store::lock_balances(tx, workers).await?;
     Ok(())
 }
 

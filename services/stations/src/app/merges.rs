@@ -38,10 +38,8 @@ pub async fn tips_merged(
     if merged.is_empty() {
         return Ok(true);
     }
-    let mut workers: Vec<Uuid> = merged.iter().map(|m| m.reporter).collect();
-    workers.sort_unstable();
-    workers.dedup();
-    let mut running = store::lock_balances(tx, &workers).await?;
+    let reporters: Vec<Uuid> = merged.iter().map(|m| m.reporter).collect();
+    let mut running = store::lock_balances(tx, &reporters).await?;
     let tips: Vec<Uuid> = merged.iter().map(|m| m.tip).collect();
     store::mark_merged(tx, &tips).await?;
     let event_of: HashMap<String, Uuid> = merged
@@ -53,11 +51,11 @@ pub async fn tips_merged(
     let reason = format!("tip_merged:{REASON_TIP_SUBMITTED}");
     let keep = rules.points.tip_merged;
     let mut entries = Vec::with_capacity(awards.len());
-    // The balance after each entry, for its announcement.
-    let mut after: HashMap<Uuid, crate::domain::Balance> = HashMap::new();
+    // Beside each entry: the award it takes from and the balance after it, for its announcement.
+    let mut planned = Vec::with_capacity(awards.len());
     for award in &awards {
         let standing = award.standing;
-        let points = (standing - standing.min(keep)).min(standing);
+        let points = standing - standing.min(keep);
         if points <= 0 {
             continue;
         }
@@ -74,7 +72,7 @@ pub async fn tips_merged(
         };
         let movement = Movement::take_back(*balance, points, award.still_pending);
         *balance = balance.after(movement);
-        after.insert(award.entry.id, *balance);
+        planned.push((award.entry.id, *balance));
         entries.push(NewEntry {
             worker: award.entry.worker_id,
             movement,
@@ -96,30 +94,19 @@ pub async fn tips_merged(
         );
         return Ok(false);
     }
-    // RETURNING order is not promised: announcements follow the order the balances moved in.
-    let order: HashMap<Uuid, usize> = entries
+    // Every entry was appended, each its own (event, worker): RETURNING order is not promised,
+    // so announcements follow the order the balances moved in.
+    let index: HashMap<(Uuid, Uuid), usize> = entries
         .iter()
         .enumerate()
-        .filter_map(|(i, e)| Some((e.reverses?, i)))
+        .map(|(i, e)| ((e.source_event_id, e.worker), i))
         .collect();
-    let reversed_by: HashMap<(Uuid, Uuid), Uuid> = entries
+    appended.sort_by_key(|e| index[&(e.source_event_id, e.worker_id)]);
+    let announced = appended
         .iter()
-        .filter_map(|e| Some(((e.source_event_id, e.worker), e.reverses?)))
+        .zip(&planned)
+        .map(|(entry, (original, after))| publish::points_reversed(entry, *original, *after))
         .collect();
-    appended.sort_by_key(|e| {
-        reversed_by
-            .get(&(e.source_event_id, e.worker_id))
-            .and_then(|original| order.get(original))
-            .copied()
-            .unwrap_or(usize::MAX)
-    });
-    let mut announced = Vec::with_capacity(appended.len());
-    for entry in &appended {
-        let Some(original) = reversed_by.get(&(entry.source_event_id, entry.worker_id)) else {
-            continue;
-        };
-        announced.push(publish::points_reversed(entry, *original, after[original]));
-    }
     kit::bus::enqueue_batch(tx, announced, &[]).await?;
     tracing::info!(
         tips = merged.len(),

@@ -22,16 +22,10 @@ impl<H: Handler> Runner<H> {
         let mut tx = crate::db::begin_generic(&self.pool).await?;
         // Events whose effect is keyed by themselves need no inbox row (and, when none does, the
         // group no inbox statement).
-        let keyed: std::collections::HashSet<Uuid> = items
+        let (keyed, inboxed): (Vec<&Prepared>, Vec<&Prepared>) = items
             .iter()
-            .filter(|i| self.handler.keyed_by_effect(&i.event))
-            .map(|i| i.event.id)
-            .collect();
-        let ids: Vec<Uuid> = items
-            .iter()
-            .map(|i| i.event.id)
-            .filter(|id| !keyed.contains(id))
-            .collect();
+            .partition(|i| self.handler.keyed_by_effect(&i.event));
+        let ids: Vec<Uuid> = inboxed.iter().map(|i| i.event.id).collect();
         let mut fresh: std::collections::HashSet<Uuid> = if ids.is_empty() {
             Default::default()
         } else {
@@ -46,7 +40,7 @@ impl<H: Handler> Runner<H> {
             .into_iter()
             .collect()
         };
-        fresh.extend(keyed);
+        fresh.extend(keyed.iter().map(|i| i.event.id));
         // An event delivered twice within the group is applied once.
         let mut first = std::collections::HashSet::new();
         let outcomes: Vec<Outcome> = items
