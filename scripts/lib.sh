@@ -352,7 +352,7 @@ start_private_postgres() {
     preload="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
   log "starting private PostgreSQL on 127.0.0.1:$PRIVATE_PG_PORT (log: $PG_LOG)"
   as_pg_owner "$bindir/pg_ctl" -D "$PG_DIR" \
-    -o "-p $PRIVATE_PG_PORT -k '$PG_SOCK_DIR' -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200 $preload" \
+    -o "-p $PRIVATE_PG_PORT -k '$PG_SOCK_DIR' -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200 $preload $(pg_wal_options)" \
     -l "$PG_LOG" start -w -t 60 >&2 ||
     {
       tail -n 20 "$PG_LOG" >&2
@@ -370,6 +370,64 @@ stop_private_postgres() {
   as_pg_owner "$bindir/pg_ctl" -D "$PG_DIR" stop -m fast -w -t 30 >&2 || true
 }
 
+# The WAL relay (nats.relay_source = "wal") reads a logical replication slot per service, and its
+# tests create slots of their own: the servers these scripts start or find run with these.
+PG_WAL_SETTINGS=(wal_level=logical max_replication_slots=64 max_wal_senders=64)
+pg_wal_options() {
+  local kv
+  for kv in "${PG_WAL_SETTINGS[@]}"; do printf -- '-c %s ' "$kv"; done
+}
+
+# True when the server at URL runs with every PG_WAL_SETTINGS value (or a larger number).
+pg_wal_ready() {
+  local url=$1 kv have
+  for kv in "${PG_WAL_SETTINGS[@]}"; do
+    have=$(PGCONNECT_TIMEOUT=3 psql -X -w "$url" -Atc "show ${kv%%=*}") || return 1
+    if [[ ${kv#*=} =~ ^[0-9]+$ ]]; then
+      ((have >= ${kv#*=})) || return 1
+    else
+      [[ $have == "${kv#*=}" ]] || return 1
+    fi
+  done
+}
+
+# Sets PG_WAL_SETTINGS on the server at URL (ALTER SYSTEM) and restarts it, which wal_level
+# needs: the private cluster with pg_ctl, a Debian cluster with pg_ctlcluster, any other server
+# these scripts can reach the data directory of with pg_ctl. Otherwise says what to set.
+ensure_logical_wal() {
+  local url=$1 kv port ver name datadir bindir
+  pg_wal_ready "$url" && return 0
+  log "PostgreSQL at $(mask_url "$url"): setting ${PG_WAL_SETTINGS[*]} (the WAL relay's slots), then restarting it"
+  for kv in "${PG_WAL_SETTINGS[@]}"; do
+    PGCONNECT_TIMEOUT=3 psql -X -w "$url" -q -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET ${kv%%=*} = '${kv#*=}'" ||
+      die "could not ALTER SYSTEM SET ${kv%%=*} on $(mask_url "$url"); set ${PG_WAL_SETTINGS[*]} there and restart it"
+  done
+  port=$(psql -X -w "$url" -Atc "show port")
+  datadir=$(psql -X -w "$url" -Atc "show data_directory")
+  pg_paths
+  if [[ $datadir -ef $PG_DIR ]]; then
+    bindir=$(pg_bindir) || die "PostgreSQL server binaries not found"
+    as_pg_owner "$bindir/pg_ctl" -D "$PG_DIR" -l "$PG_LOG" restart -m fast -w -t 60 >&2 ||
+      die "could not restart the private PostgreSQL"
+  elif command -v pg_lsclusters >/dev/null 2>&1 &&
+    read -r ver name < <(pg_lsclusters --no-header | awk -v p="$port" '$3 == p { print $1, $2; exit }') &&
+    [[ -n $name ]]; then
+    pg_ctlcluster "$ver" "$name" restart -m fast ||
+      die "could not restart PostgreSQL cluster $ver/$name; restart it for ${PG_WAL_SETTINGS[*]} to apply"
+  elif bindir=$(pg_bindir) && [[ -d $datadir ]]; then
+    as_pg_owner "$bindir/pg_ctl" -D "$datadir" restart -m fast -w -t 60 >&2 ||
+      die "could not restart the PostgreSQL of $datadir; restart it for ${PG_WAL_SETTINGS[*]} to apply"
+  else
+    die "restart the PostgreSQL at $(mask_url "$url") for ${PG_WAL_SETTINGS[*]} to apply"
+  fi
+  local waited=0
+  until pg_answers "$url"; do
+    ((waited++ < 60)) || die "PostgreSQL at $(mask_url "$url") did not come back after its restart"
+    sleep 1
+  done
+  pg_wal_ready "$url" || die "PostgreSQL at $(mask_url "$url") restarted without ${PG_WAL_SETTINGS[*]}"
+}
+
 ensure_postgres() {
   local url=${REDSUPPLY_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
   if pg_answers "$url"; then
@@ -384,6 +442,7 @@ ensure_postgres() {
     url=$PRIVATE_PG_ADMIN_URL
     pg_answers "$url" || die "private PostgreSQL started but does not answer at $url"
   fi
+  ensure_logical_wal "$url"
   export REDSUPPLY_PG_ADMIN_URL="$url"
 }
 

@@ -34,6 +34,7 @@ impl TestDb {
         let mut conn = PgConnection::connect(&admin_url)
             .await
             .expect("PostgreSQL answers at REDSUPPLY_TEST_DATABASE_URL");
+        drop_stale_slots(&mut conn).await;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
             .await
@@ -94,6 +95,30 @@ impl Drop for TestDb {
                 .ok()?;
             rt.block_on(async {
                 let mut conn = PgConnection::connect(&admin).await.ok()?;
+                // A WAL relay's slot keeps the database (and the cluster's WAL): end its
+                // sessions, then drop it, then the database.
+                for _ in 0..50 {
+                    let left: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM (
+                             SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+                             WHERE database = $1 AND active_pid IS NOT NULL) AS ended",
+                    )
+                    .bind(&name)
+                    .fetch_one(&mut conn)
+                    .await
+                    .ok()?;
+                    let _ = sqlx::query(
+                        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+                         WHERE database = $1 AND NOT active",
+                    )
+                    .bind(&name)
+                    .execute(&mut conn)
+                    .await;
+                    if left == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                     "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
                 )))
@@ -103,6 +128,37 @@ impl Drop for TestDb {
             })
         })
         .join();
+    }
+}
+
+/// Slots of test databases an earlier run left (a test process killed before its databases were
+/// dropped), older than an hour by the time in their database's UUIDv7 name: they would keep
+/// the cluster's WAL for ever. A slot still in use by a running test is never that old.
+async fn drop_stale_slots(conn: &mut PgConnection) {
+    let stale: Vec<(String, String)> = sqlx::query_as(
+        "SELECT slot_name::text, database::text FROM pg_replication_slots
+         WHERE database LIKE 'rs\\_test\\_%' AND NOT active",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap_or_default();
+    let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    for (slot, database) in stale {
+        let born = Uuid::try_parse(database.trim_start_matches("rs_test_"))
+            .ok()
+            .and_then(|id| id.get_timestamp())
+            .map(|t| t.to_unix().0 as i64);
+        if born.is_some_and(|secs| secs < hour_ago.timestamp()) {
+            let _ = sqlx::query("SELECT pg_drop_replication_slot($1)")
+                .bind(&slot)
+                .execute(&mut *conn)
+                .await;
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+            )))
+            .execute(&mut *conn)
+            .await;
+        }
     }
 }
 

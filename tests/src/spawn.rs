@@ -180,6 +180,14 @@ impl TestApp {
         }
     }
 
+    /// Stops one service at once, as a killed process would: its tasks end where they are,
+    /// with nothing flushed or acknowledged.
+    pub fn crash_service(&mut self, name: ServiceName) {
+        if let Some(r) = self.hosted.get_mut(&name).and_then(|h| h.running.take()) {
+            r.abort();
+        }
+    }
+
     pub fn addr(&self, name: ServiceName) -> SocketAddr {
         self.hosted[&name]
             .running

@@ -47,7 +47,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         migrate(&pool).await?;
     }
     let tasks = vec![
-        kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, rt.shutdown.clone()),
+        rt.spawn_relay(&pool, SCHEMA, rt.shutdown.clone()),
         rt.spawn_consumer(
             &pool,
             events::consume::WORKERS_CONSUMER,

@@ -138,7 +138,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             Duration::from_millis(settings.watch_poll_ms.max(10)),
             shutdown.clone(),
         ),
-        kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, shutdown.clone()),
+        rt.spawn_relay(&pool, SCHEMA, shutdown.clone()),
     ];
     tasks.push(rt.spawn_consumer(
         &pool,

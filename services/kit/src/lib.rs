@@ -46,6 +46,22 @@ impl Runtime {
         })
     }
 
+    /// Starts the relay of `producer`'s events (the schema of `pool`); it runs until `shutdown`.
+    pub fn spawn_relay(
+        &self,
+        pool: &sqlx::PgPool,
+        producer: &'static str,
+        shutdown: Shutdown,
+    ) -> tokio::task::JoinHandle<()> {
+        bus::spawn_relay(
+            pool.clone(),
+            &self.settings.database,
+            self.bus.clone(),
+            producer,
+            shutdown,
+        )
+    }
+
     /// Starts the durable consumer `durable` of `subject` (a constant of
     /// `redsupply_proto::subjects`), applying each event with `handler` in a transaction on
     /// `pool`; it runs until shutdown.

@@ -116,6 +116,21 @@ pub const CATALOGUE: &[(&str, Kind, &str)] = &[
         "Outbox events committed and not yet published",
     ),
     (
+        "relay_slot_lag_bytes",
+        Kind::Gauge,
+        "WAL relay: bytes of WAL written since the position the relay confirmed (PostgreSQL keeps them)",
+    ),
+    (
+        "relay_slot_active",
+        Kind::Gauge,
+        "WAL relay: 1 while a session (of any replica) holds the service's replication slot",
+    ),
+    (
+        "relay_holds_slot",
+        Kind::Gauge,
+        "WAL relay: 1 while this process's relay holds the slot, 0 while it waits as a standby",
+    ),
+    (
         "intake_batch_size",
         Kind::Counts,
         "Tips committed together by one intake commit",

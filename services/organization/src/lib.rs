@@ -86,7 +86,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             tracing::warn!(error = %e, "sealing clear phone numbers failed; retried at next start")
         }
     }
-    let relay = kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, rt.shutdown.clone());
+    let relay = rt.spawn_relay(&pool, SCHEMA, rt.shutdown.clone());
     let roles = rt.spawn_consumer(
         &pool,
         VOLUNTEER_ROLES_CONSUMER,

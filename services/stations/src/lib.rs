@@ -123,7 +123,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     };
     let tasks = vec![
         stations.spawn_refresher(pool.clone(), shutdown.clone()),
-        kit::bus::spawn_relay(pool.clone(), rt.bus.clone(), SCHEMA, shutdown.clone()),
+        rt.spawn_relay(&pool, SCHEMA, shutdown.clone()),
         app::release::spawn_sweeper(
             pool.clone(),
             std::time::Duration::from_secs(settings.points.release_sweep_secs),

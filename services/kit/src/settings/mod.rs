@@ -150,6 +150,12 @@ pub struct NatsSettings {
     /// that the commits meanwhile share it (one claim per several commits under load).
     #[serde(default = "defaults::relay_linger_ms")]
     pub relay_linger_ms: u64,
+    /// Outbox relay: where it reads the events it publishes (see [`RelaySource`]).
+    #[serde(default)]
+    pub relay_source: RelaySource,
+    /// WAL relay: how often a replica whose peer holds the slot tries to take it over.
+    #[serde(default = "defaults::relay_standby_retry_ms")]
+    pub relay_standby_retry_ms: u64,
     /// Consumers: events fetched per pull.
     #[serde(default = "defaults::consumer_batch")]
     pub consumer_batch: usize,
@@ -159,7 +165,22 @@ pub struct NatsSettings {
     pub consumer_linger_ms: u64,
 }
 
+/// Where the outbox relay reads its events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelaySource {
+    /// The outbox table: each event a row, claimed, published and deleted. Any PostgreSQL.
+    #[default]
+    Table,
+    /// A logical replication slot: each event a message in its transaction's WAL, nothing
+    /// stored, read in commit order. Needs `wal_level = logical` and a role with REPLICATION.
+    Wal,
+}
+
 impl NatsSettings {
+    pub fn relay_standby_retry(&self) -> Duration {
+        Duration::from_millis(self.relay_standby_retry_ms)
+    }
     pub fn ack_wait(&self) -> Duration {
         Duration::from_millis(self.ack_wait_ms)
     }
@@ -326,71 +347,7 @@ fn layered_with(
         .build()
 }
 
-mod defaults {
-    pub fn max_connections() -> u32 {
-        16
-    }
-    pub fn acquire_timeout_ms() -> u64 {
-        5_000
-    }
-    pub fn statement_timeout_ms() -> u64 {
-        30_000
-    }
-    pub fn idle_in_transaction_timeout_ms() -> u64 {
-        60_000
-    }
-    pub fn duplicate_window_secs() -> u64 {
-        600
-    }
-    pub fn stream_replicas() -> usize {
-        1
-    }
-    pub fn max_deliver() -> i64 {
-        8
-    }
-    pub fn backoff_ms() -> Vec<u64> {
-        vec![200, 1_000, 5_000, 15_000, 60_000]
-    }
-    pub fn ack_wait_ms() -> u64 {
-        30_000
-    }
-    pub fn relay_batch() -> i64 {
-        256
-    }
-    pub fn relay_poll_ms() -> u64 {
-        500
-    }
-    pub fn relay_linger_ms() -> u64 {
-        5
-    }
-    pub fn consumer_batch() -> usize {
-        256
-    }
-    pub fn consumer_linger_ms() -> u64 {
-        5
-    }
-    pub fn algorithm() -> String {
-        "HS256".into()
-    }
-    pub fn issuer() -> String {
-        "redsupply".into()
-    }
-    pub fn token_ttl_secs() -> u64 {
-        3_600
-    }
-    pub fn max_token_lifetime_secs() -> u64 {
-        86_400
-    }
-    pub fn jwks_refresh_secs() -> u64 {
-        300
-    }
-    pub fn log_format() -> String {
-        "text".into()
-    }
-    pub fn log_filter() -> String {
-        "info".into()
-    }
-}
+mod defaults;
 
 #[cfg(test)]
 mod tests {

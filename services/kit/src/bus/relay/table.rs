@@ -1,4 +1,4 @@
-//! The outbox relay: publishes a service's pending outbox rows to JetStream and deletes them once
+//! The table source: publishes a service's pending outbox rows to JetStream and deletes them once
 //! JetStream has acknowledged them. Woken by `NOTIFY` after each commit, polling as a fallback.
 //! Replicas share the work by claiming rows (`FOR UPDATE SKIP LOCKED`, in a short transaction);
 //! no transaction stays open while publishing. A crash between publish and delete re-publishes,
@@ -15,75 +15,50 @@
 //! own outbox, at most twice a second, once it has deleted a few hundred rows.
 //!
 //! The `NOTIFY`s are read by a task of their own, as they come (see [`crate::db::spawn_wakeups`]).
+//! The WAL source uses [`Relay::drain`] for the rows written before it took over.
 
 use std::{sync::Arc, time::Duration};
 
-use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
-use chrono::{DateTime, SecondsFormat, Utc};
+use async_nats::jetstream::context::PublishErrorKind;
 use futures::FutureExt;
 use sqlx::PgPool;
 use tokio::{sync::Notify, task::JoinHandle, time::Instant};
-use uuid::Uuid;
 
-use super::{Bus, headers};
+use super::{Envelope, RelayError};
 use crate::{
     Shutdown,
     shutdown::{backoff, sleep_or_shutdown},
 };
-
-#[derive(Debug, thiserror::Error)]
-enum RelayError {
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("publish: {0}")]
-    Publish(#[from] jetstream::context::PublishError),
-}
+use crate::{bus::Bus, settings::DatabaseSettings};
 
 #[derive(sqlx::FromRow)]
 struct OutboxRow {
     seq: i64,
-    event_id: Uuid,
-    subject: String,
-    source: String,
-    ce_subject: String,
-    payload: Vec<u8>,
-    traceparent: Option<String>,
-    tracestate: Option<String>,
-    created_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    event: Envelope,
 }
 
-/// Starts the relay of `producer`'s outbox (the schema of `pool`). It stops on shutdown after one
-/// last flush.
-pub fn spawn_relay(
+/// Runs the relay of `producer`'s outbox (the schema of `pool`) until shutdown, after one last
+/// flush. Events a WAL relay left in a slot are published too (see [`super::wal::leave`]).
+pub(super) async fn run(
     pool: PgPool,
+    database: DatabaseSettings,
     bus: Bus,
     producer: &'static str,
     shutdown: Shutdown,
-) -> JoinHandle<()> {
-    // The relay's own two connections, in the same schema: nothing it writes needs an fsync, and
-    // it only ever looks rows up by `seq`. A queue table's statistics are always wrong (it fills
-    // and empties between two ANALYZEs), and a sequential scan of it reads every dead row left
-    // since the last VACUUM; so no sequential scans on these connections.
-    let relay_pool = crate::db::side_pool(
-        &pool,
-        2,
-        &[("synchronous_commit", "off"), ("enable_seqscan", "off")],
-    );
-    let relay = Relay {
-        batch: bus.settings().relay_batch.max(1),
-        poll: bus.settings().relay_poll(),
-        linger: bus.settings().relay_linger(),
-        vacuum: Vacuum::default(),
-        pool: relay_pool,
-        service_pool: pool,
-        bus,
+) {
+    let leaving = tokio::spawn(super::wal::leave(
+        pool.clone(),
+        database,
+        bus.clone(),
         producer,
-    };
-    crate::metric_catalogue::register_relay(producer);
-    tokio::spawn(relay.run(shutdown))
+        shutdown.clone(),
+    ));
+    Relay::new(pool, bus, producer).run(shutdown).await;
+    leaving.abort();
 }
 
-struct Relay {
+pub(super) struct Relay {
     pool: PgPool,
     /// The service's own pool, for the backlog count (which wants a sequential scan).
     service_pool: PgPool,
@@ -136,6 +111,44 @@ impl Vacuum {
 }
 
 impl Relay {
+    pub(super) fn new(pool: PgPool, bus: Bus, producer: &'static str) -> Self {
+        // The relay's own two connections, in the same schema: nothing it writes needs an fsync,
+        // and it only ever looks rows up by `seq`. A queue table's statistics are always wrong (it
+        // fills and empties between two ANALYZEs), and a sequential scan of it reads every dead
+        // row left since the last VACUUM; so no sequential scans on these connections.
+        let relay_pool = crate::db::side_pool(
+            &pool,
+            2,
+            &[("synchronous_commit", "off"), ("enable_seqscan", "off")],
+        );
+        Self {
+            batch: bus.settings().relay_batch.max(1),
+            poll: bus.settings().relay_poll(),
+            linger: bus.settings().relay_linger(),
+            vacuum: Vacuum::default(),
+            pool: relay_pool,
+            service_pool: pool,
+            bus,
+            producer,
+        }
+    }
+
+    /// Publishes every row the outbox holds, and deletes them; returns how many there were.
+    pub(super) async fn drain(&mut self) -> Result<usize, RelayError> {
+        let (mut published, mut total) = (Vec::new(), 0);
+        loop {
+            let n = self.publish_batch(&mut published).await?;
+            total += n;
+            if (n as i64) < self.batch {
+                break;
+            }
+        }
+        if !published.is_empty() {
+            self.delete(&published).await?;
+        }
+        Ok(total)
+    }
+
     async fn run(mut self, shutdown: Shutdown) {
         let wake = Arc::new(Notify::new());
         let wakeups = crate::db::spawn_wakeups(
@@ -298,36 +311,7 @@ impl Relay {
     async fn publish(&self, rows: &[OutboxRow]) -> Result<(), RelayError> {
         let mut acks = Vec::with_capacity(rows.len());
         for row in rows {
-            let id = row.event_id.to_string();
-            let mut h = async_nats::HeaderMap::new();
-            h.insert(headers::MSG_ID, id.as_str());
-            h.insert(headers::ID, id.as_str());
-            h.insert(headers::SPECVERSION, "1.0");
-            h.insert(headers::SOURCE, row.source.as_str());
-            h.insert(headers::TYPE, row.subject.as_str());
-            h.insert(
-                headers::TIME,
-                row.created_at
-                    .to_rfc3339_opts(SecondsFormat::Micros, true)
-                    .as_str(),
-            );
-            h.insert(headers::SUBJECT, row.ce_subject.as_str());
-            h.insert(headers::CONTENT_TYPE, "application/protobuf");
-            if let Some(tp) = &row.traceparent {
-                h.insert("traceparent", tp.as_str());
-            }
-            if let Some(ts) = &row.tracestate {
-                h.insert("tracestate", ts.as_str());
-            }
-            let msg = PublishMessage::build()
-                .payload(row.payload.clone().into())
-                .headers(h);
-            acks.push(
-                self.bus
-                    .jetstream
-                    .send_publish(row.subject.clone(), msg)
-                    .await?,
-            );
+            acks.push(row.event.send(&self.bus).await?);
         }
         // All publishes are in flight; now collect their acknowledgements.
         for ack in acks {
