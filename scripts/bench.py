@@ -588,7 +588,10 @@ def run_header(meta):
     return [
         f"Run {meta.get('date', '?')} · {meta.get('machine', '?')} · commit `{meta.get('commit', '?')}` · "
         f"build `{meta.get('profile', '?')}` · NATS {meta.get('nats_version', '?')} (private, "
-        "JetStream on disk) · database `" + meta.get("database", "?") + "`", "",
+        "JetStream on disk) · events from the "
+        + {"wal": "WAL (relay_source = wal)", "table": "outbox table (relay_source = table)"}.get(
+            meta.get("relay_source", "table"), "?")
+        + " · database `" + meta.get("database", "?") + "`", "",
     ]
 
 
@@ -614,8 +617,9 @@ def chaos_markdown(c, meta, cluster=False):
             f"`scripts/bench --chaos`: {c['duration']:g} s at {c['rate']:g} tips/s with `--verify` "
             f"(verify timeout {meta.get('verify_timeout', '?')} s) while each service is killed with "
             "SIGKILL once and started again (`scripts/dev start`), and the private `nats-server` is "
-            f"restarted twice ({meta.get('nats_signal', 'SIGTERM')}, then started on the same JetStream store). "
-            "Times are seconds "
+            f"restarted twice ({meta.get('nats_signal', 'SIGTERM')}, then started on the same JetStream store), "
+            "and PostgreSQL is restarted once (`pg_ctl stop -m fast`, then started: every connection "
+            "and every relay's replication session cut). Times are seconds "
             "since the load generator started.", "",
         ]
     out += ["| t (s) | event | detail |", "|---|---|---|"]

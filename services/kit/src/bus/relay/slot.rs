@@ -136,11 +136,27 @@ pub(super) async fn prepare(pool: &PgPool, slot: &str) -> Result<(), RelayError>
     )
     .await?
     {
+        if has_trigger(pool).await? {
+            // The trigger is there but the slot is not: it was lost (a failover to a standby
+            // that did not carry it, or a drop by hand). Events committed after its last
+            // confirmed position and before now are in no slot any more.
+            tracing::error!(
+                slot,
+                "the WAL relay's slot is gone while events were written into the WAL: events \
+                 not yet published when it went are not published (deploy/README.md#events-through-the-wal)"
+            );
+        }
+        // On PostgreSQL 17 the slot is marked for failover: with `sync_replication_slots` on a
+        // standby, a promoted standby carries it.
         ignore_duplicate(
-            sqlx::query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')")
-                .bind(slot)
-                .execute(pool)
-                .await,
+            sqlx::query(if server_version(pool).await? >= 170000 {
+                "SELECT pg_create_logical_replication_slot($1, 'pgoutput', false, false, true)"
+            } else {
+                "SELECT pg_create_logical_replication_slot($1, 'pgoutput')"
+            })
+            .bind(slot)
+            .execute(pool)
+            .await,
         )?;
     }
     // Looked up first: the DDL locks the outbox against every insert for a moment.
@@ -153,6 +169,12 @@ pub(super) async fn prepare(pool: &PgPool, slot: &str) -> Result<(), RelayError>
         .await?;
     }
     Ok(())
+}
+
+async fn server_version(pool: &PgPool) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+        .fetch_one(pool)
+        .await
 }
 
 /// A replica that lost the race to create what another created is fine.

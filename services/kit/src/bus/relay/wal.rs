@@ -105,6 +105,9 @@ pub(super) async fn run(
                 }
             }
             Err(e) => {
+                // Prepared again before the next session: the slot may have gone (a restore, a
+                // drop by hand), or the stream.
+                prepared = None;
                 standby = false;
                 failures += 1;
                 metrics::counter!("outbox_publish_failures_total", "service" => producer)
