@@ -48,6 +48,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     }
     let tasks = vec![
         rt.spawn_relay(&pool, SCHEMA, rt.shutdown.clone()),
+        kit::db::spawn_statistics(pool.clone(), rt.shutdown.clone()),
         rt.spawn_consumer(
             &pool,
             events::consume::WORKERS_CONSUMER,

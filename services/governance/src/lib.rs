@@ -139,6 +139,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             shutdown.clone(),
         ),
         rt.spawn_relay(&pool, SCHEMA, shutdown.clone()),
+        kit::db::spawn_statistics(pool.clone(), shutdown.clone()),
     ];
     tasks.push(rt.spawn_consumer(
         &pool,

@@ -87,6 +87,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         }
     }
     let relay = rt.spawn_relay(&pool, SCHEMA, rt.shutdown.clone());
+    let statistics = kit::db::spawn_statistics(pool.clone(), rt.shutdown.clone());
     let roles = rt.spawn_consumer(
         &pool,
         VOLUNTEER_ROLES_CONSUMER,
@@ -113,5 +114,9 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         rt.settings.county.clone(),
     )));
     let serving = kit::grpc::serve(settings.listen, routes, api::POLICIES, rt, pool).await?;
-    Ok(Running::new(SCHEMA, serving, vec![relay, roles]))
+    Ok(Running::new(
+        SCHEMA,
+        serving,
+        vec![relay, statistics, roles],
+    ))
 }

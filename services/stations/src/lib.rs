@@ -124,6 +124,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     let tasks = vec![
         stations.spawn_refresher(pool.clone(), shutdown.clone()),
         rt.spawn_relay(&pool, SCHEMA, shutdown.clone()),
+        kit::db::spawn_statistics(pool.clone(), shutdown.clone()),
         app::release::spawn_sweeper(
             pool.clone(),
             std::time::Duration::from_secs(settings.points.release_sweep_secs),

@@ -6,11 +6,13 @@
 mod failure;
 mod listen;
 mod once;
+mod statistics;
 mod sweep;
 
 pub use failure::{StoreFailure, classify};
 pub use listen::{spawn_listener, spawn_wakeups};
 pub use once::create_once;
+pub use statistics::{analyze_grown, spawn_statistics};
 pub use sweep::try_sweep_lock;
 
 use std::str::FromStr;
