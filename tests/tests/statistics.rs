@@ -49,9 +49,8 @@ async fn a_table_is_analyzed_each_time_it_doubles_and_the_outbox_never() {
     .await;
     assert_eq!(first, ["grows.balances"], "only the table that grew");
     assert_eq!(analyzed(&pool, "balances").await, (1000.0, true));
-    assert_eq!(
-        analyzed(&pool, "outbox").await.1,
-        false,
+    assert!(
+        !analyzed(&pool, "outbox").await.1,
         "the queue is left alone"
     );
     assert!(

@@ -12,6 +12,7 @@
 mod envelope;
 mod slot;
 mod table;
+mod visible;
 mod wal;
 
 use async_nats::jetstream::{self, message::PublishMessage};

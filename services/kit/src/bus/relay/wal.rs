@@ -17,7 +17,7 @@ use pgwire_replication::{
 };
 use sqlx::PgPool;
 
-use super::{Envelope, RelayError, slot, table};
+use super::{Envelope, RelayError, slot, table, visible::Visibility};
 use crate::{
     Shutdown,
     bus::Bus,
@@ -92,7 +92,7 @@ pub(super) async fn run(
                 shutdown.clone(),
             )));
         }
-        match stream(&bus, producer, target, None, &shutdown).await {
+        match stream(&pool, &bus, producer, target, None, &shutdown).await {
             Ok(Ended::Done) => break,
             Ok(Ended::Held) => {
                 if !standby {
@@ -144,7 +144,7 @@ pub(super) async fn leave(
                 return Ok(true);
             };
             let target = slot::target(&database, &slot, &format!("redsupply-{producer}-relay"))?;
-            match stream(&bus, producer, target, Some(until), &shutdown).await? {
+            match stream(&pool, &bus, producer, target, Some(until), &shutdown).await? {
                 Ended::Done if !shutdown.is_cancelled() => {
                     let dropped = slot::drop_slot(&pool, &slot).await?;
                     if dropped {
@@ -180,6 +180,7 @@ type Ack = BoxFuture<'static, Result<(u64, Option<Lsn>), RelayError>>;
 /// and confirms positions as JetStream acknowledges. Ends at shutdown, at `stop_at`, or on the
 /// first failure.
 async fn stream(
+    pool: &PgPool,
     bus: &Bus,
     producer: &'static str,
     target: ReplicationConfig,
@@ -197,7 +198,16 @@ async fn stream(
     }
     let holding = metrics::gauge!("relay_holds_slot", "service" => producer);
     holding.set(1.0);
-    let result = publish_stream(bus, producer, &mut client, stop_at.is_some(), shutdown).await;
+    let visibility = Visibility::new(pool.clone());
+    let result = publish_stream(
+        bus,
+        producer,
+        &mut client,
+        visibility,
+        stop_at.is_some(),
+        shutdown,
+    )
+    .await;
     holding.set(0.0);
     client.stop();
     let _ = tokio::time::timeout(Duration::from_secs(2), client.shutdown()).await;
@@ -208,6 +218,7 @@ async fn publish_stream(
     bus: &Bus,
     producer: &'static str,
     client: &mut ReplicationClient,
+    mut visibility: Visibility,
     bounded: bool,
     shutdown: &Shutdown,
 ) -> Result<(), RelayError> {
@@ -217,6 +228,7 @@ async fn publish_stream(
     let mut acks: FuturesOrdered<Ack> = FuturesOrdered::new();
     let mut events: Vec<Envelope> = Vec::new();
     let (mut in_transaction, mut ended) = (false, false);
+    let mut xid = 0;
     // At shutdown: stop reading, and give what is in flight this long to be acknowledged.
     let mut stopping: Option<tokio::time::Instant> = None;
     loop {
@@ -241,8 +253,9 @@ async fn publish_stream(
             event = client.recv(), if !ended && stopping.is_none() && acks.len() < in_flight_max => {
                 match event? {
                     None | Some(ReplicationEvent::StoppedAt { .. }) => ended = true,
-                    Some(ReplicationEvent::Begin { .. }) => {
+                    Some(ReplicationEvent::Begin { xid: begun, .. }) => {
                         in_transaction = true;
+                        xid = begun;
                         events.clear();
                     }
                     Some(ReplicationEvent::Message { prefix: p, content, .. }) if p == prefix => {
@@ -258,6 +271,9 @@ async fn publish_stream(
                             } else {
                                 acks.push_back(futures::future::ready(Ok((0, Some(end_lsn)))).boxed());
                             }
+                        }
+                        if n > 0 {
+                            visibility.wait(xid).await?;
                         }
                         for (i, event) in events.drain(..).enumerate() {
                             let ack = event.send(bus).await?;
