@@ -378,27 +378,33 @@ pg_wal_options() {
   for kv in "${PG_WAL_SETTINGS[@]}"; do printf -- '-c %s ' "$kv"; done
 }
 
-# True when the server at URL runs with every PG_WAL_SETTINGS value (or a larger number).
-pg_wal_ready() {
+# The PG_WAL_SETTINGS the server at URL falls short of (a larger number is fine), one per line.
+pg_wal_short() {
   local url=$1 kv have
   for kv in "${PG_WAL_SETTINGS[@]}"; do
     have=$(PGCONNECT_TIMEOUT=3 psql -X -w "$url" -Atc "show ${kv%%=*}") || return 1
     if [[ ${kv#*=} =~ ^[0-9]+$ ]]; then
-      ((have >= ${kv#*=})) || return 1
+      ((have >= ${kv#*=})) || printf '%s\n' "$kv"
     else
-      [[ $have == "${kv#*=}" ]] || return 1
+      [[ $have == "${kv#*=}" ]] || printf '%s\n' "$kv"
     fi
   done
+}
+
+pg_wal_ready() {
+  local short
+  short=$(pg_wal_short "$1") && [[ -z $short ]]
 }
 
 # Sets PG_WAL_SETTINGS on the server at URL (ALTER SYSTEM) and restarts it, which wal_level
 # needs: the private cluster with pg_ctl, a Debian cluster with pg_ctlcluster, any other server
 # these scripts can reach the data directory of with pg_ctl. Otherwise says what to set.
 ensure_logical_wal() {
-  local url=$1 kv port ver name datadir bindir
-  pg_wal_ready "$url" && return 0
-  log "PostgreSQL at $(mask_url "$url"): setting ${PG_WAL_SETTINGS[*]} (the WAL relay's slots), then restarting it"
-  for kv in "${PG_WAL_SETTINGS[@]}"; do
+  local url=$1 kv port ver name datadir bindir short
+  short=$(pg_wal_short "$url") || die "cannot read the settings of $(mask_url "$url")"
+  [[ -n $short ]] || return 0
+  log "PostgreSQL at $(mask_url "$url"): setting" $short "(the WAL relay's slots), then restarting it"
+  for kv in $short; do
     PGCONNECT_TIMEOUT=3 psql -X -w "$url" -q -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET ${kv%%=*} = '${kv#*=}'" ||
       die "could not ALTER SYSTEM SET ${kv%%=*} on $(mask_url "$url"); set ${PG_WAL_SETTINGS[*]} there and restart it"
   done

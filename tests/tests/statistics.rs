@@ -21,9 +21,10 @@ async fn a_table_is_analyzed_each_time_it_doubles_and_the_outbox_never() {
     let admin = db.pool().await;
     sqlx::raw_sql(
         "CREATE SCHEMA grows;
-         CREATE TABLE grows.balances (worker_id bigint PRIMARY KEY, points bigint NOT NULL);
-         CREATE TABLE grows.outbox (seq bigint PRIMARY KEY);
-         CREATE TABLE grows.quiet (id bigint PRIMARY KEY);
+         CREATE TABLE grows.balances (worker_id bigint PRIMARY KEY, points bigint NOT NULL)
+             WITH (autovacuum_enabled = false);
+         CREATE TABLE grows.outbox (seq bigint PRIMARY KEY) WITH (autovacuum_enabled = false);
+         CREATE TABLE grows.quiet (id bigint PRIMARY KEY) WITH (autovacuum_enabled = false);
          INSERT INTO grows.quiet SELECT g FROM generate_series(1, 100) g;
          INSERT INTO grows.balances SELECT g, 0 FROM generate_series(1, 1000) g;
          INSERT INTO grows.outbox SELECT g FROM generate_series(1, 1000) g;",

@@ -210,6 +210,22 @@ async fn events_travel_in_the_wal_and_the_outbox_keeps_no_row() {
         holder(&pool, schema).await;
     }
     assert_eq!(submissions(&app).await, 10, "one submission event per tip");
+
+    // An event without its subject is refused as the table would refuse it, not lost.
+    let refused = sqlx::query(
+        "INSERT INTO governance.outbox (event_id, subject, source, ce_subject, payload)
+         VALUES (gen_random_uuid(), NULL, 'redsupply/governance', 'tip-x', '\\x00')",
+    )
+    .execute(&pool)
+    .await
+    .expect_err("a NULL subject is refused");
+    assert_eq!(
+        refused
+            .as_database_error()
+            .and_then(|e| e.code())
+            .as_deref(),
+        Some("23502")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,13 @@
 -- NULL) and its bytes (text in UTF-8). The relay's decoder (kit::bus::relay::envelope) reads it.
 CREATE FUNCTION outbox_to_wal() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- No row means no NOT NULL check of the table's: made here, as the table would (a NULL
+    -- would make the whole message NULL, and pg_logical_emit_message would write nothing).
+    IF NEW.event_id IS NULL OR NEW.subject IS NULL OR NEW.source IS NULL
+       OR NEW.ce_subject IS NULL OR NEW.payload IS NULL THEN
+        RAISE EXCEPTION 'an outbox event lacks its id, subject, source, ce_subject or payload'
+            USING ERRCODE = 'not_null_violation';
+    END IF;
     PERFORM pg_logical_emit_message(
         true,
         'redsupply.' || TG_TABLE_SCHEMA,

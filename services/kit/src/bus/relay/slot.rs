@@ -39,6 +39,9 @@ pub(super) fn slot_name(database: &str, producer: &str) -> String {
     name
 }
 
+/// How often the stream tells the server the position the relay confirmed.
+pub(super) const STATUS_INTERVAL: Duration = Duration::from_millis(200);
+
 /// Where the replication stream connects: the service's database URL, read as libpq reads it
 /// (`host` and `port` may come from the query, a host beginning with `/` is a socket directory;
 /// `sslmode` disable, prefer, require, verify-ca or verify-full with `sslrootcert`).
@@ -90,7 +93,7 @@ pub(super) fn target(
         ReplicationConfig::new(host, user, password, dbname, slot, PUBLICATION)
             .with_port(port)
             .with_tls(tls)
-            .with_status_interval(Duration::from_millis(200))
+            .with_status_interval(STATUS_INTERVAL)
             .with_wakeup_interval(Duration::from_secs(1))
             .with_application_name(application),
     )
@@ -103,9 +106,32 @@ pub(super) async fn database(pool: &PgPool) -> Result<String, sqlx::Error> {
         .await
 }
 
-/// Makes ready what the stream needs, in the order that loses nothing: the slot exists before
-/// the trigger sends events to the WAL, so every event the trigger writes is after the slot's
-/// start. Creating a slot waits for the transactions running at that moment to end.
+/// The slot's lock, held while the slot and the trigger change together: by [`prepare`] (slot,
+/// then trigger) and by the table source's drain (trigger gone, slot drained, slot dropped), so
+/// that a replica on the other source never puts the trigger back between a drain's mark and its
+/// drop, nor uses a slot another replica is still creating. A session lock on a connection of
+/// its own, which closes (and so unlocks) if it is dropped.
+pub(super) struct SlotLock(sqlx::PgConnection);
+
+impl SlotLock {
+    pub(super) async fn take(pool: &PgPool, slot: &str) -> Result<Self, sqlx::Error> {
+        let mut conn = pool.acquire().await?.detach();
+        sqlx::query("SELECT pg_advisory_lock(hashtext('redsupply slot ' || $1))")
+            .bind(slot)
+            .execute(&mut conn)
+            .await?;
+        Ok(Self(conn))
+    }
+
+    pub(super) async fn release(self) {
+        let _ = sqlx::Connection::close(self.0).await;
+    }
+}
+
+/// Makes ready what the stream needs, in the order that loses nothing: the slot exists (and has
+/// reached its start) before the trigger sends events to the WAL, so every event the trigger
+/// writes is after the slot's start. Creating a slot waits for the transactions running at that
+/// moment to end. Under the slot's lock.
 pub(super) async fn prepare(pool: &PgPool, slot: &str) -> Result<(), RelayError> {
     let level: String = sqlx::query_scalar("SELECT current_setting('wal_level')")
         .fetch_one(pool)
@@ -113,6 +139,13 @@ pub(super) async fn prepare(pool: &PgPool, slot: &str) -> Result<(), RelayError>
     if level != "logical" {
         return Err(RelayError::NoLogicalWal(level));
     }
+    let lock = SlotLock::take(pool, slot).await?;
+    let prepared = prepare_locked(pool, slot).await;
+    lock.release().await;
+    prepared
+}
+
+async fn prepare_locked(pool: &PgPool, slot: &str) -> Result<(), RelayError> {
     let exists = |sql: &'static str, name: &str| {
         sqlx::query_scalar::<_, bool>(sql)
             .bind(name.to_owned())
@@ -159,16 +192,50 @@ pub(super) async fn prepare(pool: &PgPool, slot: &str) -> Result<(), RelayError>
             .await,
         )?;
     }
-    // Looked up first: the DDL locks the outbox against every insert for a moment.
     if !has_trigger(pool).await? {
-        sqlx::raw_sql(
+        outbox_ddl(
+            pool,
             "CREATE OR REPLACE TRIGGER outbox_to_wal BEFORE INSERT ON outbox
              FOR EACH ROW EXECUTE FUNCTION outbox_to_wal()",
         )
-        .execute(pool)
         .await?;
     }
     Ok(())
+}
+
+/// The trigger's DDL locks the outbox against every insert: looked up first by the callers, and
+/// given up (to be tried again) rather than queued behind a long transaction, which would make
+/// every producer queue behind it.
+async fn outbox_ddl(pool: &PgPool, ddl: &'static str) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL lock_timeout = '2s'")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::raw_sql(ddl).execute(&mut *tx).await?;
+    tx.commit().await
+}
+
+/// Whether a session holds the slot (looked at over an ordinary connection, so that a standby
+/// does not take a WAL sender to find out).
+pub(super) async fn held(pool: &PgPool, slot: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active)",
+    )
+    .bind(slot)
+    .fetch_one(pool)
+    .await
+}
+
+/// Whether the slot exists and outbox inserts go to the WAL: what [`prepare`] makes true.
+pub(super) async fn ready(pool: &PgPool, slot: &str) -> Result<bool, sqlx::Error> {
+    Ok(exists(pool, slot).await? && has_trigger(pool).await?)
+}
+
+pub(super) async fn exists(pool: &PgPool, slot: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)")
+        .bind(slot)
+        .fetch_one(pool)
+        .await
 }
 
 async fn server_version(pool: &PgPool) -> Result<i32, sqlx::Error> {
@@ -190,16 +257,13 @@ fn ignore_duplicate<T>(done: Result<T, sqlx::Error>) -> Result<(), sqlx::Error> 
 /// Outbox inserts become rows again. Waits for the transactions writing to the outbox: once it
 /// returns, every event the trigger wrote belongs to a committed transaction.
 pub(super) async fn remove_trigger(pool: &PgPool) -> Result<(), sqlx::Error> {
-    // Looked up first: even a DROP of nothing locks the outbox against every insert.
     if has_trigger(pool).await? {
-        sqlx::raw_sql("DROP TRIGGER IF EXISTS outbox_to_wal ON outbox")
-            .execute(pool)
-            .await?;
+        outbox_ddl(pool, "DROP TRIGGER IF EXISTS outbox_to_wal ON outbox").await?;
     }
     Ok(())
 }
 
-async fn has_trigger(pool: &PgPool) -> Result<bool, sqlx::Error> {
+pub(super) async fn has_trigger(pool: &PgPool) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM pg_trigger
                         WHERE tgrelid = 'outbox'::regclass AND tgname = 'outbox_to_wal')",
@@ -273,10 +337,15 @@ pub(super) async fn report_lag(
         .bind(&slot)
         .fetch_optional(&pool)
         .await;
-        if let Ok(Some((lag, active))) = row {
-            metrics::gauge!("relay_slot_lag_bytes", "service" => producer).set(lag);
-            metrics::gauge!("relay_slot_active", "service" => producer)
-                .set(f64::from(u8::from(active)));
+        match row {
+            Ok(Some((lag, active))) => {
+                metrics::gauge!("relay_slot_lag_bytes", "service" => producer).set(lag);
+                metrics::gauge!("relay_slot_active", "service" => producer)
+                    .set(f64::from(u8::from(active)));
+            }
+            // No slot (not made yet, or lost): nothing reads the service's events.
+            Ok(None) => metrics::gauge!("relay_slot_active", "service" => producer).set(0.0),
+            Err(_) => {}
         }
         if sleep_or_shutdown(Duration::from_secs(1), &shutdown).await {
             return;

@@ -65,8 +65,11 @@ impl Visibility {
         Self { pool, last: None }
     }
 
-    /// Returns once the committed transaction `xid` is visible to new snapshots.
+    /// Returns once the committed transaction `xid` is visible to new snapshots; fails after
+    /// `GIVE_UP` (the session then ends, and resumes from the confirmed position).
     pub(super) async fn wait(&mut self, xid: u32) -> Result<(), sqlx::Error> {
+        const GIVE_UP: Duration = Duration::from_secs(30);
+        let (started, mut pause) = (tokio::time::Instant::now(), Duration::from_micros(200));
         loop {
             if self.last.as_ref().is_some_and(|s| s.sees(xid)) {
                 return Ok(());
@@ -80,7 +83,13 @@ impl Visibility {
             if seen {
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_micros(200)).await;
+            if started.elapsed() > GIVE_UP {
+                return Err(sqlx::Error::Protocol(format!(
+                    "transaction {xid} committed but is not visible after {GIVE_UP:?}"
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
         }
     }
 }

@@ -33,6 +33,50 @@ enum Ended {
     Held,
 }
 
+/// How often a running WAL relay checks that the slot and the trigger are still there, and
+/// publishes outbox rows a replica on the table source left; and how often a table relay looks
+/// for a slot left behind.
+const UPKEEP: Duration = Duration::from_secs(5);
+
+/// The slot's name and where its stream connects, once the database answers.
+async fn slot_of(
+    pool: &PgPool,
+    database: &DatabaseSettings,
+    producer: &'static str,
+) -> Result<(String, ReplicationConfig), RelayError> {
+    let slot = slot::slot_name(&slot::database(pool).await?, producer);
+    let target = slot::target(database, &slot, &format!("redsupply-{producer}-relay"))?;
+    Ok((slot, target))
+}
+
+/// Retries `attempt` with back-off until it succeeds; None at shutdown.
+async fn until_ok<T, F, Fut>(
+    producer: &'static str,
+    what: &str,
+    shutdown: &Shutdown,
+    mut attempt: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RelayError>>,
+{
+    let mut failures: u32 = 0;
+    loop {
+        match attempt().await {
+            Ok(v) => return Some(v),
+            Err(e) => {
+                failures += 1;
+                metrics::counter!("outbox_publish_failures_total", "service" => producer)
+                    .increment(1);
+                tracing::warn!(error = %e, producer, "{what}");
+                if sleep_or_shutdown(backoff(failures), shutdown).await {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 /// Runs the WAL relay of `producer` until shutdown.
 pub(super) async fn run(
     pool: PgPool,
@@ -41,59 +85,46 @@ pub(super) async fn run(
     producer: &'static str,
     shutdown: Shutdown,
 ) {
-    let mut rows = table::Relay::new(pool.clone(), bus.clone(), producer);
-    let mut prepared: Option<(String, ReplicationConfig)> = None;
-    let mut lag = None;
+    let Some((slot, target)) = until_ok(
+        producer,
+        "WAL relay waits for its database",
+        &shutdown,
+        || slot_of(&pool, &database, producer),
+    )
+    .await
+    else {
+        return;
+    };
+    let lag = tokio::spawn(slot::report_lag(
+        pool.clone(),
+        slot.clone(),
+        producer,
+        shutdown.clone(),
+    ));
+    let (ready_tx, mut ready) = tokio::sync::watch::channel(false);
+    let upkeep = tokio::spawn(upkeep(
+        pool.clone(),
+        bus.clone(),
+        producer,
+        slot.clone(),
+        ready_tx,
+        shutdown.clone(),
+    ));
     let mut failures: u32 = 0;
     let mut standby = false;
     while !shutdown.is_cancelled() {
-        let attempt = async {
-            let (slot, target) = match &prepared {
-                Some(p) => p.clone(),
-                None => {
-                    bus.ensure_stream(producer)
-                        .await
-                        .map_err(|e| RelayError::Target(e.to_string()))?;
-                    let slot = slot::slot_name(&slot::database(&pool).await?, producer);
-                    slot::prepare(&pool, &slot).await?;
-                    // The rows written before the trigger, or while the service ran on the table.
-                    let drained = rows.drain().await?;
-                    if drained > 0 {
-                        tracing::info!(
-                            producer,
-                            drained,
-                            "WAL relay published the outbox rows left from before"
-                        );
-                    }
-                    let target =
-                        slot::target(&database, &slot, &format!("redsupply-{producer}-relay"))?;
-                    (slot, target)
-                }
-            };
-            prepared = Some((slot.clone(), target.clone()));
-            Ok::<_, RelayError>((slot, target))
-        };
-        let (slot, target) = match attempt.await {
-            Ok(p) => p,
-            Err(e) => {
-                failures += 1;
-                tracing::warn!(error = %e, producer, "WAL relay cannot start yet");
-                if sleep_or_shutdown(backoff(failures), &shutdown).await {
-                    break;
-                }
-                continue;
-            }
-        };
-        if lag.is_none() {
-            lag = Some(tokio::spawn(slot::report_lag(
-                pool.clone(),
-                slot,
-                producer,
-                shutdown.clone(),
-            )));
+        // The slot exists and the trigger writes into it before the first session.
+        tokio::select! {
+            r = ready.wait_for(|r| *r) => if r.is_err() { break },
+            _ = shutdown.cancelled() => break,
         }
-        match stream(&pool, &bus, producer, target, None, &shutdown).await {
-            Ok(Ended::Done) => break,
+        let outcome = match slot::held(&pool, &slot).await {
+            Ok(true) => Ok(Ended::Held),
+            Ok(false) => stream(&pool, &bus, producer, target.clone(), None, &shutdown).await,
+            Err(e) => Err(e.into()),
+        };
+        match outcome {
+            Ok(Ended::Done) if shutdown.is_cancelled() => break,
             Ok(Ended::Held) => {
                 if !standby {
                     tracing::info!(producer, "WAL relay is a standby: a peer holds the slot");
@@ -104,30 +135,87 @@ pub(super) async fn run(
                     break;
                 }
             }
-            Err(e) => {
-                // Prepared again before the next session: the slot may have gone (a restore, a
-                // drop by hand), or the stream.
-                prepared = None;
+            other => {
                 standby = false;
                 failures += 1;
                 metrics::counter!("outbox_publish_failures_total", "service" => producer)
                     .increment(1);
-                tracing::warn!(error = %e, producer, "WAL relay: the stream ended, will resume from the confirmed position");
+                let error = other
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "it ended".into());
+                tracing::warn!(
+                    error,
+                    producer,
+                    "WAL relay: the stream ended, will resume from the confirmed position"
+                );
                 if sleep_or_shutdown(backoff(failures), &shutdown).await {
                     break;
                 }
             }
         }
     }
-    if let Some(lag) = lag {
-        lag.abort();
-    }
+    upkeep.abort();
+    lag.abort();
     tracing::info!(producer, "WAL relay stopped");
 }
 
+/// Keeps the WAL source whole while the relay runs: makes the slot and the trigger whenever one
+/// is missing (at start; after a replica on the table source removed the trigger, or the slot
+/// was lost), and publishes whatever rows the outbox holds (written before the trigger, or by
+/// a replica on the table source, or claimed by one that died).
+async fn upkeep(
+    pool: PgPool,
+    bus: Bus,
+    producer: &'static str,
+    slot: String,
+    ready: tokio::sync::watch::Sender<bool>,
+    shutdown: Shutdown,
+) {
+    let mut rows = table::Relay::new(pool.clone(), bus.clone(), producer);
+    let mut failures: u32 = 0;
+    loop {
+        let attempt = async {
+            if !slot::ready(&pool, &slot).await? {
+                bus.ensure_stream(producer)
+                    .await
+                    .map_err(|e| RelayError::Target(e.to_string()))?;
+                slot::prepare(&pool, &slot).await?;
+            }
+            ready.send_replace(true);
+            let drained = rows.drain().await?;
+            if drained > 0 {
+                tracing::info!(
+                    producer,
+                    drained,
+                    "WAL relay published rows the outbox held"
+                );
+            }
+            Ok::<_, RelayError>(())
+        };
+        let wait = match attempt.await {
+            Ok(()) => {
+                failures = 0;
+                UPKEEP
+            }
+            Err(e) => {
+                failures += 1;
+                metrics::counter!("outbox_publish_failures_total", "service" => producer)
+                    .increment(1);
+                tracing::warn!(error = %e, producer, "WAL relay cannot make its slot ready yet");
+                backoff(failures)
+            }
+        };
+        if sleep_or_shutdown(wait, &shutdown).await {
+            return;
+        }
+    }
+}
+
 /// On the table source: the trigger goes, and what a WAL relay left in the slot is published up
-/// to where the WAL stood then; the slot is dropped after. A peer still reading the slot keeps
-/// it until it stops, so this retries until the slot is gone.
+/// to a mark written after that; the slot is dropped after. All under the slot's lock, so no WAL
+/// relay puts the trigger back in between. A peer still reading the slot keeps it until it
+/// stops; so this looks again, for as long as the relay runs.
 pub(super) async fn leave(
     pool: PgPool,
     database: DatabaseSettings,
@@ -138,30 +226,39 @@ pub(super) async fn leave(
     let mut failures: u32 = 0;
     while !shutdown.is_cancelled() {
         let attempt = async {
-            slot::remove_trigger(&pool).await?;
-            let slot = slot::slot_name(&slot::database(&pool).await?, producer);
-            let Some(until) = slot::drain_mark(&pool, &slot, producer).await? else {
-                return Ok(true);
-            };
-            let target = slot::target(&database, &slot, &format!("redsupply-{producer}-relay"))?;
-            match stream(&pool, &bus, producer, target, Some(until), &shutdown).await? {
-                Ended::Done if !shutdown.is_cancelled() => {
-                    let dropped = slot::drop_slot(&pool, &slot).await?;
-                    if dropped {
+            let (slot, target) = slot_of(&pool, &database, producer).await?;
+            if !slot::has_trigger(&pool).await? && !slot::exists(&pool, &slot).await? {
+                return Ok(UPKEEP);
+            }
+            let lock = slot::SlotLock::take(&pool, &slot).await?;
+            let drained = async {
+                slot::remove_trigger(&pool).await?;
+                let Some(until) = slot::drain_mark(&pool, &slot, producer).await? else {
+                    return Ok(UPKEEP);
+                };
+                match stream(&pool, &bus, producer, target, Some(until), &shutdown).await? {
+                    Ended::Done
+                        if !shutdown.is_cancelled() && slot::drop_slot(&pool, &slot).await? =>
+                    {
                         tracing::info!(
                             producer,
                             slot,
                             "the WAL relay's slot is drained and dropped"
                         );
+                        Ok(UPKEEP)
                     }
-                    Ok(dropped)
+                    _ => Ok::<_, RelayError>(bus.settings().relay_standby_retry()),
                 }
-                _ => Ok::<_, RelayError>(false),
             }
+            .await;
+            lock.release().await;
+            drained
         };
         let wait = match attempt.await {
-            Ok(true) => return,
-            Ok(false) => bus.settings().relay_standby_retry(),
+            Ok(wait) => {
+                failures = 0;
+                wait
+            }
             Err(e) => {
                 failures += 1;
                 tracing::warn!(error = %e, producer, "the WAL relay's slot is not drained yet");
@@ -173,6 +270,11 @@ pub(super) async fn leave(
         }
     }
 }
+
+/// A publish NATS does not take within this ends the session (it resumes from the confirmed
+/// position), so that shutdown never waits on a stalled connection.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+use slot::STATUS_INTERVAL;
 
 type Ack = BoxFuture<'static, Result<(u64, Option<Lsn>), RelayError>>;
 
@@ -192,8 +294,15 @@ async fn stream(
         None => target,
     };
     let mut client = ReplicationClient::connect(target).await?;
-    match client.wait_started().await {
-        Err(PgWireError::Server(e)) if e.contains("55006") => return Ok(Ended::Held),
+    let started = tokio::select! {
+        started = client.wait_started() => started,
+        _ = shutdown.cancelled() => return Ok(Ended::Done),
+    };
+    match started {
+        // The slot is active (a peer took it first), or every WAL sender is in use.
+        Err(PgWireError::Server(e)) if e.contains("55006") || e.contains("53300") => {
+            return Ok(Ended::Held);
+        }
         other => other?,
     }
     let holding = metrics::gauge!("relay_holds_slot", "service" => producer);
@@ -209,6 +318,11 @@ async fn stream(
     )
     .await;
     holding.set(0.0);
+    if result.is_ok() {
+        // The last confirmed position reaches the server with the next status update (the
+        // stream's stop sends none): after a restart, less is read again.
+        tokio::time::sleep(STATUS_INTERVAL + Duration::from_millis(50)).await;
+    }
     client.stop();
     let _ = tokio::time::timeout(Duration::from_secs(2), client.shutdown()).await;
     result.map(|()| Ended::Done)
@@ -276,7 +390,9 @@ async fn publish_stream(
                             visibility.wait(xid).await?;
                         }
                         for (i, event) in events.drain(..).enumerate() {
-                            let ack = event.send(bus).await?;
+                            let ack = tokio::time::timeout(SEND_TIMEOUT, event.send(bus))
+                                .await
+                                .map_err(|_| RelayError::Target("NATS takes no publish".into()))??;
                             let confirms = (i + 1 == n).then_some(end_lsn);
                             acks.push_back(
                                 async move { ack.await.map(|_| (1, confirms)).map_err(RelayError::from) }.boxed(),
