@@ -746,6 +746,8 @@ def cmd_report(a):
         old = ""
     rates_sec, chaos_sec = section(old, "rates"), section(old, "chaos")
     cluster_sec = section(old, "chaos-cluster")
+    # Written by hand (comparisons of runs): kept as it is.
+    notes_sec = section(old, "notes")
     if a.rates is not None:
         rows = read_jsonl(a.rates)
         rates_sec, _ = rates_markdown(rows, meta, os.path.basename(a.svg))
@@ -768,6 +770,8 @@ def cmd_report(a):
         parts += [chaos_sec, ""]
     if cluster_sec:
         parts += [cluster_sec, ""]
+    if notes_sec:
+        parts += [notes_sec, ""]
     parts.append(f"ratio: {ratio}" if ratio else "ratio: n/a (no rate run yet: run scripts/bench)")
     with open(a.results, "w") as f:
         f.write("\n".join(parts) + "\n")

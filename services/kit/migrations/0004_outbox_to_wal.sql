@@ -15,8 +15,8 @@ BEGIN
     -- No row means no NOT NULL check of the table's: made here, as the table would (a NULL
     -- would make the whole message NULL, and pg_logical_emit_message would write nothing).
     IF NEW.event_id IS NULL OR NEW.subject IS NULL OR NEW.source IS NULL
-       OR NEW.ce_subject IS NULL OR NEW.payload IS NULL THEN
-        RAISE EXCEPTION 'an outbox event lacks its id, subject, source, ce_subject or payload'
+       OR NEW.ce_subject IS NULL OR NEW.payload IS NULL OR NEW.created_at IS NULL THEN
+        RAISE EXCEPTION 'an outbox event lacks its id, subject, source, ce_subject, payload or time'
             USING ERRCODE = 'not_null_violation';
     END IF;
     PERFORM pg_logical_emit_message(
@@ -24,7 +24,7 @@ BEGIN
         'redsupply.' || TG_TABLE_SCHEMA,
         '\x01'::bytea
             || uuid_send(NEW.event_id)
-            || timestamptz_send(COALESCE(NEW.created_at, now()))
+            || timestamptz_send(NEW.created_at)
             || int4send(octet_length(convert_to(NEW.subject, 'UTF8'))) || convert_to(NEW.subject, 'UTF8')
             || int4send(octet_length(convert_to(NEW.source, 'UTF8'))) || convert_to(NEW.source, 'UTF8')
             || int4send(octet_length(convert_to(NEW.ce_subject, 'UTF8'))) || convert_to(NEW.ce_subject, 'UTF8')

@@ -39,6 +39,10 @@ enum RelayError {
     Envelope(#[from] envelope::Malformed),
     #[error("the database URL: {0}")]
     Target(String),
+    #[error("NATS: {0}")]
+    Nats(String),
+    #[error("transaction {0} committed but is not visible after {1:?}")]
+    Invisible(u32, std::time::Duration),
     #[error("wal_level is {0}, not logical: the WAL relay cannot read this database")]
     NoLogicalWal(String),
 }

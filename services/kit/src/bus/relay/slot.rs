@@ -81,12 +81,14 @@ pub(super) fn target(
         None => decode(url.password().unwrap_or_default())?,
     };
     let dbname = query("dbname").unwrap_or_else(|| url.path().trim_start_matches('/').to_owned());
-    let root = query("sslrootcert").map(Into::into);
     let tls = match query("sslmode").as_deref() {
         None | Some("disable" | "allow" | "prefer") => TlsConfig::disabled(),
-        Some("require") => TlsConfig::require(),
-        Some("verify-ca") => TlsConfig::verify_ca(root),
-        Some("verify-full") => TlsConfig::verify_full(root),
+        Some(mode @ ("require" | "verify-ca" | "verify-full")) => {
+            return Err(RelayError::Target(format!(
+                "sslmode={mode}: the WAL relay's replication stream does not speak TLS in this \
+                 build; run the relay on the table (nats.relay_source = \"table\")"
+            )));
+        }
         Some(other) => return Err(RelayError::Target(format!("sslmode {other:?}"))),
     };
     Ok(
@@ -114,13 +116,21 @@ pub(super) async fn database(pool: &PgPool) -> Result<String, sqlx::Error> {
 pub(super) struct SlotLock(sqlx::PgConnection);
 
 impl SlotLock {
-    pub(super) async fn take(pool: &PgPool, slot: &str) -> Result<Self, sqlx::Error> {
+    /// The lock, or None while another replica holds it (a drain may take minutes: nobody
+    /// queues behind it, each tries again later).
+    pub(super) async fn try_take(pool: &PgPool, slot: &str) -> Result<Option<Self>, sqlx::Error> {
         let mut conn = pool.acquire().await?.detach();
-        sqlx::query("SELECT pg_advisory_lock(hashtext('redsupply slot ' || $1))")
-            .bind(slot)
-            .execute(&mut conn)
-            .await?;
-        Ok(Self(conn))
+        let taken: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('redsupply slot ' || $1))")
+                .bind(slot)
+                .fetch_one(&mut conn)
+                .await?;
+        if taken {
+            Ok(Some(Self(conn)))
+        } else {
+            let _ = sqlx::Connection::close(conn).await;
+            Ok(None)
+        }
     }
 
     pub(super) async fn release(self) {
@@ -131,18 +141,21 @@ impl SlotLock {
 /// Makes ready what the stream needs, in the order that loses nothing: the slot exists (and has
 /// reached its start) before the trigger sends events to the WAL, so every event the trigger
 /// writes is after the slot's start. Creating a slot waits for the transactions running at that
-/// moment to end. Under the slot's lock.
-pub(super) async fn prepare(pool: &PgPool, slot: &str) -> Result<(), RelayError> {
+/// moment to end. Under the slot's lock; false when another replica holds it (it is making
+/// the slot, or draining it), to be tried again later.
+pub(super) async fn prepare(pool: &PgPool, slot: &str) -> Result<bool, RelayError> {
     let level: String = sqlx::query_scalar("SELECT current_setting('wal_level')")
         .fetch_one(pool)
         .await?;
     if level != "logical" {
         return Err(RelayError::NoLogicalWal(level));
     }
-    let lock = SlotLock::take(pool, slot).await?;
+    let Some(lock) = SlotLock::try_take(pool, slot).await? else {
+        return Ok(false);
+    };
     let prepared = prepare_locked(pool, slot).await;
     lock.release().await;
-    prepared
+    prepared.map(|()| true)
 }
 
 async fn prepare_locked(pool: &PgPool, slot: &str) -> Result<(), RelayError> {
@@ -344,7 +357,10 @@ pub(super) async fn report_lag(
                     .set(f64::from(u8::from(active)));
             }
             // No slot (not made yet, or lost): nothing reads the service's events.
-            Ok(None) => metrics::gauge!("relay_slot_active", "service" => producer).set(0.0),
+            Ok(None) => {
+                metrics::gauge!("relay_slot_active", "service" => producer).set(0.0);
+                metrics::gauge!("relay_slot_lag_bytes", "service" => producer).set(0.0);
+            }
             Err(_) => {}
         }
         if sleep_or_shutdown(Duration::from_secs(1), &shutdown).await {
@@ -371,7 +387,7 @@ mod tests {
     #[test]
     fn the_stream_connects_where_the_pool_does() {
         let t = target(
-            &settings("postgres://rs%40user:p%2Fw@db.internal:6432/county?sslmode=require"),
+            &settings("postgres://rs%40user:p%2Fw@db.internal:6432/county?sslmode=prefer"),
             "s",
             "a",
         )
@@ -384,7 +400,7 @@ mod tests {
             (t.password.as_str(), t.database.as_str()),
             ("p/w", "county")
         );
-        assert!(t.tls.mode.requires_tls());
+        assert!(!t.tls.mode.requires_tls());
         let sock = target(
             &settings("postgres://postgres@localhost:55432/bench?host=/work/.data/pg-sock"),
             "s",
@@ -396,8 +412,11 @@ mod tests {
             ("/work/.data/pg-sock", 55432)
         );
         assert!(sock.is_unix_socket());
-        assert!(!sock.tls.mode.requires_tls());
-        assert!(target(&settings("postgres://h/db?sslmode=sometimes"), "s", "a").is_err());
+        // A URL that asks for TLS is refused rather than streamed in the clear.
+        for mode in ["require", "verify-ca", "verify-full", "sometimes"] {
+            let url = format!("postgres://h/db?sslmode={mode}");
+            assert!(target(&settings(&url), "s", "a").is_err(), "{mode}");
+        }
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
+use super::RelayError;
+
 /// A `pg_current_snapshot()`: transactions below `xmin` are complete, those in `running` (and
 /// from `xmax` on) are not.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +69,7 @@ impl Visibility {
 
     /// Returns once the committed transaction `xid` is visible to new snapshots; fails after
     /// `GIVE_UP` (the session then ends, and resumes from the confirmed position).
-    pub(super) async fn wait(&mut self, xid: u32) -> Result<(), sqlx::Error> {
+    pub(super) async fn wait(&mut self, xid: u32) -> Result<(), RelayError> {
         const GIVE_UP: Duration = Duration::from_secs(30);
         let (started, mut pause) = (tokio::time::Instant::now(), Duration::from_micros(200));
         loop {
@@ -84,9 +86,7 @@ impl Visibility {
                 return Ok(());
             }
             if started.elapsed() > GIVE_UP {
-                return Err(sqlx::Error::Protocol(format!(
-                    "transaction {xid} committed but is not visible after {GIVE_UP:?}"
-                )));
+                return Err(RelayError::Invisible(xid, GIVE_UP));
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(50));

@@ -176,13 +176,12 @@ async fn upkeep(
     let mut failures: u32 = 0;
     loop {
         let attempt = async {
-            if !slot::ready(&pool, &slot).await? {
-                bus.ensure_stream(producer)
-                    .await
-                    .map_err(|e| RelayError::Target(e.to_string()))?;
-                slot::prepare(&pool, &slot).await?;
-            }
-            ready.send_replace(true);
+            // The stream too: NATS may have lost it (a new or wiped JetStream) while the slot
+            // and the trigger stayed.
+            bus.ensure_stream(producer)
+                .await
+                .map_err(|e| RelayError::Nats(e.to_string()))?;
+            let made = slot::ready(&pool, &slot).await? || slot::prepare(&pool, &slot).await?;
             let drained = rows.drain().await?;
             if drained > 0 {
                 tracing::info!(
@@ -190,6 +189,10 @@ async fn upkeep(
                     drained,
                     "WAL relay published rows the outbox held"
                 );
+            }
+            // The first session starts once the rows from before are out.
+            if made {
+                ready.send_replace(true);
             }
             Ok::<_, RelayError>(())
         };
@@ -230,7 +233,12 @@ pub(super) async fn leave(
             if !slot::has_trigger(&pool).await? && !slot::exists(&pool, &slot).await? {
                 return Ok(UPKEEP);
             }
-            let lock = slot::SlotLock::take(&pool, &slot).await?;
+            if slot::held(&pool, &slot).await? {
+                return Ok(bus.settings().relay_standby_retry());
+            }
+            let Some(lock) = slot::SlotLock::try_take(&pool, &slot).await? else {
+                return Ok(bus.settings().relay_standby_retry());
+            };
             let drained = async {
                 slot::remove_trigger(&pool).await?;
                 let Some(until) = slot::drain_mark(&pool, &slot, producer).await? else {
@@ -300,8 +308,11 @@ async fn stream(
     };
     match started {
         // The slot is active (a peer took it first), or every WAL sender is in use.
-        Err(PgWireError::Server(e)) if e.contains("55006") || e.contains("53300") => {
-            return Ok(Ended::Held);
+        Err(PgWireError::Server(e)) if e.ends_with("(SQLSTATE 55006)") => return Ok(Ended::Held),
+        Err(PgWireError::Server(e)) if e.ends_with("(SQLSTATE 53300)") => {
+            return Err(RelayError::Target(format!(
+                "every WAL sender is in use (max_wal_senders): {e}"
+            )));
         }
         other => other?,
     }
@@ -387,12 +398,15 @@ async fn publish_stream(
                             }
                         }
                         if n > 0 {
-                            visibility.wait(xid).await?;
+                            tokio::select! {
+                                seen = visibility.wait(xid) => seen?,
+                                _ = shutdown.cancelled() => return Ok(()),
+                            }
                         }
                         for (i, event) in events.drain(..).enumerate() {
                             let ack = tokio::time::timeout(SEND_TIMEOUT, event.send(bus))
                                 .await
-                                .map_err(|_| RelayError::Target("NATS takes no publish".into()))??;
+                                .map_err(|_| RelayError::Nats(format!("no publish taken within {SEND_TIMEOUT:?}")))??;
                             let confirms = (i + 1 == n).then_some(end_lsn);
                             acks.push_back(
                                 async move { ack.await.map(|_| (1, confirms)).map_err(RelayError::from) }.boxed(),
