@@ -159,29 +159,19 @@ pub(super) async fn prepare(pool: &PgPool, slot: &str) -> Result<bool, RelayErro
 }
 
 async fn prepare_locked(pool: &PgPool, slot: &str) -> Result<(), RelayError> {
-    let exists = |sql: &'static str, name: &str| {
-        sqlx::query_scalar::<_, bool>(sql)
-            .bind(name.to_owned())
+    let publication: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)")
+            .bind(PUBLICATION)
             .fetch_one(pool)
-    };
-    if !exists(
-        "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)",
-        PUBLICATION,
-    )
-    .await?
-    {
+            .await?;
+    if !publication {
         ignore_duplicate(
             sqlx::raw_sql("CREATE PUBLICATION redsupply_events")
                 .execute(pool)
                 .await,
         )?;
     }
-    if !exists(
-        "SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
-        slot,
-    )
-    .await?
-    {
+    if !exists(pool, slot).await? {
         if has_trigger(pool).await? {
             // The trigger is there but the slot is not: it was lost (a failover to a standby
             // that did not carry it, or a drop by hand). Events committed after its last

@@ -27,9 +27,10 @@ use tokio::{sync::Notify, task::JoinHandle, time::Instant};
 use super::{Envelope, RelayError};
 use crate::{
     Shutdown,
+    bus::Bus,
+    settings::DatabaseSettings,
     shutdown::{backoff, sleep_or_shutdown},
 };
-use crate::{bus::Bus, settings::DatabaseSettings};
 
 #[derive(sqlx::FromRow)]
 struct OutboxRow {

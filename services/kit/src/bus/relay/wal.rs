@@ -17,7 +17,12 @@ use pgwire_replication::{
 };
 use sqlx::PgPool;
 
-use super::{Envelope, RelayError, slot, table, visible::Visibility};
+use super::{
+    Envelope, RelayError,
+    slot::{self, STATUS_INTERVAL},
+    table,
+    visible::Visibility,
+};
 use crate::{
     Shutdown,
     bus::Bus,
@@ -227,9 +232,15 @@ pub(super) async fn leave(
     shutdown: Shutdown,
 ) {
     let mut failures: u32 = 0;
+    let mut names: Option<(String, ReplicationConfig)> = None;
     while !shutdown.is_cancelled() {
         let attempt = async {
-            let (slot, target) = slot_of(&pool, &database, producer).await?;
+            let (slot, target) = match &names {
+                Some(known) => known.clone(),
+                None => names
+                    .insert(slot_of(&pool, &database, producer).await?)
+                    .clone(),
+            };
             if !slot::has_trigger(&pool).await? && !slot::exists(&pool, &slot).await? {
                 return Ok(UPKEEP);
             }
@@ -282,7 +293,6 @@ pub(super) async fn leave(
 /// A publish NATS does not take within this ends the session (it resumes from the confirmed
 /// position), so that shutdown never waits on a stalled connection.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
-use slot::STATUS_INTERVAL;
 
 type Ack = BoxFuture<'static, Result<(u64, Option<Lsn>), RelayError>>;
 
