@@ -10,6 +10,7 @@ const FILES: &[&str] = &[
     "redsupply/organization/v1/party.proto",
     "redsupply/organization/v1/enterprise.proto",
     "redsupply/organization/v1/care.proto",
+    "redsupply/organization/v1/desk.proto",
     "redsupply/governance/v1/governance.proto",
     "redsupply/stations/v1/stations.proto",
     "redsupply/education/v1/education.proto",

@@ -62,6 +62,9 @@ pub mod roles {
     pub const COMMUNITY_ADMIN: &str = "community_admin";
     pub const COUNTY_ADMIN: &str = "county_admin";
     pub const GRID_SYSTEM: &str = "grid_system";
+    /// An expert of the Q&A desk (an instructor or a lecturer); the token's subject is the
+    /// expert's id. It reaches only the desk's calls, and of the questions those routed to it.
+    pub const EXPERT: &str = "expert";
     /// Every human role; the machine role `grid_system` reaches only the grid gateway and reads of
     /// the cases of its grids.
     pub const PEOPLE: &[&str] = &[WORKER, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
@@ -71,5 +74,6 @@ pub mod roles {
         COMMUNITY_ADMIN,
         COUNTY_ADMIN,
         GRID_SYSTEM,
+        EXPERT,
     ];
 }

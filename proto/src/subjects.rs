@@ -30,6 +30,16 @@ pub mod organization {
     pub const CARE_VISIT_CHANGED: &str = "redsupply.organization.care.visit_changed";
     pub const HARDSHIP_FILE_CHANGED: &str = "redsupply.organization.care.hardship_file_changed";
     pub const MEMBERSHIP_CHANGED: &str = "redsupply.organization.membership.changed";
+    pub const EXPERT_CHANGED: &str = "redsupply.organization.expert.changed";
+    pub const QUESTION_ASKED: &str = "redsupply.organization.question.asked";
+    pub const QUESTION_ANSWERED: &str = "redsupply.organization.question.answered";
+    pub const QUESTION_FOLLOWED_UP: &str = "redsupply.organization.question.followed_up";
+    pub const QUESTION_RATED: &str = "redsupply.organization.question.rated";
+    pub const QUESTION_REASSIGNED: &str = "redsupply.organization.question.reassigned";
+    pub const QUESTION_ESCALATED: &str = "redsupply.organization.question.escalated";
+    /// Every question event of the Q&A desk.
+    pub const QUESTIONS: &str = "redsupply.organization.question.>";
+    pub const FAQ_CHANGED: &str = "redsupply.organization.faq.changed";
 }
 
 pub mod education {
@@ -89,6 +99,14 @@ pub const EVERY: &[&str] = &[
     organization::CARE_VISIT_CHANGED,
     organization::HARDSHIP_FILE_CHANGED,
     organization::MEMBERSHIP_CHANGED,
+    organization::EXPERT_CHANGED,
+    organization::QUESTION_ASKED,
+    organization::QUESTION_ANSWERED,
+    organization::QUESTION_FOLLOWED_UP,
+    organization::QUESTION_RATED,
+    organization::QUESTION_REASSIGNED,
+    organization::QUESTION_ESCALATED,
+    organization::FAQ_CHANGED,
     education::LEARNING_SITE_CREATED,
     education::ATTENDANCE_RECORDED,
     stations::STATION_UPSERTED,
@@ -156,6 +174,15 @@ mod tests {
                     o::CARE_VISIT_CHANGED,
                     o::HARDSHIP_FILE_CHANGED,
                     o::MEMBERSHIP_CHANGED,
+                    o::EXPERT_CHANGED,
+                    o::QUESTION_ASKED,
+                    o::QUESTION_ANSWERED,
+                    o::QUESTION_FOLLOWED_UP,
+                    o::QUESTION_RATED,
+                    o::QUESTION_REASSIGNED,
+                    o::QUESTION_ESCALATED,
+                    o::QUESTIONS,
+                    o::FAQ_CHANGED,
                 ],
             ),
             (

@@ -39,6 +39,13 @@ impl TestApp {
             self.channel(ServiceName::Organization).await,
         )
     }
+    pub async fn desk(
+        &self,
+    ) -> org::question_desk_service_client::QuestionDeskServiceClient<Channel> {
+        org::question_desk_service_client::QuestionDeskServiceClient::new(
+            self.channel(ServiceName::Organization).await,
+        )
+    }
     pub async fn governance(&self) -> GovernanceServiceClient<Channel> {
         GovernanceServiceClient::new(self.channel(ServiceName::Governance).await)
     }

@@ -6,7 +6,7 @@ use redsupply::seed::{self, SEAT};
 use redsupply_proto::{
     common::v1::LatLng,
     education::v1::{ListLearningSitesRequest, education_service_client::EducationServiceClient},
-    organization::v1::GetOrganizationStatsRequest,
+    organization::v1::{self as desk_pb, GetOrganizationStatsRequest},
     stations::v1::{Amenity, FindNearestStationsRequest, StationTier},
 };
 use redsupply_tests::{TestApp, eventually};
@@ -202,4 +202,56 @@ async fn the_demo_county_is_seeded_once_and_served() {
         ),
         (19, 145, 18)
     );
+
+    // The Q&A desk: the 25 instructors entered it, with lecturers of the pool; the demo questions
+    // come back with their figures, and the FAQ answers a search.
+    let mut desk = app.desk().await;
+    let admin = app.admin_token();
+    let experts = desk
+        .list_experts(with_bearer(
+            desk_pb::ListExpertsRequest {
+                page_size: 100,
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .experts;
+    let instructors = experts.iter().filter(|e| !e.guide_id.is_empty()).count();
+    assert_eq!(instructors, 25, "25 instructors on the Q&A desk");
+    assert_eq!(experts.len(), first.experts);
+    assert!(experts.len() > 25, "lecturers answer too");
+    let figures = desk
+        .get_desk_stats(with_bearer(desk_pb::GetDeskStatsRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(figures.questions as usize, first.questions, "{figures:?}");
+    assert_eq!(
+        (figures.questions, figures.answered, figures.rated_helpful),
+        (6, 5, 3)
+    );
+    assert_eq!(figures.faq_entries, 2);
+    assert_eq!(figures.by_topic.len(), 6, "every topic asked about once");
+    // Four of the five answers came within 48 hours; the sixth question is overdue.
+    assert!(
+        (figures.answered_within_deadline - 4.0 / 6.0).abs() < 1e-9,
+        "{figures:?}"
+    );
+    assert!(figures.median_minutes_to_first_answer > 0.0);
+    let pension = desk
+        .search_faq(with_bearer(
+            desk_pb::SearchFaqRequest {
+                query: "pension".into(),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(pension.len(), 1, "{pension:?}");
 }

@@ -57,6 +57,10 @@ pub enum Aggregate {
     HardshipFile,
     ReportIn,
     CensusVisit,
+    Expert,
+    Question,
+    QuestionMessage,
+    FaqEntry,
 }
 
 impl Aggregate {
@@ -76,6 +80,10 @@ impl Aggregate {
             Aggregate::HardshipFile => "hardship file",
             Aggregate::ReportIn => "report-in",
             Aggregate::CensusVisit => "census visit",
+            Aggregate::Expert => "expert",
+            Aggregate::Question => "question",
+            Aggregate::QuestionMessage => "question message",
+            Aggregate::FaqEntry => "FAQ entry",
         }
     }
 
@@ -86,7 +94,8 @@ impl Aggregate {
             | Aggregate::CensusVisit
             | Aggregate::Forum
             | Aggregate::CareVisit
-            | Aggregate::HardshipFile => "withdrawn",
+            | Aggregate::HardshipFile
+            | Aggregate::FaqEntry => "withdrawn",
             _ => "deleted",
         }
     }
@@ -109,11 +118,15 @@ impl Aggregate {
             Aggregate::HardshipFile => lookups!("hardship_files", withdrawable),
             Aggregate::ReportIn => lookups!("report_ins"),
             Aggregate::CensusVisit => lookups!("census_visits", withdrawable),
+            Aggregate::Expert => lookups!("desk_experts"),
+            Aggregate::Question => lookups!("questions"),
+            Aggregate::QuestionMessage => lookups!("question_messages"),
+            Aggregate::FaqEntry => lookups!("faq_entries", withdrawable),
         }
     }
 
-    /// Locks the row and reads `(version, deleted or withdrawn)`; `None` for report-ins, never
-    /// changed after they are made.
+    /// Locks the row and reads `(version, deleted or withdrawn)`; `None` for report-ins and the
+    /// desk's messages, never changed after they are made.
     fn lock_sql(self) -> Option<&'static str> {
         Some(match self {
             Aggregate::Grid => {
@@ -153,7 +166,12 @@ impl Aggregate {
             Aggregate::CareVisit => {
                 "SELECT version, withdrawn_at IS NOT NULL FROM care_visits WHERE id = $1 FOR UPDATE"
             }
-            Aggregate::ReportIn => return None,
+            Aggregate::Expert => "SELECT version, FALSE FROM desk_experts WHERE id = $1 FOR UPDATE",
+            Aggregate::Question => "SELECT version, FALSE FROM questions WHERE id = $1 FOR UPDATE",
+            Aggregate::FaqEntry => {
+                "SELECT version, withdrawn_at IS NOT NULL FROM faq_entries WHERE id = $1 FOR UPDATE"
+            }
+            Aggregate::ReportIn | Aggregate::QuestionMessage => return None,
         })
     }
 }

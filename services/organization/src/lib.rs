@@ -1,6 +1,6 @@
 //! organization: the county's registry — townships, communities and grids; workers and their
 //! report-ins; the organization tree, join requests, guides and contact links; enterprises with
-//! their five-clears ledger; forums and enterprise issues; care. Every change is published as an
+//! their five-clears ledger; forums and enterprise issues; care; the expert Q&A desk. Every change is published as an
 //! event (`redsupply.organization.*`) from which other services build read models.
 
 pub mod api;
@@ -18,6 +18,7 @@ use redsupply_proto::organization::v1::{
     care_service_server::CareServiceServer, enterprise_service_server::EnterpriseServiceServer,
     organization_service_server::OrganizationServiceServer,
     party_service_server::PartyServiceServer,
+    question_desk_service_server::QuestionDeskServiceServer,
 };
 use redsupply_proto::subjects;
 use serde::Deserialize;
@@ -44,6 +45,9 @@ pub struct Settings {
     /// (RESOURCE_EXHAUSTED beyond); 0: no limit.
     #[serde(default = "default_phone_searches_per_minute")]
     pub phone_searches_per_minute: u32,
+    /// The expert Q&A desk: response deadline and escalation.
+    #[serde(default)]
+    pub desk: app::desk::DeskSettings,
 }
 
 fn default_phone_searches_per_minute() -> u32 {
@@ -94,6 +98,11 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         subjects::governance::VOLUNTEER_ROLE_APPOINTED,
         events::consume::volunteer_roles::VolunteerRoleEvents,
     );
+    let escalation = app::desk::spawn_escalation(
+        pool.clone(),
+        std::time::Duration::from_secs(settings.desk.escalation_sweep_secs.max(1)),
+        rt.shutdown.clone(),
+    );
     let routes = Routes::new(OrganizationServiceServer::new(
         api::registry::RegistryApi::new(
             pool.clone(),
@@ -112,11 +121,15 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         pool.clone(),
         vault,
         rt.settings.county.clone(),
+    )))
+    .add_service(QuestionDeskServiceServer::new(api::desk::DeskApi::new(
+        pool.clone(),
+        settings.desk.clone(),
     )));
     let serving = kit::grpc::serve(settings.listen, routes, api::POLICIES, rt, pool).await?;
     Ok(Running::new(
         SCHEMA,
         serving,
-        vec![relay, statistics, roles],
+        vec![relay, statistics, roles, escalation],
     ))
 }

@@ -5,7 +5,9 @@
 //! communities, grid officers and grid platforms the cases of their grids, a county admin
 //! everything. Out of scope answers PERMISSION_DENIED naming what was missing.
 
-use redsupply_proto::roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, GRID_SYSTEM, WORKER};
+use redsupply_proto::roles::{
+    COMMUNITY_ADMIN, COUNTY_ADMIN, EXPERT, GRID_OFFICER, GRID_SYSTEM, WORKER,
+};
 use tonic::{Request, Status};
 use uuid::Uuid;
 
@@ -82,9 +84,10 @@ impl Caller {
     pub fn is_county(&self) -> bool {
         self.has_role(COUNTY_ADMIN)
     }
-    /// Holds a role that acts for others (not only a worker acting for themselves).
+    /// Holds a role that acts for others (not only a worker acting for themselves, nor an expert
+    /// answering the questions routed to them).
     pub fn is_staff(&self) -> bool {
-        self.roles.iter().any(|r| r != WORKER)
+        self.roles.iter().any(|r| r != WORKER && r != EXPERT)
     }
 
     /// What lists show this caller. Community staff see their communities; grid officers and

@@ -32,6 +32,8 @@ pub enum Reach {
     Grid,
     /// The whole county: county admins only.
     County,
+    /// The record's assignee (the expert a question is routed to), or county staff.
+    Assigned,
 }
 
 impl Reach {
@@ -42,6 +44,7 @@ impl Reach {
             Reach::Community => "community of the target",
             Reach::Grid => "grid of the target",
             Reach::County => "county",
+            Reach::Assigned => "its assignee, or county staff",
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `redsupply.organization.v1` in and out, one file per proto service (`registry.rs` for
-//! `OrganizationService`, `party.rs`, `enterprise.rs`, `care.rs`), with the policy table
+//! `OrganizationService`, `party.rs`, `enterprise.rs`, `care.rs`, `desk.rs`), with the policy table
 //! (`policy.rs`), the caller's scope (`scope.rs`), requests into typed commands (`validate.rs`)
 //! and rows into protobuf (`convert.rs`); here what they share: the mapping of the use cases'
 //! refusals to statuses, and the check of ids a list is filtered by.
@@ -8,6 +8,9 @@ pub mod care;
 mod care_records;
 mod convert;
 mod correction;
+pub mod desk;
+mod desk_faq;
+mod desk_view;
 pub mod enterprise;
 mod forums;
 mod guides;

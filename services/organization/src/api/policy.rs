@@ -4,16 +4,16 @@
 //! county's structure (townships, communities, party organizations) is changed by county admins.
 
 use kit::auth::{
-    Reach::{Community, County, Open, Worker},
+    Reach::{Assigned, Community, County, Open, Worker},
     policy::Policy,
     rule,
 };
 use redsupply_proto::{
     organization::v1::{
         care_service_server, enterprise_service_server, organization_service_server,
-        party_service_server,
+        party_service_server, question_desk_service_server,
     },
-    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, PEOPLE, WORKER},
+    roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, EXPERT, GRID_OFFICER, PEOPLE, WORKER},
 };
 
 /// Community and county staff.
@@ -24,6 +24,10 @@ const SELF_OR_STAFF: &[&str] = &[WORKER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 /// Staff who read and record in the field: grid officers besides community and county staff.
 const FIELD_STAFF: &[&str] = &[GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 const COUNTY: &[&str] = &[COUNTY_ADMIN];
+/// Everyone who takes part in the desk: workers, its experts, community and county staff.
+const DESK: &[&str] = &[WORKER, EXPERT, COMMUNITY_ADMIN, COUNTY_ADMIN];
+/// Reference data of the desk (its experts, its FAQ): every role of a person.
+const DESK_READERS: &[&str] = &[WORKER, EXPERT, GRID_OFFICER, COMMUNITY_ADMIN, COUNTY_ADMIN];
 
 pub const POLICIES: &[Policy] = &[
     Policy {
@@ -120,6 +124,27 @@ pub const POLICIES: &[Policy] = &[
             rule("CorrectHardshipFile", STAFF, Worker),
             rule("WithdrawHardshipFile", STAFF, Worker),
             rule("ListCareRevisions", STAFF, Worker),
+        ],
+    },
+    Policy {
+        service: question_desk_service_server::SERVICE_NAME,
+        rules: &[
+            // The county enrols its instructors and lecturers.
+            rule("EnrolExpert", COUNTY, County),
+            rule("SetExpertAvailability", COUNTY, County),
+            rule("ListExperts", DESK_READERS, Open),
+            // A worker asks for themselves; community staff may file a question a worker phoned in.
+            rule("AskQuestion", SELF_OR_STAFF, Worker),
+            rule("GetQuestion", DESK, Worker),
+            rule("ListQuestions", DESK, Worker),
+            rule("AnswerQuestion", &[EXPERT, COUNTY_ADMIN], Assigned),
+            rule("FollowUpQuestion", &[WORKER], Worker),
+            rule("RateAnswer", &[WORKER], Worker),
+            rule("ReassignQuestion", COUNTY, County),
+            rule("PublishFaqEntry", STAFF, Community),
+            rule("WithdrawFaqEntry", STAFF, Community),
+            rule("SearchFaq", DESK_READERS, Open),
+            rule("GetDeskStats", STAFF, Community),
         ],
     },
 ];

@@ -4,7 +4,9 @@
 
 pub mod care;
 pub mod corrections;
+pub mod desk;
 pub mod enterprise;
+pub mod faq;
 pub mod membership;
 pub mod party;
 pub mod registry;

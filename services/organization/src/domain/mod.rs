@@ -1,9 +1,10 @@
 //! organization's rules, without I/O, each with its unit tests: grid boundaries, personal
-//! numbers and their sealing at rest ([`personal`]), the organization tree, dates; and the limits
-//! the use cases keep.
+//! numbers and their sealing at rest ([`personal`]), the organization tree, dates, the Q&A desk
+//! ([`desk`]); and the limits the use cases keep.
 
 pub mod boundary;
 pub mod calendar;
+pub mod desk;
 pub mod numbers;
 pub mod personal;
 pub mod tree;

@@ -3,6 +3,8 @@
 //! enterprises, forums and care. Each is built from `store` rows and written to the outbox inside
 //! the change's transaction (the use case's).
 
+pub mod desk;
+
 use chrono::NaiveDate;
 use kit::bus::{NewEvent, enqueue};
 use redsupply_proto::{common::v1::LatLng, events::v1 as ev, organization::v1 as pb};

@@ -5,7 +5,9 @@
 pub mod access_log;
 pub mod care;
 pub mod contacts;
+pub mod desk;
 pub mod enterprises;
+pub mod faq;
 pub mod forums;
 pub mod geography;
 pub mod guides;

@@ -2,7 +2,8 @@
 //! Yancheng street, one grid each (a 3 × 3 block of ~1.1 km squares around the seat), the 1 + 9 + 3
 //! red supply stations, 9 learning sites with 32 lecturers and the 8 trainings held (3 of them
 //! legal lectures) with their attendance, a few demo workers, and (in `registry`) the organization
-//! tree, enterprises, guides, contact links, forums and care of the registry. Every write goes through the
+//! tree, enterprises, guides, contact links, forums and care of the registry, and (in `desk`) the
+//! expert Q&A desk with a few questions. Every write goes through the
 //! services' own use cases (so grids reach governance as events) and is idempotent: running it
 //! again changes nothing.
 
@@ -12,6 +13,7 @@ use uuid::Uuid;
 
 use crate::AppSettings;
 
+mod desk;
 mod learning;
 mod red_stations;
 mod registry;
@@ -74,6 +76,9 @@ pub struct Seeded {
     pub tips: usize,
     pub problems_solved: usize,
     pub registry: RegistryFigures,
+    /// Experts on the Q&A desk, and the demo questions asked there.
+    pub experts: usize,
+    pub questions: usize,
 }
 
 /// The south-west corner of community `i`'s grid: row-major 3 × 3, centred on the seat.
@@ -103,8 +108,11 @@ pub async fn demo_county(settings: &AppSettings) -> Result<Seeded, SeedError> {
     let (volunteers, tips, problems_solved) =
         seed_governance(&org, &vault, &gov, &communities).await?;
     let registry = registry::seed(&org, &vault, &communities).await?;
+    let (experts, questions) = desk::seed_desk(&org, &edu, &workers).await?;
     Ok(Seeded {
         registry,
+        experts,
+        questions,
         volunteers,
         tips,
         problems_solved,
