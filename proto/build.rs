@@ -14,6 +14,7 @@ const FILES: &[&str] = &[
     "redsupply/governance/v1/governance.proto",
     "redsupply/stations/v1/stations.proto",
     "redsupply/education/v1/education.proto",
+    "redsupply/education/v1/activity.proto",
     "redsupply/events/v1/events.proto",
 ];
 

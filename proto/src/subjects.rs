@@ -46,6 +46,10 @@ pub mod education {
     pub const SOURCE: &str = "redsupply/education";
     pub const LEARNING_SITE_CREATED: &str = "redsupply.education.learning_site.created";
     pub const ATTENDANCE_RECORDED: &str = "redsupply.education.attendance.recorded";
+    pub const LECTURE_SERIES_CHANGED: &str = "redsupply.education.lecture_series.changed";
+    pub const ACTIVITY_CHANGED: &str = "redsupply.education.activity.changed";
+    pub const ACTIVITY_SIGN_UP_CHANGED: &str = "redsupply.education.activity.sign_up_changed";
+    pub const ACTIVITY_ATTENDED: &str = "redsupply.education.activity.attended";
 }
 
 pub mod stations {
@@ -109,6 +113,10 @@ pub const EVERY: &[&str] = &[
     organization::FAQ_CHANGED,
     education::LEARNING_SITE_CREATED,
     education::ATTENDANCE_RECORDED,
+    education::LECTURE_SERIES_CHANGED,
+    education::ACTIVITY_CHANGED,
+    education::ACTIVITY_SIGN_UP_CHANGED,
+    education::ACTIVITY_ATTENDED,
     stations::STATION_UPSERTED,
     stations::AMENITY_STATUS_CHANGED,
     stations::POINTS_AWARDED,
@@ -188,7 +196,14 @@ mod tests {
             (
                 "education",
                 e::SOURCE,
-                vec![e::LEARNING_SITE_CREATED, e::ATTENDANCE_RECORDED],
+                vec![
+                    e::LEARNING_SITE_CREATED,
+                    e::ATTENDANCE_RECORDED,
+                    e::LECTURE_SERIES_CHANGED,
+                    e::ACTIVITY_CHANGED,
+                    e::ACTIVITY_SIGN_UP_CHANGED,
+                    e::ACTIVITY_ATTENDED,
+                ],
             ),
             (
                 "stations",

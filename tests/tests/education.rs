@@ -128,6 +128,7 @@ fn booking(
         )),
         ends_at: None,
         capacity,
+        series_id: String::new(),
     }
 }
 

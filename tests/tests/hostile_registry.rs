@@ -437,6 +437,7 @@ async fn numbers_a_column_would_refuse_are_field_errors() {
         starts_at: Some(to_timestamp(starts)),
         ends_at,
         capacity,
+        series_id: String::new(),
     };
     assert_fields(
         education

@@ -306,6 +306,21 @@ async fn a_question_is_routed_answered_followed_up_rated_and_published_without_i
         listed.iter().map(|q| q.id.as_str()).collect::<Vec<_>>(),
         [q1.id.as_str()]
     );
+    assert!(
+        listed[0].asker_id.is_empty(),
+        "the list hides an anonymous asker too"
+    );
+    let by_asker = desk
+        .list_questions(with_bearer(
+            pb::ListQuestionsRequest {
+                asker_id: rider.to_string(),
+                ..Default::default()
+            },
+            &li_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(by_asker.code(), Code::PermissionDenied, "{by_asker:?}");
     let theirs = desk
         .list_questions(with_bearer(
             pb::ListQuestionsRequest {

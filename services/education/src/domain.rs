@@ -1,9 +1,9 @@
 //! Education rules, without I/O: course lengths, the check-in window, what counts as a legal
-//! lecture, the shape of expertise tags, and check-in codes.
+//! lecture, the shape of expertise tags, check-in codes, and who an activity admits.
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
-use redsupply_proto::education::v1::{CourseFormat, CourseTheme};
+use redsupply_proto::education::v1::{ActivityKind, CourseFormat, CourseTheme};
 
 /// The usual length of a format, in minutes.
 pub fn default_duration_minutes(format: CourseFormat) -> i32 {
@@ -69,6 +69,38 @@ pub fn normalize_code(code: &str) -> String {
         .to_ascii_uppercase()
 }
 
+/// An activity's seats as they stand: its capacity, the workers signed up (and not cancelled,
+/// checked in or not), and the walk-ins (checked in without signing up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seats {
+    pub capacity: i64,
+    pub signed_up: i64,
+    pub walk_ins: i64,
+}
+
+impl Seats {
+    /// Seats neither held by a sign-up nor taken by a walk-in.
+    pub fn free(&self) -> i64 {
+        (self.capacity - self.signed_up - self.walk_ins).max(0)
+    }
+
+    /// Whether a new sign-up fits: the seats held and the walk-ins leave one.
+    pub fn admits_sign_up(&self) -> bool {
+        self.free() > 0
+    }
+
+    /// Whether a worker checks in: one signed up always (their seat is held); one who did not
+    /// only while a seat is free of sign-ups and walk-ins.
+    pub fn admits_check_in(&self, signed_up: bool) -> bool {
+        signed_up || self.free() > 0
+    }
+}
+
+/// A kind of activity needs a lecture series: its own kind does.
+pub fn needs_series(kind: ActivityKind) -> bool {
+    kind == ActivityKind::ThemedLectureSeries
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +157,44 @@ mod tests {
         assert_eq!(code.len(), CODE_LEN);
         assert!(code.bytes().all(|b| CODE_ALPHABET.contains(&b)));
         assert_eq!(normalize_code(" abcd-efgh "), "ABCDEFGH");
+    }
+
+    #[test]
+    fn a_signed_up_worker_keeps_their_seat_and_walk_ins_take_what_is_free() {
+        let seats = Seats {
+            capacity: 3,
+            signed_up: 2,
+            walk_ins: 0,
+        };
+        assert_eq!(seats.free(), 1);
+        assert!(seats.admits_sign_up());
+        assert!(seats.admits_check_in(true));
+        assert!(seats.admits_check_in(false), "one seat is free");
+        let full = Seats {
+            walk_ins: 1,
+            ..seats
+        };
+        assert!(!full.admits_sign_up());
+        assert!(
+            !full.admits_check_in(false),
+            "the last seat went to a walk-in"
+        );
+        assert!(
+            full.admits_check_in(true),
+            "a signed-up worker's seat is held"
+        );
+        // Never fewer than no free seats.
+        let over = Seats {
+            capacity: 1,
+            signed_up: 2,
+            walk_ins: 1,
+        };
+        assert_eq!(over.free(), 0);
+    }
+
+    #[test]
+    fn only_a_lecture_series_event_needs_its_series() {
+        assert!(needs_series(ActivityKind::ThemedLectureSeries));
+        assert!(!needs_series(ActivityKind::FreeClinic));
     }
 }

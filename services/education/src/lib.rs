@@ -1,6 +1,7 @@
 //! education: learning sites, the lecturer pool, courses, sessions and attendance — short
-//! courses taught where workers rest. Each attendance is published
-//! (`redsupply.education.attendance.recorded`) so that stations awards its points.
+//! courses taught where workers rest — and the community and department activities with their
+//! lecture series. Each attendance is published (`redsupply.education.attendance.recorded`,
+//! `redsupply.education.activity.attended`) so that stations awards its points.
 
 pub mod api;
 pub mod app;
@@ -17,7 +18,13 @@ use kit::{
     bus::registry::{CommunityEvents, WorkerEvents},
     grpc::Running,
 };
-use redsupply_proto::{education::v1::education_service_server::EducationServiceServer, subjects};
+use redsupply_proto::{
+    education::v1::{
+        activity_service_server::ActivityServiceServer,
+        education_service_server::EducationServiceServer,
+    },
+    subjects,
+};
 use serde::Deserialize;
 use sqlx::PgPool;
 use tonic::service::Routes;
@@ -61,8 +68,15 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             subjects::organization::COMMUNITIES,
             CommunityEvents(events::consume::Communities),
         ),
+        rt.spawn_consumer(
+            &pool,
+            events::consume::STATIONS_CONSUMER,
+            subjects::stations::STATION_UPSERTED,
+            events::consume::Stations,
+        ),
     ];
-    let routes = Routes::new(EducationServiceServer::new(api::Api { pool: pool.clone() }));
+    let routes = Routes::new(EducationServiceServer::new(api::Api { pool: pool.clone() }))
+        .add_service(ActivityServiceServer::new(api::Api { pool: pool.clone() }));
     let serving = kit::grpc::serve(settings.listen, routes, policy::POLICIES, rt, pool).await?;
     Ok(Running::new(SCHEMA, serving, tasks))
 }

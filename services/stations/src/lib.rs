@@ -27,6 +27,7 @@ use tonic::service::Routes;
 pub const SCHEMA: &str = "stations";
 pub const POINTS_CONSUMER: &str = "stations-points";
 pub const ATTENDANCE_CONSUMER: &str = "stations-attendance";
+pub const ACTIVITIES_CONSUMER: &str = "stations-activities";
 pub const WORKERS_CONSUMER: &str = "stations-workers";
 pub const GRIDS_CONSUMER: &str = "stations-grids";
 pub const COMMUNITIES_CONSUMER: &str = "stations-communities";
@@ -142,7 +143,15 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             &pool,
             ATTENDANCE_CONSUMER,
             subjects::education::ATTENDANCE_RECORDED,
-            events::consume::awards::AttendanceAwards { rules },
+            events::consume::awards::AttendanceAwards {
+                rules: rules.clone(),
+            },
+        ),
+        rt.spawn_consumer(
+            &pool,
+            ACTIVITIES_CONSUMER,
+            subjects::education::ACTIVITY_ATTENDED,
+            events::consume::awards::ActivityAwards { rules },
         ),
         rt.spawn_consumer(
             &pool,

@@ -233,6 +233,7 @@ impl EducationService for Api {
         }
         // 0: the site's capacity.
         v.within("capacity", r.capacity, 0..=MAX_SEATS);
+        let series_id = v.optional_id("series_id", &r.series_id);
         v.into_result()?;
         let site = ids[1].expect("checked");
         let community = store::site_community(&self.pool, site)
@@ -251,6 +252,7 @@ impl EducationService for Api {
                 starts_at: starts_at.expect("checked"),
                 ends_at,
                 capacity: r.capacity,
+                series_id,
             },
         )
         .await

@@ -1,7 +1,9 @@
-//! `EducationService` in and out: the policy table, the RPCs (`education.rs`), field checks
+//! `EducationService` and `ActivityService` in and out: the policy table, the RPCs
+//! (`education.rs`, `activities.rs`), field checks
 //! (`validate.rs`), rows to protobuf (`convert.rs`), and here the scope checks and the mapping of
 //! the use cases' refusals to statuses.
 
+mod activities;
 mod convert;
 mod education;
 pub mod policy;
@@ -63,6 +65,7 @@ fn schedule_status(e: ScheduleError) -> Status {
         ScheduleError::UnknownLecturer(id) => unknown("lecturer_id", "lecturer", id),
         ScheduleError::UnknownSite(id) => unknown("site_id", "learning site", id),
         ScheduleError::UnknownCourse(id) => unknown("course_id", "course", id),
+        ScheduleError::UnknownSeries(id) => unknown("series_id", "lecture series", id),
         ScheduleError::LecturerUnavailable(_) => Status::failed_precondition(e.to_string()),
         ScheduleError::OverCapacity { .. } => invalid("capacity", e.to_string()),
         ScheduleError::Clash { what, session, .. } => {

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::{
     domain,
     events::publish,
-    store::{self, AttendanceRow, NewSession, SessionRow},
+    store::{self, AttendanceRow, CodeTarget, NewSession, SessionRow},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +22,8 @@ pub enum ScheduleError {
     UnknownSite(Uuid),
     #[error("course {0} not found")]
     UnknownCourse(Uuid),
+    #[error("lecture series {0} not found")]
+    UnknownSeries(Uuid),
     #[error("lecturer {0} is not available for teaching")]
     LecturerUnavailable(Uuid),
     #[error("capacity {requested} exceeds the site's {site} seats")]
@@ -45,6 +47,8 @@ pub struct Booking {
     pub ends_at: Option<DateTime<Utc>>,
     /// 0: the site's capacity.
     pub capacity: i32,
+    /// The lecture series it belongs to, if any.
+    pub series_id: Option<Uuid>,
 }
 
 pub async fn schedule(
@@ -73,6 +77,11 @@ pub async fn schedule(
         .ok_or(ScheduleError::UnknownCourse(b.course_id))?;
     if !available {
         return Err(ScheduleError::LecturerUnavailable(b.lecturer_id));
+    }
+    if let Some(series) = b.series_id
+        && store::series(&mut tx, series).await?.is_none()
+    {
+        return Err(ScheduleError::UnknownSeries(series));
     }
     let capacity = if b.capacity == 0 {
         site_capacity
@@ -111,6 +120,7 @@ pub async fn schedule(
             starts_at: b.starts_at,
             ends_at,
             capacity,
+            series_id: b.series_id,
         },
     )
     .await?;
@@ -148,6 +158,19 @@ pub async fn issue_codes(
     let s = store::session(&mut tx, session)
         .await?
         .ok_or(CheckInError::UnknownSession(session))?;
+    let codes = fresh_codes(&mut tx, CodeTarget::Session(session), count).await?;
+    tx.commit().await?;
+    let (from, until) = domain::check_in_window(s.starts_at, s.ends_at);
+    Ok((codes, from, until))
+}
+
+/// Stores `count` new single-use codes admitting to `target` (a session or an activity), drawing
+/// again for any that collide with a code already issued.
+pub(super) async fn fresh_codes(
+    tx: &mut PgConnection,
+    target: CodeTarget,
+    count: usize,
+) -> Result<Vec<String>, sqlx::Error> {
     let mut codes = Vec::with_capacity(count);
     while codes.len() < count {
         let fresh: Vec<String> = {
@@ -156,11 +179,9 @@ pub async fn issue_codes(
                 .map(|_| domain::new_code(&mut rng))
                 .collect()
         };
-        codes.extend(store::insert_codes(&mut tx, session, &fresh).await?);
+        codes.extend(store::insert_codes(&mut *tx, target, &fresh).await?);
     }
-    tx.commit().await?;
-    let (from, until) = domain::check_in_window(s.starts_at, s.ends_at);
-    Ok((codes, from, until))
+    Ok(codes)
 }
 
 /// Checks a worker in with a code. A retry by the same worker returns the same attendance.
@@ -187,7 +208,7 @@ pub async fn check_in(
     }
     let code_row = store::lock_code(&mut tx, code)
         .await?
-        .filter(|c| c.session_id == session)
+        .filter(|c| c.admits(CodeTarget::Session(session)))
         .ok_or(CheckInError::WrongCode)?;
     if code_row.used_by.is_some() {
         return Err(CheckInError::CodeUsed);

@@ -4,11 +4,20 @@
 use kit::{bus::NewEvent, time::to_timestamp};
 use redsupply_proto::{
     events::v1 as ev,
-    subjects::education::{ATTENDANCE_RECORDED, LEARNING_SITE_CREATED, SOURCE},
+    subjects::education::{
+        ACTIVITY_ATTENDED, ACTIVITY_CHANGED, ACTIVITY_SIGN_UP_CHANGED, ATTENDANCE_RECORDED,
+        LEARNING_SITE_CREATED, LECTURE_SERIES_CHANGED, SOURCE,
+    },
 };
 use uuid::Uuid;
 
-use crate::store::{AttendanceRow, SessionRow, SiteRow};
+use crate::store::{
+    ActivityAttendanceRow, ActivityRow, AttendanceRow, SeriesRow, SessionRow, SignUpRow, SiteRow,
+};
+
+fn opt_id(id: Option<Uuid>) -> String {
+    id.map(|i| i.to_string()).unwrap_or_default()
+}
 
 pub fn learning_site_created(row: &SiteRow) -> NewEvent {
     let msg = ev::LearningSiteCreated {
@@ -32,4 +41,55 @@ pub fn attendance_recorded(row: &AttendanceRow, session: &SessionRow, worker: Uu
         checked_in_at: Some(to_timestamp(row.checked_in_at)),
     };
     NewEvent::new(SOURCE, ATTENDANCE_RECORDED, row.id, &msg)
+}
+
+pub fn lecture_series_changed(row: &SeriesRow) -> NewEvent {
+    let msg = ev::LectureSeriesChanged {
+        series_id: row.id.to_string(),
+        title: row.title.clone(),
+        theme: i32::from(row.theme),
+        year: row.year,
+        version: row.version,
+        occurred_at: Some(to_timestamp(chrono::Utc::now())),
+    };
+    NewEvent::new(SOURCE, LECTURE_SERIES_CHANGED, row.id, &msg)
+}
+
+pub fn activity_changed(row: &ActivityRow) -> NewEvent {
+    let msg = ev::ActivityChanged {
+        activity_id: row.id.to_string(),
+        kind: i32::from(row.kind),
+        title: row.title.clone(),
+        community_id: opt_id(row.community_id),
+        series_id: opt_id(row.series_id),
+        starts_at: Some(to_timestamp(row.starts_at)),
+        ends_at: Some(to_timestamp(row.ends_at)),
+        capacity: row.capacity,
+        version: row.version,
+        occurred_at: Some(to_timestamp(row.created_at)),
+    };
+    NewEvent::new(SOURCE, ACTIVITY_CHANGED, row.id, &msg)
+}
+
+pub fn sign_up_changed(row: &SignUpRow) -> NewEvent {
+    let msg = ev::ActivitySignUpChanged {
+        activity_id: row.activity_id.to_string(),
+        worker_id: row.worker_id.to_string(),
+        cancelled: row.cancelled_at.is_some(),
+        version: row.version,
+        occurred_at: Some(to_timestamp(chrono::Utc::now())),
+    };
+    NewEvent::new(SOURCE, ACTIVITY_SIGN_UP_CHANGED, row.activity_id, &msg)
+}
+
+pub fn activity_attended(row: &ActivityAttendanceRow, activity: &ActivityRow) -> NewEvent {
+    let msg = ev::ActivityAttended {
+        attendance_id: row.id.to_string(),
+        activity_id: activity.id.to_string(),
+        worker_id: row.worker_id.to_string(),
+        kind: i32::from(activity.kind),
+        series_id: opt_id(activity.series_id),
+        checked_in_at: Some(to_timestamp(row.checked_in_at)),
+    };
+    NewEvent::new(SOURCE, ACTIVITY_ATTENDED, row.id, &msg)
 }

@@ -45,12 +45,7 @@ pub async fn insert_attendance(
     checked_in_at: DateTime<Utc>,
 ) -> Result<AttendanceRow, sqlx::Error> {
     if let Some(code) = code {
-        sqlx::query("UPDATE check_in_codes SET used_by = $2, used_at = $3 WHERE code = $1")
-            .bind(code)
-            .bind(worker)
-            .bind(checked_in_at)
-            .execute(&mut *tx)
-            .await?;
+        super::use_code(&mut *tx, code, worker, checked_in_at).await?;
     }
     sqlx::query_as(
         "INSERT INTO attendances (id, session_id, worker_id, code, checked_in_at) VALUES ($1, $2, $3, $4, $5)

@@ -5,11 +5,12 @@ macro_rules! session_select {
     () => {
         "SELECT s.id, s.course_id, s.site_id, s.lecturer_id, s.starts_at, s.ends_at, s.capacity,
                 (SELECT count(*) FROM attendances a WHERE a.session_id = s.id) AS attendance_count,
-                c.format, c.theme, c.title AS course_title
+                c.format, c.theme, c.title AS course_title, s.series_id
          FROM sessions s JOIN courses c ON c.id = s.course_id "
     };
 }
 
+mod activities;
 mod attendance;
 mod courses;
 mod lecturers;
@@ -18,6 +19,7 @@ mod sessions;
 mod sites;
 mod stats;
 
+pub use activities::*;
 pub use attendance::*;
 pub use courses::*;
 pub use lecturers::*;

@@ -18,6 +18,7 @@ pub struct SessionRow {
     pub format: i16,
     pub theme: i16,
     pub course_title: String,
+    pub series_id: Option<Uuid>,
 }
 
 pub async fn session(conn: &mut PgConnection, id: Uuid) -> Result<Option<SessionRow>, sqlx::Error> {
@@ -117,6 +118,7 @@ pub struct NewSession {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub capacity: i32,
+    pub series_id: Option<Uuid>,
 }
 
 pub async fn insert_session(
@@ -126,8 +128,9 @@ pub async fn insert_session(
     s: &NewSession,
 ) -> Result<Uuid, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO sessions (id, course_id, site_id, lecturer_id, starts_at, ends_at, capacity, created_by, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        "INSERT INTO sessions (id, course_id, site_id, lecturer_id, starts_at, ends_at, capacity,
+                               created_by, request_id, series_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(Uuid::now_v7())
     .bind(s.course_id)
@@ -138,6 +141,7 @@ pub async fn insert_session(
     .bind(s.capacity)
     .bind(caller)
     .bind(request_id)
+    .bind(s.series_id)
     .fetch_one(tx)
     .await
 }
@@ -153,33 +157,74 @@ pub async fn lock_session(tx: &mut PgConnection, id: Uuid) -> Result<bool, sqlx:
     )
 }
 
-/// Stores new codes for a session, skipping any that collide with an existing one.
+/// What a check-in code admits to: one session or one activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeTarget {
+    Session(Uuid),
+    Activity(Uuid),
+}
+
+/// Stores new codes for a session or an activity, skipping any that collide with an existing one.
 pub async fn insert_codes(
     tx: &mut PgConnection,
-    session: Uuid,
+    target: CodeTarget,
     codes: &[String],
 ) -> Result<Vec<String>, sqlx::Error> {
+    let (session, activity) = match target {
+        CodeTarget::Session(s) => (Some(s), None),
+        CodeTarget::Activity(a) => (None, Some(a)),
+    };
     sqlx::query_scalar(
-        "INSERT INTO check_in_codes (code, session_id) SELECT unnest($1::text[]), $2
+        "INSERT INTO check_in_codes (code, session_id, activity_id) SELECT unnest($1::text[]), $2, $3
          ON CONFLICT (code) DO NOTHING RETURNING code",
     )
     .bind(codes)
     .bind(session)
+    .bind(activity)
     .fetch_all(tx)
     .await
 }
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct CodeRow {
-    pub session_id: Uuid,
+    pub session_id: Option<Uuid>,
+    pub activity_id: Option<Uuid>,
     pub used_by: Option<Uuid>,
 }
 
+impl CodeRow {
+    /// Whether the code admits to `target`.
+    pub fn admits(&self, target: CodeTarget) -> bool {
+        match target {
+            CodeTarget::Session(s) => self.session_id == Some(s),
+            CodeTarget::Activity(a) => self.activity_id == Some(a),
+        }
+    }
+}
+
 pub async fn lock_code(tx: &mut PgConnection, code: &str) -> Result<Option<CodeRow>, sqlx::Error> {
-    sqlx::query_as("SELECT session_id, used_by FROM check_in_codes WHERE code = $1 FOR UPDATE")
+    sqlx::query_as(
+        "SELECT session_id, activity_id, used_by FROM check_in_codes WHERE code = $1 FOR UPDATE",
+    )
+    .bind(code)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Marks a code used by `worker` at `at`.
+pub async fn use_code(
+    tx: &mut PgConnection,
+    code: &str,
+    worker: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE check_in_codes SET used_by = $2, used_at = $3 WHERE code = $1")
         .bind(code)
-        .fetch_optional(tx)
-        .await
+        .bind(worker)
+        .bind(at)
+        .execute(tx)
+        .await?;
+    Ok(())
 }
 
 /// The community of the site a session is held at: `None` when there is no such session.

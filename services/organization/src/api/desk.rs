@@ -92,8 +92,12 @@ pub(super) fn moment(
     value: Option<&prost_types::Timestamp>,
 ) -> Option<DateTime<Utc>> {
     let value = value?;
-    let t = from_timestamp(value);
-    v.check(t.is_some(), field, "is not a valid time");
+    let t = from_timestamp(value).filter(|t| (2000..=2100).contains(&chrono::Datelike::year(t)));
+    v.check(
+        t.is_some(),
+        field,
+        "must be a time between the years 2000 and 2100",
+    );
     t
 }
 
@@ -260,8 +264,6 @@ impl QuestionDeskService for DeskApi {
         let asker = v.optional_id("asker_id", &r.asker_id);
         let (size, after) = v.page(r.page_size, &r.page_token);
         v.into_result()?;
-        ensure_known(&self.pool, Aggregate::Expert, expert).await?;
-        ensure_known(&self.pool, Aggregate::Worker, asker).await?;
         let mut filter = QuestionFilter {
             status,
             topic,
@@ -276,6 +278,12 @@ impl QuestionDeskService for DeskApi {
             filter.communities = Some(caller.scope.communities.clone());
             Access::Community
         } else {
+            // An expert may not narrow by asker: that would tell who asked an anonymous question.
+            if caller.has_role(EXPERT) && filter.asker.is_some() {
+                return Err(Status::permission_denied(
+                    "asker_id: an expert lists the questions routed to them, not by who asked",
+                ));
+            }
             let (field, role, own, seen_as) = if caller.has_role(EXPERT) {
                 ("expert_id", EXPERT, &mut filter.expert, Access::Expert)
             } else {
@@ -291,6 +299,8 @@ impl QuestionDeskService for DeskApi {
             *own = Some(me.unwrap_or_default());
             seen_as
         };
+        ensure_known(&self.pool, Aggregate::Expert, filter.expert).await?;
+        ensure_known(&self.pool, Aggregate::Worker, filter.asker).await?;
         let rows = store::desk::list_questions(&self.pool, &filter, after, size)
             .await
             .map_err(|e| internal("listing questions", e))?;

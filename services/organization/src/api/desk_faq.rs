@@ -32,7 +32,8 @@ impl DeskApi {
         let r = request.into_inner();
         let mut v = Violations::new();
         v.request_id(&r.request_id);
-        let question_text = v.text("question", &r.question, TEXT, false);
+        // The public text is always staff's own: the asker's words tend to name them.
+        let question_text = v.text("question", &r.question, TEXT, true);
         let answer_text = v.text("answer", &r.answer, TEXT, false);
         v.into_result()?;
         let staff = [Access::County, Access::Community];

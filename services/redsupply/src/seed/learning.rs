@@ -141,6 +141,7 @@ pub(super) async fn seed_education(
                 starts_at,
                 ends_at: None,
                 capacity: 0,
+                series_id: None,
             },
         )
         .await

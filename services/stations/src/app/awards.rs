@@ -26,6 +26,7 @@ pub const REASON_TIP_CONFIRMED: &str = "tip_confirmed";
 pub const REASON_CASE_RESOLVED: &str = "case_resolved";
 pub const REASON_VOLUNTEER: &str = "volunteer_service";
 pub const REASON_TRAINING_ATTENDED: &str = "training_attended";
+pub const REASON_ACTIVITY_ATTENDED: &str = "activity_attended";
 pub const REASON_REDEMPTION: &str = "redemption";
 pub const REASON_REDEMPTION_CANCELLED: &str = "redemption_cancelled";
 pub const REASON_TIP_RELEASED: &str = "tip_released";
@@ -431,6 +432,29 @@ pub async fn training_attended(
             reason: REASON_TRAINING_ATTENDED,
             source_event: event,
             subject_ref: Some(format!("session:{session}")),
+        },
+    )
+    .await
+}
+
+/// Points for attending an activity of `kind` (its settings name), once per attendance event.
+pub async fn activity_attended(
+    tx: &mut PgConnection,
+    rules: &Rules,
+    event: Uuid,
+    worker: Uuid,
+    activity: &str,
+    kind: &str,
+) -> Result<i64, sqlx::Error> {
+    credit(
+        tx,
+        rules,
+        Credit {
+            worker,
+            amount: rules.points.for_activity(kind),
+            reason: REASON_ACTIVITY_ATTENDED,
+            source_event: event,
+            subject_ref: Some(format!("activity:{activity}")),
         },
     )
     .await

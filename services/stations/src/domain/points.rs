@@ -27,6 +27,10 @@ pub struct PointsSettings {
     /// Points for attending a training session.
     #[serde(default)]
     pub training_attended: i64,
+    /// Points for attending an activity, by its kind (`free_clinic`, `book_giveaway`,
+    /// `weekend_class`, `themed_lecture_series`, `other`); a kind without a line earns none.
+    #[serde(default)]
+    pub activity_attended: HashMap<String, i64>,
     /// Points when the reporter confirms their resolved case is fixed.
     #[serde(default)]
     pub tip_confirmed: i64,
@@ -63,6 +67,11 @@ impl PointsSettings {
         if let Some((name, _)) = amounts.iter().find(|(_, p)| *p < 0) {
             return Some(format!("stations.points.{name} must not be negative"));
         }
+        if let Some((kind, _)) = self.activity_attended.iter().find(|(_, p)| **p < 0) {
+            return Some(format!(
+                "stations.points.activity_attended.{kind} must not be negative"
+            ));
+        }
         if self.tip_merged > self.tip_submitted {
             return Some("stations.points.tip_merged must not exceed tip_submitted".into());
         }
@@ -70,6 +79,11 @@ impl PointsSettings {
             return Some("stations.points.release_sweep_secs must be above 0".into());
         }
         None
+    }
+
+    /// What attending an activity of `kind` earns.
+    pub fn for_activity(&self, kind: &str) -> i64 {
+        self.activity_attended.get(kind).copied().unwrap_or(0)
     }
 
     /// What a tip earns: less when it was merged into an existing case.

@@ -1,10 +1,12 @@
 //! The consumers that turn other services' events into points: `stations-points` (governance:
-//! submitted, assigned, rejected and confirmed tips, case progress, confirmed volunteer service)
-//! and `stations-attendance` (education: training attended). Each decodes the event, checks its
-//! ids, and hands it to `app::awards`, where the rules live.
+//! submitted, assigned, rejected and confirmed tips, case progress, confirmed volunteer service),
+//! `stations-attendance` (education: training attended) and `stations-activities` (education:
+//! activity attended). Each decodes the event, checks its ids, and hands it to `app::awards`,
+//! where the rules live.
 
 use kit::bus::{Event, Handler, HandlerError};
 use redsupply_proto::{
+    education::v1::ActivityKind,
     events::v1 as ev,
     subjects::governance::{
         CASE_ASSIGNED, CASE_STATUS_CHANGED, TIP_CONFIRMED, TIP_REJECTED, TIP_SUBMITTED,
@@ -231,5 +233,50 @@ impl Handler for AttendanceAwards {
             .instrument(span)
             .await?;
         Ok(())
+    }
+}
+
+/// Consumer `stations-activities`: points by the activity's kind.
+pub struct ActivityAwards {
+    pub rules: Rules,
+}
+
+impl Handler for ActivityAwards {
+    async fn handle(&self, tx: &mut PgConnection, event: &Event) -> Result<(), HandlerError> {
+        let e: ev::ActivityAttended = event.decode()?;
+        let worker = id(&e.worker_id)?;
+        let kind = activity_kind_name(e.kind());
+        let span = tracing::info_span!("award", worker_id = %worker, activity_id = %e.activity_id);
+        awards::activity_attended(tx, &self.rules, event.id, worker, &e.activity_id, &kind)
+            .instrument(span)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The settings name of an activity kind: its proto name without the prefix, in lower case
+/// (`ACTIVITY_KIND_FREE_CLINIC` → `free_clinic`); an unknown kind is `other`.
+fn activity_kind_name(kind: ActivityKind) -> String {
+    match kind {
+        ActivityKind::Unspecified => "other".to_owned(),
+        k => k
+            .as_str_name()
+            .trim_start_matches("ACTIVITY_KIND_")
+            .to_ascii_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activity_kinds_are_named_as_the_settings_name_them() {
+        assert_eq!(activity_kind_name(ActivityKind::FreeClinic), "free_clinic");
+        assert_eq!(
+            activity_kind_name(ActivityKind::ThemedLectureSeries),
+            "themed_lecture_series"
+        );
+        assert_eq!(activity_kind_name(ActivityKind::Unspecified), "other");
     }
 }
