@@ -60,23 +60,23 @@ pub async fn create_series(
     s: &NewSeries<'_>,
 ) -> Result<SeriesRow, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let id = match store::insert_series(&mut tx, caller, request_id, s).await? {
-        Some(id) => {
-            let row = load_series(&mut tx, id).await?;
-            enqueue(&mut tx, publish::lecture_series_changed(&row)).await?;
-            id
-        }
-        None => store::series_by_request(&mut tx, caller, request_id)
-            .await?
-            .ok_or(sqlx::Error::RowNotFound)?,
+    let (id, new) = match store::insert_series(&mut tx, caller, request_id, s).await? {
+        Some(id) => (id, true),
+        None => (
+            store::series_by_request(&mut tx, caller, request_id)
+                .await?
+                .ok_or(sqlx::Error::RowNotFound)?,
+            false,
+        ),
     };
-    let row = load_series(&mut tx, id).await?;
+    let row = store::series(&mut tx, id)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    if new {
+        enqueue(&mut tx, publish::lecture_series_changed(&row)).await?;
+    }
     tx.commit().await?;
     Ok(row)
-}
-
-async fn load_series(tx: &mut PgConnection, id: Uuid) -> Result<SeriesRow, sqlx::Error> {
-    store::series(tx, id).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Announces an activity (a retry with the same request id answers the first one). At a learning
