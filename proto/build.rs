@@ -13,6 +13,7 @@ const FILES: &[&str] = &[
     "redsupply/organization/v1/desk.proto",
     "redsupply/governance/v1/governance.proto",
     "redsupply/stations/v1/stations.proto",
+    "redsupply/stations/v1/honours.proto",
     "redsupply/education/v1/education.proto",
     "redsupply/education/v1/activity.proto",
     "redsupply/events/v1/events.proto",

@@ -63,6 +63,8 @@ pub mod stations {
     pub const REWARD_CHANGED: &str = "redsupply.stations.reward.changed";
     pub const STOCK_SUPPLIED: &str = "redsupply.stations.stock.supplied";
     pub const REDEMPTION_CHANGED: &str = "redsupply.stations.redemption.changed";
+    pub const SELECTION_CHANGED: &str = "redsupply.stations.selection.changed";
+    pub const NOMINATION_CHANGED: &str = "redsupply.stations.nomination.changed";
 }
 
 pub mod governance {
@@ -126,6 +128,8 @@ pub const EVERY: &[&str] = &[
     stations::REWARD_CHANGED,
     stations::STOCK_SUPPLIED,
     stations::REDEMPTION_CHANGED,
+    stations::SELECTION_CHANGED,
+    stations::NOMINATION_CHANGED,
     governance::TIP_SUBMITTED,
     governance::TIP_REJECTED,
     governance::TIP_CONFIRMED,
@@ -218,6 +222,8 @@ mod tests {
                     s::REWARD_CHANGED,
                     s::STOCK_SUPPLIED,
                     s::REDEMPTION_CHANGED,
+                    s::SELECTION_CHANGED,
+                    s::NOMINATION_CHANGED,
                 ],
             ),
             (

@@ -276,9 +276,9 @@ impl TestApp {
         .await;
     }
 
-    /// This month's honours (the county's month, UTC+8) of a community, as county staff read them:
+    /// This month's leaderboard (the county's month, UTC+8) of a community, as county staff read it:
     /// (worker id, points that still stand), best first.
-    pub async fn honours(&self, community: Uuid) -> Vec<(String, i64)> {
+    pub async fn leaderboard(&self, community: Uuid) -> Vec<(String, i64)> {
         let month = (chrono::Utc::now() + chrono::Duration::hours(8))
             .format("%Y-%m")
             .to_string();

@@ -66,6 +66,13 @@ impl TestApp {
     pub async fn points(&self) -> PointsServiceClient<Channel> {
         PointsServiceClient::new(self.channel(ServiceName::Stations).await)
     }
+    pub async fn honours(
+        &self,
+    ) -> redsupply_proto::stations::v1::honours_service_client::HonoursServiceClient<Channel> {
+        redsupply_proto::stations::v1::honours_service_client::HonoursServiceClient::new(
+            self.channel(ServiceName::Stations).await,
+        )
+    }
     pub async fn stations(&self) -> StationsServiceClient<Channel> {
         StationsServiceClient::new(self.channel(ServiceName::Stations).await)
     }

@@ -19,7 +19,7 @@ async fn earn(app: &TestApp, worker: Uuid) {
 }
 
 async fn leaders(app: &TestApp, community: Uuid) -> Vec<String> {
-    app.honours(community)
+    app.leaderboard(community)
         .await
         .into_iter()
         .map(|(w, _)| w)

@@ -150,7 +150,7 @@ async fn a_false_tip_whose_points_were_spent_ends_in_a_debt_that_the_next_award_
         .await;
     assert_eq!(reversed.iter().map(|r| r.into_debt).sum::<i64>(), 5);
     // Honours count nothing of a false tip, although it was earned this month.
-    assert!(app.honours(community).await.is_empty());
+    assert!(app.leaderboard(community).await.is_empty());
 
     // The next award repays the debt before anything is available again.
     app.confirmed_volunteer_hours(rider, 0.5).await;
@@ -165,7 +165,7 @@ async fn a_false_tip_whose_points_were_spent_ends_in_a_debt_that_the_next_award_
         .await;
     assert!(awarded.iter().any(|a| a.repaid == 5 && a.balance == 0));
     assert_eq!(
-        app.honours(community).await,
+        app.leaderboard(community).await,
         [(rider.to_string(), 5 + 3)],
         "only the volunteer hours stand"
     );

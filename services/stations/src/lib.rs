@@ -1,6 +1,6 @@
 //! stations: the red supply stations of the 5-minute service circle (amenities and their state,
 //! opening hours, visits, coverage), and the points ledger that turns a worker's service into
-//! points redeemable in the community points supermarkets.
+//! points redeemable in the community points supermarkets, and the honours chosen beside them.
 
 pub mod api;
 pub mod app;
@@ -15,7 +15,8 @@ use std::net::SocketAddr;
 use kit::{Runtime, StartError, grpc::Running};
 use redsupply_proto::{
     stations::v1::{
-        points_service_server::PointsServiceServer, stations_service_server::StationsServiceServer,
+        honours_service_server::HonoursServiceServer, points_service_server::PointsServiceServer,
+        stations_service_server::StationsServiceServer,
     },
     subjects,
 };
@@ -57,6 +58,9 @@ pub struct Settings {
     /// How many workers' reports, within how long, take an amenity out (`[stations.amenity_reports]`).
     #[serde(default)]
     pub amenity_reports: domain::ReportRules,
+    /// Honours' limits (`[stations.honours]`).
+    #[serde(default)]
+    pub honours: domain::honours::HonoursSettings,
 }
 
 fn default_utc_offset() -> i32 {
@@ -109,6 +113,9 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     if let Some(problem) = settings.points.problem() {
         return Err(StartError::Invalid(problem));
     }
+    if let Some(problem) = settings.honours.problem() {
+        return Err(StartError::Invalid(problem));
+    }
     let pool = pool(&rt.settings)?;
     if rt.settings.database.migrate_on_start {
         migrate(&pool).await?;
@@ -151,7 +158,9 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
             &pool,
             ACTIVITIES_CONSUMER,
             subjects::education::ACTIVITY_ATTENDED,
-            events::consume::awards::ActivityAwards { rules },
+            events::consume::awards::ActivityAwards {
+                rules: rules.clone(),
+            },
         ),
         rt.spawn_consumer(
             &pool,
@@ -187,9 +196,12 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
         report_rules: settings.amenity_reports,
         amenity_reports_per_minute: settings.amenity_reports_per_minute,
         visit_radius_meters: settings.visit_radius_meters,
+        rules,
+        honours: settings.honours,
     };
     let routes = Routes::new(StationsServiceServer::new(api.clone()))
-        .add_service(PointsServiceServer::new(api));
+        .add_service(PointsServiceServer::new(api.clone()))
+        .add_service(HonoursServiceServer::new(api));
     let serving = kit::grpc::serve(settings.listen, routes, policy::POLICIES, rt, pool).await?;
     Ok(Running::new(SCHEMA, serving, tasks))
 }

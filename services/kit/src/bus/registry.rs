@@ -19,6 +19,8 @@ pub struct WorkerState {
     /// None: in no community.
     pub community: Option<Uuid>,
     pub platform: String,
+    /// None: employed by no enterprise the registry knows.
+    pub enterprise: Option<Uuid>,
     pub deleted: bool,
     pub version: i64,
 }
@@ -32,6 +34,7 @@ impl WorkerState {
             id: Uuid::parse_str(&e.worker_id).map_err(HandlerError::permanent)?,
             community: Uuid::parse_str(&e.community_id).ok(),
             platform: e.platform,
+            enterprise: Uuid::parse_str(&e.enterprise_id).ok(),
             deleted: e.deleted,
             version: e.version,
         })
@@ -121,10 +124,12 @@ mod tests {
     fn a_registration_and_an_update_decode_to_the_same_state() {
         let id = Uuid::now_v7();
         let community = Uuid::now_v7();
+        let enterprise = Uuid::now_v7();
         let registered = ev::WorkerRegistered {
             worker_id: id.to_string(),
             platform: "meituan".into(),
             community_id: community.to_string(),
+            enterprise_id: enterprise.to_string(),
             version: 1,
             ..Default::default()
         };
@@ -139,6 +144,7 @@ mod tests {
                 id,
                 community: Some(community),
                 platform: "meituan".into(),
+                enterprise: Some(enterprise),
                 deleted: false,
                 version: 1,
             }

@@ -1,8 +1,10 @@
-//! `StationsService` (`stations.rs`: stations, the 5-minute circle, visits, coverage) and
-//! `PointsService` (`points.rs`: balance, ledger, supermarkets, honours) in and out; here the
+//! `StationsService` (`stations.rs`: stations, the 5-minute circle, visits, coverage),
+//! `PointsService` (`points.rs`: balance, ledger, supermarkets, the leaderboard) and
+//! `HonoursService` (`honours.rs`: selections, nominations, reviews) in and out; here the
 //! shared state, the scope checks and the station announcement. Field checks are `validate`, the
 //! ids a request names `references`.
 
+mod honours;
 mod points;
 pub mod policy;
 mod references;
@@ -56,6 +58,9 @@ pub struct Api {
     pub visit_radius_meters: f64,
     /// When workers' reports take an amenity out.
     pub report_rules: domain::ReportRules,
+    /// The points rules (an honour's points are credited by them).
+    pub rules: app::awards::Rules,
+    pub honours: domain::honours::HonoursSettings,
 }
 
 fn fail(context: &'static str) -> impl Fn(sqlx::Error) -> Status {

@@ -1,16 +1,16 @@
 //! Who may call each stations RPC, and over what scope (see `kit::auth::policy`). Stations, the
 //! catalog and the leaderboard are open to every human role; a station, its usage and a
 //! community's stock belong to that community's staff; a ledger to its worker and the staff of
-//! the worker's community.
+//! the worker's community; honours are chosen by the county, nominated by staff in scope.
 
 use kit::auth::{
-    Reach::{Community, Open, Worker},
+    Reach::{Community, County, Open, Worker},
     policy::Policy,
     rule,
 };
 use redsupply_proto::{
     roles::{COMMUNITY_ADMIN, COUNTY_ADMIN, GRID_OFFICER, PEOPLE, WORKER},
-    stations::v1::{points_service_server, stations_service_server},
+    stations::v1::{honours_service_server, points_service_server, stations_service_server},
 };
 
 const STAFF: &[&str] = &[COMMUNITY_ADMIN, COUNTY_ADMIN];
@@ -62,6 +62,24 @@ pub const POLICIES: &[Policy] = &[
             // The clerk, or the worker for their own pending redemption.
             rule("CancelRedemption", SELF_OR_STAFF, Community),
             rule("GetLeaderboard", ANYONE, Open),
+        ],
+    },
+    Policy {
+        service: honours_service_server::SERVICE_NAME,
+        rules: &[
+            // The county runs the selections (its working committee, the market supervision
+            // committee and the union); everyone may see which are open.
+            rule("OpenSelection", &[COUNTY_ADMIN], County),
+            rule("CloseSelection", &[COUNTY_ADMIN], County),
+            rule("ListSelections", ANYONE, Open),
+            // Staff of the worker's community nominate (for it or on behalf of the worker's
+            // enterprise); nominations and their records are staff's, in scope.
+            rule("Nominate", STAFF, Worker),
+            rule("GetNomination", STAFF, Community),
+            rule("ListNominations", STAFF, Community),
+            rule("ReviewNomination", &[COUNTY_ADMIN], County),
+            // Awards are on the worker's record: theirs, and their community's staff's.
+            rule("ListWorkerHonours", SELF_OR_STAFF, Worker),
         ],
     },
 ];

@@ -30,6 +30,7 @@ pub const REASON_ACTIVITY_ATTENDED: &str = "activity_attended";
 pub const REASON_REDEMPTION: &str = "redemption";
 pub const REASON_REDEMPTION_CANCELLED: &str = "redemption_cancelled";
 pub const REASON_TIP_RELEASED: &str = "tip_released";
+pub const REASON_HONOUR_AWARDED: &str = "honour_awarded";
 
 /// The rules and the clock that draws the daily line.
 #[derive(Clone)]
@@ -392,7 +393,8 @@ pub async fn fix_confirmed(
     Ok(())
 }
 
-/// A volunteer's shift, confirmed by a team leader or staff: points per confirmed hour.
+/// A volunteer's shift, confirmed by a team leader or staff: a deed with its hours (for honours)
+/// and points per confirmed hour.
 pub async fn volunteer_confirmed(
     tx: &mut PgConnection,
     rules: &Rules,
@@ -401,6 +403,9 @@ pub async fn volunteer_confirmed(
     record: &str,
     hours: f64,
 ) -> Result<i64, sqlx::Error> {
+    let subject = format!("volunteer:{record}");
+    let known = (hours.is_finite() && hours > 0.0).then_some(hours);
+    store::record_deed(tx, event, worker, REASON_VOLUNTEER, &subject, known).await?;
     credit(
         tx,
         rules,
@@ -409,13 +414,13 @@ pub async fn volunteer_confirmed(
             amount: domain::volunteer_points(hours, rules.points.volunteer_hour),
             reason: REASON_VOLUNTEER,
             source_event: event,
-            subject_ref: Some(format!("volunteer:{record}")),
+            subject_ref: Some(subject),
         },
     )
     .await
 }
 
-/// A training session attended.
+/// A training session attended: a deed, and its points.
 pub async fn training_attended(
     tx: &mut PgConnection,
     rules: &Rules,
@@ -423,6 +428,8 @@ pub async fn training_attended(
     worker: Uuid,
     session: &str,
 ) -> Result<i64, sqlx::Error> {
+    let subject = format!("session:{session}");
+    store::record_deed(tx, event, worker, REASON_TRAINING_ATTENDED, &subject, None).await?;
     credit(
         tx,
         rules,
@@ -431,7 +438,7 @@ pub async fn training_attended(
             amount: rules.points.training_attended,
             reason: REASON_TRAINING_ATTENDED,
             source_event: event,
-            subject_ref: Some(format!("session:{session}")),
+            subject_ref: Some(subject),
         },
     )
     .await
@@ -446,6 +453,8 @@ pub async fn activity_attended(
     activity: &str,
     kind: &str,
 ) -> Result<i64, sqlx::Error> {
+    let subject = format!("activity:{activity}");
+    store::record_deed(tx, event, worker, REASON_ACTIVITY_ATTENDED, &subject, None).await?;
     credit(
         tx,
         rules,
@@ -454,7 +463,7 @@ pub async fn activity_attended(
             amount: rules.points.for_activity(kind),
             reason: REASON_ACTIVITY_ATTENDED,
             source_event: event,
-            subject_ref: Some(format!("activity:{activity}")),
+            subject_ref: Some(subject),
         },
     )
     .await

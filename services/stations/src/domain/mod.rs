@@ -1,9 +1,10 @@
 //! Stations and points rules, without I/O: great-circle distance and riding time, opening hours in
 //! the county's local time, a nearest-station index, the coverage of grids by the service circle,
-//! and the points rules ([`points`]) and amenity reports ([`amenities`]).
+//! the points rules ([`points`]), amenity reports ([`amenities`]) and honours ([`honours`]).
 
 pub mod amenities;
 pub mod coverage;
+pub mod honours;
 pub mod points;
 
 pub use amenities::{COUNTING_STATES, ReportRules};
@@ -71,6 +72,11 @@ impl LocalClock {
             .single()
             .expect("a fixed offset has no gaps")
             .with_timezone(&Utc)
+    }
+
+    /// [start, end) of the local days from `first` up to `next`, in UTC.
+    pub fn dates(&self, first: NaiveDate, next: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+        (self.local_midnight(first), self.local_midnight(next))
     }
 
     /// [start, end) of the local month "YYYY-MM" (exactly that: four digits of a year within

@@ -6,17 +6,18 @@ use kit::{bus::NewEvent, time::to_timestamp};
 use redsupply_proto::{
     common::v1::LatLng,
     events::v1 as ev,
+    stations::v1 as pb,
     subjects::stations::{
-        AMENITY_STATUS_CHANGED, POINTS_AWARDED, POINTS_RELEASED, POINTS_REVERSED,
-        REDEMPTION_CHANGED, REWARD_CHANGED, REWARD_REDEEMED, SOURCE, STATION_UPSERTED,
-        STOCK_SUPPLIED,
+        AMENITY_STATUS_CHANGED, NOMINATION_CHANGED, POINTS_AWARDED, POINTS_RELEASED,
+        POINTS_REVERSED, REDEMPTION_CHANGED, REWARD_CHANGED, REWARD_REDEEMED, SELECTION_CHANGED,
+        SOURCE, STATION_UPSERTED, STOCK_SUPPLIED,
     },
 };
 use uuid::Uuid;
 
 use crate::{
     domain::Balance,
-    store::{EntryRow, LotRow, RedemptionRow, RewardRow, StationRow},
+    store::{EntryRow, LotRow, NominationRow, RedemptionRow, RewardRow, SelectionRow, StationRow},
 };
 
 pub fn station_upserted(row: &StationRow) -> NewEvent {
@@ -170,4 +171,43 @@ pub fn redemption_changed(
         occurred_at: Some(to_timestamp(row.changed_at.unwrap_or_else(Utc::now))),
     };
     NewEvent::new(SOURCE, REDEMPTION_CHANGED, row.id, &msg)
+}
+
+/// A selection opened or closed.
+pub fn selection_changed(row: &SelectionRow, by: &str) -> NewEvent {
+    let status = if row.closed_at.is_some() {
+        pb::SelectionStatus::Closed
+    } else {
+        pb::SelectionStatus::Open
+    };
+    let msg = ev::SelectionChanged {
+        selection_id: row.id.to_string(),
+        title: row.title.clone(),
+        period: row.period.clone(),
+        categories: row.categories.iter().map(|&c| i32::from(c)).collect(),
+        status: status as i32,
+        award_points: row.award_points,
+        changed_by: by.to_owned(),
+        version: row.version,
+        occurred_at: Some(to_timestamp(row.closed_at.unwrap_or(row.opened_at))),
+    };
+    NewEvent::new(SOURCE, SELECTION_CHANGED, row.id, &msg)
+}
+
+/// A nomination made or reviewed, with the reason given for it.
+pub fn nomination_changed(row: &NominationRow, reason: &str, by: &str) -> NewEvent {
+    let msg = ev::NominationChanged {
+        nomination_id: row.id.to_string(),
+        selection_id: row.selection_id.to_string(),
+        category: i32::from(row.category),
+        worker_id: row.worker_id.to_string(),
+        community_id: row.community_id.map(|c| c.to_string()).unwrap_or_default(),
+        status: i32::from(row.status),
+        reason: reason.to_owned(),
+        changed_by: by.to_owned(),
+        points_awarded: row.points_awarded,
+        version: row.version,
+        occurred_at: Some(to_timestamp(row.reviewed_at.unwrap_or(row.nominated_at))),
+    };
+    NewEvent::new(SOURCE, NOMINATION_CHANGED, row.id, &msg)
 }

@@ -8,6 +8,7 @@ macro_rules! station_columns {
 }
 
 mod amenities;
+mod honours;
 // Its column macros serve `take_backs` too.
 #[macro_use]
 mod ledger;
@@ -20,6 +21,7 @@ mod take_backs;
 mod visits;
 
 pub use amenities::*;
+pub use honours::*;
 pub use ledger::*;
 pub use pending::*;
 pub use read_models::*;

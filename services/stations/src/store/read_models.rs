@@ -1,5 +1,6 @@
 //! What stations keeps of organization's registry: workers, communities and grids.
 
+use kit::bus::registry::WorkerState;
 use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
@@ -15,27 +16,25 @@ pub async fn worker_community(
 }
 
 /// A worker's state at `version`, unless a newer one is here. At the version held, only a
-/// different `deleted` flag is applied (rows from before stations kept the flag say false).
-pub async fn apply_worker(
-    tx: &mut PgConnection,
-    id: Uuid,
-    community: Option<Uuid>,
-    platform: &str,
-    deleted: bool,
-    version: i64,
-) -> Result<bool, sqlx::Error> {
+/// different `deleted` flag or enterprise is applied (rows from before stations kept them say false
+/// and none: a redelivery fills them in).
+pub async fn apply_worker(tx: &mut PgConnection, w: &WorkerState) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query(
-        "INSERT INTO workers (id, community_id, platform, deleted, version) VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO workers (id, community_id, platform, deleted, version, enterprise_id)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (id) DO UPDATE SET community_id = EXCLUDED.community_id, platform = EXCLUDED.platform,
-             deleted = EXCLUDED.deleted, version = EXCLUDED.version
+             deleted = EXCLUDED.deleted, version = EXCLUDED.version, enterprise_id = EXCLUDED.enterprise_id
          WHERE workers.version < EXCLUDED.version
-            OR (workers.version = EXCLUDED.version AND workers.deleted <> EXCLUDED.deleted)",
+            OR (workers.version = EXCLUDED.version
+                AND (workers.deleted <> EXCLUDED.deleted
+                     OR workers.enterprise_id IS DISTINCT FROM EXCLUDED.enterprise_id))",
     )
-    .bind(id)
-    .bind(community)
-    .bind(platform)
-    .bind(deleted)
-    .bind(version)
+    .bind(w.id)
+    .bind(w.community)
+    .bind(&w.platform)
+    .bind(w.deleted)
+    .bind(w.version)
+    .bind(w.enterprise)
     .execute(tx)
     .await?
     .rows_affected()

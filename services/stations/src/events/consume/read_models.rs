@@ -1,7 +1,7 @@
-//! What stations keeps of other services' data: organization's workers (community and platform,
-//! for the leaderboards and the checks of the ids a request names; consumer `stations-workers`),
-//! communities (which exist; consumer `stations-communities`) and grids (for coverage; consumer
-//! `stations-grids`). Each applies only newer versions.
+//! What stations keeps of other services' data: organization's workers (community, platform and
+//! enterprise, for the leaderboards, the honours and the checks of the ids a request names;
+//! consumer `stations-workers`), communities (which exist; consumer `stations-communities`) and
+//! grids (for coverage; consumer `stations-grids`). Each applies only newer versions.
 
 use kit::bus::{
     Event, Handler, HandlerError,
@@ -19,7 +19,7 @@ pub struct Workers;
 
 impl WorkerStore for Workers {
     async fn apply(&self, tx: &mut PgConnection, w: &WorkerState) -> Result<(), sqlx::Error> {
-        store::apply_worker(tx, w.id, w.community, &w.platform, w.deleted, w.version).await?;
+        store::apply_worker(tx, w).await?;
         Ok(())
     }
 }

@@ -1,0 +1,579 @@
+//! Honours against the real stack: the county opens a selection; staff of the worker's community
+//! nominate with a reason, once per category, and see only their communities' nominations; each
+//! candidate's record is assembled from what stations was told (points that stand, confirmed tips,
+//! volunteer hours, trainings attended, whatever points those earned); the county shortlists, then
+//! awards or declines, each with a reason; an award takes one of its category's places, is on the
+//! worker's record, is announced and credits the selection's points once; a closed selection takes
+//! nothing more.
+
+use chrono::{Datelike, Duration, Utc};
+use kit::auth::with_bearer;
+use redsupply_proto::{
+    common::v1::LatLng,
+    events::v1 as ev,
+    governance::v1::{CaseStatus, SubmitTipRequest, TipCategory, UpdateCaseRequest},
+    roles,
+    stations::v1::{
+        self as pb, HonourCategory, NominationStatus, ReviewDecision, SelectionStatus,
+        honours_service_client::HonoursServiceClient,
+    },
+    subjects,
+};
+use redsupply_tests::{TestApp, assert_invalid, eventually, rid};
+use tonic::{Code, Status, transport::Channel};
+use uuid::Uuid;
+
+type Honours = HonoursServiceClient<Channel>;
+
+/// This year in the county's time (UTC+8), as a period.
+fn this_year() -> String {
+    (Utc::now() + Duration::hours(8)).year().to_string()
+}
+
+fn selection_request(title: &str, award_points: i64) -> pb::OpenSelectionRequest {
+    pb::OpenSelectionRequest {
+        request_id: rid(),
+        title: title.into(),
+        period: this_year(),
+        categories: vec![
+            HonourCategory::BestRider as i32,
+            HonourCategory::JiajiangGoodPerson as i32,
+        ],
+        places: 1,
+        award_points,
+    }
+}
+
+async fn open(
+    client: &mut Honours,
+    token: &str,
+    r: pb::OpenSelectionRequest,
+) -> Result<pb::Selection, Status> {
+    client
+        .open_selection(with_bearer(r, token))
+        .await
+        .map(|r| r.into_inner().selection.unwrap())
+}
+
+fn nomination(selection: &str, worker: Uuid, category: HonourCategory) -> pb::NominateRequest {
+    pb::NominateRequest {
+        request_id: rid(),
+        selection_id: selection.into(),
+        category: category as i32,
+        worker_id: worker.to_string(),
+        reason: "Rides the night shift and reported 12 broken street lights".into(),
+        ..Default::default()
+    }
+}
+
+async fn nominate(
+    client: &mut Honours,
+    token: &str,
+    r: pb::NominateRequest,
+) -> Result<pb::Nomination, Status> {
+    client
+        .nominate(with_bearer(r, token))
+        .await
+        .map(|r| r.into_inner().nomination.unwrap())
+}
+
+async fn review(
+    client: &mut Honours,
+    token: &str,
+    nomination: &str,
+    decision: ReviewDecision,
+    reason: &str,
+) -> Result<pb::Nomination, Status> {
+    client
+        .review_nomination(with_bearer(
+            pb::ReviewNominationRequest {
+                nomination_id: nomination.into(),
+                decision: decision as i32,
+                reason: reason.into(),
+                expected_version: 0,
+            },
+            token,
+        ))
+        .await
+        .map(|r| r.into_inner().nomination.unwrap())
+}
+
+/// A tip of `worker`'s whose case the city accepts: a confirmed tip.
+async fn confirmed_tip(app: &TestApp, worker: Uuid, token: &str) {
+    let tip = app
+        .submit_tip(
+            SubmitTipRequest {
+                request_id: rid(),
+                reporter_id: worker.to_string(),
+                category: TipCategory::Dispute as i32,
+                description: "Shop refuses riders the toilet".into(),
+                location: Some(LatLng {
+                    latitude: 29.735,
+                    longitude: 103.565,
+                }),
+                ..Default::default()
+            },
+            token,
+        )
+        .await;
+    let case = app
+        .await_tip("the tip's case", &tip.id, token, |t| !t.case_id.is_empty())
+        .await
+        .case_id;
+    let system = app.platform_token("city").await;
+    app.update_case(
+        UpdateCaseRequest {
+            case_id: case,
+            status: CaseStatus::Accepted as i32,
+            ..Default::default()
+        },
+        &system,
+    )
+    .await;
+    // Accepting the case releases the tip's pending points.
+    app.await_balance_where(worker, "the tip's points released", |b| {
+        b.pending == 0 && b.points > 0
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nominee_is_shortlisted_and_awarded_on_a_record_from_data_and_the_points_come_once() {
+    // A training earns no points under these rules: it still counts on the record.
+    let app = TestApp::spawn_with(|s| s.stations.points.training_attended = 0).await;
+    app.create_grid("Grid", 29.73, 103.56, 0.01).await;
+    let community = app.create_community("Yingchun").await;
+    let other = app.create_community("Muchéng").await;
+    let (worker, worker_token) = app.register_worker_in(Some(community), "Li Ming").await;
+    let (neighbour, _) = app.register_worker_in(Some(community), "Zhao Lei").await;
+    let (stranger, _) = app.register_worker_in(Some(other), "Sun Yue").await;
+    for w in [worker, neighbour, stranger] {
+        app.stations_know_worker(w).await;
+    }
+    let admin = app.admin_token();
+    let staff = app.scoped_token(roles::COMMUNITY_ADMIN, "yingchun-staff", &[community], &[]);
+    let mut honours = app.honours().await;
+
+    // The record's inputs: a confirmed tip, 2.5 confirmed volunteer hours, a training attended.
+    confirmed_tip(&app, worker, &worker_token).await;
+    app.confirmed_volunteer_hours(worker, 2.5).await;
+    app.publish_event(
+        subjects::education::ATTENDANCE_RECORDED,
+        &ev::AttendanceRecorded {
+            attendance_id: Uuid::now_v7().to_string(),
+            session_id: Uuid::now_v7().to_string(),
+            worker_id: worker.to_string(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let standing = app
+        .await_balance_where(worker, "the volunteer hours' points", |b| b.points >= 25)
+        .await
+        .points;
+    app.await_count(
+        "the training on the record",
+        "SELECT count(*) FROM stations.worker_deeds WHERE deed = 'training_attended'",
+        1,
+    )
+    .await;
+
+    // Only county staff open a selection; its period is a year or a quarter.
+    let title = format!("{} 最美骑手 · 夹江好人", this_year());
+    let err = open(&mut honours, &staff, selection_request(&title, 50))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let mut bad = selection_request(&title, 50);
+    bad.period = format!("{}-Q5", this_year());
+    assert_invalid(open(&mut honours, &admin, bad).await.unwrap_err(), "period");
+    assert_invalid(
+        open(&mut honours, &admin, selection_request(&title, 501))
+            .await
+            .unwrap_err(),
+        "award_points",
+    );
+    let first = selection_request(&title, 50);
+    let selection = open(&mut honours, &admin, first.clone()).await.unwrap();
+    assert_eq!(selection.status(), SelectionStatus::Open);
+    assert_eq!(selection.period, this_year());
+    // A retry answers the same selection; the same title again in the period is refused.
+    let again = open(&mut honours, &admin, first).await.unwrap();
+    assert_eq!(again.id, selection.id);
+    let err = open(&mut honours, &admin, selection_request(&title, 50))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists);
+
+    // Community staff nominate their community's workers, with a reason.
+    let request = nomination(&selection.id, worker, HonourCategory::BestRider);
+    let nominated = nominate(&mut honours, &staff, request.clone())
+        .await
+        .unwrap();
+    assert_eq!(nominated.status(), NominationStatus::Nominated);
+    assert_eq!(nominated.community_id, community.to_string());
+    let record = nominated.record.unwrap();
+    assert_eq!(record.confirmed_tips, 1, "{record:?}");
+    assert_eq!(record.volunteer_shifts, 1);
+    assert!((record.volunteer_hours - 2.5).abs() < 1e-9, "{record:?}");
+    assert_eq!(record.trainings_attended, 1);
+    assert_eq!(record.points_standing, standing);
+    assert_eq!(record.honours_before, 0);
+    let retried = nominate(&mut honours, &staff, request.clone())
+        .await
+        .unwrap();
+    assert_eq!(retried.id, nominated.id);
+    let mut reused = request.clone();
+    reused.worker_id = neighbour.to_string();
+    assert_invalid(
+        nominate(&mut honours, &staff, reused).await.unwrap_err(),
+        "request_id",
+    );
+    let err = nominate(
+        &mut honours,
+        &admin,
+        nomination(&selection.id, worker, HonourCategory::BestRider),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::AlreadyExists,
+        "one nomination per category"
+    );
+    assert_invalid(
+        nominate(
+            &mut honours,
+            &staff,
+            nomination(&selection.id, worker, HonourCategory::BestCourier),
+        )
+        .await
+        .unwrap_err(),
+        "category",
+    );
+    let mut enterprise = nomination(&selection.id, worker, HonourCategory::JiajiangGoodPerson);
+    enterprise.enterprise_id = Uuid::now_v7().to_string();
+    assert_invalid(
+        nominate(&mut honours, &staff, enterprise)
+            .await
+            .unwrap_err(),
+        "enterprise_id",
+    );
+    let mut no_reason = nomination(&selection.id, neighbour, HonourCategory::BestRider);
+    no_reason.reason = " ".into();
+    assert_invalid(
+        nominate(&mut honours, &staff, no_reason).await.unwrap_err(),
+        "reason",
+    );
+    let err = nominate(
+        &mut honours,
+        &staff,
+        nomination(&selection.id, stranger, HonourCategory::BestRider),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::PermissionDenied,
+        "another community's worker"
+    );
+    let rival = nominate(
+        &mut honours,
+        &staff,
+        nomination(&selection.id, neighbour, HonourCategory::BestRider),
+    )
+    .await
+    .unwrap();
+    let stranger_nomination = nominate(
+        &mut honours,
+        &admin,
+        nomination(&selection.id, stranger, HonourCategory::BestRider),
+    )
+    .await
+    .unwrap();
+    // Workers do not nominate.
+    let err = nominate(
+        &mut honours,
+        &worker_token,
+        nomination(&selection.id, worker, HonourCategory::JiajiangGoodPerson),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+
+    // Community staff see their community's nominations, not another's.
+    let listed = honours
+        .list_nominations(with_bearer(
+            pb::ListNominationsRequest {
+                selection_id: selection.id.clone(),
+                ..Default::default()
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .nominations;
+    let ids: Vec<&str> = listed.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, vec![nominated.id.as_str(), rival.id.as_str()]);
+    let err = honours
+        .get_nomination(with_bearer(
+            pb::GetNominationRequest {
+                nomination_id: stranger_nomination.id.clone(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+
+    // Only the county reviews: shortlist first, then award, each with a reason.
+    let err = review(
+        &mut honours,
+        &staff,
+        &nominated.id,
+        ReviewDecision::Shortlist,
+        "x",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = review(
+        &mut honours,
+        &admin,
+        &nominated.id,
+        ReviewDecision::Award,
+        "straight to the award",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert_invalid(
+        review(
+            &mut honours,
+            &admin,
+            &nominated.id,
+            ReviewDecision::Shortlist,
+            "",
+        )
+        .await
+        .unwrap_err(),
+        "reason",
+    );
+    let shortlisted = review(
+        &mut honours,
+        &admin,
+        &nominated.id,
+        ReviewDecision::Shortlist,
+        "The committee's first round",
+    )
+    .await
+    .unwrap();
+    assert_eq!(shortlisted.status(), NominationStatus::Shortlisted);
+    review(
+        &mut honours,
+        &admin,
+        &rival.id,
+        ReviewDecision::Shortlist,
+        "The committee's first round",
+    )
+    .await
+    .unwrap();
+    let reason = "Chosen by the working committee, the market supervision committee and the union";
+    let awarded = review(
+        &mut honours,
+        &admin,
+        &nominated.id,
+        ReviewDecision::Award,
+        reason,
+    )
+    .await
+    .unwrap();
+    assert_eq!(awarded.status(), NominationStatus::Awarded);
+    assert_eq!(awarded.points_awarded, 50);
+    assert_eq!(awarded.review_reason, reason);
+    // A retried award answers the award; the points come once.
+    let retried = review(
+        &mut honours,
+        &admin,
+        &nominated.id,
+        ReviewDecision::Award,
+        reason,
+    )
+    .await
+    .unwrap();
+    assert_eq!(retried.version, awarded.version);
+    app.await_balance_where(worker, "the honour's 50 points", |b| {
+        b.points == standing + 50
+    })
+    .await;
+    let honour_entries: Vec<_> = app
+        .ledger_entries(worker, &worker_token)
+        .await
+        .into_iter()
+        .filter(|e| e.reason == "honour_awarded")
+        .collect();
+    assert_eq!(honour_entries.len(), 1);
+    assert_eq!(honour_entries[0].points, 50);
+    // The category's one place is taken; a decided nomination stays decided.
+    let err = review(
+        &mut honours,
+        &admin,
+        &rival.id,
+        ReviewDecision::Award,
+        "A second best rider",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let err = review(
+        &mut honours,
+        &admin,
+        &nominated.id,
+        ReviewDecision::Decline,
+        "changed our minds",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    let declined = review(
+        &mut honours,
+        &admin,
+        &rival.id,
+        ReviewDecision::Decline,
+        "One place only this year",
+    )
+    .await
+    .unwrap();
+    assert_eq!(declined.status(), NominationStatus::Declined);
+    assert_eq!(declined.points_awarded, 0);
+
+    // The award is on the worker's record, for them and their community's staff, and announced.
+    let on_record = honours
+        .list_worker_honours(with_bearer(
+            pb::ListWorkerHonoursRequest {
+                worker_id: worker.to_string(),
+            },
+            &worker_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .honours;
+    assert_eq!(on_record.len(), 1);
+    assert_eq!(on_record[0].category(), HonourCategory::BestRider);
+    assert_eq!(on_record[0].selection_title, title);
+    let err = honours
+        .list_worker_honours(with_bearer(
+            pb::ListWorkerHonoursRequest {
+                worker_id: neighbour.to_string(),
+            },
+            &worker_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let announced = eventually("the award announced", || async {
+        let events: Vec<ev::NominationChanged> = app
+            .published("stations", subjects::stations::NOMINATION_CHANGED)
+            .await;
+        events
+            .into_iter()
+            .find(|e| e.nomination_id == nominated.id && e.status == awarded.status)
+    })
+    .await;
+    assert_eq!(announced.points_awarded, 50);
+    assert_eq!(announced.reason, reason);
+    assert_eq!(announced.version, awarded.version);
+
+    // A worker's next nomination shows the honour before.
+    let next = nominate(
+        &mut honours,
+        &staff,
+        nomination(&selection.id, worker, HonourCategory::JiajiangGoodPerson),
+    )
+    .await
+    .unwrap();
+    assert_eq!(next.record.unwrap().honours_before, 1);
+
+    // Closed, the selection takes no more nominations or reviews.
+    let closed = honours
+        .close_selection(with_bearer(
+            pb::CloseSelectionRequest {
+                selection_id: selection.id.clone(),
+                expected_version: selection.version,
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .selection
+        .unwrap();
+    assert_eq!(closed.status(), SelectionStatus::Closed);
+    assert_eq!((closed.nominations, closed.awards), (4, 1));
+    let err = review(
+        &mut honours,
+        &admin,
+        &next.id,
+        ReviewDecision::Shortlist,
+        "too late",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    let err = nominate(
+        &mut honours,
+        &staff,
+        nomination(&selection.id, neighbour, HonourCategory::JiajiangGoodPerson),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    app.assert_ledger_replays().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_awards_at_once_never_overfill_a_category() {
+    let app = TestApp::spawn().await;
+    let community = app.create_community("Huatou").await;
+    let admin = app.admin_token();
+    let mut honours = app.honours().await;
+    let mut request = selection_request("2026 最美快递员", 0);
+    request.categories = vec![HonourCategory::BestCourier as i32];
+    request.places = 2;
+    let selection = open(&mut honours, &admin, request).await.unwrap();
+    let mut shortlisted = Vec::new();
+    for i in 0..5 {
+        let (w, _) = app
+            .register_worker_in(Some(community), &format!("Courier {i}"))
+            .await;
+        app.stations_know_worker(w).await;
+        let n = nominate(
+            &mut honours,
+            &admin,
+            nomination(&selection.id, w, HonourCategory::BestCourier),
+        )
+        .await
+        .unwrap();
+        review(&mut honours, &admin, &n.id, ReviewDecision::Shortlist, "ok")
+            .await
+            .unwrap();
+        shortlisted.push(n.id);
+    }
+    let results = futures::future::join_all(shortlisted.iter().map(|id| {
+        let mut client = honours.clone();
+        let admin = admin.clone();
+        async move { review(&mut client, &admin, id, ReviewDecision::Award, "the best").await }
+    }))
+    .await;
+    let awarded = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(awarded, 2, "{results:?}");
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(r.code(), Code::FailedPrecondition, "{r:?}");
+    }
+    // No points were set: an award carries none.
+    for r in results.iter().flatten() {
+        assert_eq!(r.points_awarded, 0);
+    }
+}
