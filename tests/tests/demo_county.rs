@@ -2,12 +2,19 @@
 //! stations around Jiajiang's seat, learning sites, and a tip at the seat routed to its grid.
 
 use kit::auth::with_bearer;
-use redsupply::seed::{self, SEAT};
+use redsupply::{
+    ServiceName,
+    seed::{self, SEAT},
+};
 use redsupply_proto::{
     common::v1::LatLng,
-    education::v1::{ListLearningSitesRequest, education_service_client::EducationServiceClient},
+    education::v1::{
+        self as edu_pb, ActivityKind, ListLearningSitesRequest,
+        activity_service_client::ActivityServiceClient,
+        education_service_client::EducationServiceClient,
+    },
     organization::v1::{self as desk_pb, GetOrganizationStatsRequest},
-    stations::v1::{Amenity, FindNearestStationsRequest, StationTier},
+    stations::v1::{self as st_pb, Amenity, FindNearestStationsRequest, StationTier},
 };
 use redsupply_tests::{TestApp, eventually};
 
@@ -254,4 +261,91 @@ async fn the_demo_county_is_seeded_once_and_served() {
         .into_inner()
         .entries;
     assert_eq!(pension.len(), 1, "{pension:?}");
+
+    // Activities: the series of 3 legal lectures counted from its sessions, and the activities
+    // held with their attendance.
+    let mut activities = ActivityServiceClient::new(app.channel(ServiceName::Education).await);
+    let series = activities
+        .list_lecture_series(with_bearer(
+            edu_pb::ListLectureSeriesRequest {
+                year: 2026,
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .series;
+    assert_eq!(series.len(), 1, "{series:?}");
+    assert_eq!(series[0].title, "法润新业态群体");
+    assert_eq!(series[0].sessions_held, 3, "3 legal lectures this year");
+    assert!(series[0].attendances > 0);
+    let held = activities
+        .get_activity_stats(with_bearer(
+            edu_pb::GetActivityStatsRequest::default(),
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(held.activities as usize, first.activities);
+    let kinds: Vec<ActivityKind> = held.by_kind.iter().map(|k| k.kind()).collect();
+    for kind in [
+        ActivityKind::FreeClinic,
+        ActivityKind::BookGiveaway,
+        ActivityKind::WeekendClass,
+    ] {
+        assert!(kinds.contains(&kind), "{kind:?} held: {held:?}");
+    }
+    assert_eq!(held.attendances, 4 + 3 + 5);
+
+    // Honours: the year's selection with its nominations, one awarded and on the worker's record.
+    let mut honours = app.honours().await;
+    let selections = honours
+        .list_selections(with_bearer(st_pb::ListSelectionsRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .selections;
+    assert_eq!(selections.len(), 1, "{selections:?}");
+    assert_eq!(selections[0].period, "2026");
+    assert_eq!(
+        (selections[0].nominations as usize, selections[0].awards),
+        (first.nominations, 1)
+    );
+    let nominations = honours
+        .list_nominations(with_bearer(
+            st_pb::ListNominationsRequest {
+                selection_id: selections[0].id.clone(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .nominations;
+    let awarded: Vec<_> = nominations
+        .iter()
+        .filter(|n| n.status() == st_pb::NominationStatus::Awarded)
+        .collect();
+    assert_eq!(awarded.len(), 1, "{nominations:?}");
+    assert_eq!(
+        awarded[0].category(),
+        st_pb::HonourCategory::JiajiangGoodPerson
+    );
+    let on_record = honours
+        .list_worker_honours(with_bearer(
+            st_pb::ListWorkerHonoursRequest {
+                worker_id: awarded[0].worker_id.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .honours;
+    assert_eq!(on_record.len(), 1);
+    assert_eq!(on_record[0].points_awarded, 100);
 }

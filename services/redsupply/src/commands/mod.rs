@@ -81,7 +81,7 @@ pub async fn seed(settings: AppSettings, print_demo_worker: bool) -> anyhow::Res
         println!("{}", seeded.workers.first().context("no demo worker")?);
     } else {
         println!(
-            "seeded Jiajiang: {} communities, {} grids, {} stations, {} learning sites, {} trainings held, {} workers, {} volunteers, {} tips, {} problems solved, {} experts on the Q&A desk, {} questions asked",
+            "seeded Jiajiang: {} communities, {} grids, {} stations, {} learning sites, {} trainings held, {} workers, {} volunteers, {} tips, {} problems solved, {} experts on the Q&A desk, {} questions asked, {} activities held, {} honours nominations",
             seeded.communities.len(),
             seeded.grids.len(),
             seeded.stations,
@@ -92,7 +92,9 @@ pub async fn seed(settings: AppSettings, print_demo_worker: bool) -> anyhow::Res
             seeded.tips,
             seeded.problems_solved,
             seeded.experts,
-            seeded.questions
+            seeded.questions,
+            seeded.activities,
+            seeded.nominations
         );
         if let Some(w) = seeded.workers.first() {
             println!("demo worker: {w}");

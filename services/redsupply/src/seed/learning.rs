@@ -1,6 +1,7 @@
 //! The demo county's education: a learning site per community, 32 lecturers of 7 departments, 7
-//! courses and the 8 trainings held this year (3 of them legal lectures) with their attendance,
-//! all through education's own use cases with fixed request ids.
+//! courses and the 8 trainings held this year with their attendance, the 3 legal lectures of them
+//! in the departments' series "法润新业态群体", all through education's own use cases with fixed
+//! request ids.
 
 use chrono::{DateTime, Duration, Utc};
 use redsupply_proto::education::v1::{CourseFormat, CourseTheme};
@@ -87,6 +88,12 @@ const COURSES: [(&str, CourseFormat, CourseTheme); 7] = [
 /// The 8 trainings held (3 of them legal lectures): course index of each.
 const HELD: [usize; 8] = [0, 1, 2, 3, 4, 5, 6, 0];
 
+/// The courses of the themed lecture series (legal aid, labour arbitration, women's rights).
+const SERIES_COURSES: [usize; 3] = [4, 5, 6];
+
+/// The departments' themed lecture series of 2026, which the 3 legal lectures belong to.
+pub(super) const LEGAL_SERIES: &str = "法润新业态群体";
+
 /// 32 lecturers, 7 courses, the 8 trainings already held with their attendance.
 pub(super) async fn seed_education(
     pool: &PgPool,
@@ -125,6 +132,26 @@ pub(super) async fn seed_education(
         .await?;
         courses.push(c.id);
     }
+    let departments: Vec<String> = [
+        "justice_bureau",
+        "human_resources_social_security",
+        "womens_federation",
+    ]
+    .iter()
+    .map(|d| (*d).to_owned())
+    .collect();
+    let series = education::app::activities::create_series(
+        pool,
+        SEEDER,
+        "seed-series-0",
+        &education::store::NewSeries {
+            title: LEGAL_SERIES,
+            theme: CourseTheme::LegalAid as i16,
+            departments: &departments,
+            year: 2026,
+        },
+    )
+    .await?;
     let first = DateTime::parse_from_rfc3339("2026-03-07T14:00:00+08:00")
         .expect("a valid date")
         .with_timezone(&Utc);
@@ -141,7 +168,7 @@ pub(super) async fn seed_education(
                 starts_at,
                 ends_at: None,
                 capacity: 0,
-                series_id: None,
+                series_id: SERIES_COURSES.contains(course).then_some(series.id),
             },
         )
         .await

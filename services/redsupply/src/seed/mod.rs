@@ -2,8 +2,9 @@
 //! Yancheng street, one grid each (a 3 × 3 block of ~1.1 km squares around the seat), the 1 + 9 + 3
 //! red supply stations, 9 learning sites with 32 lecturers and the 8 trainings held (3 of them
 //! legal lectures) with their attendance, a few demo workers, and (in `registry`) the organization
-//! tree, enterprises, guides, contact links, forums and care of the registry, and (in `desk`) the
-//! expert Q&A desk with a few questions. Every write goes through the
+//! tree, enterprises, guides, contact links, forums and care of the registry, (in `desk`) the
+//! expert Q&A desk with a few questions, and (in `activities`) the activities held and the year's
+//! honours selection with its nominations. Every write goes through the
 //! services' own use cases (so grids reach governance as events) and is idempotent: running it
 //! again changes nothing.
 
@@ -13,6 +14,7 @@ use uuid::Uuid;
 
 use crate::AppSettings;
 
+mod activities;
 mod desk;
 mod learning;
 mod red_stations;
@@ -79,6 +81,9 @@ pub struct Seeded {
     /// Experts on the Q&A desk, and the demo questions asked there.
     pub experts: usize,
     pub questions: usize,
+    /// Activities held (free clinic, World Book Day, weekend class) and honours nominations.
+    pub activities: usize,
+    pub nominations: usize,
 }
 
 /// The south-west corner of community `i`'s grid: row-major 3 × 3, centred on the seat.
@@ -109,7 +114,11 @@ pub async fn demo_county(settings: &AppSettings) -> Result<Seeded, SeedError> {
         seed_governance(&org, &vault, &gov, &communities).await?;
     let registry = registry::seed(&org, &vault, &communities).await?;
     let (experts, questions) = desk::seed_desk(&org, &edu, &workers).await?;
+    let activities = activities::seed_activities(&edu, &sites, &communities, &workers).await?;
+    let nominations = activities::seed_honours(settings, &org, &sta, &workers).await?;
     Ok(Seeded {
+        activities,
+        nominations,
         registry,
         experts,
         questions,
