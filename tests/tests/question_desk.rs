@@ -221,6 +221,12 @@ async fn a_question_is_routed_answered_followed_up_rated_and_published_without_i
     assert_eq!(q1.expert_id, expert_li.id);
     assert_eq!(q1.status(), QuestionStatus::AwaitingAnswer);
     assert_eq!(q1.asker_id, rider.to_string(), "the asker sees themself");
+    let mut reused = first_ask.clone();
+    reused.topic = QuestionTopic::Safety as i32;
+    assert_invalid(
+        ask(&mut desk, &rider_token, reused).await.unwrap_err(),
+        "request_id",
+    );
     assert_eq!(
         ask(&mut desk, &rider_token, first_ask).await.unwrap().id,
         q1.id,
@@ -494,6 +500,10 @@ async fn a_question_is_routed_answered_followed_up_rated_and_published_without_i
         publish(&q1.id, &staff, "p2").await.unwrap_err().code(),
         Code::AlreadyExists
     );
+    assert_invalid(
+        publish(&q3.id, &staff, "p1").await.unwrap_err(),
+        "request_id",
+    );
     let search = |query: &str| {
         let mut d = base.clone();
         let req = with_bearer(
@@ -507,6 +517,9 @@ async fn a_question_is_routed_answered_followed_up_rated_and_published_without_i
     };
     let found = search("PAY WITHOUT").await.unwrap();
     assert_eq!(found.len(), 1);
+    // Each word counts, wherever it stands, in the question or the answer.
+    assert_eq!(search("proof  pay").await.unwrap().len(), 1);
+    assert!(search("pay holiday").await.unwrap().is_empty());
     assert!(
         !format!("{found:?}").contains(&rider.to_string()),
         "never names who asked"
@@ -551,7 +564,11 @@ async fn a_question_is_routed_answered_followed_up_rated_and_published_without_i
         stats.answered_within_deadline, 1.0,
         "nothing else is due yet"
     );
-    assert!(stats.median_minutes_to_first_answer >= 0.0);
+    // The one answer came within the test's run: more than nothing, less than five minutes.
+    assert!(
+        stats.median_minutes_to_first_answer > 0.0 && stats.median_minutes_to_first_answer < 5.0,
+        "{stats:?}"
+    );
     assert_eq!(
         (stats.rated_helpful, stats.faq_entries, stats.experts),
         (1, 0, 2)
@@ -764,4 +781,87 @@ async fn an_overdue_question_is_escalated_once_and_the_county_reassigns_or_answe
         figures.answered_within_deadline, 1.0,
         "answered before the real deadline"
     );
+
+    // Officer Xu's answer, retried after the question moved on to Officer He, answers the same.
+    desk.follow_up_question(with_bearer(
+        pb::FollowUpQuestionRequest {
+            request_id: rid(),
+            question_id: questions[0].id.clone(),
+            text: "And until then?".into(),
+        },
+        &token,
+    ))
+    .await
+    .unwrap();
+    let back = get(&mut desk, &admin, &questions[0].id).await.unwrap();
+    assert_eq!(back.expert_id, experts[1].id, "the follow-up goes to Xu");
+    reassign(&experts[0].id, back.version, "Xu is off this week")
+        .await
+        .unwrap();
+    let retried = answer(
+        &mut desk,
+        &xu,
+        &questions[0].id,
+        "x",
+        "The traffic police will fit one this month.",
+    )
+    .await
+    .unwrap();
+    assert_eq!(retried.messages.len(), back.messages.len(), "nothing added");
+    assert_invalid(
+        answer(&mut desk, &xu, &questions[1].id, "x", "?")
+            .await
+            .unwrap_err(),
+        "request_id",
+    );
+
+    // An instructor whose guide record is deleted takes no more questions, nor reassignments.
+    let he_guide = experts[0].guide_id.clone();
+    app.party()
+        .await
+        .delete_guide(with_bearer(
+            redsupply_proto::organization::v1::DeleteGuideRequest {
+                id: he_guide,
+                expected_version: 0,
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    desk.set_expert_availability(with_bearer(
+        pb::SetExpertAvailabilityRequest {
+            expert_id: experts[1].id.clone(),
+            available: false,
+        },
+        &admin,
+    ))
+    .await
+    .unwrap();
+    let unrouted = ask(
+        &mut desk,
+        &token,
+        asking(
+            rider,
+            QuestionTopic::Safety,
+            "Who checks the helmets?",
+            false,
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(unrouted.expert_id.is_empty(), "the county's: {unrouted:?}");
+    let mut d = base.clone();
+    let refused = d
+        .reassign_question(with_bearer(
+            pb::ReassignQuestionRequest {
+                question_id: unrouted.id.clone(),
+                expert_id: experts[0].id.clone(),
+                reason: "He knows helmets".into(),
+                expected_version: 0,
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_invalid(refused, "expert_id");
 }

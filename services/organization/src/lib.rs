@@ -78,6 +78,9 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 
 /// Starts the gRPC server and the outbox relay.
 pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartError> {
+    if let Some(problem) = settings.desk.problem() {
+        return Err(StartError::Invalid(problem));
+    }
     let pool = pool(&rt.settings)?;
     if rt.settings.database.migrate_on_start {
         migrate(&pool).await?;
@@ -100,7 +103,7 @@ pub async fn start(rt: &Runtime, settings: &Settings) -> Result<Running, StartEr
     );
     let escalation = app::desk::spawn_escalation(
         pool.clone(),
-        std::time::Duration::from_secs(settings.desk.escalation_sweep_secs.max(1)),
+        std::time::Duration::from_secs(settings.desk.escalation_sweep_secs),
         rt.shutdown.clone(),
     );
     let routes = Routes::new(OrganizationServiceServer::new(

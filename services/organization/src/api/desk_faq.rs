@@ -11,6 +11,9 @@ use redsupply_proto::organization::v1::{self as pb, QuestionTopic};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+/// Most words a FAQ search combines.
+const MAX_WORDS: usize = 8;
+
 use super::{
     change_status,
     desk::{DeskApi, fail_loading, moment},
@@ -92,9 +95,15 @@ impl DeskApi {
         let query = v.line("query", &r.query, TITLE, false);
         let topic = enum_filter::<QuestionTopic>(&mut v, "topic", r.topic);
         let (size, after) = v.page(r.page_size, &r.page_token);
+        // Every word must appear, in the question or the answer, in any order.
+        let words: Vec<String> = query.split_whitespace().map(contains_pattern).collect();
+        v.check(
+            words.len() <= MAX_WORDS,
+            "query",
+            format!("at most {MAX_WORDS} words"),
+        );
         v.into_result()?;
-        let pattern = (!query.is_empty()).then(|| contains_pattern(query));
-        let rows = store::faq::search(&self.pool, pattern.as_deref(), topic, after, size)
+        let rows = store::faq::search(&self.pool, &words, topic, after, size)
             .await
             .map_err(|e| internal("searching the FAQ", e))?;
         let ids: Vec<Uuid> = rows.iter().map(|f| f.id).collect();
@@ -119,13 +128,15 @@ impl DeskApi {
         }
         v.into_result()?;
         let fail = |e| internal("computing the desk's figures", e);
-        let asked = store::desk::asked_between(&self.pool, scope.as_deref(), from, until)
+        let asked = store::desk_stats::asked_between(&self.pool, scope.as_deref(), from, until)
             .await
             .map_err(fail)?;
         let faq_entries = store::faq::count_live(&self.pool, scope.as_deref())
             .await
             .map_err(fail)?;
-        let experts = store::desk::count_experts(&self.pool).await.map_err(fail)?;
+        let experts = store::desk_stats::count_experts(&self.pool)
+            .await
+            .map_err(fail)?;
         let f = rules::figures(&asked, Utc::now());
         Ok(Response::new(pb::GetDeskStatsResponse {
             questions: f.questions,

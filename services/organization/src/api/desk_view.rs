@@ -9,10 +9,39 @@ use redsupply_proto::{
 };
 use tonic::Status;
 
+use super::desk::{DeskApi, fail_loading};
 use crate::store::{
+    self,
     desk::{ExpertRow, MessageRow, QuestionRow},
     faq::FaqRow,
 };
+
+impl DeskApi {
+    /// The question `question_id` names when the caller's `request_id` added a message to it
+    /// already; INVALID_ARGUMENT when that message is another question's.
+    pub(super) async fn answered_before(
+        &self,
+        caller: &Caller,
+        question_id: &str,
+        request_id: &str,
+    ) -> Result<Option<store::desk::QuestionRow>, Status> {
+        let id = kit::api::parse_id("question_id", question_id)?;
+        let mut conn = self.pool.acquire().await.map_err(fail_loading)?;
+        let Some(done) = store::desk::question_of_request(&mut conn, &caller.subject, request_id)
+            .await
+            .map_err(fail_loading)?
+        else {
+            return Ok(None);
+        };
+        if done != id {
+            return Err(kit::api::invalid(
+                "request_id",
+                "was already used for a message of another question",
+            ));
+        }
+        Ok(Some(self.question(id).await?))
+    }
+}
 
 /// Through which part a caller reaches a question, broadest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -43,6 +43,20 @@ impl Default for DeskSettings {
     }
 }
 
+impl DeskSettings {
+    /// What is wrong with the settings, if anything: a deadline of an hour up to 30 days, a sweep
+    /// at least every second and at most hourly.
+    pub fn problem(&self) -> Option<String> {
+        if !(1..=720).contains(&self.response_hours) {
+            return Some("organization.desk.response_hours must be within 1..=720".into());
+        }
+        if !(1..=3600).contains(&self.escalation_sweep_secs) {
+            return Some("organization.desk.escalation_sweep_secs must be within 1..=3600".into());
+        }
+        None
+    }
+}
+
 fn default_response_hours() -> u32 {
     48
 }
@@ -177,7 +191,14 @@ pub async fn ask(
     if let Some(existing) =
         change::claim_request(&mut tx, caller, a.request_id, Aggregate::Question, id).await?
     {
-        return load_question(&mut tx, existing).await;
+        let q = load_question(&mut tx, existing).await?;
+        if q.asker_id != a.asker || q.topic != a.topic {
+            return Err(ChangeError::invalid(
+                "request_id",
+                "was already used for another question",
+            ));
+        }
+        return Ok(q);
     }
     change::lock(&mut tx, Aggregate::Worker, a.asker, 0).await?;
     let community = desk::community_of_worker(&mut tx, a.asker).await?;
@@ -383,13 +404,20 @@ pub async fn reassign(
 ) -> Result<QuestionRow, ChangeError> {
     let mut tx = pool.begin().await?;
     lock_for(&mut tx, question, expected_version, Step::Reassign).await?;
-    let to = desk::expert(&mut tx, expert)
-        .await?
-        .ok_or_else(|| ChangeError::invalid("expert_id", format!("expert {expert} not found")))?;
-    if !to.available {
+    // The expert's row, so that their leave (SetExpertAvailability) orders after this or before.
+    match change::lock(&mut tx, Aggregate::Expert, expert, 0).await {
+        Err(ChangeError::NotFound { .. }) => {
+            return Err(ChangeError::invalid(
+                "expert_id",
+                format!("expert {expert} not found"),
+            ));
+        }
+        other => other?,
+    };
+    if !desk::routable(&mut tx, expert).await? {
         return Err(ChangeError::invalid(
             "expert_id",
-            format!("expert {expert} is not available"),
+            format!("expert {expert} is not available (on leave, or no longer an instructor)"),
         ));
     }
     desk::mark_waiting(

@@ -34,7 +34,14 @@ pub async fn publish_faq(
     if let Some(existing) =
         change::claim_request(&mut tx, caller, p.request_id, Aggregate::FaqEntry, id).await?
     {
-        return load_faq(&mut tx, existing).await;
+        let entry = load_faq(&mut tx, existing).await?;
+        if entry.question_id != p.question {
+            return Err(ChangeError::invalid(
+                "request_id",
+                "was already used to publish another question",
+            ));
+        }
+        return Ok(entry);
     }
     let q = lock_for(&mut tx, p.question, 0, Step::Publish).await?;
     if let Some(live) = faq::live_of(&mut tx, p.question).await? {

@@ -99,7 +99,7 @@ pub fn figures(questions: &[Asked], now: DateTime<Utc>) -> Figures {
         topic.0 += 1;
         if let Some(at) = q.first_answered_at {
             topic.1 += 1;
-            minutes.push((at - q.asked_at).num_seconds() as f64 / 60.0);
+            minutes.push((at - q.asked_at).num_milliseconds() as f64 / 60_000.0);
             judged += 1;
             if at <= q.first_due_at {
                 in_time += 1;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::desk::{Asked, Candidate};
+use crate::domain::desk::Candidate;
 
 pub const WAITING: i16 = 1;
 pub const ESCALATED: i16 = 2;
@@ -25,6 +25,14 @@ pub struct ExpertRow {
     pub available: bool,
     pub waiting: i64,
     pub version: i64,
+}
+
+/// The condition on `desk_experts e LEFT JOIN guides g` (kind `$2`) that an expert takes
+/// questions: available, and an instructor only while their guide is one and not deleted.
+macro_rules! routable {
+    () => {
+        "e.available AND (e.guide_id IS NULL OR (g.deleted_at IS NULL AND g.kind = $2))"
+    };
 }
 
 macro_rules! expert_select {
@@ -126,21 +134,39 @@ pub async fn list_experts(
     .await
 }
 
-/// The available experts of `topic` with what waits for each. Locks them, so two questions
+/// Whether expert `id` takes questions: available, and (an instructor) still a guide of that kind.
+pub async fn routable(tx: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(concat!(
+        "SELECT EXISTS (SELECT 1 FROM desk_experts e LEFT JOIN guides g ON g.id = e.guide_id
+         WHERE e.id = $1 AND ",
+        routable!(),
+        ")"
+    ))
+    .bind(id)
+    .bind(super::guides::INSTRUCTOR)
+    .fetch_one(tx)
+    .await
+}
+
+/// The routable experts of `topic` with what waits for each. Locks them, so two questions
 /// asked at once are routed one after the other and the load counts stay true.
 pub async fn lock_candidates(
     tx: &mut PgConnection,
     topic: i16,
 ) -> Result<Vec<Candidate>, sqlx::Error> {
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM desk_experts WHERE available AND $1 = ANY (topics) ORDER BY id FOR UPDATE",
-    )
+    let ids: Vec<Uuid> = sqlx::query_scalar(concat!(
+        "SELECT e.id FROM desk_experts e LEFT JOIN guides g ON g.id = e.guide_id
+         WHERE $1 = ANY (e.topics) AND ",
+        routable!(),
+        " ORDER BY e.id FOR UPDATE OF e"
+    ))
     .bind(topic)
+    .bind(super::guides::INSTRUCTOR)
     .fetch_all(&mut *tx)
     .await?;
     let rows: Vec<(Uuid, i64)> = sqlx::query_as(
         "SELECT e.id, count(q.id) FROM unnest($1::uuid[]) AS e (id)
-         LEFT JOIN questions q ON q.expert_id = e.id AND q.status IN (1, 2)
+         LEFT JOIN questions q ON q.expert_id = e.id AND q.status = 1
          GROUP BY e.id",
     )
     .bind(&ids)
@@ -392,53 +418,6 @@ pub async fn escalate_overdue(
     .await
 }
 
-/// What the figures are made of: questions asked in [from, until) of `communities` (None: all).
-pub async fn asked_between(
-    pool: &PgPool,
-    communities: Option<&[Uuid]>,
-    from: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-) -> Result<Vec<Asked>, sqlx::Error> {
-    type Row = (
-        i16,
-        i16,
-        DateTime<Utc>,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-        i16,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT topic, status, asked_at, first_due_at, first_answered_at, rating FROM questions
-         WHERE ($1::uuid[] IS NULL OR community_id = ANY ($1))
-           AND ($2::timestamptz IS NULL OR asked_at >= $2)
-           AND ($3::timestamptz IS NULL OR asked_at < $3)",
-    )
-    .bind(communities)
-    .bind(from)
-    .bind(until)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(topic, status, asked_at, first_due_at, first_answered_at, rating)| Asked {
-                topic,
-                status,
-                asked_at,
-                first_due_at,
-                first_answered_at,
-                helpful: rating == 1,
-            },
-        )
-        .collect())
-}
-
-pub async fn count_experts(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM desk_experts")
-        .fetch_one(pool)
-        .await
-}
-
 /// Serializes enrolments of one person (a lecturer, who has no row here to lock) until the
 /// transaction ends.
 pub async fn lock_person(tx: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
@@ -458,6 +437,22 @@ pub async fn message_question(
         .bind(message)
         .fetch_optional(tx)
         .await
+}
+
+/// The question of the message `caller` added with `request_id`, if they did.
+pub async fn question_of_request(
+    conn: &mut PgConnection,
+    caller: &str,
+    request_id: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT m.question_id FROM create_requests c JOIN question_messages m ON m.id = c.id
+         WHERE c.caller = $1 AND c.request_id = $2 AND c.aggregate = 'question message'",
+    )
+    .bind(caller)
+    .bind(request_id)
+    .fetch_optional(conn)
+    .await
 }
 
 /// The community a worker belongs to now.

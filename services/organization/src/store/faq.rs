@@ -82,10 +82,11 @@ pub async fn withdraw(tx: &mut PgConnection, id: Uuid, reason: &str) -> Result<(
     Ok(())
 }
 
-/// Live entries whose question or answer contains `pattern` (an ILIKE pattern; None: all).
+/// Live entries where each of `words` (ILIKE patterns; none: all entries) is in the question or
+/// the answer.
 pub async fn search(
     pool: &PgPool,
-    pattern: Option<&str>,
+    words: &[String],
     topic: Option<i16>,
     after: Option<Uuid>,
     limit: i64,
@@ -95,12 +96,13 @@ pub async fn search(
         faq_columns!(),
         " FROM faq_entries
          WHERE withdrawn_at IS NULL AND ($1::smallint IS NULL OR topic = $1)
-           AND ($2::text IS NULL OR question ILIKE $2 OR answer ILIKE $2)
+           AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS w (pattern)
+                           WHERE NOT (question ILIKE w.pattern OR answer ILIKE w.pattern))
            AND ($3::uuid IS NULL OR id > $3)
          ORDER BY id LIMIT $4"
     ))
     .bind(topic)
-    .bind(pattern)
+    .bind(words)
     .bind(after)
     .bind(limit)
     .fetch_all(pool)

@@ -6,6 +6,7 @@ pub mod access_log;
 pub mod care;
 pub mod contacts;
 pub mod desk;
+pub mod desk_stats;
 pub mod enterprises;
 pub mod faq;
 pub mod forums;

@@ -155,7 +155,7 @@ pub(super) async fn seed_desk(
         experts += 1;
     }
     for (tag, covers) in LECTURER_TOPICS {
-        let lecturers = education::store::list_lecturers(edu, Some(tag), false, None, 100).await?;
+        let lecturers = education::store::list_lecturers(edu, Some(tag), true, None, 100).await?;
         for l in lecturers {
             let mut topics: Vec<i16> = covers.iter().map(|t| *t as i16).collect();
             topics.sort_unstable();
@@ -177,6 +177,7 @@ pub(super) async fn seed_desk(
         .expect("a valid date")
         .with_timezone(&Utc);
     let settings = DeskSettings::default();
+    let mut asked = 0;
     for (i, d) in QUESTIONS.iter().enumerate() {
         let Some(asker) = workers.get(d.worker).copied() else {
             continue;
@@ -197,6 +198,7 @@ pub(super) async fn seed_desk(
             asked_at,
         )
         .await?;
+        asked += 1;
         let Some((hours, text)) = d.answer else {
             continue;
         };
@@ -235,7 +237,7 @@ pub(super) async fn seed_desk(
             .await?;
         }
     }
-    Ok((experts, QUESTIONS.len()))
+    Ok((experts, asked))
 }
 
 async fn enrol(
