@@ -11,7 +11,9 @@ use kit::auth::with_bearer;
 use redsupply_proto::{
     common::v1::LatLng,
     events::v1 as ev,
-    governance::v1::{CaseStatus, SubmitTipRequest, TipCategory, UpdateCaseRequest},
+    governance::v1::{
+        CaseStatus, RejectTipRequest, SubmitTipRequest, TipCategory, UpdateCaseRequest,
+    },
     roles,
     stations::v1::{
         self as pb, HonourCategory, NominationStatus, ReviewDecision, SelectionStatus,
@@ -21,6 +23,7 @@ use redsupply_proto::{
 };
 use redsupply_tests::{TestApp, assert_invalid, eventually, rid};
 use tonic::{Code, Status, transport::Channel};
+use tonic_types::StatusExt;
 use uuid::Uuid;
 
 type Honours = HonoursServiceClient<Channel>;
@@ -98,8 +101,23 @@ async fn review(
         .map(|r| r.into_inner().nomination.unwrap())
 }
 
-/// A tip of `worker`'s whose case the city accepts: a confirmed tip.
-async fn confirmed_tip(app: &TestApp, worker: Uuid, token: &str) {
+/// The kind of the precondition a refusal names (`CLOSED`, `NOT_ALLOWED`, `PLACES_TAKEN`, …).
+fn precondition(err: &Status) -> String {
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    err.get_details_precondition_failure()
+        .and_then(|p| p.violations.first().map(|v| v.r#type.clone()))
+        .unwrap_or_default()
+}
+
+/// A tip of `worker`'s at its own `spot` whose case the city accepts: a confirmed tip, its points
+/// available (`available` in all once it is). Returns its id.
+async fn confirmed_tip(
+    app: &TestApp,
+    worker: Uuid,
+    token: &str,
+    spot: u32,
+    available: i64,
+) -> String {
     let tip = app
         .submit_tip(
             SubmitTipRequest {
@@ -108,7 +126,7 @@ async fn confirmed_tip(app: &TestApp, worker: Uuid, token: &str) {
                 category: TipCategory::Dispute as i32,
                 description: "Shop refuses riders the toilet".into(),
                 location: Some(LatLng {
-                    latitude: 29.735,
+                    latitude: 29.735 + 0.001 * f64::from(spot),
                     longitude: 103.565,
                 }),
                 ..Default::default()
@@ -132,9 +150,10 @@ async fn confirmed_tip(app: &TestApp, worker: Uuid, token: &str) {
     .await;
     // Accepting the case releases the tip's pending points.
     app.await_balance_where(worker, "the tip's points released", |b| {
-        b.pending == 0 && b.points > 0
+        b.pending == 0 && b.points == available
     })
     .await;
+    tip.id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,9 +173,35 @@ async fn a_nominee_is_shortlisted_and_awarded_on_a_record_from_data_and_the_poin
     let staff = app.scoped_token(roles::COMMUNITY_ADMIN, "yingchun-staff", &[community], &[]);
     let mut honours = app.honours().await;
 
-    // The record's inputs: a confirmed tip, 2.5 confirmed volunteer hours, a training attended.
-    confirmed_tip(&app, worker, &worker_token).await;
-    app.confirmed_volunteer_hours(worker, 2.5).await;
+    // The record's inputs: two confirmed tips, one of them rejected later as false, 2.5 confirmed
+    // volunteer hours (told twice: the hours count once), a training attended.
+    confirmed_tip(&app, worker, &worker_token, 0, 5).await;
+    let false_tip = confirmed_tip(&app, worker, &worker_token, 3, 10).await;
+    let shift = ev::VolunteerServiceConfirmed {
+        record_id: Uuid::now_v7().to_string(),
+        worker_id: worker.to_string(),
+        hours: 2.5,
+        recorded_hours: 2.5,
+        confirmed_by: "county-admin".into(),
+        ..Default::default()
+    };
+    for _ in 0..2 {
+        app.publish_event(subjects::governance::VOLUNTEER_SERVICE_CONFIRMED, &shift)
+            .await;
+    }
+    app.await_balance_where(worker, "the volunteer hours' points", |b| b.points >= 35)
+        .await;
+    app.governance()
+        .await
+        .reject_tip(with_bearer(
+            RejectTipRequest {
+                tip_id: false_tip,
+                reason: "the photo is from another county".into(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
     app.publish_event(
         subjects::education::ATTENDANCE_RECORDED,
         &ev::AttendanceRecorded {
@@ -168,9 +213,16 @@ async fn a_nominee_is_shortlisted_and_awarded_on_a_record_from_data_and_the_poin
     )
     .await;
     let standing = app
-        .await_balance_where(worker, "the volunteer hours' points", |b| b.points >= 25)
+        .await_balance_where(worker, "the false tip's points taken back", |b| {
+            b.pending == 0 && b.points < 35
+        })
         .await
         .points;
+    assert_eq!(
+        standing,
+        5 + 25,
+        "one tip stands, and the shift told twice earns once"
+    );
     app.await_count(
         "the training on the record",
         "SELECT count(*) FROM stations.worker_deeds WHERE deed = 'training_attended'",
@@ -213,7 +265,10 @@ async fn a_nominee_is_shortlisted_and_awarded_on_a_record_from_data_and_the_poin
     assert_eq!(nominated.status(), NominationStatus::Nominated);
     assert_eq!(nominated.community_id, community.to_string());
     let record = nominated.record.unwrap();
-    assert_eq!(record.confirmed_tips, 1, "{record:?}");
+    assert_eq!(
+        record.confirmed_tips, 1,
+        "the rejected one is not: {record:?}"
+    );
     assert_eq!(record.volunteer_shifts, 1);
     assert!((record.volunteer_hours - 2.5).abs() < 1e-9, "{record:?}");
     assert_eq!(record.trainings_attended, 1);
@@ -425,7 +480,7 @@ async fn a_nominee_is_shortlisted_and_awarded_on_a_record_from_data_and_the_poin
     )
     .await
     .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert_eq!(precondition(&err), "PLACES_TAKEN", "{err:?}");
     let err = review(
         &mut honours,
         &admin,
@@ -435,7 +490,7 @@ async fn a_nominee_is_shortlisted_and_awarded_on_a_record_from_data_and_the_poin
     )
     .await
     .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(precondition(&err), "NOT_ALLOWED", "{err:?}");
     let declined = review(
         &mut honours,
         &admin,
@@ -521,7 +576,7 @@ async fn a_nominee_is_shortlisted_and_awarded_on_a_record_from_data_and_the_poin
     )
     .await
     .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(precondition(&err), "CLOSED", "{err:?}");
     let err = nominate(
         &mut honours,
         &staff,
@@ -529,7 +584,7 @@ async fn a_nominee_is_shortlisted_and_awarded_on_a_record_from_data_and_the_poin
     )
     .await
     .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(precondition(&err), "CLOSED", "{err:?}");
     app.assert_ledger_replays().await;
 }
 
@@ -539,7 +594,7 @@ async fn two_awards_at_once_never_overfill_a_category() {
     let community = app.create_community("Huatou").await;
     let admin = app.admin_token();
     let mut honours = app.honours().await;
-    let mut request = selection_request("2026 最美快递员", 0);
+    let mut request = selection_request("最美快递员", 20);
     request.categories = vec![HonourCategory::BestCourier as i32];
     request.places = 2;
     let selection = open(&mut honours, &admin, request).await.unwrap();
@@ -570,10 +625,117 @@ async fn two_awards_at_once_never_overfill_a_category() {
     let awarded = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(awarded, 2, "{results:?}");
     for r in results.iter().filter_map(|r| r.as_ref().err()) {
-        assert_eq!(r.code(), Code::FailedPrecondition, "{r:?}");
+        assert_eq!(precondition(r), "PLACES_TAKEN", "{r:?}");
     }
-    // No points were set: an award carries none.
+    // Each award carries its points once; nobody else got any.
     for r in results.iter().flatten() {
-        assert_eq!(r.points_awarded, 0);
+        assert_eq!(r.points_awarded, 20);
     }
+    let entries = app
+        .count(
+            "SELECT count(*) FROM stations.ledger_entries
+             WHERE reason = 'honour_awarded' AND points = 20",
+        )
+        .await;
+    assert_eq!(entries, 2);
+    app.assert_ledger_replays().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enterprise_s_nomination_names_the_worker_s_own_and_retries_at_once_make_one() {
+    let app = TestApp::spawn().await;
+    let community = app.create_community("Ganjiang").await;
+    let outlet = app
+        .create_enterprise(redsupply_proto::organization::v1::Enterprise {
+            name: "SF Express Ganjiang outlet".into(),
+            kind: redsupply_proto::organization::v1::EnterpriseKind::ExpressOutlet as i32,
+            community_id: community.to_string(),
+            ..Default::default()
+        })
+        .await;
+    let (courier, _) = app
+        .register_worker_with(redsupply_proto::organization::v1::RegisterWorkerRequest {
+            request_id: rid(),
+            name: "Courier Tang".into(),
+            phone: redsupply_tests::unique_phone(),
+            platform: "SF Express".into(),
+            community_id: Some(community.to_string()),
+            enterprise_id: Some(outlet.id.clone()),
+            ..Default::default()
+        })
+        .await;
+    app.stations_know_worker(courier).await;
+    let admin = app.admin_token();
+    let nobody = app.scoped_token(roles::COMMUNITY_ADMIN, "no-communities", &[], &[]);
+    let staff = app.scoped_token(roles::COMMUNITY_ADMIN, "ganjiang-staff", &[community], &[]);
+    let mut honours = app.honours().await;
+    let mut request = selection_request("最美快递员 · 企业推荐", 0);
+    request.categories = vec![HonourCategory::BestCourier as i32];
+    let selection = open(&mut honours, &admin, request).await.unwrap();
+    let mut by_outlet = nomination(&selection.id, courier, HonourCategory::BestCourier);
+    by_outlet.enterprise_id = outlet.id.clone();
+    // Sent twice at once (a client retrying a slow call): one nomination, both answered with it.
+    let (mut first, mut second) = (honours.clone(), honours.clone());
+    let (a, b) = tokio::join!(
+        nominate(&mut first, &staff, by_outlet.clone()),
+        nominate(&mut second, &staff, by_outlet.clone()),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.id, b.id);
+    assert_eq!(a.enterprise_id, outlet.id);
+    // Staff serving no community reach none of it; an unknown community is NOT_FOUND.
+    let err = nominate(
+        &mut honours,
+        &nobody,
+        nomination(&selection.id, courier, HonourCategory::BestCourier),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let none = honours
+        .list_nominations(with_bearer(
+            pb::ListNominationsRequest {
+                selection_id: selection.id.clone(),
+                ..Default::default()
+            },
+            &nobody,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .nominations;
+    assert!(none.is_empty());
+    let err = honours
+        .list_nominations(with_bearer(
+            pb::ListNominationsRequest {
+                selection_id: selection.id.clone(),
+                community_id: Uuid::now_v7().to_string(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    // Workers read no nominations.
+    let worker_token = app.token(roles::WORKER, &courier.to_string());
+    let err = honours
+        .get_nomination(with_bearer(
+            pb::GetNominationRequest {
+                nomination_id: a.id.clone(),
+            },
+            &worker_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    // Nobody reviews their own nomination, whatever their role.
+    let own = app
+        .auth
+        .issue(&courier.to_string(), &[roles::COUNTY_ADMIN], None)
+        .unwrap();
+    let err = review(&mut honours, &own, &a.id, ReviewDecision::Shortlist, "me!")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
 }

@@ -71,7 +71,8 @@ CREATE INDEX worker_deeds_by_worker ON worker_deeds (worker_id, done_at);
 
 -- What the ledger already tells of them (hours were not kept).
 INSERT INTO worker_deeds (source_event_id, worker_id, deed, subject_ref, done_at)
-SELECT DISTINCT ON (source_event_id, worker_id) source_event_id, worker_id, reason, COALESCE(subject_ref, ''), created_at
+SELECT DISTINCT ON (source_event_id, worker_id) source_event_id, worker_id, reason,
+       COALESCE(subject_ref, source_event_id::text), created_at
 FROM ledger_entries
 WHERE reason IN ('volunteer_service', 'training_attended', 'activity_attended')
   AND reverses_entry_id IS NULL AND points > 0

@@ -198,6 +198,7 @@ pub(super) async fn seed_honours(
                 enterprise: None,
                 reason,
                 by: SEEDER,
+                scope: None,
             },
         )
         .await

@@ -18,11 +18,20 @@ const MAX_TITLE: usize = 100;
 const MAX_REASON: usize = 1000;
 const MAX_PLACES: i32 = 100;
 
-fn refusal(context: &'static str, e: HonoursError) -> Status {
+/// A use case's refusal as a status; `reviewing`: the request names a nomination, not its
+/// selection or worker.
+fn refusal(context: &'static str, e: HonoursError, reviewing: bool) -> Status {
     use HonoursError as E;
     match e {
         E::UnknownSelection(id) => not_found("selection", id),
         E::UnknownNomination(id) => not_found("nomination", id),
+        E::UnregisteredWorker(_) if reviewing => {
+            references::precondition("nomination_id", "WORKER_DELETED", &e.to_string())
+        }
+        E::Closed if reviewing => {
+            references::precondition("nomination_id", "CLOSED", &e.to_string())
+        }
+        E::OutOfScope(_) | E::OwnCase => Status::permission_denied(e.to_string()),
         E::UnregisteredWorker(id) => references::unknown(
             "worker_id",
             "worker",
@@ -166,7 +175,7 @@ impl HonoursService for Api {
             },
         )
         .await
-        .map_err(|e| refusal("opening a selection", e))?;
+        .map_err(|e| refusal("opening a selection", e, false))?;
         Ok(Response::new(pb::OpenSelectionResponse {
             selection: Some(selection_to_pb(row)),
         }))
@@ -190,7 +199,7 @@ impl HonoursService for Api {
             &caller.subject,
         )
         .await
-        .map_err(|e| refusal("closing a selection", e))?;
+        .map_err(|e| refusal("closing a selection", e, false))?;
         Ok(Response::new(pb::CloseSelectionResponse {
             selection: Some(selection_to_pb(row)),
         }))
@@ -237,8 +246,11 @@ impl HonoursService for Api {
         let reason = v.text("reason", &r.reason, MAX_REASON, true);
         v.into_result()?;
         let worker = worker.expect("checked");
-        self.ensure_for_worker(&caller, worker).await?;
+        if caller.subject == worker.to_string() {
+            return Err(Status::permission_denied("nobody nominates themself"));
+        }
         references::settle_worker(&self.pool, worker).await?;
+        let visible = caller.visible();
         let row = use_case::nominate(
             &self.pool,
             &use_case::Nominate {
@@ -249,13 +261,14 @@ impl HonoursService for Api {
                 enterprise,
                 reason,
                 by: &caller.subject,
+                scope: visible.communities(),
             },
         )
         .await
-        .map_err(|e| refusal("nominating a worker", e))?;
+        .map_err(|e| refusal("nominating a worker", e, false))?;
         let (row, sel) = use_case::nomination_to_read(&self.pool, row.id)
             .await
-            .map_err(|e| refusal("reading the nomination", e))?;
+            .map_err(|e| refusal("reading the nomination", e, false))?;
         Ok(Response::new(pb::NominateResponse {
             nomination: Some(self.shown(row, &sel).await?),
         }))
@@ -270,7 +283,7 @@ impl HonoursService for Api {
         let id = parse_id("nomination_id", &request.get_ref().nomination_id)?;
         let (row, sel) = use_case::nomination_to_read(&self.pool, id)
             .await
-            .map_err(|e| refusal("reading the nomination", e))?;
+            .map_err(|e| refusal("reading the nomination", e, false))?;
         caller.ensure_community(row.community_id)?;
         Ok(Response::new(pb::GetNominationResponse {
             nomination: Some(self.shown(row, &sel).await?),
@@ -293,7 +306,7 @@ impl HonoursService for Api {
         v.into_result()?;
         let sel = use_case::selection_to_read(&self.pool, selection.expect("checked"))
             .await
-            .map_err(|e| refusal("reading the selection", e))?;
+            .map_err(|e| refusal("reading the selection", e, false))?;
         let visible = caller.visible();
         let only: Option<Vec<Uuid>> = match community {
             Some(c) => {
@@ -361,10 +374,10 @@ impl HonoursService for Api {
             },
         )
         .await
-        .map_err(|e| refusal("reviewing a nomination", e))?;
+        .map_err(|e| refusal("reviewing a nomination", e, true))?;
         let (row, sel) = use_case::nomination_to_read(&self.pool, row.id)
             .await
-            .map_err(|e| refusal("reading the nomination", e))?;
+            .map_err(|e| refusal("reading the nomination", e, false))?;
         Ok(Response::new(pb::ReviewNominationResponse {
             nomination: Some(self.shown(row, &sel).await?),
         }))

@@ -73,8 +73,9 @@ pub const POLICIES: &[Policy] = &[
             rule("CloseSelection", &[COUNTY_ADMIN], County),
             rule("ListSelections", ANYONE, Open),
             // Staff of the worker's community nominate (for it or on behalf of the worker's
-            // enterprise); nominations and their records are staff's, in scope.
-            rule("Nominate", STAFF, Worker),
+            // enterprise; the worker's community is the target); nominations and their records
+            // are staff's, in scope.
+            rule("Nominate", STAFF, Community),
             rule("GetNomination", STAFF, Community),
             rule("ListNominations", STAFF, Community),
             rule("ReviewNomination", &[COUNTY_ADMIN], County),

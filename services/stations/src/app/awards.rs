@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use kit::bus::enqueue;
 use redsupply_proto::governance::v1::CaseStatus;
 use sqlx::PgConnection;
@@ -394,7 +394,7 @@ pub async fn fix_confirmed(
 }
 
 /// A volunteer's shift, confirmed by a team leader or staff: a deed with its hours (for honours)
-/// and points per confirmed hour.
+/// and points per confirmed hour, once per shift.
 pub async fn volunteer_confirmed(
     tx: &mut PgConnection,
     rules: &Rules,
@@ -402,10 +402,20 @@ pub async fn volunteer_confirmed(
     worker: Uuid,
     record: &str,
     hours: f64,
+    done_at: Option<DateTime<Utc>>,
 ) -> Result<i64, sqlx::Error> {
     let subject = format!("volunteer:{record}");
     let known = (hours.is_finite() && hours > 0.0).then_some(hours);
-    store::record_deed(tx, event, worker, REASON_VOLUNTEER, &subject, known).await?;
+    let deed = store::Deed {
+        hours: known,
+        ..store::Deed::new(event, worker, REASON_VOLUNTEER, &subject, done_at)
+    };
+    store::record_deed(tx, &deed).await?;
+    // A shift earns once, however often its confirmation is told (each telling is its own event).
+    store::lock_balance(tx, worker).await?;
+    if store::awarded_for(tx, worker, REASON_VOLUNTEER, &subject).await? {
+        return Ok(0);
+    }
     credit(
         tx,
         rules,
@@ -427,9 +437,11 @@ pub async fn training_attended(
     event: Uuid,
     worker: Uuid,
     session: &str,
+    done_at: Option<DateTime<Utc>>,
 ) -> Result<i64, sqlx::Error> {
     let subject = format!("session:{session}");
-    store::record_deed(tx, event, worker, REASON_TRAINING_ATTENDED, &subject, None).await?;
+    let deed = store::Deed::new(event, worker, REASON_TRAINING_ATTENDED, &subject, done_at);
+    store::record_deed(tx, &deed).await?;
     credit(
         tx,
         rules,
@@ -452,9 +464,11 @@ pub async fn activity_attended(
     worker: Uuid,
     activity: &str,
     kind: &str,
+    done_at: Option<DateTime<Utc>>,
 ) -> Result<i64, sqlx::Error> {
     let subject = format!("activity:{activity}");
-    store::record_deed(tx, event, worker, REASON_ACTIVITY_ATTENDED, &subject, None).await?;
+    let deed = store::Deed::new(event, worker, REASON_ACTIVITY_ATTENDED, &subject, done_at);
+    store::record_deed(tx, &deed).await?;
     credit(
         tx,
         rules,

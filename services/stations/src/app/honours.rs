@@ -31,6 +31,10 @@ pub enum HonoursError {
     UnknownNomination(Uuid),
     #[error("worker {0} is not registered (or was deleted)")]
     UnregisteredWorker(Uuid),
+    #[error("worker {0} is not of a community this token serves")]
+    OutOfScope(Uuid),
+    #[error("nobody nominates or reviews themself")]
+    OwnCase,
     #[error("the selection was closed; it takes no more nominations or reviews")]
     Closed,
     #[error("this selection does not award that category")]
@@ -77,20 +81,18 @@ pub async fn open_selection(
     let period = o.period.label();
     let (start, end) = o.period.bounds(clock).expect("a parsed period has bounds");
     let mut tx = pool.begin().await?;
-    if let Some(done) = store::selection_by_request(&mut tx, o.by, o.request_id).await? {
-        let same = done.title == o.title
+    let same = |done: &SelectionRow| {
+        done.title == o.title
             && done.period == period
             && done.categories == o.categories
             && done.places == o.places
-            && done.award_points == o.award_points;
-        return if same {
-            Ok(done)
-        } else {
-            Err(HonoursError::RequestReused("selection"))
-        };
+            && done.award_points == o.award_points
+    };
+    if let Some(done) = store::selection_by_request(&mut tx, o.by, o.request_id).await? {
+        return retried(same(&done), done, "selection");
     }
     let id = Uuid::now_v7();
-    store::insert_selection(
+    let inserted = store::insert_selection(
         &mut tx,
         &NewSelection {
             id,
@@ -105,8 +107,14 @@ pub async fn open_selection(
             request_id: o.request_id,
         },
     )
-    .await?
-    .ok_or(HonoursError::TitleTaken)?;
+    .await?;
+    if inserted.is_none() {
+        // The same request may have committed while this one waited on it.
+        return match store::selection_by_request(&mut tx, o.by, o.request_id).await? {
+            Some(done) => retried(same(&done), done, "selection"),
+            None => Err(HonoursError::TitleTaken),
+        };
+    }
     let row = selection(&mut tx, id, RowLock::None).await?;
     enqueue(&mut tx, publish::selection_changed(&row, o.by)).await?;
     tx.commit().await?;
@@ -140,6 +148,15 @@ pub async fn close_selection(
     Ok(row)
 }
 
+/// What a retry answers: the first outcome, or a refusal when the request id served another.
+fn retried<T>(same: bool, done: T, what: &'static str) -> Result<T, HonoursError> {
+    if same {
+        Ok(done)
+    } else {
+        Err(HonoursError::RequestReused(what))
+    }
+}
+
 async fn selection(
     conn: &mut PgConnection,
     id: Uuid,
@@ -150,8 +167,8 @@ async fn selection(
         .ok_or(HonoursError::UnknownSelection(id))
 }
 
-/// A nomination as staff make it (fields checked and the caller's scope over the worker passed
-/// by `api`).
+/// A nomination as staff make it (fields checked by `api`; the caller's scope over the worker
+/// checked here, against the worker's community as this transaction reads it).
 pub struct Nominate<'a> {
     pub request_id: &'a str,
     pub selection: Uuid,
@@ -160,21 +177,21 @@ pub struct Nominate<'a> {
     pub enterprise: Option<Uuid>,
     pub reason: &'a str,
     pub by: &'a str,
+    /// The communities the caller serves (`None`: the county).
+    pub scope: Option<&'a [Uuid]>,
 }
 
 pub async fn nominate(pool: &PgPool, n: &Nominate<'_>) -> Result<NominationRow, HonoursError> {
     let mut tx = pool.begin().await?;
-    if let Some(done) = store::nomination_by_request(&mut tx, n.by, n.request_id).await? {
-        let same = done.selection_id == n.selection
+    let same = |done: &NominationRow| {
+        done.selection_id == n.selection
             && done.category == n.category
             && done.worker_id == n.worker
             && done.enterprise_id == n.enterprise
-            && done.reason == n.reason;
-        return if same {
-            Ok(done)
-        } else {
-            Err(HonoursError::RequestReused("nomination"))
-        };
+            && done.reason == n.reason
+    };
+    if let Some(done) = store::nomination_by_request(&mut tx, n.by, n.request_id).await? {
+        return retried(same(&done), done, "nomination");
     }
     let sel = selection(&mut tx, n.selection, RowLock::Share).await?;
     if sel.closed_at.is_some() {
@@ -186,6 +203,12 @@ pub async fn nominate(pool: &PgPool, n: &Nominate<'_>) -> Result<NominationRow, 
     let (community, enterprise) = store::worker_affiliation(&mut tx, n.worker)
         .await?
         .ok_or(HonoursError::UnregisteredWorker(n.worker))?;
+    // The caller's scope over the worker as this transaction reads them.
+    if let Some(scope) = n.scope
+        && !community.is_some_and(|c| scope.contains(&c))
+    {
+        return Err(HonoursError::OutOfScope(n.worker));
+    }
     if let Some(e) = n.enterprise.filter(|e| enterprise != Some(*e)) {
         return Err(HonoursError::NotTheWorkersEnterprise(e));
     }
@@ -205,6 +228,9 @@ pub async fn nominate(pool: &PgPool, n: &Nominate<'_>) -> Result<NominationRow, 
     )
     .await?
     else {
+        if let Some(done) = store::nomination_by_request(&mut tx, n.by, n.request_id).await? {
+            return retried(same(&done), done, "nomination");
+        }
         let existing = store::nomination_of(&mut tx, n.selection, n.category, n.worker)
             .await?
             .map_or(Uuid::nil(), |e| e.id);
@@ -261,6 +287,9 @@ pub async fn review(
     }
     if sel.closed_at.is_some() {
         return Err(HonoursError::Closed);
+    }
+    if found.worker_id.to_string() == r.by {
+        return Err(HonoursError::OwnCase);
     }
     let to = honours::review(from, r.decision)?;
     let record = store::candidate_record(

@@ -190,6 +190,9 @@ pub fn selection_changed(row: &SelectionRow, by: &str) -> NewEvent {
         changed_by: by.to_owned(),
         version: row.version,
         occurred_at: Some(to_timestamp(row.closed_at.unwrap_or(row.opened_at))),
+        places: row.places,
+        period_start: Some(to_timestamp(row.period_start)),
+        period_end: Some(to_timestamp(row.period_end)),
     };
     NewEvent::new(SOURCE, SELECTION_CHANGED, row.id, &msg)
 }
@@ -208,6 +211,7 @@ pub fn nomination_changed(row: &NominationRow, reason: &str, by: &str) -> NewEve
         points_awarded: row.points_awarded,
         version: row.version,
         occurred_at: Some(to_timestamp(row.reviewed_at.unwrap_or(row.nominated_at))),
+        enterprise_id: row.enterprise_id.map(|e| e.to_string()).unwrap_or_default(),
     };
     NewEvent::new(SOURCE, NOMINATION_CHANGED, row.id, &msg)
 }

@@ -1,5 +1,4 @@
-//! Honours: selections, nominations with their reviews, the deeds a candidate's record counts
-//! besides the ledger, and the record itself, assembled in one statement.
+//! Honours: selections, and nominations with their reviews (the candidate's record is `deeds`').
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, types::Json};
@@ -77,7 +76,8 @@ pub struct NewSelection<'a> {
     pub request_id: &'a str,
 }
 
-/// Inserts a selection; `None` when one of its period already has the title.
+/// Inserts a selection; `None` when one of its period already has the title, or the caller's
+/// request made one (a retry committed meanwhile).
 pub async fn insert_selection(
     tx: &mut PgConnection,
     s: &NewSelection<'_>,
@@ -86,7 +86,7 @@ pub async fn insert_selection(
         "INSERT INTO honour_selections
              (id, title, period, period_start, period_end, categories, places, award_points, opened_by, request_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (period, title) DO NOTHING RETURNING id",
+         ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(s.id)
     .bind(s.title)
@@ -168,7 +168,7 @@ pub async fn close_selection(tx: &mut PgConnection, id: Uuid) -> Result<(), sqlx
     Ok(())
 }
 
-/// Selections, newest first by id (ids are time-ordered, so a page token is the last id).
+/// Selections, oldest first by id (ids are time-ordered, so a page token is the last id).
 pub async fn selections(
     pool: &PgPool,
     open: Option<bool>,
@@ -202,7 +202,7 @@ pub struct NewNomination<'a> {
 }
 
 /// Inserts a nomination; `None` when the worker is already nominated in that category of the
-/// selection (by anyone).
+/// selection (by anyone), or the caller's request made one (a retry committed meanwhile).
 pub async fn insert_nomination(
     tx: &mut PgConnection,
     n: &NewNomination<'_>,
@@ -211,7 +211,7 @@ pub async fn insert_nomination(
         "INSERT INTO honour_nominations
              (id, selection_id, category, worker_id, community_id, enterprise_id, reason, nominated_by, request_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (selection_id, category, worker_id) DO NOTHING RETURNING ",
+         ON CONFLICT DO NOTHING RETURNING ",
         nomination_columns!()
     ))
     .bind(n.id)
@@ -383,82 +383,6 @@ pub async fn worker_honours(pool: &PgPool, worker: Uuid) -> Result<Vec<HonourRow
     .bind(worker)
     .fetch_all(pool)
     .await
-}
-
-/// Records what a worker did that a candidate's record counts, once per source event.
-pub async fn record_deed(
-    tx: &mut PgConnection,
-    event: Uuid,
-    worker: Uuid,
-    deed: &str,
-    subject: &str,
-    hours: Option<f64>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO worker_deeds (source_event_id, worker_id, deed, subject_ref, hours)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-    )
-    .bind(event)
-    .bind(worker)
-    .bind(deed)
-    .bind(subject)
-    .bind(hours)
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
-/// A worker's record over [from, until): points earned that still stand (redemption refunds and
-/// honours' own points left out), submitted tips confirmed (released, or from before points were
-/// pending) and never rejected, volunteer shifts and their known hours, distinct trainings and
-/// activities attended; and honours awarded in nominations other than `besides`.
-pub async fn candidate_record(
-    conn: &mut PgConnection,
-    worker: Uuid,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-    besides: Uuid,
-) -> Result<CandidateRecord, sqlx::Error> {
-    let row: (i64, i32, i32, f64, i32, i32, i32) = sqlx::query_as(
-        "SELECT
-           (SELECT COALESCE(sum(l.points + COALESCE((SELECT sum(r.points) FROM ledger_entries r
-                                                    WHERE r.reverses_entry_id = l.id), 0)), 0)::bigint
-            FROM ledger_entries l
-            WHERE l.worker_id = $1 AND l.points > 0 AND l.reverses_entry_id IS NULL
-              AND l.reason NOT IN ('redemption_cancelled', 'honour_awarded')
-              AND l.created_at >= $2 AND l.created_at < $3),
-           (SELECT count(*)::int FROM ledger_entries l
-            WHERE l.worker_id = $1 AND l.reason = 'tip_submitted' AND l.points > 0
-              AND l.reverses_entry_id IS NULL AND l.created_at >= $2 AND l.created_at < $3
-              AND (l.pending_change = 0 OR EXISTS (SELECT 1 FROM ledger_entries x WHERE x.releases_entry_id = l.id))
-              AND NOT EXISTS (SELECT 1 FROM ledger_entries r
-                              WHERE r.reverses_entry_id = l.id AND r.reason = 'tip_rejected')),
-           (SELECT count(*)::int FROM worker_deeds
-            WHERE worker_id = $1 AND deed = 'volunteer_service' AND done_at >= $2 AND done_at < $3),
-           (SELECT COALESCE(sum(hours), 0)::float8 FROM worker_deeds
-            WHERE worker_id = $1 AND deed = 'volunteer_service' AND done_at >= $2 AND done_at < $3),
-           (SELECT count(DISTINCT subject_ref)::int FROM worker_deeds
-            WHERE worker_id = $1 AND deed = 'training_attended' AND done_at >= $2 AND done_at < $3),
-           (SELECT count(DISTINCT subject_ref)::int FROM worker_deeds
-            WHERE worker_id = $1 AND deed = 'activity_attended' AND done_at >= $2 AND done_at < $3),
-           (SELECT count(*)::int FROM honour_nominations
-            WHERE worker_id = $1 AND status = 3 AND id <> $4)",
-    )
-    .bind(worker)
-    .bind(from)
-    .bind(until)
-    .bind(besides)
-    .fetch_one(conn)
-    .await?;
-    Ok(CandidateRecord {
-        points_standing: row.0,
-        confirmed_tips: row.1,
-        volunteer_shifts: row.2,
-        volunteer_hours: row.3,
-        trainings_attended: row.4,
-        activities_attended: row.5,
-        honours_before: row.6,
-    })
 }
 
 /// A worker's community and enterprise as the registry last told stations; `None` unless the

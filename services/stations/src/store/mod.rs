@@ -8,6 +8,7 @@ macro_rules! station_columns {
 }
 
 mod amenities;
+mod deeds;
 mod honours;
 // Its column macros serve `take_backs` too.
 #[macro_use]
@@ -21,6 +22,7 @@ mod take_backs;
 mod visits;
 
 pub use amenities::*;
+pub use deeds::*;
 pub use honours::*;
 pub use ledger::*;
 pub use pending::*;

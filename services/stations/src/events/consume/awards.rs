@@ -208,6 +208,7 @@ impl Handler for GovernanceAwards {
                     id(&e.worker_id)?,
                     &e.record_id,
                     e.hours,
+                    e.occurred_at.as_ref().and_then(kit::time::from_timestamp),
                 )
                 .await?;
             }
@@ -229,7 +230,8 @@ impl Handler for AttendanceAwards {
         let e: ev::AttendanceRecorded = event.decode()?;
         let worker = id(&e.worker_id)?;
         let span = tracing::info_span!("award", worker_id = %worker, session_id = %e.session_id);
-        awards::training_attended(tx, &self.rules, event.id, worker, &e.session_id)
+        let at = e.checked_in_at.as_ref().and_then(kit::time::from_timestamp);
+        awards::training_attended(tx, &self.rules, event.id, worker, &e.session_id, at)
             .instrument(span)
             .await?;
         Ok(())
@@ -247,7 +249,8 @@ impl Handler for ActivityAwards {
         let worker = id(&e.worker_id)?;
         let kind = activity_kind_name(e.kind());
         let span = tracing::info_span!("award", worker_id = %worker, activity_id = %e.activity_id);
-        awards::activity_attended(tx, &self.rules, event.id, worker, &e.activity_id, &kind)
+        let at = e.checked_in_at.as_ref().and_then(kit::time::from_timestamp);
+        awards::activity_attended(tx, &self.rules, event.id, worker, &e.activity_id, &kind, at)
             .instrument(span)
             .await?;
         Ok(())
