@@ -526,3 +526,142 @@ async fn a_lecture_series_counts_its_sessions_events_and_attendance_from_data() 
     assert_eq!(by_series.len(), 1);
     assert_eq!(by_series[0].attendance_count, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_correct_or_cancel_an_activity_until_it_starts_and_a_cancelled_one_takes_nobody() {
+    let app = TestApp::spawn().await;
+    let mut client = activities(&app).await;
+    let community = app.create_community("Qingyi").await;
+    let staff = app.scoped_token(roles::COMMUNITY_ADMIN, "staff", &[community], &[]);
+    let elsewhere = app.scoped_token(roles::COMMUNITY_ADMIN, "other", &[Uuid::now_v7()], &[]);
+    let site = site(&app, Some(community), 10).await;
+    let class = create(&mut client, &staff, weekend_class(&site, community, 3))
+        .await
+        .unwrap();
+    let mut workers = Vec::new();
+    for name in ["Rider Su", "Rider Fang"] {
+        let (w, token) = app.register_worker_in(Some(community), name).await;
+        sign_up(&mut client, &token, &class.id, w).await.unwrap();
+        workers.push((w, token));
+    }
+
+    let base = client.clone();
+    let starts = Utc::now() + Duration::days(1);
+    let correction = |capacity: i32, version: i64| pb::UpdateActivityRequest {
+        activity_id: class.id.clone(),
+        expected_version: version,
+        title: "Weekend class: first aid on the road (moved to Sunday)".into(),
+        description: "Bring your helmet.".into(),
+        starts_at: Some(to_timestamp(starts)),
+        ends_at: Some(to_timestamp(starts + Duration::hours(2))),
+        capacity,
+    };
+    let update = |r: pb::UpdateActivityRequest, token: &str| {
+        let mut c = base.clone();
+        let req = with_bearer(r, token);
+        async move {
+            c.update_activity(req)
+                .await
+                .map(|r| r.into_inner().activity.unwrap())
+        }
+    };
+    let err = update(correction(5, 0), &elsewhere).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    // Two hold seats: the capacity stays at least 2; at the site at most its 10 seats.
+    assert_invalid(
+        update(correction(1, 0), &staff).await.unwrap_err(),
+        "capacity",
+    );
+    assert_invalid(
+        update(correction(11, 0), &staff).await.unwrap_err(),
+        "capacity",
+    );
+    let mut past = correction(5, 0);
+    past.starts_at = Some(to_timestamp(Utc::now() - Duration::hours(1)));
+    past.ends_at = Some(to_timestamp(Utc::now() + Duration::hours(1)));
+    assert_invalid(update(past, &staff).await.unwrap_err(), "starts_at");
+    let stale = update(correction(5, class.version + 1), &staff)
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let moved = update(correction(5, class.version), &staff).await.unwrap();
+    assert_eq!(moved.version, class.version + 1);
+    assert_eq!(moved.capacity, 5);
+    assert_eq!(moved.sign_ups, 2, "the sign-ups keep their seats");
+    let again = update(correction(5, class.version), &staff).await.unwrap();
+    assert_eq!(
+        again.version, moved.version,
+        "the same correction writes nothing"
+    );
+
+    // Cancelled with a reason, once; then it takes no sign-ups, codes or corrections.
+    let cancel = |reason: &str, version: i64| {
+        let mut c = base.clone();
+        let req = with_bearer(
+            pb::CancelActivityRequest {
+                activity_id: class.id.clone(),
+                reason: reason.into(),
+                expected_version: version,
+            },
+            &staff,
+        );
+        async move {
+            c.cancel_activity(req)
+                .await
+                .map(|r| r.into_inner().activity.unwrap())
+        }
+    };
+    assert_invalid(cancel(" ", 0).await.unwrap_err(), "reason");
+    let cancelled = cancel("The trainer is ill", moved.version).await.unwrap();
+    assert!(cancelled.cancelled_at.is_some());
+    assert_eq!(cancelled.cancel_reason, "The trainer is ill");
+    assert_eq!(
+        cancel("The trainer is ill", moved.version)
+            .await
+            .unwrap()
+            .version,
+        cancelled.version,
+        "a retry cancels nothing more"
+    );
+    let (late, late_token) = app.register_worker_in(Some(community), "Rider Late").await;
+    let err = sign_up(&mut client, &late_token, &class.id, late)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let err = client
+        .issue_activity_check_in_codes(with_bearer(
+            pb::IssueActivityCheckInCodesRequest {
+                activity_id: class.id.clone(),
+                count: 1,
+            },
+            &staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    let err = update(correction(5, 0), &staff).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    // The figures leave it out; the bus says it was cancelled, and why.
+    let stats = client
+        .get_activity_stats(with_bearer(pb::GetActivityStatsRequest::default(), &staff))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.activities, 0, "{stats:?}");
+    let changed = eventually("the cancellation on the bus", || async {
+        let events: Vec<redsupply_proto::events::v1::ActivityChanged> = app
+            .published(
+                "education",
+                redsupply_proto::subjects::education::ACTIVITY_CHANGED,
+            )
+            .await;
+        events
+            .into_iter()
+            .find(|e| e.activity_id == class.id && e.cancelled)
+    })
+    .await;
+    assert_eq!(changed.reason, "The trainer is ill");
+    assert_eq!(changed.version, cancelled.version);
+    assert_eq!(changed.changed_by, "staff");
+    assert!(changed.title.ends_with("(moved to Sunday)"));
+}

@@ -9,12 +9,16 @@ use crate::{
 use redsupply_proto::education::v1::{ActivityKind, activity_service_server::ActivityService};
 
 /// The longest activity: a weekend class may run a whole weekend.
-const MAX_ACTIVITY: chrono::Duration = chrono::Duration::days(3);
+pub(super) const MAX_ACTIVITY: chrono::Duration = chrono::Duration::days(3);
 /// Most departments running one lecture series.
 const MAX_DEPARTMENTS: usize = 10;
 
-fn activity_status(e: ActivityError) -> Status {
+pub(super) fn activity_status(e: ActivityError) -> Status {
     match e {
+        ActivityError::Cancelled(_) => Status::failed_precondition(e.to_string()),
+        ActivityError::Stale { .. } => Status::aborted(e.to_string()),
+        ActivityError::BelowSignUps { .. } => invalid("capacity", e.to_string()),
+        ActivityError::InThePast => invalid("starts_at", e.to_string()),
         ActivityError::UnknownActivity(id) => not_found("activity", id),
         ActivityError::UnknownSeries(id) => unknown("series_id", "lecture series", id),
         ActivityError::UnknownSite(id) => unknown("site_id", "learning site", id),
@@ -42,7 +46,11 @@ fn optional_time(
 
 impl Api {
     /// PERMISSION_DENIED unless the activity's community is the caller's; NOT_FOUND without it.
-    async fn ensure_activity(&self, caller: &Caller, activity: Uuid) -> Result<(), Status> {
+    pub(super) async fn ensure_activity(
+        &self,
+        caller: &Caller,
+        activity: Uuid,
+    ) -> Result<(), Status> {
         let mut conn = self
             .pool
             .acquire()
@@ -254,6 +262,22 @@ impl ActivityService for Api {
         Ok(Response::new(pb::CreateActivityResponse {
             activity: Some(activity_to_pb(row)),
         }))
+    }
+
+    #[tracing::instrument(name = "UpdateActivity", skip_all)]
+    async fn update_activity(
+        &self,
+        request: Request<pb::UpdateActivityRequest>,
+    ) -> Result<Response<pb::UpdateActivityResponse>, Status> {
+        self.update_activity_rpc(request).await
+    }
+
+    #[tracing::instrument(name = "CancelActivity", skip_all)]
+    async fn cancel_activity(
+        &self,
+        request: Request<pb::CancelActivityRequest>,
+    ) -> Result<Response<pb::CancelActivityResponse>, Status> {
+        self.cancel_activity_rpc(request).await
     }
 
     #[tracing::instrument(name = "GetActivity", skip_all)]

@@ -108,6 +108,9 @@ pub(super) fn activity_to_pb(a: ActivityRow) -> pb::Activity {
         sign_ups: count(a.sign_ups),
         attendance_count: count(a.attendance_count),
         created_at: Some(to_timestamp(a.created_at)),
+        cancelled_at: a.cancelled_at.map(to_timestamp),
+        cancel_reason: a.cancel_reason,
+        version: a.version,
     }
 }
 

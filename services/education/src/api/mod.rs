@@ -1,9 +1,10 @@
 //! `EducationService` and `ActivityService` in and out: the policy table, the RPCs
-//! (`education.rs`, `activities.rs`), field checks
+//! (`education.rs`, `activities.rs`, `activity_changes.rs`), field checks
 //! (`validate.rs`), rows to protobuf (`convert.rs`), and here the scope checks and the mapping of
 //! the use cases' refusals to statuses.
 
 mod activities;
+mod activity_changes;
 mod convert;
 mod education;
 pub mod policy;

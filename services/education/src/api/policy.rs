@@ -50,6 +50,9 @@ pub const POLICIES: &[Policy] = &[
             rule("ListLectureSeries", ANYONE, Open),
             // Community staff announce their community's activities; county staff any.
             rule("CreateActivity", STAFF, Community),
+            // The activity's staff correct or cancel it.
+            rule("UpdateActivity", STAFF, Community),
+            rule("CancelActivity", STAFF, Community),
             rule("GetActivity", ANYONE, Open),
             rule("ListActivities", ANYONE, Open),
             rule("SignUpForActivity", SELF_OR_STAFF, Worker),

@@ -14,8 +14,8 @@ use crate::{
     domain,
     events::publish,
     store::{
-        self, ActivityAttendanceRow, ActivityRow, CodeTarget, NewActivity, NewSeries, SeriesRow,
-        SignUpRow,
+        self, ActivityAttendanceRow, ActivityRow, CodeTarget, Correction, NewActivity, NewSeries,
+        SeriesRow, SignUpRow,
     },
 };
 
@@ -48,6 +48,14 @@ pub enum ActivityError {
     WrongCode,
     #[error("this code was already used")]
     CodeUsed,
+    #[error("the activity was cancelled: {0}")]
+    Cancelled(String),
+    #[error("the activity is at version {found}, not the version {expected} read")]
+    Stale { found: i64, expected: i64 },
+    #[error("{signed_up} workers hold seats; the capacity cannot go below that")]
+    BelowSignUps { signed_up: i64 },
+    #[error("an activity is moved to a time still to come")]
+    InThePast,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -139,6 +147,107 @@ async fn load_activity(tx: &mut PgConnection, id: Uuid) -> Result<ActivityRow, A
         .ok_or(ActivityError::UnknownActivity(id))
 }
 
+/// The refusal a cancelled activity answers, if it is.
+fn cancelled(a: &ActivityRow) -> Option<ActivityError> {
+    a.cancelled_at
+        .map(|_| ActivityError::Cancelled(a.cancel_reason.clone()))
+}
+
+/// Whether staff may change `a` now: refused once cancelled or started, or at another version
+/// than the one read (0: any).
+fn may_change(
+    a: &ActivityRow,
+    expected_version: i64,
+    now: DateTime<Utc>,
+) -> Result<(), ActivityError> {
+    if let Some(why) = cancelled(a) {
+        return Err(why);
+    }
+    if expected_version != 0 && expected_version != a.version {
+        return Err(ActivityError::Stale {
+            found: a.version,
+            expected: expected_version,
+        });
+    }
+    if now >= a.starts_at {
+        return Err(ActivityError::Started(a.starts_at));
+    }
+    Ok(())
+}
+
+/// Corrects an activity until it starts: its seats hold everyone signed up, at a learning site
+/// at most its seats; a correction that changes nothing writes nothing.
+pub async fn correct_activity(
+    pool: &PgPool,
+    caller: &str,
+    id: Uuid,
+    c: &Correction<'_>,
+    expected_version: i64,
+    now: DateTime<Utc>,
+) -> Result<ActivityRow, ActivityError> {
+    let mut tx = pool.begin().await?;
+    let a = lock(&mut tx, id).await?;
+    // Times as stored: to the microsecond.
+    let micros = |t: DateTime<Utc>| t.timestamp_micros();
+    let same = a.title == c.title
+        && a.description == c.description
+        && micros(a.starts_at) == micros(c.starts_at)
+        && micros(a.ends_at) == micros(c.ends_at)
+        && a.capacity == c.capacity;
+    // The same correction again (a retry) answers the activity as it is.
+    if same && a.cancelled_at.is_none() {
+        return Ok(a);
+    }
+    may_change(&a, expected_version, now)?;
+    if c.starts_at <= now {
+        return Err(ActivityError::InThePast);
+    }
+    let held = store::seats(&mut tx, id).await?;
+    if i64::from(c.capacity) < held.signed_up + held.walk_ins {
+        return Err(ActivityError::BelowSignUps {
+            signed_up: held.signed_up + held.walk_ins,
+        });
+    }
+    if let Some(site) = a.site_id {
+        let seats = store::lock_site(&mut tx, site)
+            .await?
+            .ok_or(ActivityError::UnknownSite(site))?;
+        if c.capacity > seats {
+            return Err(ActivityError::OverCapacity {
+                requested: c.capacity,
+                site: seats,
+            });
+        }
+    }
+    store::correct_activity(&mut tx, id, c, caller).await?;
+    let row = load_activity(&mut tx, id).await?;
+    enqueue(&mut tx, publish::activity_changed(&row)).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Cancels an activity until it starts, with a reason; cancelling it again answers it as it is.
+pub async fn cancel_activity(
+    pool: &PgPool,
+    caller: &str,
+    id: Uuid,
+    reason: &str,
+    expected_version: i64,
+    now: DateTime<Utc>,
+) -> Result<ActivityRow, ActivityError> {
+    let mut tx = pool.begin().await?;
+    let a = lock(&mut tx, id).await?;
+    if a.cancelled_at.is_some() {
+        return Ok(a);
+    }
+    may_change(&a, expected_version, now)?;
+    store::cancel_activity(&mut tx, id, reason, caller).await?;
+    let row = load_activity(&mut tx, id).await?;
+    enqueue(&mut tx, publish::activity_changed(&row)).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
 /// Locks the activity and loads it.
 async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<ActivityRow, ActivityError> {
     if !store::lock_activity(tx, id).await? {
@@ -161,6 +270,9 @@ pub async fn sign_up(
         && s.cancelled_at.is_none()
     {
         return Ok(s);
+    }
+    if let Some(why) = cancelled(&a) {
+        return Err(why);
     }
     if now >= a.starts_at {
         return Err(ActivityError::Started(a.starts_at));
@@ -208,6 +320,9 @@ pub async fn issue_codes(
 ) -> Result<(Vec<String>, DateTime<Utc>, DateTime<Utc>), ActivityError> {
     let mut tx = pool.begin().await?;
     let a = load_activity(&mut tx, activity).await?;
+    if let Some(why) = cancelled(&a) {
+        return Err(why);
+    }
     let codes = fresh_codes(&mut tx, CodeTarget::Activity(activity), count).await?;
     tx.commit().await?;
     let (from, until) = domain::check_in_window(a.starts_at, a.ends_at);
@@ -227,6 +342,9 @@ pub async fn check_in(
     let a = lock(&mut tx, activity).await?;
     if let Some(done) = store::activity_attendance_of(&mut tx, activity, worker).await? {
         return Ok(done);
+    }
+    if let Some(why) = cancelled(&a) {
+        return Err(why);
     }
     if !domain::within_check_in_window(now, a.starts_at, a.ends_at) {
         let (from, until) = domain::check_in_window(a.starts_at, a.ends_at);

@@ -66,7 +66,10 @@ pub fn activity_changed(row: &ActivityRow) -> NewEvent {
         ends_at: Some(to_timestamp(row.ends_at)),
         capacity: row.capacity,
         version: row.version,
-        occurred_at: Some(to_timestamp(row.created_at)),
+        occurred_at: Some(to_timestamp(row.changed_at.unwrap_or(row.created_at))),
+        cancelled: row.cancelled_at.is_some(),
+        reason: row.cancel_reason.clone(),
+        changed_by: row.changed_by.clone().unwrap_or_default(),
     };
     NewEvent::new(SOURCE, ACTIVITY_CHANGED, row.id, &msg)
 }

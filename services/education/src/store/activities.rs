@@ -27,7 +27,8 @@ macro_rules! series_select {
                 (SELECT count(*) FROM sessions s WHERE s.series_id = l.id) AS sessions_scheduled,
                 (SELECT count(*) FROM sessions s WHERE s.series_id = l.id AND s.starts_at <= now())
                     AS sessions_held,
-                (SELECT count(*) FROM activities a WHERE a.series_id = l.id AND a.starts_at <= now())
+                (SELECT count(*) FROM activities a
+                  WHERE a.series_id = l.id AND a.starts_at <= now() AND a.cancelled_at IS NULL)
                     AS activities_held,
                 (SELECT count(*) FROM attendances t JOIN sessions s ON s.id = t.session_id
                   WHERE s.series_id = l.id)
@@ -158,6 +159,11 @@ pub struct ActivityRow {
     pub attendance_count: i64,
     pub version: i64,
     pub created_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancel_reason: String,
+    /// Who last corrected or cancelled it, and when (`None`: as announced).
+    pub changed_by: Option<String>,
+    pub changed_at: Option<DateTime<Utc>>,
 }
 
 macro_rules! activity_select {
@@ -169,7 +175,8 @@ macro_rules! activity_select {
                   WHERE u.activity_id = a.id AND u.cancelled_at IS NULL) AS sign_ups,
                 (SELECT count(*) FROM activity_attendances t WHERE t.activity_id = a.id)
                     AS attendance_count,
-                a.version, a.created_at
+                a.version, a.created_at, a.cancelled_at, a.cancel_reason, a.changed_by,
+                a.changed_at
          FROM activities a "
     };
 }
@@ -457,7 +464,7 @@ pub async fn activity_figures(
                 coalesce(sum((SELECT count(*) FROM activity_attendances t
                                WHERE t.activity_id = a.id)), 0)::bigint
          FROM activities a
-         WHERE ($1::uuid[] IS NULL OR a.community_id = ANY ($1))
+         WHERE a.cancelled_at IS NULL AND ($1::uuid[] IS NULL OR a.community_id = ANY ($1))
            AND ($2::timestamptz IS NULL OR a.starts_at >= $2)
            AND ($3::timestamptz IS NULL OR a.starts_at < $3)
          GROUP BY a.kind ORDER BY a.kind",

@@ -11,6 +11,7 @@ macro_rules! session_select {
 }
 
 mod activities;
+mod activity_changes;
 mod attendance;
 mod courses;
 mod lecturers;
@@ -20,6 +21,7 @@ mod sites;
 mod stats;
 
 pub use activities::*;
+pub use activity_changes::*;
 pub use attendance::*;
 pub use courses::*;
 pub use lecturers::*;
