@@ -8,8 +8,6 @@ use crate::{
 };
 use redsupply_proto::education::v1::{ActivityKind, activity_service_server::ActivityService};
 
-/// The longest activity: a weekend class may run a whole weekend.
-pub(super) const MAX_ACTIVITY: chrono::Duration = chrono::Duration::days(3);
 /// Most departments running one lecture series.
 const MAX_DEPARTMENTS: usize = 10;
 
@@ -193,27 +191,7 @@ impl ActivityService for Api {
                 );
             }
         }
-        let starts_at = match &r.starts_at {
-            None => {
-                v.add("starts_at", "is required");
-                None
-            }
-            Some(t) => timestamp(&mut v, "starts_at", t),
-        };
-        let ends_at = match &r.ends_at {
-            None => {
-                v.add("ends_at", "is required");
-                None
-            }
-            Some(t) => timestamp(&mut v, "ends_at", t),
-        };
-        if let (Some(s), Some(e)) = (starts_at, ends_at) {
-            v.check(
-                e > s && e - s <= MAX_ACTIVITY,
-                "ends_at",
-                "must be after starts_at, by at most 3 days",
-            );
-        }
+        let (starts_at, ends_at) = activity_times(&mut v, r.starts_at.as_ref(), r.ends_at.as_ref());
         v.within("capacity", r.capacity, 1..=MAX_SEATS);
         let series = v.optional_id("series_id", &r.series_id);
         if kind.is_some_and(domain::needs_series) && r.series_id.is_empty() {

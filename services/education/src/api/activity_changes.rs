@@ -1,28 +1,8 @@
 //! `UpdateActivity` and `CancelActivity`: the activity's staff (its community's, or the county's)
 //! correct or cancel it until it starts, at the version they read.
 
-use super::{
-    activities::{MAX_ACTIVITY, activity_status},
-    convert::*,
-    validate::*,
-    *,
-};
+use super::{activities::activity_status, convert::*, validate::*, *};
 use crate::{app::activities, store::Correction};
-
-/// The required time `field`, or a violation.
-fn required_time(
-    v: &mut Violations,
-    field: &str,
-    value: Option<&prost_types::Timestamp>,
-) -> Option<chrono::DateTime<Utc>> {
-    match value {
-        None => {
-            v.add(field, "is required");
-            None
-        }
-        Some(t) => timestamp(v, field, t),
-    }
-}
 
 impl Api {
     pub(super) async fn update_activity_rpc(
@@ -36,15 +16,7 @@ impl Api {
         v.within("expected_version", r.expected_version, 0..=i64::MAX);
         let title = v.line("title", &r.title, TITLE, true);
         let description = v.text("description", &r.description, DESCRIPTION, false);
-        let starts_at = required_time(&mut v, "starts_at", r.starts_at.as_ref());
-        let ends_at = required_time(&mut v, "ends_at", r.ends_at.as_ref());
-        if let (Some(s), Some(e)) = (starts_at, ends_at) {
-            v.check(
-                e > s && e - s <= MAX_ACTIVITY,
-                "ends_at",
-                "must be after starts_at, by at most 3 days",
-            );
-        }
+        let (starts_at, ends_at) = activity_times(&mut v, r.starts_at.as_ref(), r.ends_at.as_ref());
         v.within("capacity", r.capacity, 1..=MAX_SEATS);
         v.into_result()?;
         let id = id.expect("validated");

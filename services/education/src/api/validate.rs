@@ -69,3 +69,33 @@ pub(super) fn timestamp(
     );
     t
 }
+
+/// The longest activity: a weekend class may run a whole weekend.
+const MAX_ACTIVITY: chrono::Duration = chrono::Duration::days(3);
+
+/// An activity's required start and end, the end after the start by at most [`MAX_ACTIVITY`].
+pub(super) fn activity_times(
+    v: &mut Violations,
+    starts_at: Option<&prost_types::Timestamp>,
+    ends_at: Option<&prost_types::Timestamp>,
+) -> (Option<chrono::DateTime<Utc>>, Option<chrono::DateTime<Utc>>) {
+    let mut required = |field: &str, value: Option<&prost_types::Timestamp>| match value {
+        None => {
+            v.add(field, "is required");
+            None
+        }
+        Some(t) => timestamp(v, field, t),
+    };
+    let (starts, ends) = (
+        required("starts_at", starts_at),
+        required("ends_at", ends_at),
+    );
+    if let (Some(s), Some(e)) = (starts, ends) {
+        v.check(
+            e > s && e - s <= MAX_ACTIVITY,
+            "ends_at",
+            "must be after starts_at, by at most 3 days",
+        );
+    }
+    (starts, ends)
+}
