@@ -535,9 +535,12 @@ async fn staff_correct_or_cancel_an_activity_until_it_starts_and_a_cancelled_one
     let staff = app.scoped_token(roles::COMMUNITY_ADMIN, "staff", &[community], &[]);
     let elsewhere = app.scoped_token(roles::COMMUNITY_ADMIN, "other", &[Uuid::now_v7()], &[]);
     let site = site(&app, Some(community), 10).await;
-    let class = create(&mut client, &staff, weekend_class(&site, community, 3))
-        .await
-        .unwrap();
+    // Two hours ahead: its check-in (a quarter of an hour before) has not opened.
+    let mut announced = weekend_class(&site, community, 3);
+    let at = Utc::now() + Duration::hours(2);
+    announced.starts_at = Some(to_timestamp(at));
+    announced.ends_at = Some(to_timestamp(at + Duration::hours(2)));
+    let class = create(&mut client, &staff, announced).await.unwrap();
     let mut workers = Vec::new();
     for name in ["Rider Su", "Rider Fang"] {
         let (w, token) = app.register_worker_in(Some(community), name).await;
@@ -639,15 +642,23 @@ async fn staff_correct_or_cancel_an_activity_until_it_starts_and_a_cancelled_one
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
-    let err = update(correction(5, 0), &staff).await.unwrap_err();
+    let err = update(correction(6, 0), &staff).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
+    // A class whose check-in opened (it starts in five minutes) is no longer changed.
+    let soon = create(&mut client, &staff, weekend_class(&site, community, 3))
+        .await
+        .unwrap();
+    let mut moving = correction(5, 0);
+    moving.activity_id = soon.id.clone();
+    let err = update(moving, &staff).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     // The figures leave it out; the bus says it was cancelled, and why.
     let stats = client
         .get_activity_stats(with_bearer(pb::GetActivityStatsRequest::default(), &staff))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(stats.activities, 0, "{stats:?}");
+    assert_eq!(stats.activities, 1, "only the class still on: {stats:?}");
     let changed = eventually("the cancellation on the bus", || async {
         let events: Vec<redsupply_proto::events::v1::ActivityChanged> = app
             .published(

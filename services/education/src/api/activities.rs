@@ -13,7 +13,9 @@ const MAX_DEPARTMENTS: usize = 10;
 
 pub(super) fn activity_status(e: ActivityError) -> Status {
     match e {
-        ActivityError::Cancelled(_) => Status::failed_precondition(e.to_string()),
+        ActivityError::Cancelled(_) | ActivityError::CheckInOpened(_) => {
+            Status::failed_precondition(e.to_string())
+        }
         ActivityError::Stale { .. } => Status::aborted(e.to_string()),
         ActivityError::BelowSignUps { .. } => invalid("capacity", e.to_string()),
         ActivityError::InThePast => invalid("starts_at", e.to_string()),

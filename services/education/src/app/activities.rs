@@ -48,6 +48,8 @@ pub enum ActivityError {
     WrongCode,
     #[error("this code was already used")]
     CodeUsed,
+    #[error("check-in for the activity opened at {0}; it can no longer be changed")]
+    CheckInOpened(DateTime<Utc>),
     #[error("the activity was cancelled: {0}")]
     Cancelled(String),
     #[error("the activity is at version {found}, not the version {expected} read")]
@@ -153,8 +155,8 @@ fn cancelled(a: &ActivityRow) -> Option<ActivityError> {
         .map(|_| ActivityError::Cancelled(a.cancel_reason.clone()))
 }
 
-/// Whether staff may change `a` now: refused once cancelled or started, or at another version
-/// than the one read (0: any).
+/// Whether staff may change `a` now: refused once cancelled, once its check-in opened, or at
+/// another version than the one read (0: any).
 fn may_change(
     a: &ActivityRow,
     expected_version: i64,
@@ -169,8 +171,10 @@ fn may_change(
             expected: expected_version,
         });
     }
-    if now >= a.starts_at {
-        return Err(ActivityError::Started(a.starts_at));
+    // From the opening of check-in (attendance may have earned points by then).
+    let (opens, _) = domain::check_in_window(a.starts_at, a.ends_at);
+    if now >= opens || a.attendance_count > 0 {
+        return Err(ActivityError::CheckInOpened(opens));
     }
     Ok(())
 }
@@ -194,8 +198,8 @@ pub async fn correct_activity(
         && micros(a.starts_at) == micros(c.starts_at)
         && micros(a.ends_at) == micros(c.ends_at)
         && a.capacity == c.capacity;
-    // The same correction again (a retry) answers the activity as it is.
-    if same && a.cancelled_at.is_none() {
+    // The same correction again (a retry) answers the activity as it is, even cancelled since.
+    if same {
         return Ok(a);
     }
     may_change(&a, expected_version, now)?;
@@ -398,6 +402,9 @@ pub async fn record_past_attendance(
 ) -> Result<usize, ActivityError> {
     let mut tx = pool.begin().await?;
     let a = lock(&mut tx, id).await?;
+    if let Some(why) = cancelled(&a) {
+        return Err(why);
+    }
     let mut recorded = 0;
     for worker in workers {
         if store::activity_attendance_of(&mut tx, id, *worker)

@@ -33,7 +33,7 @@ macro_rules! series_select {
                 (SELECT count(*) FROM attendances t JOIN sessions s ON s.id = t.session_id
                   WHERE s.series_id = l.id)
                 + (SELECT count(*) FROM activity_attendances t JOIN activities a ON a.id = t.activity_id
-                  WHERE a.series_id = l.id) AS attendances
+                  WHERE a.series_id = l.id AND a.cancelled_at IS NULL) AS attendances
          FROM lecture_series l "
     };
 }
@@ -477,7 +477,7 @@ pub async fn activity_figures(
     let reached = sqlx::query_scalar(
         "SELECT count(DISTINCT t.worker_id) FROM activity_attendances t
          JOIN activities a ON a.id = t.activity_id
-         WHERE ($1::uuid[] IS NULL OR a.community_id = ANY ($1))
+         WHERE a.cancelled_at IS NULL AND ($1::uuid[] IS NULL OR a.community_id = ANY ($1))
            AND ($2::timestamptz IS NULL OR a.starts_at >= $2)
            AND ($3::timestamptz IS NULL OR a.starts_at < $3)",
     )

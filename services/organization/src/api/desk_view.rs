@@ -17,29 +17,41 @@ use crate::store::{
 };
 
 impl DeskApi {
-    /// The question `question_id` names when the caller's `request_id` added a message to it
-    /// already; INVALID_ARGUMENT when that message is another question's.
+    /// The answer to a retry: the question `question_id` names when the caller's `request_id`
+    /// added a message to it already (INVALID_ARGUMENT when that message is another question's).
+    /// A caller who still reaches the question sees it as they may; one it was taken from sees
+    /// the thread only up to their own message, as its expert then.
     pub(super) async fn answered_before(
         &self,
         caller: &Caller,
         question_id: &str,
         request_id: &str,
-    ) -> Result<Option<store::desk::QuestionRow>, Status> {
+        allowed: &[Access],
+    ) -> Result<Option<pb::Question>, Status> {
         let id = kit::api::parse_id("question_id", question_id)?;
         let mut conn = self.pool.acquire().await.map_err(fail_loading)?;
-        let Some(done) = store::desk::question_of_request(&mut conn, &caller.subject, request_id)
-            .await
-            .map_err(fail_loading)?
+        let Some((question, message)) =
+            store::desk::question_of_request(&mut conn, &caller.subject, request_id)
+                .await
+                .map_err(fail_loading)?
         else {
             return Ok(None);
         };
-        if done != id {
+        if question != id {
             return Err(kit::api::invalid(
                 "request_id",
                 "was already used for a message of another question",
             ));
         }
-        Ok(Some(self.question(id).await?))
+        let q = self.question(id).await?;
+        if let Ok(a) = ensure(caller, &q, allowed) {
+            return self.thread(q, a).await.map(Some);
+        }
+        let mut messages = store::desk::messages(&mut conn, &[q.id], false)
+            .await
+            .map_err(fail_loading)?;
+        messages.retain(|m| m.id <= message);
+        Ok(Some(question_to_pb(q, Access::Expert, &messages)))
     }
 }
 

@@ -38,7 +38,7 @@ macro_rules! routable {
 macro_rules! expert_select {
     () => {
         "SELECT e.id, e.name, e.department, e.topics, e.guide_id, e.lecturer_id, e.available,
-                (SELECT count(*) FROM questions q WHERE q.expert_id = e.id AND q.status IN (1, 2))
+                (SELECT count(*) FROM questions q WHERE q.expert_id = e.id AND q.status = 1)
                     AS waiting,
                 e.version
          FROM desk_experts e "
@@ -122,7 +122,9 @@ pub async fn list_experts(
 ) -> Result<Vec<ExpertRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         expert_select!(),
-        "WHERE ($1::smallint IS NULL OR $1 = ANY (e.topics)) AND (NOT $2 OR e.available)
+        "WHERE ($1::smallint IS NULL OR $1 = ANY (e.topics))
+           AND (NOT $2 OR (e.available AND (e.guide_id IS NULL OR EXISTS (
+                SELECT 1 FROM guides g WHERE g.id = e.guide_id AND g.deleted_at IS NULL AND g.kind = $5))))
            AND ($3::uuid IS NULL OR e.id > $3)
          ORDER BY e.id LIMIT $4"
     ))
@@ -130,6 +132,7 @@ pub async fn list_experts(
     .bind(available_only)
     .bind(after)
     .bind(limit)
+    .bind(super::guides::INSTRUCTOR)
     .fetch_all(pool)
     .await
 }
@@ -439,14 +442,14 @@ pub async fn message_question(
         .await
 }
 
-/// The question of the message `caller` added with `request_id`, if they did.
+/// The question and the message `caller` added with `request_id`, if they did.
 pub async fn question_of_request(
     conn: &mut PgConnection,
     caller: &str,
     request_id: &str,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT m.question_id FROM create_requests c JOIN question_messages m ON m.id = c.id
+) -> Result<Option<(Uuid, Uuid)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT m.question_id, m.id FROM create_requests c JOIN question_messages m ON m.id = c.id
          WHERE c.caller = $1 AND c.request_id = $2 AND c.aggregate = 'question message'",
     )
     .bind(caller)
