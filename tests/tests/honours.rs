@@ -9,11 +9,8 @@
 use chrono::{Datelike, Duration, Utc};
 use kit::auth::with_bearer;
 use redsupply_proto::{
-    common::v1::LatLng,
     events::v1 as ev,
-    governance::v1::{
-        CaseStatus, RejectTipRequest, SubmitTipRequest, TipCategory, UpdateCaseRequest,
-    },
+    governance::v1::{CaseStatus, RejectTipRequest, TipCategory, UpdateCaseRequest},
     roles,
     stations::v1::{
         self as pb, HonourCategory, NominationStatus, ReviewDecision, SelectionStatus,
@@ -21,7 +18,7 @@ use redsupply_proto::{
     },
     subjects,
 };
-use redsupply_tests::{TestApp, assert_invalid, eventually, rid};
+use redsupply_tests::{TestApp, assert_invalid, eventually, rid, tip_in_grid};
 use tonic::{Code, Status, transport::Channel};
 use tonic_types::StatusExt;
 use uuid::Uuid;
@@ -118,22 +115,16 @@ async fn confirmed_tip(
     spot: u32,
     available: i64,
 ) -> String {
-    let tip = app
-        .submit_tip(
-            SubmitTipRequest {
-                request_id: rid(),
-                reporter_id: worker.to_string(),
-                category: TipCategory::Dispute as i32,
-                description: "Shop refuses riders the toilet".into(),
-                location: Some(LatLng {
-                    latitude: 29.735 + 0.001 * f64::from(spot),
-                    longitude: 103.565,
-                }),
-                ..Default::default()
-            },
-            token,
-        )
-        .await;
+    let mut request = tip_in_grid(
+        worker,
+        &rid(),
+        TipCategory::Dispute,
+        "Shop refuses riders the toilet",
+    );
+    if let Some(at) = request.location.as_mut() {
+        at.latitude += 0.001 * f64::from(spot);
+    }
+    let tip = app.submit_tip(request, token).await;
     let case = app
         .await_tip("the tip's case", &tip.id, token, |t| !t.case_id.is_empty())
         .await

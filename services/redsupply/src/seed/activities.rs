@@ -189,7 +189,7 @@ pub(super) async fn seed_honours(
             continue;
         };
         registry_told_stations(org, sta, worker).await?;
-        let nomination = honours::nominate(
+        let (nomination, _) = honours::nominate(
             sta,
             &honours::Nominate {
                 request_id: &format!("seed-nomination-{i}"),

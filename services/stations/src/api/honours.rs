@@ -251,7 +251,7 @@ impl HonoursService for Api {
         }
         references::settle_worker(&self.pool, worker).await?;
         let visible = caller.visible();
-        let row = use_case::nominate(
+        let (row, sel) = use_case::nominate(
             &self.pool,
             &use_case::Nominate {
                 request_id: &r.request_id,
@@ -266,9 +266,6 @@ impl HonoursService for Api {
         )
         .await
         .map_err(|e| refusal("nominating a worker", e, false))?;
-        let (row, sel) = use_case::nomination_to_read(&self.pool, row.id)
-            .await
-            .map_err(|e| refusal("reading the nomination", e, false))?;
         Ok(Response::new(pb::NominateResponse {
             nomination: Some(self.shown(row, &sel).await?),
         }))
@@ -362,7 +359,7 @@ impl HonoursService for Api {
             ReviewDecision::Award => Decision::Award,
             _ => Decision::Decline,
         };
-        let row = use_case::review(
+        let (row, sel) = use_case::review(
             &self.pool,
             &self.rules,
             &use_case::Review {
@@ -375,9 +372,6 @@ impl HonoursService for Api {
         )
         .await
         .map_err(|e| refusal("reviewing a nomination", e, true))?;
-        let (row, sel) = use_case::nomination_to_read(&self.pool, row.id)
-            .await
-            .map_err(|e| refusal("reading the nomination", e, false))?;
         Ok(Response::new(pb::ReviewNominationResponse {
             nomination: Some(self.shown(row, &sel).await?),
         }))

@@ -181,7 +181,11 @@ pub struct Nominate<'a> {
     pub scope: Option<&'a [Uuid]>,
 }
 
-pub async fn nominate(pool: &PgPool, n: &Nominate<'_>) -> Result<NominationRow, HonoursError> {
+/// Nominates; the nomination with its selection (whose period its record covers).
+pub async fn nominate(
+    pool: &PgPool,
+    n: &Nominate<'_>,
+) -> Result<(NominationRow, SelectionRow), HonoursError> {
     let mut tx = pool.begin().await?;
     let same = |done: &NominationRow| {
         done.selection_id == n.selection
@@ -191,7 +195,8 @@ pub async fn nominate(pool: &PgPool, n: &Nominate<'_>) -> Result<NominationRow, 
             && done.reason == n.reason
     };
     if let Some(done) = store::nomination_by_request(&mut tx, n.by, n.request_id).await? {
-        return retried(same(&done), done, "nomination");
+        let sel = selection(&mut tx, done.selection_id, RowLock::None).await?;
+        return retried(same(&done), (done, sel), "nomination");
     }
     let sel = selection(&mut tx, n.selection, RowLock::Share).await?;
     if sel.closed_at.is_some() {
@@ -229,7 +234,7 @@ pub async fn nominate(pool: &PgPool, n: &Nominate<'_>) -> Result<NominationRow, 
     .await?
     else {
         if let Some(done) = store::nomination_by_request(&mut tx, n.by, n.request_id).await? {
-            return retried(same(&done), done, "nomination");
+            return retried(same(&done), (done, sel), "nomination");
         }
         let existing = store::nomination_of(&mut tx, n.selection, n.category, n.worker)
             .await?
@@ -239,7 +244,7 @@ pub async fn nominate(pool: &PgPool, n: &Nominate<'_>) -> Result<NominationRow, 
     enqueue(&mut tx, publish::nomination_changed(&row, n.reason, n.by)).await?;
     tx.commit().await?;
     tracing::info!(nomination_id = %row.id, worker_id = %n.worker, "worker nominated");
-    Ok(row)
+    Ok((row, sel))
 }
 
 /// County staff's decision on a nomination.
@@ -251,11 +256,12 @@ pub struct Review<'a> {
     pub by: &'a str,
 }
 
+/// Applies county staff's decision; the nomination with its selection.
 pub async fn review(
     pool: &PgPool,
     rules: &Rules,
     r: &Review<'_>,
-) -> Result<NominationRow, HonoursError> {
+) -> Result<(NominationRow, SelectionRow), HonoursError> {
     let mut tx = pool.begin().await?;
     let peek = store::nomination(&mut tx, r.nomination, false)
         .await?
@@ -276,7 +282,7 @@ pub async fn review(
         && found.review_reason == r.reason
         && found.reviewed_by == r.by
     {
-        return Ok(found);
+        return Ok((found, sel));
     }
     if r.expected_version != 0 && r.expected_version != found.version {
         return Err(HonoursError::Stale {
@@ -339,7 +345,7 @@ pub async fn review(
     enqueue(&mut tx, publish::nomination_changed(&row, r.reason, r.by)).await?;
     tx.commit().await?;
     tracing::info!(nomination_id = %row.id, status = ?to, points, "nomination reviewed");
-    Ok(row)
+    Ok((row, sel))
 }
 
 /// A nomination's record: as the last review saw it once decided, live before.

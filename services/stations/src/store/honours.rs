@@ -134,25 +134,20 @@ pub async fn selection(
     id: Uuid,
     lock: RowLock,
 ) -> Result<Option<SelectionRow>, sqlx::Error> {
-    const PLAIN: &str = concat!(
-        "SELECT ",
-        selection_columns!(),
-        " FROM honour_selections s WHERE s.id = $1"
-    );
-    const SHARE: &str = concat!(
-        "SELECT ",
-        selection_columns!(),
-        " FROM honour_selections s WHERE s.id = $1 FOR SHARE OF s"
-    );
-    const UPDATE: &str = concat!(
-        "SELECT ",
-        selection_columns!(),
-        " FROM honour_selections s WHERE s.id = $1 FOR UPDATE OF s"
-    );
+    macro_rules! by_id {
+        ($lock:literal) => {
+            concat!(
+                "SELECT ",
+                selection_columns!(),
+                " FROM honour_selections s WHERE s.id = $1",
+                $lock
+            )
+        };
+    }
     let sql = match lock {
-        RowLock::None => PLAIN,
-        RowLock::Share => SHARE,
-        RowLock::Update => UPDATE,
+        RowLock::None => by_id!(""),
+        RowLock::Share => by_id!(" FOR SHARE OF s"),
+        RowLock::Update => by_id!(" FOR UPDATE OF s"),
     };
     sqlx::query_as(sql).bind(id).fetch_optional(conn).await
 }
@@ -267,17 +262,21 @@ pub async fn nomination(
     id: Uuid,
     for_update: bool,
 ) -> Result<Option<NominationRow>, sqlx::Error> {
-    const PLAIN: &str = concat!(
-        "SELECT ",
-        nomination_columns!(),
-        " FROM honour_nominations WHERE id = $1"
-    );
-    const UPDATE: &str = concat!(
-        "SELECT ",
-        nomination_columns!(),
-        " FROM honour_nominations WHERE id = $1 FOR UPDATE"
-    );
-    let sql = if for_update { UPDATE } else { PLAIN };
+    macro_rules! by_id {
+        ($lock:literal) => {
+            concat!(
+                "SELECT ",
+                nomination_columns!(),
+                " FROM honour_nominations WHERE id = $1",
+                $lock
+            )
+        };
+    }
+    let sql = if for_update {
+        by_id!(" FOR UPDATE")
+    } else {
+        by_id!("")
+    };
     sqlx::query_as(sql).bind(id).fetch_optional(conn).await
 }
 
